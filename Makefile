@@ -1,0 +1,98 @@
+# contimg — plain GNU Makefile.  See README.md and docs/dependencies.md.
+#
+#   make            build bin/contimgd bin/contimgctl bin/contimg-sim
+#   make test       deps + build + unit tests + integration tests + ASan/UBSan unit tests
+#   make run        deps + build + demo (simulate, run the daemon, show products)
+#   make bench      full-size timing table
+#   make asan       sanitizer build of the unit tests (build-asan/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# B= selects the build directory (default build); helpers building in parallel
+# use their own (make B=build-x).
+
+B        ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+PKGS     := libuv hdf5 cfitsio fftw3f fftw3 sqlite3 wcslib libsystemd erfa json-c inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT      ?= -O2 -march=x86-64-v2
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -fopenmp -pthread -I. $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lfftw3f_threads -lfftw3_threads -fopenmp -pthread -lm
+
+# Library sources: every .c in the stage and ground directories.
+LIB_DIRS := core state calib imaging photometry
+LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+LIB      := $(B)/libcontimg.a
+
+# Programs: daemon/contimgd.c, daemon/contimgctl.c, daemon/contimg-sim.c are mains;
+# every other daemon/*.c is shared by them.
+MAINS    := daemon/contimgd.c daemon/contimgctl.c daemon/contimg-sim.c
+DAEMON_SRC := $(filter-out $(MAINS),$(wildcard daemon/*.c))
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
+BINS     := bin/contimgd bin/contimgctl bin/contimg-sim
+
+# Unit tests: tests/<dir>/test_*.c, one binary each.
+TEST_SRC := $(wildcard tests/*/test_*.c)
+TEST_BIN := $(TEST_SRC:%.c=$(B)/%)
+
+DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf hdf5-tools \
+	libcfitsio-dev libfftw3-dev libsqlite3-dev sqlite3 wcslib-dev wcslib-tools libsystemd-dev \
+	liberfa-dev libjson-c-dev libinih-dev fitsverify systemd
+
+.PHONY: all deps test unit integration asan run bench clean install fuzz
+all: $(BINS)
+
+deps:
+	@sh tests/deps.sh $(DEPS_PKGS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+bin/%: $(B)/daemon/%.o $(DAEMON_OBJ) $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $< $(DAEMON_OBJ) $(LIB) $(LDLIBS)
+
+$(B)/tests/%: tests/%.c tests/test.h $(DAEMON_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(DAEMON_OBJ) $(LIB) $(LDLIBS)
+
+unit: $(TEST_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" unit
+	@sh tests/run.sh $(B) build-asan
+
+asan:
+	$(MAKE) B=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" unit
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/demo.sh
+
+bench: all
+	@sh tests/bench.sh
+
+fuzz:
+	@sh tests/fuzz/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/contimg $(DESTDIR)/lib/systemd/system
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 ops/contimg.conf.example $(DESTDIR)/etc/contimg/contimg.conf.example
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' ops/contimgd.service > $(DESTDIR)/lib/systemd/system/contimgd.service
+
+clean:
+	rm -rf build build-* bin
+
+-include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d)

@@ -1,0 +1,85 @@
+/*
+ * core/uvh5.h — read and write UVH5 (HDF5) visibility files.
+ *
+ * Reads the DSA-110 correlator layout (SPEC §2: rank-4 "version 0", compound
+ * r/i complex64, drift phasing, extra_keywords/phase_center_dec) and the
+ * pyuvdata 1.x/2.x/3.x layouts (rank-3 and rank-4 data, visdata as complex
+ * f4/f8 or int32 r/i, LZF-compressed flags/nsamples, phase_center_catalog).
+ * Anything else is refused with an error naming the file and what is wrong.
+ *
+ * Writes the DSA-110 layout exactly (simulator) and a pyuvdata 1.x rank-3
+ * layout with a sidereal phase_center_catalog (exported, rephased groups).
+ *
+ * All functions are safe to call from several threads (the Debian HDF5 build is
+ * thread-safe; calls are serialised inside the library).
+ */
+#ifndef CONTIMG_UVH5_H
+#define CONTIMG_UVH5_H
+
+#include <stddef.h>
+
+#include "core/vis.h"
+
+enum uvh5_vis_type { UVH5_VIS_C8 = 0, UVH5_VIS_C16 = 1, UVH5_VIS_I32 = 2 };
+
+/* Everything `contimgctl inspect` reports, read without touching Data/. */
+typedef struct uvh5_header {
+	char telescope[64];
+	char instrument[64];
+	char version[32];        /* Header/version, "" when absent */
+	char phase_type[32];     /* "drift", "phased", "unknown", or the catalog's cat_type */
+	int data_rank;           /* 3 or 4 */
+	int vis_type;            /* enum uvh5_vis_type */
+	int nants_data, nants_telescope, nbls, nblts, ntimes, nfreqs, npols, nspws;
+	int pols[4];
+	double freq_min_hz, freq_max_hz, channel_width_hz;
+	double time_start_jd, time_end_jd, integration_time_s;
+	int has_dec;             /* dec_rad valid */
+	double dec_rad;          /* pointing / phase-centre declination */
+	int has_ra;              /* ra_rad valid (sidereal phase centre) */
+	double ra_rad;
+	int has_autos;
+	int freq_descending;     /* freq_array decreases along the channel axis */
+	double lat_rad, lon_rad, alt_m;
+	int imageable;           /* 1 when uvh5_read() can load it into a vis_set */
+	char not_imageable[256]; /* the precise reason when imageable == 0 */
+} uvh5_header;
+
+/* Read the header only.  Fails (negative errno, message in err) when the file
+ * is not HDF5, lacks a required dataset, or has inconsistent shapes.  A valid
+ * file that we cannot image (e.g. non-rectangular baseline-time layout) still
+ * succeeds with imageable = 0 and the reason in not_imageable. */
+int uvh5_read_header(const char *path, uvh5_header *ret, char *err, size_t errlen);
+
+/* Read a whole file into a new vis_set (*ret, caller frees with vis_free).
+ * Channels keep the file's order (freq_hz as stored).  Requires an imageable
+ * file: time-major, rectangular blt layout, one spectral window.  Flags from the
+ * file become VIS_FLAG_INPUT; nsamples become weights; non-finite samples are
+ * flagged VIS_FLAG_NONFINITE (never propagated as NaN into arithmetic). */
+int uvh5_read(const char *path, vis_set **ret, char *err, size_t errlen);
+
+/* Read one subband file's data into an existing, already-shaped vis_set `dst`
+ * (the combined group) at channel offset chan0: dst must have the same ntimes,
+ * nbls and npols as the file, and chan0 + Nfreqs <= dst->nchan.  Channels are
+ * stored in the file's order (the caller reorders).  Metadata (ants, times,
+ * uvw, freqs) is NOT copied; use uvh5_read_header/uvh5_read_meta for that. */
+int uvh5_read_into(const char *path, vis_set *dst, int chan0, char *err, size_t errlen);
+
+/* Read everything except the Data/ arrays into a new vis_set shaped
+ * (Ntimes, Nbls, Nfreqs, Npols): ants, site, ant1/ant2, times, uvw, freqs,
+ * pols, phase info.  vis/flags/weight are allocated but left zero / 1. */
+int uvh5_read_meta(const char *path, vis_set **ret, char *err, size_t errlen);
+
+enum uvh5_layout {
+	UVH5_LAYOUT_DSA110 = 0,   /* rank-4, no version, drift, extra_keywords (SPEC §2) */
+	UVH5_LAYOUT_PYUVDATA = 1, /* rank-3, version 1.x, phase_center_catalog (sidereal) */
+};
+
+/* Write v to path in the given layout, replacing any existing file.  Writing is
+ * not atomic: callers that need atomicity write a temporary name and rename. */
+int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t errlen);
+
+/* "XX", "YY", ... for an AIPS polarisation code ("?" for unknown codes). */
+const char *uvh5_pol_name(int code);
+
+#endif

@@ -1,0 +1,106 @@
+#include "core/vis.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+vis_set *vis_new(int ntimes, int nbls, int nchan, int npols, int nants)
+{
+	vis_set *v;
+	size_t n, rows;
+
+	if (ntimes <= 0 || nbls <= 0 || nchan <= 0 || npols <= 0 || npols > 4 || nants < 0)
+		return NULL;
+	v = calloc(1, sizeof *v);
+	if (!v)
+		return NULL;
+	v->ntimes = ntimes;
+	v->nbls = nbls;
+	v->nchan = nchan;
+	v->npols = npols;
+	v->nants = nants;
+	n = vis_nsamples(v);
+	rows = (size_t)ntimes * nbls;
+	v->ants = nants ? calloc(nants, sizeof *v->ants) : NULL;
+	v->ant1 = calloc(nbls, sizeof *v->ant1);
+	v->ant2 = calloc(nbls, sizeof *v->ant2);
+	v->time_jd = calloc(ntimes, sizeof *v->time_jd);
+	v->freq_hz = calloc(nchan, sizeof *v->freq_hz);
+	v->uvw_m = calloc(rows * 3, sizeof *v->uvw_m);
+	v->vis = calloc(n, sizeof *v->vis);
+	v->flags = calloc(n, sizeof *v->flags);
+	v->weight = malloc(n * sizeof *v->weight);
+	if ((nants && !v->ants) || !v->ant1 || !v->ant2 || !v->time_jd || !v->freq_hz ||
+	    !v->uvw_m || !v->vis || !v->flags || !v->weight) {
+		vis_free(v);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		v->weight[i] = 1.0f;
+	return v;
+}
+
+void vis_free(vis_set *v)
+{
+	if (!v)
+		return;
+	free(v->ants);
+	free(v->ant1);
+	free(v->ant2);
+	free(v->time_jd);
+	free(v->freq_hz);
+	free(v->uvw_m);
+	free(v->vis);
+	free(v->flags);
+	free(v->weight);
+	free(v);
+}
+
+int vis_ant_index(const vis_set *v, int number)
+{
+	for (int i = 0; i < v->nants; i++)
+		if (v->ants[i].number == number)
+			return i;
+	return -1;
+}
+
+int vis_pol_index(const vis_set *v, int code)
+{
+	for (int p = 0; p < v->npols; p++)
+		if (v->pols[p] == code)
+			return p;
+	return -1;
+}
+
+double vis_mid_jd(const vis_set *v)
+{
+	double s = 0;
+	for (int t = 0; t < v->ntimes; t++)
+		s += v->time_jd[t] - v->time_jd[0];
+	return v->time_jd[0] + s / v->ntimes;
+}
+
+vis_set *vis_dup(const vis_set *v)
+{
+	vis_set *d = vis_new(v->ntimes, v->nbls, v->nchan, v->npols, v->nants);
+	size_t n = vis_nsamples(v), rows = (size_t)v->ntimes * v->nbls;
+	vis_set keep;
+
+	if (!d)
+		return NULL;
+	keep = *d;
+	*d = *v; /* scalars and fixed-size fields */
+	d->ants = keep.ants; d->ant1 = keep.ant1; d->ant2 = keep.ant2;
+	d->time_jd = keep.time_jd; d->freq_hz = keep.freq_hz; d->uvw_m = keep.uvw_m;
+	d->vis = keep.vis; d->flags = keep.flags; d->weight = keep.weight;
+	if (v->nants)
+		memcpy(d->ants, v->ants, v->nants * sizeof *d->ants);
+	memcpy(d->ant1, v->ant1, v->nbls * sizeof *d->ant1);
+	memcpy(d->ant2, v->ant2, v->nbls * sizeof *d->ant2);
+	memcpy(d->time_jd, v->time_jd, v->ntimes * sizeof *d->time_jd);
+	memcpy(d->freq_hz, v->freq_hz, v->nchan * sizeof *d->freq_hz);
+	memcpy(d->uvw_m, v->uvw_m, rows * 3 * sizeof *d->uvw_m);
+	memcpy(d->vis, v->vis, n * sizeof *d->vis);
+	memcpy(d->flags, v->flags, n * sizeof *d->flags);
+	memcpy(d->weight, v->weight, n * sizeof *d->weight);
+	return d;
+}

@@ -1,0 +1,67 @@
+/*
+ * contimgctl — the operator's and astronomer's command line.
+ * Dispatches to the command families in daemon/ctl_*.c (see daemon/ctl.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/ctl.h"
+
+static const struct {
+	const char *name;
+	ctl_fn fn;
+	const char *help;
+} commands[] = {
+	{ "inspect", ctl_inspect, "inspect FILE... [--json]        describe UVH5 files" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: contimgctl [--config FILE] COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %s\n", commands[i].help);
+	fprintf(f, "\nexit codes: 0 ok, 1 not found, 2 bad usage/input, 3 daemon/state unreachable,"
+		   " 4 processing failed\n");
+}
+
+int main(int argc, char **argv)
+{
+	ctl_env env = { 0 };
+	int i = 1;
+	const char *c = getenv("CONTIMG_CONFIG");
+
+	env.config_path = "/etc/contimg/contimg.conf";
+	if (c && *c) {
+		env.config_path = c;
+		env.config_explicit = 1;
+	}
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			env.config_path = argv[i + 1];
+			env.config_explicit = 1;
+			i += 2;
+		} else if (!strncmp(argv[i], "--config=", 9)) {
+			env.config_path = argv[i] + 9;
+			env.config_explicit = 1;
+			i++;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return CTL_OK;
+		} else {
+			fprintf(stderr, "contimgctl: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+		if (!strcmp(argv[i], commands[k].name))
+			return commands[k].fn(argc - i, argv + i, &env);
+	fprintf(stderr, "contimgctl: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return CTL_USAGE;
+}

@@ -1,0 +1,45 @@
+#!/bin/sh
+# tests/run.sh BUILD [ASAN_BUILD] — run every unit test binary, every integration
+# script, then the sanitizer build of the unit tests; print "N passed, N failed".
+# Each test prints TAP-style "ok - name" / "not ok - name" lines; a binary or
+# script that crashes or exits non-zero without printing "not ok" counts as one
+# failure of its own.
+B=${1:-build}
+A=${2:-}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+: "${CONTIMG_SHARED_DATA:=$ROOT/../shared/data}"
+export CONTIMG_SHARED_DATA
+export CONTIMG_BIN="$ROOT/bin"
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+LOG=$(mktemp -d /tmp/contimg-run-XXXXXX)
+pass=0; fail=0
+
+run_one() { # label command...
+	label=$1; shift
+	out="$LOG/$(echo "$label" | tr '/ ' '__').out"
+	TMPDIR=$(mktemp -d /tmp/contimg-t-XXXXXX) "$@" >"$out" 2>"$out.err"
+	rc=$?
+	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; echo "not ok - $label (exit $rc)" >>"$out"; fi
+	pass=$((pass + p)); fail=$((fail + f))
+	grep -E '^(ok|not ok) ' "$out" | sed "s|^|[$label] |"
+	if [ "$f" != 0 ]; then sed 's/^/    /' "$out.err" | tail -40; fi
+}
+
+for t in $(find "$B/tests" -type f -perm -u+x -name 'test_*' 2>/dev/null | sort); do
+	run_one "$t" "$t"
+done
+for t in $(ls tests/integration/*.sh 2>/dev/null | sort); do
+	run_one "$t" sh "$t"
+done
+if [ -n "$A" ]; then
+	for t in $(find "$A/tests" -type f -perm -u+x -name 'test_*' 2>/dev/null | sort); do
+		run_one "asan:$t" "$t"
+	done
+fi
+rm -rf /tmp/contimg-t-* 2>/dev/null
+echo
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

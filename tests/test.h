@@ -1,0 +1,111 @@
+/*
+ * tests/test.h — the tiny unit-test harness every tests/<dir>/test_*.c uses.
+ *
+ * A test file defines `static void test_something(void)` functions and a main()
+ * that calls RUN(test_something) for each, then returns TEST_DONE().  Inside a
+ * test, CHECK / CHECK_NEAR / CHECK_OK record failures without aborting, so one
+ * run reports every broken assertion.  Each RUN prints one TAP-style line
+ * ("ok - file:test" or "not ok - file:test"); tests/run.sh counts them.
+ *
+ * TEST_DATA is the shared read-only data directory (../shared/data by default,
+ * overridden by $CONTIMG_SHARED_DATA).  test_tmpdir() returns a fresh scratch
+ * directory per process, removed by the runner.
+ */
+#ifndef CONTIMG_TEST_H
+#define CONTIMG_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int test_failures_;   /* failures in the current test */
+static int test_total_failed_;
+static int test_total_run_;
+
+#define CHECK(cond, ...)                                                        \
+	do {                                                                    \
+		if (!(cond)) {                                                  \
+			test_failures_++;                                       \
+			fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, "" __VA_ARGS__);                        \
+			fputc('\n', stderr);                                    \
+		}                                                               \
+	} while (0)
+
+#define CHECK_NEAR(a, b, tol)                                                   \
+	do {                                                                    \
+		double a_ = (double)(a), b_ = (double)(b), t_ = (double)(tol);  \
+		if (!(fabs(a_ - b_) <= t_)) {                                   \
+			test_failures_++;                                       \
+			fprintf(stderr, "  FAIL %s:%d: %s = %.10g, %s = %.10g, |diff| %.3g > %.3g\n", \
+				__FILE__, __LINE__, #a, a_, #b, b_, fabs(a_ - b_), t_); \
+		}                                                               \
+	} while (0)
+
+/* CHECK_OK(expr): expr returns 0 on success; errbuf (if any) is printed on failure. */
+#define CHECK_OK(expr, errbuf)                                                  \
+	do {                                                                    \
+		int r_ = (expr);                                                \
+		if (r_ != 0) {                                                  \
+			test_failures_++;                                       \
+			fprintf(stderr, "  FAIL %s:%d: %s returned %d: %s\n",    \
+				__FILE__, __LINE__, #expr, r_, (errbuf) ? (const char *)(errbuf) : ""); \
+		}                                                               \
+	} while (0)
+
+#define RUN(fn)                                                                 \
+	do {                                                                    \
+		test_failures_ = 0;                                             \
+		fn();                                                           \
+		test_total_run_++;                                              \
+		if (test_failures_) {                                           \
+			test_total_failed_++;                                   \
+			printf("not ok - %s:%s\n", test_basename_(__FILE__), #fn); \
+		} else {                                                        \
+			printf("ok - %s:%s\n", test_basename_(__FILE__), #fn);  \
+		}                                                               \
+		fflush(stdout);                                                 \
+	} while (0)
+
+#define TEST_DONE() (test_total_failed_ ? 1 : 0)
+
+static inline const char *test_basename_(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+static inline const char *test_data_dir(void)
+{
+	const char *d = getenv("CONTIMG_SHARED_DATA");
+	return d && *d ? d : "../shared/data";
+}
+
+/* Path inside the shared data directory; returns a static buffer. */
+static inline const char *test_data(const char *rel)
+{
+	static char buf[4][1024];
+	static int k;
+	k = (k + 1) & 3;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", test_data_dir(), rel);
+	return buf[k];
+}
+
+/* A scratch directory for this process (created on first use). */
+static inline const char *test_tmpdir(void)
+{
+	static char dir[512];
+	if (!dir[0]) {
+		const char *base = getenv("TMPDIR");
+		snprintf(dir, sizeof dir, "%s/contimg-test-XXXXXX", base && *base ? base : "/tmp");
+		if (!mkdtemp(dir)) {
+			perror("mkdtemp");
+			exit(2);
+		}
+	}
+	return dir;
+}
+
+#endif
