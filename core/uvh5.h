@@ -51,6 +51,12 @@ typedef struct uvh5_header {
  * succeeds with imageable = 0 and the reason in not_imageable. */
 int uvh5_read_header(const char *path, uvh5_header *ret, char *err, size_t errlen);
 
+/* As uvh5_read_header, for an HDF5 file image held in memory (len bytes; name
+ * is used in messages only; the image is copied, not modified).  Lets the fuzz
+ * harness and tests validate headers without touching the disk. */
+int uvh5_read_header_image(const void *image, size_t len, const char *name, uvh5_header *ret,
+			   char *err, size_t errlen);
+
 /* Read a whole file into a new vis_set (*ret, caller frees with vis_free).
  * Channels keep the file's order (freq_hz as stored).  Requires an imageable
  * file: time-major, rectangular blt layout, one spectral window.  Flags from the

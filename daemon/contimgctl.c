@@ -14,6 +14,20 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "inspect", ctl_inspect, "inspect FILE... [--json]        describe UVH5 files" },
+	{ "status", ctl_status, "status [--json]                 daemon, queue counts, running groups" },
+	{ "groups", ctl_groups, "groups [--state S] [--since ISO] [--limit N] [--json]" },
+	{ "show", ctl_show, "show GROUP [--json]             files, missing, stages, products, errors" },
+	{ "requeue", ctl_requeue, "requeue GROUP... [--reason T]   back to pending" },
+	{ "retry-failed", ctl_retry_failed, "retry-failed [--reason T]       requeue every failed group" },
+	{ "ingest", ctl_ingest, "ingest PATH... [--json]         register existing files (backfill)" },
+	{ "process", ctl_process, "process FILES|DIR [--json] [--export-vis]  run one group now" },
+	{ "catalog", ctl_catalog, "catalog import|list ...         sources and calibrators (docs/catalogs.md)" },
+	{ "transits", ctl_transits, "transits CAL [--days N] [--from ISO] [--json]  calibrator transit times" },
+	{ "caltables", ctl_caltables, "caltables [--json]              registered calibration tables" },
+	{ "variability", ctl_variability, "variability --csv FILE [--json] metrics of a light curve (mjd,flux,flux_err)" },
+	{ "lightcurve", ctl_lightcurve, "lightcurve SOURCE [--csv|--json|--svg FILE]  normalised light curve" },
+	{ "candidates", ctl_candidates, "candidates [--json]             ESE candidates, best first" },
+	{ "candidate", ctl_candidate, "candidate SOURCE --investigated|--dismissed [--note TEXT]" },
 };
 
 static void usage(FILE *f)

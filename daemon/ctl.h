@@ -26,5 +26,19 @@ typedef int (*ctl_fn)(int argc, char **argv, const ctl_env *env);
 
 /* Command implementations (one family per daemon/ctl_*.c file). */
 int ctl_inspect(int argc, char **argv, const ctl_env *env);      /* ctl_inspect.c */
+int ctl_status(int argc, char **argv, const ctl_env *env);       /* ctl_ops.c */
+int ctl_groups(int argc, char **argv, const ctl_env *env);       /* ctl_ops.c */
+int ctl_show(int argc, char **argv, const ctl_env *env);         /* ctl_ops.c */
+int ctl_requeue(int argc, char **argv, const ctl_env *env);      /* ctl_ops.c */
+int ctl_retry_failed(int argc, char **argv, const ctl_env *env); /* ctl_ops.c */
+int ctl_ingest(int argc, char **argv, const ctl_env *env);       /* ctl_ops.c */
+int ctl_process(int argc, char **argv, const ctl_env *env);      /* ctl_ops.c */
+int ctl_catalog(int argc, char **argv, const ctl_env *env);      /* ctl_cat.c */
+int ctl_transits(int argc, char **argv, const ctl_env *env);     /* ctl_cat.c */
+int ctl_caltables(int argc, char **argv, const ctl_env *env);    /* ctl_cat.c */
+int ctl_variability(int argc, char **argv, const ctl_env *env); /* ctl_phot.c */
+int ctl_lightcurve(int argc, char **argv, const ctl_env *env);  /* ctl_phot.c */
+int ctl_candidates(int argc, char **argv, const ctl_env *env);  /* ctl_phot.c */
+int ctl_candidate(int argc, char **argv, const ctl_env *env);   /* ctl_phot.c */
 
 #endif

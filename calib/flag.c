@@ -1,0 +1,1049 @@
+#include "calib/flag.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+#include <omp.h>
+
+static int nthreads_of(const flag_params *p)
+{
+	return p->nthreads > 0 ? p->nthreads : omp_get_max_threads();
+}
+
+void flag_params_init(flag_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->nthreads = 0;
+	p->flag_autos = 1;
+	p->dead_auto_frac = 0.1;
+	p->dead_cross_frac = 0.1;
+	p->rfi = 1;
+	p->chi1 = 5.0;
+	p->rho = 1.5;
+	p->max_window_freq = 64;
+	p->max_window_time = 16;
+	p->passes = 2;
+	p->pass_factor = 1.5;
+	p->smooth_chan = 15;
+	p->smooth_time = 5;
+	p->sir_eta = 0.2;
+	p->pol_or = 1;
+	p->bl_clip = 5.0;
+	p->chan_clip = 5.0;
+	p->chan_clip_window = 15;
+}
+
+/* ---- configuration lists ---------------------------------------------- */
+
+static const char *skip_space(const char *s)
+{
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+/* "3,7,10-12" → integers appended to arr (capacity FLAG_MAX_LIST). */
+static int parse_int_list(const char *list, int *arr, int *n, const char *what, char *err,
+			  size_t errlen)
+{
+	const char *s = list ? list : "";
+
+	for (;;) {
+		char *end;
+		long lo, hi;
+
+		s = skip_space(s);
+		if (!*s)
+			return 0;
+		lo = strtol(s, &end, 10);
+		if (end == s || lo < 0 || lo > 1000000)
+			return err_set(err, errlen, -EINVAL, "bad %s list \"%s\" near \"%s\"", what,
+				       list, s);
+		hi = lo;
+		s = skip_space(end);
+		if (*s == '-') {
+			s = skip_space(s + 1);
+			hi = strtol(s, &end, 10);
+			if (end == s || hi < lo || hi > 1000000)
+				return err_set(err, errlen, -EINVAL, "bad %s range in \"%s\"", what,
+					       list);
+			s = skip_space(end);
+		}
+		for (long k = lo; k <= hi; k++) {
+			if (*n >= FLAG_MAX_LIST)
+				return err_set(err, errlen, -ERANGE, "%s list \"%s\": more than %d entries",
+					       what, list, FLAG_MAX_LIST);
+			arr[(*n)++] = (int)k;
+		}
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return err_set(err, errlen, -EINVAL, "bad %s list \"%s\" near \"%s\"", what,
+				       list, s);
+	}
+}
+
+int flag_parse_ants(flag_params *p, const char *list, char *err, size_t errlen)
+{
+	return parse_int_list(list, p->bad_ants, &p->nbad_ants, "antenna", err, errlen);
+}
+
+int flag_parse_chans(flag_params *p, const char *list, char *err, size_t errlen)
+{
+	return parse_int_list(list, p->bad_chans, &p->nbad_chans, "channel", err, errlen);
+}
+
+int flag_parse_freq_mhz(flag_params *p, const char *list, char *err, size_t errlen)
+{
+	const char *s = list ? list : "";
+
+	for (;;) {
+		char *end;
+		double lo, hi;
+
+		s = skip_space(s);
+		if (!*s)
+			return 0;
+		lo = strtod(s, &end);
+		if (end == s || !isfinite(lo) || lo < 0)
+			return err_set(err, errlen, -EINVAL, "bad frequency list \"%s\" near \"%s\"",
+				       list, s);
+		hi = lo;
+		s = skip_space(end);
+		if (*s == '-') {
+			s = skip_space(s + 1);
+			hi = strtod(s, &end);
+			if (end == s || !isfinite(hi) || hi < lo)
+				return err_set(err, errlen, -EINVAL, "bad frequency range in \"%s\"", list);
+			s = skip_space(end);
+		}
+		if (p->nbad_freq >= FLAG_MAX_LIST)
+			return err_set(err, errlen, -ERANGE, "frequency list \"%s\": more than %d ranges",
+				       list, FLAG_MAX_LIST);
+		p->bad_freq_mhz[p->nbad_freq][0] = lo;
+		p->bad_freq_mhz[p->nbad_freq][1] = hi;
+		p->nbad_freq++;
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return err_set(err, errlen, -EINVAL, "bad frequency list \"%s\" near \"%s\"",
+				       list, s);
+	}
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+static const char *reason_names[FLAG_NREASONS] = {
+	"input", "nonfinite", "config", "rfi", "missing", "cal", "auto",
+};
+
+const char *flag_reason_name(int reason)
+{
+	return reason >= 0 && reason < FLAG_NREASONS ? reason_names[reason] : "?";
+}
+
+void flag_stats_release(flag_stats *s)
+{
+	if (!s)
+		return;
+	free(s->ant_number);
+	free(s->ant_frac);
+	free(s->chan_frac);
+	free(s->dead_ants);
+	s->ant_number = NULL;
+	s->ant_frac = NULL;
+	s->chan_frac = NULL;
+	s->dead_ants = NULL;
+}
+
+int flag_stats_compute(const vis_set *v, flag_stats *ret)
+{
+	flag_stats s;
+	size_t *bl_bad = NULL, *chan_bad = NULL, *chan_tot = NULL;
+	size_t reason[FLAG_NREASONS] = {0}, nbad = 0, ncross = 0;
+	double *ant_bad = NULL, *ant_tot = NULL;
+	const int nc = v->nchan, np = v->npols;
+	int ret_code = 0;
+
+	memset(&s, 0, sizeof s);
+	s.nants = v->nants;
+	s.nchan = nc;
+	s.ant_number = calloc(v->nants ? v->nants : 1, sizeof *s.ant_number);
+	s.ant_frac = calloc(v->nants ? v->nants : 1, sizeof *s.ant_frac);
+	s.chan_frac = calloc(nc, sizeof *s.chan_frac);
+	bl_bad = calloc(v->nbls, sizeof *bl_bad);
+	chan_bad = calloc(nc, sizeof *chan_bad);
+	chan_tot = calloc(nc, sizeof *chan_tot);
+	ant_bad = calloc(v->nants ? v->nants : 1, sizeof *ant_bad);
+	ant_tot = calloc(v->nants ? v->nants : 1, sizeof *ant_tot);
+	if (!s.ant_number || !s.ant_frac || !s.chan_frac || !bl_bad || !chan_bad || !chan_tot ||
+	    !ant_bad || !ant_tot) {
+		ret_code = -ENOMEM;
+		goto out;
+	}
+
+#pragma omp parallel for schedule(dynamic, 8) reduction(+ : reason[:FLAG_NREASONS], \
+	chan_bad[:nc], nbad, ncross)
+	for (int b = 0; b < v->nbls; b++) {
+		if (v->ant1[b] == v->ant2[b])
+			continue;
+		for (int t = 0; t < v->ntimes; t++) {
+			const uint8_t *f = &v->flags[vis_idx(v, t, b, 0, 0)];
+			for (int c = 0; c < nc; c++) {
+				for (int p = 0; p < np; p++) {
+					uint8_t x = f[c * np + p];
+					if (!x)
+						continue;
+					nbad++;
+					chan_bad[c]++;
+					bl_bad[b]++;
+					for (int k = 0; k < FLAG_NREASONS; k++)
+						if (x & (1u << k))
+							reason[k]++;
+				}
+			}
+		}
+		ncross += (size_t)v->ntimes * nc * np;
+	}
+
+	for (int b = 0; b < v->nbls; b++) {
+		int i1, i2;
+		double tot = (double)v->ntimes * nc * np;
+		if (v->ant1[b] == v->ant2[b])
+			continue;
+		i1 = vis_ant_index(v, v->ant1[b]);
+		i2 = vis_ant_index(v, v->ant2[b]);
+		if (i1 >= 0) {
+			ant_bad[i1] += bl_bad[b];
+			ant_tot[i1] += tot;
+		}
+		if (i2 >= 0) {
+			ant_bad[i2] += bl_bad[b];
+			ant_tot[i2] += tot;
+		}
+	}
+	for (int a = 0; a < v->nants; a++) {
+		s.ant_number[a] = v->ants[a].number;
+		s.ant_frac[a] = ant_tot[a] > 0 ? ant_bad[a] / ant_tot[a] : -1.0;
+	}
+	{
+		double per_chan = (double)ncross / nc;
+		for (int c = 0; c < nc; c++)
+			s.chan_frac[c] = per_chan > 0 ? chan_bad[c] / per_chan : 0;
+	}
+	s.ncross = ncross;
+	s.total_frac = ncross ? (double)nbad / ncross : 0;
+	for (int k = 0; k < FLAG_NREASONS; k++)
+		s.reason_frac[k] = ncross ? (double)reason[k] / ncross : 0;
+	*ret = s;
+	memset(&s, 0, sizeof s);
+out:
+	flag_stats_release(&s);
+	free(bl_bad);
+	free(chan_bad);
+	free(chan_tot);
+	free(ant_bad);
+	free(ant_tot);
+	return ret_code;
+}
+
+/* ---- small numerical helpers ------------------------------------------- */
+
+/* k-th smallest of x[0..n) (reorders x); Hoare's selection. */
+static float select_k(float *x, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		float pivot = x[lo + (hi - lo) / 2];
+		size_t i = lo, j = hi;
+		while (i <= j) {
+			while (x[i] < pivot)
+				i++;
+			while (x[j] > pivot)
+				j--;
+			if (i <= j) {
+				float tmp = x[i];
+				x[i] = x[j];
+				x[j] = tmp;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return x[k];
+}
+
+/* Median and robust σ = 1.4826 · MAD of x[0..n) (reorders x). */
+static void median_sigma(float *x, size_t n, float *ret_med, float *ret_sigma)
+{
+	float med;
+
+	if (n == 0) {
+		*ret_med = 0;
+		*ret_sigma = 0;
+		return;
+	}
+	med = select_k(x, n, n / 2);
+	for (size_t i = 0; i < n; i++)
+		x[i] = fabsf(x[i] - med);
+	*ret_med = med;
+	*ret_sigma = 1.4826f * select_k(x, n, n / 2);
+}
+
+/* ---- per-plane RFI detection ------------------------------------------- */
+
+/* |z| without hypotf's overflow care: visibilities are far from FLT_MAX. */
+static inline float amp_of(float complex z)
+{
+	return sqrtf(crealf(z) * crealf(z) + cimagf(z) * cimagf(z));
+}
+
+typedef struct plane_scratch {
+	float *amp, *bg1, *bg, *res, *resT, *sortbuf;
+	uint8_t *prior, *rfi, *mask, *maskT, *sir_a, *sir_b;
+	float *P, *C;       /* per-row prefix sums of a whole plane, n + max(nt, nc) + 2 */
+	float *Q;           /* window-start prefix, max(nt, nc) + 2 */
+	uint8_t *start;     /* window starts, length max(nt, nc) + 2 */
+	double *ps, *pc;    /* box-mean prefix sums */
+	float *pmin, *pmax; /* SIR prefix minimum / suffix maximum */
+} plane_scratch;
+
+static void scratch_free(plane_scratch *s)
+{
+	free(s->amp);
+	free(s->bg1);
+	free(s->bg);
+	free(s->res);
+	free(s->resT);
+	free(s->sortbuf);
+	free(s->prior);
+	free(s->rfi);
+	free(s->mask);
+	free(s->maskT);
+	free(s->sir_a);
+	free(s->sir_b);
+	free(s->P);
+	free(s->C);
+	free(s->Q);
+	free(s->start);
+	free(s->ps);
+	free(s->pc);
+	free(s->pmin);
+	free(s->pmax);
+	memset(s, 0, sizeof *s);
+}
+
+static int scratch_alloc(plane_scratch *s, int nt, int nc, int np)
+{
+	size_t n = (size_t)nt * nc, m = (size_t)(nt > nc ? nt : nc) + 2;
+
+	memset(s, 0, sizeof *s);
+	s->amp = malloc(n * sizeof *s->amp);
+	s->bg1 = malloc(n * sizeof *s->bg1);
+	s->bg = malloc(n * sizeof *s->bg);
+	s->res = malloc(n * sizeof *s->res);
+	s->resT = malloc(n * sizeof *s->resT);
+	s->sortbuf = malloc(n * sizeof *s->sortbuf);
+	s->prior = malloc(n);
+	s->rfi = malloc(n * np);
+	s->mask = malloc(n);
+	s->maskT = malloc(n);
+	s->sir_a = malloc(n);
+	s->sir_b = malloc(n);
+	s->P = malloc((n + m) * sizeof *s->P);
+	s->C = malloc((n + m) * sizeof *s->C);
+	s->Q = malloc(m * sizeof *s->Q);
+	s->start = malloc(m);
+	s->ps = malloc(m * sizeof *s->ps);
+	s->pc = malloc(m * sizeof *s->pc);
+	s->pmin = malloc(m * sizeof *s->pmin);
+	s->pmax = malloc(m * sizeof *s->pmax);
+	if (!s->amp || !s->bg1 || !s->bg || !s->res || !s->resT || !s->sortbuf || !s->prior ||
+	    !s->rfi || !s->mask || !s->maskT || !s->sir_a || !s->sir_b || !s->P || !s->C || !s->Q ||
+	    !s->start || !s->ps || !s->pc || !s->pmin || !s->pmax) {
+		scratch_free(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Masked box mean of x along a row of n elements spaced by stride, window
+ * 2h+1 (truncated at the edges).  Elements with use == 0 do not contribute;
+ * out is NAN where the window holds nothing usable. */
+static void box_mean(const float *x, const uint8_t *use, size_t stride, int n, int h, double *ps,
+		     double *pc, float *out)
+{
+	ps[0] = pc[0] = 0;
+	for (int j = 0; j < n; j++) {
+		int u = use[j * stride];
+		ps[j + 1] = ps[j] + (u ? x[j * stride] : 0.0);
+		pc[j + 1] = pc[j] + (u ? 1.0 : 0.0);
+	}
+	for (int j = 0; j < n; j++) {
+		int lo = j - h < 0 ? 0 : j - h, hi = j + h + 1 > n ? n : j + h + 1;
+		double c = pc[hi] - pc[lo];
+		out[j * stride] = c > 0 ? (float)((ps[hi] - ps[lo]) / c) : NAN;
+	}
+}
+
+/* Box mean over time (window 2h+1, truncated) of a plane whose NAN entries
+ * hold no data, written row by row so the loops run along contiguous
+ * channels.  val/cnt are scratch planes; out is 0 where nothing is usable. */
+static void box_mean_time(const float *in, float *val, int nt, int nc, int h, float *out,
+			  float *cnt)
+{
+	const size_t n = (size_t)nt * nc;
+
+	for (size_t k = 0; k < n; k++) {
+		int ok = isfinite(in[k]);
+		val[k] = ok ? in[k] : 0.0f;
+		cnt[k] = ok ? 1.0f : 0.0f;
+	}
+	for (int t = 0; t < nt; t++) {
+		int lo = t - h < 0 ? 0 : t - h, hi = t + h >= nt ? nt - 1 : t + h;
+		float *o = out + (size_t)t * nc;
+		for (int c = 0; c < nc; c++) {
+			float sv = 0, sc = 0;
+			for (int u = lo; u <= hi; u++) {
+				sv += val[(size_t)u * nc + c];
+				sc += cnt[(size_t)u * nc + c];
+			}
+			o[c] = sc > 0 ? sv / sc : 0.0f;
+		}
+	}
+}
+
+/* Prefix sums of the unflagged samples of one row (and their count). */
+static void row_prefix(const float *x, const uint8_t *mk, int len, float *P, float *C)
+{
+	P[0] = C[0] = 0;
+	for (int j = 0; j < len; j++) {
+		float ok = mk[j] ? 0.0f : 1.0f;
+		P[j + 1] = P[j] + ok * x[j];
+		C[j + 1] = C[j] + ok;
+	}
+}
+
+/*
+ * SumThreshold along the rows of a row-major block (nrows × len) for window
+ * lengths M = m0, 2·m0, … ≤ max_m (Offringa et al. 2010, MNRAS 405, 155, §3.3
+ * eq. 4, with their implementation's rule that flagged samples are skipped;
+ * χ_M = thr · ρ^(−log2 M), eq. 5): every window of M consecutive samples
+ * whose mean over its unflagged samples exceeds χ_M in absolute value is
+ * flagged as a whole.  mask (1 = flagged) is read and updated; newly flagged
+ * samples are also set in rfi.  The windows use per-row prefix sums, kept
+ * for all rows and recomputed only for a row that gained flags, so the
+ * window loops are branch-free and most rows are summed once per call.
+ * Returns 1 when anything new was flagged.
+ */
+static int sumthreshold(const float *res, uint8_t *mask, uint8_t *rfi, int nrows, int len, int m0,
+			int max_m, float thr, float rho, plane_scratch *s)
+{
+	float *Q = s->Q;
+	uint8_t *start = s->start;
+	const size_t pl = (size_t)len + 1;
+	int changed = 0;
+
+	for (int r = 0; r < nrows; r++)
+		row_prefix(res + (size_t)r * len, mask + (size_t)r * len, len, s->P + r * pl,
+			   s->C + r * pl);
+	for (int M = m0; M <= max_m && M <= len; M *= 2) {
+		const int nw = len - M + 1;
+		const float thr_m = thr / powf(rho, log2f((float)M));
+		for (int r = 0; r < nrows; r++) {
+			const float *P = s->P + r * pl, *C = s->C + r * pl;
+			uint8_t *mk = mask + (size_t)r * len, *rf = rfi + (size_t)r * len;
+			int any = 0;
+
+			for (int j = 0; j < nw; j++) {
+				float S = P[j + M] - P[j], N = C[j + M] - C[j];
+				start[j] = (N > 0.5f) & (fabsf(S) > N * thr_m);
+				any |= start[j];
+			}
+			if (!any)
+				continue;
+			/* Sample k is covered when a flagged window starts in [k−M+1, k]. */
+			Q[0] = 0;
+			for (int j = 0; j < nw; j++)
+				Q[j + 1] = Q[j] + start[j];
+			for (int k = 0; k < len; k++) {
+				int lo = k - M + 1 < 0 ? 0 : k - M + 1, hi = k < nw - 1 ? k : nw - 1;
+				if (hi >= lo && Q[hi + 1] - Q[lo] > 0.5f && !mk[k]) {
+					mk[k] = 1;
+					rf[k] = 1;
+					changed = 1;
+				}
+			}
+			row_prefix(res + (size_t)r * len, mk, len, s->P + r * pl, s->C + r * pl);
+		}
+	}
+	return changed;
+}
+
+/*
+ * Scale-invariant rank operator (Offringa, van de Gronde & Roerdink 2012,
+ * A&A 539, A95, §3, linear-time form): sample j is flagged when some interval
+ * containing it is flagged for at least a fraction (1 − η).  With
+ * P(x) = Σ_{y<x} (w(y) − (1 − η)), that holds iff max_{b>j} P(b) ≥ min_{a≤j} P(a).
+ */
+static void sir_row(const uint8_t *in, uint8_t *out, size_t stride, int n, float eta, float *pmin,
+		    float *pmax)
+{
+	float P = 0;
+
+	/* pmin[j] = min_{a ≤ j} P(a), P(0) = 0 */
+	pmin[0] = 0;
+	for (int j = 0; j < n; j++) {
+		P += in[j * stride] ? eta : eta - 1.0f;
+		pmin[j + 1] = P < pmin[j] ? P : pmin[j];
+	}
+	/* pmax[j] = max_{b ≥ j} P(b); P now holds P(n). */
+	pmax[n] = P;
+	for (int j = n - 1; j >= 0; j--) {
+		P -= in[j * stride] ? eta : eta - 1.0f;
+		pmax[j] = P > pmax[j + 1] ? P : pmax[j + 1];
+	}
+	for (int j = 0; j < n; j++)
+		out[j * stride] = pmax[j + 1] >= pmin[j];
+}
+
+/* Steps 4a–c for baseline b, polarisation p: result in rfi[nt*nc] (0/1). */
+static void plane_rfi(const vis_set *v, int b, int p, const flag_params *par, plane_scratch *s,
+		      uint8_t *rfi)
+{
+	const int nt = v->ntimes, nc = v->nchan, np = v->npols;
+	const size_t n = (size_t)nt * nc;
+	size_t nvalid = 0;
+
+	memset(rfi, 0, n);
+	for (int t = 0; t < nt; t++) {
+		size_t base = vis_idx(v, t, b, 0, p);
+		for (int c = 0; c < nc; c++) {
+			size_t i = base + (size_t)c * np, k = (size_t)t * nc + c;
+			s->prior[k] = v->flags[i] != 0;
+			s->amp[k] = s->prior[k] ? 0.0f : amp_of(v->vis[i]);
+			nvalid += !s->prior[k];
+		}
+	}
+	if (nvalid < 16)
+		return;
+
+	for (int pass = 0; pass < par->passes; pass++) {
+		float med, sigma, thr;
+		size_t m = 0, step;
+
+		/* Smooth background: masked box means over channels, then over time. */
+		for (size_t k = 0; k < n; k++) {
+			s->mask[k] = s->prior[k] | rfi[k];
+			s->sir_a[k] = !s->mask[k];
+		}
+		for (int t = 0; t < nt; t++)
+			box_mean(s->amp + (size_t)t * nc, s->sir_a + (size_t)t * nc, 1, nc,
+				 par->smooth_chan / 2, s->ps, s->pc, s->bg1 + (size_t)t * nc);
+		box_mean_time(s->bg1, s->res, nt, nc, par->smooth_time / 2, s->bg, s->resT);
+		for (size_t k = 0; k < n; k++)
+			s->res[k] = s->amp[k] - s->bg[k];
+		/* Robust centre and σ from (at most ~4096 of) the unflagged residuals:
+		 * plenty for a MAD, and it keeps the selection cheap. */
+		step = nvalid / 4096 + 1;
+		for (size_t k = 0, seen = 0; k < n; k++)
+			if (!s->mask[k] && seen++ % step == 0)
+				s->sortbuf[m++] = s->res[k];
+		if (m < 16)
+			break;
+		median_sigma(s->sortbuf, m, &med, &sigma);
+		if (!(sigma > 0))
+			break;
+		/* Residuals about the robust centre, so the threshold acts on deviations. */
+		for (size_t k = 0; k < n; k++)
+			s->res[k] -= med;
+		thr = (float)(par->chi1 * pow(par->pass_factor, par->passes - 1 - pass) * sigma);
+
+		/* Along frequency (rows of the plane), M = 1, 2, 4, ...; χ_M = χ₁ ρ^(−log2 M)
+		 * (Offringa et al. 2010, eq. 5). */
+		sumthreshold(s->res, s->mask, rfi, nt, nc, 1, par->max_window_freq, thr,
+			     (float)par->rho, s);
+		/* Along time, on the transposed plane (M = 1 is the same test as above). */
+		if (nt >= 2) {
+			uint8_t *rfiT = s->sir_b;
+			int any = 0;
+			for (int t = 0; t < nt; t++)
+				for (int c = 0; c < nc; c++) {
+					size_t k = (size_t)t * nc + c, kT = (size_t)c * nt + t;
+					s->resT[kT] = s->res[k];
+					s->maskT[kT] = s->mask[k];
+					rfiT[kT] = 0;
+				}
+			any = sumthreshold(s->resT, s->maskT, rfiT, nc, nt, 2, par->max_window_time, thr,
+					   (float)par->rho, s);
+			if (any)
+				for (int t = 0; t < nt; t++)
+					for (int c = 0; c < nc; c++)
+						rfi[(size_t)t * nc + c] |= rfiT[(size_t)c * nt + t];
+		}
+	}
+
+	if (par->sir_eta > 0) {
+		/* Dilate along time and along frequency from the same detections. */
+		for (int c = 0; c < nc; c++)
+			sir_row(rfi + c, s->sir_a + c, nc, nt, (float)par->sir_eta, s->pmin, s->pmax);
+		for (int t = 0; t < nt; t++)
+			sir_row(rfi + (size_t)t * nc, s->sir_b + (size_t)t * nc, 1, nc,
+				(float)par->sir_eta, s->pmin, s->pmax);
+		for (size_t k = 0; k < n; k++)
+			rfi[k] = (s->sir_a[k] | s->sir_b[k]) && !s->prior[k];
+	}
+}
+
+/* ---- flag_run ----------------------------------------------------------- */
+
+static int chan_configured(const vis_set *v, const flag_params *p, int c)
+{
+	double lo = (v->freq_hz[c] - 0.5 * fabs(v->chan_width_hz)) / 1e6;
+	double hi = (v->freq_hz[c] + 0.5 * fabs(v->chan_width_hz)) / 1e6;
+
+	for (int k = 0; k < p->nbad_chans; k++)
+		if (p->bad_chans[k] == c)
+			return 1;
+	for (int k = 0; k < p->nbad_freq; k++)
+		if (p->bad_freq_mhz[k][0] <= hi && p->bad_freq_mhz[k][1] >= lo)
+			return 1;
+	return 0;
+}
+
+static int ant_configured(const flag_params *p, int number)
+{
+	for (int k = 0; k < p->nbad_ants; k++)
+		if (p->bad_ants[k] == number)
+			return 1;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median_of(const double *x, int n, double *buf)
+{
+	int m = 0;
+	for (int i = 0; i < n; i++)
+		if (isfinite(x[i]))
+			buf[m++] = x[i];
+	if (!m)
+		return NAN;
+	qsort(buf, m, sizeof *buf, cmp_double);
+	return m % 2 ? buf[m / 2] : 0.5 * (buf[m / 2 - 1] + buf[m / 2]);
+}
+
+/* Steps 1–3.  dead[] (nants) receives 1 for antennas found dead. */
+static int flag_basic(vis_set *v, const flag_params *par, uint8_t *dead, char *err, size_t errlen)
+{
+	const int nb = v->nbls, nc = v->nchan, np = v->npols, na = v->nants;
+	uint8_t *bad_chan = NULL, *bad_bl = NULL;
+	int *ia1 = NULL, *ia2 = NULL;
+	double *cross_sum = NULL, *cross_n = NULL, *auto_sum = NULL, *auto_n = NULL, *cross_tot = NULL;
+	double *mean = NULL, *buf = NULL;
+	int ret = 0;
+
+	bad_chan = calloc(nc, 1);
+	bad_bl = calloc(nb, 1);
+	ia1 = malloc(nb * sizeof *ia1);
+	ia2 = malloc(nb * sizeof *ia2);
+	cross_sum = calloc(na, sizeof *cross_sum);
+	cross_n = calloc(na, sizeof *cross_n);
+	cross_tot = calloc(na, sizeof *cross_tot);
+	auto_sum = calloc(na, sizeof *auto_sum);
+	auto_n = calloc(na, sizeof *auto_n);
+	mean = calloc(na, sizeof *mean);
+	buf = calloc(na, sizeof *buf);
+	if (!bad_chan || !bad_bl || !ia1 || !ia2 || !cross_sum || !cross_n || !cross_tot ||
+	    !auto_sum || !auto_n || !mean || !buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (int c = 0; c < nc; c++)
+		bad_chan[c] = chan_configured(v, par, c);
+	for (int b = 0; b < nb; b++) {
+		ia1[b] = vis_ant_index(v, v->ant1[b]);
+		ia2[b] = vis_ant_index(v, v->ant2[b]);
+		if (ia1[b] < 0 || ia2[b] < 0) {
+			ret = err_set(err, errlen, -EINVAL, "%s: baseline %d uses antenna %d/%d not in the antenna table",
+				      v->name, b, v->ant1[b], v->ant2[b]);
+			goto out;
+		}
+		bad_bl[b] = ant_configured(par, v->ant1[b]) || ant_configured(par, v->ant2[b]);
+	}
+
+	/* Steps 1 and 2, plus the per-antenna power sums for step 3. */
+#pragma omp parallel for num_threads(nthreads_of(par)) schedule(dynamic, 4) reduction(+ : cross_sum[:na], cross_n[:na], \
+	cross_tot[:na], auto_sum[:na], auto_n[:na])
+	for (int b = 0; b < nb; b++) {
+		int is_auto = v->ant1[b] == v->ant2[b];
+		double s = 0, cnt = 0;
+		for (int t = 0; t < v->ntimes; t++) {
+			size_t base = vis_idx(v, t, b, 0, 0);
+			for (int c = 0; c < nc; c++) {
+				for (int p = 0; p < np; p++) {
+					size_t i = base + (size_t)c * np + p;
+					float complex z = v->vis[i];
+					uint8_t f = 0;
+					if (!isfinite(crealf(z)) || !isfinite(cimagf(z)) || z == 0)
+						f |= VIS_FLAG_NONFINITE;
+					if (bad_bl[b] || bad_chan[c])
+						f |= VIS_FLAG_CONFIG;
+					if (is_auto && par->flag_autos)
+						f |= VIS_FLAG_AUTO;
+					v->flags[i] |= f;
+					if (!(v->flags[i] & ~VIS_FLAG_AUTO)) {
+						s += is_auto ? fabsf(crealf(z)) : amp_of(z);
+						cnt += 1;
+					}
+				}
+			}
+		}
+		if (is_auto) {
+			auto_sum[ia1[b]] += s;
+			auto_n[ia1[b]] += cnt;
+		} else {
+			double tot = (double)v->ntimes * nc * np;
+			cross_sum[ia1[b]] += s;
+			cross_sum[ia2[b]] += s;
+			cross_n[ia1[b]] += cnt;
+			cross_n[ia2[b]] += cnt;
+			if (!bad_bl[b]) {
+				cross_tot[ia1[b]] += tot;
+				cross_tot[ia2[b]] += tot;
+			}
+		}
+	}
+
+	/* Step 3: dead antennas. */
+	memset(dead, 0, na);
+	for (int a = 0; a < na; a++)
+		if (cross_tot[a] > 0 && cross_n[a] == 0 && !ant_configured(par, v->ants[a].number))
+			dead[a] = 1;
+	for (int pass = 0; pass < 2; pass++) {
+		const double *sum = pass ? auto_sum : cross_sum, *cnt = pass ? auto_n : cross_n;
+		double frac = pass ? par->dead_auto_frac : par->dead_cross_frac, med;
+		for (int a = 0; a < na; a++)
+			mean[a] = cnt[a] > 0 ? sum[a] / cnt[a] : NAN;
+		med = median_of(mean, na, buf);
+		if (!(med > 0) || !(frac > 0))
+			continue;
+		for (int a = 0; a < na; a++)
+			if (isfinite(mean[a]) && mean[a] < frac * med)
+				dead[a] = 1;
+	}
+#pragma omp parallel for num_threads(nthreads_of(par)) schedule(static)
+	for (int b = 0; b < nb; b++) {
+		if (!dead[ia1[b]] && !dead[ia2[b]])
+			continue;
+		for (int t = 0; t < v->ntimes; t++) {
+			uint8_t *f = &v->flags[vis_idx(v, t, b, 0, 0)];
+			for (int k = 0; k < nc * np; k++)
+				f[k] |= VIS_FLAG_NONFINITE;
+		}
+	}
+out:
+	free(bad_chan);
+	free(bad_bl);
+	free(ia1);
+	free(ia2);
+	free(cross_sum);
+	free(cross_n);
+	free(cross_tot);
+	free(auto_sum);
+	free(auto_n);
+	free(mean);
+	free(buf);
+	return ret;
+}
+
+/* Step 4 over all cross baselines. */
+static int flag_sumthreshold(vis_set *v, const flag_params *par)
+{
+	const int nt = v->ntimes, nc = v->nchan, np = v->npols;
+	const size_t n = (size_t)nt * nc;
+	int ret = 0;
+
+#pragma omp parallel num_threads(nthreads_of(par))
+	{
+		plane_scratch s;
+		int ok = scratch_alloc(&s, nt, nc, np) == 0;
+		if (!ok) {
+#pragma omp atomic write
+			ret = -ENOMEM;
+		}
+#pragma omp for schedule(dynamic, 4)
+		for (int b = 0; b < v->nbls; b++) {
+			if (!ok || v->ant1[b] == v->ant2[b])
+				continue;
+			for (int p = 0; p < np; p++)
+				plane_rfi(v, b, p, par, &s, s.rfi + p * n);
+			for (int t = 0; t < nt; t++) {
+				size_t base = vis_idx(v, t, b, 0, 0);
+				for (int c = 0; c < nc; c++) {
+					size_t k = (size_t)t * nc + c;
+					uint8_t any = 0;
+					for (int p = 0; p < np; p++)
+						any |= s.rfi[p * n + k];
+					for (int p = 0; p < np; p++) {
+						size_t i = base + (size_t)c * np + p;
+						uint8_t hit = par->pol_or ? any : s.rfi[p * n + k];
+						if (hit && !v->flags[i])
+							v->flags[i] |= VIS_FLAG_RFI;
+					}
+				}
+			}
+		}
+		if (ok)
+			scratch_free(&s);
+	}
+	return ret;
+}
+
+/* Step 5: clips across baselines, per channel and polarisation. */
+static int flag_across(vis_set *v, const flag_params *par)
+{
+	const int nb = v->nbls, nt = v->ntimes, nc = v->nchan, np = v->npols;
+	float *stat = NULL, *chanstat = NULL;
+	uint8_t *hit = NULL, *chan_hit = NULL;
+	int ret = 0;
+
+	stat = malloc((size_t)nb * nc * np * sizeof *stat);
+	hit = calloc((size_t)nb * nc * np, 1);
+	chanstat = malloc((size_t)nc * np * sizeof *chanstat);
+	chan_hit = calloc(nc, 1);
+	if (!stat || !hit || !chanstat || !chan_hit) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	/* Time-mean amplitude of each baseline, channel and pol over good samples. */
+#pragma omp parallel num_threads(nthreads_of(par))
+	{
+		int *cnt = malloc((size_t)nc * np * sizeof *cnt);
+		if (!cnt) {
+#pragma omp atomic write
+			ret = -ENOMEM;
+		}
+#pragma omp for schedule(dynamic, 8)
+		for (int b = 0; b < nb; b++) {
+			float *st = stat + (size_t)b * nc * np;
+			if (v->ant1[b] == v->ant2[b] || !cnt) {
+				for (int k = 0; k < nc * np; k++)
+					st[k] = NAN;
+				continue;
+			}
+			for (int k = 0; k < nc * np; k++) {
+				st[k] = 0;
+				cnt[k] = 0;
+			}
+			for (int t = 0; t < nt; t++) {
+				size_t base = vis_idx(v, t, b, 0, 0);
+				for (int k = 0; k < nc * np; k++) {
+					int good = !v->flags[base + k];
+					st[k] += good ? amp_of(v->vis[base + k]) : 0.0f;
+					cnt[k] += good;
+				}
+			}
+			for (int k = 0; k < nc * np; k++)
+				st[k] = cnt[k] ? st[k] / cnt[k] : NAN;
+		}
+		free(cnt);
+	}
+	if (ret)
+		goto out;
+
+#pragma omp parallel num_threads(nthreads_of(par))
+	{
+		float *buf = malloc(nb * sizeof *buf);
+		if (!buf) {
+#pragma omp atomic write
+			ret = -ENOMEM;
+		}
+#pragma omp for schedule(dynamic, 4)
+		for (int k = 0; k < nc * np; k++) {
+			size_t m = 0;
+			float med, sigma;
+			if (!buf)
+				continue;
+			for (int b = 0; b < nb; b++) {
+				float x = stat[(size_t)b * nc * np + k];
+				if (isfinite(x))
+					buf[m++] = x;
+			}
+			chanstat[k] = NAN;
+			if (m < 8)
+				continue;
+			median_sigma(buf, m, &med, &sigma);
+			chanstat[k] = med;
+			if (!(sigma > 0) || !(par->bl_clip > 0))
+				continue;
+			for (int b = 0; b < nb; b++) {
+				float x = stat[(size_t)b * nc * np + k];
+				if (isfinite(x) && x - med > par->bl_clip * sigma)
+					hit[(size_t)b * nc * np + k] = 1;
+			}
+		}
+		free(buf);
+	}
+	if (ret)
+		goto out;
+
+	/* Whole channels standing above a running median over frequency. */
+	if (par->chan_clip > 0 && nc >= 8) {
+		float *d = malloc(nc * sizeof *d), *w = malloc(nc * sizeof *w), *tmp = malloc(nc * sizeof *tmp);
+		int h = par->chan_clip_window / 2;
+		if (!d || !w || !tmp) {
+			free(d);
+			free(w);
+			free(tmp);
+			ret = -ENOMEM;
+			goto out;
+		}
+		for (int p = 0; p < np; p++) {
+			size_t m = 0;
+			float med, sigma;
+			for (int c = 0; c < nc; c++) {
+				size_t q = 0;
+				for (int j = c - h; j <= c + h; j++)
+					if (j >= 0 && j < nc && isfinite(chanstat[j * np + p]))
+						w[q++] = chanstat[j * np + p];
+				d[c] = NAN;
+				if (q >= 3 && isfinite(chanstat[c * np + p]))
+					d[c] = chanstat[c * np + p] - select_k(w, q, q / 2);
+				if (isfinite(d[c]))
+					tmp[m++] = d[c];
+			}
+			if (m < 8)
+				continue;
+			median_sigma(tmp, m, &med, &sigma);
+			if (!(sigma > 0))
+				continue;
+			for (int c = 0; c < nc; c++)
+				if (isfinite(d[c]) && d[c] - med > par->chan_clip * sigma)
+					chan_hit[c] = 1;
+		}
+		free(d);
+		free(w);
+		free(tmp);
+	}
+
+#pragma omp parallel for num_threads(nthreads_of(par)) schedule(dynamic, 8)
+	for (int b = 0; b < nb; b++) {
+		const uint8_t *h = hit + (size_t)b * nc * np;
+		if (v->ant1[b] == v->ant2[b])
+			continue;
+		for (int t = 0; t < nt; t++) {
+			size_t base = vis_idx(v, t, b, 0, 0);
+			for (int c = 0; c < nc; c++) {
+				uint8_t any = chan_hit[c];
+				for (int p = 0; p < np; p++)
+					any |= h[c * np + p];
+				for (int p = 0; p < np; p++) {
+					size_t i = base + (size_t)c * np + p;
+					uint8_t x = par->pol_or ? any : (chan_hit[c] | h[c * np + p]);
+					if (x && !v->flags[i])
+						v->flags[i] |= VIS_FLAG_RFI;
+				}
+			}
+		}
+	}
+out:
+	free(stat);
+	free(hit);
+	free(chanstat);
+	free(chan_hit);
+	return ret;
+}
+
+static int check_params(const flag_params *p, char *err, size_t errlen)
+{
+	if (p->chi1 <= 0 || p->rho <= 1.0 || p->passes < 1 || p->passes > 10 || p->pass_factor < 1.0 ||
+	    p->smooth_chan < 1 || p->smooth_time < 1 || p->max_window_freq < 1 ||
+	    p->max_window_time < 1 || p->sir_eta < 0 || p->sir_eta >= 1 || p->bl_clip < 0 ||
+	    p->chan_clip < 0 || p->chan_clip_window < 3 || p->dead_auto_frac < 0 ||
+	    p->dead_cross_frac < 0 || p->nbad_ants < 0 || p->nbad_ants > FLAG_MAX_LIST ||
+	    p->nbad_chans < 0 || p->nbad_chans > FLAG_MAX_LIST || p->nbad_freq < 0 ||
+	    p->nbad_freq > FLAG_MAX_LIST)
+		return err_set(err, errlen, -EINVAL,
+			       "flag parameters out of range (need chi1 > 0, rho > 1, 1 <= passes <= 10, "
+			       "pass_factor >= 1, windows >= 1, 0 <= sir_eta < 1, clips >= 0)");
+	return 0;
+}
+
+int flag_run(vis_set *v, const flag_params *p, flag_stats *ret_stats, char *err, size_t errlen)
+{
+	flag_params def;
+	uint8_t *dead = NULL;
+	int ret;
+	flag_stats st;
+
+	memset(&st, 0, sizeof st);
+	if (!p) {
+		flag_params_init(&def);
+		p = &def;
+	}
+	if (!v || v->nants <= 0 || !v->ants)
+		return err_set(err, errlen, -EINVAL, "flag: empty visibility set or no antenna table");
+	ret = check_params(p, err, errlen);
+	if (ret)
+		return ret;
+	dead = calloc(v->nants, 1);
+	if (!dead)
+		return err_set(err, errlen, -ENOMEM, "flag: out of memory");
+	ret = flag_basic(v, p, dead, err, errlen);
+	if (ret)
+		goto out;
+	if (p->rfi) {
+		ret = flag_sumthreshold(v, p);
+		if (!ret)
+			ret = flag_across(v, p);
+		if (ret) {
+			err_set(err, errlen, ret, "%s: flagging: out of memory", v->name);
+			goto out;
+		}
+	}
+	if (ret_stats) {
+		int nd = 0;
+		ret = flag_stats_compute(v, &st);
+		if (ret) {
+			err_set(err, errlen, ret, "%s: flag statistics: out of memory", v->name);
+			goto out;
+		}
+		for (int a = 0; a < v->nants; a++)
+			nd += dead[a];
+		st.dead_ants = calloc(nd ? nd : 1, sizeof *st.dead_ants);
+		if (!st.dead_ants) {
+			ret = err_set(err, errlen, -ENOMEM, "flag: out of memory");
+			goto out;
+		}
+		for (int a = 0; a < v->nants; a++)
+			if (dead[a])
+				st.dead_ants[st.ndead++] = v->ants[a].number;
+		*ret_stats = st;
+		memset(&st, 0, sizeof st);
+	}
+out:
+	flag_stats_release(&st);
+	free(dead);
+	return ret;
+}

@@ -1,0 +1,520 @@
+/*
+ * contimgd — the streaming daemon: watches the ingest directory, groups the
+ * subband files in the state database, and runs the pipeline on complete
+ * groups with a pool of worker threads.  See docs/operations.md.
+ *
+ *   contimgd [--config FILE] [--foreground] [--log-format auto|text|json|journal]
+ *            [--log-level debug|info|notice|warning|err]
+ *
+ * Signals: SIGTERM/SIGINT drain and exit 0, SIGHUP reloads the configuration,
+ * SIGUSR1 rescans the ingest directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "daemon/pipeline.h"
+#include "daemon/watch.h"
+#include "daemon/workers.h"
+#include "state/db.h"
+#include "state/queue.h"
+
+typedef struct daemon_state {
+	uv_loop_t *loop;
+	const char *config_path;
+	cfg *cfg;
+	pipe_settings s;
+	sqlite3 *db;              /* the loop thread's connection */
+	watch *watch;
+	workers *workers;
+	uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+	uv_timer_t tick, rescan, wdog, grace;
+	int draining;
+	int pid_fd;
+	char pid_path[PATH_MAX];
+	uint64_t wdog_usec;
+	double last_heartbeat;
+	int stalled_logged;
+	char last_status[512];
+} daemon_state;
+
+static double wall_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static double mono_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof buf)
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* STATUS= for systemctl status, and the daemon row contimgctl status reads. */
+static void update_status(daemon_state *d)
+{
+	int64_t c[5] = { 0 };
+	char st[512], running[300] = "";
+	worker_status ws[64];
+	int n = 0;
+	size_t len = 0;
+	double now = wall_s();
+
+	if (queue_counts(d->db, c, NULL, 0) < 0)
+		return;
+	if (d->workers)
+		n = workers_snapshot(d->workers, ws, 64);
+	for (int i = 0; i < n && i < 64; i++) {
+		if (!ws[i].busy)
+			continue;
+		int k = snprintf(running + len, sizeof running - len, "%s%s (%s)", len ? ", " : "",
+				 ws[i].group, ws[i].stage[0] ? ws[i].stage : "starting");
+		if (k < 0 || (size_t)k >= sizeof running - len)
+			break;
+		len += (size_t)k;
+	}
+	snprintf(st, sizeof st, "%s%lld pending, %lld collecting, %lld failed; running: %s",
+		 d->draining ? "stopping; " : "", (long long)c[1], (long long)c[0],
+		 (long long)c[4], running[0] ? running : "none");
+	if (strcmp(st, d->last_status)) {
+		sd_notifyf(0, "STATUS=%s", st);
+		snprintf(d->last_status, sizeof d->last_status, "%s", st);
+	}
+	if (now - d->last_heartbeat >= 5) {
+		db_exec(d->db, NULL, 0,
+			"INSERT INTO daemon (id, pid, started_at, heartbeat_at, status)"
+			" VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid,"
+			" heartbeat_at = excluded.heartbeat_at, status = excluded.status", "idds",
+			(int)getpid(), now, now, st);
+		d->last_heartbeat = now;
+	}
+}
+
+static void on_file(void *arg, const char *path)
+{
+	daemon_state *d = arg;
+	struct stat sb;
+	queue_add_result res;
+	char err[ERR_LEN];
+
+	if (d->draining)
+		return;
+	if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return;
+	if (queue_add_file(d->db, path, (int64_t)sb.st_size,
+			   sb.st_mtim.tv_sec + sb.st_mtim.tv_nsec * 1e-9, &d->s.q, wall_s(), &res, err,
+			   sizeof err) < 0) {
+		log_warn("%s", err);
+		return;
+	}
+	switch (res.outcome) {
+	case QUEUE_ADD_NEW:
+		log_msg(LOG_INFO, res.group_name, "ingest", res.subband, "new file %s (group %s)",
+			path, res.state);
+		break;
+	case QUEUE_ADD_UPDATED:
+		log_msg(LOG_INFO, res.group_name, "ingest", res.subband, "rewritten file %s", path);
+		break;
+	case QUEUE_ADD_DUPLICATE:
+		log_msg(LOG_WARNING, res.group_name, "ingest", res.subband,
+			"%s: the group already has this subband; ignored", path);
+		break;
+	case QUEUE_ADD_LATE:
+		log_msg(LOG_WARNING, res.group_name, "ingest", res.subband,
+			"%s arrived after the group was %s; recorded, requeue the group to use it",
+			path, res.state);
+		break;
+	default:
+		break;
+	}
+	if (!strcmp(res.state, "pending") && d->workers)
+		workers_kick(d->workers);
+	update_status(d);
+}
+
+static void rescan(daemon_state *d, const char *why)
+{
+	char err[ERR_LEN];
+	int n = 0;
+	if (!d->watch)
+		return;
+	if (watch_rescan(d->watch, &n, err, sizeof err) < 0)
+		log_err("rescan (%s): %s", why, err);
+	else
+		log_debug("rescan (%s): %d candidate files", why, n);
+}
+
+static void on_rescan_timer(uv_timer_t *t)
+{
+	rescan(t->data, "periodic");
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	daemon_state *d = t->data;
+	char err[ERR_LEN];
+	int changed = 0, recovered = 0;
+
+	if (queue_collect_timeouts(d->db, &d->s.q, d->s.collect_timeout_s, wall_s(), &changed, err,
+				   sizeof err) < 0)
+		log_err("collect timeout: %s", err);
+	/* A `contimgctl process` that died leaves its group in_progress. */
+	if (queue_recover(d->db, 0, wall_s(), &recovered, err, sizeof err) < 0)
+		log_err("recover: %s", err);
+	if ((changed || recovered) && d->workers)
+		workers_kick(d->workers);
+	update_status(d);
+}
+
+/* WATCHDOG=1 only while every busy worker has shown progress recently; a
+ * stuck stage stops the pings and systemd restarts us (then recovery puts the
+ * group back to pending). */
+static void on_wdog(uv_timer_t *t)
+{
+	daemon_state *d = t->data;
+	worker_status ws[64];
+	int n = d->workers ? workers_snapshot(d->workers, ws, 64) : 0;
+	double now = mono_s();
+
+	for (int i = 0; i < n && i < 64; i++) {
+		if (ws[i].busy && now - ws[i].progress_mono > d->s.stall_timeout_s) {
+			if (!d->stalled_logged)
+				log_msg(LOG_ERR, ws[i].group, ws[i].stage, -1,
+					"no progress for %.0f s; withholding the watchdog ping",
+					now - ws[i].progress_mono);
+			d->stalled_logged = 1;
+			return;
+		}
+	}
+	d->stalled_logged = 0;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void close_all(daemon_state *d)
+{
+	uv_timer_stop(&d->tick);
+	uv_timer_stop(&d->rescan);
+	uv_timer_stop(&d->wdog);
+	uv_timer_stop(&d->grace);
+	uv_close((uv_handle_t *)&d->tick, NULL);
+	uv_close((uv_handle_t *)&d->rescan, NULL);
+	uv_close((uv_handle_t *)&d->wdog, NULL);
+	uv_close((uv_handle_t *)&d->grace, NULL);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+	uv_close((uv_handle_t *)&d->sig_usr1, NULL);
+	watch_stop(d->watch);
+	d->watch = NULL;
+	workers_free(d->workers);
+	d->workers = NULL;
+}
+
+static void on_worker_event(void *arg)
+{
+	daemon_state *d = arg;
+	update_status(d);
+	if (d->draining && d->workers && workers_alive(d->workers) == 0) {
+		log_notice("all workers finished; exiting");
+		close_all(d);
+	}
+}
+
+/* The grace period is over: groups still running go back to pending now
+ * (their threads are abandoned mid-stage; the next start re-runs them). */
+static void on_grace(uv_timer_t *t)
+{
+	daemon_state *d = t->data;
+	char err[ERR_LEN];
+	int n = 0;
+
+	workers_cancel(d->workers);
+	if (queue_recover(d->db, (int)getpid(), wall_s(), &n, err, sizeof err) < 0)
+		log_err("requeue at shutdown: %s", err);
+	log_warn("stop grace period (%.0f s) over: %d running group(s) requeued; exiting",
+		 d->s.stop_grace_s, n);
+	db_close(d->db);
+	if (d->pid_path[0])
+		unlink(d->pid_path);
+	_exit(0);
+}
+
+static void on_term(uv_signal_t *h, int sig)
+{
+	daemon_state *d = h->data;
+
+	if (d->draining) {
+		log_notice("signal %d again while stopping; still waiting for workers", sig);
+		return;
+	}
+	d->draining = 1;
+	sd_notify(0, "STOPPING=1");
+	log_notice("signal %d: stopping intake, letting %d running group(s) finish (grace %.0f s)",
+		   sig, d->workers ? workers_busy(d->workers) : 0, d->s.stop_grace_s);
+	watch_stop(d->watch);
+	d->watch = NULL;
+	uv_timer_stop(&d->rescan);
+	uv_timer_stop(&d->tick);
+	if (!d->workers) {
+		close_all(d);
+		return;
+	}
+	workers_stop(d->workers);
+	uv_timer_start(&d->grace, on_grace, (uint64_t)(d->s.stop_grace_s * 1000), 0);
+	on_worker_event(d);
+}
+
+static void on_hup(uv_signal_t *h, int sig)
+{
+	daemon_state *d = h->data;
+	cfg *c = NULL;
+	pipe_settings s;
+	char err[ERR_LEN];
+	(void)sig;
+
+	sd_notify(0, "RELOADING=1");
+	if (cfg_load(d->config_path, &c, err, sizeof err) < 0 ||
+	    pipe_settings_read(c, &s, err, sizeof err) < 0) {
+		log_err("reload failed, keeping the old configuration: %s", err);
+		cfg_free(c);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if (strcmp(s.ingest_dir, d->s.ingest_dir) || strcmp(s.state_dir, d->s.state_dir) ||
+	    s.workers != d->s.workers)
+		log_warn("reload: ingest_dir, state_dir and workers take effect at the next restart");
+	/* Keep what cannot change while running. */
+	memcpy(s.ingest_dir, d->s.ingest_dir, sizeof s.ingest_dir);
+	memcpy(s.state_dir, d->s.state_dir, sizeof s.state_dir);
+	memcpy(s.db_path, d->s.db_path, sizeof s.db_path);
+	s.workers = d->s.workers;
+	d->s = s;
+	if (d->workers)
+		workers_set_config(d->workers, c, &s);
+	cfg_free(d->cfg);
+	d->cfg = c;
+	{
+		int lvl = log_parse_level(cfg_get_str(c, "log", "level", "info"));
+		if (lvl >= 0)
+			log_set_level(lvl);
+	}
+	if (s.rescan_interval_s > 0)
+		uv_timer_start(&d->rescan, on_rescan_timer, (uint64_t)(s.rescan_interval_s * 1000),
+			       (uint64_t)(s.rescan_interval_s * 1000));
+	else
+		uv_timer_stop(&d->rescan);
+	log_notice("configuration reloaded from %s", d->config_path);
+	sd_notify(0, "READY=1");
+	if (d->workers)
+		workers_kick(d->workers);
+}
+
+static void on_usr1(uv_signal_t *h, int sig)
+{
+	(void)sig;
+	rescan(h->data, "SIGUSR1");
+}
+
+/* One daemon per state directory: an flock()ed pid file. */
+static int take_pid_file(daemon_state *d, char *err, size_t errlen)
+{
+	char buf[32];
+	int n;
+
+	if ((size_t)snprintf(d->pid_path, sizeof d->pid_path, "%s/contimgd.pid", d->s.state_dir) >=
+	    sizeof d->pid_path)
+		return err_set(err, errlen, -ENAMETOOLONG, "state_dir too long");
+	d->pid_fd = open(d->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (d->pid_fd < 0)
+		return err_set(err, errlen, -errno, "%s: %s", d->pid_path, strerror(errno));
+	if (flock(d->pid_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(d->pid_fd);
+		d->pid_fd = -1;
+		d->pid_path[0] = 0;
+		return err_set(err, errlen, e == EWOULDBLOCK ? -EEXIST : -e,
+			       "another contimgd runs on state_dir %s", d->s.state_dir);
+	}
+	n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
+	if (ftruncate(d->pid_fd, 0) < 0 || write(d->pid_fd, buf, (size_t)n) != n)
+		return err_set(err, errlen, -errno, "%s: %s", d->pid_path, strerror(errno));
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: contimgd [--config FILE] [--foreground] [--log-format "
+		   "auto|text|json|journal] [--log-level LEVEL]\n"
+		   "  FILE defaults to $CONTIMG_CONFIG, then /etc/contimg/contimg.conf\n");
+}
+
+int main(int argc, char **argv)
+{
+	daemon_state d;
+	char err[ERR_LEN];
+	const char *env = getenv("CONTIMG_CONFIG");
+	int foreground = 0, fmt = LOG_FORMAT_AUTO, level = -1, r, n = 0, rc = 1;
+
+	memset(&d, 0, sizeof d);
+	d.pid_fd = -1;
+	d.config_path = env && *env ? env : "/etc/contimg/contimg.conf";
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			d.config_path = argv[++i];
+		} else if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
+			foreground = 1;
+		} else if (!strcmp(argv[i], "--log-format") && i + 1 < argc) {
+			fmt = log_parse_format(argv[++i]);
+			if (fmt < 0) {
+				usage(stderr);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) {
+			level = log_parse_level(argv[++i]);
+			if (level < 0) {
+				usage(stderr);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	log_init("contimgd", fmt, LOG_INFO);
+	if (cfg_load(d.config_path, &d.cfg, err, sizeof err) < 0 ||
+	    pipe_settings_read(d.cfg, &d.s, err, sizeof err) < 0) {
+		log_err("%s", err);
+		cfg_free(d.cfg);
+		return 2;
+	}
+	if (level < 0)
+		level = log_parse_level(cfg_get_str(d.cfg, "log", "level", "info"));
+	log_set_level(level < 0 ? LOG_INFO : level);
+	if (!foreground && !getenv("NOTIFY_SOCKET") && daemon(1, 1) < 0) {
+		log_err("daemon(): %s", strerror(errno));
+		goto out;
+	}
+	if ((r = mkdir_p(d.s.state_dir)) < 0 || (r = mkdir_p(d.s.products_dir)) < 0 ||
+	    (r = mkdir_p(d.s.ingest_dir)) < 0) {
+		log_err("cannot create the state, products or ingest directory: %s", strerror(-r));
+		goto out;
+	}
+	if (take_pid_file(&d, err, sizeof err) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (db_open(d.s.db_path, 1, &d.db, err, sizeof err) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	/* Recovery first: our previous incarnation's groups go back to pending. */
+	if (queue_recover(d.db, (int)getpid(), wall_s(), &n, err, sizeof err) < 0) {
+		log_err("recovery: %s", err);
+		goto out;
+	}
+	if (n)
+		log_notice("recovered %d interrupted group(s): back to pending", n);
+	db_exec(d.db, NULL, 0,
+		"INSERT INTO daemon (id, pid, started_at, heartbeat_at, status) VALUES"
+		" (1, ?, ?, ?, 'starting') ON CONFLICT (id) DO UPDATE SET pid = excluded.pid,"
+		" started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
+		" status = excluded.status", "idd", (int)getpid(), wall_s(), wall_s());
+
+	d.loop = uv_default_loop();
+	uv_signal_init(d.loop, &d.sig_term);
+	uv_signal_init(d.loop, &d.sig_int);
+	uv_signal_init(d.loop, &d.sig_hup);
+	uv_signal_init(d.loop, &d.sig_usr1);
+	d.sig_term.data = d.sig_int.data = d.sig_hup.data = d.sig_usr1.data = &d;
+	uv_signal_start(&d.sig_term, on_term, SIGTERM);
+	uv_signal_start(&d.sig_int, on_term, SIGINT);
+	uv_signal_start(&d.sig_hup, on_hup, SIGHUP);
+	uv_signal_start(&d.sig_usr1, on_usr1, SIGUSR1);
+	uv_timer_init(d.loop, &d.tick);
+	uv_timer_init(d.loop, &d.rescan);
+	uv_timer_init(d.loop, &d.wdog);
+	uv_timer_init(d.loop, &d.grace);
+	d.tick.data = d.rescan.data = d.wdog.data = d.grace.data = &d;
+
+	/* Watch first, then scan: a file landing in between is seen twice at
+	 * worst, never missed. */
+	if (watch_start(d.loop, d.s.ingest_dir, on_file, &d, &d.watch, err, sizeof err) < 0) {
+		log_err("%s", err);
+		goto out_loop;
+	}
+	rescan(&d, "start-up");
+	on_tick(&d.tick);
+	if (workers_start(d.loop, d.cfg, &d.s, on_worker_event, &d, &d.workers, err,
+			  sizeof err) < 0) {
+		log_err("%s", err);
+		goto out_loop;
+	}
+	uv_timer_start(&d.tick, on_tick, 1000, 1000);
+	if (d.s.rescan_interval_s > 0)
+		uv_timer_start(&d.rescan, on_rescan_timer, (uint64_t)(d.s.rescan_interval_s * 1000),
+			       (uint64_t)(d.s.rescan_interval_s * 1000));
+	if (sd_watchdog_enabled(0, &d.wdog_usec) > 0 && d.wdog_usec > 0) {
+		uint64_t ms = d.wdog_usec / 2000;
+		uv_timer_start(&d.wdog, on_wdog, ms ? ms : 1, ms ? ms : 1);
+	}
+	sd_notify(0, "READY=1");
+	log_notice("ready: watching %s with %d worker(s), %d thread(s) each; state %s",
+		   d.s.ingest_dir, d.s.workers, d.s.threads, d.s.db_path);
+	update_status(&d);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	rc = 0;
+	log_notice("stopped");
+	goto out;
+out_loop:
+	close_all(&d);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+out:
+	if (d.loop)
+		uv_loop_close(d.loop);
+	db_close(d.db);
+	if (d.pid_fd >= 0) {
+		unlink(d.pid_path);
+		close(d.pid_fd);
+	}
+	cfg_free(d.cfg);
+	return rc;
+}

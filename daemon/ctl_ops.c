@@ -1,0 +1,1069 @@
+/*
+ * daemon/ctl_ops.c — contimgctl's operational commands: status, groups, show,
+ * requeue, retry-failed, ingest, process.  JSON contracts and exit codes are
+ * documented in docs/cli.md.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "daemon/ctl.h"
+#include "daemon/pipeline.h"
+#include "state/db.h"
+#include "state/queue.h"
+
+static double wall_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void iso(double t, char *buf, size_t len)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_object *jiso(double t)
+{
+	char buf[40];
+	if (t <= 0)
+		return NULL;
+	iso(t, buf, sizeof buf);
+	return json_object_new_string(buf);
+}
+
+static json_object *jstr(const unsigned char *s)
+{
+	return s ? json_object_new_string((const char *)s) : NULL;
+}
+
+static void print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Configuration: an explicit file must exist; the default one may be absent
+ * (then every key has its default). */
+static int load_settings(const ctl_env *env, cfg **ret_c, pipe_settings *s)
+{
+	char err[ERR_LEN];
+	cfg *c = NULL;
+	int r = cfg_load(env->config_path, &c, err, sizeof err);
+
+	if (r == -ENOENT && !env->config_explicit) {
+		c = cfg_new_empty();
+		if (!c)
+			return CTL_FAILED;
+	} else if (r < 0) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		return CTL_USAGE;
+	}
+	if (pipe_settings_read(c, s, err, sizeof err) < 0) {
+		fprintf(stderr, "contimgctl: %s: %s\n", env->config_path, err);
+		cfg_free(c);
+		return CTL_USAGE;
+	}
+	*ret_c = c;
+	return CTL_OK;
+}
+
+static int open_db(const pipe_settings *s, int write, int create, sqlite3 **ret)
+{
+	char err[ERR_LEN];
+	int r;
+
+	if (create) {
+		struct stat st;
+		if (stat(s->state_dir, &st) < 0 && mkdir(s->state_dir, 0755) < 0) {
+			fprintf(stderr, "contimgctl: cannot create %s: %s\n", s->state_dir,
+				strerror(errno));
+			return CTL_UNREACHABLE;
+		}
+	}
+	r = write ? db_open(s->db_path, create, ret, err, sizeof err)
+		  : db_open_readonly(s->db_path, ret, err, sizeof err);
+	if (r < 0) {
+		fprintf(stderr, "contimgctl: state database unreachable: %s\n", err);
+		return CTL_UNREACHABLE;
+	}
+	return CTL_OK;
+}
+
+/* Subbands 0..n_expected-1 without a good file, as a JSON array of ints. */
+static json_object *missing_array(sqlite3 *db, int64_t gid, int n_expected, int *ret_ngood)
+{
+	sqlite3_stmt *st = NULL;
+	char have[64] = { 0 };
+	json_object *a = json_object_new_array();
+	int ngood = 0;
+
+	if (db_prepare(db, NULL, 0, &st,
+		       "SELECT DISTINCT subband FROM subband_files WHERE group_id = ?"
+		       " AND status IN ('ok','late')", "I", gid) == 0) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			int sb = sqlite3_column_int(st, 0);
+			if (sb >= 0 && sb < 64 && !have[sb]) {
+				have[sb] = 1;
+				ngood++;
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	for (int sb = 0; sb < n_expected && sb < 64; sb++)
+		if (!have[sb])
+			json_object_array_add(a, json_object_new_int(sb));
+	if (ret_ngood)
+		*ret_ngood = ngood;
+	return a;
+}
+
+/* The groups --json object of the current row of a
+ * "SELECT id, name, state, n_expected, retries, error, stage, calibrated,
+ *  created_at, updated_at, started_at, finished_at, runs" statement. */
+static json_object *group_object(sqlite3 *db, sqlite3_stmt *st)
+{
+	json_object *o = json_object_new_object();
+	int64_t gid = sqlite3_column_int64(st, 0);
+	int ngood = 0;
+	json_object *miss = missing_array(db, gid, sqlite3_column_int(st, 3), &ngood);
+
+	json_object_object_add(o, "group_id", jstr(sqlite3_column_text(st, 1)));
+	json_object_object_add(o, "state", jstr(sqlite3_column_text(st, 2)));
+	json_object_object_add(o, "n_subbands", json_object_new_int(ngood));
+	json_object_object_add(o, "n_expected", json_object_new_int(sqlite3_column_int(st, 3)));
+	json_object_object_add(o, "missing", miss);
+	json_object_object_add(o, "retries", json_object_new_int(sqlite3_column_int(st, 4)));
+	json_object_object_add(o, "error", jstr(sqlite3_column_text(st, 5)));
+	json_object_object_add(o, "stage", jstr(sqlite3_column_text(st, 6)));
+	json_object_object_add(o, "calibrated", json_object_new_boolean(sqlite3_column_int(st, 7)));
+	json_object_object_add(o, "created_at", jiso(sqlite3_column_double(st, 8)));
+	json_object_object_add(o, "updated_at", jiso(sqlite3_column_double(st, 9)));
+	json_object_object_add(o, "started_at", jiso(sqlite3_column_double(st, 10)));
+	json_object_object_add(o, "finished_at", jiso(sqlite3_column_double(st, 11)));
+	json_object_object_add(o, "runs", json_object_new_int(sqlite3_column_int(st, 12)));
+	return o;
+}
+
+#define GROUP_COLS                                                                          \
+	"id, name, state, n_expected, retries, error, stage, calibrated, created_at,"       \
+	" updated_at, coalesce(started_at, 0), coalesce(finished_at, 0), runs"
+
+static const char *jget_str(json_object *o, const char *k)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+static void missing_text(json_object *miss, char *buf, size_t len)
+{
+	size_t k = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < json_object_array_length(miss) && k + 8 < len; i++)
+		k += (size_t)snprintf(buf + k, len - k, "%s%d", i ? "," : "",
+				      json_object_get_int(json_object_array_get_idx(miss, i)));
+	if (!buf[0])
+		snprintf(buf, len, "-");
+}
+
+/* ---- status ---- */
+
+/* Is a daemon holding the pid file's lock?  1 yes (pid in *ret_pid), 0 no. */
+static int daemon_running(const pipe_settings *s, int *ret_pid)
+{
+	char path[PATH_MAX], buf[32] = "";
+	int fd, up = 0;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/contimgd.pid", s->state_dir) >= sizeof path)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+		up = 1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n > 0)
+		buf[n] = 0;
+	*ret_pid = atoi(buf);
+	return up;
+}
+
+int ctl_status(int argc, char **argv, const ctl_env *env)
+{
+	pipe_settings s;
+	cfg *c = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	json_object *o = NULL, *counts, *running, *dm;
+	int64_t cnt[5], per_hour = 0;
+	int json = 0, pid = 0, up, rc;
+	double now = wall_s();
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else {
+			fprintf(stderr, "usage: contimgctl status [--json]\n");
+			return CTL_USAGE;
+		}
+	}
+	rc = load_settings(env, &c, &s);
+	if (rc)
+		return rc;
+	rc = open_db(&s, 0, 0, &db);
+	if (rc)
+		goto out;
+	rc = CTL_UNREACHABLE;
+	if (queue_counts(db, cnt, NULL, 0) < 0)
+		goto out;
+	up = daemon_running(&s, &pid);
+	o = json_object_new_object();
+	dm = json_object_new_object();
+	json_object_object_add(dm, "running", json_object_new_boolean(up));
+	json_object_object_add(dm, "pid", up ? json_object_new_int(pid) : NULL);
+	if (db_prepare(db, NULL, 0, &st, "SELECT pid, started_at, heartbeat_at, status FROM daemon",
+		       NULL) == 0) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			json_object_object_add(dm, "started_at", jiso(sqlite3_column_double(st, 1)));
+			json_object_object_add(dm, "heartbeat_age_s",
+					       json_object_new_double(now - sqlite3_column_double(st, 2)));
+			json_object_object_add(dm, "status", up ? jstr(sqlite3_column_text(st, 3)) : NULL);
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	json_object_object_add(o, "daemon", dm);
+	json_object_object_add(o, "state_db", json_object_new_string(s.db_path));
+	counts = json_object_new_object();
+	for (int i = 0; i < 5; i++)
+		json_object_object_add(counts, queue_states[i], json_object_new_int64(cnt[i]));
+	json_object_object_add(o, "counts", counts);
+
+	running = json_object_new_array();
+	if (db_prepare(db, NULL, 0, &st,
+		       "SELECT name, stage, started_at, owner_pid FROM groups WHERE state = 'in_progress'"
+		       " ORDER BY started_at", NULL) == 0) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_object *g = json_object_new_object();
+			json_object_object_add(g, "group_id", jstr(sqlite3_column_text(st, 0)));
+			json_object_object_add(g, "stage", jstr(sqlite3_column_text(st, 1)));
+			json_object_object_add(g, "elapsed_s",
+					       json_object_new_double(now - sqlite3_column_double(st, 2)));
+			json_object_object_add(g, "pid", json_object_new_int(sqlite3_column_int(st, 3)));
+			json_object_array_add(running, g);
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	json_object_object_add(o, "running", running);
+
+	json_object *last = NULL;
+	if (db_prepare(db, NULL, 0, &st,
+		       "SELECT name, finished_at FROM groups WHERE state = 'completed'"
+		       " ORDER BY finished_at DESC LIMIT 1", NULL) == 0) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			last = json_object_new_object();
+			json_object_object_add(last, "group_id", jstr(sqlite3_column_text(st, 0)));
+			json_object_object_add(last, "finished_at", jiso(sqlite3_column_double(st, 1)));
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	json_object_object_add(o, "last_completed", last);
+	last = NULL;
+	if (db_prepare(db, NULL, 0, &st,
+		       "SELECT g.name, e.at, e.stage, e.message FROM group_events e JOIN groups g"
+		       " ON g.id = e.group_id WHERE e.kind IN ('error','retry')"
+		       " ORDER BY e.at DESC LIMIT 1", NULL) == 0) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			last = json_object_new_object();
+			json_object_object_add(last, "group_id", jstr(sqlite3_column_text(st, 0)));
+			json_object_object_add(last, "at", jiso(sqlite3_column_double(st, 1)));
+			json_object_object_add(last, "message", jstr(sqlite3_column_text(st, 3)));
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	json_object_object_add(o, "last_error", last);
+	db_query_int(db, &per_hour, NULL, 0,
+		     "SELECT count(*) FROM groups WHERE state = 'completed' AND finished_at >= ?", "d",
+		     now - 3600);
+	json_object_object_add(o, "groups_per_hour", json_object_new_int64(per_hour));
+
+	if (json) {
+		print_json(o);
+	} else {
+		printf("daemon:      %s", up ? "running" : "not running");
+		if (up)
+			printf(" (pid %d)", pid);
+		printf("\nstate db:    %s\n", s.db_path);
+		printf("groups:      %lld collecting, %lld pending, %lld in progress, %lld completed,"
+		       " %lld failed\n", (long long)cnt[0], (long long)cnt[1], (long long)cnt[2],
+		       (long long)cnt[3], (long long)cnt[4]);
+		for (size_t i = 0; i < json_object_array_length(running); i++) {
+			json_object *g = json_object_array_get_idx(running, i), *e;
+			json_object_object_get_ex(g, "elapsed_s", &e);
+			printf("running:     %s  stage %s  %.0f s\n", jget_str(g, "group_id"),
+			       jget_str(g, "stage") ? jget_str(g, "stage") : "-",
+			       json_object_get_double(e));
+		}
+		json_object *lc, *le;
+		json_object_object_get_ex(o, "last_completed", &lc);
+		json_object_object_get_ex(o, "last_error", &le);
+		printf("last done:   %s\n", lc ? jget_str(lc, "group_id") : "-");
+		if (le)
+			printf("last error:  %s: %s\n", jget_str(le, "group_id"), jget_str(le, "message"));
+		printf("per hour:    %lld completed in the last hour\n", (long long)per_hour);
+	}
+	rc = CTL_OK;
+out:
+	json_object_put(o);
+	db_close(db);
+	cfg_free(c);
+	return rc;
+}
+
+/* ---- groups ---- */
+
+int ctl_groups(int argc, char **argv, const ctl_env *env)
+{
+	pipe_settings s;
+	cfg *c = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	json_object *arr = NULL;
+	const char *state = NULL;
+	int64_t since = 0;
+	int json = 0, limit = 50, rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
+			state = argv[++i];
+			int okst = 0;
+			for (int k = 0; k < 5; k++)
+				okst |= !strcmp(state, queue_states[k]);
+			if (!okst) {
+				fprintf(stderr, "contimgctl: unknown state '%s'\n", state);
+				return CTL_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--since") && i + 1 < argc) {
+			char buf[32];
+			const char *v = argv[++i];
+			/* A date alone means its midnight. */
+			snprintf(buf, sizeof buf, strlen(v) == 10 ? "%sT00:00:00" : "%s", v);
+			if (queue_parse_group_name(buf, &since) < 0) {
+				fprintf(stderr, "contimgctl: --since wants YYYY-MM-DD[THH:MM:SS]\n");
+				return CTL_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+			if (*end || v < 0 || v > 1000000) {
+				fprintf(stderr, "contimgctl: bad --limit\n");
+				return CTL_USAGE;
+			}
+			limit = (int)v;
+		} else {
+			fprintf(stderr, "usage: contimgctl groups [--state S] [--since ISO] [--limit N]"
+					" [--json]\n");
+			return CTL_USAGE;
+		}
+	}
+	rc = load_settings(env, &c, &s);
+	if (rc)
+		return rc;
+	rc = open_db(&s, 0, 0, &db);
+	if (rc)
+		goto out;
+	if (db_prepare(db, NULL, 0, &st,
+		       "SELECT " GROUP_COLS " FROM groups WHERE (?1 IS NULL OR state = ?1)"
+		       " AND t_first >= ?2 ORDER BY t_first DESC LIMIT ?3", "sIi", state, since,
+		       limit ? limit : -1) < 0) {
+		rc = CTL_UNREACHABLE;
+		goto out;
+	}
+	arr = json_object_new_array();
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_object_array_add(arr, group_object(db, st));
+	sqlite3_finalize(st);
+	if (json) {
+		print_json(arr);
+	} else {
+		printf("%-20s %-11s %4s %-16s %3s  %s\n", "GROUP", "STATE", "SUBS", "MISSING", "TRY",
+		       "ERROR");
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			json_object *g = json_object_array_get_idx(arr, i), *v;
+			char miss[128];
+			json_object_object_get_ex(g, "missing", &v);
+			missing_text(v, miss, sizeof miss);
+			json_object_object_get_ex(g, "n_subbands", &v);
+			int nsub = json_object_get_int(v);
+			json_object_object_get_ex(g, "retries", &v);
+			printf("%-20s %-11s %4d %-16s %3d  %s\n", jget_str(g, "group_id"),
+			       jget_str(g, "state"), nsub, miss, json_object_get_int(v),
+			       jget_str(g, "error") ? jget_str(g, "error") : "");
+		}
+	}
+	rc = CTL_OK;
+out:
+	json_object_put(arr);
+	db_close(db);
+	cfg_free(c);
+	return rc;
+}
+
+/* ---- show ---- */
+
+static json_object *group_detail(sqlite3 *db, int64_t gid)
+{
+	sqlite3_stmt *st = NULL;
+	json_object *o = NULL, *a, *m;
+
+	if (db_prepare(db, NULL, 0, &st, "SELECT " GROUP_COLS " FROM groups WHERE id = ?", "I",
+		       gid) < 0)
+		return NULL;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		o = group_object(db, st);
+	sqlite3_finalize(st);
+	if (!o)
+		return NULL;
+
+	a = json_object_new_array();
+	if (db_prepare(db, NULL, 0, &st,
+		       "SELECT subband, path, status, reason, size FROM subband_files"
+		       " WHERE group_id = ? ORDER BY subband, path", "I", gid) == 0) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_object *f = json_object_new_object();
+			json_object_object_add(f, "subband", json_object_new_int(sqlite3_column_int(st, 0)));
+			json_object_object_add(f, "path", jstr(sqlite3_column_text(st, 1)));
+			json_object_object_add(f, "status", jstr(sqlite3_column_text(st, 2)));
+			json_object_object_add(f, "reason", jstr(sqlite3_column_text(st, 3)));
+			json_object_object_add(f, "size", json_object_new_int64(sqlite3_column_int64(st, 4)));
+			json_object_array_add(a, f);
+		}
+		sqlite3_finalize(st);
+	}
+	json_object_object_add(o, "files", a);
+
+	/* Why each missing subband is missing: a bad file's reason, else absent. */
+	m = json_object_new_object();
+	json_object *miss;
+	json_object_object_get_ex(o, "missing", &miss);
+	for (size_t i = 0; i < json_object_array_length(miss); i++) {
+		int sb = json_object_get_int(json_object_array_get_idx(miss, i));
+		char key[8], why[600] = "absent";
+		snprintf(key, sizeof key, "%d", sb);
+		if (db_prepare(db, NULL, 0, &st,
+			       "SELECT path, reason FROM subband_files WHERE group_id = ? AND subband = ?"
+			       " AND status = 'bad' LIMIT 1", "Ii", gid, sb) == 0) {
+			if (sqlite3_step(st) == SQLITE_ROW) {
+				const char *p = (const char *)sqlite3_column_text(st, 0);
+				const char *b = strrchr(p, '/');
+				snprintf(why, sizeof why, "%s: %s", b ? b + 1 : p,
+					 sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1)
+								    : "unusable");
+			}
+			sqlite3_finalize(st);
+		}
+		json_object_object_add(m, key, json_object_new_string(why));
+	}
+	json_object_object_add(o, "missing_reasons", m);
+
+	json_object *stages = json_object_new_object(), *sd = json_object_new_array();
+	if (db_prepare(db, NULL, 0, &st,
+		       "SELECT stage, seconds, ok, error, at FROM stage_timings WHERE group_id = ?"
+		       " ORDER BY at, rowid", "I", gid) == 0) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_object *x = json_object_new_object();
+			const char *name = (const char *)sqlite3_column_text(st, 0);
+			json_object_object_add(stages, name,
+					       json_object_new_double(sqlite3_column_double(st, 1)));
+			json_object_object_add(x, "stage", json_object_new_string(name));
+			json_object_object_add(x, "seconds",
+					       json_object_new_double(sqlite3_column_double(st, 1)));
+			json_object_object_add(x, "ok", json_object_new_boolean(sqlite3_column_int(st, 2)));
+			json_object_object_add(x, "error", jstr(sqlite3_column_text(st, 3)));
+			json_object_object_add(x, "at", jiso(sqlite3_column_double(st, 4)));
+			json_object_array_add(sd, x);
+		}
+		sqlite3_finalize(st);
+	}
+	json_object_object_add(o, "stages", stages);
+	json_object_object_add(o, "stage_runs", sd);
+
+	json_object *prod = json_object_new_object();
+	if (db_prepare(db, NULL, 0, &st,
+		       "SELECT name, path FROM products WHERE group_id = ? ORDER BY name", "I",
+		       gid) == 0) {
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_object_object_add(prod, (const char *)sqlite3_column_text(st, 0),
+					       jstr(sqlite3_column_text(st, 1)));
+		sqlite3_finalize(st);
+	}
+	json_object_object_add(o, "products", prod);
+
+	json_object *ev = json_object_new_array();
+	if (db_prepare(db, NULL, 0, &st,
+		       "SELECT at, kind, stage, message FROM group_events WHERE group_id = ?"
+		       " ORDER BY at, id", "I", gid) == 0) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_object *x = json_object_new_object();
+			json_object_object_add(x, "at", jiso(sqlite3_column_double(st, 0)));
+			json_object_object_add(x, "kind", jstr(sqlite3_column_text(st, 1)));
+			json_object_object_add(x, "stage", jstr(sqlite3_column_text(st, 2)));
+			json_object_object_add(x, "message", jstr(sqlite3_column_text(st, 3)));
+			json_object_array_add(ev, x);
+		}
+		sqlite3_finalize(st);
+	}
+	json_object_object_add(o, "events", ev);
+	return o;
+}
+
+static int check_group_name(const char *name)
+{
+	if (queue_parse_group_name(name, NULL) < 0) {
+		fprintf(stderr, "contimgctl: '%s' is not a group id (YYYY-MM-DDTHH:MM:SS)\n", name);
+		return CTL_USAGE;
+	}
+	return CTL_OK;
+}
+
+int ctl_show(int argc, char **argv, const ctl_env *env)
+{
+	pipe_settings s;
+	cfg *c = NULL;
+	sqlite3 *db = NULL;
+	json_object *o = NULL;
+	const char *name = NULL;
+	int64_t gid = 0;
+	int json = 0, rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!name && argv[i][0] != '-')
+			name = argv[i];
+		else
+			name = NULL, i = argc;
+	}
+	if (!name) {
+		fprintf(stderr, "usage: contimgctl show GROUP [--json]\n");
+		return CTL_USAGE;
+	}
+	if ((rc = check_group_name(name)))
+		return rc;
+	rc = load_settings(env, &c, &s);
+	if (rc)
+		return rc;
+	rc = open_db(&s, 0, 0, &db);
+	if (rc)
+		goto out;
+	int f = queue_find(db, name, &gid, NULL, 0);
+	if (f <= 0) {
+		fprintf(stderr, "contimgctl: no group %s\n", name);
+		rc = f < 0 ? CTL_UNREACHABLE : CTL_NOT_FOUND;
+		goto out;
+	}
+	o = group_detail(db, gid);
+	if (!o) {
+		rc = CTL_UNREACHABLE;
+		goto out;
+	}
+	if (json) {
+		print_json(o);
+	} else {
+		json_object *v, *x;
+		char miss[128];
+		json_object_object_get_ex(o, "missing", &v);
+		missing_text(v, miss, sizeof miss);
+		printf("group:      %s\nstate:      %s\n", name, jget_str(o, "state"));
+		json_object_object_get_ex(o, "n_subbands", &v);
+		json_object_object_get_ex(o, "retries", &x);
+		printf("subbands:   %d (missing: %s)\nretries:    %d\n", json_object_get_int(v), miss,
+		       json_object_get_int(x));
+		if (jget_str(o, "error"))
+			printf("error:      %s\n", jget_str(o, "error"));
+		json_object_object_get_ex(o, "missing_reasons", &v);
+		json_object_object_foreach(v, k, why)
+			printf("missing sb%02d: %s\n", atoi(k), json_object_get_string(why));
+		json_object_object_get_ex(o, "stage_runs", &v);
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *sr = json_object_array_get_idx(v, i), *sec, *okv;
+			json_object_object_get_ex(sr, "seconds", &sec);
+			json_object_object_get_ex(sr, "ok", &okv);
+			printf("stage:      %-12s %8.2f s %s%s\n", jget_str(sr, "stage"),
+			       json_object_get_double(sec), json_object_get_boolean(okv) ? "ok" : "FAILED ",
+			       json_object_get_boolean(okv) ? "" : jget_str(sr, "error"));
+		}
+		json_object_object_get_ex(o, "products", &v);
+		json_object_object_foreach(v, pk, pv)
+			printf("product:    %-12s %s\n", pk, json_object_get_string(pv));
+		json_object_object_get_ex(o, "files", &v);
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *fo = json_object_array_get_idx(v, i);
+			printf("file:       %-9s %s%s%s\n", jget_str(fo, "status"), jget_str(fo, "path"),
+			       jget_str(fo, "reason") ? "  " : "",
+			       jget_str(fo, "reason") ? jget_str(fo, "reason") : "");
+		}
+		json_object_object_get_ex(o, "events", &v);
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			printf("event:      %s %-9s %s\n", jget_str(e, "at"), jget_str(e, "kind"),
+			       jget_str(e, "message") ? jget_str(e, "message") : "");
+		}
+	}
+	rc = CTL_OK;
+out:
+	json_object_put(o);
+	db_close(db);
+	cfg_free(c);
+	return rc;
+}
+
+/* ---- requeue, retry-failed ---- */
+
+int ctl_requeue(int argc, char **argv, const ctl_env *env)
+{
+	pipe_settings s;
+	cfg *c = NULL;
+	sqlite3 *db = NULL;
+	const char *reason = "requeued by operator";
+	char err[ERR_LEN];
+	int n = 0, rc, worst = CTL_OK;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--reason") && i + 1 < argc) {
+			reason = argv[++i];
+		} else if (argv[i][0] == '-') {
+			n = 0;
+			break;
+		} else {
+			if ((rc = check_group_name(argv[i])))
+				return rc;
+			n++;
+		}
+	}
+	if (!n) {
+		fprintf(stderr, "usage: contimgctl requeue GROUP... [--reason TEXT]\n");
+		return CTL_USAGE;
+	}
+	rc = load_settings(env, &c, &s);
+	if (rc)
+		return rc;
+	rc = open_db(&s, 1, 0, &db);
+	if (rc)
+		goto out;
+	for (int i = 1; i < argc; i++) {
+		int64_t gid = 0;
+		int r;
+		if (!strcmp(argv[i], "--reason")) {
+			i++;
+			continue;
+		}
+		r = queue_find(db, argv[i], &gid, err, sizeof err);
+		if (r == 0) {
+			fprintf(stderr, "contimgctl: no group %s\n", argv[i]);
+			if (worst == CTL_OK)
+				worst = CTL_NOT_FOUND;
+			continue;
+		}
+		if (r > 0)
+			r = queue_requeue(db, gid, reason, wall_s(), err, sizeof err);
+		if (r < 0) {
+			fprintf(stderr, "contimgctl: %s: %s\n", argv[i], err);
+			worst = r == -EBUSY ? CTL_USAGE : CTL_UNREACHABLE;
+			continue;
+		}
+		printf("%s: pending\n", argv[i]);
+	}
+	rc = worst;
+out:
+	db_close(db);
+	cfg_free(c);
+	return rc;
+}
+
+int ctl_retry_failed(int argc, char **argv, const ctl_env *env)
+{
+	pipe_settings s;
+	cfg *c = NULL;
+	sqlite3 *db = NULL;
+	const char *reason = "retry-failed";
+	char err[ERR_LEN];
+	int n = 0, rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--reason") && i + 1 < argc) {
+			reason = argv[++i];
+		} else {
+			fprintf(stderr, "usage: contimgctl retry-failed [--reason TEXT]\n");
+			return CTL_USAGE;
+		}
+	}
+	rc = load_settings(env, &c, &s);
+	if (rc)
+		return rc;
+	rc = open_db(&s, 1, 0, &db);
+	if (rc)
+		goto out;
+	if (queue_retry_failed(db, reason, wall_s(), &n, err, sizeof err) < 0) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		rc = CTL_UNREACHABLE;
+		goto out;
+	}
+	printf("%d failed group(s) back to pending\n", n);
+out:
+	db_close(db);
+	cfg_free(c);
+	return rc;
+}
+
+/* ---- ingest, process: collecting file paths ---- */
+
+typedef struct path_list {
+	char **p;
+	int n, cap;
+	int rejected;
+} path_list;
+
+static int list_add(path_list *l, const char *path)
+{
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 32;
+		char **np = realloc(l->p, (size_t)cap * sizeof *np);
+		if (!np)
+			return -ENOMEM;
+		l->p = np;
+		l->cap = cap;
+	}
+	l->p[l->n] = strdup(path);
+	if (!l->p[l->n])
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static void list_free(path_list *l)
+{
+	for (int i = 0; i < l->n; i++)
+		free(l->p[i]);
+	free(l->p);
+}
+
+/* Add the subband files named by arg (a file or a directory) as absolute
+ * canonical paths.  Names that do not match are rejected (files) or skipped
+ * (directories). */
+static int collect(path_list *l, const char *arg, json_object *rejected)
+{
+	char real[PATH_MAX], full[PATH_MAX + 300];
+	struct stat st;
+	const char *b;
+
+	if (!realpath(arg, real) || stat(real, &st) < 0) {
+		fprintf(stderr, "contimgctl: %s: %s\n", arg, strerror(errno));
+		if (rejected)
+			json_object_array_add(rejected, json_object_new_string(arg));
+		l->rejected++;
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(real);
+		struct dirent *de;
+		if (!d) {
+			fprintf(stderr, "contimgctl: %s: %s\n", arg, strerror(errno));
+			l->rejected++;
+			return 0;
+		}
+		while ((de = readdir(d))) {
+			if (queue_parse_file_name(de->d_name, NULL, NULL) < 0)
+				continue;
+			snprintf(full, sizeof full, "%s/%s", real, de->d_name);
+			if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && list_add(l, full) < 0) {
+				closedir(d);
+				return -ENOMEM;
+			}
+		}
+		closedir(d);
+		return 0;
+	}
+	/* The canonical path of a symlink names the target: check the name the
+	 * user gave as well as the target's. */
+	b = strrchr(arg, '/');
+	b = b ? b + 1 : arg;
+	const char *rb = strrchr(real, '/') + 1;
+	if (!S_ISREG(st.st_mode) || queue_parse_file_name(rb, NULL, NULL) < 0) {
+		fprintf(stderr, "contimgctl: %s: not a subband file (YYYY-MM-DDTHH:MM:SS_sbNN.hdf5)\n",
+			arg);
+		if (rejected)
+			json_object_array_add(rejected, json_object_new_string(arg));
+		l->rejected++;
+		return 0;
+	}
+	(void)b;
+	return list_add(l, real);
+}
+
+static int register_files(sqlite3 *db, const path_list *l, const queue_params *q,
+			  int64_t *gids, int *ngid, int *nnew, char *err, size_t errlen)
+{
+	for (int i = 0; i < l->n; i++) {
+		struct stat st;
+		queue_add_result res;
+		int r, seen = 0;
+
+		if (stat(l->p[i], &st) < 0)
+			return err_set(err, errlen, -errno, "%s: %s", l->p[i], strerror(errno));
+		r = queue_add_file(db, l->p[i], (int64_t)st.st_size,
+				   st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9, q, wall_s(), &res, err,
+				   errlen);
+		if (r < 0)
+			return r;
+		if (res.outcome == QUEUE_ADD_NEW || res.outcome == QUEUE_ADD_UPDATED)
+			(*nnew)++;
+		for (int k = 0; k < *ngid; k++)
+			seen |= gids[k] == res.group_id;
+		if (!seen)
+			gids[(*ngid)++] = res.group_id;
+	}
+	return 0;
+}
+
+int ctl_ingest(int argc, char **argv, const ctl_env *env)
+{
+	pipe_settings s;
+	cfg *c = NULL;
+	sqlite3 *db = NULL;
+	path_list l = { 0 };
+	int64_t *gids = NULL;
+	int ngid = 0, nnew = 0, json = 0, npaths = 0, rc;
+	char err[ERR_LEN];
+	json_object *rejected = json_object_new_array();
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (argv[i][0] == '-') {
+			npaths = 0;
+			break;
+		} else
+			npaths++;
+	}
+	if (!npaths) {
+		fprintf(stderr, "usage: contimgctl ingest PATH... [--json]\n");
+		json_object_put(rejected);
+		return CTL_USAGE;
+	}
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--json") && collect(&l, argv[i], rejected) < 0) {
+			rc = CTL_FAILED;
+			goto out;
+		}
+	rc = load_settings(env, &c, &s);
+	if (rc)
+		goto out;
+	rc = open_db(&s, 1, 1, &db);
+	if (rc)
+		goto out;
+	gids = calloc((size_t)l.n + 1, sizeof *gids);
+	if (!gids) {
+		rc = CTL_FAILED;
+		goto out;
+	}
+	if (register_files(db, &l, &s.q, gids, &ngid, &nnew, err, sizeof err) < 0) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		rc = CTL_UNREACHABLE;
+		goto out;
+	}
+	if (json) {
+		json_object *o = json_object_new_object(), *ga = json_object_new_array();
+		json_object_object_add(o, "files", json_object_new_int(l.n));
+		json_object_object_add(o, "new", json_object_new_int(nnew));
+		for (int i = 0; i < ngid; i++) {
+			char name[QUEUE_NAME_LEN];
+			if (queue_group_name(db, gids[i], name, sizeof name, NULL, 0) == 0)
+				json_object_array_add(ga, json_object_new_string(name));
+		}
+		json_object_object_add(o, "groups", ga);
+		json_object_object_add(o, "rejected", json_object_get(rejected));
+		print_json(o);
+		json_object_put(o);
+	} else {
+		printf("%d file(s), %d new or updated, in %d group(s)\n", l.n, nnew, ngid);
+	}
+	rc = l.rejected ? CTL_USAGE : CTL_OK;
+out:
+	json_object_put(rejected);
+	free(gids);
+	list_free(&l);
+	db_close(db);
+	cfg_free(c);
+	return rc;
+}
+
+/* ---- process ---- */
+
+static json_object *process_json(const pipe_ctx *ctx, const char *name, const char *state,
+				 int rc, const char *err, json_object *missing)
+{
+	json_object *o = json_object_new_object(), *st = json_object_new_object(),
+		    *pr = json_object_new_object();
+	json_object_object_add(o, "group_id", json_object_new_string(name));
+	json_object_object_add(o, "state", json_object_new_string(state));
+	json_object_object_add(o, "calibrated", json_object_new_boolean(ctx->calibrated));
+	json_object_object_add(o, "n_subbands", json_object_new_int(ctx->ngood));
+	json_object_object_add(o, "missing", missing);
+	for (int i = 0; i < ctx->ntimes; i++)
+		json_object_object_add(st, ctx->times[i].name,
+				       json_object_new_double(ctx->times[i].seconds));
+	json_object_object_add(o, "stages", st);
+	for (int i = 0; i < ctx->nproducts; i++)
+		json_object_object_add(pr, ctx->products[i].name,
+				       json_object_new_string(ctx->products[i].path));
+	json_object_object_add(o, "products", pr);
+	json_object_object_add(o, "error", rc ? json_object_new_string(err) : NULL);
+	return o;
+}
+
+int ctl_process(int argc, char **argv, const ctl_env *env)
+{
+	pipe_settings s;
+	cfg *c = NULL;
+	sqlite3 *db = NULL;
+	path_list l = { 0 };
+	int64_t *gids = NULL, gid;
+	int ngid = 0, nnew = 0, json = 0, export_vis = 0, npaths = 0, rc, r;
+	char err[ERR_LEN] = "", state[16] = "", name[QUEUE_NAME_LEN] = "";
+	pipe_ctx ctx;
+	queue_params q;
+
+	memset(&ctx, 0, sizeof ctx);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!strcmp(argv[i], "--export-vis"))
+			export_vis = 1;
+		else if (argv[i][0] == '-') {
+			npaths = 0;
+			break;
+		} else
+			npaths++;
+	}
+	if (!npaths) {
+		fprintf(stderr, "usage: contimgctl process FILES...|DIR [--json] [--export-vis]\n");
+		return CTL_USAGE;
+	}
+	log_init("contimgctl", LOG_FORMAT_AUTO, LOG_INFO);
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] != '-' && collect(&l, argv[i], NULL) < 0) {
+			rc = CTL_FAILED;
+			goto out;
+		}
+	if (l.rejected || l.n == 0) {
+		if (!l.n)
+			fprintf(stderr, "contimgctl: no subband files given\n");
+		rc = CTL_USAGE;
+		goto out;
+	}
+	rc = load_settings(env, &c, &s);
+	if (rc)
+		goto out;
+	rc = open_db(&s, 1, 1, &db);
+	if (rc)
+		goto out;
+	gids = calloc((size_t)l.n + 1, sizeof *gids);
+	if (!gids) {
+		rc = CTL_FAILED;
+		goto out;
+	}
+	/* Register and claim in one transaction, so a running daemon cannot take
+	 * the group in between. */
+	if (db_begin(db, err, sizeof err) < 0) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		rc = CTL_UNREACHABLE;
+		goto out;
+	}
+	r = register_files(db, &l, &s.q, gids, &ngid, &nnew, err, sizeof err);
+	if (r == 0 && ngid != 1) {
+		db_end(db, 0, NULL, 0);
+		fprintf(stderr, "contimgctl: the files belong to %d groups; process one group at a"
+				" time\n", ngid);
+		rc = CTL_USAGE;
+		goto out;
+	}
+	gid = gids[0];
+	if (r == 0)
+		r = queue_claim_group(db, gid, (int)getpid(), wall_s(), err, sizeof err);
+	if (r < 0) {
+		db_end(db, 0, NULL, 0);
+		fprintf(stderr, "contimgctl: %s\n", err);
+		rc = r == -EBUSY ? CTL_USAGE : CTL_UNREACHABLE;
+		goto out;
+	}
+	if (db_end(db, 1, err, sizeof err) < 0) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		rc = CTL_UNREACHABLE;
+		goto out;
+	}
+
+	r = pipe_ctx_init(&ctx, c, db, gid, err, sizeof err);
+	if (r < 0) {
+		char e2[ERR_LEN];
+		fprintf(stderr, "contimgctl: %s\n", err);
+		queue_finish(db, gid, QUEUE_FAIL_HARD, err, 0, &s.q, wall_s(), NULL, e2, sizeof e2);
+		rc = CTL_FAILED;
+		goto out;
+	}
+	snprintf(name, sizeof name, "%s", ctx.group_name);
+	if (export_vis)
+		ctx.export_vis = 1;
+	/* In the foreground a failure is final: the operator sees it now, and the
+	 * daemon should not quietly retry it later. */
+	q = s.q;
+	q.max_retries = 0;
+	r = pipe_execute(&ctx, &q, state, err, sizeof err);
+	if (json) {
+		json_object *o = process_json(&ctx, name, state, r, err,
+					      missing_array(db, gid, ctx.nsubbands, NULL));
+		print_json(o);
+		json_object_put(o);
+	} else {
+		printf("group %s: %s\n", name, state);
+		for (int i = 0; i < ctx.ntimes; i++)
+			printf("  %-12s %8.2f s\n", ctx.times[i].name, ctx.times[i].seconds);
+		for (int i = 0; i < ctx.nproducts; i++)
+			printf("  product %-8s %s\n", ctx.products[i].name, ctx.products[i].path);
+		if (r)
+			printf("  error: %s\n", err);
+	}
+	rc = r == 0 ? CTL_OK : CTL_FAILED;
+out:
+	pipe_ctx_release(&ctx);
+	free(gids);
+	list_free(&l);
+	db_close(db);
+	cfg_free(c);
+	return rc;
+}

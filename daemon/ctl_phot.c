@@ -1,0 +1,474 @@
+/*
+ * daemon/ctl_phot.c — contimgctl's science commands: variability, lightcurve,
+ * candidates, candidate.  JSON contracts in docs/cli.md; exit codes in
+ * daemon/ctl.h.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "daemon/ctl.h"
+#include "daemon/pipeline.h"
+#include "daemon/stage_photometry.h"
+#include "photometry/ese.h"
+#include "photometry/normalize.h"
+#include "photometry/plot.h"
+#include "photometry/variability.h"
+#include "state/db.h"
+#include "state/photdb.h"
+
+static json_object *jnum(double v)
+{
+	return isfinite(v) ? json_object_new_double(v) : NULL; /* NULL serialises as null */
+}
+
+static void print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Open the state database named by the configuration (read-only unless write). */
+static int open_state(const ctl_env *env, int write, sqlite3 **ret)
+{
+	char err[ERR_LEN];
+	cfg *c = NULL;
+	pipe_settings s;
+	int r = cfg_load(env->config_path, &c, err, sizeof err);
+	if (r == -ENOENT && !env->config_explicit) {
+		c = cfg_new_empty();
+		if (!c)
+			return CTL_FAILED;
+	} else if (r < 0) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		return CTL_USAGE;
+	}
+	r = pipe_settings_read(c, &s, err, sizeof err);
+	cfg_free(c);
+	if (r < 0) {
+		fprintf(stderr, "contimgctl: %s: %s\n", env->config_path, err);
+		return CTL_USAGE;
+	}
+	r = write ? db_open(s.db_path, 0, ret, err, sizeof err)
+		  : db_open_readonly(s.db_path, ret, err, sizeof err);
+	if (r < 0) {
+		fprintf(stderr, "contimgctl: state database unreachable: %s\n", err);
+		return CTL_UNREACHABLE;
+	}
+	return CTL_OK;
+}
+
+/* ---- variability --csv FILE [--json] ---- */
+
+/* Read `mjd,flux,flux_err` rows (a header line, '#' comments and blank lines
+ * are skipped).  Returns 0 or -errno with the reason in err. */
+static int read_lc_csv(const char *path, double **ret_t, double **ret_f, double **ret_e,
+		       size_t *ret_n, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	char line[4096];
+	double *t = NULL, *f = NULL, *e = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0, lineno = 0;
+	if (!fp)
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof line, fp)) {
+		lineno++;
+		char *p = line;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
+			continue;
+		double v[3];
+		char *q = p;
+		int ok = 1;
+		for (int k = 0; k < 3 && ok; k++) {
+			char *end;
+			v[k] = strtod(q, &end);
+			if (end == q) {
+				ok = 0;
+				break;
+			}
+			while (*end == ' ' || *end == '\t')
+				end++;
+			if (k < 2) {
+				if (*end != ',') {
+					ok = 0;
+					break;
+				}
+				end++;
+			}
+			q = end;
+		}
+		if (!ok) {
+			if (n == 0 && lineno == 1)
+				continue; /* the header */
+			rc = err_set(err, errlen, -EINVAL, "%s:%d: expected mjd,flux,flux_err", path,
+				     lineno);
+			goto out;
+		}
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 256;
+			double *a = realloc(t, nc * sizeof *a), *b, *c;
+			if (a)
+				t = a;
+			b = realloc(f, nc * sizeof *b);
+			if (b)
+				f = b;
+			c = realloc(e, nc * sizeof *c);
+			if (c)
+				e = c;
+			if (!a || !b || !c) {
+				rc = err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
+				goto out;
+			}
+			cap = nc;
+		}
+		t[n] = v[0];
+		f[n] = v[1];
+		e[n] = v[2];
+		n++;
+	}
+	if (ferror(fp))
+		rc = err_set(err, errlen, -EIO, "%s: read error", path);
+out:
+	fclose(fp);
+	if (rc) {
+		free(t);
+		free(f);
+		free(e);
+		return rc;
+	}
+	*ret_t = t;
+	*ret_f = f;
+	*ret_e = e;
+	*ret_n = n;
+	return 0;
+}
+
+int ctl_variability(int argc, char **argv, const ctl_env *env)
+{
+	const char *csv = NULL;
+	int json = 0;
+	(void)env;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--csv") && i + 1 < argc)
+			csv = argv[++i];
+		else if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else {
+			fprintf(stderr, "usage: contimgctl variability --csv FILE [--json]\n");
+			return CTL_USAGE;
+		}
+	}
+	if (!csv) {
+		fprintf(stderr, "usage: contimgctl variability --csv FILE [--json]\n");
+		return CTL_USAGE;
+	}
+	char err[ERR_LEN];
+	double *t = NULL, *f = NULL, *e = NULL;
+	size_t n = 0;
+	int r = read_lc_csv(csv, &t, &f, &e, &n, err, sizeof err);
+	if (r) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		return r == -ENOENT ? CTL_NOT_FOUND : CTL_USAGE;
+	}
+	var_stats vs;
+	ese_result er;
+	ese_params ep;
+	ese_params_default(&ep);
+	var_batch(f, e, n, VAR_VS_MIN, &vs);
+	r = ese_score(t, f, e, n, &ep, &er);
+	free(t);
+	free(f);
+	free(e);
+	if (r) {
+		fprintf(stderr, "contimgctl: out of memory\n");
+		return CTL_FAILED;
+	}
+	const char *names[] = { "mean", "std", "min", "max", "chi2_nu", "eta", "v",
+				"sigma_deviation", "vs", "m", "ese_score" };
+	double vals[] = { vs.mean, vs.std, vs.min, vs.max, vs.chi2_nu, vs.eta, vs.v,
+			  vs.sigma_deviation, vs.vs, vs.m, er.score };
+	if (json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "n", json_object_new_int64(vs.n));
+		for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++)
+			json_object_object_add(o, names[k], jnum(vals[k]));
+		print_json(o);
+		json_object_put(o);
+	} else {
+		printf("%-16s %ld\n", "n", vs.n);
+		for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
+			if (isfinite(vals[k]))
+				printf("%-16s %.10g\n", names[k], vals[k]);
+			else
+				printf("%-16s -\n", names[k]);
+		}
+		if (er.scored)
+			printf("ese: amplitude %.3f, timescale %.1f d, asymmetry %+.2f, t0 MJD %.2f, "
+			       "dBIC %.1f\n", er.amplitude, er.timescale_days, er.asymmetry,
+			       er.t0_mjd, er.dbic);
+	}
+	return CTL_OK;
+}
+
+/* ---- lightcurve SOURCE [--csv|--json|--svg FILE] ---- */
+
+/* One integer of flags per point: forced flags in bits 0–7, normalisation
+ * flags in bits 8–15, PHOT_FLAG_UNCALIBRATED (bit 16) — see docs/cli.md. */
+static unsigned point_flags(const photdb_row *r)
+{
+	return (r->forced_flags & 0xff) | ((r->norm_flags & 0xff) << 8) |
+	       (r->calibrated ? 0 : PHOT_FLAG_UNCALIBRATED);
+}
+
+static void csv_num(double v, int last)
+{
+	if (isfinite(v))
+		printf("%.10g", v);
+	putchar(last ? '\n' : ',');
+}
+
+int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
+{
+	const char *source = NULL, *svg = NULL;
+	int mode = 0; /* 0 text, 1 csv, 2 json, 3 svg */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--csv"))
+			mode = 1;
+		else if (!strcmp(argv[i], "--json"))
+			mode = 2;
+		else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
+			mode = 3;
+			svg = argv[++i];
+		} else if (argv[i][0] != '-' && !source)
+			source = argv[i];
+		else {
+			fprintf(stderr, "usage: contimgctl lightcurve SOURCE [--csv|--json|--svg FILE]\n");
+			return CTL_USAGE;
+		}
+	}
+	if (!source) {
+		fprintf(stderr, "usage: contimgctl lightcurve SOURCE [--csv|--json|--svg FILE]\n");
+		return CTL_USAGE;
+	}
+	sqlite3 *db = NULL;
+	int rc = open_state(env, 0, &db);
+	if (rc)
+		return rc;
+	char err[ERR_LEN];
+	photdb_row *rows = NULL;
+	size_t n = 0;
+	double *t = NULL, *f = NULL, *e = NULL;
+	if (photdb_lightcurve(db, source, &rows, &n, err, sizeof err)) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		rc = CTL_UNREACHABLE;
+		goto out;
+	}
+	if (n == 0) {
+		fprintf(stderr, "contimgctl: no photometry for source '%s'\n", source);
+		rc = CTL_NOT_FOUND;
+		goto out;
+	}
+	if (mode == 2) {
+		json_object *o = json_object_new_object(), *pts = json_object_new_array();
+		json_object_object_add(o, "source", json_object_new_string(source));
+		for (size_t i = 0; i < n; i++) {
+			json_object *p = json_object_new_object();
+			json_object_object_add(p, "mjd", jnum(rows[i].mjd));
+			json_object_object_add(p, "flux_jy", jnum(rows[i].flux_jy));
+			json_object_object_add(p, "flux_err_jy", jnum(rows[i].flux_err_jy));
+			json_object_object_add(p, "normalized_flux_jy", jnum(rows[i].normalized_flux_jy));
+			json_object_object_add(p, "normalized_flux_err_jy",
+					       jnum(rows[i].normalized_flux_err_jy));
+			json_object_object_add(p, "correction", jnum(rows[i].correction));
+			json_object_object_add(p, "flags", json_object_new_int64(point_flags(&rows[i])));
+			json_object_object_add(p, "local_rms_jy", jnum(rows[i].local_rms_jy));
+			json_object_object_add(p, "group_id", json_object_new_int64(rows[i].group_id));
+			json_object_object_add(p, "in_variability",
+					       json_object_new_boolean(rows[i].in_variability));
+			json_object_array_add(pts, p);
+		}
+		json_object_object_add(o, "points", pts);
+		print_json(o);
+		json_object_put(o);
+	} else if (mode == 1) {
+		printf("mjd,flux_jy,flux_err_jy,normalized_flux_jy,normalized_flux_err_jy,correction,flags\n");
+		for (size_t i = 0; i < n; i++) {
+			csv_num(rows[i].mjd, 0);
+			csv_num(rows[i].flux_jy, 0);
+			csv_num(rows[i].flux_err_jy, 0);
+			csv_num(rows[i].normalized_flux_jy, 0);
+			csv_num(rows[i].normalized_flux_err_jy, 0);
+			csv_num(rows[i].correction, 0);
+			printf("%u\n", point_flags(&rows[i]));
+		}
+	} else if (mode == 3) {
+		t = malloc(n * sizeof *t);
+		f = malloc(n * sizeof *f);
+		e = malloc(n * sizeof *e);
+		if (!t || !f || !e) {
+			rc = CTL_FAILED;
+			goto out;
+		}
+		/* The baseline period: the leading epochs that were not (finally)
+		 * normalised while the references' baselines were being built. */
+		double b0 = NAN, b1 = NAN;
+		for (size_t i = 0; i < n; i++) {
+			t[i] = rows[i].mjd;
+			f[i] = rows[i].normalized_flux_jy;
+			e[i] = rows[i].normalized_flux_err_jy;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (!(rows[i].norm_flags & (NORM_TOO_FEW_REFS | NORM_PROVISIONAL)))
+				break;
+			if (isnan(b0))
+				b0 = rows[i].mjd;
+			b1 = rows[i].mjd;
+		}
+		photdb_cand c;
+		ese_result er, *model = NULL;
+		if (photdb_cand_get(db, source, &c, err, sizeof err) == 0) {
+			memset(&er, 0, sizeof er);
+			er.scored = 1;
+			er.score = c.score;
+			er.f0 = c.f0;
+			er.t0_mjd = c.t0_mjd;
+			er.t_days = c.t_days;
+			er.alpha = c.alpha;
+			er.src_size = c.src_size;
+			model = &er;
+		}
+		char title[256];
+		snprintf(title, sizeof title, "%s — normalised light curve", source);
+		plot_lc lc = { .title = title, .ylabel = "normalised flux density (mJy)",
+			       .yscale = 1e3, .n = n, .mjd = t, .flux = f, .err = e,
+			       .base_mjd0 = b0, .base_mjd1 = b1, .ese = model };
+		if (plot_svg_write(&lc, svg, err, sizeof err)) {
+			fprintf(stderr, "contimgctl: %s\n", err);
+			rc = CTL_FAILED;
+			goto out;
+		}
+		printf("wrote %s (%zu points)\n", svg, n);
+	} else {
+		printf("%-12s %12s %10s %12s %10s %10s %6s\n", "mjd", "flux_mjy", "err_mjy",
+		       "norm_mjy", "err_mjy", "corr", "flags");
+		for (size_t i = 0; i < n; i++)
+			printf("%-12.5f %12.3f %10.3f %12.3f %10.3f %10.4f %#6x\n", rows[i].mjd,
+			       1e3 * rows[i].flux_jy, 1e3 * rows[i].flux_err_jy,
+			       1e3 * rows[i].normalized_flux_jy, 1e3 * rows[i].normalized_flux_err_jy,
+			       rows[i].correction, point_flags(&rows[i]));
+	}
+	rc = CTL_OK;
+out:
+	free(rows);
+	free(t);
+	free(f);
+	free(e);
+	db_close(db);
+	return rc;
+}
+
+/* ---- candidates [--json] ---- */
+
+int ctl_candidates(int argc, char **argv, const ctl_env *env)
+{
+	int json = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else {
+			fprintf(stderr, "usage: contimgctl candidates [--json]\n");
+			return CTL_USAGE;
+		}
+	}
+	sqlite3 *db = NULL;
+	int rc = open_state(env, 0, &db);
+	if (rc)
+		return rc;
+	char err[ERR_LEN];
+	photdb_cand *c = NULL;
+	size_t n = 0;
+	if (photdb_cand_list(db, &c, &n, err, sizeof err)) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		db_close(db);
+		return CTL_UNREACHABLE;
+	}
+	if (json) {
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; i < n; i++) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "source", json_object_new_string(c[i].source));
+			json_object_object_add(o, "score", jnum(c[i].score));
+			json_object_object_add(o, "status", json_object_new_string(c[i].status));
+			json_object_object_add(o, "n", json_object_new_int64(c[i].n));
+			json_object_object_add(o, "chi2_nu", jnum(c[i].chi2_nu));
+			json_object_object_add(o, "eta", jnum(c[i].eta));
+			json_object_object_add(o, "v", jnum(c[i].v));
+			json_object_object_add(o, "amplitude", jnum(c[i].amplitude));
+			json_object_object_add(o, "timescale_days", jnum(c[i].timescale_days));
+			json_object_object_add(o, "asymmetry", jnum(c[i].asymmetry));
+			json_object_object_add(o, "t0_mjd", jnum(c[i].t0_mjd));
+			json_object_object_add(o, "note", c[i].note[0] ? json_object_new_string(c[i].note)
+								   : NULL);
+			json_object_array_add(a, o);
+		}
+		print_json(a);
+		json_object_put(a);
+	} else {
+		printf("%-24s %6s %-13s %5s %9s %7s %6s %8s\n", "source", "score", "status", "n",
+		       "chi2_nu", "v", "ampl", "t_days");
+		for (size_t i = 0; i < n; i++)
+			printf("%-24s %6.3f %-13s %5ld %9.2f %7.3f %6.3f %8.1f\n", c[i].source,
+			       c[i].score, c[i].status, c[i].n, c[i].chi2_nu, c[i].v, c[i].amplitude,
+			       c[i].timescale_days);
+	}
+	free(c);
+	db_close(db);
+	return CTL_OK;
+}
+
+/* ---- candidate SOURCE --investigated|--dismissed [--note TEXT] ---- */
+
+int ctl_candidate(int argc, char **argv, const ctl_env *env)
+{
+	const char *source = NULL, *status = NULL, *note = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--investigated"))
+			status = "investigated";
+		else if (!strcmp(argv[i], "--dismissed"))
+			status = "dismissed";
+		else if (!strcmp(argv[i], "--note") && i + 1 < argc)
+			note = argv[++i];
+		else if (argv[i][0] != '-' && !source)
+			source = argv[i];
+		else
+			status = source = NULL, i = argc;
+	}
+	if (!source || !status) {
+		fprintf(stderr, "usage: contimgctl candidate SOURCE --investigated|--dismissed "
+				"[--note TEXT]\n");
+		return CTL_USAGE;
+	}
+	sqlite3 *db = NULL;
+	int rc = open_state(env, 1, &db);
+	if (rc)
+		return rc;
+	char err[ERR_LEN];
+	int r = photdb_cand_decide(db, source, status, note, err, sizeof err);
+	db_close(db);
+	if (r) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		return r == -ENOENT ? CTL_NOT_FOUND : CTL_UNREACHABLE;
+	}
+	printf("%s: %s\n", source, status);
+	return CTL_OK;
+}

@@ -1,0 +1,647 @@
+/*
+ * daemon/pipeline.c — the one stage table, the runner, and the first stages
+ * (load, convert, export).  See pipeline.h.
+ */
+#include "daemon/pipeline.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/convert.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "state/db.h"
+
+/*
+ * THE stage table.  Order matters: each stage reads what the ones before it
+ * left in pipe_ctx.
+ */
+const pipe_stage pipe_stages[] = {
+	{ "load", stage_load },
+	{ "convert", stage_convert },
+	/* >>> HELPERS: flag and calibrate rows go here, e.g. { "flag", stage_flag }, <<< */
+	{ "export", stage_export },
+	/* >>> HELPERS: image, photometry (and later) rows go here <<< */
+	{ "photometry", stage_photometry }, /* needs ctx->image: keep after the "image" row */
+};
+const int pipe_nstages = (int)(sizeof pipe_stages / sizeof pipe_stages[0]);
+
+static double mono_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static double wall_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* [pipeline] stages: a comma-separated subset of the table to run (default
+ * all).  Lets an operator switch stages off and tests run only what they
+ * exercise.  Returns 1 when `name` is listed (or no list is set). */
+static int stage_listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	if (!list || !*list)
+		return 1;
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		const char *q = p;
+		while (*q && *q != ',' && *q != ' ' && *q != '\t')
+			q++;
+		if ((size_t)(q - p) == n && !strncmp(p, name, n))
+			return 1;
+		p = q;
+	}
+	return 0;
+}
+
+/* Every name in list is a stage of the table: -EINVAL naming the first that is not. */
+static int check_stage_list(const char *list, char *err, size_t errlen)
+{
+	char buf[1024], *rest = buf, *tok;
+
+	if (!list)
+		return 0;
+	snprintf(buf, sizeof buf, "%s", list);
+	while ((tok = strsep(&rest, ", \t"))) {
+		int found = 0;
+		if (!*tok)
+			continue;
+		for (int i = 0; i < pipe_nstages; i++)
+			found |= !strcmp(tok, pipe_stages[i].name);
+		if (!found)
+			return err_set(err, errlen, -EINVAL, "[pipeline] stages: no stage named '%s'",
+				       tok);
+	}
+	return 0;
+}
+
+/* ---- settings ---- */
+
+static int get_path(const cfg *c, const char *key, const char *def, char *buf, size_t len,
+		    char *err, size_t errlen)
+{
+	const char *v = cfg_get_str(c, "paths", key, def);
+	if (strlen(v) >= len)
+		return err_set(err, errlen, -EINVAL, "[paths] %s: path too long", key);
+	if (*v && v[0] != '/')
+		return err_set(err, errlen, -EINVAL, "[paths] %s = '%s': must be an absolute path",
+			       key, v);
+	snprintf(buf, len, "%s", v);
+	return 0;
+}
+
+static int range(int r, double v, double lo, double hi, const char *sec, const char *key,
+		 char *err, size_t errlen)
+{
+	if (r < 0)
+		return r;
+	if (!(v >= lo && v <= hi))
+		return err_set(err, errlen, -EINVAL, "[%s] %s = %g: must be in %g..%g", sec, key, v,
+			       lo, hi);
+	return 0;
+}
+
+int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen)
+{
+	pipe_settings o;
+	int r;
+
+	memset(&o, 0, sizeof o);
+	queue_params_default(&o.q);
+	if ((r = get_path(c, "ingest_dir", "/data/incoming", o.ingest_dir, sizeof o.ingest_dir,
+			  err, errlen)) < 0 ||
+	    (r = get_path(c, "state_dir", "/var/lib/contimg", o.state_dir, sizeof o.state_dir,
+			  err, errlen)) < 0 ||
+	    (r = get_path(c, "products_dir", "/data/products", o.products_dir,
+			  sizeof o.products_dir, err, errlen)) < 0 ||
+	    (r = get_path(c, "scratch_dir", "", o.scratch_dir, sizeof o.scratch_dir, err,
+			  errlen)) < 0)
+		return r;
+	if (db_path(o.state_dir, o.db_path, sizeof o.db_path) < 0)
+		return err_set(err, errlen, -EINVAL, "[paths] state_dir: path too long");
+
+	r = cfg_int(c, "ingest", "subbands", 16, &o.q.nsubbands, err, errlen);
+	if ((r = range(r, o.q.nsubbands, 1, 32, "ingest", "subbands", err, errlen)) < 0)
+		return r;
+	r = cfg_double(c, "ingest", "group_tolerance_s", 60, &o.q.tolerance_s, err, errlen);
+	if ((r = range(r, o.q.tolerance_s, 0, 3600, "ingest", "group_tolerance_s", err, errlen)) < 0)
+		return r;
+	r = cfg_int(c, "ingest", "min_subbands", 12, &o.q.min_subbands, err, errlen);
+	if ((r = range(r, o.q.min_subbands, 1, o.q.nsubbands, "ingest", "min_subbands", err,
+		       errlen)) < 0)
+		return r;
+	r = cfg_int(c, "ingest", "max_retries", 2, &o.q.max_retries, err, errlen);
+	if ((r = range(r, o.q.max_retries, 0, 100, "ingest", "max_retries", err, errlen)) < 0)
+		return r;
+	r = cfg_double(c, "ingest", "retry_delay_s", 60, &o.q.retry_delay_s, err, errlen);
+	if ((r = range(r, o.q.retry_delay_s, 0, 86400, "ingest", "retry_delay_s", err, errlen)) < 0)
+		return r;
+	r = cfg_double(c, "ingest", "collect_timeout_s", 600, &o.collect_timeout_s, err, errlen);
+	if ((r = range(r, o.collect_timeout_s, 0, 86400, "ingest", "collect_timeout_s", err,
+		       errlen)) < 0)
+		return r;
+	r = cfg_double(c, "ingest", "rescan_interval_s", 60, &o.rescan_interval_s, err, errlen);
+	if ((r = range(r, o.rescan_interval_s, 0, 86400, "ingest", "rescan_interval_s", err,
+		       errlen)) < 0)
+		return r;
+	r = cfg_double(c, "ingest", "poll_interval_s", 5, &o.poll_interval_s, err, errlen);
+	if ((r = range(r, o.poll_interval_s, 0.05, 3600, "ingest", "poll_interval_s", err,
+		       errlen)) < 0)
+		return r;
+	r = cfg_int(c, "ingest", "workers", 1, &o.workers, err, errlen);
+	if ((r = range(r, o.workers, 1, 64, "ingest", "workers", err, errlen)) < 0)
+		return r;
+	r = cfg_int(c, "pipeline", "threads", 0, &o.threads, err, errlen);
+	if ((r = range(r, o.threads, 0, 1024, "pipeline", "threads", err, errlen)) < 0)
+		return r;
+	if (o.threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		o.threads = n > 0 ? (int)n : 1;
+	}
+	r = cfg_bool(c, "pipeline", "export_vis", 0, &o.export_vis, err, errlen);
+	if (r < 0)
+		return r;
+	r = check_stage_list(cfg_lookup(c, "pipeline", "stages"), err, errlen);
+	if (r < 0)
+		return r;
+	r = cfg_double(c, "pipeline", "stop_grace_s", 120, &o.stop_grace_s, err, errlen);
+	if ((r = range(r, o.stop_grace_s, 0, 86400, "pipeline", "stop_grace_s", err, errlen)) < 0)
+		return r;
+	r = cfg_double(c, "pipeline", "stall_timeout_s", 900, &o.stall_timeout_s, err, errlen);
+	if ((r = range(r, o.stall_timeout_s, 1, 86400, "pipeline", "stall_timeout_s", err,
+		       errlen)) < 0)
+		return r;
+	*s = o;
+	return 0;
+}
+
+/* ---- context ---- */
+
+void pipe_ctx_release(pipe_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	for (int i = 0; ctx->files && i < ctx->nfiles; i++)
+		free(ctx->files[i]);
+	free(ctx->files);
+	free(ctx->subband);
+	free(ctx->file_ids);
+	free(ctx->file_ok);
+	free(ctx->hdr);
+	vis_free(ctx->vis);
+	/* >>> HELPERS: free the stage results you own here (flags, cal, image,
+	 * phot, your own fields), one line each, e.g. flag_report_free(ctx->flags); <<< */
+	phot_result_free(ctx->phot);
+	cfg_free(ctx->cfg);
+	memset(ctx, 0, sizeof *ctx);
+}
+
+int pipe_ctx_init(pipe_ctx *ctx, const cfg *c, sqlite3 *db, int64_t group_id, char *err,
+		  size_t errlen)
+{
+	pipe_settings s;
+	queue_file *f = NULL;
+	int n = 0, r;
+
+	memset(ctx, 0, sizeof *ctx);
+	r = pipe_settings_read(c, &s, err, errlen);
+	if (r < 0)
+		return r;
+	ctx->cfg = cfg_ref(c);
+	ctx->db = db;
+	ctx->group_id = group_id;
+	ctx->threads = s.threads;
+	ctx->nsubbands = s.q.nsubbands;
+	ctx->min_subbands = s.q.min_subbands;
+	ctx->export_vis = s.export_vis;
+	snprintf(ctx->products_dir, sizeof ctx->products_dir, "%s", s.products_dir);
+	snprintf(ctx->scratch_dir, sizeof ctx->scratch_dir, "%s", s.scratch_dir);
+	r = queue_group_name(db, group_id, ctx->group_name, sizeof ctx->group_name, err, errlen);
+	if (r < 0)
+		goto fail;
+	if (queue_parse_group_name(ctx->group_name, NULL) < 0) {
+		r = err_set(err, errlen, -EINVAL, "group name '%s' is malformed", ctx->group_name);
+		goto fail;
+	}
+	if ((size_t)snprintf(ctx->out_dir, sizeof ctx->out_dir, "%s/%s", s.products_dir,
+			     ctx->group_name) >= sizeof ctx->out_dir) {
+		r = err_set(err, errlen, -ENAMETOOLONG, "products_dir too long");
+		goto fail;
+	}
+	r = queue_files(db, group_id, &f, &n, err, errlen);
+	if (r < 0)
+		goto fail;
+	ctx->files = calloc((size_t)n + 1, sizeof *ctx->files);
+	ctx->subband = calloc((size_t)n + 1, sizeof *ctx->subband);
+	ctx->file_ids = calloc((size_t)n + 1, sizeof *ctx->file_ids);
+	ctx->file_ok = calloc((size_t)n + 1, sizeof *ctx->file_ok);
+	ctx->hdr = calloc((size_t)n + 1, sizeof *ctx->hdr);
+	if (!ctx->files || !ctx->subband || !ctx->file_ids || !ctx->file_ok || !ctx->hdr) {
+		r = err_set(err, errlen, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		ctx->files[i] = f[i].path;
+		f[i].path = NULL;
+		ctx->subband[i] = f[i].subband;
+		ctx->file_ids[i] = f[i].id;
+		ctx->file_ok[i] = 1;
+		ctx->nfiles++;
+	}
+	ctx->ngood = n;
+	queue_files_free(f, n);
+	return 0;
+fail:
+	queue_files_free(f, n);
+	pipe_ctx_release(ctx);
+	return r;
+}
+
+int pipe_add_product(pipe_ctx *ctx, const char *name, const char *path)
+{
+	if (!name || !*name || strlen(name) >= PIPE_NAME_LEN || !path ||
+	    strlen(path) >= sizeof ctx->products[0].path)
+		return -EINVAL;
+	for (int i = 0; i < ctx->nproducts; i++)
+		if (!strcmp(ctx->products[i].name, name)) {
+			snprintf(ctx->products[i].path, sizeof ctx->products[i].path, "%s", path);
+			return 0;
+		}
+	if (ctx->nproducts >= PIPE_MAX_PRODUCTS)
+		return -ENOSPC;
+	snprintf(ctx->products[ctx->nproducts].name, PIPE_NAME_LEN, "%s", name);
+	snprintf(ctx->products[ctx->nproducts].path, sizeof ctx->products[0].path, "%s", path);
+	ctx->nproducts++;
+	return 0;
+}
+
+const char *pipe_product_path(const pipe_ctx *ctx, const char *name)
+{
+	for (int i = 0; i < ctx->nproducts; i++)
+		if (!strcmp(ctx->products[i].name, name))
+			return ctx->products[i].path;
+	return NULL;
+}
+
+void pipe_progress(pipe_ctx *ctx)
+{
+	if (ctx->progress_cb)
+		ctx->progress_cb(ctx->progress_arg, ctx->stage);
+}
+
+int pipe_cancelled(const pipe_ctx *ctx)
+{
+	return ctx->cancel && *ctx->cancel;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof buf)
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* ---- runner ---- */
+
+int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
+{
+	char e[ERR_LEN];
+	int r;
+
+	r = mkdir_p(ctx->out_dir);
+	if (r < 0)
+		return err_set(err, errlen, r, "cannot create %s: %s", ctx->out_dir, strerror(-r));
+	ctx->ntimes = 0;
+	/* Timings describe the latest run only. */
+	queue_clear_stage_timings(ctx->db, ctx->group_id, NULL, 0);
+	for (int i = 0; i < pipe_nstages; i++) {
+		const pipe_stage *s = &pipe_stages[i];
+		double t0, dt;
+
+		if (pipe_cancelled(ctx))
+			return err_set(err, errlen, -ECANCELED, "stopped before stage %s", s->name);
+		if (!stage_listed(cfg_lookup(ctx->cfg, "pipeline", "stages"), s->name))
+			continue;
+		snprintf(ctx->stage, sizeof ctx->stage, "%s", s->name);
+		queue_set_stage(ctx->db, ctx->group_id, s->name, NULL, 0);
+		pipe_progress(ctx);
+		log_msg(LOG_DEBUG, ctx->group_name, s->name, -1, "stage start");
+		e[0] = 0;
+		t0 = mono_s();
+		r = s->run(ctx, e, sizeof e);
+		dt = mono_s() - t0;
+		if (r == PIPE_SKIPPED) {
+			log_msg(LOG_DEBUG, ctx->group_name, s->name, -1, "skipped");
+			continue;
+		}
+		if (ctx->ntimes < PIPE_MAX_STAGES) {
+			snprintf(ctx->times[ctx->ntimes].name, PIPE_NAME_LEN, "%s", s->name);
+			ctx->times[ctx->ntimes].seconds = dt;
+			ctx->ntimes++;
+		}
+		if (r < 0 && !e[0])
+			snprintf(e, sizeof e, "%s", strerror(-r));
+		queue_record_stage(ctx->db, ctx->group_id, s->name, dt, r >= 0, r < 0 ? e : NULL,
+				   NULL, 0);
+		pipe_progress(ctx);
+		if (r < 0) {
+			log_msg(LOG_ERR, ctx->group_name, s->name, -1, "failed after %.2f s: %s", dt, e);
+			ctx->stage[0] = 0;
+			return err_set(err, errlen, r, "stage %s: %s", s->name, e);
+		}
+		log_msg(LOG_INFO, ctx->group_name, s->name, -1, "done in %.2f s", dt);
+	}
+	ctx->stage[0] = 0;
+	return 0;
+}
+
+int pipe_execute(pipe_ctx *ctx, const queue_params *q, char *ret_state, char *err,
+		 size_t errlen)
+{
+	char e[ERR_LEN] = "", state[16] = "";
+	int r, w, outcome;
+
+	r = pipe_run(ctx, e, sizeof e);
+	if (r == 0) {
+		/* Products and the completed state in one transaction: a crash
+		 * leaves either the old set or the new one, never both. */
+		w = db_begin(ctx->db, err, errlen);
+		if (w < 0)
+			return w;
+		w = queue_clear_products(ctx->db, ctx->group_id, err, errlen);
+		for (int i = 0; w == 0 && i < ctx->nproducts; i++)
+			w = queue_add_product(ctx->db, ctx->group_id, ctx->products[i].name,
+					      ctx->products[i].path, err, errlen);
+		if (w == 0)
+			w = queue_finish(ctx->db, ctx->group_id, QUEUE_DONE, NULL, ctx->calibrated, q,
+					 wall_s(), state, err, errlen);
+		if (w < 0) {
+			db_end(ctx->db, 0, NULL, 0);
+			return w;
+		}
+		w = db_end(ctx->db, 1, err, errlen);
+		if (w < 0)
+			return w;
+	} else {
+		outcome = r == -ECANCELED ? QUEUE_CANCEL : ctx->permanent ? QUEUE_FAIL_HARD
+									  : QUEUE_FAIL;
+		w = queue_finish(ctx->db, ctx->group_id, outcome, e, 0, q, wall_s(), state, err,
+				 errlen);
+		if (w < 0)
+			return w;
+		err_set(err, errlen, r, "%s", e);
+	}
+	queue_set_stage(ctx->db, ctx->group_id, NULL, NULL, 0);
+	if (ret_state)
+		snprintf(ret_state, 16, "%s", state);
+	return r;
+}
+
+/* ---- stage: load ---- */
+
+/* The header fields every subband of a group must share. */
+static int headers_agree(const uvh5_header *a, const uvh5_header *b, char *what, size_t len)
+{
+#define DIFF(cond, name)                                      \
+	do {                                                  \
+		if (cond) {                                   \
+			snprintf(what, len, "%s", name);      \
+			return 0;                             \
+		}                                             \
+	} while (0)
+	DIFF(a->ntimes != b->ntimes, "Ntimes");
+	DIFF(a->nbls != b->nbls, "Nbls");
+	DIFF(a->nblts != b->nblts, "Nblts");
+	DIFF(a->npols != b->npols, "Npols");
+	DIFF(memcmp(a->pols, b->pols, sizeof a->pols), "polarization_array");
+	DIFF(a->nfreqs != b->nfreqs, "Nfreqs");
+	DIFF(a->nants_telescope != b->nants_telescope, "Nants_telescope");
+	DIFF(fabs(a->time_start_jd - b->time_start_jd) * 86400 > 1.0, "time_array");
+	DIFF(fabs(a->time_end_jd - b->time_end_jd) * 86400 > 1.0, "time_array");
+	DIFF(fabs(a->channel_width_hz - b->channel_width_hz) > 1e-3 * fabs(a->channel_width_hz),
+	     "channel_width");
+	DIFF(a->has_dec != b->has_dec || (a->has_dec && fabs(a->dec_rad - b->dec_rad) > 1e-6),
+	     "phase_center_dec");
+#undef DIFF
+	return 1;
+}
+
+int stage_load(pipe_ctx *ctx, char *err, size_t errlen)
+{
+	char (*reason)[ERR_LEN + 64] = NULL, what[64];
+	int ref = -1, best = -1, r = 0;
+
+	if (ctx->nfiles == 0) {
+		ctx->permanent = 1;
+		return err_set(err, errlen, -ENOENT, "group %s has no subband files", ctx->group_name);
+	}
+	reason = calloc((size_t)ctx->nfiles, sizeof *reason);
+	if (!reason)
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+
+	/* Headers only: cheap, and enough to find unreadable files before the
+	 * expensive read. */
+	for (int i = 0; i < ctx->nfiles; i++) {
+		char e[ERR_LEN] = "";
+		ctx->file_ok[i] = 0;
+		if (uvh5_read_header(ctx->files[i], &ctx->hdr[i], e, sizeof e) < 0) {
+			snprintf(reason[i], sizeof reason[i], "unreadable: %s", e);
+		} else if (!ctx->hdr[i].imageable) {
+			snprintf(reason[i], sizeof reason[i], "not usable: %s",
+				 ctx->hdr[i].not_imageable);
+		} else {
+			ctx->file_ok[i] = 1;
+		}
+		pipe_progress(ctx);
+	}
+	for (int i = 1; i < ctx->nfiles; i++)
+		if (ctx->subband[i] == ctx->subband[i - 1] && ctx->file_ok[i - 1] && ctx->file_ok[i]) {
+			ctx->file_ok[i] = 0;
+			snprintf(reason[i], sizeof reason[i], "second file for subband %d",
+				 ctx->subband[i]);
+		}
+
+	/* The reference is the readable header most others agree with, so one
+	 * odd file is blamed rather than the fifteen good ones. */
+	for (int i = 0; i < ctx->nfiles; i++) {
+		int votes = 0;
+		if (!ctx->file_ok[i])
+			continue;
+		for (int j = 0; j < ctx->nfiles; j++)
+			votes += ctx->file_ok[j] && headers_agree(&ctx->hdr[i], &ctx->hdr[j], what,
+								  sizeof what);
+		if (votes > best) {
+			best = votes;
+			ref = i;
+		}
+	}
+	for (int i = 0; ref >= 0 && i < ctx->nfiles; i++)
+		if (ctx->file_ok[i] && !headers_agree(&ctx->hdr[ref], &ctx->hdr[i], what, sizeof what)) {
+			ctx->file_ok[i] = 0;
+			snprintf(reason[i], sizeof reason[i], "inconsistent with %s: %s differs",
+				 base_name(ctx->files[ref]), what);
+		}
+
+	ctx->ngood = 0;
+	for (int i = 0; i < ctx->nfiles; i++) {
+		int w = queue_set_file_status(ctx->db, ctx->file_ids[i],
+					      ctx->file_ok[i] ? NULL : reason[i], err, errlen);
+		if (w < 0) {
+			r = w;
+			goto out;
+		}
+		if (ctx->file_ok[i]) {
+			ctx->ngood++;
+		} else {
+			char msg[ERR_LEN + 400];
+			snprintf(msg, sizeof msg, "%s counts as missing: %s", base_name(ctx->files[i]),
+				 reason[i]);
+			log_msg(LOG_WARNING, ctx->group_name, "load", ctx->subband[i], "%s", msg);
+			queue_event(ctx->db, ctx->group_id, "missing", "load", msg, NULL, 0);
+		}
+	}
+	if (ctx->ngood < ctx->min_subbands) {
+		size_t len;
+		ctx->permanent = 1;
+		r = err_set(err, errlen, -EIO, "%d good subbands of %d (min_subbands %d)",
+			    ctx->ngood, ctx->nsubbands, ctx->min_subbands);
+		for (int i = 0; i < ctx->nfiles; i++) {
+			if (ctx->file_ok[i])
+				continue;
+			len = strlen(err);
+			if (len + 8 >= errlen)
+				break;
+			snprintf(err + len, errlen - len, "; %s: %s", base_name(ctx->files[i]),
+				 reason[i]);
+		}
+	}
+out:
+	free(reason);
+	return r;
+}
+
+/* ---- stage: convert ---- */
+
+/* The one usable file whose name appears in msg, or -1 (none or several:
+ * an inconsistency between two files does not say which is wrong). */
+static int blamed_file(const pipe_ctx *ctx, const char *msg)
+{
+	int k = -1;
+	for (int i = 0; i < ctx->nfiles; i++) {
+		if (!ctx->file_ok[i] || !strstr(msg, base_name(ctx->files[i])))
+			continue;
+		if (k >= 0)
+			return -1;
+		k = i;
+	}
+	return k;
+}
+
+int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
+{
+	const char **paths = NULL;
+	convert_params p;
+	convert_info info;
+	vis_set *v = NULL;
+	int r;
+
+	paths = calloc((size_t)ctx->nfiles + 1, sizeof *paths);
+	if (!paths)
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	convert_params_default(&p);
+	p.nsub_expected = ctx->nsubbands;
+	p.nthreads = ctx->threads;
+	p.dut1_s = cfg_get_double(ctx->cfg, "pipeline", "dut1_s", 0.0);
+	for (;;) {
+		int n = 0, bad;
+		for (int i = 0; i < ctx->nfiles; i++)
+			if (ctx->file_ok[i])
+				paths[n++] = ctx->files[i];
+		r = convert_load_group(paths, n, &p, &v, &info, err, errlen);
+		if (r >= 0 || r == -ENOMEM)
+			break;
+		/* A subband whose data (not just header) turns out unreadable counts
+		 * as missing, like one that failed in load: drop it and go on while
+		 * enough remain. */
+		bad = blamed_file(ctx, err);
+		if (bad < 0 || ctx->ngood - 1 < ctx->min_subbands)
+			break;
+		char msg[ERR_LEN + 300];
+		snprintf(msg, sizeof msg, "%s counts as missing: %s", base_name(ctx->files[bad]), err);
+		log_msg(LOG_WARNING, ctx->group_name, "convert", ctx->subband[bad], "%s", msg);
+		queue_event(ctx->db, ctx->group_id, "missing", "convert", msg, NULL, 0);
+		queue_set_file_status(ctx->db, ctx->file_ids[bad], err, NULL, 0);
+		ctx->file_ok[bad] = 0;
+		ctx->ngood--;
+	}
+	if (r < 0)
+		goto out;
+	vis_free(ctx->vis);
+	ctx->vis = v;
+	snprintf(ctx->vis->name, sizeof ctx->vis->name, "%s", ctx->group_name);
+	log_msg(LOG_INFO, ctx->group_name, "convert", -1,
+		"%d subbands, %d channels; read %.2f s, rephase %.2f s", info.nsub_present,
+		ctx->vis->nchan, info.read_s, info.rephase_s);
+out:
+	free(paths);
+	return r;
+}
+
+/* ---- stage: export ---- */
+
+int stage_export(pipe_ctx *ctx, char *err, size_t errlen)
+{
+	char path[4200];
+	int r;
+
+	if (!ctx->export_vis)
+		return PIPE_SKIPPED;
+	if (!ctx->vis)
+		return err_set(err, errlen, -EINVAL, "no combined visibilities to export");
+	if ((size_t)snprintf(path, sizeof path, "%s/%s.uvh5", ctx->out_dir, ctx->group_name) >=
+	    sizeof path)
+		return err_set(err, errlen, -ENAMETOOLONG, "export path too long");
+	/* convert_export writes "<path>.tmp" and renames: a crash never leaves
+	 * a half-written file under the product's name. */
+	r = convert_export(path, ctx->vis, err, errlen);
+	if (r < 0)
+		return r;
+	return pipe_add_product(ctx, "vis", path) < 0
+		       ? err_set(err, errlen, -ENOSPC, "too many products") : 0;
+}

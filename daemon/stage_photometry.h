@@ -1,0 +1,84 @@
+/*
+ * daemon/stage_photometry.h — the photometry stage: the pipeline's adapter
+ * between the pure photometry/ modules and the state database.
+ *
+ * Per image (one group): forced photometry of every catalog source inside
+ * the pbcor cut (photometry/forced.h) → flux normalisation with the field's
+ * reference ensemble (photometry/normalize.h; reference state in the
+ * reference_sources table) → one photometry row per source → incremental
+ * variability statistics (photometry/variability.h; running sums stored in
+ * variability_stats) → ESE scoring of the sources that pass the variability
+ * gate (photometry/ese.h) → ese_candidates rows.
+ *
+ * Uncalibrated groups are measured and stored (flag PHOT_FLAG_UNCALIBRATED in
+ * the CLI's point flags) but kept out of the reference baselines, the
+ * retirement checks and the variability statistics.  Epochs normalised while
+ * reference baselines are still being built (NORM_PROVISIONAL) or not
+ * normalised at all (NORM_TOO_FEW_REFS) are also kept out of variability.
+ * A re-run of a group replaces its photometry rows but never adds its epoch
+ * to the running sums twice (photometry.in_variability).
+ *
+ * Configuration: section [photometry] (docs/config.md).
+ */
+#ifndef CONTIMG_STAGE_PHOTOMETRY_H
+#define CONTIMG_STAGE_PHOTOMETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "core/config.h"
+#include "photometry/ese.h"
+#include "photometry/forced.h"
+#include "photometry/normalize.h"
+#include "state/catalog.h"
+
+/* Bit 16 of the CLI's per-point flags: the group was not calibrated. */
+#define PHOT_FLAG_UNCALIBRATED (1u << 16)
+
+typedef struct phot_settings {
+	forced_params fp;
+	norm_params np;
+	ese_params ep;
+	double ese_window_days;   /* ESE fits use the last this-many days (365) */
+	double min_flux_mjy;      /* catalog sources fainter than this are not measured (0) */
+	char catalog_path[4200];  /* [catalog] path, else state_dir/catalog.sqlite */
+} phot_settings;
+
+/* Defaults for everything (catalog_path empty). */
+void phot_settings_default(phot_settings *s);
+
+/* Read [photometry] (and [catalog] path, [paths] state_dir) from c.  -EINVAL
+ * with "[photometry] key ..." in err for a malformed or out-of-range value. */
+int phot_settings_read(const cfg *c, phot_settings *s, char *err, size_t errlen);
+
+/* What one epoch produced (pipe_ctx.phot). */
+typedef struct phot_result {
+	size_t ncatalog;          /* catalog sources considered */
+	size_t nmeasured;         /* inside the image and the pb cut */
+	size_t nvalid;            /* with a flux (no FORCED_BAD flag) */
+	size_t nrefs;             /* references used for the correction */
+	size_t nretired;          /* references retired by this epoch */
+	double correction, correction_err; /* NAN when not normalised */
+	unsigned norm_flags;      /* enum norm_flag */
+	size_t nvariability;      /* sources whose running statistics got this epoch */
+	size_t nscored;           /* sources ESE-scored (passed the gate) */
+	size_t ncandidates;       /* of which score >= candidate_score */
+	double mjd;
+} phot_result;
+
+void phot_result_free(struct phot_result *r); /* NULL ok */
+
+/* One epoch, without the pipeline: measure img (pbcor, with its pb) at the
+ * catalog positions src[nsrc] (image centre ra0/dec0 for the reference
+ * offsets), normalise, record in db (one transaction) and update the
+ * statistics and candidates.  calibrated = 0 keeps the epoch out of
+ * baselines and variability.  *ret (may be NULL) gets a new phot_result.
+ * Returns 0 or a negative errno with the reason in err. */
+int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated,
+		       const forced_image *img, double ra0_rad, double dec0_rad,
+		       const catalog_source *src, size_t nsrc, const phot_settings *s,
+		       struct phot_result **ret, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,314 @@
+#include "daemon/workers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "state/db.h"
+#include "state/queue.h"
+
+struct worker {
+	struct workers *pool;
+	pthread_t thread;
+	int started;
+	int index;
+	worker_status st; /* guarded by pool->lock */
+};
+
+struct workers {
+	uv_async_t async;
+	void (*on_event)(void *);
+	void *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const cfg *cfg;       /* guarded by lock */
+	pipe_settings s;      /* guarded by lock */
+	int stop;             /* guarded by lock */
+	int kicked;           /* guarded by lock */
+	volatile int cancel;  /* read by pipe_run between stages */
+	atomic_int alive;
+	atomic_int busy;
+	int n;
+	struct worker *w;
+};
+
+static double mono_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static double wall_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void on_async(uv_async_t *a)
+{
+	workers *w = a->data;
+	if (w->on_event)
+		w->on_event(w->arg);
+}
+
+static void progress(void *arg, const char *stage)
+{
+	struct worker *k = arg;
+	pthread_mutex_lock(&k->pool->lock);
+	k->st.progress_mono = mono_s();
+	snprintf(k->st.stage, sizeof k->st.stage, "%s", stage ? stage : "");
+	pthread_mutex_unlock(&k->pool->lock);
+	uv_async_send(&k->pool->async);
+}
+
+static void run_group(struct worker *k, sqlite3 *db, const cfg *c, const pipe_settings *s,
+		      int64_t id, const char *name)
+{
+	workers *w = k->pool;
+	pipe_ctx ctx;
+	char err[ERR_LEN] = "", state[16] = "";
+	double t0 = mono_s();
+	int r;
+
+	pthread_mutex_lock(&w->lock);
+	k->st.busy = 1;
+	snprintf(k->st.group, sizeof k->st.group, "%s", name);
+	k->st.stage[0] = 0;
+	k->st.started_mono = k->st.progress_mono = t0;
+	pthread_mutex_unlock(&w->lock);
+	uv_async_send(&w->async);
+	log_msg(LOG_INFO, name, NULL, -1, "worker %d: processing", k->index);
+
+	r = pipe_ctx_init(&ctx, c, db, id, err, sizeof err);
+	if (r < 0) {
+		char e2[ERR_LEN];
+		log_msg(LOG_ERR, name, NULL, -1, "cannot set up the group: %s", err);
+		if (queue_finish(db, id, QUEUE_FAIL, err, 0, &s->q, wall_s(), state, e2,
+				 sizeof e2) < 0)
+			log_msg(LOG_ERR, name, NULL, -1, "cannot record the failure: %s", e2);
+		goto out;
+	}
+	ctx.progress_cb = progress;
+	ctx.progress_arg = k;
+	ctx.cancel = &w->cancel;
+	r = pipe_execute(&ctx, &s->q, state, err, sizeof err);
+	if (r == 0)
+		log_msg(LOG_NOTICE, name, NULL, -1, "completed in %.1f s (%d products%s)",
+			mono_s() - t0, ctx.nproducts, ctx.calibrated ? ", calibrated" : "");
+	else if (r == -ECANCELED)
+		log_msg(LOG_WARNING, name, NULL, -1, "stopped, back to pending: %s", err);
+	else
+		log_msg(state[0] == 'f' ? LOG_ERR : LOG_WARNING, name, NULL, -1, "%s: %s",
+			!strcmp(state, "pending") ? "failed, will retry" : "failed", err);
+	pipe_ctx_release(&ctx);
+out:
+	pthread_mutex_lock(&w->lock);
+	k->st.busy = 0;
+	k->st.group[0] = k->st.stage[0] = 0;
+	k->st.progress_mono = mono_s();
+	pthread_mutex_unlock(&w->lock);
+	uv_async_send(&w->async);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *k = arg;
+	workers *w = k->pool;
+	sqlite3 *db = NULL;
+	char err[ERR_LEN];
+
+	pthread_mutex_lock(&w->lock);
+	char path[sizeof w->s.db_path];
+	memcpy(path, w->s.db_path, sizeof path);
+	pthread_mutex_unlock(&w->lock);
+	if (db_open(path, 0, &db, err, sizeof err) < 0) {
+		log_err("worker %d: %s", k->index, err);
+		goto out;
+	}
+	for (;;) {
+		const cfg *c;
+		pipe_settings s;
+		int64_t id = 0;
+		char name[QUEUE_NAME_LEN];
+		int r;
+
+		pthread_mutex_lock(&w->lock);
+		if (w->stop) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		c = cfg_ref(w->cfg);
+		s = w->s;
+		w->kicked = 0;
+		k->st.progress_mono = mono_s();
+		pthread_mutex_unlock(&w->lock);
+
+		r = queue_claim(db, (int)getpid(), wall_s(), &id, name, err, sizeof err);
+		if (r < 0)
+			log_err("worker %d: claim: %s", k->index, err);
+		if (r == 1) {
+			atomic_fetch_add(&w->busy, 1);
+			run_group(k, db, c, &s, id, name);
+			atomic_fetch_sub(&w->busy, 1);
+			cfg_free(c);
+			continue;
+		}
+		cfg_free(c);
+
+		/* Nothing to do: sleep until kicked or the poll interval passes
+		 * (contimgctl requeue/process write the DB without telling us). */
+		pthread_mutex_lock(&w->lock);
+		if (!w->stop && !w->kicked) {
+			struct timespec until;
+			double dt = s.poll_interval_s;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += (time_t)dt;
+			until.tv_nsec += (long)((dt - (double)(time_t)dt) * 1e9);
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&w->cond, &w->lock, &until);
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+out:
+	db_close(db);
+	atomic_fetch_sub(&w->alive, 1);
+	uv_async_send(&w->async);
+	return NULL;
+}
+
+int workers_start(uv_loop_t *loop, const cfg *c, const pipe_settings *s,
+		  void (*on_event)(void *arg), void *arg, workers **ret, char *err, size_t errlen)
+{
+	workers *w = calloc(1, sizeof *w);
+	int r;
+
+	if (!w)
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	w->w = calloc((size_t)s->workers, sizeof *w->w);
+	if (!w->w) {
+		free(w);
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->on_event = on_event;
+	w->arg = arg;
+	w->cfg = cfg_ref(c);
+	w->s = *s;
+	w->n = s->workers;
+	atomic_init(&w->alive, 0);
+	atomic_init(&w->busy, 0);
+	r = uv_async_init(loop, &w->async, on_async);
+	if (r < 0) {
+		cfg_free(w->cfg);
+		free(w->w);
+		free(w);
+		return err_set(err, errlen, -EIO, "uv_async_init: %s", uv_strerror(r));
+	}
+	w->async.data = w;
+	for (int i = 0; i < w->n; i++) {
+		w->w[i].pool = w;
+		w->w[i].index = i;
+		atomic_fetch_add(&w->alive, 1);
+		r = pthread_create(&w->w[i].thread, NULL, worker_main, &w->w[i]);
+		if (r) {
+			atomic_fetch_sub(&w->alive, 1);
+			workers_stop(w);
+			workers_free(w);
+			return err_set(err, errlen, -r, "cannot start worker thread: %s", strerror(r));
+		}
+		w->w[i].started = 1;
+	}
+	*ret = w;
+	return 0;
+}
+
+void workers_kick(workers *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->kicked = 1;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void workers_set_config(workers *w, const cfg *c, const pipe_settings *s)
+{
+	const cfg *old;
+	pthread_mutex_lock(&w->lock);
+	old = w->cfg;
+	w->cfg = cfg_ref(c);
+	/* The database path and the thread count are fixed for this run. */
+	char path[sizeof w->s.db_path];
+	int n = w->s.workers;
+	memcpy(path, w->s.db_path, sizeof path);
+	w->s = *s;
+	memcpy(w->s.db_path, path, sizeof path);
+	w->s.workers = n;
+	pthread_mutex_unlock(&w->lock);
+	cfg_free(old);
+}
+
+void workers_stop(workers *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void workers_cancel(workers *w)
+{
+	w->cancel = 1;
+}
+
+int workers_busy(workers *w)
+{
+	return atomic_load(&w->busy);
+}
+
+int workers_alive(workers *w)
+{
+	return atomic_load(&w->alive);
+}
+
+int workers_snapshot(workers *w, worker_status *out, int max)
+{
+	pthread_mutex_lock(&w->lock);
+	for (int i = 0; i < w->n && i < max; i++)
+		out[i] = w->w[i].st;
+	pthread_mutex_unlock(&w->lock);
+	return w->n;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	workers *w = h->data;
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w->w);
+	free(w);
+}
+
+void workers_free(workers *w)
+{
+	if (!w)
+		return;
+	workers_stop(w);
+	for (int i = 0; i < w->n; i++)
+		if (w->w[i].started)
+			pthread_join(w->w[i].thread, NULL);
+	cfg_free(w->cfg);
+	w->cfg = NULL;
+	uv_close((uv_handle_t *)&w->async, on_closed);
+}

@@ -1,0 +1,61 @@
+/*
+ * daemon/workers.h — the worker pool: dedicated threads that claim pending
+ * groups (oldest first) and run the pipeline on them.
+ *
+ * Each worker owns its own state-DB connection.  Workers report to the event
+ * loop through one uv_async (thread-safe wake-up): the loop's callback runs
+ * on the loop thread and may look at workers_snapshot().  libuv's own
+ * threadpool is not used, so it stays free for file-system work.
+ *
+ * Lifecycle: workers_start → (workers_kick, workers_set_config)* →
+ * workers_stop (no new claims) → [workers_cancel (stop before next stage)] →
+ * workers_busy() == 0 → workers_free (joins the threads, closes the async).
+ */
+#ifndef CONTIMG_WORKERS_H
+#define CONTIMG_WORKERS_H
+
+#include <uv.h>
+
+#include "core/config.h"
+#include "daemon/pipeline.h"
+
+typedef struct workers workers;
+
+typedef struct worker_status {
+	int busy;                  /* running a group */
+	char group[32];            /* its name */
+	char stage[PIPE_NAME_LEN]; /* the stage running ("" between stages) */
+	double started_mono;       /* CLOCK_MONOTONIC seconds when the group was claimed */
+	double progress_mono;      /* last sign of life (stage boundary, pipe_progress, idle poll) */
+} worker_status;
+
+/* Start s->workers threads.  c is referenced (cfg_ref) for the runs; on_event
+ * is called on the loop thread after any worker reports (claim, stage,
+ * finish, exit).  Fails with a negative errno (thread or DB open failure). */
+int workers_start(uv_loop_t *loop, const cfg *c, const pipe_settings *s,
+		  void (*on_event)(void *arg), void *arg, workers **ret, char *err, size_t errlen);
+
+/* Wake idle workers to look for pending groups now. */
+void workers_kick(workers *w);
+
+/* New configuration for groups claimed from now on (SIGHUP). */
+void workers_set_config(workers *w, const cfg *c, const pipe_settings *s);
+
+/* Stop claiming; idle workers exit, busy ones exit after their group. */
+void workers_stop(workers *w);
+
+/* Ask running groups to stop before their next stage (they go back to pending). */
+void workers_cancel(workers *w);
+
+/* Number of threads still running a group / still alive. */
+int workers_busy(workers *w);
+int workers_alive(workers *w);
+
+/* Copy up to max statuses into out; returns the number of workers. */
+int workers_snapshot(workers *w, worker_status *out, int max);
+
+/* Join all threads (call after workers_stop, when workers_alive() == 0 or
+ * prepared to wait) and release everything; the uv_async is closed. */
+void workers_free(workers *w);
+
+#endif

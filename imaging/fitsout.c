@@ -1,0 +1,150 @@
+/*
+ * imaging/fitsout.c — FITS writer for the imager's products (CFITSIO).
+ */
+#include "imaging/fitsout.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fitsio.h>
+
+#include "core/astro.h"
+#include "core/err.h"
+
+#define RAD2DEG (180.0 / M_PI)
+
+static const char *const names[FITSOUT_NPRODUCTS] = { "image", "residual", "psf",
+						       "model", "pb",       "pbcor" };
+
+const char *fitsout_product_name(int product)
+{
+	return product >= 0 && product < FITSOUT_NPRODUCTS ? names[product] : "?";
+}
+
+static const float *product_data(const image_result *r, int product)
+{
+	switch (product) {
+	case FITSOUT_IMAGE:
+		return r->image;
+	case FITSOUT_RESIDUAL:
+		return r->residual;
+	case FITSOUT_PSF:
+		return r->psf;
+	case FITSOUT_MODEL:
+		return r->model;
+	case FITSOUT_PB:
+		return r->pb;
+	case FITSOUT_PBCOR:
+		return r->pbcor;
+	}
+	return NULL;
+}
+
+int fitsout_write(const char *path, const image_result *r, int product, int calibrated,
+		  char *err, size_t errlen)
+{
+	fitsfile *f = NULL;
+	int st = 0, rc = 0;
+	char tmp[4200], cpath[4300], date_obs[40], date_avg[40], msg[FLEN_ERRMSG] = "";
+	long naxes[4] = { r->nx, r->ny, 1, 1 };
+	const float *data = product_data(r, product);
+	const char *bunit;
+
+	if (!data)
+		return err_set(err, errlen, -EINVAL, "fitsout: unknown product %d", product);
+	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		return err_set(err, errlen, -EINVAL, "fitsout: path too long");
+	snprintf(cpath, sizeof cpath, "!%s", tmp);
+	switch (product) {
+	case FITSOUT_MODEL:
+		bunit = "JY/PIXEL";
+		break;
+	case FITSOUT_PSF:
+	case FITSOUT_PB:
+		bunit = "";
+		break;
+	default:
+		bunit = "JY/BEAM";
+	}
+	astro_jd_to_iso(r->jd_start, 3, date_obs, sizeof date_obs);
+	astro_jd_to_iso(r->jd_mid, 3, date_avg, sizeof date_avg);
+
+	double crval1 = r->ra0_rad * RAD2DEG, crval2 = r->dec0_rad * RAD2DEG;
+	double cdelt1 = -r->cell_rad * RAD2DEG, cdelt2 = r->cell_rad * RAD2DEG;
+	double crpix1 = r->nx / 2 + 1, crpix2 = r->ny / 2 + 1, one = 1, lonpole = 180;
+	double equinox = 2000.0, mjd = astro_jd_to_mjd(r->jd_start);
+	double bmaj = r->beam.bmaj_rad * RAD2DEG, bmin = r->beam.bmin_rad * RAD2DEG;
+	double bpa = r->beam.bpa_rad * RAD2DEG, stokes = 1;
+	int niter = r->clean.iterations, nmajor = r->clean.major_cycles, calib = calibrated != 0;
+	double noise = r->noise_jy, peak = r->peak_jy, dr = r->dynamic_range;
+	double robust = r->robust, pbcut = r->pb_cut, expo = r->exposure_s;
+	double freq = r->freq_hz, bw = r->bandwidth_hz;
+
+	fits_create_file(&f, cpath, &st);
+	fits_create_img(f, FLOAT_IMG, 4, naxes, &st);
+	fits_update_key(f, TSTRING, "BUNIT", (void *)bunit, "brightness unit", &st);
+	fits_update_key(f, TSTRING, "BTYPE", "Intensity", NULL, &st);
+	fits_update_key(f, TSTRING, "CTYPE1", "RA---SIN", "orthographic projection", &st);
+	fits_update_key(f, TDOUBLE, "CRVAL1", &crval1, "[deg] ICRS right ascension of centre", &st);
+	fits_update_key(f, TDOUBLE, "CDELT1", &cdelt1, "[deg]", &st);
+	fits_update_key(f, TDOUBLE, "CRPIX1", &crpix1, NULL, &st);
+	fits_update_key(f, TSTRING, "CUNIT1", "deg", NULL, &st);
+	fits_update_key(f, TSTRING, "CTYPE2", "DEC--SIN", NULL, &st);
+	fits_update_key(f, TDOUBLE, "CRVAL2", &crval2, "[deg] ICRS declination of centre", &st);
+	fits_update_key(f, TDOUBLE, "CDELT2", &cdelt2, "[deg]", &st);
+	fits_update_key(f, TDOUBLE, "CRPIX2", &crpix2, NULL, &st);
+	fits_update_key(f, TSTRING, "CUNIT2", "deg", NULL, &st);
+	fits_update_key(f, TSTRING, "CTYPE3", "FREQ", NULL, &st);
+	fits_update_key(f, TDOUBLE, "CRVAL3", &freq, "[Hz] weighted mean frequency", &st);
+	fits_update_key(f, TDOUBLE, "CDELT3", &bw, "[Hz] bandwidth", &st);
+	fits_update_key(f, TDOUBLE, "CRPIX3", &one, NULL, &st);
+	fits_update_key(f, TSTRING, "CUNIT3", "Hz", NULL, &st);
+	fits_update_key(f, TSTRING, "CTYPE4", "STOKES", NULL, &st);
+	fits_update_key(f, TDOUBLE, "CRVAL4", &stokes, "Stokes I", &st);
+	fits_update_key(f, TDOUBLE, "CDELT4", &one, NULL, &st);
+	fits_update_key(f, TDOUBLE, "CRPIX4", &one, NULL, &st);
+	fits_update_key(f, TDOUBLE, "LONPOLE", &lonpole, NULL, &st);
+	fits_update_key(f, TSTRING, "RADESYS", "ICRS", NULL, &st);
+	fits_update_key(f, TDOUBLE, "EQUINOX", &equinox, NULL, &st);
+	fits_update_key(f, TSTRING, "SPECSYS", "TOPOCENT", NULL, &st);
+	fits_update_key(f, TDOUBLE, "BMAJ", &bmaj, "[deg] restoring beam major axis (FWHM)", &st);
+	fits_update_key(f, TDOUBLE, "BMIN", &bmin, "[deg] restoring beam minor axis (FWHM)", &st);
+	fits_update_key(f, TDOUBLE, "BPA", &bpa, "[deg] beam position angle, N through E", &st);
+	fits_update_key(f, TSTRING, "DATE-OBS", date_obs, "UTC start of the first integration",
+			&st);
+	fits_update_key(f, TDOUBLE, "MJD-OBS", &mjd, "[d] UTC MJD of DATE-OBS", &st);
+	fits_update_key(f, TSTRING, "DATE-AVG", date_avg, "UTC mid time", &st);
+	fits_update_key(f, TSTRING, "TIMESYS", "UTC", NULL, &st);
+	fits_update_key(f, TDOUBLE, "EXPOSURE", &expo, "[s] integrations x integration time", &st);
+	fits_update_key(f, TSTRING, "TELESCOP", (void *)r->telescope, NULL, &st);
+	fits_update_key(f, TSTRING, "OBJECT", (void *)r->group, "group id", &st);
+	fits_update_key(f, TSTRING, "ORIGIN", "contimg", NULL, &st);
+	fits_update_key(f, TSTRING, "PRODUCT", (void *)names[product], NULL, &st);
+	fits_update_key(f, TDOUBLE, "NOISE", &noise, "[Jy/beam] 1.4826 MAD of the residual", &st);
+	fits_update_key(f, TDOUBLE, "PEAK", &peak, "[Jy/beam] restored image maximum", &st);
+	fits_update_key(f, TDOUBLE, "DYNRANGE", &dr, "peak / noise", &st);
+	fits_update_key(f, TINT, "NITER", &niter, "CLEAN components", &st);
+	fits_update_key(f, TINT, "NMAJOR", &nmajor, "CLEAN major cycles", &st);
+	fits_update_key(f, TSTRING, "STOPREAS", (void *)(r->clean.stop ? r->clean.stop : ""),
+			"why CLEAN stopped", &st);
+	fits_update_key(f, TSTRING, "WEIGHTNG", (void *)r->weighting_desc, "uv weighting", &st);
+	fits_update_key(f, TDOUBLE, "ROBUST", &robust, "Briggs robust", &st);
+	fits_update_key(f, TLOGICAL, "CALIB", &calib, "calibration solutions applied", &st);
+	fits_update_key(f, TDOUBLE, "PBCUT", &pbcut, "pbcor blanked where pb < PBCUT", &st);
+	fits_write_date(f, &st);
+	fits_write_img(f, TFLOAT, 1, (LONGLONG)r->nx * r->ny, (void *)data, &st);
+	fits_close_file(f, &st);
+	if (st) {
+		fits_get_errstatus(st, msg);
+		rc = err_set(err, errlen, -EIO, "%s: CFITSIO: %s", tmp, msg);
+		unlink(tmp);
+		return rc;
+	}
+	if (rename(tmp, path) < 0) {
+		rc = err_set(err, errlen, -errno, "%s: rename: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	return rc;
+}

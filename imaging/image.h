@@ -1,0 +1,113 @@
+/*
+ * imaging/image.h — the imaging stage: a rephased vis_set in, the six images
+ * (image, residual, psf, model, pb, pbcor) and their statistics out.
+ *
+ *   weight (Stokes I, weights) → grid plan → PSF, dirty → beam fit →
+ *   CLEAN (Cotton–Schwab) → restore → primary beam → pbcor
+ *
+ * The input must be FIXED-phased (core/convert.h): the image is the SIN
+ * projection about (phase_ra_rad, phase_dec_rad) in ICRS, pixel (nx/2, ny/2)
+ * at the centre, east to the left (see imaging/grid.h).  Autocorrelations
+ * are skipped.  Everything is pure: no files, no database, no logging.
+ *
+ * Defaults (image_params_default): 4096 × 4096 at 3″, Briggs robust 0,
+ * ε = 1e-4 with w-stacking, niter 20000, gain 0.1, major gain 0.8,
+ * auto-threshold 3σ, at most 20 major cycles, pb cut 0.2, 4.65 m dish.
+ * image_params_quicklook(): 2048 × 2048 at 6″, niter 2000, 8 major cycles,
+ * auto-threshold 5σ.
+ *
+ * Ownership: image_run allocates *ret; image_result_free releases it (NULL ok).
+ */
+#ifndef CONTIMG_IMAGE_H
+#define CONTIMG_IMAGE_H
+
+#include <stddef.h>
+
+#include "core/vis.h"
+#include "imaging/beamfit.h"
+#include "imaging/clean.h"
+#include "imaging/grid.h"
+#include "imaging/weight.h"
+
+typedef struct image_params {
+	int nx, ny;             /* pixels (even) */
+	double cell_rad;        /* pixel size */
+	int weighting;          /* enum weight_mode */
+	double robust;          /* Briggs robust (−2 .. 2) */
+	double taper_fwhm_rad;  /* Gaussian taper, 0 = none */
+	double uvmin_lambda, uvmax_lambda; /* 0 = none */
+	int chan_avg;           /* channels averaged before gridding (1 = none) */
+	double epsilon;         /* gridding accuracy */
+	double sigma;           /* grid oversampling */
+	int wstacking;          /* 1 = w-stacking */
+	clean_params clean;     /* niter, gains, thresholds, auto-mask, max_major */
+	double pb_cut;          /* pbcor blanked where pb < pb_cut (default 0.2) */
+	double diam_m;          /* dish diameter for the primary beam (4.65) */
+	double dut1_s;          /* UT1 − UTC for the beam's pointing (0) */
+	int nthreads;           /* <= 0: OpenMP default */
+} image_params;
+
+void image_params_default(image_params *p);
+void image_params_quicklook(image_params *p);
+
+typedef struct image_timing {
+	double weight_s;        /* Stokes I + weights */
+	double index_s;         /* sorting samples for the gridder */
+	double psf_s, dirty_s;  /* the two first inversions */
+	double minor_s, major_s;/* CLEAN */
+	double grid_s, fft_s, screen_s; /* gridder internals, summed over every call */
+	double restore_s, pb_s;
+	double total_s;
+} image_timing;
+
+typedef struct img_result {
+	int nx, ny;
+	double cell_rad;
+	double ra0_rad, dec0_rad;   /* ICRS centre */
+	float *image;               /* restored, Jy/beam */
+	float *residual;            /* Jy/beam */
+	float *psf;                 /* peak 1 */
+	float *model;               /* Jy/pixel */
+	float *pb;                  /* time/band-averaged power beam */
+	float *pbcor;               /* image / pb, NaN where pb < pb_cut */
+	double pb_cut;
+	beamfit_beam beam;
+	double noise_jy;            /* 1.4826·MAD of the residual */
+	double peak_jy;             /* max of the restored image */
+	double dynamic_range;       /* peak / noise */
+	double freq_hz;             /* imaging-weighted mean frequency */
+	double bandwidth_hz;        /* highest − lowest channel edge */
+	double jd_start, jd_mid;    /* first integration's start, group mid time (UTC JD) */
+	double exposure_s;          /* integrations × integration time */
+	double sum_w, sum_w2_over_d;/* weight sums (noise expectation: see weight.h) */
+	size_t nvis_in;             /* input cross-correlation samples (all pols) */
+	size_t nvis_gridded;        /* Stokes I samples gridded */
+	double mvis_per_s;          /* nvis_in / total seconds / 1e6 */
+	int weighting;
+	double robust;
+	char weighting_desc[48];    /* e.g. "briggs 0" */
+	clean_stats clean;
+	grid_info grid;
+	image_timing t;
+	char group[256];            /* vis_set name */
+	char telescope[64];
+} image_result;
+
+/* Image v.  -EINVAL for a DRIFT set or bad parameters, -ENOMEM; the reason
+ * in err. */
+int image_run(const vis_set *v, const image_params *p, image_result **ret, char *err,
+	      size_t errlen);
+void image_result_free(image_result *r);
+
+/* Pixel (0-based, fractional) ↔ ICRS for a result (SIN about its centre). */
+void image_pix_to_radec(const image_result *r, double x, double y, double *ret_ra,
+			double *ret_dec);
+int image_radec_to_pix(const image_result *r, double ra, double dec, double *ret_x,
+		       double *ret_y);
+
+/* Sub-pixel peak near (x0, y0): the maximum within `radius` pixels, refined by
+ * a 3×3 quadratic (paraboloid) fit.  Returns -1 when no finite pixel. */
+int image_peak_fit(const float *img, int nx, int ny, int x0, int y0, int radius,
+		   double *ret_x, double *ret_y, double *ret_peak);
+
+#endif

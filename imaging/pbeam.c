@@ -1,0 +1,142 @@
+/*
+ * imaging/pbeam.c — time- and band-averaged Airy beam of the drift scan.
+ */
+#include "imaging/pbeam.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/astro.h"
+#include "core/beam.h"
+#include "core/err.h"
+
+#define NTAB 8192
+
+void pbeam_pix_to_radec(double x, double y, int nx, int ny, double cell_rad, double ra0_rad,
+			double dec0_rad, double *ret_ra, double *ret_dec)
+{
+	double l = -(x - nx / 2) * cell_rad, m = (y - ny / 2) * cell_rad;
+	double n = sqrt(fmax(0, 1 - l * l - m * m));
+	double sd = sin(dec0_rad), cd = cos(dec0_rad);
+	/* Inverse of astro_lmn: rotate (l, m, n) from the centre's east/north/
+	 * direction basis back to equatorial axes. */
+	double dec = asin(m * cd + n * sd);
+	double ra = ra0_rad + atan2(l, n * cd - m * sd);
+	*ret_ra = astro_wrap_2pi(ra);
+	*ret_dec = dec;
+}
+
+int pbeam_radec_to_pix(double ra, double dec, int nx, int ny, double cell_rad, double ra0_rad,
+		       double dec0_rad, double *ret_x, double *ret_y)
+{
+	double l, m, n;
+	astro_lmn(ra, dec, ra0_rad, dec0_rad, &l, &m, &n);
+	if (n <= 0)
+		return -1;
+	*ret_x = nx / 2 - l / cell_rad;
+	*ret_y = ny / 2 + m / cell_rad;
+	return 0;
+}
+
+int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen)
+{
+	double (*pt)[3] = NULL, *tw = NULL, *tab = NULL;
+	double swt = 0, swc = 0, smax = 0;
+	int nthreads = p->nthreads > 0 ? p->nthreads : omp_get_max_threads(), r = 0;
+
+	if (p->nx <= 0 || p->ny <= 0 || !(p->cell_rad > 0) || p->ntimes <= 0 || p->nchan <= 0 ||
+	    !(p->diam_m > 0))
+		return err_set(err, errlen, -EINVAL, "pbeam: bad parameters");
+	pt = malloc(p->ntimes * sizeof *pt);
+	tw = malloc(p->ntimes * sizeof *tw);
+	tab = malloc((NTAB + 2) * sizeof *tab);
+	if (!pt || !tw || !tab) {
+		r = err_set(err, errlen, -ENOMEM, "pbeam: out of memory");
+		goto out;
+	}
+	/* Pointing of each integration in ICRS: the CIRS meridian at (t, dec). */
+	double c0[3];
+	astro_dir(p->ra0_rad, p->dec0_rad, c0);
+	double maxsep = 0;
+	for (int t = 0; t < p->ntimes; t++) {
+		astro_frame f;
+		double ra, dec;
+		r = astro_frame_init(&f, p->time_jd[t], p->lon_rad, p->dut1_s);
+		if (r < 0) {
+			r = err_set(err, errlen, -EIO, "pbeam: ERFA rejected time JD %.6f",
+				    p->time_jd[t]);
+			goto out;
+		}
+		astro_frame_cirs_to_icrs(&f, astro_frame_meridian_ra_cirs(&f), p->pointing_dec_rad,
+					 &ra, &dec);
+		astro_dir(ra, dec, pt[t]);
+		tw[t] = p->time_w ? p->time_w[t] : 1;
+		swt += tw[t];
+		double sep = astro_separation(ra, dec, p->ra0_rad, p->dec0_rad);
+		if (sep > maxsep)
+			maxsep = sep;
+	}
+	for (int c = 0; c < p->nchan; c++)
+		swc += p->chan_w ? p->chan_w[c] : 1;
+	if (!(swt > 0) || !(swc > 0)) {
+		r = err_set(err, errlen, -EINVAL, "pbeam: zero total weight");
+		goto out;
+	}
+	/* Largest angle any pixel can have from any pointing. */
+	double hx = 0.5 * p->nx * p->cell_rad, hy = 0.5 * p->ny * p->cell_rad;
+	double rmax = asin(fmin(1, sqrt(hx * hx + hy * hy))) + maxsep + 1e-3;
+	smax = rmax >= M_PI / 2 ? 1 : sin(rmax);
+	/* Band-averaged pattern over sin θ. */
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+	for (int i = 0; i <= NTAB + 1; i++) {
+		double s = smax * i / NTAB, acc = 0;
+		for (int c = 0; c < p->nchan; c++) {
+			double w = p->chan_w ? p->chan_w[c] : 1;
+			if (w > 0)
+				acc += w * beam_airy(s, p->freq_hz[c], p->diam_m);
+		}
+		tab[i] = acc / swc;
+	}
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+	for (int iy = 0; iy < p->ny; iy++) {
+		for (int ix = 0; ix < p->nx; ix++) {
+			double ra, dec, d[3], acc = 0;
+			pbeam_pix_to_radec(ix, iy, p->nx, p->ny, p->cell_rad, p->ra0_rad, p->dec0_rad,
+					   &ra, &dec);
+			astro_dir(ra, dec, d);
+			for (int t = 0; t < p->ntimes; t++) {
+				if (!(tw[t] > 0))
+					continue;
+				/* sin θ = |d × p| (accurate at small angles). */
+				double cx = d[1] * pt[t][2] - d[2] * pt[t][1];
+				double cy = d[2] * pt[t][0] - d[0] * pt[t][2];
+				double cz = d[0] * pt[t][1] - d[1] * pt[t][0];
+				double s = sqrt(cx * cx + cy * cy + cz * cz);
+				double dot = d[0] * pt[t][0] + d[1] * pt[t][1] + d[2] * pt[t][2];
+				double v;
+				if (dot <= 0 || s > smax) {
+					v = 0;
+				} else {
+					double q = s / smax * NTAB;
+					int k = (int)q;
+					v = tab[k] + (q - k) * (tab[k + 1] - tab[k]);
+				}
+				acc += tw[t] * v;
+			}
+			pb[(size_t)iy * p->nx + ix] = (float)(acc / swt);
+		}
+	}
+out:
+	free(pt);
+	free(tw);
+	free(tab);
+	return r;
+}
+
+void pbeam_correct(const float *img, const float *pb, size_t n, double cut, float *out)
+{
+	for (size_t j = 0; j < n; j++)
+		out[j] = pb[j] >= cut && pb[j] > 0 ? img[j] / pb[j] : NAN;
+}

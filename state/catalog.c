@@ -1,0 +1,1524 @@
+/*
+ * state/catalog.c — the catalog database (see catalog.h).
+ */
+#include "state/catalog.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sqlite3.h>
+
+#include "core/err.h"
+
+#define DEG2RAD (M_PI / 180.0)
+#define CATALOG_SCHEMA_VERSION 1
+/* Two sources closer than the NVSS restoring beam (45″ FWHM) blend in the
+ * survey and in our 20–40″ images; such sources make poor flux references. */
+#define CATALOG_CONFUSION_ARCSEC 45.0
+/* Same-named VLA list entries closer than this are one source listed twice. */
+#define VLA_SAME_SOURCE_ARCSEC 10.0
+
+struct catalog {
+	sqlite3 *db;
+	char path[1024];
+};
+
+static const char *const schema_v1 =
+	"CREATE TABLE sources ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" ra_deg REAL NOT NULL,"
+	" dec_deg REAL NOT NULL,"
+	" flux_mjy REAL NOT NULL,"           /* at 1.4 GHz */
+	" spectral_index REAL,"              /* NULL = unknown */
+	" e_flux_mjy REAL,"
+	" e_ra_arcsec REAL,"
+	" e_dec_arcsec REAL,"
+	" major_arcsec REAL,"
+	" minor_arcsec REAL,"
+	" resolved INTEGER NOT NULL DEFAULT 0,"
+	" confused INTEGER NOT NULL DEFAULT 0,"
+	" snr REAL,"
+	" origin TEXT NOT NULL);"
+	"CREATE INDEX sources_dec ON sources(dec_deg);"
+	"CREATE TABLE calibrators ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" alt_name TEXT NOT NULL DEFAULT '',"
+	" ra_deg REAL NOT NULL,"             /* J2000 */
+	" dec_deg REAL NOT NULL,"
+	" pos_code TEXT NOT NULL DEFAULT '?');"
+	"CREATE INDEX calibrators_dec ON calibrators(dec_deg);"
+	"CREATE TABLE calibrator_bands ("
+	" calibrator_id INTEGER NOT NULL REFERENCES calibrators(id) ON DELETE CASCADE,"
+	" band TEXT NOT NULL,"               /* '20cm' */
+	" code TEXT NOT NULL,"               /* 'L' */
+	" quality TEXT NOT NULL,"            /* A B C D configuration codes, e.g. 'SPPP' */
+	" flux_jy REAL,"
+	" uvmin_kl REAL,"
+	" uvmax_kl REAL,"
+	" PRIMARY KEY (calibrator_id, band));";
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                        */
+
+static int sql_err(char *err, size_t errlen, sqlite3 *db, const char *what)
+{
+	return err_set(err, errlen, -EIO, "catalog: %s: %s", what, db ? sqlite3_errmsg(db) : "?");
+}
+
+static int exec(catalog *c, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int r = err_set(err, errlen, -EIO, "catalog %s: %s", c->path, msg ? msg : "?");
+		sqlite3_free(msg);
+		return r;
+	}
+	return 0;
+}
+
+static void bind_real_or_null(sqlite3_stmt *st, int i, double v)
+{
+	if (isfinite(v))
+		sqlite3_bind_double(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static double col_real_or_nan(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t len)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	snprintf(dst, len, "%s", s ? (const char *)s : "");
+}
+
+/* Great-circle distance (haversine: well conditioned at small separations). */
+static double sep_deg(double ra1, double dec1, double ra2, double dec2)
+{
+	double d1 = dec1 * DEG2RAD, d2 = dec2 * DEG2RAD;
+	double sd = sin((d2 - d1) / 2), sa = sin((ra2 - ra1) * DEG2RAD / 2);
+	double h = sd * sd + cos(d1) * cos(d2) * sa * sa;
+	if (h > 1)
+		h = 1;
+	return 2 * asin(sqrt(h)) / DEG2RAD;
+}
+
+static int parse_double(const char *s, double *ret)
+{
+	char *end;
+	double v;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (errno || *end || !isfinite(v))
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = 0;
+	size_t k = 0;
+	while (s[k] && isspace((unsigned char)s[k]))
+		k++;
+	if (k)
+		memmove(s, s + k, n - k + 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* open / close                                                         */
+
+int catalog_default_path(const char *state_dir, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s", state_dir && *state_dir ? state_dir : ".", CATALOG_FILE);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int migrate(catalog *c, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0, r;
+
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, errlen, c->db, "user_version");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > CATALOG_SCHEMA_VERSION)
+		return err_set(err, errlen, -EPROTO,
+			       "catalog %s: schema version %d is newer than this program's %d",
+			       c->path, version, CATALOG_SCHEMA_VERSION);
+	if (version == CATALOG_SCHEMA_VERSION)
+		return 0;
+	/* BEGIN IMMEDIATE: two processes opening a fresh file must not both migrate. */
+	if ((r = exec(c, "BEGIN IMMEDIATE", err, errlen)) < 0)
+		return r;
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+		r = sql_err(err, errlen, c->db, "user_version");
+		goto fail;
+	}
+	version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (version < 1 && (r = exec(c, schema_v1, err, errlen)) < 0)
+		goto fail;
+	if ((r = exec(c, "PRAGMA user_version = 1", err, errlen)) < 0)
+		goto fail;
+	return exec(c, "COMMIT", err, errlen);
+fail:
+	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+int catalog_open(const char *path, int readonly, catalog **ret_cat, char *err, size_t errlen)
+{
+	catalog *c = calloc(1, sizeof *c);
+	int r = 0, flags;
+
+	if (!c)
+		return err_set(err, errlen, -ENOMEM, "catalog: out of memory");
+	snprintf(c->path, sizeof c->path, "%s", path);
+	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+		r = err_set(err, errlen, readonly ? -ENOENT : -EIO, "catalog %s: cannot open: %s",
+			    path, c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(c->db, 10000);
+	if (!readonly) {
+		if ((r = exec(c, "PRAGMA journal_mode = WAL", err, errlen)) < 0)
+			goto out;
+		if ((r = exec(c, "PRAGMA foreign_keys = ON", err, errlen)) < 0)
+			goto out;
+		/* WAL + NORMAL stays consistent on a crash (only the last import could
+		 * be lost on power failure, and imports are repeatable); FULL would
+		 * fsync every commit and doubles the time of a full NVSS import. */
+		if ((r = exec(c, "PRAGMA synchronous = NORMAL", err, errlen)) < 0)
+			goto out;
+		if ((r = migrate(c, err, errlen)) < 0)
+			goto out;
+	} else {
+		sqlite3_stmt *st = NULL;
+		int v = 0;
+		if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+			r = sql_err(err, errlen, c->db, path);
+			goto out;
+		}
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		if (v != CATALOG_SCHEMA_VERSION) {
+			r = err_set(err, errlen, v ? -EPROTO : -ENOENT,
+				    "catalog %s: %s (schema version %d)", path,
+				    v ? "unsupported schema" : "not initialised", v);
+			goto out;
+		}
+	}
+out:
+	if (r < 0) {
+		catalog_close(c);
+		return r;
+	}
+	*ret_cat = c;
+	return 0;
+}
+
+void catalog_close(catalog *c)
+{
+	if (!c)
+		return;
+	sqlite3_close(c->db);
+	free(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* sources: upsert and confusion flags                                  */
+
+static const char *const upsert_source_sql =
+	"INSERT INTO sources(name, ra_deg, dec_deg, flux_mjy, spectral_index, e_flux_mjy,"
+	" e_ra_arcsec, e_dec_arcsec, major_arcsec, minor_arcsec, resolved, snr, origin)"
+	" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
+	" ON CONFLICT(name) DO UPDATE SET ra_deg=excluded.ra_deg, dec_deg=excluded.dec_deg,"
+	" flux_mjy=excluded.flux_mjy, spectral_index=excluded.spectral_index,"
+	" e_flux_mjy=excluded.e_flux_mjy, e_ra_arcsec=excluded.e_ra_arcsec,"
+	" e_dec_arcsec=excluded.e_dec_arcsec, major_arcsec=excluded.major_arcsec,"
+	" minor_arcsec=excluded.minor_arcsec, resolved=excluded.resolved, snr=excluded.snr,"
+	" origin=excluded.origin";
+
+static int upsert_source(sqlite3_stmt *st, const catalog_source *s)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	sqlite3_bind_text(st, 1, s->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(st, 2, s->ra_deg);
+	sqlite3_bind_double(st, 3, s->dec_deg);
+	sqlite3_bind_double(st, 4, s->flux_mjy);
+	bind_real_or_null(st, 5, s->spectral_index);
+	bind_real_or_null(st, 6, s->e_flux_mjy);
+	bind_real_or_null(st, 7, s->e_ra_arcsec);
+	bind_real_or_null(st, 8, s->e_dec_arcsec);
+	bind_real_or_null(st, 9, s->major_arcsec);
+	bind_real_or_null(st, 10, s->minor_arcsec);
+	sqlite3_bind_int(st, 11, s->resolved);
+	bind_real_or_null(st, 12, s->snr);
+	sqlite3_bind_text(st, 13, s->origin, -1, SQLITE_TRANSIENT);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+}
+
+typedef struct pos_row {
+	sqlite3_int64 id;
+	double ra, dec;
+	int confused, want;
+} pos_row;
+
+/* Recompute `confused` for the whole table: a sweep over sources sorted by
+ * declination compares each one only with those within the confusion radius
+ * in dec, so a full NVSS table (1.8 M rows) takes seconds, not hours. */
+static int update_confused(catalog *c, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	pos_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+	const double rad = CATALOG_CONFUSION_ARCSEC / 3600.0;
+
+	if (sqlite3_prepare_v2(c->db, "SELECT id, ra_deg, dec_deg, confused FROM sources"
+				      " ORDER BY dec_deg", -1, &st, NULL) != SQLITE_OK) {
+		r = sql_err(err, errlen, c->db, "confusion scan");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 1024;
+			pos_row *nr = realloc(rows, nc * sizeof *nr);
+			if (!nr) {
+				r = err_set(err, errlen, -ENOMEM, "catalog: out of memory");
+				goto out;
+			}
+			rows = nr;
+			cap = nc;
+		}
+		rows[n].id = sqlite3_column_int64(st, 0);
+		rows[n].ra = sqlite3_column_double(st, 1);
+		rows[n].dec = sqlite3_column_double(st, 2);
+		rows[n].confused = sqlite3_column_int(st, 3);
+		rows[n].want = 0;
+		n++;
+	}
+	if (r != SQLITE_DONE) {
+		r = sql_err(err, errlen, c->db, "confusion scan");
+		goto out;
+	}
+	r = 0;
+	sqlite3_finalize(st);
+	st = NULL;
+	for (size_t i = 0; i < n; i++) {
+		double cosd = cos(rows[i].dec * DEG2RAD);
+		for (size_t j = i + 1; j < n && rows[j].dec - rows[i].dec <= rad; j++) {
+			double dra = fabs(rows[j].ra - rows[i].ra);
+			if (dra > 180)
+				dra = 360 - dra;
+			if (dra * cosd > 2 * rad && cosd > 0.01)
+				continue;
+			if (sep_deg(rows[i].ra, rows[i].dec, rows[j].ra, rows[j].dec) <= rad)
+				rows[i].want = rows[j].want = 1;
+		}
+	}
+	if (sqlite3_prepare_v2(c->db, "UPDATE sources SET confused = ?1 WHERE id = ?2", -1, &st,
+			       NULL) != SQLITE_OK) {
+		r = sql_err(err, errlen, c->db, "confusion update");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].want == rows[i].confused)
+			continue;
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, rows[i].want);
+		sqlite3_bind_int64(st, 2, rows[i].id);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			r = sql_err(err, errlen, c->db, "confusion update");
+			goto out;
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	free(rows);
+	return r;
+}
+
+static void source_init(catalog_source *s, const char *origin)
+{
+	memset(s, 0, sizeof *s);
+	s->spectral_index = s->e_flux_mjy = s->e_ra_arcsec = s->e_dec_arcsec = NAN;
+	s->major_arcsec = s->minor_arcsec = s->snr = NAN;
+	snprintf(s->origin, sizeof s->origin, "%s", origin);
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV import                                                           */
+
+/* Split line in place on `sep`, trimming fields.  Returns the field count. */
+static int split(char *line, char sep, char **f, int maxf)
+{
+	int n = 0;
+	char *p = line;
+	for (;;) {
+		char *q = strchr(p, sep);
+		if (n < maxf)
+			f[n++] = p;
+		if (!q)
+			break;
+		*q = 0;
+		p = q + 1;
+	}
+	for (int i = 0; i < n; i++)
+		trim(f[i]);
+	return n;
+}
+
+int catalog_import_csv(catalog *c, const char *path, size_t *ret_n, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	sqlite3_stmt *st = NULL;
+	char *line = NULL;
+	size_t cap = 0, n = 0, lineno = 0;
+	int r = 0, in_tx = 0, seen_data = 0;
+
+	if (!f)
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if ((r = exec(c, "BEGIN IMMEDIATE", err, errlen)) < 0)
+		goto out;
+	in_tx = 1;
+	if (sqlite3_prepare_v2(c->db, upsert_source_sql, -1, &st, NULL) != SQLITE_OK) {
+		r = sql_err(err, errlen, c->db, "prepare");
+		goto out;
+	}
+	while (getline(&line, &cap, f) >= 0) {
+		char *fld[8];
+		int nf;
+		catalog_source s;
+		double v;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = 0;
+		trim(line);
+		if (!line[0] || line[0] == '#')
+			continue;
+		nf = split(line, ',', fld, 8);
+		/* A header is a first row whose ra column is not a number. */
+		if (!seen_data && (nf < 2 || parse_double(fld[1], &v) < 0)) {
+			seen_data = 1;
+			continue;
+		}
+		seen_data = 1;
+		source_init(&s, "csv");
+		if (nf < 4 || nf > 5 || !fld[0][0]) {
+			r = err_set(err, errlen, -EINVAL, "%s:%zu: expected name,ra_deg,dec_deg,"
+				    "flux_mjy[,spectral_index]", path, lineno);
+			goto out;
+		}
+		snprintf(s.name, sizeof s.name, "%s", fld[0]);
+		if (parse_double(fld[1], &s.ra_deg) < 0 || parse_double(fld[2], &s.dec_deg) < 0 ||
+		    parse_double(fld[3], &s.flux_mjy) < 0 ||
+		    (nf == 5 && fld[4][0] && parse_double(fld[4], &s.spectral_index) < 0)) {
+			r = err_set(err, errlen, -EINVAL, "%s:%zu: bad number", path, lineno);
+			goto out;
+		}
+		if (s.ra_deg < 0 || s.ra_deg >= 360 || fabs(s.dec_deg) > 90 || s.flux_mjy < 0) {
+			r = err_set(err, errlen, -EINVAL, "%s:%zu: position or flux out of range",
+				    path, lineno);
+			goto out;
+		}
+		if (upsert_source(st, &s) < 0) {
+			r = sql_err(err, errlen, c->db, "insert source");
+			goto out;
+		}
+		n++;
+	}
+	if ((r = update_confused(c, err, errlen)) < 0)
+		goto out;
+	r = exec(c, "COMMIT", err, errlen);
+	in_tx = 0;
+out:
+	if (in_tx)
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(st);
+	free(line);
+	fclose(f);
+	if (r == 0 && ret_n)
+		*ret_n = n;
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* NVSS (VizieR TSV) import                                             */
+
+/* Sexagesimal "hh mm ss.s" / "dd:mm:ss" (3 fields) or plain degrees.
+ * hours = 1 scales the sexagesimal value by 15. */
+static int parse_angle(const char *s, int hours, double *ret_deg)
+{
+	char buf[64];
+	char *tok[4], *save = NULL, *p;
+	int n = 0, neg;
+	double a[3], v;
+
+	snprintf(buf, sizeof buf, "%s", s);
+	for (p = buf; *p; p++)
+		if (strchr(":hmsd'\"", *p))
+			*p = ' ';
+	for (p = strtok_r(buf, " \t", &save); p && n < 4; p = strtok_r(NULL, " \t", &save))
+		tok[n++] = p;
+	if (n == 1) {
+		if (parse_double(tok[0], &v) < 0)
+			return -EINVAL;
+		*ret_deg = v;
+		return 0;
+	}
+	if (n != 3 && n != 2)
+		return -EINVAL;
+	neg = tok[0][0] == '-';
+	for (int i = 0; i < n; i++)
+		if (parse_double(tok[i], &a[i]) < 0)
+			return -EINVAL;
+	if (n == 2)
+		a[2] = 0;
+	v = fabs(a[0]) + a[1] / 60.0 + a[2] / 3600.0;
+	if (a[1] < 0 || a[1] >= 60 || a[2] < 0 || a[2] >= 60)
+		return -EINVAL;
+	*ret_deg = (neg ? -v : v) * (hours ? 15.0 : 1.0);
+	return 0;
+}
+
+int catalog_parse_angle(const char *s, int hours, double *ret_deg)
+{
+	/* A single number is decimal degrees whatever `hours` says. */
+	return parse_angle(s, hours && strpbrk(s, " :hm"), ret_deg);
+}
+
+static int col_find(char **hdr, int n, const char *const *names)
+{
+	for (const char *const *nm = names; *nm; nm++)
+		for (int i = 0; i < n; i++)
+			if (!strcasecmp(hdr[i], *nm))
+				return i;
+	return -1;
+}
+
+static int is_dash_line(const char *s)
+{
+	int dash = 0;
+	for (; *s; s++) {
+		if (*s == '-')
+			dash = 1;
+		else if (*s != '\t' && *s != ' ' && *s != ';' && *s != '|')
+			return 0;
+	}
+	return dash;
+}
+
+#define NVSS_MAXCOL 64
+
+int catalog_import_nvss(catalog *c, const char *path, size_t *ret_n, char *err, size_t errlen)
+{
+	static const char *const c_ra[] = { "RAJ2000", "_RAJ2000", "RA", "ra_deg", NULL };
+	static const char *const c_dec[] = { "DEJ2000", "_DEJ2000", "DEC", "dec_deg", NULL };
+	static const char *const c_s[] = { "S1.4", "S1400", "Sint", "flux_mjy", NULL };
+	static const char *const c_es[] = { "e_S1.4", "e_S1400", "e_Sint", NULL };
+	static const char *const c_era[] = { "e_RAJ2000", NULL };
+	static const char *const c_edec[] = { "e_DEJ2000", NULL };
+	static const char *const c_maj[] = { "MajAxis", "Maj", NULL };
+	static const char *const c_min[] = { "MinAxis", "Min", NULL };
+	static const char *const c_lmaj[] = { "l_MajAxis", NULL };
+	static const char *const c_name[] = { "NVSS", "Name", "name", NULL };
+	static const char *const c_alpha[] = { "spectral_index", "alpha", "SpIdx", NULL };
+	FILE *f = fopen(path, "r");
+	sqlite3_stmt *st = NULL;
+	char *line = NULL, *hdrbuf = NULL;
+	char *hdr[NVSS_MAXCOL];
+	size_t cap = 0, n = 0, lineno = 0;
+	int r = 0, in_tx = 0, nh = 0, data_started = 0, units_seen = 0;
+	int i_ra = -1, i_dec = -1, i_s = -1, i_es, i_era, i_edec, i_maj, i_min, i_lmaj, i_name,
+	    i_alpha;
+	int era_time_s = 1; /* VizieR's NVSS gives e_RAJ2000 in seconds of time */
+	int ra_deg_unit = 0;
+	char sep = '\t';
+
+	if (!f)
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if ((r = exec(c, "BEGIN IMMEDIATE", err, errlen)) < 0)
+		goto out;
+	in_tx = 1;
+	if (sqlite3_prepare_v2(c->db, upsert_source_sql, -1, &st, NULL) != SQLITE_OK) {
+		r = sql_err(err, errlen, c->db, "prepare");
+		goto out;
+	}
+	i_es = i_era = i_edec = i_maj = i_min = i_lmaj = i_name = i_alpha = -1;
+	while (getline(&line, &cap, f) >= 0) {
+		char *fld[NVSS_MAXCOL];
+		int nf;
+		catalog_source s;
+		double v;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = 0;
+		if (line[0] == '#' || !line[strspn(line, " \t")])
+			continue;
+		if (!hdrbuf) {
+			if (!strchr(line, '\t') && strchr(line, ';'))
+				sep = ';';
+			if (!(hdrbuf = strdup(line))) {
+				r = err_set(err, errlen, -ENOMEM, "out of memory");
+				goto out;
+			}
+			nh = split(hdrbuf, sep, hdr, NVSS_MAXCOL);
+			i_ra = col_find(hdr, nh, c_ra);
+			i_dec = col_find(hdr, nh, c_dec);
+			i_s = col_find(hdr, nh, c_s);
+			i_es = col_find(hdr, nh, c_es);
+			i_era = col_find(hdr, nh, c_era);
+			i_edec = col_find(hdr, nh, c_edec);
+			i_maj = col_find(hdr, nh, c_maj);
+			i_min = col_find(hdr, nh, c_min);
+			i_lmaj = col_find(hdr, nh, c_lmaj);
+			i_name = col_find(hdr, nh, c_name);
+			i_alpha = col_find(hdr, nh, c_alpha);
+			if (i_ra < 0 || i_dec < 0 || i_s < 0) {
+				r = err_set(err, errlen, -EINVAL, "%s:%zu: header lacks RAJ2000, "
+					    "DEJ2000 or S1.4 columns", path, lineno);
+				goto out;
+			}
+			continue;
+		}
+		if (is_dash_line(line)) {
+			data_started = 1;
+			continue;
+		}
+		nf = split(line, sep, fld, NVSS_MAXCOL);
+		/* The row after the header carries units unless dashes came first. */
+		if (!data_started && !units_seen) {
+			units_seen = 1;
+			if (parse_angle(fld[i_ra < nf ? i_ra : 0], 1, &v) < 0 ||
+			    (i_s < nf && parse_double(fld[i_s], &v) < 0)) {
+				if (i_era >= 0 && i_era < nf)
+					era_time_s = !strcmp(fld[i_era], "s");
+				ra_deg_unit = i_ra < nf && !strcmp(fld[i_ra], "deg");
+				continue;
+			}
+		}
+		data_started = 1;
+		if (nf <= i_ra || nf <= i_dec || nf <= i_s) {
+			r = err_set(err, errlen, -EINVAL, "%s:%zu: %d columns, header has %d", path,
+				    lineno, nf, nh);
+			goto out;
+		}
+		source_init(&s, "nvss");
+		if (parse_angle(fld[i_ra], !ra_deg_unit && strpbrk(fld[i_ra], " :h"), &s.ra_deg) < 0 ||
+		    parse_angle(fld[i_dec], 0, &s.dec_deg) < 0 ||
+		    parse_double(fld[i_s], &s.flux_mjy) < 0) {
+			r = err_set(err, errlen, -EINVAL, "%s:%zu: bad position or S1.4", path,
+				    lineno);
+			goto out;
+		}
+		if (s.ra_deg < 0 || s.ra_deg >= 360 || fabs(s.dec_deg) > 90) {
+			r = err_set(err, errlen, -EINVAL, "%s:%zu: position out of range", path,
+				    lineno);
+			goto out;
+		}
+		if (i_es >= 0 && i_es < nf && parse_double(fld[i_es], &v) == 0) {
+			s.e_flux_mjy = v;
+			if (v > 0)
+				s.snr = s.flux_mjy / v;
+		}
+		if (i_era >= 0 && i_era < nf && parse_double(fld[i_era], &v) == 0)
+			s.e_ra_arcsec = era_time_s ? v * 15.0 * cos(s.dec_deg * DEG2RAD) : v;
+		if (i_edec >= 0 && i_edec < nf && parse_double(fld[i_edec], &v) == 0)
+			s.e_dec_arcsec = v;
+		if (i_maj >= 0 && i_maj < nf && parse_double(fld[i_maj], &v) == 0)
+			s.major_arcsec = v;
+		if (i_min >= 0 && i_min < nf && parse_double(fld[i_min], &v) == 0)
+			s.minor_arcsec = v;
+		if (i_alpha >= 0 && i_alpha < nf && parse_double(fld[i_alpha], &v) == 0)
+			s.spectral_index = v;
+		/* NVSS gives deconvolved sizes; "<" marks an upper limit (unresolved). */
+		s.resolved = isfinite(s.major_arcsec) && s.major_arcsec > 0 &&
+			     !(i_lmaj >= 0 && i_lmaj < nf && strchr(fld[i_lmaj], '<'));
+		if (i_name >= 0 && i_name < nf && fld[i_name][0]) {
+			snprintf(s.name, sizeof s.name, "%s%s", isdigit((unsigned char)fld[i_name][0])
+				 ? "NVSS J" : "", fld[i_name]);
+		} else {
+			double ra_h = s.ra_deg / 15.0, ad = fabs(s.dec_deg);
+			int h = (int)ra_h, m = (int)((ra_h - h) * 60);
+			double sec = ((ra_h - h) * 60 - m) * 60;
+			int dd = (int)ad, dm = (int)((ad - dd) * 60);
+			int ds = (int)(((ad - dd) * 60 - dm) * 60);
+			snprintf(s.name, sizeof s.name, "NVSS J%02d%02d%04.1f%c%02d%02d%02d", h, m,
+				 floor(sec * 10) / 10, s.dec_deg < 0 ? '-' : '+', dd, dm, ds);
+		}
+		if (upsert_source(st, &s) < 0) {
+			r = sql_err(err, errlen, c->db, "insert source");
+			goto out;
+		}
+		n++;
+	}
+	if (!hdrbuf) {
+		r = err_set(err, errlen, -EINVAL, "%s: no header row", path);
+		goto out;
+	}
+	if ((r = update_confused(c, err, errlen)) < 0)
+		goto out;
+	r = exec(c, "COMMIT", err, errlen);
+	in_tx = 0;
+out:
+	if (in_tx)
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(st);
+	free(line);
+	free(hdrbuf);
+	fclose(f);
+	if (r == 0 && ret_n)
+		*ret_n = n;
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* VLA calibrator list import                                           */
+
+static int pos_rank(char code)
+{
+	switch (code) {
+	case 'A': return 0;
+	case 'B': return 1;
+	case 'C': return 2;
+	case 'T': return 3;
+	default: return 4;
+	}
+}
+
+/* "Aug01", "May01": the list's POS.REF column (month + year). */
+static int is_posref(const char *t)
+{
+	return strlen(t) == 5 && isupper((unsigned char)t[0]) && islower((unsigned char)t[1]) &&
+	       islower((unsigned char)t[2]) && isdigit((unsigned char)t[3]) &&
+	       isdigit((unsigned char)t[4]);
+}
+
+static int is_number_tok(const char *t)
+{
+	double v;
+	return parse_double(t, &v) == 0;
+}
+
+typedef struct vla_cals {
+	catalog_cal *v;
+	size_t n, cap;
+} vla_cals;
+
+static int vla_push(vla_cals *a, const catalog_cal *cal)
+{
+	if (a->n == a->cap) {
+		size_t nc = a->cap ? 2 * a->cap : 256;
+		catalog_cal *nv = realloc(a->v, nc * sizeof *nv);
+		if (!nv)
+			return -ENOMEM;
+		a->v = nv;
+		a->cap = nc;
+	}
+	a->v[a->n++] = *cal;
+	return 0;
+}
+
+/* A band row, e.g. " 20cm L  S P P P       8.80                      100   visplot".
+ * Codes and flux are whitespace-separated; whether a lone number after the flux
+ * is UVMIN or UVMAX is only told by its column, which the list shifts left by
+ * three characters on some rows ("20cm L" vs "20cm    L"), so columns are
+ * measured from the band letter: UVMIN ends ≤ 35 characters after it, UVMAX
+ * ≥ 45 characters after it in every row of the list. */
+static int parse_band_row(const char *line, catalog_band *b)
+{
+	const char *p = line;
+	const char *tok[16];
+	size_t len[16];
+	int nt = 0, i, k;
+	long letter_col;
+
+	memset(b, 0, sizeof *b);
+	b->flux_jy = b->uvmin_kl = b->uvmax_kl = NAN;
+	while (*p && nt < 16) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		tok[nt] = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		len[nt] = (size_t)(p - tok[nt]);
+		nt++;
+	}
+	if (nt < 2 || len[0] < 3 || len[0] >= sizeof b->band || strncmp(tok[0] + len[0] - 2, "cm", 2))
+		return -EINVAL;
+	memcpy(b->band, tok[0], len[0]);
+	if (len[1] != 1 || !isupper((unsigned char)tok[1][0]))
+		return -EINVAL;
+	b->code = tok[1][0];
+	letter_col = tok[1] - line;
+	/* Up to four single-character, non-digit configuration codes. */
+	for (i = 2, k = 0; i < nt && k < 4 && len[i] == 1 && !isdigit((unsigned char)tok[i][0]);
+	     i++, k++)
+		b->quality[k] = (char)toupper((unsigned char)tok[i][0]);
+	for (; k < 4; k++)
+		b->quality[k] = '?';
+	b->quality[4] = 0;
+	if (i < nt) {
+		char num[32];
+		size_t l = len[i] < sizeof num ? len[i] : sizeof num - 1;
+		memcpy(num, tok[i], l);
+		num[l] = 0;
+		if (is_number_tok(num))
+			b->flux_jy = strtod(num, NULL);
+		else if (strcmp(num, "?"))
+			return 0; /* a word where the flux goes: keep the row without one */
+		i++;
+	}
+	for (; i < nt; i++) {
+		char num[32];
+		size_t l = len[i] < sizeof num ? len[i] : sizeof num - 1;
+		long end_col = (long)(tok[i] - line) + (long)len[i] - letter_col;
+		memcpy(num, tok[i], l);
+		num[l] = 0;
+		if (!is_number_tok(num))
+			continue; /* "visplot" and similar notes */
+		if (end_col <= 40)
+			b->uvmin_kl = strtod(num, NULL);
+		else
+			b->uvmax_kl = strtod(num, NULL);
+	}
+	return 0;
+}
+
+static int parse_j2000_line(char **t, int nt, catalog_cal *cal)
+{
+	memset(cal, 0, sizeof *cal);
+	if (nt < 5 || strlen(t[0]) >= sizeof cal->name || strlen(t[2]) != 1)
+		return -EINVAL;
+	snprintf(cal->name, sizeof cal->name, "%s", t[0]);
+	cal->pos_code = t[2][0];
+	if (!strchr(t[3], 'h') || parse_angle(t[3], 1, &cal->ra_deg) < 0 ||
+	    parse_angle(t[4], 0, &cal->dec_deg) < 0)
+		return -EINVAL;
+	if (cal->ra_deg < 0 || cal->ra_deg >= 360 || fabs(cal->dec_deg) > 90)
+		return -EINVAL;
+	/* Optional POS.REF (e.g. "Aug01") then ALT.NAME (e.g. "3C286", "JVAS"). */
+	for (int i = 5; i < nt; i++)
+		if (!is_posref(t[i])) {
+			snprintf(cal->alt_name, sizeof cal->alt_name, "%s", t[i]);
+			break;
+		}
+	return 0;
+}
+
+/* Fold a same-named entry into `into` (the same source listed twice). */
+static void merge_cal(catalog_cal *into, const catalog_cal *from)
+{
+	if (pos_rank(from->pos_code) < pos_rank(into->pos_code)) {
+		into->ra_deg = from->ra_deg;
+		into->dec_deg = from->dec_deg;
+		into->pos_code = from->pos_code;
+	}
+	if (!into->alt_name[0])
+		snprintf(into->alt_name, sizeof into->alt_name, "%s", from->alt_name);
+	for (int i = 0; i < from->nbands; i++) {
+		int have = 0;
+		for (int j = 0; j < into->nbands; j++)
+			have |= !strcmp(into->bands[j].band, from->bands[i].band);
+		if (!have && into->nbands < CATALOG_MAX_BANDS)
+			into->bands[into->nbands++] = from->bands[i];
+	}
+}
+
+/* Add a finished entry, merging or renaming repeats of a name. */
+static int vla_finish(vla_cals *a, catalog_cal *cal)
+{
+	int suffix = 1;
+	char base[32];
+
+	snprintf(base, sizeof base, "%s", cal->name);
+	for (size_t i = 0; i < a->n; i++) {
+		catalog_cal *o = &a->v[i];
+		size_t bl = strlen(base);
+		if (strncmp(o->name, base, bl) || (o->name[bl] && o->name[bl] != '_'))
+			continue;
+		if (sep_deg(o->ra_deg, o->dec_deg, cal->ra_deg, cal->dec_deg) * 3600 <=
+		    VLA_SAME_SOURCE_ARCSEC) {
+			merge_cal(o, cal);
+			return 0;
+		}
+		suffix++;
+	}
+	if (suffix > 1)
+		snprintf(cal->name, sizeof cal->name, "%.20s_%d", base, suffix);
+	return vla_push(a, cal);
+}
+
+static int store_cals(catalog *c, const vla_cals *a, char *err, size_t errlen)
+{
+	sqlite3_stmt *up = NULL, *id = NULL, *del = NULL, *ins = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(c->db,
+			       "INSERT INTO calibrators(name, alt_name, ra_deg, dec_deg, pos_code)"
+			       " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name) DO UPDATE SET"
+			       " alt_name=excluded.alt_name, ra_deg=excluded.ra_deg,"
+			       " dec_deg=excluded.dec_deg, pos_code=excluded.pos_code",
+			       -1, &up, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "SELECT id FROM calibrators WHERE name = ?1", -1, &id,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "DELETE FROM calibrator_bands WHERE calibrator_id = ?1", -1,
+			       &del, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db,
+			       "INSERT INTO calibrator_bands(calibrator_id, band, code, quality,"
+			       " flux_jy, uvmin_kl, uvmax_kl) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+			       -1, &ins, NULL) != SQLITE_OK) {
+		r = sql_err(err, errlen, c->db, "prepare");
+		goto out;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		const catalog_cal *cal = &a->v[i];
+		char code[2] = { cal->pos_code, 0 };
+		sqlite3_int64 rowid;
+
+		sqlite3_reset(up);
+		sqlite3_bind_text(up, 1, cal->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(up, 2, cal->alt_name, -1, SQLITE_STATIC);
+		sqlite3_bind_double(up, 3, cal->ra_deg);
+		sqlite3_bind_double(up, 4, cal->dec_deg);
+		sqlite3_bind_text(up, 5, code, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(up) != SQLITE_DONE) {
+			r = sql_err(err, errlen, c->db, cal->name);
+			goto out;
+		}
+		sqlite3_reset(id);
+		sqlite3_bind_text(id, 1, cal->name, -1, SQLITE_STATIC);
+		if (sqlite3_step(id) != SQLITE_ROW) {
+			r = sql_err(err, errlen, c->db, cal->name);
+			goto out;
+		}
+		rowid = sqlite3_column_int64(id, 0);
+		sqlite3_reset(id);
+		sqlite3_reset(del);
+		sqlite3_bind_int64(del, 1, rowid);
+		if (sqlite3_step(del) != SQLITE_DONE) {
+			r = sql_err(err, errlen, c->db, cal->name);
+			goto out;
+		}
+		for (int b = 0; b < cal->nbands; b++) {
+			const catalog_band *bd = &cal->bands[b];
+			char bc[2] = { bd->code, 0 };
+			sqlite3_reset(ins);
+			sqlite3_bind_int64(ins, 1, rowid);
+			sqlite3_bind_text(ins, 2, bd->band, -1, SQLITE_STATIC);
+			sqlite3_bind_text(ins, 3, bc, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(ins, 4, bd->quality, -1, SQLITE_STATIC);
+			bind_real_or_null(ins, 5, bd->flux_jy);
+			bind_real_or_null(ins, 6, bd->uvmin_kl);
+			bind_real_or_null(ins, 7, bd->uvmax_kl);
+			if (sqlite3_step(ins) != SQLITE_DONE) {
+				r = sql_err(err, errlen, c->db, cal->name);
+				goto out;
+			}
+		}
+	}
+out:
+	sqlite3_finalize(up);
+	sqlite3_finalize(id);
+	sqlite3_finalize(del);
+	sqlite3_finalize(ins);
+	return r;
+}
+
+int catalog_import_vla(catalog *c, const char *path, size_t *ret_n, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	vla_cals all = { 0 };
+	catalog_cal cur;
+	int have_cur = 0, r = 0, in_tx = 0;
+
+	if (!f)
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	while (getline(&line, &cap, f) >= 0) {
+		char buf[512], *t[16], *save = NULL, *p;
+		int nt = 0;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = 0;
+		snprintf(buf, sizeof buf, "%s", line);
+		for (p = strtok_r(buf, " \t", &save); p && nt < 16; p = strtok_r(NULL, " \t", &save))
+			t[nt++] = p;
+		if (nt >= 2 && !strcmp(t[1], "J2000")) {
+			if (have_cur && (r = vla_finish(&all, &cur)) < 0)
+				goto nomem;
+			if (parse_j2000_line(t, nt, &cur) < 0) {
+				r = err_set(err, errlen, -EINVAL, "%s:%zu: bad J2000 line", path,
+					    lineno);
+				goto out;
+			}
+			have_cur = 1;
+		} else if (nt >= 2 && have_cur && strlen(t[0]) > 2 &&
+			   !strcmp(t[0] + strlen(t[0]) - 2, "cm") && isdigit((unsigned char)t[0][0])) {
+			catalog_band b;
+			if (parse_band_row(line, &b) < 0) {
+				r = err_set(err, errlen, -EINVAL, "%s:%zu: bad band row", path, lineno);
+				goto out;
+			}
+			if (cur.nbands < CATALOG_MAX_BANDS)
+				cur.bands[cur.nbands++] = b;
+		}
+		/* B1950 lines, the BAND header, rules, blanks and the file header carry
+		 * nothing we keep. */
+	}
+	if (have_cur && (r = vla_finish(&all, &cur)) < 0)
+		goto nomem;
+	if (all.n == 0) {
+		r = err_set(err, errlen, -EINVAL, "%s: no J2000 entries: not a VLA calibrator list",
+			    path);
+		goto out;
+	}
+	if ((r = exec(c, "BEGIN IMMEDIATE", err, errlen)) < 0)
+		goto out;
+	in_tx = 1;
+	if ((r = store_cals(c, &all, err, errlen)) < 0)
+		goto out;
+	r = exec(c, "COMMIT", err, errlen);
+	in_tx = 0;
+	goto out;
+nomem:
+	r = err_set(err, errlen, -ENOMEM, "catalog: out of memory");
+out:
+	if (in_tx)
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	if (r == 0 && ret_n)
+		*ret_n = all.n;
+	free(all.v);
+	free(line);
+	fclose(f);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* queries                                                              */
+
+static const char *const source_cols =
+	"name, ra_deg, dec_deg, flux_mjy, spectral_index, e_flux_mjy, e_ra_arcsec, e_dec_arcsec,"
+	" major_arcsec, minor_arcsec, resolved, confused, snr, origin";
+
+static void read_source(sqlite3_stmt *st, catalog_source *s)
+{
+	memset(s, 0, sizeof *s);
+	col_text(st, 0, s->name, sizeof s->name);
+	s->ra_deg = sqlite3_column_double(st, 1);
+	s->dec_deg = sqlite3_column_double(st, 2);
+	s->flux_mjy = sqlite3_column_double(st, 3);
+	s->spectral_index = col_real_or_nan(st, 4);
+	s->e_flux_mjy = col_real_or_nan(st, 5);
+	s->e_ra_arcsec = col_real_or_nan(st, 6);
+	s->e_dec_arcsec = col_real_or_nan(st, 7);
+	s->major_arcsec = col_real_or_nan(st, 8);
+	s->minor_arcsec = col_real_or_nan(st, 9);
+	s->resolved = sqlite3_column_int(st, 10);
+	s->confused = sqlite3_column_int(st, 11);
+	s->snr = col_real_or_nan(st, 12);
+	col_text(st, 13, s->origin, sizeof s->origin);
+}
+
+static int cmp_source_flux(const void *a, const void *b)
+{
+	const catalog_source *x = a, *y = b;
+	if (x->flux_mjy != y->flux_mjy)
+		return x->flux_mjy > y->flux_mjy ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+int catalog_sources_near(catalog *c, double ra_deg, double dec_deg, double radius_deg,
+			 double min_flux_mjy, catalog_source **ret_src, size_t *ret_n,
+			 char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	catalog_source *v = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0, all = radius_deg >= 180;
+	char sql[512];
+
+	if (!isfinite(ra_deg) || !isfinite(dec_deg) || !(radius_deg >= 0))
+		return err_set(err, errlen, -EINVAL, "catalog: bad cone (%g, %g, r=%g)", ra_deg,
+			       dec_deg, radius_deg);
+	/* The dec index bounds the scan; the exact distance is computed here. */
+	snprintf(sql, sizeof sql, "SELECT %s FROM sources WHERE dec_deg BETWEEN ?1 AND ?2"
+		 " AND flux_mjy >= ?3", source_cols);
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		r = sql_err(err, errlen, c->db, "sources query");
+		goto out;
+	}
+	sqlite3_bind_double(st, 1, all ? -91.0 : dec_deg - radius_deg);
+	sqlite3_bind_double(st, 2, all ? 91.0 : dec_deg + radius_deg);
+	sqlite3_bind_double(st, 3, isfinite(min_flux_mjy) ? min_flux_mjy : -1e300);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		catalog_source s;
+		read_source(st, &s);
+		s.sep_deg = sep_deg(ra_deg, dec_deg, s.ra_deg, s.dec_deg);
+		if (!all && s.sep_deg > radius_deg)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 64;
+			catalog_source *nv = realloc(v, nc * sizeof *nv);
+			if (!nv) {
+				r = err_set(err, errlen, -ENOMEM, "catalog: out of memory");
+				goto out;
+			}
+			v = nv;
+			cap = nc;
+		}
+		v[n++] = s;
+	}
+	if (r != SQLITE_DONE) {
+		r = sql_err(err, errlen, c->db, "sources query");
+		goto out;
+	}
+	r = 0;
+	if (n)
+		qsort(v, n, sizeof *v, cmp_source_flux);
+out:
+	sqlite3_finalize(st);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret_src = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int load_bands(catalog *c, sqlite3_int64 id, catalog_cal *cal, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(c->db, "SELECT band, code, quality, flux_jy, uvmin_kl, uvmax_kl"
+				      " FROM calibrator_bands WHERE calibrator_id = ?1"
+				      " ORDER BY CAST(band AS REAL) DESC", -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, errlen, c->db, "bands query");
+	sqlite3_bind_int64(st, 1, id);
+	cal->nbands = 0;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW && cal->nbands < CATALOG_MAX_BANDS) {
+		catalog_band *b = &cal->bands[cal->nbands++];
+		const unsigned char *code;
+		memset(b, 0, sizeof *b);
+		col_text(st, 0, b->band, sizeof b->band);
+		code = sqlite3_column_text(st, 1);
+		b->code = code ? (char)code[0] : '?';
+		col_text(st, 2, b->quality, sizeof b->quality);
+		b->flux_jy = col_real_or_nan(st, 3);
+		b->uvmin_kl = col_real_or_nan(st, 4);
+		b->uvmax_kl = col_real_or_nan(st, 5);
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE && r != SQLITE_ROW)
+		return sql_err(err, errlen, c->db, "bands query");
+	return 0;
+}
+
+/* Run a calibrators query (columns id, name, alt_name, ra, dec, pos_code) and
+ * collect the rows with their bands. */
+static int collect_cals(catalog *c, sqlite3_stmt *st, catalog_cal **ret, size_t *ret_n,
+			char *err, size_t errlen)
+{
+	catalog_cal *v = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		catalog_cal *cal;
+		const unsigned char *pc;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 32;
+			catalog_cal *nv = realloc(v, nc * sizeof *nv);
+			if (!nv) {
+				free(v);
+				return err_set(err, errlen, -ENOMEM, "catalog: out of memory");
+			}
+			v = nv;
+			cap = nc;
+		}
+		cal = &v[n++];
+		memset(cal, 0, sizeof *cal);
+		col_text(st, 1, cal->name, sizeof cal->name);
+		col_text(st, 2, cal->alt_name, sizeof cal->alt_name);
+		cal->ra_deg = sqlite3_column_double(st, 3);
+		cal->dec_deg = sqlite3_column_double(st, 4);
+		pc = sqlite3_column_text(st, 5);
+		cal->pos_code = pc ? (char)pc[0] : '?';
+		if ((r = load_bands(c, sqlite3_column_int64(st, 0), cal, err, errlen)) < 0) {
+			free(v);
+			return r;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		free(v);
+		return sql_err(err, errlen, c->db, "calibrators query");
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+typedef struct cal_flux {
+	catalog_cal cal;
+	double key;
+} cal_flux;
+
+static int cmp_key_desc(const void *a, const void *b)
+{
+	const cal_flux *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key > y->key ? -1 : 1;
+	return strcmp(x->cal.name, y->cal.name);
+}
+
+int catalog_cals_near_dec(catalog *c, double dec_deg, double half_width_deg,
+			  double min_flux_jy, catalog_cal **ret_cal, size_t *ret_n,
+			  char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	catalog_cal *v = NULL;
+	cal_flux *tmp = NULL;
+	size_t n = 0, m = 0;
+	int r;
+
+	if (!isfinite(dec_deg) || !(half_width_deg >= 0))
+		return err_set(err, errlen, -EINVAL, "catalog: bad declination strip");
+	if (sqlite3_prepare_v2(c->db, "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code"
+				      " FROM calibrators WHERE dec_deg BETWEEN ?1 AND ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, errlen, c->db, "calibrators query");
+	sqlite3_bind_double(st, 1, dec_deg - half_width_deg);
+	sqlite3_bind_double(st, 2, dec_deg + half_width_deg);
+	r = collect_cals(c, st, &v, &n, err, errlen);
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	if (n && !(tmp = malloc(n * sizeof *tmp))) {
+		free(v);
+		return err_set(err, errlen, -ENOMEM, "catalog: out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		catalog_calmodel mdl;
+		double s = NAN;
+		if (catalog_cal_model(c, &v[i], &mdl, NULL, 0) == 0)
+			s = catalog_model_flux_jy(&mdl, CATALOG_L_BAND_HZ);
+		if (min_flux_jy > 0 && !(s >= min_flux_jy))
+			continue;
+		tmp[m].cal = v[i];
+		tmp[m].key = isfinite(s) ? s : -1;
+		m++;
+	}
+	if (m)
+		qsort(tmp, m, sizeof *tmp, cmp_key_desc);
+	for (size_t i = 0; i < m; i++)
+		v[i] = tmp[i].cal;
+	free(tmp);
+	if (!m) {
+		free(v);
+		v = NULL;
+	}
+	*ret_cal = v;
+	*ret_n = m;
+	return 0;
+}
+
+int catalog_cals_near(catalog *c, double ra_deg, double dec_deg, double radius_deg,
+		      catalog_cal **ret_cal, size_t *ret_n, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	catalog_cal *v = NULL;
+	cal_flux *tmp = NULL;
+	size_t n = 0, m = 0;
+	int r, all = radius_deg >= 180;
+
+	if (!isfinite(ra_deg) || !isfinite(dec_deg) || !(radius_deg >= 0))
+		return err_set(err, errlen, -EINVAL, "catalog: bad cone");
+	if (sqlite3_prepare_v2(c->db, "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code"
+				      " FROM calibrators WHERE dec_deg BETWEEN ?1 AND ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, errlen, c->db, "calibrators query");
+	sqlite3_bind_double(st, 1, all ? -91.0 : dec_deg - radius_deg);
+	sqlite3_bind_double(st, 2, all ? 91.0 : dec_deg + radius_deg);
+	r = collect_cals(c, st, &v, &n, err, errlen);
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	if (n && !(tmp = malloc(n * sizeof *tmp))) {
+		free(v);
+		return err_set(err, errlen, -ENOMEM, "catalog: out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		double d = sep_deg(ra_deg, dec_deg, v[i].ra_deg, v[i].dec_deg);
+		if (!all && d > radius_deg)
+			continue;
+		tmp[m].cal = v[i];
+		tmp[m].cal.sep_deg = d;
+		tmp[m].key = -d; /* nearest first */
+		m++;
+	}
+	if (m)
+		qsort(tmp, m, sizeof *tmp, cmp_key_desc);
+	for (size_t i = 0; i < m; i++)
+		v[i] = tmp[i].cal;
+	free(tmp);
+	if (!m) {
+		free(v);
+		v = NULL;
+	}
+	*ret_cal = v;
+	*ret_n = m;
+	return 0;
+}
+
+int catalog_cal_get(catalog *c, const char *name, catalog_cal *ret_cal, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	catalog_cal *v = NULL;
+	size_t n = 0;
+	int r;
+
+	if (sqlite3_prepare_v2(c->db, "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code"
+				      " FROM calibrators WHERE name = ?1 COLLATE NOCASE",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, errlen, c->db, "calibrators query");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	r = collect_cals(c, st, &v, &n, err, errlen);
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	if (n == 0) {
+		/* An alternative name counts only when it names one calibrator
+		 * ("3C286" does; the survey tag "JVAS" does not). */
+		if (sqlite3_prepare_v2(c->db, "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code"
+					      " FROM calibrators WHERE alt_name = ?1 COLLATE NOCASE",
+				       -1, &st, NULL) != SQLITE_OK)
+			return sql_err(err, errlen, c->db, "calibrators query");
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		r = collect_cals(c, st, &v, &n, err, errlen);
+		sqlite3_finalize(st);
+		if (r < 0)
+			return r;
+	}
+	if (n != 1) {
+		free(v);
+		return err_set(err, errlen, -ENOENT, "calibrator '%s' %s", name,
+			       n ? "is ambiguous" : "not in the catalog");
+	}
+	*ret_cal = v[0];
+	free(v);
+	return 0;
+}
+
+int catalog_source_get(catalog *c, const char *name, catalog_source *ret_src, char *err,
+		       size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[512];
+	int r = 0, rc;
+
+	snprintf(sql, sizeof sql, "SELECT %s FROM sources WHERE name = ?1", source_cols);
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, errlen, c->db, "sources query");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_source(st, ret_src);
+	else if (rc == SQLITE_DONE)
+		r = err_set(err, errlen, -ENOENT, "source '%s' not in the catalog", name);
+	else
+		r = sql_err(err, errlen, c->db, "sources query");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int catalog_counts(catalog *c, size_t *ret_sources, size_t *ret_cals, char *err, size_t errlen)
+{
+	const char *q[2] = { "SELECT count(*) FROM sources", "SELECT count(*) FROM calibrators" };
+	size_t *out[2] = { ret_sources, ret_cals };
+
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *st = NULL;
+		if (!out[i])
+			continue;
+		if (sqlite3_prepare_v2(c->db, q[i], -1, &st, NULL) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_finalize(st);
+			return sql_err(err, errlen, c->db, "count");
+		}
+		*out[i] = (size_t)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* flux models                                                          */
+
+/*
+ * Perley, R. A. & Butler, B. J. 2017, ApJS 230, 7, "An Accurate Flux Density
+ * Scale from 50 MHz to 50 GHz" (arXiv:1609.05940), table of fitted
+ * coefficients: log10 S[Jy] = Σ_i a_i (log10 ν[GHz])^i.  Valid ranges from the
+ * same table (3C138 from 0.2 GHz).  These four are the VLA's flux-scale
+ * standards; their list fluxes are rounded epoch values.
+ */
+static const struct pb17_model {
+	const char *names[4];
+	double a[6];
+	double fmin_ghz, fmax_ghz;
+} pb17[] = {
+	{ { "3C48", "0137+331", "J0137+3309", NULL },
+	  { 1.3253, -0.7553, -0.1914, 0.0498, 0.0, 0.0 }, 0.05, 50 },
+	{ { "3C138", "0521+166", "J0521+1638", NULL },
+	  { 1.0088, -0.4981, -0.1550, -0.0100, 0.0220, 0.0 }, 0.2, 50 },
+	{ { "3C147", "0542+498", "J0542+4951", NULL },
+	  { 1.4516, -0.6961, -0.2010, 0.0640, -0.0460, 0.0290 }, 0.05, 50 },
+	{ { "3C286", "1331+305", "J1331+3030", NULL },
+	  { 1.2481, -0.4507, -0.1798, 0.0357, 0.0, 0.0 }, 0.05, 50 },
+};
+
+/* Compare ignoring case and blanks ("3C 286" == "3c286"). */
+static int name_eq(const char *a, const char *b)
+{
+	for (;;) {
+		while (*a == ' ')
+			a++;
+		while (*b == ' ')
+			b++;
+		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+			return 0;
+		if (!*a)
+			return 1;
+		a++;
+		b++;
+	}
+}
+
+static int pb17_find(const char *name)
+{
+	if (!name || !*name)
+		return -1;
+	for (size_t i = 0; i < sizeof pb17 / sizeof pb17[0]; i++)
+		for (int k = 0; k < 4 && pb17[i].names[k]; k++)
+			if (name_eq(name, pb17[i].names[k]))
+				return (int)i;
+	return -1;
+}
+
+static double pb17_eval(int i, double freq_hz, double *ret_alpha)
+{
+	double x = log10(freq_hz / 1e9), lg = 0, d = 0, p = 1;
+	for (int k = 0; k < 6; k++) {
+		lg += pb17[i].a[k] * p;
+		if (k + 1 < 6)
+			d += (k + 1) * pb17[i].a[k + 1] * p;
+		p *= x;
+	}
+	if (ret_alpha)
+		*ret_alpha = d;
+	return pow(10.0, lg);
+}
+
+int catalog_pb17_flux(const char *name, double freq_hz, double *ret_flux_jy, double *ret_alpha)
+{
+	int i = pb17_find(name);
+	if (i < 0 || !(freq_hz > 0))
+		return -ENOENT;
+	*ret_flux_jy = pb17_eval(i, freq_hz, ret_alpha);
+	return 0;
+}
+
+double catalog_cal_lband_jy(const catalog_cal *cal)
+{
+	for (int i = 0; i < cal->nbands; i++)
+		if (cal->bands[i].code == 'L' && isfinite(cal->bands[i].flux_jy) &&
+		    cal->bands[i].flux_jy > 0)
+			return cal->bands[i].flux_jy;
+	return NAN;
+}
+
+int catalog_cal_model(catalog *c, const catalog_cal *cal, catalog_calmodel *ret_model,
+		      char *err, size_t errlen)
+{
+	catalog_calmodel m;
+	int i = pb17_find(cal->name);
+
+	if (i < 0)
+		i = pb17_find(cal->alt_name);
+	memset(&m, 0, sizeof m);
+	snprintf(m.name, sizeof m.name, "%s", cal->name);
+	m.ra_rad = cal->ra_deg * DEG2RAD;
+	m.dec_rad = cal->dec_deg * DEG2RAD;
+	m.ref_freq_hz = CATALOG_L_BAND_HZ;
+	m.pb17_index = -1;
+	if (i >= 0) {
+		m.kind = CATALOG_MODEL_PB17;
+		m.pb17_index = i;
+		m.flux_jy = pb17_eval(i, m.ref_freq_hz, &m.alpha);
+		goto done;
+	}
+	if (c) {
+		catalog_source *s = NULL;
+		size_t n = 0;
+		int r = catalog_sources_near(c, cal->ra_deg, cal->dec_deg,
+					     CATALOG_MATCH_ARCSEC / 3600.0, 0, &s, &n, err, errlen);
+		if (r < 0)
+			return r;
+		if (n > 0 && s[0].flux_mjy > 0) {
+			m.kind = CATALOG_MODEL_SOURCE;
+			m.flux_jy = s[0].flux_mjy / 1000.0;
+			m.alpha = isfinite(s[0].spectral_index) ? s[0].spectral_index : 0.0;
+			free(s);
+			goto done;
+		}
+		free(s);
+	}
+	m.flux_jy = catalog_cal_lband_jy(cal);
+	if (!isfinite(m.flux_jy))
+		return err_set(err, errlen, -ERANGE, "calibrator %s has no L-band flux", cal->name);
+	/* The list's bands are from different epochs and configurations, so a
+	 * two-band index would be a poor in-band slope; flat is the neutral choice
+	 * (the bandpass is normalised, the gain solve carries the scale). */
+	m.kind = CATALOG_MODEL_LIST;
+	m.alpha = 0.0;
+done:
+	*ret_model = m;
+	return 0;
+}
+
+double catalog_model_flux_jy(const catalog_calmodel *m, double freq_hz)
+{
+	if (m->kind == CATALOG_MODEL_PB17 && m->pb17_index >= 0 &&
+	    (size_t)m->pb17_index < sizeof pb17 / sizeof pb17[0])
+		return pb17_eval(m->pb17_index, freq_hz, NULL);
+	return m->flux_jy * pow(freq_hz / m->ref_freq_hz, m->alpha);
+}

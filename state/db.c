@@ -1,0 +1,411 @@
+#include "state/db.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+
+/*
+ * The schema, one migration per element.  Element i moves the database from
+ * user_version i to i + 1.
+ *
+ * >>> OTHER HELPERS: APPEND your migration as a NEW ELEMENT AT THE END of this
+ * >>> array ({ "owner: what it adds", "SQL; SQL; ..." }).  Never edit, reorder
+ * >>> or remove an existing element: databases in the field already ran it.
+ * >>> Use IF NOT EXISTS and foreign keys to groups(id) ON DELETE CASCADE where
+ * >>> a row belongs to a group.
+ */
+static const struct db_migration {
+	const char *what;
+	const char *sql;
+} migrations[] = {
+	{ "daemon: queue (groups, subband files, stage timings, events, products, daemon)",
+	  "CREATE TABLE groups ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  name TEXT NOT NULL UNIQUE,"            /* YYYY-MM-DDTHH:MM:SS of the earliest file */
+	  "  t_first INTEGER NOT NULL,"             /* that timestamp, unix seconds (UTC) */
+	  "  state TEXT NOT NULL CHECK (state IN"
+	  "    ('collecting','pending','in_progress','completed','failed')),"
+	  "  n_expected INTEGER NOT NULL,"
+	  "  retries INTEGER NOT NULL DEFAULT 0,"
+	  "  runs INTEGER NOT NULL DEFAULT 0,"      /* completed pipeline runs */
+	  "  error TEXT,"
+	  "  stage TEXT,"                           /* stage running now (in_progress) */
+	  "  calibrated INTEGER NOT NULL DEFAULT 0,"
+	  "  owner_pid INTEGER,"                    /* process running it (in_progress) */
+	  "  not_before REAL NOT NULL DEFAULT 0,"   /* retry back-off, unix seconds */
+	  "  created_at REAL NOT NULL,"
+	  "  updated_at REAL NOT NULL,"
+	  "  started_at REAL,"
+	  "  finished_at REAL);"
+	  "CREATE INDEX groups_state ON groups(state, t_first);"
+	  "CREATE INDEX groups_t ON groups(t_first);"
+	  "CREATE TABLE subband_files ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  path TEXT NOT NULL UNIQUE,"
+	  "  subband INTEGER NOT NULL,"
+	  "  ts INTEGER NOT NULL,"
+	  "  size INTEGER,"
+	  "  mtime REAL,"
+	  "  status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok','bad','duplicate','late')),"
+	  "  reason TEXT,"
+	  "  added_at REAL NOT NULL);"
+	  "CREATE INDEX subband_files_group ON subband_files(group_id, subband);"
+	  "CREATE TABLE stage_timings ("
+	  "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  stage TEXT NOT NULL,"
+	  "  seconds REAL NOT NULL,"
+	  "  ok INTEGER NOT NULL,"
+	  "  error TEXT,"
+	  "  at REAL NOT NULL,"
+	  "  PRIMARY KEY (group_id, stage));"
+	  "CREATE TABLE group_events ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  at REAL NOT NULL,"
+	  "  kind TEXT NOT NULL,"                   /* error, retry, requeue, recovered, missing ... */
+	  "  stage TEXT,"
+	  "  message TEXT);"
+	  "CREATE INDEX group_events_group ON group_events(group_id, at);"
+	  "CREATE TABLE products ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  name TEXT NOT NULL,"
+	  "  path TEXT NOT NULL,"
+	  "  created_at REAL NOT NULL,"
+	  "  UNIQUE (group_id, name));"
+	  "CREATE TABLE daemon ("
+	  "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	  "  pid INTEGER, started_at REAL, heartbeat_at REAL, status TEXT);" },
+	{ "catalog: calibration-table registry (state/calreg.c)",
+	  "CREATE TABLE IF NOT EXISTS caltables ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  type TEXT NOT NULL CHECK (type IN ('B','G','K')),"
+	  "  path TEXT NOT NULL UNIQUE,"            /* re-registering a path updates the row */
+	  "  calibrator TEXT NOT NULL DEFAULT '',"
+	  "  source_group TEXT NOT NULL DEFAULT ''," /* groups.name it was solved from */
+	  "  refant INTEGER NOT NULL DEFAULT -1,"
+	  "  obs_mjd REAL NOT NULL,"                /* calibrator observation mid time (UTC MJD) */
+	  "  valid_start_mjd REAL NOT NULL,"
+	  "  valid_end_mjd REAL NOT NULL,"
+	  "  created REAL NOT NULL,"                /* registration wall-clock time, unix seconds */
+	  "  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','retired','failed')),"
+	  "  flagged_fraction REAL,"
+	  "  median_snr REAL,"
+	  "  phase_scatter_deg REAL,"
+	  "  CHECK (valid_end_mjd >= valid_start_mjd));"
+	  "CREATE INDEX IF NOT EXISTS caltables_valid ON caltables(type, status, valid_start_mjd,"
+	  "  valid_end_mjd);" },
+	{ "phot: photometry, variability_stats, ese_candidates, reference_sources (state/photdb.c)",
+	  "CREATE TABLE IF NOT EXISTS photometry ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  source TEXT NOT NULL,"                 /* catalog source name */
+	  "  mjd REAL NOT NULL,"                    /* image mid time (UTC MJD) */
+	  "  ra_deg REAL, dec_deg REAL,"
+	  "  flux_jy REAL, flux_err_jy REAL,"       /* raw forced photometry on the pbcor image */
+	  "  normalized_flux_jy REAL, normalized_flux_err_jy REAL,"
+	  "  correction REAL, correction_err REAL," /* epoch flux-scale correction (raw / normalised) */
+	  "  local_rms_jy REAL, pb REAL, chi2 REAL, npix INTEGER,"
+	  "  forced_flags INTEGER NOT NULL DEFAULT 0,"  /* photometry/forced.h enum forced_flag */
+	  "  norm_flags INTEGER NOT NULL DEFAULT 0,"    /* photometry/normalize.h enum norm_flag */
+	  "  calibrated INTEGER NOT NULL DEFAULT 0,"
+	  "  in_variability INTEGER NOT NULL DEFAULT 0," /* 1 once added to variability_stats */
+	  "  UNIQUE (group_id, source));"
+	  "CREATE INDEX IF NOT EXISTS photometry_source ON photometry(source, mjd);"
+	  "CREATE TABLE IF NOT EXISTS variability_stats ("
+	  "  source TEXT PRIMARY KEY,"
+	  "  n INTEGER NOT NULL, mean REAL, std REAL, min REAL, max REAL, wmean REAL,"
+	  "  chi2_nu REAL, eta REAL, v REAL, sigma_deviation REAL, vs REAL, m REAL,"
+	  "  first_mjd REAL, last_mjd REAL,"
+	  "  ese_score REAL,"                       /* NULL: not enough epochs */
+	  "  state BLOB NOT NULL,"                  /* the running sums (photometry/variability.h) */
+	  "  updated_at REAL NOT NULL);"
+	  "CREATE TABLE IF NOT EXISTS ese_candidates ("
+	  "  source TEXT PRIMARY KEY,"
+	  "  score REAL NOT NULL,"
+	  "  status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new','investigated','dismissed')),"
+	  "  note TEXT, decided_at REAL,"           /* human decision: never overwritten by updates */
+	  "  n INTEGER, chi2_nu REAL, eta REAL, v REAL,"
+	  "  amplitude REAL, timescale_days REAL, asymmetry REAL,"
+	  "  f0 REAL, t0_mjd REAL, t_days REAL, alpha REAL, src_size REAL,"
+	  "  created_at REAL NOT NULL, updated_at REAL NOT NULL);"
+	  "CREATE TABLE IF NOT EXISTS reference_sources ("
+	  "  source TEXT PRIMARY KEY,"
+	  "  snr REAL,"
+	  "  nbase INTEGER NOT NULL DEFAULT 0,"
+	  "  base_flux BLOB,"                       /* nbase doubles: the raw baseline epochs */
+	  "  baseline REAL,"
+	  "  retired INTEGER NOT NULL DEFAULT 0,"
+	  "  retired_mjd REAL, retire_chi2_nu REAL,"
+	  "  updated_at REAL NOT NULL);" },
+	/* >>> append new migrations above this line <<< */
+};
+
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+int db_schema_version(void)
+{
+	return NMIGRATIONS;
+}
+
+int db_path(const char *state_dir, char *buf, size_t buflen)
+{
+	int n = snprintf(buf, buflen, "%s/%s", state_dir, DB_FILE_NAME);
+	return n < 0 || (size_t)n >= buflen ? -ENAMETOOLONG : 0;
+}
+
+void db_close(sqlite3 *db)
+{
+	if (db)
+		sqlite3_close_v2(db);
+}
+
+static int fail(sqlite3 *db, char *err, size_t errlen, const char *what)
+{
+	return err_set(err, errlen, -EIO, "%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
+}
+
+static int bind_va(sqlite3 *db, sqlite3_stmt *st, const char *fmt, va_list ap, char *err,
+		   size_t errlen)
+{
+	int k = 1, rc = SQLITE_OK;
+
+	for (const char *f = fmt ? fmt : ""; *f; f++, k++) {
+		switch (*f) {
+		case 'i': rc = sqlite3_bind_int(st, k, va_arg(ap, int)); break;
+		case 'I': rc = sqlite3_bind_int64(st, k, va_arg(ap, int64_t)); break;
+		case 'd': rc = sqlite3_bind_double(st, k, va_arg(ap, double)); break;
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+			rc = s ? sqlite3_bind_text(st, k, s, -1, SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(st, k);
+			break;
+		}
+		case 'n': rc = sqlite3_bind_null(st, k); break;
+		default:
+			return err_set(err, errlen, -EINVAL, "db: bad bind format '%c'", *f);
+		}
+		if (rc != SQLITE_OK)
+			return fail(db, err, errlen, "bind");
+	}
+	return 0;
+}
+
+static int prepare_va(sqlite3 *db, char *err, size_t errlen, sqlite3_stmt **ret, const char *sql,
+		      const char *fmt, va_list ap)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(db, err, errlen, sql);
+	r = bind_va(db, st, fmt, ap, err, errlen);
+	if (r < 0) {
+		sqlite3_finalize(st);
+		return r;
+	}
+	*ret = st;
+	return 0;
+}
+
+int db_prepare(sqlite3 *db, char *err, size_t errlen, sqlite3_stmt **ret, const char *sql,
+	       const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = prepare_va(db, err, errlen, ret, sql, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int db_exec(sqlite3 *db, char *err, size_t errlen, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int r, rc;
+
+	va_start(ap, fmt);
+	r = prepare_va(db, err, errlen, &st, sql, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE)
+		r = fail(db, err, errlen, sql);
+	else
+		r = sqlite3_changes(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_query_int(sqlite3 *db, int64_t *ret, char *err, size_t errlen, const char *sql,
+		 const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int r, rc;
+
+	va_start(ap, fmt);
+	r = prepare_va(db, err, errlen, &st, sql, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret = sqlite3_column_int64(st, 0);
+		r = 1;
+	} else if (rc == SQLITE_DONE) {
+		r = 0;
+	} else {
+		r = fail(db, err, errlen, sql);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_begin(sqlite3 *db, char *err, size_t errlen)
+{
+	const char *sql = sqlite3_get_autocommit(db) ? "BEGIN IMMEDIATE" : "SAVEPOINT db_nest";
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return fail(db, err, errlen, sql);
+	return 0;
+}
+
+int db_end(sqlite3 *db, int ok, char *err, size_t errlen)
+{
+	/* An open savepoint inside a BEGIN means we are nested: release or roll
+	 * back just that level.  SQLite has no way to ask for the nesting depth,
+	 * so try the savepoint first and fall back to the outer transaction. */
+	if (sqlite3_get_autocommit(db))
+		return err_set(err, errlen, -EIO, "db_end without db_begin");
+	if (ok) {
+		if (sqlite3_exec(db, "RELEASE db_nest", NULL, NULL, NULL) == SQLITE_OK)
+			return 0;
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			int r = fail(db, err, errlen, "COMMIT");
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return r;
+		}
+		return 0;
+	}
+	if (sqlite3_exec(db, "ROLLBACK TO db_nest", NULL, NULL, NULL) == SQLITE_OK) {
+		sqlite3_exec(db, "RELEASE db_nest", NULL, NULL, NULL);
+		return 0;
+	}
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return 0;
+}
+
+static int configure(sqlite3 *db, int readonly, char *err, size_t errlen)
+{
+	sqlite3_busy_timeout(db, DB_BUSY_TIMEOUT_MS);
+	if (!readonly && sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
+		return fail(db, err, errlen, "PRAGMA journal_mode=WAL");
+	if (sqlite3_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return fail(db, err, errlen, "PRAGMA foreign_keys");
+	return 0;
+}
+
+static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	int64_t v = 0;
+	int r;
+
+	for (;;) {
+		char *msg = NULL;
+
+		r = db_begin(db, err, errlen);
+		if (r < 0)
+			return r;
+		/* Re-read the version inside the write lock: another process may have
+		 * migrated while we waited for it. */
+		r = db_query_int(db, &v, err, errlen, "PRAGMA user_version", NULL);
+		if (r < 0)
+			goto fail;
+		if (v > NMIGRATIONS) {
+			r = err_set(err, errlen, -EPROTO,
+				    "%s: schema version %lld is newer than this program's (%d)",
+				    path, (long long)v, NMIGRATIONS);
+			goto fail;
+		}
+		if (v == NMIGRATIONS) {
+			db_end(db, 1, NULL, 0);
+			return 0;
+		}
+		if (sqlite3_exec(db, migrations[v].sql, NULL, NULL, &msg) != SQLITE_OK) {
+			r = err_set(err, errlen, -EIO, "%s: migration %lld (%s): %s", path,
+				    (long long)v + 1, migrations[v].what, msg ? msg : "?");
+			sqlite3_free(msg);
+			goto fail;
+		}
+		/* PRAGMA cannot take a bound parameter; v is our own integer. */
+		char sql[64];
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %lld", (long long)v + 1);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			r = fail(db, err, errlen, sql);
+			goto fail;
+		}
+		r = db_end(db, 1, err, errlen);
+		if (r < 0)
+			return r;
+	}
+fail:
+	db_end(db, 0, NULL, 0);
+	return r;
+}
+
+static int open_common(const char *path, int flags, int readonly, sqlite3 **ret, char *err,
+		       size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int r;
+
+	if (!(flags & SQLITE_OPEN_CREATE) && access(path, F_OK) != 0)
+		return err_set(err, errlen, -ENOENT, "%s: no state database", path);
+	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		r = err_set(err, errlen, -EIO, "%s: %s", path,
+			    db ? sqlite3_errmsg(db) : "cannot open");
+		goto out;
+	}
+	r = configure(db, readonly, err, errlen);
+	if (r < 0)
+		goto out;
+	if (!readonly) {
+		r = migrate(db, path, err, errlen);
+		if (r < 0)
+			goto out;
+	} else {
+		int64_t v = 0;
+		r = db_query_int(db, &v, err, errlen, "PRAGMA user_version", NULL);
+		if (r < 0) {
+			err_prefix(err, errlen, "%s", path);
+			goto out;
+		}
+		r = 0;
+	}
+	*ret = db;
+	db = NULL;
+out:
+	db_close(db);
+	return r;
+}
+
+int db_open(const char *path, int create, sqlite3 **ret, char *err, size_t errlen)
+{
+	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+	return open_common(path, flags, 0, ret, err, errlen);
+}
+
+int db_open_readonly(const char *path, sqlite3 **ret, char *err, size_t errlen)
+{
+	return open_common(path, SQLITE_OPEN_READONLY, 1, ret, err, errlen);
+}

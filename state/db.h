@@ -1,0 +1,70 @@
+/*
+ * state/db.h — open the state database, migrate its schema, transactions.
+ *
+ * One SQLite file (state_dir/contimg.sqlite) holds the queue, products,
+ * calibration registry, photometry ...  Every connection is opened with WAL
+ * journaling (readers never block the writer, so contimgctl works while the
+ * daemon writes), a busy timeout, and foreign keys on.  Each thread uses its
+ * own connection.
+ *
+ * Schema: the migrations array in state/db.c; element i brings the schema to
+ * version i + 1 (PRAGMA user_version).  db_open() applies the missing ones in
+ * one BEGIN IMMEDIATE transaction each, so two processes opening a fresh file
+ * at once do not both migrate.
+ *
+ * All SQL with values from outside is parameterised (sqlite3_bind_*); the
+ * helpers below exist so that is the easy way.
+ */
+#ifndef CONTIMG_DB_H
+#define CONTIMG_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#define DB_FILE_NAME "contimg.sqlite" /* inside [paths] state_dir */
+#define DB_BUSY_TIMEOUT_MS 10000
+
+/* Open (creating when create != 0) and migrate the database at path.  On
+ * success *ret is a connection the caller closes with db_close().
+ * Errors: -ENOENT (absent and create == 0), -EIO (not a database, migration
+ * failed), -EPROTO (the file's schema is newer than this program). */
+int db_open(const char *path, int create, sqlite3 **ret, char *err, size_t errlen);
+
+/* Open read-only (contimgctl listings); no migration is attempted, but a file
+ * whose schema is older than this program still reads (missing tables fail
+ * their query).  Errors as db_open. */
+int db_open_readonly(const char *path, sqlite3 **ret, char *err, size_t errlen);
+
+/* Build "state_dir/contimg.sqlite" into buf. -ENAMETOOLONG when it does not fit. */
+int db_path(const char *state_dir, char *buf, size_t buflen);
+
+void db_close(sqlite3 *db); /* NULL ok */
+
+/* Schema version this program creates (number of migrations). */
+int db_schema_version(void);
+
+/* Transactions that nest: the outermost db_begin() is BEGIN IMMEDIATE (take
+ * the write lock before reading, so read-then-write cannot deadlock or lose
+ * an update); inner ones are SAVEPOINTs.  db_end(db, ok) commits (ok != 0) or
+ * rolls back that level.  Both return 0 or -EIO with the message in err. */
+int db_begin(sqlite3 *db, char *err, size_t errlen);
+int db_end(sqlite3 *db, int ok, char *err, size_t errlen);
+
+/* Run one statement with bound parameters.  fmt has one letter per '?':
+ *   i int, I int64_t, d double, s const char * (NULL binds NULL), n NULL.
+ * Returns the number of rows changed (>= 0) or -EIO with the message in err. */
+int db_exec(sqlite3 *db, char *err, size_t errlen, const char *sql, const char *fmt, ...);
+
+/* Prepare sql and bind parameters as db_exec; *ret is the statement to step
+ * and sqlite3_finalize(). -EIO on failure. */
+int db_prepare(sqlite3 *db, char *err, size_t errlen, sqlite3_stmt **ret, const char *sql,
+	       const char *fmt, ...);
+
+/* First column of the first row as int64 (*ret untouched when there is no
+ * row: returns 0 then, 1 when a row was found), -EIO on error. */
+int db_query_int(sqlite3 *db, int64_t *ret, char *err, size_t errlen, const char *sql,
+		 const char *fmt, ...);
+
+#endif

@@ -1,0 +1,514 @@
+/*
+ * state/photdb.c — photometry, variability, candidates, references (photdb.h).
+ */
+#include "state/photdb.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+
+static double now_unix(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int sql_fail(sqlite3 *db, char *err, size_t errlen, const char *what)
+{
+	return err_set(err, errlen, -EIO, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+/* NAN → NULL */
+static int bind_d(sqlite3_stmt *st, int i, double v)
+{
+	return isfinite(v) ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+static double col_d(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static void col_s(sqlite3_stmt *st, int i, char *buf, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(buf, len, "%s", t ? (const char *)t : "");
+}
+
+/* ---- photometry ---- */
+
+#define ROW_COLS "group_id, source, mjd, ra_deg, dec_deg, flux_jy, flux_err_jy, " \
+	"normalized_flux_jy, normalized_flux_err_jy, correction, correction_err, local_rms_jy, " \
+	"pb, chi2, npix, forced_flags, norm_flags, calibrated, in_variability"
+
+int photdb_put(sqlite3 *db, const photdb_row *r, char *err, size_t errlen)
+{
+	static const char sql[] =
+		"INSERT INTO photometry (" ROW_COLS ") VALUES "
+		"(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+		"ON CONFLICT (group_id, source) DO UPDATE SET mjd = excluded.mjd, "
+		"ra_deg = excluded.ra_deg, dec_deg = excluded.dec_deg, flux_jy = excluded.flux_jy, "
+		"flux_err_jy = excluded.flux_err_jy, normalized_flux_jy = excluded.normalized_flux_jy, "
+		"normalized_flux_err_jy = excluded.normalized_flux_err_jy, "
+		"correction = excluded.correction, correction_err = excluded.correction_err, "
+		"local_rms_jy = excluded.local_rms_jy, pb = excluded.pb, chi2 = excluded.chi2, "
+		"npix = excluded.npix, forced_flags = excluded.forced_flags, "
+		"norm_flags = excluded.norm_flags, calibrated = excluded.calibrated, "
+		"in_variability = MAX(in_variability, excluded.in_variability)";
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "photometry insert");
+	int k = 1;
+	sqlite3_bind_int64(st, k++, r->group_id);
+	sqlite3_bind_text(st, k++, r->source, -1, SQLITE_TRANSIENT);
+	bind_d(st, k++, r->mjd);
+	bind_d(st, k++, r->ra_deg);
+	bind_d(st, k++, r->dec_deg);
+	bind_d(st, k++, r->flux_jy);
+	bind_d(st, k++, r->flux_err_jy);
+	bind_d(st, k++, r->normalized_flux_jy);
+	bind_d(st, k++, r->normalized_flux_err_jy);
+	bind_d(st, k++, r->correction);
+	bind_d(st, k++, r->correction_err);
+	bind_d(st, k++, r->local_rms_jy);
+	bind_d(st, k++, r->pb);
+	bind_d(st, k++, r->chi2);
+	sqlite3_bind_int(st, k++, r->npix);
+	sqlite3_bind_int64(st, k++, r->forced_flags);
+	sqlite3_bind_int64(st, k++, r->norm_flags);
+	sqlite3_bind_int(st, k++, r->calibrated);
+	sqlite3_bind_int(st, k++, r->in_variability);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "photometry insert");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void read_row(sqlite3_stmt *st, photdb_row *r)
+{
+	int k = 0;
+	memset(r, 0, sizeof *r);
+	r->group_id = sqlite3_column_int64(st, k++);
+	col_s(st, k++, r->source, sizeof r->source);
+	r->mjd = col_d(st, k++);
+	r->ra_deg = col_d(st, k++);
+	r->dec_deg = col_d(st, k++);
+	r->flux_jy = col_d(st, k++);
+	r->flux_err_jy = col_d(st, k++);
+	r->normalized_flux_jy = col_d(st, k++);
+	r->normalized_flux_err_jy = col_d(st, k++);
+	r->correction = col_d(st, k++);
+	r->correction_err = col_d(st, k++);
+	r->local_rms_jy = col_d(st, k++);
+	r->pb = col_d(st, k++);
+	r->chi2 = col_d(st, k++);
+	r->npix = sqlite3_column_int(st, k++);
+	r->forced_flags = (unsigned)sqlite3_column_int64(st, k++);
+	r->norm_flags = (unsigned)sqlite3_column_int64(st, k++);
+	r->calibrated = sqlite3_column_int(st, k++);
+	r->in_variability = sqlite3_column_int(st, k++);
+}
+
+int photdb_get(sqlite3 *db, int64_t group_id, const char *source, photdb_row *ret,
+	       char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM photometry WHERE group_id = ? AND "
+			       "source = ?", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "photometry query");
+	sqlite3_bind_int64(st, 1, group_id);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_TRANSIENT);
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		read_row(st, ret);
+		rc = 0;
+	} else if (s == SQLITE_DONE) {
+		rc = err_set(err, errlen, -ENOENT, "no photometry of %s in group %lld", source,
+			     (long long)group_id);
+	} else {
+		rc = sql_fail(db, err, errlen, "photometry query");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int photdb_lightcurve(sqlite3 *db, const char *source, photdb_row **ret, size_t *ret_n,
+		      char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	photdb_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0, s;
+	if (sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM photometry WHERE source = ? "
+			       "ORDER BY mjd, group_id", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "light curve query");
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 64;
+			photdb_row *p = realloc(rows, nc * sizeof *p);
+			if (!p) {
+				rc = err_set(err, errlen, -ENOMEM, "light curve of %s: out of memory", source);
+				goto out;
+			}
+			rows = p;
+			cap = nc;
+		}
+		read_row(st, &rows[n++]);
+	}
+	if (s != SQLITE_DONE)
+		rc = sql_fail(db, err, errlen, "light curve query");
+out:
+	sqlite3_finalize(st);
+	if (rc) {
+		free(rows);
+		return rc;
+	}
+	if (n == 0) {
+		free(rows);
+		rows = NULL;
+	}
+	*ret = rows;
+	*ret_n = n;
+	return 0;
+}
+
+/* ---- variability_stats ---- */
+
+int photdb_var_put(sqlite3 *db, const photdb_var *v, const void *state, size_t state_len,
+		   char *err, size_t errlen)
+{
+	static const char sql[] =
+		"INSERT INTO variability_stats (source, n, mean, std, min, max, wmean, chi2_nu, eta, "
+		"v, sigma_deviation, vs, m, first_mjd, last_mjd, ese_score, state, updated_at) "
+		"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source) DO UPDATE SET "
+		"n = excluded.n, mean = excluded.mean, std = excluded.std, min = excluded.min, "
+		"max = excluded.max, wmean = excluded.wmean, chi2_nu = excluded.chi2_nu, "
+		"eta = excluded.eta, v = excluded.v, sigma_deviation = excluded.sigma_deviation, "
+		"vs = excluded.vs, m = excluded.m, first_mjd = excluded.first_mjd, "
+		"last_mjd = excluded.last_mjd, ese_score = excluded.ese_score, "
+		"state = excluded.state, updated_at = excluded.updated_at";
+	sqlite3_stmt *st = NULL;
+	int rc, k = 1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "variability_stats upsert");
+	sqlite3_bind_text(st, k++, v->source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, k++, v->n);
+	bind_d(st, k++, v->mean);
+	bind_d(st, k++, v->std);
+	bind_d(st, k++, v->min);
+	bind_d(st, k++, v->max);
+	bind_d(st, k++, v->wmean);
+	bind_d(st, k++, v->chi2_nu);
+	bind_d(st, k++, v->eta);
+	bind_d(st, k++, v->v);
+	bind_d(st, k++, v->sigma_deviation);
+	bind_d(st, k++, v->vs);
+	bind_d(st, k++, v->m);
+	bind_d(st, k++, v->first_mjd);
+	bind_d(st, k++, v->last_mjd);
+	bind_d(st, k++, v->ese_score);
+	sqlite3_bind_blob(st, k++, state, (int)state_len, SQLITE_TRANSIENT);
+	sqlite3_bind_double(st, k++, now_unix());
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "variability_stats upsert");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int photdb_var_get(sqlite3 *db, const char *source, photdb_var *ret, void *state_buf,
+		   size_t state_len, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0, k = 0;
+	if (sqlite3_prepare_v2(db, "SELECT source, n, mean, std, min, max, wmean, chi2_nu, eta, v, "
+			       "sigma_deviation, vs, m, first_mjd, last_mjd, ese_score, updated_at, "
+			       "state FROM variability_stats WHERE source = ?", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "variability_stats query");
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+	int s = sqlite3_step(st);
+	if (s == SQLITE_DONE) {
+		rc = err_set(err, errlen, -ENOENT, "no variability statistics for %s", source);
+		goto out;
+	}
+	if (s != SQLITE_ROW) {
+		rc = sql_fail(db, err, errlen, "variability_stats query");
+		goto out;
+	}
+	if (ret) {
+		memset(ret, 0, sizeof *ret);
+		col_s(st, k++, ret->source, sizeof ret->source);
+		ret->n = (long)sqlite3_column_int64(st, k++);
+		ret->mean = col_d(st, k++);
+		ret->std = col_d(st, k++);
+		ret->min = col_d(st, k++);
+		ret->max = col_d(st, k++);
+		ret->wmean = col_d(st, k++);
+		ret->chi2_nu = col_d(st, k++);
+		ret->eta = col_d(st, k++);
+		ret->v = col_d(st, k++);
+		ret->sigma_deviation = col_d(st, k++);
+		ret->vs = col_d(st, k++);
+		ret->m = col_d(st, k++);
+		ret->first_mjd = col_d(st, k++);
+		ret->last_mjd = col_d(st, k++);
+		ret->ese_score = col_d(st, k++);
+		ret->updated_at = col_d(st, k++);
+	}
+	if (state_buf) {
+		const void *b = sqlite3_column_blob(st, 17);
+		if ((size_t)sqlite3_column_bytes(st, 17) != state_len || !b) {
+			rc = err_set(err, errlen, -EPROTO, "variability state of %s has %d bytes, "
+				     "expected %zu", source, sqlite3_column_bytes(st, 17), state_len);
+			goto out;
+		}
+		memcpy(state_buf, b, state_len);
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- ese_candidates ---- */
+
+#define CAND_AUTO_SET "score = excluded.score, n = excluded.n, chi2_nu = excluded.chi2_nu, " \
+	"eta = excluded.eta, v = excluded.v, amplitude = excluded.amplitude, " \
+	"timescale_days = excluded.timescale_days, asymmetry = excluded.asymmetry, " \
+	"f0 = excluded.f0, t0_mjd = excluded.t0_mjd, t_days = excluded.t_days, " \
+	"alpha = excluded.alpha, src_size = excluded.src_size, updated_at = excluded.updated_at"
+
+static int cand_write(sqlite3 *db, const photdb_cand *c, int insert, char *err, size_t errlen)
+{
+	/* status, note and decided_at are deliberately absent from the update:
+	 * a human decision survives every automatic re-scoring. */
+	static const char sql_upsert[] =
+		"INSERT INTO ese_candidates (source, score, n, chi2_nu, eta, v, amplitude, "
+		"timescale_days, asymmetry, f0, t0_mjd, t_days, alpha, src_size, created_at, "
+		"updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+		"ON CONFLICT (source) DO UPDATE SET " CAND_AUTO_SET;
+	static const char sql_refresh[] =
+		"UPDATE ese_candidates SET score = ?2, n = ?3, chi2_nu = ?4, eta = ?5, v = ?6, "
+		"amplitude = ?7, timescale_days = ?8, asymmetry = ?9, f0 = ?10, t0_mjd = ?11, "
+		"t_days = ?12, alpha = ?13, src_size = ?14, updated_at = ?16 WHERE source = ?1";
+	sqlite3_stmt *st = NULL;
+	int rc, k = 1;
+	double now = now_unix();
+	if (sqlite3_prepare_v2(db, insert ? sql_upsert : sql_refresh, -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "ese_candidates write");
+	sqlite3_bind_text(st, k++, c->source, -1, SQLITE_TRANSIENT);
+	bind_d(st, k++, isfinite(c->score) ? c->score : 0);
+	sqlite3_bind_int64(st, k++, c->n);
+	bind_d(st, k++, c->chi2_nu);
+	bind_d(st, k++, c->eta);
+	bind_d(st, k++, c->v);
+	bind_d(st, k++, c->amplitude);
+	bind_d(st, k++, c->timescale_days);
+	bind_d(st, k++, c->asymmetry);
+	bind_d(st, k++, c->f0);
+	bind_d(st, k++, c->t0_mjd);
+	bind_d(st, k++, c->t_days);
+	bind_d(st, k++, c->alpha);
+	bind_d(st, k++, c->src_size);
+	sqlite3_bind_double(st, k++, now);
+	sqlite3_bind_double(st, k++, now);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "ese_candidates write");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int photdb_cand_upsert(sqlite3 *db, const photdb_cand *c, char *err, size_t errlen)
+{
+	return cand_write(db, c, 1, err, errlen);
+}
+
+int photdb_cand_refresh(sqlite3 *db, const photdb_cand *c, char *err, size_t errlen)
+{
+	return cand_write(db, c, 0, err, errlen);
+}
+
+#define CAND_COLS "source, score, status, note, decided_at, n, chi2_nu, eta, v, amplitude, " \
+	"timescale_days, asymmetry, f0, t0_mjd, t_days, alpha, src_size, created_at, updated_at"
+
+static void read_cand(sqlite3_stmt *st, photdb_cand *c)
+{
+	int k = 0;
+	memset(c, 0, sizeof *c);
+	col_s(st, k++, c->source, sizeof c->source);
+	c->score = col_d(st, k++);
+	col_s(st, k++, c->status, sizeof c->status);
+	col_s(st, k++, c->note, sizeof c->note);
+	c->decided_at = col_d(st, k++);
+	c->n = (long)sqlite3_column_int64(st, k++);
+	c->chi2_nu = col_d(st, k++);
+	c->eta = col_d(st, k++);
+	c->v = col_d(st, k++);
+	c->amplitude = col_d(st, k++);
+	c->timescale_days = col_d(st, k++);
+	c->asymmetry = col_d(st, k++);
+	c->f0 = col_d(st, k++);
+	c->t0_mjd = col_d(st, k++);
+	c->t_days = col_d(st, k++);
+	c->alpha = col_d(st, k++);
+	c->src_size = col_d(st, k++);
+	c->created_at = col_d(st, k++);
+	c->updated_at = col_d(st, k++);
+}
+
+int photdb_cand_list(sqlite3 *db, photdb_cand **ret, size_t *ret_n, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	photdb_cand *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0, s;
+	if (sqlite3_prepare_v2(db, "SELECT " CAND_COLS " FROM ese_candidates ORDER BY score DESC, "
+			       "source", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "ese_candidates query");
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			photdb_cand *p = realloc(v, nc * sizeof *p);
+			if (!p) {
+				rc = err_set(err, errlen, -ENOMEM, "candidates: out of memory");
+				goto out;
+			}
+			v = p;
+			cap = nc;
+		}
+		read_cand(st, &v[n++]);
+	}
+	if (s != SQLITE_DONE)
+		rc = sql_fail(db, err, errlen, "ese_candidates query");
+out:
+	sqlite3_finalize(st);
+	if (rc || n == 0) {
+		free(v);
+		v = NULL;
+		if (rc)
+			return rc;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int photdb_cand_get(sqlite3 *db, const char *source, photdb_cand *ret, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(db, "SELECT " CAND_COLS " FROM ese_candidates WHERE source = ?", -1,
+			       &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "ese_candidates query");
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		read_cand(st, ret);
+		rc = 0;
+	} else if (s == SQLITE_DONE) {
+		rc = err_set(err, errlen, -ENOENT, "%s is not an ESE candidate", source);
+	} else {
+		rc = sql_fail(db, err, errlen, "ese_candidates query");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int photdb_cand_decide(sqlite3 *db, const char *source, const char *status, const char *note,
+		       char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (!status || (strcmp(status, "investigated") && strcmp(status, "dismissed")))
+		return err_set(err, errlen, -EINVAL, "status must be investigated or dismissed");
+	if (sqlite3_prepare_v2(db, "UPDATE ese_candidates SET status = ?, note = COALESCE(?, note), "
+			       "decided_at = ? WHERE source = ?", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "ese_candidates update");
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+	if (note)
+		sqlite3_bind_text(st, 2, note, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_double(st, 3, now_unix());
+	sqlite3_bind_text(st, 4, source, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = sql_fail(db, err, errlen, "ese_candidates update");
+	else if (sqlite3_changes(db) == 0)
+		rc = err_set(err, errlen, -ENOENT, "%s is not an ESE candidate", source);
+	else
+		rc = 0;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- reference_sources ---- */
+
+int photdb_ref_get(sqlite3 *db, const char *source, photdb_ref *ret, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	if (sqlite3_prepare_v2(db, "SELECT source, snr, nbase, base_flux, baseline, retired, "
+			       "retired_mjd, retire_chi2_nu FROM reference_sources WHERE source = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "reference_sources query");
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+	int s = sqlite3_step(st);
+	if (s == SQLITE_DONE) {
+		rc = err_set(err, errlen, -ENOENT, "%s is not a reference source", source);
+	} else if (s != SQLITE_ROW) {
+		rc = sql_fail(db, err, errlen, "reference_sources query");
+	} else {
+		memset(ret, 0, sizeof *ret);
+		col_s(st, 0, ret->source, sizeof ret->source);
+		ret->snr = col_d(st, 1);
+		ret->nbase = sqlite3_column_int(st, 2);
+		int bytes = sqlite3_column_bytes(st, 3);
+		const void *b = sqlite3_column_blob(st, 3);
+		if (ret->nbase < 0 || ret->nbase > PHOTDB_MAX_BASE ||
+		    (size_t)bytes != ret->nbase * sizeof(double) || (ret->nbase && !b)) {
+			rc = err_set(err, errlen, -EPROTO, "reference %s: corrupt baseline", source);
+		} else {
+			if (ret->nbase)
+				memcpy(ret->base_flux, b, bytes);
+			ret->baseline = col_d(st, 4);
+			ret->retired = sqlite3_column_int(st, 5);
+			ret->retired_mjd = col_d(st, 6);
+			ret->retire_chi2_nu = col_d(st, 7);
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int photdb_ref_put(sqlite3 *db, const photdb_ref *r, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (r->nbase < 0 || r->nbase > PHOTDB_MAX_BASE)
+		return err_set(err, errlen, -EINVAL, "reference %s: nbase %d", r->source, r->nbase);
+	if (sqlite3_prepare_v2(db, "INSERT INTO reference_sources (source, snr, nbase, base_flux, "
+			       "baseline, retired, retired_mjd, retire_chi2_nu, updated_at) VALUES "
+			       "(?,?,?,?,?,?,?,?,?) ON CONFLICT (source) DO UPDATE SET "
+			       "snr = excluded.snr, nbase = excluded.nbase, "
+			       "base_flux = excluded.base_flux, baseline = excluded.baseline, "
+			       "retired = excluded.retired, retired_mjd = excluded.retired_mjd, "
+			       "retire_chi2_nu = excluded.retire_chi2_nu, "
+			       "updated_at = excluded.updated_at", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "reference_sources upsert");
+	sqlite3_bind_text(st, 1, r->source, -1, SQLITE_TRANSIENT);
+	bind_d(st, 2, r->snr);
+	sqlite3_bind_int(st, 3, r->nbase);
+	sqlite3_bind_blob(st, 4, r->base_flux, (int)(r->nbase * sizeof(double)), SQLITE_TRANSIENT);
+	bind_d(st, 5, r->baseline);
+	sqlite3_bind_int(st, 6, r->retired);
+	bind_d(st, 7, r->retired_mjd);
+	bind_d(st, 8, r->retire_chi2_nu);
+	sqlite3_bind_double(st, 9, now_unix());
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "reference_sources upsert");
+	sqlite3_finalize(st);
+	return rc;
+}

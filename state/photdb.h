@@ -1,0 +1,127 @@
+/*
+ * state/photdb.h — the photometry tables of the state database: per-source
+ * per-image measurements (photometry), running variability statistics
+ * (variability_stats), ESE candidates (ese_candidates) and the reference
+ * sources of the flux normalisation (reference_sources).  The schema is the
+ * "phot:" migration in state/db.c.
+ *
+ * Conventions: NAN values are stored as NULL and read back as NAN; text
+ * fields are NUL-terminated and truncated to their arrays.  All SQL is
+ * parameterised.  Writers that read-then-write wrap calls in db_begin()/
+ * db_end() (state/db.h).  Errors follow core/err.h: 0 or a negative errno
+ * (-EIO for SQLite failures, -ENOENT for a missing row), message in err.
+ */
+#ifndef CONTIMG_PHOTDB_H
+#define CONTIMG_PHOTDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#define PHOTDB_NAME_LEN 64
+#define PHOTDB_MAX_BASE 64
+
+/* One measurement of one source on one image (a photometry row). */
+typedef struct photdb_row {
+	int64_t group_id;
+	char source[PHOTDB_NAME_LEN];
+	double mjd;
+	double ra_deg, dec_deg;
+	double flux_jy, flux_err_jy;
+	double normalized_flux_jy, normalized_flux_err_jy;
+	double correction, correction_err;
+	double local_rms_jy, pb, chi2;
+	int npix;
+	unsigned forced_flags, norm_flags;
+	int calibrated;
+	int in_variability;
+} photdb_row;
+
+/* Insert or replace the row for (group_id, source).  in_variability never
+ * goes back from 1 to 0 (a re-run must not count an epoch twice). */
+int photdb_put(sqlite3 *db, const photdb_row *r, char *err, size_t errlen);
+
+/* The stored row for (group_id, source); -ENOENT when absent. */
+int photdb_get(sqlite3 *db, int64_t group_id, const char *source, photdb_row *ret,
+	       char *err, size_t errlen);
+
+/* All rows of a source ordered by mjd.  *ret is malloc'd (caller frees; NULL
+ * when *ret_n == 0). */
+int photdb_lightcurve(sqlite3 *db, const char *source, photdb_row **ret, size_t *ret_n,
+		      char *err, size_t errlen);
+
+/* Summary metrics of a source (a variability_stats row). */
+typedef struct photdb_var {
+	char source[PHOTDB_NAME_LEN];
+	long n;
+	double mean, std, min, max, wmean, chi2_nu, eta, v, sigma_deviation, vs, m;
+	double first_mjd, last_mjd;
+	double ese_score;
+	double updated_at;
+} photdb_var;
+
+/* Upsert the metrics and the opaque running-sum state (state, state_len bytes). */
+int photdb_var_put(sqlite3 *db, const photdb_var *v, const void *state, size_t state_len,
+		   char *err, size_t errlen);
+
+/* Read the metrics (ret may be NULL) and copy the state into state_buf when
+ * its stored size equals state_len (else -EPROTO: written by another version).
+ * -ENOENT when the source has no row. */
+int photdb_var_get(sqlite3 *db, const char *source, photdb_var *ret, void *state_buf,
+		   size_t state_len, char *err, size_t errlen);
+
+/* An ESE candidate. */
+typedef struct photdb_cand {
+	char source[PHOTDB_NAME_LEN];
+	double score;
+	char status[16];        /* "new", "investigated", "dismissed" */
+	char note[512];
+	double decided_at;      /* unix seconds of the human decision, NAN if none */
+	long n;
+	double chi2_nu, eta, v;
+	double amplitude, timescale_days, asymmetry;
+	double f0, t0_mjd, t_days, alpha, src_size;
+	double created_at, updated_at;
+} photdb_cand;
+
+/* Insert a candidate (status "new") or update the automatic fields of an
+ * existing one.  status, note and decided_at of an existing row are never
+ * changed here. */
+int photdb_cand_upsert(sqlite3 *db, const photdb_cand *c, char *err, size_t errlen);
+
+/* Update the automatic fields (score and metrics) of an existing candidate
+ * only (no insert); used when a source's score falls below the threshold.
+ * Returns 0 also when there is no such row. */
+int photdb_cand_refresh(sqlite3 *db, const photdb_cand *c, char *err, size_t errlen);
+
+/* All candidates, highest score first (*ret malloc'd, caller frees). */
+int photdb_cand_list(sqlite3 *db, photdb_cand **ret, size_t *ret_n, char *err, size_t errlen);
+
+/* One candidate; -ENOENT when absent. */
+int photdb_cand_get(sqlite3 *db, const char *source, photdb_cand *ret, char *err, size_t errlen);
+
+/* Record a human decision: status "investigated" or "dismissed" (-EINVAL
+ * otherwise), optional note (NULL keeps the old note).  -ENOENT when the
+ * source is not a candidate. */
+int photdb_cand_decide(sqlite3 *db, const char *source, const char *status, const char *note,
+		       char *err, size_t errlen);
+
+/* A reference source of the normalisation. */
+typedef struct photdb_ref {
+	char source[PHOTDB_NAME_LEN];
+	double snr;
+	int nbase;
+	double base_flux[PHOTDB_MAX_BASE];
+	double baseline;
+	int retired;
+	double retired_mjd, retire_chi2_nu;
+} photdb_ref;
+
+/* Read; -ENOENT when the source has no row. */
+int photdb_ref_get(sqlite3 *db, const char *source, photdb_ref *ret, char *err, size_t errlen);
+
+/* Upsert. */
+int photdb_ref_put(sqlite3 *db, const photdb_ref *r, char *err, size_t errlen);
+
+#endif

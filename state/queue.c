@@ -1,0 +1,842 @@
+#include "state/queue.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "state/db.h"
+
+const char *const queue_states[5] = { "collecting", "pending", "in_progress", "completed",
+				      "failed" };
+
+void queue_params_default(queue_params *p)
+{
+	p->nsubbands = 16;
+	p->tolerance_s = 60;
+	p->min_subbands = 16;
+	p->max_retries = 2;
+	p->retry_delay_s = 30;
+}
+
+static int digits(const char *s, int n, int *ret)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+/* Parse exactly "YYYY-MM-DDTHH:MM:SS" at s (19 characters, a real date). */
+static int parse_ts(const char *s, int64_t *ret)
+{
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int Y, M, D, h, m, sec;
+	struct tm tm = { 0 };
+
+	if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+		return -EINVAL;
+	if (digits(s, 4, &Y) || digits(s + 5, 2, &M) || digits(s + 8, 2, &D) ||
+	    digits(s + 11, 2, &h) || digits(s + 14, 2, &m) || digits(s + 17, 2, &sec))
+		return -EINVAL;
+	if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 ||
+	    sec > 59)
+		return -EINVAL;
+	if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0))
+		return -EINVAL;
+	tm.tm_year = Y - 1900;
+	tm.tm_mon = M - 1;
+	tm.tm_mday = D;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	if (ret)
+		*ret = (int64_t)timegm(&tm);
+	return 0;
+}
+
+int queue_parse_group_name(const char *name, int64_t *ret_ts)
+{
+	if (!name || strlen(name) != 19)
+		return -EINVAL;
+	return parse_ts(name, ret_ts);
+}
+
+int queue_parse_file_name(const char *name, int64_t *ret_ts, int *ret_subband)
+{
+	int sb;
+	int64_t ts;
+
+	/* YYYY-MM-DDTHH:MM:SS_sbNN.hdf5: 19 + 5 + 5 characters, nothing else. */
+	if (!name || strlen(name) != 29 || strncmp(name + 19, "_sb", 3) ||
+	    strcmp(name + 24, ".hdf5"))
+		return -EINVAL;
+	if (digits(name + 22, 2, &sb) || parse_ts(name, &ts))
+		return -EINVAL;
+	if (ret_ts)
+		*ret_ts = ts;
+	if (ret_subband)
+		*ret_subband = sb;
+	return 0;
+}
+
+void queue_format_ts(int64_t ts, char *buf, size_t buflen)
+{
+	time_t t = (time_t)ts;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, buflen, "%Y-%m-%dT%H:%M:%S", &tm);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static int count_good_subbands(sqlite3 *db, int64_t gid, int64_t *ret, char *err, size_t errlen)
+{
+	*ret = 0;
+	return db_query_int(db, ret, err, errlen,
+			    "SELECT count(DISTINCT subband) FROM subband_files"
+			    " WHERE group_id = ? AND status IN ('ok','late')", "I", gid);
+}
+
+static int group_state(sqlite3 *db, int64_t gid, char *name, char *state, char *err,
+		       size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int r = db_prepare(db, err, errlen, &st, "SELECT name, state FROM groups WHERE id = ?",
+			   "I", gid);
+	if (r < 0)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		if (name)
+			snprintf(name, QUEUE_NAME_LEN, "%s", sqlite3_column_text(st, 0));
+		if (state)
+			snprintf(state, 16, "%s", sqlite3_column_text(st, 1));
+		r = 0;
+	} else {
+		r = err_set(err, errlen, -ENOENT, "no group with id %lld", (long long)gid);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int queue_event(sqlite3 *db, int64_t group_id, const char *kind, const char *stage,
+		const char *message, char *err, size_t errlen)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int r = db_exec(db, err, errlen,
+			"INSERT INTO group_events (group_id, at, kind, stage, message)"
+			" VALUES (?, ?, ?, ?, ?)", "Idsss", group_id,
+			now.tv_sec + now.tv_nsec * 1e-9, kind, stage, message);
+	return r < 0 ? r : 0;
+}
+
+/* Find or create the group a file with timestamp ts belongs to. */
+static int find_group(sqlite3 *db, int64_t ts, const queue_params *p, double now,
+		      int64_t *ret_gid, char *err, size_t errlen)
+{
+	int64_t tol = (int64_t)p->tolerance_s, gid = 0;
+	char name[QUEUE_NAME_LEN];
+	int r;
+
+	r = db_query_int(db, &gid, err, errlen,
+			 "SELECT id FROM groups WHERE t_first BETWEEN ? AND ?"
+			 " ORDER BY abs(t_first - ?), t_first LIMIT 1", "III", ts - tol, ts + tol, ts);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		*ret_gid = gid;
+		return 0;
+	}
+	queue_format_ts(ts, name, sizeof name);
+	r = db_exec(db, err, errlen,
+		    "INSERT INTO groups (name, t_first, state, n_expected, created_at, updated_at)"
+		    " VALUES (?, ?, 'collecting', ?, ?, ?)", "sIidd", name, ts, p->nsubbands, now, now);
+	if (r < 0)
+		return r;
+	*ret_gid = sqlite3_last_insert_rowid(db);
+	return 0;
+}
+
+int queue_add_file(sqlite3 *db, const char *path, int64_t size, double mtime,
+		   const queue_params *p, double now, queue_add_result *ret, char *err,
+		   size_t errlen)
+{
+	queue_add_result res = { 0 };
+	sqlite3_stmt *st = NULL;
+	int64_t ts, gid = 0, t_first = 0, n = 0;
+	int sb, r, ok = 0;
+	const char *status = "ok";
+
+	if (!path || path[0] != '/')
+		return err_set(err, errlen, -EINVAL, "%s: not an absolute path", path ? path : "");
+	if (queue_parse_file_name(base_name(path), &ts, &sb) < 0)
+		return err_set(err, errlen, -EINVAL,
+			       "%s: name is not YYYY-MM-DDTHH:MM:SS_sbNN.hdf5", path);
+	if (sb >= p->nsubbands)
+		return err_set(err, errlen, -EINVAL, "%s: subband %d outside 0..%d", path, sb,
+			       p->nsubbands - 1);
+	r = db_begin(db, err, errlen);
+	if (r < 0)
+		return r;
+	res.subband = sb;
+
+	/* A path we know: a re-delivery or a rewrite; never a second row. */
+	r = db_prepare(db, err, errlen, &st,
+		       "SELECT group_id, size, mtime FROM subband_files WHERE path = ?",
+		       "s", path);
+	if (r < 0)
+		goto out;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		int same = sqlite3_column_int64(st, 1) == size && sqlite3_column_double(st, 2) == mtime;
+		gid = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+		res.outcome = same ? QUEUE_ADD_KNOWN : QUEUE_ADD_UPDATED;
+		if (!same) {
+			/* A rewritten file gets another chance if it was unreadable. */
+			r = db_exec(db, err, errlen,
+				    "UPDATE subband_files SET size = ?, mtime = ?,"
+				    " status = CASE status WHEN 'bad' THEN 'ok' ELSE status END,"
+				    " reason = CASE status WHEN 'bad' THEN NULL ELSE reason END"
+				    " WHERE path = ?", "Ids", size, mtime, path);
+			if (r < 0)
+				goto out;
+		}
+		goto report;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+
+	r = find_group(db, ts, p, now, &gid, err, errlen);
+	if (r < 0)
+		goto out;
+	r = group_state(db, gid, res.group_name, res.state, err, errlen);
+	if (r < 0)
+		goto out;
+	if (strcmp(res.state, "collecting") && strcmp(res.state, "pending")) {
+		status = "late";
+		res.outcome = QUEUE_ADD_LATE;
+	} else {
+		int64_t dup = 0;
+		r = db_query_int(db, &dup, err, errlen,
+				 "SELECT count(*) FROM subband_files WHERE group_id = ? AND subband = ?"
+				 " AND status != 'duplicate'", "Ii", gid, sb);
+		if (r < 0)
+			goto out;
+		if (dup) {
+			status = "duplicate";
+			res.outcome = QUEUE_ADD_DUPLICATE;
+		}
+	}
+	r = db_exec(db, err, errlen,
+		    "INSERT INTO subband_files (group_id, path, subband, ts, size, mtime, status,"
+		    " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "IsiIIdsd", gid, path, sb, ts,
+		    size, mtime, status, now);
+	if (r < 0)
+		goto out;
+
+	/* The group is named by its earliest file; follow an earlier arrival as
+	 * long as nothing has been produced under the old name. */
+	r = db_query_int(db, &t_first, err, errlen, "SELECT t_first FROM groups WHERE id = ?", "I",
+			 gid);
+	if (r < 0)
+		goto out;
+	int64_t runs = 0;
+	r = db_query_int(db, &runs, err, errlen, "SELECT runs FROM groups WHERE id = ?", "I", gid);
+	if (r < 0)
+		goto out;
+	if (ts < t_first && res.outcome != QUEUE_ADD_LATE && runs == 0) {
+		char name[QUEUE_NAME_LEN];
+		int64_t clash = 0;
+		queue_format_ts(ts, name, sizeof name);
+		r = db_query_int(db, &clash, err, errlen, "SELECT count(*) FROM groups WHERE name = ?",
+				 "s", name);
+		if (r < 0)
+			goto out;
+		if (!clash) {
+			r = db_exec(db, err, errlen,
+				    "UPDATE groups SET name = ?, t_first = ? WHERE id = ?", "sII", name,
+				    ts, gid);
+			if (r < 0)
+				goto out;
+		}
+	}
+	r = count_good_subbands(db, gid, &n, err, errlen);
+	if (r < 0)
+		goto out;
+	r = db_exec(db, err, errlen,
+		    "UPDATE groups SET updated_at = ?,"
+		    " state = CASE WHEN state = 'collecting' AND ? >= n_expected THEN 'pending'"
+		    " ELSE state END WHERE id = ?", "dII", now, n, gid);
+	if (r < 0)
+		goto out;
+report:
+	r = group_state(db, gid, res.group_name, res.state, err, errlen);
+	if (r < 0)
+		goto out;
+	res.group_id = gid;
+	ok = 1;
+out:
+	sqlite3_finalize(st);
+	if (ok) {
+		r = db_end(db, 1, err, errlen);
+		if (r == 0 && ret)
+			*ret = res;
+		return r;
+	}
+	db_end(db, 0, NULL, 0);
+	return r;
+}
+
+/* "sb00, sb03" for the subbands of 0..nsub-1 that have (want_present) or
+ * lack a good file. */
+static int subband_list(sqlite3 *db, int64_t gid, int nsub, int want_present, char *buf,
+			size_t buflen, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char have[256] = { 0 };
+	size_t len = 0;
+	int r;
+
+	r = db_prepare(db, err, errlen, &st,
+		       "SELECT DISTINCT subband FROM subband_files WHERE group_id = ?"
+		       " AND status IN ('ok','late')", "I", gid);
+	if (r < 0)
+		return r;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int sb = sqlite3_column_int(st, 0);
+		if (sb >= 0 && sb < 256)
+			have[sb] = 1;
+	}
+	sqlite3_finalize(st);
+	buf[0] = 0;
+	for (int sb = 0; sb < nsub && sb < 256; sb++) {
+		if (have[sb] != want_present)
+			continue;
+		int k = snprintf(buf + len, buflen - len, "%ssb%02d", len ? ", " : "", sb);
+		if (k < 0 || (size_t)k >= buflen - len)
+			break;
+		len += (size_t)k;
+	}
+	return 0;
+}
+
+int queue_collect_timeouts(sqlite3 *db, const queue_params *p, double timeout_s, double now,
+			   int *ret_changed, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t *ids = NULL;
+	int n = 0, cap = 0, changed = 0, r;
+
+	r = db_begin(db, err, errlen);
+	if (r < 0)
+		return r;
+	r = db_prepare(db, err, errlen, &st,
+		       "SELECT id FROM groups WHERE state = 'collecting' AND created_at <= ?", "d",
+		       now - timeout_s);
+	if (r < 0)
+		goto out;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			int ncap = cap ? cap * 2 : 16;
+			int64_t *ni = realloc(ids, (size_t)ncap * sizeof *ni);
+			if (!ni) {
+				r = err_set(err, errlen, -ENOMEM, "out of memory");
+				goto out;
+			}
+			ids = ni;
+			cap = ncap;
+		}
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	for (int i = 0; i < n; i++) {
+		int64_t good = 0;
+		char list[1024], msg[1200];
+
+		r = count_good_subbands(db, ids[i], &good, err, errlen);
+		if (r < 0)
+			goto out;
+		if (good >= p->min_subbands) {
+			r = subband_list(db, ids[i], p->nsubbands, 0, list, sizeof list, err, errlen);
+			if (r < 0)
+				goto out;
+			snprintf(msg, sizeof msg, "absent after collect timeout: %s", list);
+			r = db_exec(db, err, errlen,
+				    "UPDATE groups SET state = 'pending', updated_at = ? WHERE id = ?",
+				    "dI", now, ids[i]);
+			if (r >= 0)
+				r = queue_event(db, ids[i], "missing", NULL, msg, err, errlen);
+		} else {
+			r = subband_list(db, ids[i], p->nsubbands, 1, list, sizeof list, err, errlen);
+			if (r < 0)
+				goto out;
+			snprintf(msg, sizeof msg,
+				 "only %lld of %d subbands arrived within the collect timeout"
+				 " (min_subbands %d; present: %s)", (long long)good, p->nsubbands,
+				 p->min_subbands, list[0] ? list : "none");
+			r = db_exec(db, err, errlen,
+				    "UPDATE groups SET state = 'failed', error = ?, updated_at = ?,"
+				    " finished_at = ? WHERE id = ?", "sddI", msg, now, now, ids[i]);
+			if (r >= 0)
+				r = queue_event(db, ids[i], "error", "collect", msg, err, errlen);
+		}
+		if (r < 0)
+			goto out;
+		changed++;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	free(ids);
+	if (r < 0) {
+		db_end(db, 0, NULL, 0);
+		return r;
+	}
+	r = db_end(db, 1, err, errlen);
+	if (r == 0 && ret_changed)
+		*ret_changed = changed;
+	return r;
+}
+
+int queue_claim(sqlite3 *db, int pid, double now, int64_t *ret_id, char *ret_name, char *err,
+		size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t id = 0;
+	char name[QUEUE_NAME_LEN] = "";
+	int r, found = 0;
+
+	r = db_begin(db, err, errlen);
+	if (r < 0)
+		return r;
+	r = db_prepare(db, err, errlen, &st,
+		       "SELECT id, name FROM groups WHERE state = 'pending' AND not_before <= ?"
+		       " ORDER BY t_first LIMIT 1", "d", now);
+	if (r < 0)
+		goto out;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		snprintf(name, sizeof name, "%s", sqlite3_column_text(st, 1));
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (found) {
+		r = db_exec(db, err, errlen,
+			    "UPDATE groups SET state = 'in_progress', owner_pid = ?, started_at = ?,"
+			    " updated_at = ?, stage = NULL WHERE id = ?", "iddI", pid, now, now, id);
+		if (r < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	if (r < 0) {
+		db_end(db, 0, NULL, 0);
+		return r;
+	}
+	r = db_end(db, 1, err, errlen);
+	if (r < 0)
+		return r;
+	if (found) {
+		*ret_id = id;
+		if (ret_name)
+			snprintf(ret_name, QUEUE_NAME_LEN, "%s", name);
+	}
+	return found;
+}
+
+static int pid_alive(int64_t pid)
+{
+	if (pid <= 0 || pid > 0x7fffffff)
+		return 0;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int queue_claim_group(sqlite3 *db, int64_t id, int pid, double now, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_begin(db, err, errlen);
+	if (r < 0)
+		return r;
+	r = db_prepare(db, err, errlen, &st, "SELECT name, state, owner_pid FROM groups WHERE id = ?",
+		       "I", id);
+	if (r < 0)
+		goto out;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = err_set(err, errlen, -ENOENT, "no group with id %lld", (long long)id);
+		goto out;
+	}
+	if (!strcmp((const char *)sqlite3_column_text(st, 1), "in_progress")) {
+		int64_t owner = sqlite3_column_int64(st, 2);
+		if (owner != pid && pid_alive(owner)) {
+			r = err_set(err, errlen, -EBUSY, "group %s is being processed by pid %lld",
+				    sqlite3_column_text(st, 0), (long long)owner);
+			goto out;
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	r = db_exec(db, err, errlen,
+		    "UPDATE groups SET state = 'in_progress', owner_pid = ?, started_at = ?,"
+		    " updated_at = ?, stage = NULL, not_before = 0 WHERE id = ?", "iddI", pid, now,
+		    now, id);
+out:
+	sqlite3_finalize(st);
+	if (r < 0) {
+		db_end(db, 0, NULL, 0);
+		return r;
+	}
+	return db_end(db, 1, err, errlen);
+}
+
+int queue_find(sqlite3 *db, const char *name, int64_t *ret_id, char *err, size_t errlen)
+{
+	return db_query_int(db, ret_id, err, errlen, "SELECT id FROM groups WHERE name = ?", "s",
+			    name);
+}
+
+int queue_group_name(sqlite3 *db, int64_t id, char *buf, size_t buflen, char *err,
+		     size_t errlen)
+{
+	char name[QUEUE_NAME_LEN];
+	int r = group_state(db, id, name, NULL, err, errlen);
+	if (r == 0)
+		snprintf(buf, buflen, "%s", name);
+	return r;
+}
+
+void queue_files_free(queue_file *f, int n)
+{
+	for (int i = 0; f && i < n; i++)
+		free(f[i].path);
+	free(f);
+}
+
+int queue_files(sqlite3 *db, int64_t group_id, queue_file **ret, int *ret_n, char *err,
+		size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	queue_file *f = NULL;
+	int n = 0, cap = 0, r;
+
+	r = db_prepare(db, err, errlen, &st,
+		       "SELECT id, path, subband, status FROM subband_files WHERE group_id = ?"
+		       " AND status != 'duplicate' ORDER BY subband, ts, id", "I", group_id);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			int ncap = cap ? 2 * cap : 16;
+			queue_file *nf = realloc(f, (size_t)ncap * sizeof *nf);
+			if (!nf)
+				goto oom;
+			f = nf;
+			cap = ncap;
+		}
+		f[n].id = sqlite3_column_int64(st, 0);
+		f[n].path = strdup((const char *)sqlite3_column_text(st, 1));
+		if (!f[n].path)
+			goto oom;
+		f[n].subband = sqlite3_column_int(st, 2);
+		snprintf(f[n].status, sizeof f[n].status, "%s", sqlite3_column_text(st, 3));
+		n++;
+	}
+	if (r != SQLITE_DONE) {
+		r = err_set(err, errlen, -EIO, "subband_files: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	*ret = f;
+	*ret_n = n;
+	return 0;
+oom:
+	r = err_set(err, errlen, -ENOMEM, "out of memory");
+fail:
+	sqlite3_finalize(st);
+	queue_files_free(f, n);
+	return r;
+}
+
+int queue_set_file_status(sqlite3 *db, int64_t file_id, const char *reason, char *err,
+			  size_t errlen)
+{
+	int r = db_exec(db, err, errlen,
+			"UPDATE subband_files SET status = CASE WHEN ? IS NULL THEN"
+			" CASE status WHEN 'bad' THEN 'ok' ELSE status END ELSE 'bad' END,"
+			" reason = ? WHERE id = ?", "ssI", reason, reason, file_id);
+	return r < 0 ? r : 0;
+}
+
+int queue_set_stage(sqlite3 *db, int64_t group_id, const char *stage, char *err, size_t errlen)
+{
+	int r = db_exec(db, err, errlen, "UPDATE groups SET stage = ? WHERE id = ?", "sI",
+			stage && *stage ? stage : NULL, group_id);
+	return r < 0 ? r : 0;
+}
+
+int queue_record_stage(sqlite3 *db, int64_t group_id, const char *stage, double seconds, int ok,
+		       const char *error, char *err, size_t errlen)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int r = db_exec(db, err, errlen,
+			"INSERT INTO stage_timings (group_id, stage, seconds, ok, error, at)"
+			" VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_id, stage) DO UPDATE SET"
+			" seconds = excluded.seconds, ok = excluded.ok, error = excluded.error,"
+			" at = excluded.at", "Isdisd", group_id, stage, seconds, ok, error,
+			now.tv_sec + now.tv_nsec * 1e-9);
+	return r < 0 ? r : 0;
+}
+
+int queue_clear_stage_timings(sqlite3 *db, int64_t group_id, char *err, size_t errlen)
+{
+	int r = db_exec(db, err, errlen, "DELETE FROM stage_timings WHERE group_id = ?", "I",
+			group_id);
+	return r < 0 ? r : 0;
+}
+
+int queue_add_product(sqlite3 *db, int64_t group_id, const char *name, const char *path,
+		      char *err, size_t errlen)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int r = db_exec(db, err, errlen,
+			"INSERT INTO products (group_id, name, path, created_at) VALUES (?, ?, ?, ?)"
+			" ON CONFLICT (group_id, name) DO UPDATE SET path = excluded.path,"
+			" created_at = excluded.created_at", "Issd", group_id, name, path,
+			now.tv_sec + now.tv_nsec * 1e-9);
+	return r < 0 ? r : 0;
+}
+
+int queue_clear_products(sqlite3 *db, int64_t group_id, char *err, size_t errlen)
+{
+	int r = db_exec(db, err, errlen, "DELETE FROM products WHERE group_id = ?", "I", group_id);
+	return r < 0 ? r : 0;
+}
+
+int queue_finish(sqlite3 *db, int64_t group_id, int outcome, const char *error, int calibrated,
+		 const queue_params *p, double now, char *ret_state, char *err, size_t errlen)
+{
+	int64_t retries = 0;
+	const char *state = "completed";
+	int r;
+
+	r = db_begin(db, err, errlen);
+	if (r < 0)
+		return r;
+	r = db_query_int(db, &retries, err, errlen, "SELECT retries FROM groups WHERE id = ?", "I",
+			 group_id);
+	if (r == 0)
+		r = err_set(err, errlen, -ENOENT, "no group with id %lld", (long long)group_id);
+	if (r < 0)
+		goto out;
+	switch (outcome) {
+	case QUEUE_DONE:
+		r = db_exec(db, err, errlen,
+			    "UPDATE groups SET state = 'completed', error = NULL, stage = NULL,"
+			    " owner_pid = NULL, calibrated = ?, runs = runs + 1, finished_at = ?,"
+			    " updated_at = ? WHERE id = ?", "iddI", calibrated ? 1 : 0, now, now,
+			    group_id);
+		break;
+	case QUEUE_CANCEL:
+		state = "pending";
+		r = db_exec(db, err, errlen,
+			    "UPDATE groups SET state = 'pending', stage = NULL, owner_pid = NULL,"
+			    " updated_at = ? WHERE id = ?", "dI", now, group_id);
+		if (r >= 0)
+			r = queue_event(db, group_id, "requeue", NULL,
+					error ? error : "stopped before completion", err, errlen);
+		break;
+	default:
+		retries++;
+		if (outcome == QUEUE_FAIL && retries <= p->max_retries)
+			state = "pending";
+		else
+			state = "failed";
+		r = db_exec(db, err, errlen,
+			    "UPDATE groups SET state = ?, error = ?, stage = NULL, owner_pid = NULL,"
+			    " retries = ?, not_before = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+			    "ssIdddI", state, error ? error : "failed", retries,
+			    now + (strcmp(state, "pending") ? 0 : p->retry_delay_s), now, now,
+			    group_id);
+		if (r >= 0)
+			r = queue_event(db, group_id, strcmp(state, "pending") ? "error" : "retry",
+					NULL, error ? error : "failed", err, errlen);
+		break;
+	}
+out:
+	if (r < 0) {
+		db_end(db, 0, NULL, 0);
+		return r;
+	}
+	r = db_end(db, 1, err, errlen);
+	if (r == 0 && ret_state)
+		snprintf(ret_state, 16, "%s", state);
+	return r;
+}
+
+/* Requeue one group inside the caller's transaction. */
+static int requeue_one(sqlite3 *db, int64_t id, const char *reason, double now, char *err,
+		       size_t errlen)
+{
+	char name[QUEUE_NAME_LEN], state[16];
+	int r = group_state(db, id, name, state, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (!strcmp(state, "in_progress"))
+		return err_set(err, errlen, -EBUSY, "group %s is being processed now", name);
+	r = db_exec(db, err, errlen,
+		    "UPDATE groups SET state = 'pending', retries = 0, error = NULL, not_before = 0,"
+		    " updated_at = ? WHERE id = ?", "dI", now, id);
+	/* Unreadable files are looked at again (the operator may have fixed
+	 * them), and files that came late are now part of the group. */
+	if (r >= 0)
+		r = db_exec(db, err, errlen,
+			    "UPDATE subband_files SET status = 'ok', reason = NULL"
+			    " WHERE group_id = ? AND status IN ('bad','late')", "I", id);
+	if (r >= 0)
+		r = queue_event(db, id, "requeue", NULL, reason ? reason : "requeued", err, errlen);
+	return r < 0 ? r : 0;
+}
+
+int queue_requeue(sqlite3 *db, int64_t group_id, const char *reason, double now, char *err,
+		  size_t errlen)
+{
+	int r = db_begin(db, err, errlen);
+	if (r < 0)
+		return r;
+	r = requeue_one(db, group_id, reason, now, err, errlen);
+	if (r < 0) {
+		db_end(db, 0, NULL, 0);
+		return r;
+	}
+	return db_end(db, 1, err, errlen);
+}
+
+static int ids_where(sqlite3 *db, const char *sql, int64_t **ret, int *ret_n, char *err,
+		     size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t *ids = NULL;
+	int n = 0, cap = 0, r;
+
+	r = db_prepare(db, err, errlen, &st, sql, NULL);
+	if (r < 0)
+		return r;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			int ncap = cap ? 2 * cap : 16;
+			int64_t *ni = realloc(ids, (size_t)ncap * 2 * sizeof *ni);
+			if (!ni) {
+				sqlite3_finalize(st);
+				free(ids);
+				return err_set(err, errlen, -ENOMEM, "out of memory");
+			}
+			ids = ni;
+			cap = ncap;
+		}
+		ids[2 * n] = sqlite3_column_int64(st, 0);
+		ids[2 * n + 1] = sqlite3_column_int64(st, 1);
+		n++;
+	}
+	sqlite3_finalize(st);
+	*ret = ids;
+	*ret_n = n;
+	return 0;
+}
+
+int queue_retry_failed(sqlite3 *db, const char *reason, double now, int *ret_n, char *err,
+		       size_t errlen)
+{
+	int64_t *ids = NULL;
+	int n = 0, r;
+
+	r = db_begin(db, err, errlen);
+	if (r < 0)
+		return r;
+	r = ids_where(db, "SELECT id, 0 FROM groups WHERE state = 'failed'", &ids, &n, err, errlen);
+	for (int i = 0; r == 0 && i < n; i++)
+		r = requeue_one(db, ids[2 * i], reason, now, err, errlen);
+	free(ids);
+	if (r < 0) {
+		db_end(db, 0, NULL, 0);
+		return r;
+	}
+	r = db_end(db, 1, err, errlen);
+	if (r == 0 && ret_n)
+		*ret_n = n;
+	return r;
+}
+
+int queue_recover(sqlite3 *db, int self_pid, double now, int *ret_n, char *err, size_t errlen)
+{
+	int64_t *ids = NULL;
+	int n = 0, moved = 0, r;
+
+	r = db_begin(db, err, errlen);
+	if (r < 0)
+		return r;
+	r = ids_where(db, "SELECT id, coalesce(owner_pid, 0) FROM groups WHERE state = 'in_progress'",
+		      &ids, &n, err, errlen);
+	for (int i = 0; r == 0 && i < n; i++) {
+		int64_t owner = ids[2 * i + 1];
+		char msg[128];
+		if (owner != self_pid && pid_alive(owner))
+			continue;
+		snprintf(msg, sizeof msg, "owner pid %lld gone; back to pending", (long long)owner);
+		r = db_exec(db, err, errlen,
+			    "UPDATE groups SET state = 'pending', stage = NULL, owner_pid = NULL,"
+			    " updated_at = ? WHERE id = ?", "dI", now, ids[2 * i]);
+		if (r >= 0)
+			r = queue_event(db, ids[2 * i], "recovered", NULL, msg, err, errlen);
+		if (r > 0)
+			r = 0;
+		moved++;
+	}
+	free(ids);
+	if (r < 0) {
+		db_end(db, 0, NULL, 0);
+		return r;
+	}
+	r = db_end(db, 1, err, errlen);
+	if (r == 0 && ret_n)
+		*ret_n = moved;
+	return r;
+}
+
+int queue_counts(sqlite3 *db, int64_t counts[5], char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int r = db_prepare(db, err, errlen, &st, "SELECT state, count(*) FROM groups GROUP BY state",
+			   NULL);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < 5; i++)
+		counts[i] = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *s = (const char *)sqlite3_column_text(st, 0);
+		for (int i = 0; i < 5; i++)
+			if (s && !strcmp(s, queue_states[i]))
+				counts[i] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}

@@ -1,0 +1,172 @@
+/*
+ * state/queue.h — the group queue: subband files, groups and their states.
+ *
+ *   collecting ──(all subbands, or collect timeout with ≥ min_subbands)──▶ pending
+ *   collecting ──(collect timeout with < min_subbands)──────────────────▶ failed
+ *   pending ──queue_claim──▶ in_progress ──queue_finish──▶ completed | pending (retry) | failed
+ *   completed | failed ──queue_requeue──▶ pending;  in_progress ──queue_recover──▶ pending
+ *
+ * Grouping: a subband file named YYYY-MM-DDTHH:MM:SS_sbNN.hdf5 joins the
+ * group whose first (earliest) timestamp is nearest to its own and within
+ * tolerance_s; otherwise it starts a new group.  A group is named by its
+ * earliest file's timestamp; the name follows an earlier file that arrives
+ * while the group is still collecting/pending (nothing has been produced yet).
+ * Paths are unique: a re-delivered or rewritten file updates its row.
+ *
+ * Every function that reads then writes does so inside db_begin() (BEGIN
+ * IMMEDIATE, or a savepoint when the caller already holds a transaction).
+ * Errors: negative errno with a sentence in err (-EIO database, -EINVAL bad
+ * name, -ENOENT unknown group, -EBUSY group running elsewhere).
+ */
+#ifndef CONTIMG_QUEUE_H
+#define CONTIMG_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#define QUEUE_NAME_LEN 32 /* "YYYY-MM-DDTHH:MM:SS" + NUL, with room */
+
+typedef struct queue_params {
+	int nsubbands;       /* subbands per group (16) */
+	double tolerance_s;  /* grouping tolerance (60) */
+	int min_subbands;    /* fewest good subbands a group may be processed with */
+	int max_retries;     /* failed runs retried this many times before `failed` */
+	double retry_delay_s;/* back-off before a retried group may be claimed again */
+} queue_params;
+
+/* Fill p with the documented defaults (16, 60 s, 16, 2, 30 s). */
+void queue_params_default(queue_params *p);
+
+/* Parse a subband file's base name.  Returns 0 and fills *ret_ts (unix seconds,
+ * UTC) and *ret_subband (NN) when name is exactly YYYY-MM-DDTHH:MM:SS_sbNN.hdf5
+ * with a valid calendar date; -EINVAL otherwise.  Either pointer may be NULL. */
+int queue_parse_file_name(const char *name, int64_t *ret_ts, int *ret_subband);
+
+/* Parse/validate a group name "YYYY-MM-DDTHH:MM:SS"; -EINVAL otherwise. */
+int queue_parse_group_name(const char *name, int64_t *ret_ts);
+
+/* Format unix seconds as a group name into buf (>= QUEUE_NAME_LEN). */
+void queue_format_ts(int64_t ts, char *buf, size_t buflen);
+
+enum queue_add_outcome {
+	QUEUE_ADD_NEW = 0,       /* new file row */
+	QUEUE_ADD_KNOWN = 1,     /* path already registered, unchanged */
+	QUEUE_ADD_UPDATED = 2,   /* path known, size/mtime changed (rewritten) */
+	QUEUE_ADD_DUPLICATE = 3, /* the group already has this subband from another file */
+	QUEUE_ADD_LATE = 4,      /* group already running/finished: recorded, not processed
+				    until the group is requeued */
+};
+
+typedef struct queue_add_result {
+	int outcome;                 /* enum queue_add_outcome */
+	int64_t group_id;
+	char group_name[QUEUE_NAME_LEN];
+	char state[16];              /* the group's state afterwards */
+	int subband;
+} queue_add_result;
+
+/* Register the subband file at path (absolute; its base name must parse).
+ * size/mtime describe the file (stat).  now = wall-clock unix seconds.  The
+ * group becomes pending when all p->nsubbands subbands are present.
+ * ret may be NULL. */
+int queue_add_file(sqlite3 *db, const char *path, int64_t size, double mtime,
+		   const queue_params *p, double now, queue_add_result *ret, char *err,
+		   size_t errlen);
+
+/* Move collecting groups created more than timeout_s before now to pending
+ * (≥ min_subbands present; the absent subbands are recorded as a "missing"
+ * event) or failed (fewer; the reason lists what is present).  *ret_changed
+ * (may be NULL) = number of groups moved. */
+int queue_collect_timeouts(sqlite3 *db, const queue_params *p, double timeout_s, double now,
+			   int *ret_changed, char *err, size_t errlen);
+
+/* Claim the oldest pending group (by first timestamp) whose back-off has
+ * passed: it becomes in_progress owned by pid.  Returns 1 and fills *ret_id
+ * and ret_name (>= QUEUE_NAME_LEN) when one was claimed, 0 when none. */
+int queue_claim(sqlite3 *db, int pid, double now, int64_t *ret_id, char *ret_name,
+		char *err, size_t errlen);
+
+/* Claim one named group whatever its state (contimgctl process): -EBUSY when
+ * it is in_progress under a live process other than pid, -ENOENT if unknown. */
+int queue_claim_group(sqlite3 *db, int64_t id, int pid, double now, char *err, size_t errlen);
+
+/* Look a group up by name: 1 and *ret_id when found, 0 when not. */
+int queue_find(sqlite3 *db, const char *name, int64_t *ret_id, char *err, size_t errlen);
+
+/* Group name of id into buf (>= QUEUE_NAME_LEN); -ENOENT when unknown. */
+int queue_group_name(sqlite3 *db, int64_t id, char *buf, size_t buflen, char *err,
+		     size_t errlen);
+
+typedef struct queue_file {
+	int64_t id;
+	char *path;     /* owned by the array; queue_files_free() frees */
+	int subband;
+	char status[12];
+} queue_file;
+
+/* The group's files to process (status ok, bad or late; not duplicates),
+ * sorted by subband.  *ret is a new array (queue_files_free). */
+int queue_files(sqlite3 *db, int64_t group_id, queue_file **ret, int *ret_n, char *err,
+		size_t errlen);
+void queue_files_free(queue_file *f, int n);
+
+/* Mark a file good (reason NULL) or bad (reason = why it counts as missing). */
+int queue_set_file_status(sqlite3 *db, int64_t file_id, const char *reason, char *err,
+			  size_t errlen);
+
+/* The stage now running (NULL or "" between stages). */
+int queue_set_stage(sqlite3 *db, int64_t group_id, const char *stage, char *err, size_t errlen);
+
+/* Record one stage's timing of the current run (replaces the previous run's row). */
+int queue_record_stage(sqlite3 *db, int64_t group_id, const char *stage, double seconds, int ok,
+		       const char *error, char *err, size_t errlen);
+
+/* Forget the stage timings of earlier runs (a new run starts). */
+int queue_clear_stage_timings(sqlite3 *db, int64_t group_id, char *err, size_t errlen);
+
+/* Append an event (kind: "error", "retry", "requeue", "recovered", "missing", ...). */
+int queue_event(sqlite3 *db, int64_t group_id, const char *kind, const char *stage,
+		const char *message, char *err, size_t errlen);
+
+/* Upsert a product (group, name) → path. */
+int queue_add_product(sqlite3 *db, int64_t group_id, const char *name, const char *path,
+		      char *err, size_t errlen);
+
+/* Drop every product row of the group (before re-recording a new run's set). */
+int queue_clear_products(sqlite3 *db, int64_t group_id, char *err, size_t errlen);
+
+enum queue_outcome {
+	QUEUE_DONE = 0,      /* all stages passed → completed */
+	QUEUE_FAIL = 1,      /* failed; retried while retries < max_retries */
+	QUEUE_FAIL_HARD = 2, /* failed; a retry cannot help → failed now */
+	QUEUE_CANCEL = 3,    /* stopped by shutdown → pending again, no retry counted */
+};
+
+/* End a run of an in_progress group.  error is kept (NULL for DONE).  For
+ * QUEUE_DONE, calibrated is stored.  *ret_state (may be NULL, >= 16 bytes)
+ * receives the new state. */
+int queue_finish(sqlite3 *db, int64_t group_id, int outcome, const char *error, int calibrated,
+		 const queue_params *p, double now, char *ret_state, char *err, size_t errlen);
+
+/* completed | failed (or pending) → pending with reason recorded; retries reset.
+ * -ENOENT unknown group, -EBUSY when in_progress or collecting. */
+int queue_requeue(sqlite3 *db, int64_t group_id, const char *reason, double now, char *err,
+		  size_t errlen);
+
+/* Requeue every failed group; *ret_n = how many. */
+int queue_retry_failed(sqlite3 *db, const char *reason, double now, int *ret_n, char *err,
+		       size_t errlen);
+
+/* Start-up recovery: in_progress groups whose owner process is gone (or is
+ * self_pid: our own earlier incarnation cannot still be running them) go back
+ * to pending with a "recovered" event.  *ret_n = how many. */
+int queue_recover(sqlite3 *db, int self_pid, double now, int *ret_n, char *err, size_t errlen);
+
+/* Groups per state: counts[0..4] for collecting, pending, in_progress,
+ * completed, failed. */
+extern const char *const queue_states[5];
+int queue_counts(sqlite3 *db, int64_t counts[5], char *err, size_t errlen);
+
+#endif

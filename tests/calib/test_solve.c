@@ -1,0 +1,723 @@
+/*
+ * tests/calib/test_solve.c — bandpass, gain and delay solves: against the
+ * independent reference group cal-0834 (true gains known) and synthetic sets.
+ */
+#include "tests/test.h"
+
+#include <complex.h>
+#include <dirent.h>
+#include <stdint.h>
+
+#include "calib/apply.h"
+#include "calib/flag.h"
+#include "calib/solve.h"
+#include "core/convert.h"
+#include "core/err.h"
+#include "core/gaintab.h"
+#include "core/predict.h"
+#include "core/sky.h"
+#include "core/vis.h"
+
+/* ---- reference group helpers --------------------------------------------- */
+
+static int group_files(const char *dir, char paths[][1024], int max, char *truth, char *gains)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l > 10 && strstr(e->d_name, "_sb") && !strcmp(e->d_name + l - 5, ".hdf5") && n < max)
+			snprintf(paths[n++], 1024, "%s/%s", dir, e->d_name);
+		else if (!strncmp(e->d_name, "truth_", 6))
+			snprintf(truth, 1024, "%s/%s", dir, e->d_name);
+		else if (!strncmp(e->d_name, "gains_", 6))
+			snprintf(gains, 1024, "%s/%s", dir, e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+typedef struct refgroup {
+	vis_set *v;
+	float complex *model;
+	gaintab *truth;  /* true gains [time][ant][chan][pol] */
+	sky_truth info;
+} refgroup;
+
+static void refgroup_free(refgroup *r)
+{
+	vis_free(r->v);
+	free(r->model);
+	gaintab_free(r->truth);
+	memset(r, 0, sizeof *r);
+}
+
+/* Load cal-0834 (rephased like the pipeline when rephase), predict the truth
+ * sky into r->model. */
+static int load_reference(refgroup *r, int rephase)
+{
+	static char paths[16][1024];
+	char truth[1024] = "", gains[1024] = "", err[ERR_LEN] = "";
+	const char *pp[16];
+	convert_params cp;
+	predict_params pr;
+	sky_model sky;
+	vis_set shell;
+	int n, ret;
+
+	memset(r, 0, sizeof *r);
+	n = group_files(test_data("reference/cal-0834"), paths, 16, truth, gains);
+	CHECK(n == 16, "found %d subband files", n);
+	if (n != 16)
+		return -1;
+	for (int i = 0; i < n; i++)
+		pp[i] = paths[i];
+	convert_params_default(&cp);
+	cp.rephase = rephase;
+	ret = convert_load_group(pp, n, &cp, &r->v, NULL, err, sizeof err);
+	CHECK_OK(ret, err);
+	if (ret)
+		return -1;
+	sky_init(&sky);
+	ret = sky_load_truth_json(&sky, truth, &r->info, err, sizeof err);
+	CHECK_OK(ret, err);
+	if (!ret) {
+		ret = gaintab_read(gains, &r->truth, err, sizeof err);
+		CHECK_OK(ret, err);
+	}
+	if (!ret) {
+		r->model = malloc(vis_nsamples(r->v) * sizeof *r->model);
+		CHECK(r->model != NULL);
+		ret = r->model ? 0 : -ENOMEM;
+	}
+	if (!ret) {
+		/* predict_vis only writes v->vis: predict into a shell sharing v's
+		 * metadata with the model buffer as its vis. */
+		shell = *r->v;
+		shell.vis = r->model;
+		predict_params_default(&pr);
+		ret = predict_vis(&shell, &sky, &pr, PREDICT_OVERWRITE, err, sizeof err);
+		CHECK_OK(ret, err);
+	}
+	sky_release(&sky);
+	if (ret)
+		refgroup_free(r);
+	return ret;
+}
+
+/* Time-averaged true gain of (antenna number, channel freq, hand). */
+static double complex true_gain(const gaintab *t, int antnum, double freq_hz, int h)
+{
+	int a = gaintab_ant_index(t, antnum), c = 0;
+	double complex s = 0;
+
+	if (a < 0)
+		return 0;
+	for (int k = 1; k < t->nchan; k++)
+		if (fabs(t->freq_hz[k] - freq_hz) < fabs(t->freq_hz[c] - freq_hz))
+			c = k;
+	for (int ti = 0; ti < t->ntime; ti++)
+		s += t->gain[gaintab_idx(t, ti, a, c, h)];
+	return s / t->ntime;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Median amplitude error (fraction) and phase error (deg) of bandpass b vs the
+ * truth, after referring the truth to b's refant phase per channel and
+ * normalising each antenna's amplitude to mean 1 over b's unflagged channels. */
+static void compare_bandpass(const gaintab *b, const gaintab *truth, double *ret_amp,
+			     double *ret_phase_deg, double *ret_flagged)
+{
+	size_t n = (size_t)b->nant * b->nchan * b->npol, m = 0, nflag = 0;
+	double *ea = malloc(n * sizeof *ea), *ep = malloc(n * sizeof *ep);
+	int ref = gaintab_ant_index(b, b->refant);
+
+	*ret_amp = *ret_phase_deg = NAN;
+	if (!ea || !ep || ref < 0) {
+		free(ea);
+		free(ep);
+		return;
+	}
+	for (int a = 0; a < b->nant; a++)
+		for (int h = 0; h < b->npol; h++) {
+			double complex gt[4096];
+			double mean = 0;
+			int cnt = 0;
+			for (int c = 0; c < b->nchan && c < 4096; c++) {
+				double complex gr = true_gain(truth, b->refant, b->freq_hz[c], h);
+				gt[c] = true_gain(truth, b->antenna_numbers[a], b->freq_hz[c], h) *
+					conj(gr) / cabs(gr);
+				if (!b->flag[gaintab_idx(b, 0, a, c, h)]) {
+					mean += cabs(gt[c]);
+					cnt++;
+				}
+			}
+			if (!cnt)
+				continue;
+			mean /= cnt;
+			for (int c = 0; c < b->nchan && c < 4096; c++) {
+				size_t x = gaintab_idx(b, 0, a, c, h);
+				if (b->flag[x]) {
+					nflag++;
+					continue;
+				}
+				ea[m] = fabs(cabsf(b->gain[x]) / (cabs(gt[c]) / mean) - 1.0);
+				ep[m] = fabs(carg(b->gain[x] * conj(gt[c]))) * 180.0 / M_PI;
+				m++;
+			}
+		}
+	qsort(ea, m, sizeof *ea, cmp_double);
+	qsort(ep, m, sizeof *ep, cmp_double);
+	if (m) {
+		*ret_amp = ea[m / 2];
+		*ret_phase_deg = ep[m / 2];
+	}
+	*ret_flagged = (double)nflag / n;
+	free(ea);
+	free(ep);
+}
+
+/*
+ * The acceptance test of issue 5: bandpass on cal-0834 vs the true gains.
+ * Expected noise: the calibrator (8.8 Jy × beam ≈ 0.85 at 0.67°) against
+ * σ = 0.92 Jy per part, 23 baselines × 24 integrations per antenna and
+ * channel → complex gain error ≈ 1.3 / (7.5 · 23.5) ≈ 0.74 %, so medians of
+ * |amplitude error| ≈ 0.35 % and |phase error| ≈ 0.2° (× √2 with the refant's
+ * own noise).  Bounds: 1 % and 1° (the goal), which are ~3× the noise medians.
+ */
+static refgroup ref;      /* loaded once, shared by the reference tests */
+static int ref_loaded;
+
+static refgroup *get_reference(void)
+{
+	if (!ref_loaded)
+		ref_loaded = load_reference(&ref, 1) == 0 ? 1 : -1;
+	return ref_loaded == 1 ? &ref : NULL;
+}
+
+static void test_reference_bandpass(void)
+{
+	refgroup *rp = get_reference(), r;
+	const int rephase = 1;
+	solve_params sp;
+	solve_quality qb, qg;
+	gaintab *b = NULL, *g = NULL;
+	char err[ERR_LEN] = "";
+	double amp_err, ph_err, fl;
+
+	CHECK(rp != NULL);
+	if (!rp)
+		return;
+	r = *rp;
+	solve_params_init(&sp);
+	snprintf(sp.calibrator, sizeof sp.calibrator, "0834+555");
+	snprintf(sp.source_group, sizeof sp.source_group, "%.63s", r.v->name);
+	CHECK_OK(solve_bandpass(r.v, r.model, NULL, &sp, &b, &qb, err, sizeof err), err);
+	if (!b)
+		goto out;
+	CHECK(strcmp(b->type, "B") == 0 && b->nchan == r.v->nchan && b->npol == 2);
+	compare_bandpass(b, r.truth, &amp_err, &ph_err, &fl);
+	printf("# cal-0834 (%s): bandpass vs truth: median |amp err| %.3f %%, median |phase err| %.3f deg, "
+	       "%.2f %% flagged, refant %d, median SNR %.1f, phase scatter %.2f deg\n",
+	       rephase ? "rephased" : "drift", 100 * amp_err, ph_err, 100 * fl, b->refant,
+	       qb.median_snr, qb.phase_scatter_deg);
+	CHECK(amp_err < 0.01, "amplitude error %.4f", amp_err);
+	CHECK(ph_err < 1.0, "phase error %.3f deg", ph_err);
+	CHECK(fl < 0.01);
+	CHECK(qb.max_iter_hit == 0);
+
+	/* Gains after the bandpass: the amplitude must carry the flux scale the
+	 * normalisation removed — |G| ≈ band-mean |g_true|. */
+	CHECK_OK(solve_gains(r.v, r.model, NULL, b, &sp, &g, &qg, err, sizeof err), err);
+	if (g) {
+		double worst = 0;
+		CHECK(g->ntime == 1 && g->nchan == 1 && strcmp(g->type, "G") == 0);
+		for (int a = 0; a < g->nant; a++)
+			for (int h = 0; h < 2; h++) {
+				double mean = 0;
+				for (int c = 0; c < r.v->nchan; c++)
+					mean += cabs(true_gain(r.truth, g->antenna_numbers[a], r.v->freq_hz[c], h));
+				mean /= r.v->nchan;
+				worst = fmax(worst, fabs(cabsf(g->gain[gaintab_idx(g, 0, a, 0, h)]) / mean - 1));
+			}
+		printf("# cal-0834 (%s): gain amplitude vs band-mean true amplitude: worst %.3f %%; "
+		       "G phase scatter %.2f deg\n", rephase ? "rephased" : "drift", 100 * worst,
+		       qg.phase_scatter_deg);
+		CHECK(worst < 0.01, "worst %.4f", worst);
+
+		/* Apply and compare with the model: the flux scale of corrected data. */
+		{
+			double complex num = 0;
+			double den = 0;
+			vis_set *c = vis_dup(r.v);
+			CHECK(c != NULL);
+			if (c) {
+				CHECK_OK(apply_solutions(c, NULL, b, g, 0, NULL, err, sizeof err), err);
+				for (size_t i = 0; i < vis_nsamples(c); i++) {
+					size_t row = i / ((size_t)c->nchan * c->npols);
+					int bl = (int)(row % c->nbls);
+					if (c->flags[i] || c->ant1[bl] == c->ant2[bl])
+						continue;
+					num += c->vis[i] * conjf(r.model[i]);
+					den += cabsf(r.model[i]) * cabsf(r.model[i]);
+				}
+				printf("# cal-0834 (%s): corrected/model flux ratio %.4f, phase %.3f deg\n",
+				       rephase ? "rephased" : "drift", creal(num) / den,
+				       carg(num) * 180 / M_PI);
+				CHECK_NEAR(creal(num) / den, 1.0, 0.01);
+				CHECK(fabs(carg(num)) < 0.01);
+				vis_free(c);
+			}
+		}
+	}
+out:
+	gaintab_free(b);
+	gaintab_free(g);
+}
+
+/* Dead reference antenna: the first listed refant is dead (flagged whole by
+ * flag_run); the solve must fall back to the second listed one and keep the
+ * accuracy; the dead antenna's solutions are all flagged. */
+static void test_dead_refant(void)
+{
+	refgroup *rp = get_reference(), r;
+	solve_params sp;
+	flag_stats st;
+	gaintab *b = NULL;
+	char err[ERR_LEN] = "";
+	int dead, second;
+	double amp_err, ph_err, fl;
+
+	CHECK(rp != NULL);
+	if (!rp)
+		return;
+	r = *rp;
+	r.v = vis_dup(rp->v); /* this test damages the data */
+	CHECK(r.v != NULL);
+	if (!r.v)
+		return;
+	dead = r.v->ant1[1];       /* an antenna that is certainly on baselines */
+	second = r.v->ant2[5];
+	for (int t = 0; t < r.v->ntimes; t++)
+		for (int bl = 0; bl < r.v->nbls; bl++)
+			if (r.v->ant1[bl] == dead || r.v->ant2[bl] == dead)
+				for (int c = 0; c < r.v->nchan; c++)
+					for (int p = 0; p < r.v->npols; p++)
+						r.v->vis[vis_idx(r.v, t, bl, c, p)] = 0;
+	CHECK_OK(flag_run(r.v, NULL, &st, err, sizeof err), err);
+	CHECK(st.ndead == 1 && st.dead_ants[0] == dead);
+	printf("# dead refant %d: flag_run flagged %.2f %% (rfi %.3f %%)\n", dead,
+	       100 * st.total_frac, 100 * st.reason_frac[FLAG_R_RFI]);
+	flag_stats_release(&st);
+
+	solve_params_init(&sp);
+	sp.nrefants = 2;
+	sp.refants[0] = dead;
+	sp.refants[1] = second;
+	CHECK(solve_choose_refant(r.v, &sp) == second);
+	CHECK_OK(solve_bandpass(r.v, r.model, NULL, &sp, &b, NULL, err, sizeof err), err);
+	if (b) {
+		int ia = gaintab_ant_index(b, dead);
+		CHECK(b->refant == second, "refant %d", b->refant);
+		if (ia >= 0)
+			for (int c = 0; c < b->nchan; c++)
+				CHECK(b->flag[gaintab_idx(b, 0, ia, c, 0)] && b->flag[gaintab_idx(b, 0, ia, c, 1)]);
+		compare_bandpass(b, r.truth, &amp_err, &ph_err, &fl);
+		printf("# dead refant: fell back to %d; median |amp err| %.3f %%, |phase err| %.3f deg\n",
+		       b->refant, 100 * amp_err, ph_err);
+		CHECK(amp_err < 0.01 && ph_err < 1.0);
+	}
+	/* Without a usable list, the best-connected antenna is chosen. */
+	sp.nrefants = 1;
+	sp.refants[0] = dead;
+	CHECK(solve_choose_refant(r.v, &sp) != dead && solve_choose_refant(r.v, &sp) >= 0);
+	gaintab_free(b);
+	vis_free(r.v);
+}
+
+/* ---- synthetic sets ------------------------------------------------------- */
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static double urand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return ((rng >> 11) + 0.5) / 9007199254740992.0;
+}
+static double grand(void)
+{
+	return sqrt(-2.0 * log(urand())) * cos(2.0 * M_PI * urand());
+}
+
+/* A point source of 5 Jy at the phase centre (model = 5 everywhere), gains
+ * g(a, c, h, t) = B(a, c, h) · exp(i φ(a, h) t) · D(a, h, c) with
+ * D = exp(2πi ν τ_a), noise σ per part. */
+static vis_set *synth(int nant, int nchan, int ntimes, double sigma, const double *tau_ns,
+		      double drift_rad, float complex **ret_model, double complex *gtrue)
+{
+	int nbl = nant * (nant + 1) / 2, b = 0;
+	vis_set *v = vis_new(ntimes, nbl, nchan, 2, nant);
+	float complex *m;
+
+	if (!v)
+		return NULL;
+	m = malloc(vis_nsamples(v) * sizeof *m);
+	if (!m) {
+		vis_free(v);
+		return NULL;
+	}
+	for (int a = 0; a < nant; a++) {
+		v->ants[a].number = 10 + 2 * a;
+		snprintf(v->ants[a].name, sizeof v->ants[a].name, "%d", 11 + 2 * a);
+	}
+	for (int i = 0; i < nant; i++)
+		for (int j = i; j < nant; j++, b++) {
+			v->ant1[b] = 10 + 2 * i;
+			v->ant2[b] = 10 + 2 * j;
+		}
+	for (int c = 0; c < nchan; c++)
+		v->freq_hz[c] = 1.31e9 + c * 1.0e6;
+	v->chan_width_hz = 1.0e6;
+	for (int t = 0; t < ntimes; t++)
+		v->time_jd[t] = 2461100.5 + t * 12.885 / 86400;
+	v->pols[0] = VIS_POL_XX;
+	v->pols[1] = VIS_POL_YY;
+	snprintf(v->name, sizeof v->name, "synth");
+	/* gtrue[((t*nant + a)*nchan + c)*2 + h] */
+	for (int a = 0; a < nant; a++)
+		for (int h = 0; h < 2; h++) {
+			double amp = 0.7 + 0.6 * urand(), ph0 = 2 * M_PI * urand(), rip = 0.1 * urand();
+			double rate = drift_rad * (urand() - 0.5);
+			for (int c = 0; c < nchan; c++) {
+				double complex bp = amp * (1 + rip * sin(c * 0.3 + a)) *
+						    cexp(I * (ph0 + 0.3 * sin(0.05 * c + h)));
+				if (tau_ns)
+					bp *= cexp(2 * M_PI * I * v->freq_hz[c] * tau_ns[a] * 1e-9);
+				for (int t = 0; t < ntimes; t++)
+					gtrue[(((size_t)t * nant + a) * nchan + c) * 2 + h] =
+						bp * cexp(I * rate * (t - ntimes / 2.0));
+			}
+		}
+	for (int t = 0; t < ntimes; t++)
+		for (b = 0; b < nbl; b++) {
+			int i = (v->ant1[b] - 10) / 2, j = (v->ant2[b] - 10) / 2;
+			for (int c = 0; c < nchan; c++)
+				for (int h = 0; h < 2; h++) {
+					size_t x = vis_idx(v, t, b, c, h);
+					double complex gi = gtrue[(((size_t)t * nant + i) * nchan + c) * 2 + h];
+					double complex gj = gtrue[(((size_t)t * nant + j) * nchan + c) * 2 + h];
+					m[x] = 5.0f;
+					v->vis[x] = gi * 5.0 * conj(gj) + sigma * (grand() + I * grand());
+				}
+		}
+	*ret_model = m;
+	return v;
+}
+
+/* Per-integration phase gains after a group bandpass follow a phase drift. */
+static void test_gains_per_integration(void)
+{
+	enum { NA = 10, NC = 32, NT = 12 };
+	static double complex gt[NT * NA * NC * 2];
+	float complex *m = NULL;
+	vis_set *v = synth(NA, NC, NT, 0.5, NULL, 0.05, &m, gt);
+	solve_params sp;
+	gaintab *b = NULL, *g = NULL, *g1 = NULL;
+	solve_quality q, q1;
+	char err[ERR_LEN] = "";
+	double worst = 0, ss = 0;
+	size_t nss = 0;
+
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	solve_params_init(&sp);
+	sp.nrefants = 1;
+	sp.refants[0] = 10;
+	CHECK_OK(solve_bandpass(v, m, NULL, &sp, &b, NULL, err, sizeof err), err);
+	sp.solint_s = -1;
+	CHECK_OK(solve_gains(v, m, NULL, b, &sp, &g, &q, err, sizeof err), err);
+	sp.solint_s = 0;
+	CHECK_OK(solve_gains(v, m, NULL, b, &sp, &g1, &q1, err, sizeof err), err);
+	if (!b || !g || !g1)
+		goto out;
+	CHECK(g->ntime == NT && g1->ntime == 1);
+	CHECK(g->refant == 10 && b->refant == 10);
+	/* B·G must reproduce the truth referred to antenna 10, per integration. */
+	for (int t = 0; t < NT; t++)
+		for (int a = 0; a < NA; a++)
+			for (int c = 0; c < NC; c++)
+				for (int h = 0; h < 2; h++) {
+					double complex tr = gt[(((size_t)t * NA + a) * NC + c) * 2 + h];
+					double complex t0 = gt[(((size_t)t * NA + 0) * NC + c) * 2 + h];
+					double complex est = b->gain[gaintab_idx(b, 0, a, c, h)] *
+							     g->gain[gaintab_idx(g, t, a, 0, h)];
+					double e = fabs(carg(est * conj(tr * conj(t0) / cabs(t0))));
+					worst = fmax(worst, e);
+					ss += e * e;
+					nss++;
+				}
+	printf("# per-integration gains: phase error rms %.2f deg, worst %.2f deg (drift up to ±%.1f deg); "
+	       "time scatter %.2f deg vs group solve %.2f deg\n",
+	       sqrt(ss / nss) * 180 / M_PI, worst * 180 / M_PI, 0.025 * NT / 2 * 180 / M_PI,
+	       q.phase_scatter_deg, q1.phase_scatter_deg);
+	/* Noise: |V| = 5 |g|² with |g| in 0.7–1.3 against σ = 0.5 per part.  B's
+	 * per-channel solve (9 baselines × 12 integrations) has σ_phase ≈
+	 * 0.5 / (5 · |g_a| · |g_b|~1) / √108 ≈ 0.4–1.1°; G's per-integration
+	 * solve (9 × 32 samples) ≈ 0.3–0.7°: rms ≈ 0.8°, worst of 7680 ≈ 4σ.
+	 * (A drift of tens of degrees within the group would bias the group
+	 * bandpass: the time average of g_a conj(g_b) then no longer factorises.) */
+	CHECK(sqrt(ss / nss) * 180 / M_PI < 1.2, "rms %.2f deg", sqrt(ss / nss) * 180 / M_PI);
+	CHECK(worst * 180 / M_PI < 5.0, "worst %.2f deg", worst * 180 / M_PI);
+	CHECK(q.flagged_frac == 0);
+	CHECK(g->time_mjd[3] > g->time_mjd[2]);
+out:
+	gaintab_free(b);
+	gaintab_free(g);
+	gaintab_free(g1);
+	free(m);
+	vis_free(v);
+}
+
+static void test_delay(void)
+{
+	enum { NA = 8, NC = 64, NT = 4 };
+	static double complex gt[NT * NA * NC * 2];
+	double tau[NA];
+	float complex *m = NULL;
+	vis_set *v;
+	solve_params sp;
+	gaintab *k = NULL, *b = NULL;
+	double *dns = NULL, worst = 0;
+	char err[ERR_LEN] = "";
+
+	for (int a = 0; a < NA; a++)
+		tau[a] = 10.0 * (urand() - 0.5); /* ±5 ns */
+	v = synth(NA, NC, NT, 0.3, tau, 0.0, &m, gt);
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	solve_params_init(&sp);
+	sp.nrefants = 1;
+	sp.refants[0] = 10;
+	CHECK_OK(solve_delay(v, m, &sp, &k, &dns, NULL, err, sizeof err), err);
+	if (!k || !dns)
+		goto out;
+	/* The synthetic bandpass adds 0.3 sin(0.05 c) rad of phase, i.e. a slope
+	 * of ≤ 0.015 rad/MHz ≈ 2.4 ps: negligible.  Delays are relative to
+	 * antenna 10 (index 0). */
+	for (int a = 0; a < NA; a++)
+		for (int h = 0; h < 2; h++)
+			worst = fmax(worst, fabs(dns[a * 2 + h] - (tau[a] - tau[0])));
+	printf("# delay: worst error %.4f ns over %d antennas (|τ| <= 5 ns)\n", worst, NA);
+	CHECK(worst < 0.05, "worst %.4f ns", worst);
+	CHECK(strcmp(k->type, "K") == 0);
+	/* With K applied, the bandpass solve still reproduces the data. */
+	CHECK_OK(solve_bandpass(v, m, k, &sp, &b, NULL, err, sizeof err), err);
+	if (b) {
+		vis_set *c = vis_dup(v);
+		double rms = 0;
+		size_t n = 0;
+		gaintab *g = NULL;
+		CHECK(c != NULL);
+		CHECK_OK(solve_gains(v, m, k, b, &sp, &g, NULL, err, sizeof err), err);
+		if (c && g) {
+			CHECK_OK(apply_solutions(c, k, b, g, 0, NULL, err, sizeof err), err);
+			for (size_t i = 0; i < vis_nsamples(c); i++) {
+				size_t row = i / ((size_t)NC * 2);
+				int bl = (int)(row % c->nbls);
+				if (c->ant1[bl] == c->ant2[bl] || c->flags[i])
+					continue;
+				rms += cabsf(c->vis[i] - m[i]) * cabsf(c->vis[i] - m[i]);
+				n++;
+			}
+			rms = sqrt(rms / n);
+			printf("# K+B+G corrected residual rms %.3f Jy (noise/|g|² ≈ %.3f)\n", rms, 0.3 * sqrt(2.0));
+			CHECK(rms < 1.0, "rms %.3f", rms);
+		}
+		gaintab_free(g);
+		vis_free(c);
+	}
+out:
+	free(dns);
+	gaintab_free(k);
+	gaintab_free(b);
+	free(m);
+	vis_free(v);
+}
+
+/* Low SNR channels get flagged: a channel where the data are pure noise. */
+static void test_low_snr_flagged(void)
+{
+	enum { NA = 8, NC = 16, NT = 4 };
+	static double complex gt[NT * NA * NC * 2];
+	float complex *m = NULL;
+	vis_set *v = synth(NA, NC, NT, 0.2, NULL, 0.0, &m, gt);
+	solve_params sp;
+	gaintab *b = NULL;
+	solve_quality q;
+	char err[ERR_LEN] = "";
+
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	/* Channel 5: the source vanishes from the data but not from the model. */
+	for (int t = 0; t < NT; t++)
+		for (int bl = 0; bl < v->nbls; bl++)
+			for (int h = 0; h < 2; h++)
+				v->vis[vis_idx(v, t, bl, 5, h)] = 0.2f * (float)(grand() + I * grand());
+	solve_params_init(&sp);
+	CHECK_OK(solve_bandpass(v, m, NULL, &sp, &b, &q, err, sizeof err), err);
+	if (b) {
+		int nflag5 = 0, nflag_other = 0;
+		for (int a = 0; a < NA; a++)
+			for (int c = 0; c < NC; c++) {
+				int f = b->flag[gaintab_idx(b, 0, a, c, 0)];
+				if (c == 5)
+					nflag5 += f;
+				else
+					nflag_other += f;
+			}
+		printf("# low SNR: %d/%d flagged in the empty channel, %d elsewhere; median SNR %.1f\n",
+		       nflag5, NA, nflag_other, q.median_snr);
+		CHECK(nflag5 >= NA - 1, "only %d flagged", nflag5);
+		CHECK(nflag_other == 0);
+		/* Amplitude normalised to mean 1 over unflagged channels. */
+		for (int a = 0; a < NA; a++) {
+			double s = 0;
+			int n = 0;
+			for (int c = 0; c < NC; c++)
+				if (!b->flag[gaintab_idx(b, 0, a, c, 1)]) {
+					s += cabsf(b->gain[gaintab_idx(b, 0, a, c, 1)]);
+					n++;
+				}
+			CHECK_NEAR(s / n, 1.0, 1e-5);
+		}
+	}
+	gaintab_free(b);
+	free(m);
+	vis_free(v);
+}
+
+/*
+ * Full-size timing (96 antennas, 768 channels, 24 integrations, XX/YY):
+ * runs only with CONTIMG_BENCH=1 (make bench), prints seconds and Mvis/s
+ * for flag, bandpass, gains and apply on in-memory synthetic data.
+ */
+#include <omp.h>
+#include <time.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void bench_full_size(void)
+{
+	enum { NA = 96, NC = 768, NT = 24 };
+	int nbl = NA * (NA + 1) / 2;
+	vis_set *v = vis_new(NT, nbl, NC, 2, NA);
+	float complex *m = v ? malloc(vis_nsamples(v) * sizeof *m) : NULL;
+	solve_params sp;
+	gaintab *b = NULL, *g = NULL;
+	flag_stats st;
+	char err[ERR_LEN] = "";
+	double t0, t_flag, t_b, t_g, t_apply, mvis;
+
+	CHECK(v && m);
+	if (!v || !m)
+		goto out;
+	for (int a = 0, bl = 0; a < NA; a++) {
+		v->ants[a].number = a;
+		for (int j = a; j < NA; j++, bl++) {
+			v->ant1[bl] = a;
+			v->ant2[bl] = j;
+		}
+	}
+	for (int c = 0; c < NC; c++)
+		v->freq_hz[c] = 1311.37e6 + c * 244140.625;
+	v->chan_width_hz = 244140.625;
+	for (int t = 0; t < NT; t++)
+		v->time_jd[t] = 2461100.5 + t * 12.885 / 86400;
+	v->pols[0] = VIS_POL_XX;
+	v->pols[1] = VIS_POL_YY;
+	snprintf(v->name, sizeof v->name, "bench");
+	/* Calibrator-like: 6 Jy point source, per-antenna smooth gains, σ = 2.6 Jy
+	 * per part (DSA-110: SEFD 6500 Jy, 244 kHz, 12.9 s). */
+#pragma omp parallel for schedule(dynamic, 16)
+	for (int bl = 0; bl < nbl; bl++) {
+		uint64_t s = 0x9E3779B97F4A7C15ull * (bl + 1);
+		int i = v->ant1[bl], j = v->ant2[bl];
+		for (int t = 0; t < NT; t++)
+			for (int c = 0; c < NC; c++)
+				for (int h = 0; h < 2; h++) {
+					size_t x = vis_idx(v, t, bl, c, h);
+					float complex gi = (1 + 0.01f * i) * cexpf(I * (0.1f * i + 0.002f * c * (i % 7)));
+					float complex gj = (1 + 0.01f * j) * cexpf(I * (0.1f * j + 0.002f * c * (j % 7)));
+					double u1, u2;
+					s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+					u1 = ((s >> 11) + 0.5) / 9007199254740992.0;
+					s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+					u2 = ((s >> 11) + 0.5) / 9007199254740992.0;
+					m[x] = 6.0f;
+					v->vis[x] = gi * 6.0f * conjf(gj) +
+						    2.6f * (float)sqrt(-2 * log(u1)) * cexpf(I * (float)(2 * M_PI * u2));
+					v->weight[x] = 24.0f;
+				}
+	}
+	mvis = vis_nsamples(v) / 1e6;
+	t0 = now_s();
+	CHECK_OK(flag_run(v, NULL, &st, err, sizeof err), err);
+	t_flag = now_s() - t0;
+	printf("# bench: flag    %.2f s (%.1f Mvis/s), flagged %.3f %%\n", t_flag, mvis / t_flag,
+	       100 * st.total_frac);
+	flag_stats_release(&st);
+	solve_params_init(&sp);
+	t0 = now_s();
+	CHECK_OK(solve_bandpass(v, m, NULL, &sp, &b, NULL, err, sizeof err), err);
+	t_b = now_s() - t0;
+	t0 = now_s();
+	CHECK_OK(solve_gains(v, m, NULL, b, &sp, &g, NULL, err, sizeof err), err);
+	t_g = now_s() - t0;
+	t0 = now_s();
+	CHECK_OK(apply_solutions(v, NULL, b, g, 0, NULL, err, sizeof err), err);
+	t_apply = now_s() - t0;
+	printf("# bench: %d ants, %d chans, %d ints, %.0f Mvis, %d threads\n", NA, NC, NT, mvis,
+	       omp_get_max_threads());
+	printf("# bench: bandpass %.2f s, gains %.2f s, solve total %.2f s (%.1f Mvis/s)\n", t_b, t_g,
+	       t_b + t_g, mvis / (t_b + t_g));
+	printf("# bench: apply   %.2f s (%.1f Mvis/s)\n", t_apply, mvis / t_apply);
+out:
+	gaintab_free(b);
+	gaintab_free(g);
+	free(m);
+	vis_free(v);
+}
+
+int main(void)
+{
+	if (getenv("CONTIMG_BENCH") && atoi(getenv("CONTIMG_BENCH")) > 0) {
+		RUN(bench_full_size);
+		return TEST_DONE();
+	}
+	RUN(test_reference_bandpass);
+	RUN(test_dead_refant);
+	RUN(test_gains_per_integration);
+	RUN(test_delay);
+	RUN(test_low_snr_flagged);
+	if (ref_loaded == 1)
+		refgroup_free(&ref);
+	return TEST_DONE();
+}

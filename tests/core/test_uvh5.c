@@ -1,0 +1,740 @@
+/*
+ * tests/core/test_uvh5.c — the UVH5 reader and writer against the shared real
+ * files, the reference DSA-110 subbands, their truth JSON / gains files (an
+ * independent source for frequencies, times, antennas and pointing), and raw
+ * HDF5 reads done here without core/uvh5.c.
+ */
+#include <complex.h>
+#include <hdf5.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/uvh5.h"
+#include "tests/test.h"
+
+/* CHECK(cond) without a message expands to fprintf(stderr, ""). */
+#pragma GCC diagnostic ignored "-Wformat-zero-length"
+/* CHECK_OK(expr, err) tests an array's address against NULL. */
+#pragma GCC diagnostic ignored "-Waddress"
+
+#define REF_SB00 "reference/cal-0834/2026-03-01T05:49:15_sb00.hdf5"
+#define REF_SB01 "reference/cal-0834/2026-03-01T05:49:14_sb01.hdf5"
+#define REF_TRUTH "reference/cal-0834/truth_2026-03-01T05:49:14.json"
+#define REF_GAINS "reference/cal-0834/gains_2026-03-01T05:49:14.h5"
+
+/* Raw read of a whole dataset with plain HDF5 (independent of core/uvh5.c). */
+static int raw_read(const char *path, const char *name, hid_t memtype, void *buf)
+{
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d;
+	herr_t r = -1;
+
+	if (f < 0)
+		return -1;
+	d = H5Dopen2(f, name, H5P_DEFAULT);
+	if (d >= 0) {
+		r = H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+		H5Dclose(d);
+	}
+	H5Fclose(f);
+	return r < 0 ? -1 : 0;
+}
+
+static hid_t raw_complex_type(hid_t member)
+{
+	hid_t t = H5Tcreate(H5T_COMPOUND, 2 * H5Tget_size(member));
+	H5Tinsert(t, "r", 0, member);
+	H5Tinsert(t, "i", H5Tget_size(member), member);
+	return t;
+}
+
+static json_object *load_truth(void)
+{
+	return json_object_from_file(test_data(REF_TRUTH));
+}
+
+static double jnum(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : NAN;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_pol_names(void)
+{
+	CHECK(!strcmp(uvh5_pol_name(-5), "XX"));
+	CHECK(!strcmp(uvh5_pol_name(-6), "YY"));
+	CHECK(!strcmp(uvh5_pol_name(-7), "XY"));
+	CHECK(!strcmp(uvh5_pol_name(-8), "YX"));
+	CHECK(!strcmp(uvh5_pol_name(-1), "RR"));
+	CHECK(!strcmp(uvh5_pol_name(1), "I"));
+	CHECK(!strcmp(uvh5_pol_name(0), "?"));
+	CHECK(!strcmp(uvh5_pol_name(-9), "?"));
+}
+
+/* The header of a reference subband against the truth JSON (written by the
+ * independent simulator) and the numbers in ../shared/data/README.md. */
+static void test_reference_header(void)
+{
+	char err[ERR_LEN] = "";
+	uvh5_header h, h15;
+	json_object *truth = load_truth();
+
+	CHECK(truth != NULL, "cannot parse %s", REF_TRUTH);
+	CHECK_OK(uvh5_read_header(test_data(REF_SB00), &h, err, sizeof err), err);
+	CHECK(!strcmp(h.telescope, "OVRO_MMA"), "%s", h.telescope);
+	CHECK(!strcmp(h.instrument, "DSA"), "%s", h.instrument);
+	CHECK(h.version[0] == 0, "version '%s' (DSA-110 files have none)", h.version);
+	CHECK(!strcmp(h.phase_type, "drift"), "%s", h.phase_type);
+	CHECK(h.data_rank == 4 && h.vis_type == UVH5_VIS_C8);
+	CHECK(h.nbls == 300 && h.ntimes == 24 && h.nblts == 7200, "%d %d %d", h.nbls, h.ntimes,
+	      h.nblts);
+	CHECK(h.nfreqs == 6 && h.npols == 2 && h.nspws == 1);
+	CHECK(h.pols[0] == -5 && h.pols[1] == -6);
+	CHECK(h.nants_data == 24 && h.nants_telescope == 117);
+	CHECK(h.freq_descending == 1);
+	CHECK(h.has_autos == 1);
+	CHECK(h.imageable == 1, "%s", h.not_imageable);
+	CHECK_NEAR(h.channel_width_hz, 1953125.0, 1e-6);
+	CHECK_NEAR(h.integration_time_s, 12.885, 1e-3);
+	CHECK(h.has_dec);
+	CHECK_NEAR(h.dec_rad * 180 / M_PI, 54.9, 1e-6);
+	if (truth) {
+		CHECK_NEAR(h.dec_rad * 180 / M_PI, jnum(truth, "dec"), 1e-9);
+		CHECK_NEAR(h.freq_max_hz, jnum(truth, "freq_max"), 1e-3);
+		CHECK_NEAR(h.lat_rad * 180 / M_PI, jnum(truth, "lat"), 1e-9);
+		CHECK_NEAR(h.lon_rad * 180 / M_PI, jnum(truth, "lon"), 1e-9);
+		CHECK_NEAR(h.alt_m, jnum(truth, "alt"), 1e-9);
+		CHECK(h.ntimes == (int)jnum(truth, "ntimes") && h.nfreqs == (int)jnum(truth, "nchan"));
+	}
+	/* Six channels of 1.953125 MHz: max − min = 5 channel widths. */
+	CHECK_NEAR(h.freq_max_hz - h.freq_min_hz, 5 * 1953125.0, 1e-3);
+	/* 24 integrations of 12.885 s: the span is 23 of them. */
+	CHECK_NEAR((h.time_end_jd - h.time_start_jd) * 86400, 23 * h.integration_time_s, 1e-3);
+
+	/* sb15 holds the lowest frequencies of the group. */
+	CHECK_OK(uvh5_read_header(test_data("reference/cal-0834/2026-03-01T05:49:14_sb15.hdf5"), &h15,
+				  err, sizeof err), err);
+	if (truth)
+		CHECK_NEAR(h15.freq_min_hz, jnum(truth, "freq_min"), 1e-3);
+	CHECK(h15.freq_max_hz < h.freq_min_hz);
+	json_object_put(truth);
+}
+
+/* uvh5_read of a reference subband against raw HDF5 reads of the same file,
+ * and against the gains file (antenna numbers, times). */
+static void test_reference_read(void)
+{
+	const char *path = test_data(REF_SB00);
+	char err[ERR_LEN] = "";
+	vis_set *v = NULL;
+	hid_t ct = raw_complex_type(H5T_NATIVE_FLOAT);
+	float complex *raw = malloc(7200 * 6 * 2 * sizeof *raw);
+	float *ns = malloc(7200 * 6 * 2 * sizeof *ns);
+	double *t = malloc(7200 * sizeof *t), *uvw = malloc(7200 * 3 * sizeof *uvw);
+	double pos[117][3], freq[6], gt[24];
+	int64_t a1[7200], a2[7200], gants[24];
+	size_t bad = 0;
+
+	CHECK_OK(uvh5_read(path, &v, err, sizeof err), err);
+	CHECK(raw && ns && t && uvw);
+	if (!v || !raw || !ns || !t || !uvw)
+		goto out;
+	CHECK(!raw_read(path, "Data/visdata", ct, raw));
+	CHECK(!raw_read(path, "Data/nsamples", H5T_NATIVE_FLOAT, ns));
+	CHECK(!raw_read(path, "Header/time_array", H5T_NATIVE_DOUBLE, t));
+	CHECK(!raw_read(path, "Header/uvw_array", H5T_NATIVE_DOUBLE, uvw));
+	CHECK(!raw_read(path, "Header/ant_1_array", H5T_NATIVE_INT64, a1));
+	CHECK(!raw_read(path, "Header/ant_2_array", H5T_NATIVE_INT64, a2));
+	CHECK(!raw_read(path, "Header/antenna_positions", H5T_NATIVE_DOUBLE, pos));
+	CHECK(!raw_read(path, "Header/freq_array", H5T_NATIVE_DOUBLE, freq));
+	CHECK(v->ntimes == 24 && v->nbls == 300 && v->nchan == 6 && v->npols == 2 && v->nants == 117);
+	for (size_t i = 0; i < vis_nsamples(v); i++)
+		bad += v->vis[i] != raw[i] || v->weight[i] != ns[i] || v->flags[i] != 0;
+	CHECK(bad == 0, "%zu samples differ from the raw read", bad);
+	CHECK(ns[0] == 24.0f, "nsamples %g", ns[0]);
+	for (int b = 0; b < 300; b++)
+		CHECK(v->ant1[b] == a1[b] && v->ant2[b] == a2[b]);
+	for (int tt = 0; tt < 24; tt++)
+		CHECK(v->time_jd[tt] == t[tt * 300]);
+	for (int c = 0; c < 6; c++)
+		CHECK(v->freq_hz[c] == freq[c]);
+	for (size_t i = 0; i < 7200 * 3; i++)
+		bad += fabs(v->uvw_m[i] - uvw[i]) > 0;
+	CHECK(bad == 0, "uvw differs");
+	/* A rotation keeps lengths: |uvw| = |pos(ant2) − pos(ant1)| (float32 storage). */
+	for (int b = 0; b < 300; b++) {
+		int i1 = vis_ant_index(v, v->ant1[b]), i2 = vis_ant_index(v, v->ant2[b]);
+		double d2 = 0, u2 = 0;
+		CHECK(i1 >= 0 && i2 >= 0);
+		if (i1 < 0 || i2 < 0)
+			continue;
+		for (int k = 0; k < 3; k++) {
+			double d = v->ants[i2].pos_m[k] - v->ants[i1].pos_m[k];
+			d2 += d * d;
+			u2 += v->uvw_m[3 * b + k] * v->uvw_m[3 * b + k];
+			CHECK(v->ants[i1].pos_m[k] == pos[i1][k]);
+		}
+		CHECK_NEAR(sqrt(u2), sqrt(d2), 1e-3 + 1e-6 * sqrt(d2));
+	}
+	CHECK_NEAR(v->ants[0].diam_m, 4.65, 1e-12);
+	CHECK(!strcmp(v->ants[0].name, "1") && v->ants[0].number == 0, "%s %d", v->ants[0].name,
+	      v->ants[0].number);
+	CHECK(v->phase_type == VIS_PHASE_DRIFT && v->has_pointing_dec);
+	CHECK_NEAR(v->phase_dec_rad * 180 / M_PI, 54.9, 1e-9);
+	/* The gains file's antennas are exactly those in the baselines; its times the file's. */
+	if (!raw_read(test_data(REF_GAINS), "antenna_numbers", H5T_NATIVE_INT64, gants) &&
+	    !raw_read(test_data(REF_GAINS), "time_jd", H5T_NATIVE_DOUBLE, gt)) {
+		for (int k = 0; k < 24; k++) {
+			int found = 0;
+			for (int b = 0; b < 300 && !found; b++)
+				found = v->ant1[b] == gants[k] || v->ant2[b] == gants[k];
+			CHECK(found, "antenna %lld of the gains file not in the baselines",
+			      (long long)gants[k]);
+			CHECK_NEAR(v->time_jd[k], gt[k], 1e-9);
+		}
+	} else {
+		CHECK(0, "cannot read %s", REF_GAINS);
+	}
+out:
+	H5Tclose(ct);
+	vis_free(v);
+	free(raw);
+	free(ns);
+	free(t);
+	free(uvw);
+}
+
+/* The six real files: the header succeeds on all; read succeeds on the five
+ * rectangular, time-major ones and fails with the reason on the BDA file. */
+static void test_real_files(void)
+{
+	static const struct {
+		const char *file, *tel, *version;
+		int nblts, nfreqs, npols, rank, vtype, imageable;
+	} cases[] = {
+		{ "zen.2458661.23480.HH.uvh5", "HERA", "", 200, 4, 2, 4, UVH5_VIS_C16, 1 },
+		{ "zen.2458432.34569.uvh5", "HERA", "1.2", 80, 64, 4, 3, UVH5_VIS_I32, 1 },
+		{ "zen.2458098.45361.HH_downselected.uvh5", "HERA", "0.1", 360, 64, 2, 4, UVH5_VIS_C8, 1 },
+		{ "ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5", "ATA", "1.2", 406, 16, 4, 3,
+		  UVH5_VIS_C8, 1 },
+		{ "1061315448_20130823175130_mini_vv_07_01.uvh5", "MWA", "", 8256, 1, 4, 4, UVH5_VIS_C16, 1 },
+		{ "simulated_bda_file.uvh5", "mock-HERA", "", 17, 4, 2, 4, UVH5_VIS_C16, 0 },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		char rel[256], err[ERR_LEN] = "";
+		const char *path;
+		uvh5_header h;
+		vis_set *v = NULL;
+		int r;
+
+		snprintf(rel, sizeof rel, "uvh5-real/%s", cases[k].file);
+		path = test_data(rel);
+		r = uvh5_read_header(path, &h, err, sizeof err);
+		CHECK(r == 0, "%s: %s", cases[k].file, err);
+		if (r)
+			continue;
+		CHECK(!strcmp(h.telescope, cases[k].tel), "%s: %s", cases[k].file, h.telescope);
+		CHECK(!strcmp(h.version, cases[k].version), "%s: '%s'", cases[k].file, h.version);
+		CHECK(h.nblts == cases[k].nblts && h.nfreqs == cases[k].nfreqs &&
+		      h.npols == cases[k].npols, "%s", cases[k].file);
+		CHECK(h.data_rank == cases[k].rank && h.vis_type == cases[k].vtype, "%s rank %d type %d",
+		      cases[k].file, h.data_rank, h.vis_type);
+		CHECK(h.imageable == cases[k].imageable, "%s: %s", cases[k].file, h.not_imageable);
+		r = uvh5_read(path, &v, err, sizeof err);
+		if (cases[k].imageable) {
+			size_t flagged = 0, nonfinite = 0;
+			CHECK(r == 0 && v, "%s: %s", cases[k].file, err);
+			if (!v)
+				continue;
+			CHECK((int)((size_t)v->ntimes * v->nbls) == h.nblts && v->nchan == h.nfreqs);
+			for (size_t i = 0; i < vis_nsamples(v); i++) {
+				flagged += (v->flags[i] & VIS_FLAG_INPUT) != 0;
+				nonfinite += !isfinite(crealf(v->vis[i])) || !isfinite(cimagf(v->vis[i]));
+			}
+			CHECK(nonfinite == 0, "%s: %zu non-finite samples after reading", cases[k].file,
+			      nonfinite);
+			(void)flagged;
+			vis_free(v);
+		} else {
+			CHECK(r < 0 && !v);
+			CHECK(strstr(err, "simulated_bda_file.uvh5") && strstr(err, "not rectangular") &&
+			      strstr(err, "integration times differ"), "message: %s", err);
+			CHECK(strstr(h.not_imageable, "Nblts 17"), "%s", h.not_imageable);
+		}
+	}
+}
+
+/* LZF-compressed flags and nsamples, and int32 / float64 visdata, against
+ * raw HDF5 reads (HDF5 converts the types itself here). */
+static void test_real_values(void)
+{
+	const char *path = test_data("uvh5-real/zen.2458432.34569.uvh5");
+	char err[ERR_LEN] = "";
+	vis_set *v = NULL;
+	int32_t (*ri)[2] = malloc(80 * 64 * 4 * sizeof *ri);
+	float *ns = malloc(80 * 64 * 4 * sizeof *ns);
+	uint8_t *fl = malloc(80 * 64 * 4);
+	hid_t it = raw_complex_type(H5T_NATIVE_INT32), ft = -1, f, d;
+	size_t bad = 0, nflag = 0;
+
+	CHECK_OK(uvh5_read(path, &v, err, sizeof err), err);
+	if (!v || !ri || !ns || !fl)
+		goto out;
+	CHECK(!raw_read(path, "Data/visdata", it, ri));
+	CHECK(!raw_read(path, "Data/nsamples", H5T_NATIVE_FLOAT, ns));
+	f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	d = H5Dopen2(f, "Data/flags", H5P_DEFAULT);
+	ft = H5Dget_type(d);
+	CHECK(H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, fl) >= 0);
+	H5Dclose(d);
+	H5Fclose(f);
+	for (size_t i = 0; i < 80 * 64 * 4; i++) {
+		bad += crealf(v->vis[i]) != (float)ri[i][0] || cimagf(v->vis[i]) != (float)ri[i][1];
+		bad += v->weight[i] != ns[i];
+		bad += ((v->flags[i] & VIS_FLAG_INPUT) != 0) != (fl[i] != 0);
+		nflag += fl[i] != 0;
+	}
+	CHECK(bad == 0, "%zu mismatches against the raw read", bad);
+	CHECK(v->phase_type == VIS_PHASE_DRIFT);
+	CHECK_NEAR(v->phase_dec_rad, v->lat_rad, 1e-12);
+	(void)nflag;
+out:
+	if (ft >= 0)
+		H5Tclose(ft);
+	H5Tclose(it);
+	vis_free(v);
+	free(ri);
+	free(ns);
+	free(fl);
+
+	/* ATA: a sidereal phase centre on 3C286 (ICRS 13h31m08.29s +30°30'33.0"). */
+	{
+		uvh5_header h;
+		vis_set *a = NULL;
+		path = test_data("uvh5-real/ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5");
+		CHECK_OK(uvh5_read_header(path, &h, err, sizeof err), err);
+		CHECK(h.has_ra && h.has_dec && !strcmp(h.phase_type, "sidereal"));
+		CHECK_NEAR(h.ra_rad * 12 / M_PI, 13 + 31 / 60.0 + 8.29 / 3600, 2e-4);
+		CHECK_NEAR(h.dec_rad * 180 / M_PI, 30 + 30 / 60.0 + 33.0 / 3600, 3e-3);
+		CHECK_OK(uvh5_read(path, &a, err, sizeof err), err);
+		if (a)
+			CHECK(a->phase_type == VIS_PHASE_FIXED && a->phase_ra_rad == h.ra_rad);
+		vis_free(a);
+	}
+}
+
+/* A small synthetic set: 5 antennas with autos (15 baselines), 3 times, 4
+ * channels, 2 pols, with a few flags and distinct values everywhere. */
+static vis_set *make_set(int fixed)
+{
+	const int na = 7, nb = 15, nt = 3, nc = 4, np = 2;
+	vis_set *v = vis_new(nt, nb, nc, np, na);
+	int b = 0;
+
+	if (!v)
+		return NULL;
+	for (int a = 0; a < na; a++) {
+		v->ants[a].number = a + 2; /* not 0-based, to catch index/number mix-ups */
+		snprintf(v->ants[a].name, sizeof v->ants[a].name, "%d", a + 3);
+		v->ants[a].pos_m[0] = 10.5 * a;
+		v->ants[a].pos_m[1] = -3.25 * a * a;
+		v->ants[a].pos_m[2] = 0.125 * a;
+		v->ants[a].diam_m = 4.65;
+	}
+	for (int i = 0; i < 5; i++)
+		for (int j = i; j < 5; j++, b++) {
+			v->ant1[b] = v->ants[i].number;
+			v->ant2[b] = v->ants[j].number;
+		}
+	v->nants_data = 5;
+	v->lat_rad = 37.2339 * M_PI / 180;
+	v->lon_rad = -118.2825 * M_PI / 180;
+	v->alt_m = 1222;
+	for (int t = 0; t < nt; t++)
+		v->time_jd[t] = 2461100.5 + t * 12.884901888 / 86400;
+	v->int_time_s = 12.884901888;
+	for (int c = 0; c < nc; c++)
+		v->freq_hz[c] = 1.4e9 - c * 244140.625;
+	v->chan_width_hz = 244140.625;
+	v->pols[0] = -5;
+	v->pols[1] = -6;
+	for (size_t r = 0; r < (size_t)nt * nb; r++)
+		for (int k = 0; k < 3; k++)
+			v->uvw_m[3 * r + k] = (double)(float)(0.5 * r - 7.25 * k + 0.001 * r * k);
+	for (size_t i = 0; i < vis_nsamples(v); i++) {
+		v->vis[i] = (float)i * 0.25f - 3.0f + I * (float)(i % 17) * -1.5f;
+		v->weight[i] = (float)(1 + i % 24);
+		v->flags[i] = i % 11 == 3 ? VIS_FLAG_INPUT : 0;
+	}
+	v->phase_type = fixed ? VIS_PHASE_FIXED : VIS_PHASE_DRIFT;
+	v->phase_ra_rad = fixed ? 128.72876715 * M_PI / 180 : 0;
+	v->phase_dec_rad = 54.9 * M_PI / 180;
+	v->pointing_dec_rad = 54.9 * M_PI / 180;
+	v->has_pointing_dec = !fixed;
+	snprintf(v->telescope, sizeof v->telescope, "OVRO_MMA");
+	snprintf(v->instrument, sizeof v->instrument, "DSA");
+	return v;
+}
+
+static int sets_equal(const vis_set *a, const vis_set *b, char *why, size_t len)
+{
+#define DIFF(cond, ...) do { if (cond) { snprintf(why, len, __VA_ARGS__); return 0; } } while (0)
+	DIFF(a->ntimes != b->ntimes || a->nbls != b->nbls || a->nchan != b->nchan ||
+	     a->npols != b->npols || a->nants != b->nants, "shape");
+	DIFF(a->nants_data != b->nants_data, "nants_data %d %d", a->nants_data, b->nants_data);
+	for (int i = 0; i < a->nants; i++)
+		DIFF(a->ants[i].number != b->ants[i].number || strcmp(a->ants[i].name, b->ants[i].name) ||
+		     memcmp(a->ants[i].pos_m, b->ants[i].pos_m, sizeof a->ants[i].pos_m) ||
+		     a->ants[i].diam_m != b->ants[i].diam_m, "antenna %d", i);
+	DIFF(fabs(a->lat_rad - b->lat_rad) > 1e-15 || fabs(a->lon_rad - b->lon_rad) > 1e-15 ||
+	     a->alt_m != b->alt_m, "site");
+	for (int i = 0; i < a->nbls; i++)
+		DIFF(a->ant1[i] != b->ant1[i] || a->ant2[i] != b->ant2[i], "baseline %d", i);
+	for (int i = 0; i < a->ntimes; i++)
+		DIFF(a->time_jd[i] != b->time_jd[i], "time %d", i);
+	DIFF(a->int_time_s != b->int_time_s || a->chan_width_hz != b->chan_width_hz, "widths");
+	for (int i = 0; i < a->nchan; i++)
+		DIFF(a->freq_hz[i] != b->freq_hz[i], "freq %d", i);
+	DIFF(memcmp(a->pols, b->pols, a->npols * sizeof a->pols[0]), "pols");
+	for (size_t i = 0; i < (size_t)a->ntimes * a->nbls * 3; i++)
+		DIFF(a->uvw_m[i] != b->uvw_m[i], "uvw %zu: %.17g %.17g", i, a->uvw_m[i], b->uvw_m[i]);
+	for (size_t i = 0; i < vis_nsamples(a); i++)
+		DIFF(a->vis[i] != b->vis[i] || a->weight[i] != b->weight[i] || a->flags[i] != b->flags[i],
+		     "sample %zu", i);
+	DIFF(a->phase_type != b->phase_type || a->phase_dec_rad != b->phase_dec_rad ||
+	     (a->phase_type == VIS_PHASE_FIXED && a->phase_ra_rad != b->phase_ra_rad), "phase");
+	DIFF(strcmp(a->telescope, b->telescope) || strcmp(a->instrument, b->instrument), "names");
+	return 1;
+#undef DIFF
+}
+
+static void test_roundtrip_dsa110(void)
+{
+	char path[600], err[ERR_LEN] = "", why[128] = "";
+	vis_set *v = make_set(0), *w = NULL;
+	uvh5_header h;
+
+	snprintf(path, sizeof path, "%s/rt_dsa.hdf5", test_tmpdir());
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_DSA110, err, sizeof err), err);
+	CHECK_OK(uvh5_read_header(path, &h, err, sizeof err), err);
+	CHECK(h.data_rank == 4 && h.version[0] == 0 && !strcmp(h.phase_type, "drift") &&
+	      h.has_autos && h.freq_descending && h.imageable && h.nants_data == 5);
+	CHECK_OK(uvh5_read(path, &w, err, sizeof err), err);
+	if (w) {
+		CHECK(sets_equal(v, w, why, sizeof why), "differs after the round trip: %s", why);
+		CHECK(w->has_pointing_dec && w->pointing_dec_rad == v->pointing_dec_rad);
+	}
+	/* A fixed-phase set cannot be written in the drift-only DSA-110 layout. */
+	v->phase_type = VIS_PHASE_FIXED;
+	CHECK(uvh5_write(path, v, UVH5_LAYOUT_DSA110, err, sizeof err) == -EINVAL);
+	vis_free(v);
+	vis_free(w);
+}
+
+static void test_roundtrip_pyuvdata(void)
+{
+	char path[600], err[ERR_LEN] = "", why[128] = "", s[16] = "";
+	vis_set *v = make_set(1), *w = NULL;
+	uvh5_header h;
+	double app_ra[45], app_dec[45], lst[45], lon = 0, lat = 0, epoch = 0;
+	hid_t st = H5Tcopy(H5T_C_S1);
+
+	snprintf(path, sizeof path, "%s/rt_pyuvdata.uvh5", test_tmpdir());
+	if (!v)
+		return;
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err), err);
+	CHECK_OK(uvh5_read_header(path, &h, err, sizeof err), err);
+	CHECK(h.data_rank == 3 && !strcmp(h.version, "1.2") && !strcmp(h.phase_type, "sidereal"),
+	      "rank %d version %s phase %s", h.data_rank, h.version, h.phase_type);
+	CHECK(h.has_ra && h.ra_rad == v->phase_ra_rad && h.dec_rad == v->phase_dec_rad);
+	CHECK_OK(uvh5_read(path, &w, err, sizeof err), err);
+	if (w)
+		CHECK(sets_equal(v, w, why, sizeof why), "differs after the round trip: %s", why);
+
+	/* What pyuvdata needs, read back raw. */
+	H5Tset_size(st, sizeof s - 1);
+	CHECK(!raw_read(path, "Header/phase_center_catalog/0/cat_lon", H5T_NATIVE_DOUBLE, &lon));
+	CHECK(!raw_read(path, "Header/phase_center_catalog/0/cat_lat", H5T_NATIVE_DOUBLE, &lat));
+	CHECK(!raw_read(path, "Header/phase_center_catalog/0/cat_epoch", H5T_NATIVE_DOUBLE, &epoch));
+	CHECK(!raw_read(path, "Header/phase_center_catalog/0/cat_frame", st, s) && !strcmp(s, "icrs"),
+	      "%s", s);
+	CHECK(lon == v->phase_ra_rad && lat == v->phase_dec_rad && epoch == 2000.0);
+	CHECK(!raw_read(path, "Header/phase_center_app_ra", H5T_NATIVE_DOUBLE, app_ra));
+	CHECK(!raw_read(path, "Header/phase_center_app_dec", H5T_NATIVE_DOUBLE, app_dec));
+	CHECK(!raw_read(path, "Header/lst_array", H5T_NATIVE_DOUBLE, lst));
+	/* Apparent place in 2026 vs J2000: precession moves RA by ~0.3 deg at this
+	 * declination (≈ 26 yr × (3.07 + 1.34 sin α tan δ) s/yr); it must be
+	 * in that range, not zero and not wild. */
+	CHECK(fabs(app_ra[0] - lon) * 180 / M_PI > 0.2 && fabs(app_ra[0] - lon) * 180 / M_PI < 0.6,
+	      "app ra offset %g deg", (app_ra[0] - lon) * 180 / M_PI);
+	CHECK(fabs(app_dec[0] - lat) * 180 / M_PI < 0.2);
+	/* LST advances by one integration's sidereal rotation between times. */
+	CHECK_NEAR(lst[15] - lst[0], 12.884901888 * 1.00273781191 * 2 * M_PI / 86400, 1e-7);
+	H5Tclose(st);
+
+	/* A drift set cannot be written in the sidereal pyuvdata layout. */
+	v->phase_type = VIS_PHASE_DRIFT;
+	CHECK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err) == -EINVAL);
+	vis_free(v);
+	vis_free(w);
+}
+
+/* Collect every dataset under a group: name, type, shape. */
+struct dsrec {
+	char name[128];
+	hid_t type;
+	int rank;
+	hsize_t dims[4];
+};
+struct dslist {
+	struct dsrec r[80];
+	int n;
+};
+
+static herr_t visit_cb(hid_t obj, const char *name, const H5O_info_t *info, void *data)
+{
+	struct dslist *l = data;
+	if (info->type == H5O_TYPE_DATASET && l->n < 80) {
+		hid_t d = H5Dopen2(obj, name, H5P_DEFAULT), sp = H5Dget_space(d);
+		struct dsrec *r = &l->r[l->n++];
+		snprintf(r->name, sizeof r->name, "%s", name);
+		r->type = H5Dget_type(d);
+		r->rank = H5Sget_simple_extent_ndims(sp);
+		H5Sget_simple_extent_dims(sp, r->dims, NULL);
+		H5Sclose(sp);
+		H5Dclose(d);
+	}
+	return 0;
+}
+
+static void list_datasets(const char *path, struct dslist *l)
+{
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	l->n = 0;
+	if (f >= 0) {
+		H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit_cb, l);
+		H5Fclose(f);
+	}
+}
+
+/* Read a reference subband, write it in the DSA-110 layout, and compare the
+ * two files dataset by dataset: names, HDF5 types and shapes must be the
+ * reference's exactly (the only difference allowed: the history text). */
+static void test_dsa110_layout_matches_reference(void)
+{
+	char path[600], err[ERR_LEN] = "", why[128] = "";
+	vis_set *v = NULL, *w = NULL;
+	static struct dslist ref, out;
+
+	snprintf(path, sizeof path, "%s/rewrite_sb00.hdf5", test_tmpdir());
+	CHECK_OK(uvh5_read(test_data(REF_SB00), &v, err, sizeof err), err);
+	if (!v)
+		return;
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_DSA110, err, sizeof err), err);
+	list_datasets(test_data(REF_SB00), &ref);
+	list_datasets(path, &out);
+	CHECK(ref.n == 36 && out.n == ref.n, "%d datasets in the reference, %d written", ref.n, out.n);
+	for (int i = 0; i < ref.n && i < out.n; i++) {
+		const struct dsrec *a = &ref.r[i], *b = &out.r[i];
+		int same_type = H5Tequal(a->type, b->type) > 0;
+		CHECK(!strcmp(a->name, b->name), "dataset %d: %s vs %s", i, a->name, b->name);
+		if (!strcmp(a->name, "Header/history"))
+			same_type = H5Tget_class(a->type) == H5T_STRING &&
+				    H5Tget_class(b->type) == H5T_STRING;
+		CHECK(same_type, "%s: type differs from the reference", a->name);
+		CHECK(a->rank == b->rank && !memcmp(a->dims, b->dims, a->rank * sizeof a->dims[0]),
+		      "%s: shape differs from the reference", a->name);
+	}
+	for (int i = 0; i < ref.n; i++)
+		H5Tclose(ref.r[i].type);
+	for (int i = 0; i < out.n; i++)
+		H5Tclose(out.r[i].type);
+	CHECK_OK(uvh5_read(path, &w, err, sizeof err), err);
+	if (w)
+		CHECK(sets_equal(v, w, why, sizeof why), "rewritten reference differs: %s", why);
+	vis_free(v);
+	vis_free(w);
+}
+
+/* NaN and Inf in visdata: flagged VIS_FLAG_NONFINITE, zeroed; the rest intact. */
+static void test_nonfinite(void)
+{
+	char path[600], err[ERR_LEN] = "";
+	vis_set *v = make_set(0), *w = NULL;
+
+	snprintf(path, sizeof path, "%s/nan.hdf5", test_tmpdir());
+	if (!v)
+		return;
+	v->vis[5] = NAN;
+	v->vis[6] = 1.0f + I * INFINITY;
+	v->vis[3] = -INFINITY; /* also input-flagged (3 % 11 == 3) */
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_DSA110, err, sizeof err), err);
+	CHECK_OK(uvh5_read(path, &w, err, sizeof err), err);
+	if (w) {
+		CHECK(w->flags[5] == VIS_FLAG_NONFINITE && w->vis[5] == 0);
+		CHECK(w->flags[6] == VIS_FLAG_NONFINITE && w->vis[6] == 0);
+		CHECK(w->flags[3] == (VIS_FLAG_NONFINITE | VIS_FLAG_INPUT) && w->vis[3] == 0);
+		CHECK(w->flags[4] == 0 && w->vis[4] == v->vis[4] && w->weight[5] == v->weight[5]);
+	}
+	vis_free(v);
+	vis_free(w);
+}
+
+/* uvh5_read_into: two reference subbands side by side in one combined set
+ * equal the two files read separately; bad targets are refused. */
+static void test_read_into(void)
+{
+	char err[ERR_LEN] = "";
+	vis_set *a = NULL, *b = NULL, *m = NULL, *g = NULL;
+	size_t bad = 0;
+
+	CHECK_OK(uvh5_read(test_data(REF_SB00), &a, err, sizeof err), err);
+	CHECK_OK(uvh5_read(test_data(REF_SB01), &b, err, sizeof err), err);
+	CHECK_OK(uvh5_read_meta(test_data(REF_SB00), &m, err, sizeof err), err);
+	if (!a || !b || !m)
+		goto out;
+	CHECK(m->vis[0] == 0 && m->weight[0] == 1 && m->ntimes == 24 && m->nchan == 6);
+	g = vis_new(24, 300, 12, 2, 0);
+	if (!g)
+		goto out;
+	memcpy(g->ant1, m->ant1, 300 * sizeof *g->ant1);
+	memcpy(g->ant2, m->ant2, 300 * sizeof *g->ant2);
+	memcpy(g->pols, m->pols, sizeof g->pols);
+	CHECK_OK(uvh5_read_into(test_data(REF_SB00), g, 0, err, sizeof err), err);
+	CHECK_OK(uvh5_read_into(test_data(REF_SB01), g, 6, err, sizeof err), err);
+	for (int r = 0; r < 7200; r++)
+		for (int c = 0; c < 12; c++)
+			for (int p = 0; p < 2; p++) {
+				const vis_set *s = c < 6 ? a : b;
+				size_t i = ((size_t)r * 12 + c) * 2 + p;
+				size_t j = ((size_t)r * 6 + c % 6) * 2 + p;
+				bad += g->vis[i] != s->vis[j] || g->weight[i] != s->weight[j] ||
+				       g->flags[i] != s->flags[j];
+			}
+	CHECK(bad == 0, "%zu samples differ", bad);
+	/* Out of range channel offset; wrong baseline order; wrong shape. */
+	CHECK(uvh5_read_into(test_data(REF_SB00), g, 7, err, sizeof err) == -EINVAL);
+	CHECK(strstr(err, "sb00.hdf5") != NULL, "%s", err);
+	g->ant1[3] = 99;
+	CHECK(uvh5_read_into(test_data(REF_SB00), g, 0, err, sizeof err) == -EINVAL);
+	CHECK(strstr(err, "baseline 3") != NULL, "%s", err);
+	vis_free(g);
+	g = vis_new(23, 300, 12, 2, 0);
+	if (g)
+		CHECK(uvh5_read_into(test_data(REF_SB00), g, 0, err, sizeof err) == -EINVAL);
+out:
+	vis_free(a);
+	vis_free(b);
+	vis_free(m);
+	vis_free(g);
+}
+
+struct thr {
+	const char *path;
+	vis_set *g;
+	int chan0, r;
+	char err[ERR_LEN];
+};
+
+static void *thr_read(void *arg)
+{
+	struct thr *t = arg;
+	uvh5_header h;
+	/* Mix header reads in, as the daemon's watcher and workers would. */
+	t->r = uvh5_read_header(t->path, &h, t->err, sizeof t->err);
+	if (!t->r)
+		t->r = uvh5_read_into(t->path, t->g, t->chan0, t->err, sizeof t->err);
+	return NULL;
+}
+
+/* Four subbands read into one group by four threads at once equal the
+ * same subbands read one by one (HDF5 is thread-safe; uvh5 keeps no state). */
+static void test_threads(void)
+{
+	static const char *const rel[4] = {
+		"reference/cal-0834/2026-03-01T05:49:15_sb00.hdf5",
+		"reference/cal-0834/2026-03-01T05:49:14_sb01.hdf5",
+		"reference/cal-0834/2026-03-01T05:49:15_sb02.hdf5",
+		"reference/cal-0834/2026-03-01T05:49:15_sb03.hdf5",
+	};
+	vis_set *g = vis_new(24, 300, 24, 2, 0), *s = vis_new(24, 300, 24, 2, 0);
+	struct thr t[4];
+	pthread_t id[4];
+	char err[ERR_LEN] = "";
+
+	if (!g || !s)
+		goto out;
+	for (int k = 0; k < 4; k++) {
+		t[k].path = strdup(test_data(rel[k]));
+		t[k].g = g;
+		t[k].chan0 = 6 * k;
+		t[k].err[0] = 0;
+		CHECK(pthread_create(&id[k], NULL, thr_read, &t[k]) == 0);
+	}
+	for (int k = 0; k < 4; k++) {
+		pthread_join(id[k], NULL);
+		CHECK(t[k].r == 0, "%s", t[k].err);
+		CHECK_OK(uvh5_read_into(t[k].path, s, 6 * k, err, sizeof err), err);
+		free((void *)t[k].path);
+	}
+	CHECK(!memcmp(g->vis, s->vis, vis_nsamples(g) * sizeof *g->vis) &&
+	      !memcmp(g->weight, s->weight, vis_nsamples(g) * sizeof *g->weight) &&
+	      !memcmp(g->flags, s->flags, vis_nsamples(g)), "threaded read differs");
+out:
+	vis_free(g);
+	vis_free(s);
+}
+
+static void test_basic_errors(void)
+{
+	char err[ERR_LEN] = "", path[600];
+	uvh5_header h;
+	vis_set *v = NULL;
+	FILE *f;
+
+	CHECK(uvh5_read_header("/nonexistent/x.hdf5", &h, err, sizeof err) == -ENOENT);
+	CHECK(strstr(err, "/nonexistent/x.hdf5") != NULL, "%s", err);
+	CHECK(uvh5_read_header(test_tmpdir(), &h, err, sizeof err) < 0);
+	CHECK(strstr(err, "directory") != NULL, "%s", err);
+	snprintf(path, sizeof path, "%s/text.hdf5", test_tmpdir());
+	f = fopen(path, "w");
+	if (f) {
+		fputs("this is not HDF5\n", f);
+		fclose(f);
+	}
+	CHECK(uvh5_read(path, &v, err, sizeof err) == -EIO && v == NULL);
+	CHECK(strstr(err, path) && strstr(err, "not an HDF5 file"), "%s", err);
+	/* The gains file is HDF5 but not UVH5. */
+	CHECK(uvh5_read_header(test_data(REF_GAINS), &h, err, sizeof err) < 0);
+	CHECK(strstr(err, "Header") != NULL, "%s", err);
+	/* Writing into a missing directory fails cleanly. */
+	v = make_set(0);
+	if (v)
+		CHECK(uvh5_write("/nonexistent/dir/x.hdf5", v, UVH5_LAYOUT_DSA110, err, sizeof err) < 0);
+	CHECK(strstr(err, "/nonexistent/dir/x.hdf5") != NULL, "%s", err);
+	vis_free(v);
+}
+
+int main(void)
+{
+	RUN(test_pol_names);
+	RUN(test_reference_header);
+	RUN(test_reference_read);
+	RUN(test_real_files);
+	RUN(test_real_values);
+	RUN(test_roundtrip_dsa110);
+	RUN(test_roundtrip_pyuvdata);
+	RUN(test_dsa110_layout_matches_reference);
+	RUN(test_nonfinite);
+	RUN(test_read_into);
+	RUN(test_threads);
+	RUN(test_basic_errors);
+	return TEST_DONE();
+}

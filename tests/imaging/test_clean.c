@@ -1,0 +1,180 @@
+/*
+ * tests/imaging/test_clean.c — the whole imager (image_run) on synthetic
+ * point sources predicted by a DFT: CLEAN must find their fluxes and
+ * positions, reach its threshold, honour niter, and the residual noise must
+ * match the radiometer expectation computed from the weights.
+ */
+#include "core/err.h"
+#include "imaging/image.h"
+#include "tests/imaging/synth.h"
+#include "tests/test.h"
+
+#define CELL (6.0 / 206264.80624709636)
+#define N 256
+
+static const synth_src srcs[] = {
+	{ 0, 0, 1.0 },
+	{ -20 * CELL, -15 * CELL, 0.5 },     /* pixel (148, 113) exactly */
+	{ 37.4 * CELL, 22.6 * CELL, 0.3 },   /* between pixels */
+};
+
+static void small_params(image_params *p)
+{
+	image_params_default(p);
+	p->nx = p->ny = N;
+	p->cell_rad = CELL;
+	p->nthreads = 2;
+}
+
+static void test_clean_point_sources(void)
+{
+	char err[ERR_LEN] = "";
+	image_params p;
+	image_result *r = NULL;
+	vis_set *v = synth_make(16, 4, 4, 600, srcs, 3, 0, 1);
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	small_params(&p);
+	p.clean.auto_threshold = 0;
+	p.clean.threshold_jy = 0.002;
+	CHECK_OK(image_run(v, &p, &r, err, sizeof err), err);
+	if (!r) {
+		vis_free(v);
+		return;
+	}
+	printf("# clean: %d iterations, %d major cycles, stop %s, peak residual %.2g Jy, "
+	       "model flux %.4f Jy, beam %.1f\" x %.1f\" pa %.1f deg\n",
+	       r->clean.iterations, r->clean.major_cycles, r->clean.stop, r->clean.peak_jy,
+	       r->clean.model_flux_jy, r->beam.bmaj_rad * 206264.8, r->beam.bmin_rad * 206264.8,
+	       r->beam.bpa_rad * 180 / M_PI);
+	CHECK(r->clean.peak_jy < 0.0025, "peak residual %g", r->clean.peak_jy);
+	CHECK(!strcmp(r->clean.stop, "threshold"), "stopped by %s", r->clean.stop);
+	CHECK(r->clean.major_cycles >= 2);
+	CHECK_NEAR(r->clean.model_flux_jy, 1.8, 0.02);
+	for (int i = 0; i < 3; i++) {
+		double x0 = N / 2 - srcs[i].l / CELL, y0 = N / 2 + srcs[i].m / CELL, x, y, pk;
+		CHECK(image_peak_fit(r->image, N, N, (int)lround(x0), (int)lround(y0), 3, &x, &y,
+				     &pk) == 0);
+		printf("# source %d: truth (%.2f, %.2f) %.3f Jy, found (%.3f, %.3f) %.4f Jy/beam\n",
+		       i, x0, y0, srcs[i].flux, x, y, pk);
+		CHECK(hypot(x - x0, y - y0) < 0.1, "source %d off by %.3f px", i,
+		      hypot(x - x0, y - y0));
+		CHECK(fabs(pk / srcs[i].flux - 1) < 0.02, "source %d peak %.4f", i, pk);
+	}
+	/* pbcor: the beam at the centre is ~1 and pbcor = image / pb there. */
+	size_t c = (size_t)(N / 2) * N + N / 2;
+	CHECK(r->pb[c] > 0.99 && r->pb[c] <= 1.0, "pb centre %g", r->pb[c]);
+	CHECK_NEAR(r->pbcor[c], r->image[c] / r->pb[c], 1e-6);
+	image_result_free(r);
+	vis_free(v);
+}
+
+static void test_niter_limit(void)
+{
+	char err[ERR_LEN] = "";
+	image_params p;
+	image_result *r = NULL;
+	vis_set *v = synth_make(12, 2, 2, 600, srcs, 3, 0, 2);
+	if (!v)
+		return;
+	small_params(&p);
+	p.clean.niter = 10;
+	CHECK_OK(image_run(v, &p, &r, err, sizeof err), err);
+	if (r) {
+		CHECK(r->clean.iterations == 10, "%d", r->clean.iterations);
+		CHECK(!strcmp(r->clean.stop, "niter"), "%s", r->clean.stop);
+		/* 10 components of gain 0.1 on a 1 Jy source: 1 − 0.9^10 of it. */
+		CHECK(r->clean.model_flux_jy > 0.6 && r->clean.model_flux_jy < 1.0, "%g",
+		      r->clean.model_flux_jy);
+	}
+	image_result_free(r);
+	vis_free(v);
+}
+
+static void test_noise_radiometer(void)
+{
+	/* Pure noise, natural weights: the image noise must be
+	 * σ_p · sqrt(Σ w²/d) / Σ w (weight.h) for σ_p per pol and component. */
+	char err[ERR_LEN] = "";
+	image_params p;
+	image_result *r = NULL;
+	const double sig = 0.5;
+	vis_set *v = synth_make(24, 4, 8, 600, NULL, 0, sig, 3);
+	if (!v)
+		return;
+	small_params(&p);
+	p.weighting = WEIGHT_NATURAL;
+	p.clean.niter = 0;
+	CHECK_OK(image_run(v, &p, &r, err, sizeof err), err);
+	if (r) {
+		double expect = sig * sqrt(r->sum_w2_over_d) / r->sum_w;
+		printf("# noise: measured %.4g Jy/beam, radiometer %.4g (ratio %.3f)\n", r->noise_jy,
+		       expect, r->noise_jy / expect);
+		CHECK(fabs(r->noise_jy / expect - 1) < 0.1, "ratio %g", r->noise_jy / expect);
+	}
+	image_result_free(r);
+	vis_free(v);
+}
+
+static void test_automask(void)
+{
+	char err[ERR_LEN] = "";
+	image_params p;
+	image_result *r = NULL;
+	vis_set *v = synth_make(16, 4, 4, 600, srcs, 3, 0.3, 4);
+	if (!v)
+		return;
+	small_params(&p);
+	p.clean.auto_mask = 8;
+	p.clean.auto_threshold = 2;
+	CHECK_OK(image_run(v, &p, &r, err, sizeof err), err);
+	if (r) {
+		printf("# automask: %d iterations, %d majors, stop %s, model %.3f Jy, sigma %.3g\n",
+		       r->clean.iterations, r->clean.major_cycles, r->clean.stop,
+		       r->clean.model_flux_jy, r->clean.sigma_jy);
+		CHECK(fabs(r->clean.model_flux_jy - 1.8) < 0.1, "%g", r->clean.model_flux_jy);
+		/* Components only where the sources are (mask from the bright phase):
+		 * nothing farther than 3 pixels from a source. */
+		int stray = 0;
+		for (int y = 0; y < N; y++)
+			for (int x = 0; x < N; x++) {
+				if (r->model[(size_t)y * N + x] == 0)
+					continue;
+				int near = 0;
+				for (int i = 0; i < 3; i++)
+					near |= hypot(x - (N / 2 - srcs[i].l / CELL),
+						      y - (N / 2 + srcs[i].m / CELL)) < 3;
+				stray += !near;
+			}
+		CHECK(stray == 0, "%d stray components", stray);
+	}
+	image_result_free(r);
+	vis_free(v);
+}
+
+static void test_drift_refused(void)
+{
+	char err[ERR_LEN] = "";
+	image_params p;
+	image_result *r = NULL;
+	vis_set *v = synth_make(4, 1, 1, 100, NULL, 0, 0, 5);
+	if (!v)
+		return;
+	v->phase_type = VIS_PHASE_DRIFT;
+	small_params(&p);
+	CHECK(image_run(v, &p, &r, err, sizeof err) == -EINVAL);
+	CHECK(r == NULL);
+	CHECK(strstr(err, "FIXED") != NULL, "%s", err);
+	vis_free(v);
+}
+
+int main(void)
+{
+	RUN(test_clean_point_sources);
+	RUN(test_niter_limit);
+	RUN(test_noise_radiometer);
+	RUN(test_automask);
+	RUN(test_drift_refused);
+	return TEST_DONE();
+}

@@ -1,0 +1,37 @@
+#!/bin/sh
+# kill -9 in the middle of a group, restart → the group goes back to pending,
+# completes exactly once, and its products are not duplicated.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon_common.inc"
+
+write_conf "stages = load, convert, export" "threads = 1"
+A=1772344154
+make_group "$REF1" $A 0 0 0 0 1 1 1 1 2 2 2 2 3 3 3 3
+start_daemon
+check "daemon became ready" wait_for 10 grep -q "ready:" "$T/daemon.log"
+mv "$T"/stage/*.hdf5 "$T/in/"
+# Kill while convert (the longest stage) runs.
+check "group reached the convert stage" wait_for 20 is "SELECT stage FROM groups WHERE state = 'in_progress'" convert
+kill -9 "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+check "killed mid-group: still in_progress" is "SELECT state FROM groups" in_progress
+check "no products recorded yet" is "SELECT count(*) FROM products" 0
+
+start_daemon
+check "restarted daemon completes the group" wait_for 30 is "SELECT state FROM groups" completed
+check "the group ran to completion once" is "SELECT runs FROM groups" 1
+check "recovery was recorded" is "SELECT count(*) FROM group_events WHERE kind = 'recovered'" 1
+check "one vis product row" is "SELECT count(*) FROM products" 1
+check "one exported file, no temporary left" [ "$(ls "$T/prod/2026-03-01T05:49:14/" | wc -l)" = 1 ]
+check "product path exists" test -s "$(q "SELECT path FROM products WHERE name = 'vis'")"
+check "still one group and 16 files" is "SELECT count(*) || '/' || (SELECT count(*) FROM subband_files) FROM groups" "1/16"
+
+# A second restart with nothing to do must not run it again.
+stop_daemon
+start_daemon
+check "ready again" wait_for 10 sh -c "[ \$(grep -c 'ready:' '$T/daemon.log') = 3 ]"
+sleep 1
+check "not processed twice" is "SELECT runs FROM groups" 1
+stop_daemon
+check "exit status 0" [ "$DRC" = 0 ]

@@ -1,0 +1,133 @@
+/*
+ * tests/photometry/test_ese.c — the Gaussian-lens model and the ESE score on
+ * light curves: injected dips score high; flares, drifts and stable sources
+ * do not.  (The image-level end-to-end series is test_ese_series.c.)
+ */
+#include "tests/test.h"
+
+#include <stdint.h>
+
+#include "photometry/ese.h"
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static double urand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+static double grand(void)
+{
+	return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
+}
+
+/* The lens gain against closed forms: a weak lens (no caustics) has a single
+ * image with gain 1/(1 + α) on axis; far from the lens the gain is 1; the
+ * lens only redistributes flux, so ∫ (G − 1) du = 0; a strong lens
+ * (α > 2.24, Clegg et al. 1998) has caustics: gain well above 1 off axis. */
+static void test_lens_gain(void)
+{
+	CHECK_NEAR(ese_lens_gain(0.25, 0.1, 0.0), 1 / 1.25, 0.01);
+	CHECK_NEAR(ese_lens_gain(0.5, 0.1, 0.0), 1 / 1.5, 0.015);
+	CHECK_NEAR(ese_lens_gain(-0.3, 0.1, 0.0), 1 / 0.7, 0.05);
+	CHECK_NEAR(ese_lens_gain(0.5, 0.1, 5.5), 1.0, 1e-3);
+	double integ = 0;
+	for (double u = -6; u <= 6; u += 0.01)
+		integ += (ese_lens_gain(1.0, 0.1, u) - 1) * 0.01;
+	CHECK_NEAR(integ, 0.0, 0.02);
+	double gmax = 0;
+	for (double u = -4; u <= 4; u += 0.01)
+		gmax = fmax(gmax, ese_lens_gain(4.0, 0.1, u));
+	CHECK(gmax > 1.5, "strong lens caustic peak %g", gmax);
+	CHECK(isnan(ese_lens_gain(0.33, 0.1, 0)), "untabulated alpha");
+}
+
+/* A flat-bottomed dip with caustic shoulders (Fiedler et al. 1994 shape,
+ * not the fitted Gaussian lens): depth d, duration D days, centred at tc. */
+static double dip(double t, double tc, double D, double depth)
+{
+	double x = (t - tc) / (D / 2); /* -1..1 inside */
+	double edge = 0.25;
+	double g = 1;
+	if (fabs(x) < 1) {
+		double inner = fabs(x) < 1 - edge ? 1 : 0.5 * (1 + cos(M_PI * (fabs(x) - (1 - edge)) / edge));
+		g -= depth * inner;
+	}
+	/* caustic shoulders just outside the dip */
+	double sh = (fabs(x) - 1.1) / 0.08;
+	g += 0.4 * depth * exp(-0.5 * sh * sh);
+	return g;
+}
+
+static void series(double *t, double *f, double *e, int n, int kind, double par1, double par2)
+{
+	for (int i = 0; i < n; i++) {
+		t[i] = 60000 + i;
+		e[i] = 0.01;
+		double g = 1;
+		switch (kind) {
+		case 0: g = dip(t[i], 60000 + par1, par2, 0.3); break;         /* ESE */
+		case 1: g = (i == (int)par1) ? 1.5 : 1; break;                 /* flare */
+		case 2: g = 1 - par1 * i / (double)(n - 1); break;             /* drift */
+		default: break;                                                /* stable */
+		}
+		f[i] = g + e[i] * grand();
+	}
+}
+
+static void test_scores(void)
+{
+	enum { N = 100 };
+	double t[N], f[N], e[N];
+	ese_params p;
+	ese_result r;
+	ese_params_default(&p);
+	/* dips of 14–56 days, 10–50 % deep */
+	const double dur[] = { 14, 28, 42, 56 };
+	const double depth[] = { 0.1, 0.3, 0.5, 0.2 };
+	for (int k = 0; k < 4; k++) {
+		for (int i = 0; i < N; i++) {
+			t[i] = 60000 + i;
+			e[i] = 0.01;
+			f[i] = dip(t[i], 60050, dur[k], depth[k]) + e[i] * grand();
+		}
+		CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
+		printf("# ESE %2.0f d %2.0f %%: score %.3f (bic %.2f expl %.2f time %.2f amp %.2f cov %.2f "
+		       "sym %.2f) 2T %.1f d alpha %g amp %.2f\n", dur[k], 100 * depth[k], r.score,
+		       r.s_bic, r.s_expl, r.s_time, r.s_amp, r.s_cov, r.s_sym, r.timescale_days,
+		       r.alpha, r.amplitude);
+		CHECK(r.scored && r.score >= 0.6, "ESE %g d %g: score %g", dur[k], depth[k], r.score);
+		CHECK(fabs(r.t0_mjd - 60050) < 0.25 * dur[k], "t0 %g", r.t0_mjd);
+		/* the model is a reasonable description: its flux at the dip's
+		 * centre is within a third of the depth of the truth */
+		CHECK(fabs(ese_model_flux(&r, 60050) - dip(60050, 60050, dur[k], depth[k])) <
+		      depth[k] / 3, "model at centre %g", ese_model_flux(&r, 60050));
+	}
+	/* single-epoch flare: variable, but not an ESE */
+	series(t, f, e, N, 1, 40, 0);
+	CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
+	printf("# flare: score %.3f (bic %.2f expl %.2f time %.2f) 2T %.1f d\n", r.score, r.s_bic,
+	       r.s_expl, r.s_time, r.timescale_days);
+	CHECK(r.scored && r.score < 0.6, "flare score %g", r.score);
+	/* linear drift by 20 % over the series */
+	series(t, f, e, N, 2, 0.2, 0);
+	CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
+	printf("# drift: score %.3f (bic %.2f expl %.2f cov %.2f) dbic %.1f\n", r.score, r.s_bic,
+	       r.s_expl, r.s_cov, r.dbic);
+	CHECK(r.scored && r.score < 0.6, "drift score %g", r.score);
+	/* stable: fails the variability gate → 0 */
+	series(t, f, e, N, 3, 0, 0);
+	CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
+	CHECK(!r.scored && r.score == 0, "stable score %g", r.score);
+	/* too short: undefined */
+	CHECK_OK(ese_score(t, f, e, 20, &p, &r), NULL);
+	CHECK(isnan(r.score), "n=20 score %g", r.score);
+}
+
+int main(void)
+{
+	RUN(test_lens_gain);
+	RUN(test_scores);
+	return TEST_DONE();
+}

@@ -1,0 +1,327 @@
+/*
+ * tests/photometry/test_stage_photometry.c — the photometry stage's database
+ * side (daemon/stage_photometry.c + state/photdb.c) on a real state database:
+ * rows per source per image, incremental statistics that a re-run does not
+ * double-count, uncalibrated epochs kept out of variability, an injected ESE
+ * becoming a candidate, and a human decision surviving later re-scoring.
+ *
+ * `test_stage_photometry --bench` times one epoch (photometry +
+ * normalisation + variability update + database) with ~500 catalog sources
+ * on a 2048² image (docs/photometry.md).
+ */
+#include "tests/test.h"
+
+#include <stdint.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "daemon/stage_photometry.h"
+#include "photometry/variability.h"
+#include "state/db.h"
+#include "state/photdb.h"
+
+#define ARCSEC (M_PI / 180.0 / 3600.0)
+#define DEG (M_PI / 180.0)
+
+typedef struct sinproj {
+	double ra0, dec0, cx, cy, cell;
+} sinproj;
+
+static int sin_s2p(void *ctx, double ra, double dec, double *x, double *y)
+{
+	const sinproj *s = ctx;
+	double l = cos(dec) * sin(ra - s->ra0);
+	double m = sin(dec) * cos(s->dec0) - cos(dec) * sin(s->dec0) * cos(ra - s->ra0);
+	*x = s->cx - l / s->cell;
+	*y = s->cy + m / s->cell;
+	return 0;
+}
+
+static void sin_p2s(const sinproj *s, double x, double y, double *ra, double *dec)
+{
+	double l = -(x - s->cx) * s->cell, m = (y - s->cy) * s->cell;
+	double n = sqrt(1 - l * l - m * m);
+	*dec = asin(m * cos(s->dec0) + n * sin(s->dec0));
+	*ra = s->ra0 + atan2(l, n * cos(s->dec0) - m * sin(s->dec0));
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static double urand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+static double grand(void)
+{
+	return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
+}
+
+/* An image with beam-correlated noise (circular beam of fwhm_px) and point
+ * sources of amplitude amp[i] at (x[i], y[i]). */
+static void make_image(float *d, double *white, int nx, int ny, double fwhm_px, double rms,
+		       const double *x, const double *y, const double *amp, int n)
+{
+	double sc = fwhm_px / 2.354820045 / M_SQRT2, ker[64], k2 = 0;
+	int h = (int)ceil(3.5 * sc);
+	for (int j = -h; j <= h; j++) {
+		ker[j + h] = exp(-0.5 * j * j / (sc * sc));
+		k2 += ker[j + h] * ker[j + h];
+	}
+	float *tmp = malloc((size_t)nx * ny * sizeof *tmp);
+	for (int i = 0; i < nx * ny; i++)
+		white[i] = grand();
+	for (int r = 0; r < ny; r++)
+		for (int c = 0; c < nx; c++) {
+			double acc = 0;
+			for (int j = -h; j <= h; j++)
+				acc += ker[j + h] * white[(size_t)r * nx + (c + j + nx) % nx];
+			tmp[(size_t)r * nx + c] = (float)acc;
+		}
+	for (int r = 0; r < ny; r++)
+		for (int c = 0; c < nx; c++) {
+			double acc = 0;
+			for (int j = -h; j <= h; j++)
+				acc += ker[j + h] * tmp[(size_t)((r + j + ny) % ny) * nx + c];
+			d[(size_t)r * nx + c] = (float)(acc * rms / k2);
+		}
+	int b = (int)ceil(2 * fwhm_px);
+	for (int i = 0; i < n; i++)
+		for (int r = (int)y[i] - b; r <= (int)y[i] + b; r++)
+			for (int c = (int)x[i] - b; c <= (int)x[i] + b; c++)
+				if (r >= 0 && c >= 0 && r < ny && c < nx) {
+					double dx = c - x[i], dy = r - y[i];
+					d[(size_t)r * nx + c] += (float)(amp[i] * exp(-4 * M_LN2 *
+						(dx * dx + dy * dy) / (fwhm_px * fwhm_px)));
+				}
+	free(tmp);
+}
+
+static int64_t add_group(sqlite3 *db, int k)
+{
+	char name[32], err[ERR_LEN];
+	snprintf(name, sizeof name, "2026-01-%02dT%02d:00:00", 1 + k / 24, k % 24);
+	db_exec(db, err, sizeof err, "INSERT INTO groups (name, t_first, state, n_expected, "
+		"created_at, updated_at) VALUES (?, ?, 'completed', 16, 0, 0)", "sI", name,
+		(int64_t)(1767225600 + 3600 * k));
+	int64_t id = -1;
+	db_query_int(db, &id, err, sizeof err, "SELECT id FROM groups WHERE name = ?", "s", name);
+	return id;
+}
+
+enum { NX = 256, NY = 256, GRID = 8, NSRC = GRID * GRID, NEP = 45 };
+
+static void test_stage_epochs(void)
+{
+	char path[1024], errbuf[ERR_LEN] = "", *err = errbuf;
+	snprintf(path, sizeof path, "%s/state.sqlite", test_tmpdir());
+	sqlite3 *db = NULL;
+	CHECK_OK(db_open(path, 1, &db, err, ERR_LEN), err);
+	if (!db)
+		return;
+	sinproj sp = { 128.7 * DEG, 55.2 * DEG, NX / 2, NY / 2, 3 * ARCSEC };
+	forced_image img = { .nx = NX, .ny = NY, .cell_rad = sp.cell, .bmaj_rad = 18 * ARCSEC,
+			     .bmin_rad = 18 * ARCSEC, .sky2pix = sin_s2p, .sky2pix_ctx = &sp };
+	phot_settings s;
+	phot_settings_default(&s);
+	s.fp.threads = 2;
+	catalog_source cat[NSRC];
+	double x[NSRC], y[NSRC], flux[NSRC], amp[NSRC];
+	memset(cat, 0, sizeof cat);
+	for (int i = 0; i < NSRC; i++) {
+		x[i] = 16 + (i % GRID) * 32 + urand() - 0.5;
+		y[i] = 16 + (i / GRID) * 32 + urand() - 0.5;
+		double ra, dec;
+		sin_p2s(&sp, x[i], y[i], &ra, &dec);
+		snprintf(cat[i].name, sizeof cat[i].name, "SRC%02d", i);
+		cat[i].ra_deg = ra / DEG;
+		cat[i].dec_deg = dec / DEG;
+		/* 8 references (SNR > 500); the others below the reference SNR cut */
+		flux[i] = i % 8 == 0 ? 1.0 + 0.1 * i / 8 : 0.02 + 0.07 * urand();
+		cat[i].flux_mjy = 1e3 * flux[i];
+		cat[i].snr = flux[i] / 2e-3;
+		cat[i].e_flux_mjy = 2;
+	}
+	const int ese = 13; /* a 30 % dip over 20 days centred on epoch 30 */
+	flux[ese] = 0.4;
+	cat[ese].snr = 40; /* the catalog does not make it a reference */
+	float *d = malloc(NX * NY * sizeof *d);
+	double *white = malloc(NX * NY * sizeof *white);
+	img.data = d;
+	int64_t gid[NEP + 2];
+	double score_at_decision = NAN;
+	phot_result *pr = NULL;
+	for (int e = 0; e < NEP + 2; e++) {
+		double scale = 1 + 0.03 * grand();
+		for (int i = 0; i < NSRC; i++) {
+			double g = 1;
+			if (i == ese && fabs(e - 30.0) < 10)
+				g = 0.7;
+			amp[i] = flux[i] * g * scale;
+		}
+		make_image(d, white, NX, NY, 6, 2e-3, x, y, amp, NSRC);
+		gid[e] = add_group(db, e);
+		int calibrated = e != 20; /* epoch 20 was not calibrated */
+		CHECK_OK(phot_process_epoch(db, gid[e], 61000 + e, calibrated, &img, sp.ra0, sp.dec0,
+					    cat, NSRC, &s, &pr, err, ERR_LEN), err);
+		if (pr) {
+			CHECK(pr->nmeasured == NSRC && pr->nvalid == NSRC, "epoch %d measured %zu valid %zu",
+			      e, pr->nmeasured, pr->nvalid);
+			if (e >= 2) /* 8 references, a few may be clipped */
+				CHECK(pr->nrefs >= 5 && pr->nrefs <= 8, "epoch %d refs %zu", e, pr->nrefs);
+			if (e == 1)
+				CHECK(pr->norm_flags & NORM_TOO_FEW_REFS, "epoch 1 flags %#x", pr->norm_flags);
+			if (e == 5)
+				CHECK(pr->norm_flags & NORM_PROVISIONAL, "epoch 5 flags %#x", pr->norm_flags);
+			if (e == 12)
+				CHECK(pr->norm_flags == 0 && fabs(pr->correction / scale - 1) < 0.05,
+				      "epoch 12 flags %#x correction %g (scale %g)", pr->norm_flags,
+				      pr->correction, scale);
+			phot_result_free(pr);
+			pr = NULL;
+		}
+		if (e == NEP - 1) {
+			/* an astronomer looks at the candidate and dismisses it */
+			photdb_cand c;
+			CHECK_OK(photdb_cand_get(db, "SRC13", &c, err, ERR_LEN), err);
+			CHECK(!strcmp(c.status, "new"), "status %s", c.status);
+			score_at_decision = c.score;
+			CHECK_OK(photdb_cand_decide(db, "SRC13", "dismissed", "instrumental", err,
+						    ERR_LEN), err);
+		}
+	}
+	/* statistics: NEP + 2 epochs − 2 un-normalised − 7 provisional − 1 uncalibrated */
+	photdb_var v;
+	CHECK_OK(photdb_var_get(db, "SRC01", &v, NULL, 0, err, ERR_LEN), err);
+	CHECK(v.n == NEP + 2 - 10, "n %ld", v.n);
+	/* re-running an epoch replaces its rows but does not count it twice */
+	CHECK_OK(phot_process_epoch(db, gid[NEP + 1], 61000 + NEP + 1, 1, &img, sp.ra0, sp.dec0,
+				    cat, NSRC, &s, NULL, err, ERR_LEN), err);
+	photdb_var v2;
+	CHECK_OK(photdb_var_get(db, "SRC01", &v2, NULL, 0, err, ERR_LEN), err);
+	CHECK(v2.n == v.n, "after a re-run n %ld (was %ld)", v2.n, v.n);
+	int64_t nrows = 0;
+	db_query_int(db, &nrows, err, ERR_LEN, "SELECT count(*) FROM photometry", "");
+	CHECK(nrows == (int64_t)(NEP + 2) * NSRC, "photometry rows %lld", (long long)nrows);
+	/* the uncalibrated epoch is stored but not in the statistics */
+	photdb_row row;
+	CHECK_OK(photdb_get(db, gid[20], "SRC01", &row, err, ERR_LEN), err);
+	CHECK(row.calibrated == 0 && row.in_variability == 0 && isfinite(row.flux_jy),
+	      "uncalibrated row: calibrated %d in_var %d flux %g", row.calibrated,
+	      row.in_variability, row.flux_jy);
+	/* the stored running sums equal a batch computation over the stored rows */
+	photdb_row *lc = NULL;
+	size_t n = 0;
+	CHECK_OK(photdb_lightcurve(db, "SRC05", &lc, &n, err, ERR_LEN), err);
+	double f[NEP], e[NEP];
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (lc[i].in_variability) {
+			f[k] = lc[i].normalized_flux_jy;
+			e[k] = lc[i].normalized_flux_err_jy;
+			k++;
+		}
+	free(lc);
+	var_stats b;
+	var_batch(f, e, k, VAR_VS_MIN, &b);
+	photdb_var v5;
+	CHECK_OK(photdb_var_get(db, "SRC05", &v5, NULL, 0, err, ERR_LEN), err);
+	CHECK(v5.n == (long)k, "n %ld vs %zu", v5.n, k);
+	CHECK_NEAR(v5.mean, b.mean, 1e-12);
+	CHECK_NEAR(v5.chi2_nu, b.chi2_nu, 1e-9 * fmax(1, b.chi2_nu));
+	/* the ESE is a candidate, and the human decision survived the later epochs */
+	photdb_cand *cl = NULL;
+	size_t nc = 0;
+	CHECK_OK(photdb_cand_list(db, &cl, &nc, err, ERR_LEN), err);
+	int found = 0;
+	for (size_t i = 0; i < nc; i++) {
+		printf("# candidate %s score %.3f status %s 2T %.1f d\n", cl[i].source, cl[i].score,
+		       cl[i].status, cl[i].timescale_days);
+		if (!strcmp(cl[i].source, "SRC13")) {
+			found = 1;
+			CHECK(cl[i].score >= 0.6, "score %g", cl[i].score);
+			CHECK(cl[i].score != score_at_decision, "re-scored after the decision (%g)",
+			      cl[i].score);
+			CHECK(!strcmp(cl[i].status, "dismissed") && !strcmp(cl[i].note, "instrumental"),
+			      "status %s note %s", cl[i].status, cl[i].note);
+			CHECK(cl[i].n == NEP + 2 - 10, "candidate n %ld (updated after the decision)",
+			      cl[i].n);
+		} else {
+			CHECK(0, "unexpected candidate %s (score %g)", cl[i].source, cl[i].score);
+		}
+	}
+	CHECK(found, "SRC13 is a candidate");
+	free(cl);
+	CHECK(photdb_cand_decide(db, "SRC01", "dismissed", NULL, err, ERR_LEN) == -ENOENT,
+	      "deciding on a non-candidate");
+	CHECK(photdb_cand_decide(db, "SRC13", "maybe", NULL, err, ERR_LEN) == -EINVAL, "bad status");
+	free(d);
+	free(white);
+	db_close(db);
+}
+
+static int bench(void)
+{
+	enum { BX = 2048, BY = 2048, BN = 500, BEP = 12 };
+	char path[1024], errbuf[ERR_LEN] = "", *err = errbuf;
+	snprintf(path, sizeof path, "%s/bench.sqlite", test_tmpdir());
+	sqlite3 *db = NULL;
+	if (db_open(path, 1, &db, err, ERR_LEN)) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	sinproj sp = { 128.7 * DEG, 55.2 * DEG, BX / 2, BY / 2, 3 * ARCSEC };
+	forced_image img = { .nx = BX, .ny = BY, .cell_rad = sp.cell, .bmaj_rad = 42 * ARCSEC,
+			     .bmin_rad = 42 * ARCSEC, .sky2pix = sin_s2p, .sky2pix_ctx = &sp };
+	phot_settings s;
+	phot_settings_default(&s);
+	s.fp.threads = 2;
+	static catalog_source cat[BN];
+	static double x[BN], y[BN], amp[BN];
+	for (int i = 0; i < BN; i++) {
+		x[i] = 40 + urand() * (BX - 80);
+		y[i] = 40 + urand() * (BY - 80);
+		double ra, dec;
+		sin_p2s(&sp, x[i], y[i], &ra, &dec);
+		snprintf(cat[i].name, sizeof cat[i].name, "B%03d", i);
+		cat[i].ra_deg = ra / DEG;
+		cat[i].dec_deg = dec / DEG;
+		amp[i] = i < 30 ? 1 + urand() : 0.01 + 0.3 * urand();
+		cat[i].snr = amp[i] / 1e-3;
+	}
+	float *d = malloc((size_t)BX * BY * sizeof *d);
+	double *white = malloc((size_t)BX * BY * sizeof *white);
+	make_image(d, white, BX, BY, 14, 1e-3, x, y, amp, BN);
+	img.data = d;
+	printf("photometry stage bench: %dx%d image, %d catalog sources, 2 threads, one DB "
+	       "transaction per epoch\n", BX, BY, BN);
+	for (int e = 0; e < BEP; e++) {
+		int64_t g = add_group(db, e);
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		phot_result *pr = NULL;
+		if (phot_process_epoch(db, g, 61000 + e, 1, &img, sp.ra0, sp.dec0, cat, BN, &s, &pr,
+				       err, ERR_LEN)) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("  epoch %2d: %.3f s (%zu measured, %zu into variability, refs %zu)\n", e,
+		       (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec), pr->nmeasured,
+		       pr->nvariability, pr->nrefs);
+		phot_result_free(pr);
+	}
+	free(d);
+	free(white);
+	db_close(db);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--bench"))
+		return bench();
+	RUN(test_stage_epochs);
+	return TEST_DONE();
+}

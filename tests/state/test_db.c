@@ -1,0 +1,168 @@
+/* tests/state/test_db.c — open/migrate, pragmas, nested transactions, binding. */
+#include "tests/test.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+#include "core/err.h"
+#include "state/db.h"
+
+static char dbfile[1024];
+
+static void test_open_migrate(void)
+{
+	char err[ERR_LEN] = "", *e = err;
+	sqlite3 *db = NULL;
+	int64_t v = -1;
+	sqlite3_stmt *st = NULL;
+
+	snprintf(dbfile, sizeof dbfile, "%s/a.sqlite", test_tmpdir());
+	CHECK(db_open(dbfile, 0, &db, err, sizeof err) == -ENOENT, "%s", "no create → ENOENT");
+	CHECK(db_open_readonly(dbfile, &db, err, sizeof err) == -ENOENT, "%s", "");
+	CHECK_OK(db_open(dbfile, 1, &db, err, sizeof err), e);
+	if (!db)
+		return;
+	CHECK(db_query_int(db, &v, err, sizeof err, "PRAGMA user_version", NULL) == 1, "%s", err);
+	CHECK(v == db_schema_version() && v >= 1, "user_version %lld", (long long)v);
+	CHECK(db_prepare(db, err, sizeof err, &st, "PRAGMA journal_mode", NULL) == 0, "%s", err);
+	if (st) {
+		CHECK(sqlite3_step(st) == SQLITE_ROW, "%s", "");
+		CHECK(!strcmp((const char *)sqlite3_column_text(st, 0), "wal"), "journal %s",
+		      sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	CHECK(db_query_int(db, &v, err, sizeof err, "PRAGMA foreign_keys", NULL) == 1 && v == 1,
+	      "%s", "foreign keys on");
+	/* Foreign keys are enforced: a file row for a missing group is refused. */
+	CHECK(db_exec(db, err, sizeof err,
+		      "INSERT INTO subband_files (group_id, path, subband, ts, added_at)"
+		      " VALUES (999, '/x', 0, 0, 0)", NULL) == -EIO, "%s", "FK violation");
+	db_close(db);
+	db = NULL;
+
+	/* Re-opening is idempotent. */
+	CHECK_OK(db_open(dbfile, 0, &db, err, sizeof err), e);
+	db_close(db);
+	db = NULL;
+
+	/* A schema newer than the program is refused, not downgraded. */
+	char newer[1100];
+	snprintf(newer, sizeof newer, "%s/newer.sqlite", test_tmpdir());
+	CHECK_OK(db_open(newer, 1, &db, err, sizeof err), e);
+	CHECK(db_exec(db, err, sizeof err, "PRAGMA user_version = 9999", NULL) >= 0, "%s", err);
+	db_close(db);
+	db = NULL;
+	CHECK(db_open(newer, 0, &db, err, sizeof err) == -EPROTO, "%s", err);
+	CHECK(db == NULL, "%s", "");
+}
+
+static void test_bind_and_quotes(void)
+{
+	char err[ERR_LEN] = "", *e = err;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	const char *evil = "x'); DROP TABLE groups; --";
+	int64_t n = 0;
+
+	CHECK_OK(db_open(dbfile, 0, &db, err, sizeof err), e);
+	if (!db)
+		return;
+	CHECK(db_exec(db, err, sizeof err,
+		      "INSERT INTO groups (name, t_first, state, n_expected, created_at, updated_at)"
+		      " VALUES (?, ?, 'pending', ?, ?, ?)", "sIidd", evil, (int64_t)123, 16, 1.5, 2.5)
+		      == 1, "%s", err);
+	CHECK(db_prepare(db, err, sizeof err, &st, "SELECT name, t_first, created_at FROM groups"
+		      " WHERE name = ?", "s", evil) == 0, "%s", err);
+	if (st) {
+		CHECK(sqlite3_step(st) == SQLITE_ROW, "%s", "");
+		CHECK(!strcmp((const char *)sqlite3_column_text(st, 0), evil), "%s", "");
+		CHECK(sqlite3_column_int64(st, 1) == 123, "%s", "");
+		CHECK(sqlite3_column_double(st, 2) == 1.5, "%s", "");
+		sqlite3_finalize(st);
+	}
+	CHECK(db_query_int(db, &n, err, sizeof err, "SELECT count(*) FROM groups", NULL) == 1 && n == 1,
+	      "%s", "table survived");
+	CHECK(db_query_int(db, &n, err, sizeof err, "SELECT id FROM groups WHERE name = ?", "s",
+			   "none") == 0, "%s", "no row → 0");
+	CHECK(db_exec(db, err, sizeof err, "SELECT ?", "q", 1) == -EINVAL, "%s", "bad format letter");
+	CHECK(db_exec(db, err, sizeof err, "SELEKT 1", NULL) == -EIO, "%s", "");
+	CHECK(strstr(err, "SELEKT") != NULL, "%s", err);
+	db_close(db);
+}
+
+static void test_nested_transactions(void)
+{
+	char err[ERR_LEN] = "", *e = err;
+	sqlite3 *db = NULL;
+	int64_t n = -1;
+
+	CHECK_OK(db_open(dbfile, 0, &db, err, sizeof err), e);
+	if (!db)
+		return;
+	db_exec(db, NULL, 0, "CREATE TABLE t (x INTEGER)", NULL);
+	CHECK_OK(db_begin(db, err, sizeof err), e);
+	db_exec(db, NULL, 0, "INSERT INTO t VALUES (1)", NULL);
+	CHECK_OK(db_begin(db, err, sizeof err), e);
+	db_exec(db, NULL, 0, "INSERT INTO t VALUES (2)", NULL);
+	CHECK_OK(db_end(db, 0, err, sizeof err), e); /* inner rolled back */
+	CHECK(!sqlite3_get_autocommit(db), "%s", "outer still open");
+	CHECK_OK(db_begin(db, err, sizeof err), e);
+	db_exec(db, NULL, 0, "INSERT INTO t VALUES (3)", NULL);
+	CHECK_OK(db_end(db, 1, err, sizeof err), e);
+	CHECK_OK(db_end(db, 1, err, sizeof err), e);
+	CHECK(sqlite3_get_autocommit(db), "%s", "committed");
+	db_query_int(db, &n, NULL, 0, "SELECT sum(x) FROM t", NULL);
+	CHECK(n == 4, "sum %lld (1 + 3 expected)", (long long)n);
+	CHECK_OK(db_begin(db, err, sizeof err), e);
+	db_exec(db, NULL, 0, "INSERT INTO t VALUES (100)", NULL);
+	CHECK_OK(db_end(db, 0, err, sizeof err), e);
+	db_query_int(db, &n, NULL, 0, "SELECT sum(x) FROM t", NULL);
+	CHECK(n == 4, "outer rollback, sum %lld", (long long)n);
+	CHECK(db_end(db, 1, err, sizeof err) == -EIO, "%s", "end without begin");
+	db_close(db);
+}
+
+/* Several connections migrating a fresh file at once: exactly one migrates,
+ * the others see the finished schema. */
+static char racefile[1100];
+static void *race(void *arg)
+{
+	sqlite3 *db = NULL;
+	char err[ERR_LEN];
+	int *rc = arg;
+	*rc = db_open(racefile, 1, &db, err, sizeof err);
+	if (*rc < 0)
+		fprintf(stderr, "  race: %s\n", err);
+	db_close(db);
+	return NULL;
+}
+
+static void test_concurrent_migration(void)
+{
+	pthread_t th[4];
+	int rc[4];
+	sqlite3 *db = NULL;
+	int64_t v = 0;
+	char err[ERR_LEN];
+
+	snprintf(racefile, sizeof racefile, "%s/race.sqlite", test_tmpdir());
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, race, &rc[i]);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(rc[i] == 0, "opener %d: %d", i, rc[i]);
+	}
+	CHECK(db_open_readonly(racefile, &db, err, sizeof err) == 0, "%s", err);
+	db_query_int(db, &v, NULL, 0, "PRAGMA user_version", NULL);
+	CHECK(v == db_schema_version(), "version %lld", (long long)v);
+	db_close(db);
+}
+
+int main(void)
+{
+	RUN(test_open_migrate);
+	RUN(test_bind_and_quotes);
+	RUN(test_nested_transactions);
+	RUN(test_concurrent_migration);
+	return TEST_DONE();
+}
