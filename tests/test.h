@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 static int test_failures_;   /* failures in the current test */
+static inline const char *test_str_(const char *s) { return s ? s : ""; }
 static int test_total_failed_;
 static int test_total_run_;
 
@@ -29,7 +30,7 @@ static int test_total_run_;
 		if (!(cond)) {                                                  \
 			test_failures_++;                                       \
 			fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, "" __VA_ARGS__);                        \
+			fprintf(stderr, " " __VA_ARGS__);                        \
 			fputc('\n', stderr);                                    \
 		}                                                               \
 	} while (0)
@@ -51,7 +52,7 @@ static int test_total_run_;
 		if (r_ != 0) {                                                  \
 			test_failures_++;                                       \
 			fprintf(stderr, "  FAIL %s:%d: %s returned %d: %s\n",    \
-				__FILE__, __LINE__, #expr, r_, (errbuf) ? (const char *)(errbuf) : ""); \
+				__FILE__, __LINE__, #expr, r_, test_str_(errbuf)); \
 		}                                                               \
 	} while (0)
 

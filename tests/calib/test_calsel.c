@@ -206,8 +206,40 @@ static void test_calibrator_groups(void)
 	free(cands);
 }
 
+/* A synthetic calibrator at RA ≈ 0 (hour-angle wrap) and the span edges. */
+static void test_span_edges(void)
+{
+	calsel_site site = { 37.2339 * D2R, -118.2825 * D2R, 1222 };
+	calsel_cand c = { .name = "wrap", .ra_rad = 0.001 * D2R, .dec_rad = 55.0 * D2R,
+			  .flux_jy = 5 };
+	calsel_match m;
+	double t0, tt, h, dec_app = NAN;
+
+	CHECK(astro_iso_to_jd("2026-06-01T00:00:00", &t0) == 0);
+	tt = calsel_transit_near(c.ra_rad, c.dec_rad, &site, t0);
+	CHECK(fabs(tt - t0) <= 0.5 * CALSEL_SIDEREAL_DAY_S / 86400);
+	/* One hour later the hour angle is one sidereal hour: 15.041°. */
+	h = calsel_hour_angle(c.ra_rad, c.dec_rad, &site, tt + 1 / 24.0, &dec_app);
+	CHECK_NEAR(h / D2R, 15.0411, 0.001);
+	h = calsel_hour_angle(c.ra_rad, c.dec_rad, &site, tt - 1 / 24.0, NULL);
+	CHECK_NEAR(h / D2R, -15.0411, 0.001);
+	CHECK(calsel_find(&c, 1, tt - 60 / 86400.0, tt + 60 / 86400.0, dec_app, &site, NULL, &m,
+			  err, sizeof err) == 1);
+	CHECK(m.index == 0 && fabs(m.transit_jd - tt) * 86400 < 0.01 && m.sep_rad < 1e-6);
+	CHECK(calsel_find(&c, 1, tt + 1 / 86400.0, tt + 100 / 86400.0, dec_app, &site, NULL, &m,
+			  err, sizeof err) == 0);
+	CHECK(calsel_find(&c, 1, tt - 100 / 86400.0, tt - 1 / 86400.0, dec_app, &site, NULL, &m,
+			  err, sizeof err) == 0);
+	/* Just outside the automatic 1.74° radius in declination. */
+	CHECK(calsel_find(&c, 1, tt - 60 / 86400.0, tt + 60 / 86400.0, dec_app - 1.76 * D2R,
+			  &site, NULL, &m, err, sizeof err) == 0);
+	CHECK(calsel_find(&c, 1, tt - 60 / 86400.0, tt + 60 / 86400.0, dec_app - 1.72 * D2R,
+			  &site, NULL, &m, err, sizeof err) == 1);
+}
+
 int main(void)
 {
+	RUN(test_span_edges);
 	RUN(test_beam_radius);
 	RUN(test_transit_period);
 	RUN(test_transit_in_reference_group);
