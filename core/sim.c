@@ -19,7 +19,6 @@
 #include <json-c/json.h>
 
 #include "core/astro.h"
-#include "core/beam.h"
 #include "core/err.h"
 #include "core/gaintab.h"
 #include "core/predict.h"

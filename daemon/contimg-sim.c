@@ -53,6 +53,11 @@ static const char usage[] =
 "                           RA '-' puts it on the meridian at the midpoint instead,\n"
 "                           DEC '-' at the pointing declination; a source of that\n"
 "                           name in --sky is used as it is (not added twice)\n"
+"  --vary NAME,DEPTH,MJD0,WIDTH_D\n"
+"                           scale the flux of source NAME by 1 - DEPTH exp(-x^2/2),\n"
+"                           x = (MJD - MJD0) / WIDTH_D at each group's midpoint: an\n"
+"                           ESE-like dip (DEPTH < 0: a brightening) for light-curve demos;\n"
+"                           repeatable\n"
 "Instrument\n"
 "  --sefd JY                system equivalent flux density (default 6500; 0 = no noise)\n"
 "  --seed N                 seed of gains, noise, RFI, jitter, random sky (default 1)\n"
@@ -80,7 +85,7 @@ enum {
 	OPT_SUBBANDS, OPT_NTIMES, OPT_SKY, OPT_RANDOM, OPT_CAL, OPT_SEFD, OPT_SEED, OPT_GAINS,
 	OPT_NO_GAINS, OPT_RFI, OPT_DEAD, OPT_DEAD_MODE, OPT_MISSING, OPT_CORRUPT,
 	OPT_CORRUPT_MODE, OPT_NANS, OPT_JITTER, OPT_STREAM, OPT_INTERVAL, OPT_STEP, OPT_THREADS,
-	OPT_FULL, OPT_TINY, OPT_NO_TRUTH, OPT_QUIET, OPT_HELP,
+	OPT_FULL, OPT_TINY, OPT_NO_TRUTH, OPT_QUIET, OPT_HELP, OPT_VARY,
 };
 
 static const struct option longopts[] = {
@@ -117,6 +122,7 @@ static const struct option longopts[] = {
 	{"no-truth", no_argument, 0, OPT_NO_TRUTH},
 	{"quiet", no_argument, 0, OPT_QUIET},
 	{"help", no_argument, 0, OPT_HELP},
+	{"vary", required_argument, 0, OPT_VARY},
 	{0, 0, 0, 0},
 };
 
@@ -184,6 +190,31 @@ static int parse_cal(const char *s, cal_opt *c)
 	return 0;
 }
 
+/* A flux dip (or spike) of one source in time. */
+typedef struct vary_opt {
+	char name[64];
+	double depth, mjd0, width_d;
+} vary_opt;
+
+#define MAX_VARY 16
+
+static int parse_vary(const char *s, vary_opt *v)
+{
+	char buf[256], *f[4], *save = NULL, *p;
+	int n = 0;
+
+	snprintf(buf, sizeof buf, "%s", s);
+	for (p = strtok_r(buf, ",", &save); p && n < 4; p = strtok_r(NULL, ",", &save))
+		f[n++] = p;
+	if (n != 4 || strtok_r(NULL, ",", &save))
+		return -1;
+	snprintf(v->name, sizeof v->name, "%s", f[0]);
+	if (num(f[1], &v->depth) || v->depth > 1 || num(f[2], &v->mjd0) || num(f[3], &v->width_d) ||
+	    v->width_d <= 0)
+		return -1;
+	return 0;
+}
+
 /* Subset of `all` within max_sep of (ra0, dec0), into out (initialised). */
 static int sky_near(const sky_model *all, double ra0, double dec0, double max_sep, sky_model *out)
 {
@@ -204,6 +235,8 @@ int main(int argc, char **argv)
 	int active[SIM_NSTATIONS], nactive = 0, nants = 0, nrandom = -1, dec_set = 0;
 	int nstream = 1, quiet = 0, opt, rc, status = 0, list[4096], n;
 	int preset = 0, given[4] = {0, 0, 0, 0}; /* --nants, --nchan-per-subband, --subbands, --ntimes */
+	vary_opt vary[MAX_VARY];
+	int nvary = 0;
 	double dec_deg = 54.9, interval_s = 0, step_s = -1;
 	double group_days, half_days, radius, start_jd;
 	double *mid_ra = NULL, mid_dec = 0;
@@ -340,6 +373,11 @@ int main(int argc, char **argv)
 		case OPT_NO_TRUTH: c.write_truth = 0; break;
 		case OPT_QUIET: quiet = 1; break;
 		case OPT_HELP: fputs(usage, stdout); return 0;
+		case OPT_VARY:
+			if (nvary >= MAX_VARY || parse_vary(optarg, &vary[nvary]))
+				return bad("bad --vary '%s' (NAME,DEPTH,MJD0,WIDTH_DAYS; at most 16)", optarg);
+			nvary++;
+			break;
 		default: fputs(usage, stderr); return 2;
 		}
 	}
@@ -464,6 +502,12 @@ int main(int argc, char **argv)
 		group_sky.n = 0;
 		if (sky_near(&sky, ra0, dec0, 10.0 * M_PI / 180.0, &group_sky))
 			return bad("%s", "out of memory");
+		for (int v = 0; v < nvary; v++) {
+			double x = (astro_jd_to_mjd(c.obs.start_jd + half_days) - vary[v].mjd0) / vary[v].width_d;
+			for (int i = 0; i < group_sky.n; i++)
+				if (strcmp(group_sky.src[i].name, vary[v].name) == 0)
+					group_sky.src[i].flux_jy *= 1.0 - vary[v].depth * exp(-0.5 * x * x);
+		}
 		c.sky = &group_sky;
 		rc = sim_write_group(&c, &res, err, sizeof err);
 		if (rc) {

@@ -64,3 +64,10 @@ if [ -x "$CTL" ]; then
 	check "24 stations, pointing at the calibrator's apparent dec" sh -c \
 		"$CTL inspect --json $T/cal/*_sb00.hdf5 | grep -q '\"nants_data\":24' && $CTL inspect --json $T/cal/*_sb00.hdf5 | grep -qE '\"dec_deg\":55\.[45]'"
 fi
+
+# A varying source: the truth of each group carries that group's flux.
+printf 'name,ra_deg,dec_deg,flux_mjy,spectral_index\nA,128.5,55.0,500,0\n' > "$T/sky.csv"
+check "stream on sidereal days with a dip" $SIM --tiny --ntimes 1 --subbands 1 --sky "$T/sky.csv" \
+	--stream 3 --step 86164.0905 --vary A,0.5,61101.24,0.5 --out "$T/v" --quiet
+check "the dip is in the truth fluxes (0.5 Jy → ~0.25 Jy at the centre)" sh -c \
+	"grep -h '\"flux\"' $T/v/truth_*.json | sed 's/.*: *//; s/,//' | awk '{f[NR]=\$1} END {exit !(NR==3 && f[2] < 0.27 && f[1] > 0.4 && f[3] > 0.4)}'"
