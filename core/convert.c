@@ -22,7 +22,7 @@
 #include "core/uvh5.h"
 
 /* Re-anchor the channel phasor recurrence this often (rounding control). */
-#define RECUR_ANCHOR 32
+#define RECUR_ANCHOR 256
 
 void convert_params_default(convert_params *p)
 {
@@ -69,6 +69,7 @@ static int read_header_array(const char *path, const char *name, hid_t mtype, si
 	int r = 0;
 
 	snprintf(full, sizeof full, "Header/%s", name);
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors come back through err */
 	H5E_BEGIN_TRY {
 		f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 		ds = f >= 0 ? H5Dopen2(f, full, H5P_DEFAULT) : -1;
@@ -137,10 +138,11 @@ static int check_arrays(const vis_set *t, const char *path0, const char *path, c
 {
 	size_t nblt = (size_t)t->ntimes * t->nbls;
 	int64_t *a1 = malloc(nblt * sizeof *a1), *a2 = malloc(nblt * sizeof *a2);
+	int64_t *num = malloc((size_t)t->nants * sizeof *num);
 	double *tm = malloc(nblt * sizeof *tm), *pos = malloc((size_t)t->nants * 3 * sizeof *pos);
 	int r = 0;
 
-	if (!a1 || !a2 || !tm || !pos) {
+	if (!a1 || !a2 || !tm || !pos || !num) {
 		r = err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
@@ -148,8 +150,17 @@ static int check_arrays(const vis_set *t, const char *path0, const char *path, c
 	    (r = read_header_array(path, "ant_2_array", H5T_NATIVE_INT64, nblt, a2, err, errlen)) ||
 	    (r = read_header_array(path, "time_array", H5T_NATIVE_DOUBLE, nblt, tm, err, errlen)) ||
 	    (r = read_header_array(path, "antenna_positions", H5T_NATIVE_DOUBLE,
-				   (size_t)t->nants * 3, pos, err, errlen)))
+				   (size_t)t->nants * 3, pos, err, errlen)) ||
+	    (r = read_header_array(path, "antenna_numbers", H5T_NATIVE_INT64, (size_t)t->nants, num,
+				   err, errlen)))
 		goto out;
+	for (int a = 0; a < t->nants; a++)
+		if (num[a] != t->ants[a].number) {
+			r = err_set(err, errlen, -EINVAL,
+				    "subbands disagree on the antenna numbers: entry %d is %d in %s but %lld in %s",
+				    a, t->ants[a].number, path0, (long long)num[a], path);
+			goto out;
+		}
 	for (size_t i = 0; i < nblt; i++) {
 		size_t b = i % t->nbls, k = i / t->nbls;
 		if (a1[i] != t->ant1[b] || a2[i] != t->ant2[b]) {
@@ -176,6 +187,7 @@ static int check_arrays(const vis_set *t, const char *path0, const char *path, c
 out:
 	free(a1);
 	free(a2);
+	free(num);
 	free(tm);
 	free(pos);
 	return r;
@@ -331,6 +343,7 @@ static void raw_probe(const char *path, size_t nsamp, raw_file *rf)
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 	return; /* the raw bytes are little-endian */
 #endif
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 	H5E_BEGIN_TRY {
 		f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 	} H5E_END_TRY;
@@ -718,6 +731,9 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 
 	if (nthreads <= 0)
 		nthreads = omp_get_max_threads();
+	/* Small sets: extra threads only spin at the per-integration barriers. */
+	if ((double)v->nbls * rl / 2e5 < nthreads)
+		nthreads = (double)v->nbls * rl < 2e5 ? 1 : (int)((double)v->nbls * rl / 2e5);
 	if (!isfinite(ra_rad) || !isfinite(dec_rad))
 		return err_set(err, errlen, -EINVAL, "%s: rephase target not finite", v->name);
 	bl = malloc((size_t)v->nbls * 3 * sizeof *bl);
@@ -747,7 +763,7 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 
 	for (int t = 0; t < v->ntimes; t++) {
 		astro_frame f;
-		double q[3][3], qold[3][3], s0[3], a, d;
+		double q[3][3], qold[3][3], jac[2][2], s0[3], a, d;
 
 		r = astro_frame_init(&f, v->time_jd[t], v->lon_rad, dut1_s);
 		if (r) {
@@ -755,10 +771,9 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 			goto out;
 		}
 		/* New basis: east/north/centre of the centre's geocentric apparent
-		 * direction, in GCRS (ICRS-aligned) axes. */
-		astro_frame_icrs_to_gcrs_dir(&f, ra_rad, dec_rad, s0);
-		eraC2s(s0, &a, &d);
-		astro_radec_basis(a, d, q);
+		 * direction in GCRS (ICRS-aligned) axes, and the Jacobian that makes
+		 * (u, v) conjugate to ICRS tangent-plane offsets. */
+		astro_frame_fixed_basis(&f, ra_rad, dec_rad, q, jac);
 		if (!drift) {
 			astro_frame_icrs_to_gcrs_dir(&f, v->phase_ra_rad, v->phase_dec_rad, s0);
 			eraC2s(s0, &a, &d);
@@ -769,7 +784,7 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 			size_t row = (size_t)t * v->nbls + b;
 			double bg[3], wo, uvw[3], k;
 			float complex *vv = v->vis + row * rl;
-			double complex step, ph = 0;
+			double str, sti, pr = 1, pi = 0;
 			double dnu = v->nchan > 1 ? v->freq_hz[1] - v->freq_hz[0] : 0;
 			int uniform = 1;
 
@@ -785,18 +800,31 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 			for (int c = 2; c < v->nchan && uniform; c++)
 				if (fabs(v->freq_hz[c] - v->freq_hz[c - 1] - dnu) > 1e-6 * fabs(dnu))
 					uniform = 0;
-			step = cexp(I * k * dnu);
+			/* Phasor per channel by recurrence, re-anchored every
+			 * RECUR_ANCHOR channels (real arithmetic: no NaN-recovery calls). */
+			str = cos(k * dnu);
+			sti = sin(k * dnu);
 			for (int c = 0; c < v->nchan; c++) {
-				float complex pf;
-				if (!uniform || c % RECUR_ANCHOR == 0)
-					ph = cexp(I * k * v->freq_hz[c]);
-				pf = (float complex)ph;
-				for (int p = 0; p < v->npols; p++)
-					vv[(size_t)c * v->npols + p] *= pf;
-				ph *= step;
+				float fr, fi;
+				double tr;
+				if (!uniform || c % RECUR_ANCHOR == 0) {
+					pr = cos(k * v->freq_hz[c]);
+					pi = sin(k * v->freq_hz[c]);
+				}
+				fr = (float)pr;
+				fi = (float)pi;
+				for (int p = 0; p < v->npols; p++) {
+					float complex *z = vv + (size_t)c * v->npols + p;
+					float zr = crealf(*z), zi = cimagf(*z);
+					*z = CMPLXF(zr * fr - zi * fi, zr * fi + zi * fr);
+				}
+				tr = pr * str - pi * sti;
+				pi = pr * sti + pi * str;
+				pr = tr;
 			}
-			for (int i = 0; i < 3; i++)
-				v->uvw_m[row * 3 + i] = uvw[i];
+			v->uvw_m[row * 3 + 0] = jac[0][0] * uvw[0] + jac[1][0] * uvw[1];
+			v->uvw_m[row * 3 + 1] = jac[0][1] * uvw[0] + jac[1][1] * uvw[1];
+			v->uvw_m[row * 3 + 2] = uvw[2];
 		}
 	}
 	v->phase_type = VIS_PHASE_FIXED;

@@ -23,11 +23,13 @@
  * the common centre of convert_common_centre() (RA = apparent LST at the
  * group mid time, Dec = pointing dec, converted CIRS → ICRS with ERFA), sets
  * phase_type FIXED with phase_ra/dec_rad in ICRS, and rewrites uvw:
- *     uvw(t) = B(s0(t)) · C2Tᵀ(t) · (pos[a2] − pos[a1])
+ *     (u, v, w)(t) = B(s0(t)) · C2Tᵀ(t) · (pos[a2] − pos[a1]),  then (u, v) ← Jᵀ (u, v)
  * i.e. the ECEF baseline rotated into GCRS (ICRS-aligned) axes and projected
  * on the east/north/centre basis B of the centre's geocentric apparent
- * direction s0(t).  Images made from it have l, m along ICRS east/north (up to
- * differential aberration, < 1e-4 of the offset from the centre).
+ * direction s0(t); J (astro_frame_fixed_basis, identity to ~1e-4) absorbs
+ * the field rotation and scale that aberration causes.  Images made from it
+ * have l, m = ICRS tangent-plane offsets from (phase_ra, phase_dec) to
+ * ~1e-4·θ² (0.02" at 1.7°): the WCS is ICRS with no further rotation.
  *
  * Reading: the Debian HDF5 build serialises every call, so reading subbands
  * from several threads through HDF5 is slower than one after the other

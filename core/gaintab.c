@@ -143,6 +143,8 @@ int gaintab_write(const char *path, const gaintab *g, char *err, size_t errlen)
 	int64_t *ants = NULL, refant = g->refant;
 	int32_t pols[2] = {g->pols[0], g->pols[1]};
 
+	/* Library code prints nothing: failures come back through err. */
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 	ants = malloc((size_t)g->nant * sizeof *ants);
 	if (!ants)
 		return err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
@@ -286,7 +288,8 @@ int gaintab_read(const char *path, gaintab **ret, char *err, size_t errlen)
 	int32_t pols[2];
 	size_t n;
 
-	H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors come back through err */
+	f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 	if (f < 0)
 		return err_set(err, errlen, -EIO, "%s: not a readable HDF5 file", path);
 	if (H5Lexists(f, "gains", H5P_DEFAULT) <= 0) {
@@ -441,30 +444,59 @@ static int apply(vis_set *v, const gaintab *g, int divide, int nthreads, char *e
 		am2[b] = gaintab_ant_index(g, v->ant2[b]);
 	}
 
-#pragma omp parallel for num_threads(nthreads > 0 ? nthreads : omp_get_max_threads()) schedule(static)
+	if (nthreads <= 0)
+		nthreads = omp_get_max_threads();
+	/* Small sets: extra threads would only spin. */
+	{
+		double work = (double)v->ntimes * v->nbls * v->nchan * v->npols;
+		if (work / 5e5 < nthreads)
+			nthreads = work < 5e5 ? 1 : (int)(work / 5e5);
+	}
+#pragma omp parallel for num_threads(nthreads) schedule(static)
 	for (size_t row = 0; row < (size_t)v->ntimes * v->nbls; row++) {
-		int t = (int)(row / v->nbls), b = (int)(row % v->nbls), gt = tmap[t];
+		int t = (int)(row / v->nbls), b = (int)(row % v->nbls);
+		size_t rl = (size_t)v->nchan * v->npols;
+		float complex *vv = v->vis + row * rl;
+		uint8_t *ff = v->flags + row * rl;
+		const float complex *g1, *g2;
+		const uint8_t *f1, *f2;
+
+		if (am1[b] < 0 || am2[b] < 0) {
+			for (size_t i = 0; i < rl; i++)
+				ff[i] |= VIS_FLAG_CAL;
+			continue;
+		}
+		g1 = g->gain + gaintab_idx(g, tmap[t], am1[b], 0, 0);
+		g2 = g->gain + gaintab_idx(g, tmap[t], am2[b], 0, 0);
+		f1 = g->flag + gaintab_idx(g, tmap[t], am1[b], 0, 0);
+		f2 = g->flag + gaintab_idx(g, tmap[t], am2[b], 0, 0);
 		for (int c = 0; c < v->nchan; c++) {
-			size_t i0 = (row * v->nchan + c) * v->npols;
+			size_t gc = (size_t)cmap[c] * g->npol;
 			for (int q = 0; q < v->npols; q++) {
-				size_t i = i0 + q, k1, k2;
-				float complex g12;
-				if (cmap[c] < 0 || am1[b] < 0 || am2[b] < 0) {
-					v->flags[i] |= VIS_FLAG_CAL;
+				size_t i = (size_t)c * v->npols + q, k1 = gc + p1[q], k2 = gc + p2[q];
+				float ar, ai, br, bi, xr, xi, a2, vr, vi;
+				if (cmap[c] < 0 || f1[k1] || f2[k2]) {
+					ff[i] |= VIS_FLAG_CAL;
 					continue;
 				}
-				k1 = gaintab_idx(g, gt, am1[b], cmap[c], p1[q]);
-				k2 = gaintab_idx(g, gt, am2[b], cmap[c], p2[q]);
-				g12 = g->gain[k1] * conjf(g->gain[k2]);
-				if (g->flag[k1] || g->flag[k2] || g12 == 0 || !isfinite(crealf(g12)) ||
-				    !isfinite(cimagf(g12))) {
-					v->flags[i] |= VIS_FLAG_CAL;
+				/* g12 = g1 · conj(g2), written out: no NaN-recovery calls. */
+				ar = crealf(g1[k1]);
+				ai = cimagf(g1[k1]);
+				br = crealf(g2[k2]);
+				bi = cimagf(g2[k2]);
+				xr = ar * br + ai * bi;
+				xi = ai * br - ar * bi;
+				a2 = xr * xr + xi * xi;
+				if (!(a2 > 0) || !isfinite(a2)) {
+					ff[i] |= VIS_FLAG_CAL;
 					continue;
 				}
-				if (divide)
-					v->vis[i] /= g12;
+				vr = crealf(vv[i]);
+				vi = cimagf(vv[i]);
+				if (divide) /* V / g12 = V · conj(g12) / |g12|² */
+					vv[i] = CMPLXF((vr * xr + vi * xi) / a2, (vi * xr - vr * xi) / a2);
 				else
-					v->vis[i] *= g12;
+					vv[i] = CMPLXF(vr * xr - vi * xi, vr * xi + vi * xr);
 			}
 		}
 	}

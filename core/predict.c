@@ -21,7 +21,8 @@
 #include "core/beam.h"
 #include "core/err.h"
 
-#define RECUR_ANCHOR 32
+#define RECUR_ANCHOR 256 /* a multiple of LANES; double rounding after 256 steps ~1e-14 */
+#define LANES 8
 
 void predict_params_default(predict_params *p)
 {
@@ -37,6 +38,7 @@ void predict_params_default(predict_params *p)
 typedef struct tgeom {
 	astro_frame f;
 	double q[3][3];       /* FIXED: east/north/centre basis of the centre's apparent direction */
+	double jinv[2][2];    /* FIXED: apparent → ICRS tangent-plane offsets (astro_frame_fixed_basis) */
 	double ra_p, dec_p;   /* pointing in CIRS */
 	double dec0;          /* DRIFT: phase-centre declination */
 	int fixed;
@@ -54,10 +56,13 @@ static int tgeom_init(const vis_set *v, int t, double dut1_s, tgeom *g, char *er
 	g->ra_p = astro_frame_meridian_ra_cirs(&g->f);
 	g->dec_p = v->has_pointing_dec ? v->pointing_dec_rad : v->phase_dec_rad;
 	if (g->fixed) {
-		double s0[3], a, d;
-		astro_frame_icrs_to_gcrs_dir(&g->f, v->phase_ra_rad, v->phase_dec_rad, s0);
-		eraC2s(s0, &a, &d);
-		astro_radec_basis(a, d, g->q);
+		double j[2][2], det;
+		astro_frame_fixed_basis(&g->f, v->phase_ra_rad, v->phase_dec_rad, g->q, j);
+		det = j[0][0] * j[1][1] - j[0][1] * j[1][0];
+		g->jinv[0][0] = j[1][1] / det;
+		g->jinv[0][1] = -j[0][1] / det;
+		g->jinv[1][0] = -j[1][0] / det;
+		g->jinv[1][1] = j[0][0] / det;
 	}
 	return 0;
 }
@@ -67,26 +72,31 @@ static int tgeom_init(const vis_set *v, int t, double dut1_s, tgeom *g, char *er
  * near the centre. */
 static void src_geom(const tgeom *g, double ra, double dec, double lmn1[3], double *sin_theta)
 {
-	double ri, di, l, m, n, pl, pm, pn;
+	double ri, di, n, pl, pm, pn;
 
 	astro_frame_icrs_to_cirs(&g->f, ra, dec, &ri, &di);
 	if (g->fixed) {
-		double s[3];
+		/* Apparent direction on the centre's apparent basis; the stored uvw
+		 * carry Jᵀ, so (l, m) go through J⁻¹ and u l + v m stays exact,
+		 * while n − 1 keeps the exact apparent geometry. */
+		double s[3], la, ma;
 		astro_frame_icrs_to_gcrs_dir(&g->f, ra, dec, s);
-		l = g->q[0][0] * s[0] + g->q[0][1] * s[1] + g->q[0][2] * s[2];
-		m = g->q[1][0] * s[0] + g->q[1][1] * s[1] + g->q[1][2] * s[2];
+		la = g->q[0][0] * s[0] + g->q[0][1] * s[1] + g->q[0][2] * s[2];
+		ma = g->q[1][0] * s[0] + g->q[1][1] * s[1] + g->q[1][2] * s[2];
 		n = g->q[2][0] * s[0] + g->q[2][1] * s[1] + g->q[2][2] * s[2];
+		lmn1[0] = g->jinv[0][0] * la + g->jinv[0][1] * ma;
+		lmn1[1] = g->jinv[1][0] * la + g->jinv[1][1] * ma;
+		lmn1[2] = n > 0 ? -(la * la + ma * ma) / (1 + n) : n - 1;
 	} else {
 		/* Reference recipe: H = ERA + lon − RA_CIRS; the centre is at H = 0. */
 		double h = astro_frame_hour_angle(&g->f, ri);
 		double sd = sin(di), cd = cos(di), s0 = sin(g->dec0), c0 = cos(g->dec0);
-		l = -cd * sin(h);
-		m = sd * c0 - cd * s0 * cos(h);
+		double l = -cd * sin(h), m = sd * c0 - cd * s0 * cos(h);
 		n = sd * s0 + cd * c0 * cos(h);
+		lmn1[0] = l;
+		lmn1[1] = m;
+		lmn1[2] = n > 0 ? -(l * l + m * m) / (1 + n) : n - 1;
 	}
-	lmn1[0] = l;
-	lmn1[1] = m;
-	lmn1[2] = n > 0 ? -(l * l + m * m) / (1 + n) : n - 1;
 	astro_lmn(ri, di, g->ra_p, g->dec_p, &pl, &pm, &pn);
 	*sin_theta = pn >= 0 ? sqrt(pl * pl + pm * pm) : 1.0; /* back hemisphere: x at sin θ = 1 */
 }
@@ -137,7 +147,7 @@ int predict_vis(vis_set *v, const sky_model *m, const predict_params *pp, int mo
 	predict_params p;
 	double diam, dnu = 0, *amp = NULL, *geo = NULL;
 	float polw[4];
-	int ns = m ? m->n : 0, nc = v->nchan, uniform, r = 0, nthreads;
+	int ns = m ? m->n : 0, nc = v->nchan, ncp, uniform, r = 0, nthreads;
 	size_t rowlen = (size_t)v->nchan * v->npols;
 
 	if (pp)
@@ -161,12 +171,22 @@ int predict_vis(vis_set *v, const sky_model *m, const predict_params *pp, int mo
 	}
 	uniform = freqs_uniform(v, &dnu);
 	nthreads = p.nthreads > 0 ? p.nthreads : omp_get_max_threads();
+	/* Small sets: extra threads only spin at the barriers (badly so on a
+	 * loaded machine); give each thread at least ~1e5 phasor updates. */
+	{
+		double work = (double)v->nbls * nc * (ns > 0 ? ns : 1);
+		if (work / 1e5 < nthreads)
+			nthreads = work < 1e5 ? 1 : (int)(work / 1e5);
+	}
 
 	if (mode == PREDICT_OVERWRITE)
 		memset(v->vis, 0, vis_nsamples(v) * sizeof *v->vis);
 	if (ns == 0)
 		return 0;
-	amp = malloc((size_t)ns * nc * sizeof *amp);
+	/* Rows of the amplitude table padded with zeros to whole LANES blocks, so
+	 * the inner loop always runs LANES iterations (unrolled, vectorised). */
+	ncp = (nc + LANES - 1) / LANES * LANES;
+	amp = calloc((size_t)ns * ncp, sizeof *amp);
 	geo = malloc((size_t)ns * 3 * sizeof *geo);
 	if (!amp || !geo) {
 		r = err_set(err, errlen, -ENOMEM, "predict: out of memory");
@@ -192,14 +212,18 @@ int predict_vis(vis_set *v, const sky_model *m, const predict_params *pp, int mo
 				double a = p.use_beam ? beam_airy(st, v->freq_hz[c], diam) : 1.0;
 				if (a < p.min_beam)
 					a = 0;
-				amp[(size_t)s * nc + c] = sign * a * sky_flux(src, v->freq_hz[c]);
+				amp[(size_t)s * ncp + c] = sign * a * sky_flux(src, v->freq_hz[c]);
 			}
 		}
 
 #pragma omp parallel num_threads(nthreads)
 		{
-			double complex *acc = malloc((size_t)nc * sizeof *acc);
-			int ok = acc != NULL;
+			/* Real and imaginary accumulators apart, and the phasor advanced
+			 * LANES channels at a time from LANES precomputed powers of the
+			 * step: the inner loop has no dependency chain and vectorises. */
+			double *accr = malloc((size_t)ncp * sizeof *accr);
+			double *acci = malloc((size_t)ncp * sizeof *acci);
+			int ok = accr && acci;
 #pragma omp for schedule(static)
 			for (int b = 0; b < v->nbls; b++) {
 				size_t row = (size_t)t * v->nbls + b;
@@ -208,30 +232,56 @@ int predict_vis(vis_set *v, const sky_model *m, const predict_params *pp, int mo
 
 				if (!ok)
 					continue;
-				for (int c = 0; c < nc; c++)
-					acc[c] = 0;
+				memset(accr, 0, (size_t)ncp * sizeof *accr);
+				memset(acci, 0, (size_t)ncp * sizeof *acci);
 				for (int s = 0; s < ns; s++) {
-					const double *gs = geo + s * 3, *as = amp + (size_t)s * nc;
+					const double *gs = geo + s * 3, *as = amp + (size_t)s * ncp;
 					/* Phase per Hz: −2π (u l + v m + w (n − 1)) / c. */
 					double k = uvw[0] * gs[0] + uvw[1] * gs[1] + uvw[2] * gs[2];
 					if (uniform) {
-						double complex step = cexp(I * k * dnu), ph = 0;
-						for (int c = 0; c < nc; c++) {
-							if (c % RECUR_ANCHOR == 0)
-								ph = cexp(I * k * v->freq_hz[c]);
-							acc[c] += as[c] * ph;
-							ph *= step;
+						double sr[LANES], si[LANES], str = cos(k * dnu), sti = sin(k * dnu);
+						double s8r, s8i, pr = 1, pi = 0;
+						sr[0] = 1;
+						si[0] = 0;
+						for (int j = 1; j < LANES; j++) {
+							sr[j] = sr[j - 1] * str - si[j - 1] * sti;
+							si[j] = sr[j - 1] * sti + si[j - 1] * str;
+						}
+						s8r = sr[LANES - 1] * str - si[LANES - 1] * sti;
+						s8i = sr[LANES - 1] * sti + si[LANES - 1] * str;
+						for (int c0 = 0; c0 < nc; c0 += LANES) {
+							double tr;
+							if (c0 % RECUR_ANCHOR == 0) {
+								pr = cos(k * v->freq_hz[c0]);
+								pi = sin(k * v->freq_hz[c0]);
+							}
+							for (int j = 0; j < LANES; j++) {
+								double er = pr * sr[j] - pi * si[j];
+								double ei = pr * si[j] + pi * sr[j];
+								accr[c0 + j] += as[c0 + j] * er;
+								acci[c0 + j] += as[c0 + j] * ei;
+							}
+							tr = pr * s8r - pi * s8i;
+							pi = pr * s8i + pi * s8r;
+							pr = tr;
 						}
 					} else {
-						for (int c = 0; c < nc; c++)
-							acc[c] += as[c] * cexp(I * k * v->freq_hz[c]);
+						for (int c = 0; c < nc; c++) {
+							double ph = k * v->freq_hz[c];
+							accr[c] += as[c] * cos(ph);
+							acci[c] += as[c] * sin(ph);
+						}
 					}
 				}
 				for (int c = 0; c < nc; c++)
-					for (int q = 0; q < v->npols; q++)
-						out[(size_t)c * v->npols + q] += polw[q] * (float complex)acc[c];
+					for (int q = 0; q < v->npols; q++) {
+						float complex *o = out + (size_t)c * v->npols + q;
+						*o = CMPLXF(crealf(*o) + polw[q] * (float)accr[c],
+							    cimagf(*o) + polw[q] * (float)acci[c]);
+					}
 			}
-			free(acc);
+			free(accr);
+			free(acci);
 			if (!ok) {
 #pragma omp atomic write
 				r = -ENOMEM;

@@ -10,11 +10,13 @@
  *  - DRIFT sets: the source's CIRS position at t (eraAtciq), hour angle
  *    H = ERA + lon − RA_CIRS, l = −cos δ sin H, m = sin δ cos δ0 − cos δ sin δ0 cos H,
  *    n = sin δ sin δ0 + cos δ cos δ0 cos H, δ0 = phase_dec_rad — the reference recipe.
- *  - FIXED sets: (l, m, n) = components of the source's geocentric apparent
- *    direction (GCRS axes) on the basis (east, north, centre) of the phase
- *    centre's geocentric apparent direction at t (ICRS phase_ra/dec_rad put
- *    through the same aberration and deflection).  This matches the uvw that
- *    convert_rephase() writes; see docs/conventions.md.
+ *  - FIXED sets: the source's geocentric apparent direction (GCRS axes) on the
+ *    basis (east, north, centre) of the phase centre's geocentric apparent
+ *    direction at t gives (l_a, m_a, n); the uvw that convert_rephase()
+ *    writes carry the Jacobian Jᵀ of astro_frame_fixed_basis() on (u, v), so
+ *    (l, m) = J⁻¹ (l_a, m_a) — the ICRS tangent-plane offsets to ~1e-4·θ² —
+ *    and u l + v m + w (n − 1) is the exact apparent phase.  See
+ *    docs/conventions.md.
  *  - A = Airy power pattern (core/beam.h) at the angle between the source and
  *    the pointing (hour angle 0, pointing_dec_rad — or phase_dec_rad when the
  *    set has no pointing dec) at t, dish diameter from the params or ants[].
@@ -55,8 +57,9 @@ int predict_vis(vis_set *v, const sky_model *m, const predict_params *p, int mod
 		char *err, size_t errlen);
 
 /* Geometry of one source at integration t of v, as predict_vis uses it:
- * ret_lmn = (l, m, n) in the frame of v's uvw, *ret_sin_theta = sine of the
- * angle to the pointing (beam argument).  Either output may be NULL. */
+ * ret_lmn = (l, m, n) in the frame of v's uvw (for FIXED sets n is the exact
+ * apparent one, so l² + m² + n² = 1 only to ~1e-4·θ²), *ret_sin_theta = sine
+ * of the angle to the pointing (beam argument).  Either output may be NULL. */
 int predict_source_geometry(const vis_set *v, int t, double ra_rad, double dec_rad,
 			    double dut1_s, double ret_lmn[3], double *ret_sin_theta,
 			    char *err, size_t errlen);

@@ -39,6 +39,8 @@ typedef struct variant {
 	double time_shift_d, dec_shift_rad, cw_scale, freq_shift_hz;
 	int swap_pols, swap_baselines;
 	int inject; /* a NaN sample, an Inf weight and an input flag */
+	int renumber; /* antenna numbers shifted (positions and baselines kept) */
+	double move_m; /* antenna 2 moved east by this many metres */
 } variant;
 
 static vis_set *subband_set(int sb, const variant *var)
@@ -49,7 +51,7 @@ static vis_set *subband_set(int sb, const variant *var)
 	double r[3][3];
 	sky_model m;
 	int b = 0;
-	variant none = {0, 0, 1, 0, 0, 0, 0};
+	variant none = {0, 0, 1, 0, 0, 0, 0, 0, 0};
 
 	if (!var)
 		var = &none;
@@ -59,11 +61,12 @@ static vis_set *subband_set(int sb, const variant *var)
 	v->lon_rad = -118.2825 * D2R;
 	v->alt_m = 1222;
 	for (int a = 0; a < 6; a++) {
-		v->ants[a].number = a;
+		v->ants[a].number = a + (var->renumber && a == 5 ? 10 : 0);
 		snprintf(v->ants[a].name, sizeof v->ants[a].name, "%d", a + 1);
 		v->ants[a].diam_m = 4.65;
 		memcpy(v->ants[a].pos_m, pos[a], sizeof pos[a]);
 	}
+	v->ants[2].pos_m[1] += var->move_m;
 	/* Antenna 5 is in the table but not in the data (like inactive stations). */
 	for (int a2 = 0; a2 < 5; a2++)
 		for (int a1 = 0; a1 <= a2; a1++, b++) {
@@ -262,12 +265,14 @@ static void test_disagreeing_subbands(void)
 		const char *name, *expect;
 		variant var;
 	} cases[] = {
-		{"times", "integration times", {1e-4, 0, 1, 0, 0, 0, 0}},
-		{"dec", "declination", {0, 1e-3, 1, 0, 0, 0, 0}},
-		{"width", "channel width", {0, 0, 1.5, 0, 0, 0, 0}},
-		{"pols", "polarisations", {0, 0, 1, 0, 1, 0, 0}},
-		{"bls", "baselines", {0, 0, 1, 0, 0, 1, 0}},
-		{"freq", "contiguous", {0, 0, 1, 0.4 * CW, 0, 0, 0}},
+		{"times", "integration times", {1e-4, 0, 1, 0, 0, 0, 0, 0, 0}},
+		{"dec", "declination", {0, 1e-3, 1, 0, 0, 0, 0, 0, 0}},
+		{"width", "channel width", {0, 0, 1.5, 0, 0, 0, 0, 0, 0}},
+		{"pols", "polarisations", {0, 0, 1, 0, 1, 0, 0, 0, 0}},
+		{"bls", "baselines", {0, 0, 1, 0, 0, 1, 0, 0, 0}},
+		{"freq", "contiguous", {0, 0, 1, 0.4 * CW, 0, 0, 0, 0, 0}},
+		{"numbers", "antenna numbers", {0, 0, 1, 0, 0, 0, 0, 1, 0}},
+		{"positions", "antenna positions", {0, 0, 1, 0, 0, 0, 0, 0, 0.5}},
 	};
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		char paths[NSUB][1024], err[ERR_LEN] = "", dir[16];
@@ -343,11 +348,27 @@ static void test_rephase_through_files(void)
 		maxerr = fmax(maxerr, cabsf(v->vis[i] - m->vis[i]));
 	printf("# rephased files vs FIXED prediction: max |diff| %.2e Jy\n", maxerr);
 	CHECK(maxerr < 2e-5, "max diff %g", maxerr);
-	/* uvw rows have the baseline's length (a rotation of pos[a2] − pos[a1]). */
-	for (int b = 0; b < v->nbls; b++) {
-		const double *p1 = v->ants[v->ant1[b]].pos_m, *p2 = v->ants[v->ant2[b]].pos_m, *u = v->uvw_m + 3 * b;
-		double l0 = sqrt(pow(p2[0] - p1[0], 2) + pow(p2[1] - p1[1], 2) + pow(p2[2] - p1[2], 2));
-		CHECK_NEAR(sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]), l0, 1e-9 * (1 + l0));
+	/* uvw rows: undoing the Jacobian on (u, v) leaves a rotation of
+	 * pos[a2] − pos[a1] (same length) whose w is along the centre. */
+	for (int t = 0; t < v->ntimes; t++) {
+		astro_frame fr;
+		double q[3][3], j[2][2], det;
+		CHECK_OK(astro_frame_init(&fr, v->time_jd[t], v->lon_rad, 0), NULL);
+		astro_frame_fixed_basis(&fr, v->phase_ra_rad, v->phase_dec_rad, q, j);
+		det = j[0][0] * j[1][1] - j[0][1] * j[1][0];
+		CHECK(fabs(det - 1) < 3e-4 && fabs(j[0][1]) < 3e-4, "J far from identity: det %g", det);
+		for (int b = 0; b < v->nbls; b++) {
+			const double *p1 = v->ants[v->ant1[b]].pos_m, *p2 = v->ants[v->ant2[b]].pos_m;
+			const double *u = v->uvw_m + 3 * ((size_t)t * v->nbls + b);
+			double bl[3] = {p2[0] - p1[0], p2[1] - p1[1], p2[2] - p1[2]}, bg[3];
+			double l0 = sqrt(bl[0] * bl[0] + bl[1] * bl[1] + bl[2] * bl[2]);
+			/* (u, v) = Jᵀ (u0, v0) → (u0, v0) = J⁻ᵀ (u, v). */
+			double u0 = (j[1][1] * u[0] - j[1][0] * u[1]) / det;
+			double v0 = (-j[0][1] * u[0] + j[0][0] * u[1]) / det;
+			CHECK_NEAR(sqrt(u0 * u0 + v0 * v0 + u[2] * u[2]), l0, 1e-9 * (1 + l0));
+			astro_frame_itrs_to_gcrs(&fr, bl, bg);
+			CHECK_NEAR(u[2], q[2][0] * bg[0] + q[2][1] * bg[1] + q[2][2] * bg[2], 1e-9 * (1 + l0));
+		}
 	}
 	sky_release(&sky);
 	vis_free(m);
@@ -399,7 +420,7 @@ static void test_export_roundtrip(void)
 static void test_direct_equals_hdf5(void)
 {
 	char paths[NSUB][1024], err[ERR_LEN] = "";
-	variant inj = {0, 0, 1, 0, 0, 0, 1};
+	variant inj = {0, 0, 1, 0, 0, 0, 1, 0, 0};
 	int n = write_group(subdir("direct"), 0xD, 2, &inj, paths);
 	convert_params p;
 	convert_info i1, i2, i3;
