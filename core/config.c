@@ -315,8 +315,8 @@ int cfg_get_bool(const cfg *c, const char *section, const char *key, int def)
 	return x;
 }
 
-/* Split a comma-separated value and parse each element with one of the two
- * parsers; elem_size selects int or double output. */
+/* Split a comma-separated value and parse every element as an int (is_int)
+ * or a double into a new array. */
 static int get_list(const cfg *c, const char *section, const char *key, int is_int, void **ret,
 		    int *ret_n, char *err, size_t errlen)
 {

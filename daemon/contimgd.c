@@ -195,7 +195,7 @@ static void on_tick(uv_timer_t *t)
 				   sizeof err) < 0)
 		log_err("collect timeout: %s", err);
 	/* A `contimgctl process` that died leaves its group in_progress. */
-	if (queue_recover(d->db, 0, wall_s(), &recovered, err, sizeof err) < 0)
+	if (queue_recover(d->db, 0, d->s.q.max_retries, wall_s(), &recovered, err, sizeof err) < 0)
 		log_err("recover: %s", err);
 	if ((changed || recovered) && d->workers)
 		workers_kick(d->workers);
@@ -265,7 +265,7 @@ static void on_grace(uv_timer_t *t)
 	int n = 0;
 
 	workers_cancel(d->workers);
-	if (queue_recover(d->db, (int)getpid(), wall_s(), &n, err, sizeof err) < 0)
+	if (queue_recover(d->db, (int)getpid(), -1, wall_s(), &n, err, sizeof err) < 0)
 		log_err("requeue at shutdown: %s", err);
 	log_warn("stop grace period (%.0f s) over: %d running group(s) requeued; exiting",
 		 d->s.stop_grace_s, n);
@@ -308,6 +308,10 @@ static void on_hup(uv_signal_t *h, int sig)
 	char err[ERR_LEN];
 	(void)sig;
 
+	if (d->draining) {
+		log_notice("SIGHUP while stopping: ignored");
+		return;
+	}
 	sd_notify(0, "RELOADING=1");
 	if (cfg_load(d->config_path, &c, err, sizeof err) < 0 ||
 	    pipe_settings_read(c, &s, err, sizeof err) < 0) {
@@ -447,7 +451,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* Recovery first: our previous incarnation's groups go back to pending. */
-	if (queue_recover(d.db, (int)getpid(), wall_s(), &n, err, sizeof err) < 0) {
+	if (queue_recover(d.db, (int)getpid(), d.s.q.max_retries, wall_s(), &n, err, sizeof err) < 0) {
 		log_err("recovery: %s", err);
 		goto out;
 	}

@@ -562,12 +562,14 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 	int json = 0, rc;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
+		if (!strcmp(argv[i], "--json")) {
 			json = 1;
-		else if (!name && argv[i][0] != '-')
+		} else if (!name && argv[i][0] != '-') {
 			name = argv[i];
-		else
-			name = NULL, i = argc;
+		} else {
+			name = NULL; /* a second name or an unknown option */
+			break;
+		}
 	}
 	if (!name) {
 		fprintf(stderr, "usage: contimgctl show GROUP [--json]\n");
@@ -809,12 +811,24 @@ static int collect(path_list *l, const char *arg, json_object *rejected)
 		closedir(d);
 		return 0;
 	}
-	/* The canonical path of a symlink names the target: check the name the
-	 * user gave as well as the target's. */
+	/* Register canonical-directory/name, as the daemon does for what it sees
+	 * in the ingest directory, so both name a file (or a symlink) the same way. */
 	b = strrchr(arg, '/');
 	b = b ? b + 1 : arg;
-	const char *rb = strrchr(real, '/') + 1;
-	if (!S_ISREG(st.st_mode) || queue_parse_file_name(rb, NULL, NULL) < 0) {
+	if (b != arg) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof dir, "%.*s", (int)(b - arg - 1), arg);
+		if (!realpath(dir[0] ? dir : "/", real))
+			real[0] = 0;
+	} else if (!getcwd(real, sizeof real)) {
+		real[0] = 0;
+	}
+	if (real[0] && strlen(real) + strlen(b) + 2 < sizeof real) {
+		if (strcmp(real, "/"))
+			strcat(real, "/");
+		strcat(real, b);
+	}
+	if (!S_ISREG(st.st_mode) || queue_parse_file_name(b, NULL, NULL) < 0 || real[0] != '/') {
 		fprintf(stderr, "contimgctl: %s: not a subband file (YYYY-MM-DDTHH:MM:SS_sbNN.hdf5)\n",
 			arg);
 		if (rejected)
@@ -822,7 +836,6 @@ static int collect(path_list *l, const char *arg, json_object *rejected)
 		l->rejected++;
 		return 0;
 	}
-	(void)b;
 	return list_add(l, real);
 }
 

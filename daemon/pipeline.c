@@ -2,9 +2,11 @@
  * daemon/pipeline.c — the one stage table, the runner, and the first stages
  * (load, convert, export).  See pipeline.h.
  */
+#define _GNU_SOURCE /* copy_file_range */
 #include "daemon/pipeline.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,8 +29,11 @@ const pipe_stage pipe_stages[] = {
 	{ "load", stage_load },
 	{ "convert", stage_convert },
 	/* >>> HELPERS: flag and calibrate rows go here, e.g. { "flag", stage_flag }, <<< */
+	{ "flag", stage_flag },
+	{ "calibrate", stage_calibrate },
 	{ "export", stage_export },
 	/* >>> HELPERS: image, photometry (and later) rows go here <<< */
+	{ "image", stage_image },
 	{ "photometry", stage_photometry }, /* needs ctx->image: keep after the "image" row */
 };
 const int pipe_nstages = (int)(sizeof pipe_stages / sizeof pipe_stages[0]);
@@ -190,7 +195,7 @@ int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen)
 	if ((r = range(r, o.stop_grace_s, 0, 86400, "pipeline", "stop_grace_s", err, errlen)) < 0)
 		return r;
 	r = cfg_double(c, "pipeline", "stall_timeout_s", 900, &o.stall_timeout_s, err, errlen);
-	if ((r = range(r, o.stall_timeout_s, 1, 86400, "pipeline", "stall_timeout_s", err,
+	if ((r = range(r, o.stall_timeout_s, 0.1, 86400, "pipeline", "stall_timeout_s", err,
 		       errlen)) < 0)
 		return r;
 	*s = o;
@@ -214,6 +219,9 @@ void pipe_ctx_release(pipe_ctx *ctx)
 	/* >>> HELPERS: free the stage results you own here (flags, cal, image,
 	 * phot, your own fields), one line each, e.g. flag_report_free(ctx->flags); <<< */
 	phot_result_free(ctx->phot);
+	image_result_free(ctx->image);
+	flag_report_free(ctx->flags);
+	cal_result_free(ctx->cal);
 	cfg_free(ctx->cfg);
 	memset(ctx, 0, sizeof *ctx);
 }
@@ -339,6 +347,20 @@ static int mkdir_p(const char *path)
 
 /* ---- runner ---- */
 
+/* [debug] stage_delay_s: wait this long (without progress reports) after a
+ * stage is recorded as running and before it starts.  Fault injection for
+ * the crash, shutdown and watchdog tests, which must catch a group in the
+ * middle of a stage however fast the stages are; 0 (the default) in
+ * production.  Not counted in the stage's time. */
+static void fault_delay(pipe_ctx *ctx)
+{
+	double d = cfg_get_double(ctx->cfg, "debug", "stage_delay_s", 0.0);
+	for (double t = 0; t < d && !pipe_cancelled(ctx); t += 0.05) {
+		struct timespec ts = { 0, 50000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
 int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 {
 	char e[ERR_LEN];
@@ -362,6 +384,7 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 		queue_set_stage(ctx->db, ctx->group_id, s->name, NULL, 0);
 		pipe_progress(ctx);
 		log_msg(LOG_DEBUG, ctx->group_name, s->name, -1, "stage start");
+		fault_delay(ctx);
 		e[0] = 0;
 		t0 = mono_s();
 		r = s->run(ctx, e, sizeof e);
@@ -539,8 +562,19 @@ int stage_load(pipe_ctx *ctx, char *err, size_t errlen)
 	if (ctx->ngood < ctx->min_subbands) {
 		size_t len;
 		ctx->permanent = 1;
-		r = err_set(err, errlen, -EIO, "%d good subbands of %d (min_subbands %d)",
-			    ctx->ngood, ctx->nsubbands, ctx->min_subbands);
+		char absent[256] = "";
+		size_t k = 0;
+		for (int sb = 0; sb < ctx->nsubbands; sb++) {
+			int have = 0;
+			for (int i = 0; i < ctx->nfiles; i++)
+				have |= ctx->subband[i] == sb;
+			if (!have && k + 8 < sizeof absent)
+				k += (size_t)snprintf(absent + k, sizeof absent - k, "%ssb%02d",
+						      k ? ", " : "", sb);
+		}
+		r = err_set(err, errlen, -EIO, "%d good subbands of %d (min_subbands %d)%s%s",
+			    ctx->ngood, ctx->nsubbands, ctx->min_subbands, k ? "; absent: " : "",
+			    absent);
 		for (int i = 0; i < ctx->nfiles; i++) {
 			if (ctx->file_ok[i])
 				continue;
@@ -573,8 +607,86 @@ static int blamed_file(const pipe_ctx *ctx, const char *msg)
 	return k;
 }
 
+/* Copy src to dst (replacing it) with copy_file_range, falling back to
+ * read/write across file systems that do not support it. */
+static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+	char buf[1 << 16];
+	int in = -1, out = -1, r = 0;
+	ssize_t n;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return err_set(err, errlen, -errno, "%s: %s", src, strerror(errno));
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		r = err_set(err, errlen, -errno, "%s: %s", dst, strerror(errno));
+		goto out;
+	}
+	while ((n = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0)) > 0)
+		;
+	if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+		      errno == EOPNOTSUPP)) {
+		while ((n = read(in, buf, sizeof buf)) > 0)
+			if (write(out, buf, (size_t)n) != n) {
+				n = -1;
+				break;
+			}
+	}
+	if (n < 0)
+		r = err_set(err, errlen, -errno, "copy %s → %s: %s", src, dst, strerror(errno));
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) < 0 && r == 0)
+		r = err_set(err, errlen, -errno, "%s: %s", dst, strerror(errno));
+	return r;
+}
+
+/* [paths] scratch_dir set: copy the good subband files into
+ * scratch_dir/<group>/ (a tmpfs on the correlator node) and read them from
+ * there.  staged[i] gets the copy's path; the caller removes them. */
+static int stage_in(pipe_ctx *ctx, char **staged, char *dir, size_t dirlen, char *err,
+		    size_t errlen)
+{
+	int r;
+
+	if ((size_t)snprintf(dir, dirlen, "%s/%s", ctx->scratch_dir, ctx->group_name) >= dirlen)
+		return err_set(err, errlen, -ENAMETOOLONG, "scratch_dir too long");
+	r = mkdir_p(dir);
+	if (r < 0)
+		return err_set(err, errlen, r, "%s: %s", dir, strerror(-r));
+	for (int i = 0; i < ctx->nfiles; i++) {
+		if (!ctx->file_ok[i])
+			continue;
+		size_t len = strlen(dir) + strlen(base_name(ctx->files[i])) + 2;
+		staged[i] = malloc(len);
+		if (!staged[i])
+			return err_set(err, errlen, -ENOMEM, "out of memory");
+		snprintf(staged[i], len, "%s/%s", dir, base_name(ctx->files[i]));
+		r = copy_file(ctx->files[i], staged[i], err, errlen);
+		if (r < 0)
+			return r;
+		pipe_progress(ctx);
+	}
+	return 0;
+}
+
+static void stage_out(pipe_ctx *ctx, char **staged, const char *dir)
+{
+	for (int i = 0; i < ctx->nfiles; i++) {
+		if (staged[i])
+			unlink(staged[i]);
+		free(staged[i]);
+		staged[i] = NULL;
+	}
+	if (dir[0])
+		rmdir(dir);
+}
+
 int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 {
+	char **staged = NULL, sdir[4200] = "";
 	const char **paths = NULL;
 	convert_params p;
 	convert_info info;
@@ -582,8 +694,16 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 	int r;
 
 	paths = calloc((size_t)ctx->nfiles + 1, sizeof *paths);
-	if (!paths)
-		return err_set(err, errlen, -ENOMEM, "out of memory");
+	staged = calloc((size_t)ctx->nfiles + 1, sizeof *staged);
+	if (!paths || !staged) {
+		r = err_set(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (ctx->scratch_dir[0]) {
+		r = stage_in(ctx, staged, sdir, sizeof sdir, err, errlen);
+		if (r < 0)
+			goto out;
+	}
 	convert_params_default(&p);
 	p.nsub_expected = ctx->nsubbands;
 	p.nthreads = ctx->threads;
@@ -592,7 +712,7 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 		int n = 0, bad;
 		for (int i = 0; i < ctx->nfiles; i++)
 			if (ctx->file_ok[i])
-				paths[n++] = ctx->files[i];
+				paths[n++] = staged[i] ? staged[i] : ctx->files[i];
 		r = convert_load_group(paths, n, &p, &v, &info, err, errlen);
 		if (r >= 0 || r == -ENOMEM)
 			break;
@@ -616,9 +736,12 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 	ctx->vis = v;
 	snprintf(ctx->vis->name, sizeof ctx->vis->name, "%s", ctx->group_name);
 	log_msg(LOG_INFO, ctx->group_name, "convert", -1,
-		"%d subbands, %d channels; read %.2f s, rephase %.2f s", info.nsub_present,
-		ctx->vis->nchan, info.read_s, info.rephase_s);
+		"%d subbands, %d channels; read %.2f s, rephase %.2f s%s", info.nsub_present,
+		ctx->vis->nchan, info.read_s, info.rephase_s, sdir[0] ? " (staged)" : "");
 out:
+	if (staged)
+		stage_out(ctx, staged, sdir);
+	free(staged);
 	free(paths);
 	return r;
 }

@@ -25,9 +25,11 @@
  * daemon/stage_<name>.c with `int stage_<name>(pipe_ctx *, char *, size_t)`,
  * declare it in the "stage functions" block below, add one row at the marked
  * place in pipe_stages[] (pipeline.c), and add the fields it produces in the
- * marked section of pipe_ctx.  Free what you allocate in pipe_ctx in
- * your own `pipe_release_hook` entry (see the marked place in pipeline.c's
- * pipe_ctx_release), never in someone else's.
+ * marked section of pipe_ctx.  Free what your stage leaves in pipe_ctx with
+ * one line at the marked place in pipeline.c's pipe_ctx_release().
+ * Configuration: read your own section with cfg_get_*(ctx->cfg, "<stage>",
+ * ...) and document it in docs/config.md.  [pipeline] stages (a comma list)
+ * lets operators and tests run a subset of the table.
  */
 #ifndef CONTIMG_PIPELINE_H
 #define CONTIMG_PIPELINE_H
@@ -136,6 +138,19 @@ int stage_export(pipe_ctx *ctx, char *err, size_t errlen);  /* write the combine
 /* HELPERS: declare your stage functions here. */
 int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen); /* stage_photometry.c */
 void phot_result_free(struct phot_result *r);                  /* stage_photometry.c */
+int stage_flag(pipe_ctx *ctx, char *err, size_t errlen);       /* stage_flag.c */
+void flag_report_free(struct flag_report *r);                  /* stage_flag.c */
+double flag_report_fraction(const struct flag_report *r);      /* stage_flag.c: NAN if none */
+int stage_calibrate(pipe_ctx *ctx, char *err, size_t errlen);  /* stage_calibrate.c */
+void cal_result_free(struct cal_result *r);                    /* stage_calibrate.c */
+int cal_result_applied(const struct cal_result *r, char type); /* 1: a 'K'/'B'/'G' table was applied */
+const char *cal_result_calibrator(const struct cal_result *r); /* calibrator solved here, or NULL */
+int stage_image(pipe_ctx *ctx, char *err, size_t errlen);      /* stage_image.c */
+void image_result_free(struct img_result *r);                  /* imaging/image.c */
+struct image_params;
+/* [image] → image parameters (stage_image.c; contimgctl process may cfg_set
+ * [image] keys before running the pipeline). */
+int stage_image_params(const cfg *c, struct image_params *p, char *err, size_t errlen);
 
 /* The settings contimgd and contimgctl share ([paths], [ingest], [pipeline]),
  * read once from a cfg with every documented default (docs/config.md). */

@@ -35,10 +35,18 @@ static void emit(watch *w, const char *name)
 
 int watch_rescan(watch *w, int *ret_n, char *err, size_t errlen)
 {
-	DIR *d = opendir(w->dir);
+	DIR *d;
 	struct dirent *de;
 	int n = 0;
 
+	/* The directory was removed or unmounted earlier: watch it again once it
+	 * is back (before reading it, as at start-up). */
+	if (w->wd < 0) {
+		w->wd = inotify_add_watch(w->fd, w->dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
+		if (w->wd >= 0)
+			log_notice("watching %s again", w->dir);
+	}
+	d = opendir(w->dir);
 	if (!d)
 		return err_set(err, errlen, -errno, "%s: %s", w->dir, strerror(errno));
 	while ((de = readdir(d))) {
@@ -74,9 +82,11 @@ static void on_readable(uv_poll_t *h, int status, int events)
 			w->events++;
 			if (ev->mask & IN_Q_OVERFLOW)
 				overflow = 1;
-			else if (ev->mask & IN_IGNORED)
-				log_err("the watch on %s was removed (directory deleted or unmounted)",
-					w->dir);
+			else if (ev->mask & IN_IGNORED) {
+				log_err("the watch on %s was removed (directory deleted or unmounted);"
+					" rescans will try to restore it", w->dir);
+				w->wd = -1;
+			}
 			else if (ev->len && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
 				emit(w, ev->name);
 			p += sizeof *ev + ev->len;

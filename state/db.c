@@ -143,6 +143,32 @@ static const struct db_migration {
 	  "  retired INTEGER NOT NULL DEFAULT 0,"
 	  "  retired_mjd REAL, retire_chi2_nu REAL,"
 	  "  updated_at REAL NOT NULL);" },
+	{ "calib: flag_stats, flagged fractions per group (daemon/stage_flag.c)",
+	  "CREATE TABLE IF NOT EXISTS flag_stats ("
+	  "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  kind TEXT NOT NULL CHECK (kind IN ('total','reason','antenna','channel')),"
+	  "  key TEXT NOT NULL,"                    /* '' (total), reason name, antenna name, channel index */
+	  "  freq_hz REAL,"                         /* channel rows: the channel's centre */
+	  "  fraction REAL NOT NULL,"               /* of the cross-correlation samples */
+	  "  PRIMARY KEY (group_id, kind, key));" },
+	{ "imaging: images (daemon/stage_image.c)",
+	  "CREATE TABLE IF NOT EXISTS images ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  path TEXT NOT NULL UNIQUE,"            /* the FITS file */
+	  "  pbcor INTEGER NOT NULL DEFAULT 0,"     /* 1: primary-beam corrected image */
+	  "  bmaj_arcsec REAL, bmin_arcsec REAL, bpa_deg REAL," /* restoring beam */
+	  "  noise_jy REAL,"                        /* 1.4826 MAD of the residual */
+	  "  peak_jy REAL, dynamic_range REAL,"
+	  "  ra_deg REAL, dec_deg REAL,"            /* ICRS centre */
+	  "  nx INTEGER, ny INTEGER, cell_arcsec REAL,"
+	  "  freq_hz REAL, bandwidth_hz REAL,"      /* weighted mean frequency, total bandwidth */
+	  "  integration_s REAL,"                   /* integrations x integration time */
+	  "  mjd_obs REAL,"                         /* UTC start */
+	  "  calibrated INTEGER NOT NULL DEFAULT 0,"
+	  "  niter INTEGER, nmajor INTEGER, weighting TEXT,"
+	  "  created_at REAL NOT NULL);"
+	  "CREATE INDEX IF NOT EXISTS images_group ON images(group_id);" },
 	/* >>> append new migrations above this line <<< */
 };
 

@@ -10,6 +10,8 @@
 #include "core/err.h"
 #include "state/db.h"
 
+#define PIPE_STAGE_LEN 64
+
 const char *const queue_states[5] = { "collecting", "pending", "in_progress", "completed",
 				      "failed" };
 
@@ -187,10 +189,32 @@ int queue_add_file(sqlite3 *db, const char *path, int64_t size, double mtime,
 	if (sb >= p->nsubbands)
 		return err_set(err, errlen, -EINVAL, "%s: subband %d outside 0..%d", path, sb,
 			       p->nsubbands - 1);
+	res.subband = sb;
+
+	/* Fast path without the write lock: rescans meet mostly files we know. */
+	if (sqlite3_get_autocommit(db)) {
+		r = db_prepare(db, err, errlen, &st,
+			       "SELECT f.group_id, g.name, g.state FROM subband_files f JOIN groups g"
+			       " ON g.id = f.group_id WHERE f.path = ? AND f.size = ? AND f.mtime = ?",
+			       "sId", path, size, mtime);
+		if (r < 0)
+			return r;
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			res.outcome = QUEUE_ADD_KNOWN;
+			res.group_id = sqlite3_column_int64(st, 0);
+			snprintf(res.group_name, sizeof res.group_name, "%s", sqlite3_column_text(st, 1));
+			snprintf(res.state, sizeof res.state, "%s", sqlite3_column_text(st, 2));
+			sqlite3_finalize(st);
+			if (ret)
+				*ret = res;
+			return 0;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
 	r = db_begin(db, err, errlen);
 	if (r < 0)
 		return r;
-	res.subband = sb;
 
 	/* A path we know: a re-delivery or a rewrite; never a second row. */
 	r = db_prepare(db, err, errlen, &st,
@@ -786,8 +810,10 @@ int queue_retry_failed(sqlite3 *db, const char *reason, double now, int *ret_n, 
 	return r;
 }
 
-int queue_recover(sqlite3 *db, int self_pid, double now, int *ret_n, char *err, size_t errlen)
+int queue_recover(sqlite3 *db, int self_pid, int max_retries, double now, int *ret_n,
+		  char *err, size_t errlen)
 {
+	sqlite3_stmt *st = NULL;
 	int64_t *ids = NULL;
 	int n = 0, moved = 0, r;
 
@@ -797,16 +823,41 @@ int queue_recover(sqlite3 *db, int self_pid, double now, int *ret_n, char *err, 
 	r = ids_where(db, "SELECT id, coalesce(owner_pid, 0) FROM groups WHERE state = 'in_progress'",
 		      &ids, &n, err, errlen);
 	for (int i = 0; r == 0 && i < n; i++) {
-		int64_t owner = ids[2 * i + 1];
-		char msg[128];
+		int64_t gid = ids[2 * i], owner = ids[2 * i + 1], retries = 0;
+		char msg[256], stage[PIPE_STAGE_LEN] = "";
+		const char *state = "pending";
+
 		if (owner != self_pid && pid_alive(owner))
 			continue;
-		snprintf(msg, sizeof msg, "owner pid %lld gone; back to pending", (long long)owner);
+		r = db_prepare(db, err, errlen, &st,
+			       "SELECT coalesce(stage, ''), retries FROM groups WHERE id = ?", "I", gid);
+		if (r < 0)
+			break;
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(stage, sizeof stage, "%s", sqlite3_column_text(st, 0));
+			retries = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		/* A process that died in the middle of a group counts as a failed
+		 * run: a group that crashes its worker every time must not
+		 * crash-loop the daemon for ever. */
+		if (max_retries >= 0 && ++retries > max_retries) {
+			state = "failed";
+			snprintf(msg, sizeof msg,
+				 "interrupted %lld times while in progress (last in stage '%s'); not"
+				 " retried", (long long)retries, stage[0] ? stage : "?");
+		} else {
+			snprintf(msg, sizeof msg, "owner pid %lld gone%s%s; back to pending",
+				 (long long)owner, stage[0] ? " during stage " : "", stage);
+		}
 		r = db_exec(db, err, errlen,
-			    "UPDATE groups SET state = 'pending', stage = NULL, owner_pid = NULL,"
-			    " updated_at = ? WHERE id = ?", "dI", now, ids[2 * i]);
+			    "UPDATE groups SET state = ?, stage = NULL, owner_pid = NULL, retries = ?,"
+			    " error = CASE WHEN ? = 'failed' THEN ? ELSE error END, updated_at = ?"
+			    " WHERE id = ?", "sIssdI", state, retries, state, msg, now, gid);
 		if (r >= 0)
-			r = queue_event(db, ids[2 * i], "recovered", NULL, msg, err, errlen);
+			r = queue_event(db, gid, strcmp(state, "failed") ? "recovered" : "error", NULL, msg,
+					err, errlen);
 		if (r > 0)
 			r = 0;
 		moved++;

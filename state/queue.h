@@ -159,10 +159,16 @@ int queue_requeue(sqlite3 *db, int64_t group_id, const char *reason, double now,
 int queue_retry_failed(sqlite3 *db, const char *reason, double now, int *ret_n, char *err,
 		       size_t errlen);
 
-/* Start-up recovery: in_progress groups whose owner process is gone (or is
- * self_pid: our own earlier incarnation cannot still be running them) go back
- * to pending with a "recovered" event.  *ret_n = how many. */
-int queue_recover(sqlite3 *db, int self_pid, double now, int *ret_n, char *err, size_t errlen);
+/* Recovery: in_progress groups whose owner process is gone (or is self_pid:
+ * at start-up our earlier incarnation cannot still be running them) go back
+ * to pending with a "recovered" event.  With max_retries >= 0 the
+ * interruption counts as a failed run (retries + 1) and a group interrupted
+ * more than max_retries times becomes failed, naming the stage it died in —
+ * a group that crashes the daemon must not crash-loop it.  max_retries < 0
+ * (an orderly shutdown requeueing its own groups) counts nothing.
+ * *ret_n = groups moved. */
+int queue_recover(sqlite3 *db, int self_pid, int max_retries, double now, int *ret_n,
+		  char *err, size_t errlen);
 
 /* Groups per state: counts[0..4] for collecting, pending, in_progress,
  * completed, failed. */

@@ -3,6 +3,7 @@
 #include "tests/test.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <sys/stat.h>
 
@@ -63,8 +64,7 @@ static void test_products(void)
  * stages left in the context and the DB. */
 static void test_run_reference(void)
 {
-	char err[ERR_LEN] = "", *e = err, ini[4096], dbp[1100], state[16] = "", bad[1200];
-	const char *dir = test_data("reference/cal-0834");
+	char err[ERR_LEN] = "", *e = err, ini[4096], state[16] = "", bad[1200], dir[4096];
 	const char *tmp = test_tmpdir();
 	sqlite3 *db = NULL;
 	cfg *c = NULL;
@@ -76,22 +76,27 @@ static void test_run_reference(void)
 	queue_add_result res;
 
 	memset(&ctx, 0, sizeof ctx);
-	log_init("test", LOG_FORMAT_TEXT, LOG_ERR);
+	log_init("test", LOG_FORMAT_TEXT, LOG_ERR - 1); /* quiet: failures are expected */
+	/* The queue stores absolute paths only. */
+	if (!realpath(test_data("reference/cal-0834"), dir)) {
+		CHECK(0, "no reference data at %s", test_data("reference/cal-0834"));
+		return;
+	}
 	snprintf(ini, sizeof ini,
 		 "[paths]\nstate_dir = %s/state\nproducts_dir = %s/prod\ningest_dir = %s/in\n"
+		 "scratch_dir = %s/scratch\n"
 		 "[ingest]\nmin_subbands = 14\n[pipeline]\nstages = load, convert\nthreads = 2\n",
-		 tmp, tmp, tmp);
+		 tmp, tmp, tmp, tmp);
 	CHECK_OK(cfg_load_string(ini, &c, err, sizeof err), e);
 	CHECK_OK(pipe_settings_read(c, &s, err, sizeof err), e);
 	mkdir(s.state_dir, 0755);
-	snprintf(dbp, sizeof dbp, "%s", s.db_path);
-	CHECK_OK(db_open(dbp, 1, &db, err, sizeof err), e);
+	CHECK_OK(db_open(s.db_path, 1, &db, err, sizeof err), e);
 	if (!db || !(d = opendir(dir))) {
 		CHECK(0, "cannot open %s", dir);
 		goto out;
 	}
 	while ((de = readdir(d))) {
-		char path[1200];
+		char path[4400];
 		int sb;
 		if (queue_parse_file_name(de->d_name, NULL, &sb) < 0 || sb == 9)
 			continue; /* sb09 never arrives */
@@ -125,6 +130,11 @@ static void test_run_reference(void)
 	} else {
 		CHECK(0, "%s", "no vis after convert");
 	}
+	/* Read through scratch_dir, which is left empty. */
+	char sdir[1200];
+	struct stat sst;
+	snprintf(sdir, sizeof sdir, "%s/scratch/%s", tmp, ctx.group_name);
+	CHECK(stat(sdir, &sst) < 0 && errno == ENOENT, "%s left behind", sdir);
 	int64_t n = -1;
 	db_query_int(db, &n, NULL, 0, "SELECT count(*) FROM subband_files WHERE status = 'bad'"
 		     " AND subband = 3 AND reason LIKE 'unreadable%'", NULL);
@@ -141,6 +151,7 @@ static void test_run_reference(void)
 	CHECK(pipe_execute(&ctx, &s.q, state, err, sizeof err) < 0, "%s", "must fail");
 	CHECK(!strcmp(state, "failed") && ctx.permanent, "%s", state);
 	CHECK(strstr(err, "_sb03.hdf5") != NULL, "names the file: %s", err);
+	CHECK(strstr(err, "absent: sb09") != NULL, "names the absent subband: %s", err);
 out:
 	pipe_ctx_release(&ctx);
 	db_close(db);

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_common.inc"
 
-write_conf "stages = load"   # grouping is under test, not the stages
+write_conf "stages = load" "[ingest]" "workers = 2"   # grouping is under test, not the stages
 A=1772344154          # 2026-03-01T05:49:14
 B=$((A + 300))        # the next 5-minute group
 # File-name stamps: up to 40 s after the group start, as correlator nodes open
@@ -35,6 +35,7 @@ done <"$T/order"
 
 check "both groups completed" wait_for 30 is "SELECT count(*) FROM groups WHERE state = 'completed'" 2
 check "exactly two groups" is "SELECT count(*) FROM groups" 2
+check "each processed once by the two workers" is "SELECT sum(runs) FROM groups" 2
 check "group A named by its earliest file" is "SELECT name FROM groups ORDER BY t_first LIMIT 1" "2026-03-01T05:49:14"
 check "group B named by its earliest file" is "SELECT name FROM groups ORDER BY t_first DESC LIMIT 1" "2026-03-01T05:54:14"
 check "32 files, 16 per group, none duplicate" is \
@@ -48,3 +49,4 @@ check "groups --json: no missing subbands" [ "$("$T/daemon_tools" json "$T/group
 check "groups --json: n_subbands 16" [ "$("$T/daemon_tools" json "$T/groups.json" 1.n_subbands)" = 16 ]
 stop_daemon
 check "SIGTERM exit status 0" [ "$DRC" = 0 ]
+exit 0

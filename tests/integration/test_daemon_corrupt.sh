@@ -40,5 +40,17 @@ check "show --json: missing is [7]" [ "$("$T/daemon_tools" json "$T/show.json" m
 check "show --json: reason names the file" sh -c "'$T/daemon_tools' json '$T/show.json' missing_reasons.7 | grep -q '$BAD'"
 check "show --json: 15 subbands" [ "$("$T/daemon_tools" json "$T/show.json" n_subbands)" = 15 ]
 check "show (text) names the missing file" sh -c "$CTL show '$(stamp $A 0)' | grep -q 'missing sb07: $BAD'"
+
+# A group whose sb11 never arrives: processed after collect_timeout_s (3 s)
+# with the absent subband recorded.
+C=$((A + 600))
+make_group "$REF1" $C 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+rm "$T/stage/$(stamp $C 0)_sb11.hdf5"
+mv "$T"/stage/*.hdf5 "$T/in/"
+check "15 of 16: collecting until the timeout" wait_for 2 is "SELECT state FROM groups WHERE name = '$(stamp $C 0)'" collecting
+check "15 of 16: completed after the collect timeout" wait_for 15 is "SELECT state FROM groups WHERE name = '$(stamp $C 0)'" completed
+check "15 of 16: absent subband recorded" is "SELECT count(*) FROM group_events e JOIN groups g ON g.id = e.group_id WHERE g.name = '$(stamp $C 0)' AND e.kind = 'missing' AND e.message LIKE '%sb11%'" 1
+check "show: sb11 absent" sh -c "$CTL show '$(stamp $C 0)' --json | '$T/daemon_tools' json - missing_reasons.11 | grep -qx absent"
 stop_daemon
 check "min 15: daemon exit 0" [ "$DRC" = 0 ]
+exit 0

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_common.inc"
 
-write_conf "stages = load, convert, export" "threads = 1"
+write_conf "stages = load, convert, export" "threads = 1" "[debug]" "stage_delay_s = 2"
 A=1772344154
 make_group "$REF1" $A 0 0 0 0 1 1 1 1 2 2 2 2 3 3 3 3
 start_daemon
@@ -18,9 +18,13 @@ DPID=
 check "killed mid-group: still in_progress" is "SELECT state FROM groups" in_progress
 check "no products recorded yet" is "SELECT count(*) FROM products" 0
 
-start_daemon
+# The restarted daemon also checks the watchdog rule: a stage that shows no
+# progress for longer than stall_timeout_s withholds WATCHDOG=1.
+write_conf "stages = load, convert, export" "threads = 1" "stall_timeout_s = 0.1" "[debug]" "stage_delay_s = 0.5"
+WATCHDOG_USEC=200000 start_daemon
 check "restarted daemon completes the group" wait_for 30 is "SELECT state FROM groups" completed
 check "the group ran to completion once" is "SELECT runs FROM groups" 1
+check "a stalled stage withholds the watchdog ping" grep -q "withholding the watchdog ping" "$T/daemon.log"
 check "recovery was recorded" is "SELECT count(*) FROM group_events WHERE kind = 'recovered'" 1
 check "one vis product row" is "SELECT count(*) FROM products" 1
 check "one exported file, no temporary left" [ "$(ls "$T/prod/2026-03-01T05:49:14/" | wc -l)" = 1 ]
@@ -35,3 +39,4 @@ sleep 1
 check "not processed twice" is "SELECT runs FROM groups" 1
 stop_daemon
 check "exit status 0" [ "$DRC" = 0 ]
+exit 0

@@ -7,13 +7,13 @@
 
 tools || { fail "cannot build the listener"; exit 0; }
 A=1772344154
-write_conf "stages = load, convert"
+write_conf "stages = load, convert" "[debug]" "stage_delay_s = 0.5"
 make_group "$REF1" $A 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 SOCK="$T/notify.sock"
 "$T/daemon_tools" notify "$SOCK" "$T/notify.log" 8 &
 LPID=$!
 wait_for 5 test -S "$SOCK"
-NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=400000 start_daemon
+NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=400000 start_daemon --log-format json
 check "READY=1 received" wait_for 5 grep -qx "READY=1" "$T/notify.log"
 mv "$T"/stage/*.hdf5 "$T/in/"
 check "group completed" wait_for 20 is "SELECT state FROM groups" completed
@@ -27,5 +27,13 @@ DPID=
 check "exit 0" [ "$DRC" = 0 ]
 check "STOPPING=1 received" wait_for 3 grep -qx "STOPPING=1" "$T/notify.log"
 check "READY=1 came before STOPPING=1" sh -c "grep -nx 'READY=1' '$T/notify.log' | head -1 | cut -d: -f1 | { read r; s=\$(grep -nx 'STOPPING=1' '$T/notify.log' | cut -d: -f1); [ \$r -lt \$s ]; }"
+# --log-format json: every line one object; stage lines carry group_id and stage.
+bad=0
+while read -r line; do
+	printf '%s' "$line" | "$T/daemon_tools" json - >/dev/null || bad=$((bad + 1))
+done <"$T/daemon.log"
+check "--log-format json: every log line parses" [ $bad = 0 ]
+check "--log-format json: structured group/stage fields" grep -q '"group_id":"2026-03-01T05:49:14","stage":"convert"' "$T/daemon.log"
 kill "$LPID" 2>/dev/null
 wait "$LPID" 2>/dev/null
+exit 0

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/daemon_common.inc"
 
 A=1772344154
-write_conf "stages = load, convert, export" "threads = 1" "stop_grace_s = 60"
+write_conf "stages = load, convert, export" "threads = 1" "stop_grace_s = 60" "[debug]" "stage_delay_s = 1"
 make_group "$REF1" $A 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 start_daemon
 wait_for 10 grep -q "ready:" "$T/daemon.log"
@@ -25,7 +25,7 @@ check "SIGTERM: within the grace period" [ $((t1 - t0)) -lt 60 ]
 check "pid file removed" test ! -e "$T/state/contimgd.pid"
 
 # Too short a grace period: the running group is requeued, exit still 0.
-write_conf "stages = load, convert, export" "threads = 1" "stop_grace_s = 0.3"
+write_conf "stages = load, convert, export" "threads = 1" "stop_grace_s = 0.3" "[debug]" "stage_delay_s = 3"
 start_daemon
 wait_for 10 sh -c "[ \$(grep -c 'ready:' '$T/daemon.log') = 2 ]"
 check "requeue of a completed group" $CTL requeue 2026-03-01T05:49:14 --reason "test reprocess"
@@ -44,6 +44,7 @@ check "status --json parses" "$T/daemon_tools" json "$T/status.json"
 check "status --json: daemon down" [ "$("$T/daemon_tools" json "$T/status.json" daemon.running)" = false ]
 check "status --json: one pending" [ "$("$T/daemon_tools" json "$T/status.json" counts.pending)" = 1 ]
 
+write_conf "stages = load, convert, export" "threads = 1"
 start_daemon
 check "after restart the requeued group completes" wait_for 30 is "SELECT state FROM groups" completed
 check "requeue reprocessed it: two completed runs" is "SELECT runs FROM groups" 2
@@ -57,3 +58,4 @@ check "requeue malformed id: exit 2" sh -c "$CTL requeue '../x'; [ \$? = 2 ]"
 check "show unknown group: exit 1" sh -c "$CTL show 2020-01-01T00:00:00; [ \$? = 1 ]"
 stop_daemon
 check "final exit 0" [ "$DRC" = 0 ]
+exit 0

@@ -254,19 +254,30 @@ static void test_recover(void)
 	CHECK(queue_claim(db, dead_pid(), 10, &a, name, err, sizeof err) == 1, "%s", "");
 	CHECK(queue_claim(db, (int)getpid(), 10, &b, name, err, sizeof err) == 1, "%s", "");
 	/* Periodic pass: only the dead owner's group goes back. */
-	CHECK_OK(queue_recover(db, 0, 20, &n, err, sizeof err), e);
+	CHECK_OK(queue_recover(db, 0, 5, 20, &n, err, sizeof err), e);
 	CHECK(n == 1, "n %d", n);
 	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'in_progress'") == 1, "%s", "");
 	/* Start-up pass as our own pid: ours goes back too. */
-	CHECK_OK(queue_recover(db, (int)getpid(), 30, &n, err, sizeof err), e);
+	CHECK_OK(queue_recover(db, (int)getpid(), -1, 30, &n, err, sizeof err), e);
 	CHECK(n == 1, "n %d", n);
 	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'pending'") == 2, "%s", "");
 	CHECK(count(db, "SELECT count(*) FROM group_events WHERE kind = 'recovered'") == 2, "%s", "");
+	CHECK(count(db, "SELECT group_concat(retries, '') FROM (SELECT retries FROM groups ORDER BY id)")
+	      == 10, "%s", "a crash counts as a run (1), an orderly requeue does not (0)");
 	/* claim_group refuses a group a live process runs, accepts a dead one's. */
 	CHECK(queue_claim(db, (int)getppid(), 40, &a, name, err, sizeof err) == 1, "%s", "");
 	CHECK(queue_claim_group(db, a, (int)getpid(), 41, err, sizeof err) == -EBUSY, "%s", err);
 	CHECK(queue_claim(db, dead_pid(), 40, &b, name, err, sizeof err) == 1, "%s", "");
 	CHECK_OK(queue_claim_group(db, b, (int)getpid(), 41, err, sizeof err), e);
+	/* A group whose owner keeps dying fails after max_retries interruptions
+	 * (it has 1 already): the second crash here is its third. */
+	for (int k = 0; k < 2; k++) {
+		db_exec(db, NULL, 0, "UPDATE groups SET state = 'in_progress', stage = 'image',"
+			" owner_pid = ? WHERE id = ?", "iI", dead_pid(), a);
+		CHECK_OK(queue_recover(db, 0, 2, 50, &n, err, sizeof err), e);
+	}
+	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'failed' AND error LIKE"
+		       " '%interrupted 3 times%stage ''image''%'") == 1, "%s", "crash loop stopped");
 	db_close(db);
 }
 
