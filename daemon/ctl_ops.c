@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -957,6 +958,12 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 				       json_object_new_string(ctx->products[i].path));
 	json_object_object_add(o, "products", pr);
 	json_object_object_add(o, "error", rc ? json_object_new_string(err) : NULL);
+	/* For `make bench`: the size of the group and this process's peak memory. */
+	if (ctx->vis)
+		json_object_object_add(o, "nvis", json_object_new_int64((int64_t)vis_nsamples(ctx->vis)));
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		json_object_object_add(o, "peak_rss_mb", json_object_new_double(ru.ru_maxrss / 1024.0));
 	return o;
 }
 

@@ -215,7 +215,14 @@ void pipe_ctx_release(pipe_ctx *ctx)
 	free(ctx->file_ids);
 	free(ctx->file_ok);
 	free(ctx->hdr);
-	vis_free(ctx->vis);
+	if (ctx->vis_pool && ctx->vis) {
+		/* Keep the newest buffer for the next group; the pool holds one. */
+		if (*ctx->vis_pool != ctx->vis)
+			vis_free(*ctx->vis_pool);
+		*ctx->vis_pool = ctx->vis;
+	} else {
+		vis_free(ctx->vis);
+	}
 	/* >>> HELPERS: free the stage results you own here (flags, cal, image,
 	 * phot, your own fields), one line each, e.g. flag_report_free(ctx->flags); <<< */
 	phot_result_free(ctx->phot);
@@ -253,8 +260,9 @@ int pipe_ctx_init(pipe_ctx *ctx, const cfg *c, sqlite3 *db, int64_t group_id, ch
 		r = err_set(err, errlen, -EINVAL, "group name '%s' is malformed", ctx->group_name);
 		goto fail;
 	}
-	if ((size_t)snprintf(ctx->out_dir, sizeof ctx->out_dir, "%s/%s", s.products_dir,
-			     ctx->group_name) >= sizeof ctx->out_dir) {
+	/* products_dir/YYYY-MM-DD/<group>/: one directory per observing day. */
+	if ((size_t)snprintf(ctx->out_dir, sizeof ctx->out_dir, "%s/%.10s/%s", s.products_dir,
+			     ctx->group_name, ctx->group_name) >= sizeof ctx->out_dir) {
 		r = err_set(err, errlen, -ENAMETOOLONG, "products_dir too long");
 		goto fail;
 	}
@@ -708,6 +716,8 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 	p.nsub_expected = ctx->nsubbands;
 	p.nthreads = ctx->threads;
 	p.dut1_s = cfg_get_double(ctx->cfg, "pipeline", "dut1_s", 0.0);
+	if (ctx->vis_pool && !ctx->vis)
+		p.reuse = *ctx->vis_pool;
 	for (;;) {
 		int n = 0, bad;
 		for (int i = 0; i < ctx->nfiles; i++)
@@ -732,6 +742,13 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 	}
 	if (r < 0)
 		goto out;
+	if (p.reuse && v == p.reuse)
+		*ctx->vis_pool = NULL; /* the pooled buffer now belongs to ctx */
+	else if (ctx->vis_pool && *ctx->vis_pool) {
+		/* A new shape: drop the old buffer rather than hold two. */
+		vis_free(*ctx->vis_pool);
+		*ctx->vis_pool = NULL;
+	}
 	vis_free(ctx->vis);
 	ctx->vis = v;
 	snprintf(ctx->vis->name, sizeof ctx->vis->name, "%s", ctx->group_name);

@@ -78,7 +78,7 @@ typedef struct pipe_ctx {
 	int export_vis;             /* [pipeline] export_vis or `process --export-vis` */
 	char products_dir[4096];    /* [paths] products_dir */
 	char scratch_dir[4096];     /* [paths] scratch_dir (tmpfs staging when configured) */
-	char out_dir[4096];         /* products_dir/<group_name>: where this group's files go
+	char out_dir[4096];         /* products_dir/YYYY-MM-DD/<group_name>: where this group's files go
 				       (created by the runner before the first stage) */
 
 	/* The group's subband files as registered in the DB (sorted by subband). */
@@ -114,6 +114,11 @@ typedef struct pipe_ctx {
 	void (*progress_cb)(void *arg, const char *stage);
 	void *progress_arg;
 	volatile int *cancel;       /* non-zero: stop before the next stage */
+	vis_set **vis_pool;         /* optional, caller-owned slot holding a visibility
+				       buffer kept across groups (fresh memory is slow to
+				       touch): convert reuses *vis_pool when the shape
+				       matches, and pipe_ctx_release() puts ctx->vis back
+				       there instead of freeing it.  NULL: no reuse. */
 
 	/* ==== HELPERS ADD THEIR FIELDS BELOW THIS LINE (one block per helper, with a
 	 *      comment naming the stage; free them in pipe_ctx_release's marked place) ==== */

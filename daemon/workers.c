@@ -19,6 +19,7 @@ struct worker {
 	int started;
 	int index;
 	worker_status st; /* guarded by pool->lock */
+	vis_set *vis_pool; /* this worker's visibility buffer, reused across groups */
 };
 
 struct workers {
@@ -99,6 +100,7 @@ static void run_group(struct worker *k, sqlite3 *db, const cfg *c, const pipe_se
 	ctx.progress_cb = progress;
 	ctx.progress_arg = k;
 	ctx.cancel = &w->cancel;
+	ctx.vis_pool = &k->vis_pool;
 	r = pipe_execute(&ctx, &s->q, state, err, sizeof err);
 	if (r == 0)
 		log_msg(LOG_NOTICE, name, NULL, -1, "completed in %.1f s (%d products%s)",
@@ -182,6 +184,8 @@ static void *worker_main(void *arg)
 	}
 out:
 	db_close(db);
+	vis_free(k->vis_pool);
+	k->vis_pool = NULL;
 	atomic_fetch_sub(&w->alive, 1);
 	uv_async_send(&w->async);
 	return NULL;

@@ -1,0 +1,79 @@
+#!/bin/sh
+# tests/bench.sh — `make bench`: simulate a full-size DSA-110 calibrator group
+# (96 of 117 antennas, 16 x 48 channels, 24 integrations, 2 pols), run the whole
+# pipeline on it with `contimgctl process --json`, and print per-stage seconds,
+# throughput (Mvis/s) and peak memory as a table.  Then the same for a field
+# group one hour later (calibrated with the solutions of the first).
+#
+# BENCH_DIR (default /tmp/contimg-bench) holds the 2 x 2.3 GB of data; it is
+# removed at the end unless BENCH_KEEP=1.  BENCH_THREADS sets [pipeline] threads.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/bin
+DATA=${CONTIMG_SHARED_DATA:-$ROOT/../shared/data}
+D=${BENCH_DIR:-/tmp/contimg-bench}
+TH=${BENCH_THREADS:-0}
+rm -rf "$D"
+mkdir -p "$D/state" "$D/products" "$D/scratch" "$D/ingest" "$D/sim"
+CONF=$D/contimg.conf
+cat >"$CONF" <<CONF
+[paths]
+ingest_dir = $D/ingest
+state_dir = $D/state
+products_dir = $D/products
+scratch_dir = $D/scratch
+
+[pipeline]
+threads = $TH
+CONF
+export CONTIMG_CONFIG=$CONF
+
+echo "bench: simulating two full-size groups into $D/sim ..."
+cat >"$D/sky.csv" <<SKY
+name,ra_deg,dec_deg,flux_mjy,spectral_index
+0834+555,128.72876715,55.57251971,8800,0.0
+SKY
+"$BIN/contimgctl" catalog import --vla "$DATA/catalogs/vlacalibrators.txt" >/dev/null || exit 1
+t0=$(date +%s.%N)
+"$BIN/contimg-sim" --full --out "$D/sim" --random 30 --sky "$D/sky.csv" \
+	--calibrator 0834+555,128.72876715,55.57251971,8.8 --stream 2 --step 3600 --seed 11 \
+	>"$D/sim.log" 2>&1 || { cat "$D/sim.log"; exit 1; }
+t1=$(date +%s.%N)
+sim_s=$(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }")
+
+groups=$(ls "$D"/sim/*_sb00.hdf5 | sed 's/_sb00.hdf5//' | sort)
+nvis=$((24 * 4656 * 768 * 2))
+printf '\n%-24s %10s %10s\n' "stage" "seconds" "Mvis/s"
+printf '%-24s %10s %10s\n' "simulate (2 groups)" "$sim_s" "-"
+for g in $groups; do
+	name=$(basename "$g")
+	mkdir -p "$D/in/$name"
+	ln -s "$g"_sb*.hdf5 "$D/in/$name/" 2>/dev/null || cp "$g"_sb*.hdf5 "$D/in/$name/"
+	"$BIN/contimgctl" process "$D/in/$name" --json >"$D/$name.json" 2>"$D/$name.err"
+	rc=$?
+	echo "-- group $name (exit $rc)"
+	awk -v nvis="$nvis" '
+		/"stages"/ { inst = 1; next }
+		inst && /}/ { inst = 0 }
+		inst && /:/ {
+			gsub(/[",]/, ""); split($0, a, ":");
+			n++; nm[n] = a[1]; gsub(/^ +| +$/, "", nm[n]); sec[n] = a[2] + 0
+		}
+		/"nvis"/ { gsub(/[",]/, ""); split($0, a, ":"); nvis = a[2] + 0 }
+		/"peak_rss_mb"/ { gsub(/[",]/, ""); split($0, a, ":"); rss = a[2] + 0 }
+		/"calibrated"/ { cal = $0 }
+		END {
+			for (i = 1; i <= n; i++) {
+				if (nm[i] ~ /\./) { printf "  %-22s %10.2f %10s\n", nm[i], sec[i], "-"; continue }
+				tot += sec[i]
+				printf "%-24s %10.2f %10.1f\n", nm[i], sec[i], sec[i] > 0 ? nvis / sec[i] / 1e6 : 0
+			}
+			printf "%-24s %10.2f %10.1f\n", "total (load -> last)", tot, tot > 0 ? nvis / tot / 1e6 : 0
+			if (rss) printf "%-24s %10.0f MB\n", "peak RSS", rss
+			gsub(/^ +/, "", cal); print "  " cal
+		}' "$D/$name.json"
+	[ $rc = 0 ] || tail -5 "$D/$name.err"
+done
+echo
+awk -v n="$nvis" 'BEGIN { printf "visibilities per group: %d (%.2f GB complex64)\n", n, n * 8 / 1e9 }'
+[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D/sim" "$D/in"
