@@ -26,7 +26,7 @@ void flag_params_init(flag_params *p)
 	p->rfi = 1;
 	p->chi1 = 5.0;
 	p->rho = 1.5;
-	p->max_window_freq = 64;
+	p->max_window_freq = 32;
 	p->max_window_time = 16;
 	p->passes = 2;
 	p->pass_factor = 1.5;
@@ -34,6 +34,7 @@ void flag_params_init(flag_params *p)
 	p->smooth_time = 5;
 	p->sir_eta = 0.2;
 	p->pol_or = 1;
+	p->combine_frac = 0.5;
 	p->bl_clip = 5.0;
 	p->chan_clip = 5.0;
 	p->chan_clip_window = 15;
@@ -314,8 +315,12 @@ static inline float amp_of(float complex z)
 }
 
 typedef struct plane_scratch {
-	float *amp, *bg1, *bg, *res, *resT, *sortbuf;
-	uint8_t *prior, *rfi, *mask, *maskT, *sir_a, *sir_b;
+	float *amp_all, *ampT_all;      /* [np][nt*nc] amplitudes, both layouts */
+	uint8_t *prior_all;            /* [np][nt*nc] flagged before RFI detection */
+	float *amp, *ampT;             /* the current pol's planes (views) */
+	uint8_t *prior;
+	float *bg1, *bg, *res, *resT, *sortbuf;
+	uint8_t *rfi, *mask, *maskT, *sir_a, *sir_b;
 	float *P, *C;       /* per-row prefix sums of a whole plane, n + max(nt, nc) + 2 */
 	float *Q;           /* window-start prefix, max(nt, nc) + 2 */
 	uint8_t *start;     /* window starts, length max(nt, nc) + 2 */
@@ -325,13 +330,14 @@ typedef struct plane_scratch {
 
 static void scratch_free(plane_scratch *s)
 {
-	free(s->amp);
+	free(s->amp_all);
+	free(s->ampT_all);
+	free(s->prior_all);
 	free(s->bg1);
 	free(s->bg);
 	free(s->res);
 	free(s->resT);
 	free(s->sortbuf);
-	free(s->prior);
 	free(s->rfi);
 	free(s->mask);
 	free(s->maskT);
@@ -353,13 +359,14 @@ static int scratch_alloc(plane_scratch *s, int nt, int nc, int np)
 	size_t n = (size_t)nt * nc, m = (size_t)(nt > nc ? nt : nc) + 2;
 
 	memset(s, 0, sizeof *s);
-	s->amp = malloc(n * sizeof *s->amp);
+	s->amp_all = malloc(n * np * sizeof *s->amp_all);
+	s->ampT_all = malloc(n * np * sizeof *s->ampT_all);
+	s->prior_all = malloc(n * np);
 	s->bg1 = malloc(n * sizeof *s->bg1);
 	s->bg = malloc(n * sizeof *s->bg);
 	s->res = malloc(n * sizeof *s->res);
 	s->resT = malloc(n * sizeof *s->resT);
 	s->sortbuf = malloc(n * sizeof *s->sortbuf);
-	s->prior = malloc(n);
 	s->rfi = malloc(n * np);
 	s->mask = malloc(n);
 	s->maskT = malloc(n);
@@ -373,7 +380,7 @@ static int scratch_alloc(plane_scratch *s, int nt, int nc, int np)
 	s->pc = malloc(m * sizeof *s->pc);
 	s->pmin = malloc(m * sizeof *s->pmin);
 	s->pmax = malloc(m * sizeof *s->pmax);
-	if (!s->amp || !s->bg1 || !s->bg || !s->res || !s->resT || !s->sortbuf || !s->prior ||
+	if (!s->amp_all || !s->ampT_all || !s->prior_all || !s->bg1 || !s->bg || !s->res || !s->resT || !s->sortbuf ||
 	    !s->rfi || !s->mask || !s->maskT || !s->sir_a || !s->sir_b || !s->P || !s->C || !s->Q ||
 	    !s->start || !s->ps || !s->pc || !s->pmin || !s->pmax) {
 		scratch_free(s);
@@ -382,48 +389,72 @@ static int scratch_alloc(plane_scratch *s, int nt, int nc, int np)
 	return 0;
 }
 
-/* Masked box mean of x along a row of n elements spaced by stride, window
- * 2h+1 (truncated at the edges).  Elements with use == 0 do not contribute;
- * out is NAN where the window holds nothing usable. */
-static void box_mean(const float *x, const uint8_t *use, size_t stride, int n, int h, double *ps,
-		     double *pc, float *out)
+/*
+ * Smooth background of a plane held transposed ([channel][time], time
+ * fastest): a masked box mean over 2hc+1 channels (truncated at the band
+ * edges; samples with useT == 0 do not count, and must hold a finite value),
+ * then a box mean over 2ht+1 integrations of that.  Running sums over
+ * channels are kept for all integrations at once, so the inner loops run
+ * along contiguous memory with no dependency chains.  S, N: nt doubles of
+ * scratch; bg1T: scratch plane; bgT: the background (0 where a window holds
+ * no data at all).
+ */
+static void background(const float *ampT, const uint8_t *useT, int nt, int nc, int hc, int ht,
+		       double *S, double *N, float *bg1T, float *bgT)
 {
-	ps[0] = pc[0] = 0;
-	for (int j = 0; j < n; j++) {
-		int u = use[j * stride];
-		ps[j + 1] = ps[j] + (u ? x[j * stride] : 0.0);
-		pc[j + 1] = pc[j] + (u ? 1.0 : 0.0);
-	}
-	for (int j = 0; j < n; j++) {
-		int lo = j - h < 0 ? 0 : j - h, hi = j + h + 1 > n ? n : j + h + 1;
-		double c = pc[hi] - pc[lo];
-		out[j * stride] = c > 0 ? (float)((ps[hi] - ps[lo]) / c) : NAN;
-	}
-}
-
-/* Box mean over time (window 2h+1, truncated) of a plane whose NAN entries
- * hold no data, written row by row so the loops run along contiguous
- * channels.  val/cnt are scratch planes; out is 0 where nothing is usable. */
-static void box_mean_time(const float *in, float *val, int nt, int nc, int h, float *out,
-			  float *cnt)
-{
-	const size_t n = (size_t)nt * nc;
-
-	for (size_t k = 0; k < n; k++) {
-		int ok = isfinite(in[k]);
-		val[k] = ok ? in[k] : 0.0f;
-		cnt[k] = ok ? 1.0f : 0.0f;
-	}
-	for (int t = 0; t < nt; t++) {
-		int lo = t - h < 0 ? 0 : t - h, hi = t + h >= nt ? nt - 1 : t + h;
-		float *o = out + (size_t)t * nc;
-		for (int c = 0; c < nc; c++) {
-			float sv = 0, sc = 0;
-			for (int u = lo; u <= hi; u++) {
-				sv += val[(size_t)u * nc + c];
-				sc += cnt[(size_t)u * nc + c];
+	for (int t = 0; t < nt; t++)
+		S[t] = N[t] = 0;
+	for (int c = 0; c < hc && c < nc; c++)
+		for (int t = 0; t < nt; t++) {
+			double w = useT[(size_t)c * nt + t];
+			S[t] += w * ampT[(size_t)c * nt + t];
+			N[t] += w;
+		}
+	for (int c = 0; c < nc; c++) {
+		const int add = c + hc, rem = c - hc - 1;
+		float *o = bg1T + (size_t)c * nt;
+		if (add < nc)
+			for (int t = 0; t < nt; t++) {
+				double w = useT[(size_t)add * nt + t];
+				S[t] += w * ampT[(size_t)add * nt + t];
+				N[t] += w;
 			}
-			o[c] = sc > 0 ? sv / sc : 0.0f;
+		if (rem >= 0)
+			for (int t = 0; t < nt; t++) {
+				double w = useT[(size_t)rem * nt + t];
+				S[t] -= w * ampT[(size_t)rem * nt + t];
+				N[t] -= w;
+			}
+		for (int t = 0; t < nt; t++)
+			o[t] = N[t] > 0.5 ? (float)(S[t] / N[t]) : NAN;
+	}
+	for (int c = 0; c < nc; c++) {
+		const float *r = bg1T + (size_t)c * nt;
+		float *o = bgT + (size_t)c * nt;
+		int holes = 0;
+		for (int t = 0; t < nt; t++)
+			holes |= !isfinite(r[t]);
+		if (!holes) {
+			/* The usual case: prefix sums, fixed window counts. */
+			float P[nt + 1];
+			P[0] = 0;
+			for (int t = 0; t < nt; t++)
+				P[t + 1] = P[t] + r[t];
+			for (int t = 0; t < nt; t++) {
+				int lo = t - ht < 0 ? 0 : t - ht, hi = t + ht >= nt ? nt - 1 : t + ht;
+				o[t] = (P[hi + 1] - P[lo]) / (float)(hi - lo + 1);
+			}
+			continue;
+		}
+		for (int t = 0; t < nt; t++) {
+			int lo = t - ht < 0 ? 0 : t - ht, hi = t + ht >= nt ? nt - 1 : t + ht, cnt = 0;
+			float sum = 0;
+			for (int u = lo; u <= hi; u++)
+				if (isfinite(r[u])) {
+					sum += r[u];
+					cnt++;
+				}
+			o[t] = cnt ? sum / cnt : 0.0f;
 		}
 	}
 }
@@ -459,9 +490,16 @@ static int sumthreshold(const float *res, uint8_t *mask, uint8_t *rfi, int nrows
 	const size_t pl = (size_t)len + 1;
 	int changed = 0;
 
+	/* All rows at once, rows innermost: independent chains overlap. */
 	for (int r = 0; r < nrows; r++)
-		row_prefix(res + (size_t)r * len, mask + (size_t)r * len, len, s->P + r * pl,
-			   s->C + r * pl);
+		s->P[r * pl] = s->C[r * pl] = 0;
+	for (int j = 0; j < len; j++)
+		for (int r = 0; r < nrows; r++) {
+			size_t k = (size_t)r * len + j, q = r * pl + j;
+			float ok = mask[k] ? 0.0f : 1.0f;
+			s->P[q + 1] = s->P[q] + ok * res[k];
+			s->C[q + 1] = s->C[q] + ok;
+		}
 	for (int M = m0; M <= max_m && M <= len; M *= 2) {
 		const int nw = len - M + 1;
 		const float thr_m = thr / powf(rho, log2f((float)M));
@@ -470,6 +508,7 @@ static int sumthreshold(const float *res, uint8_t *mask, uint8_t *rfi, int nrows
 			uint8_t *mk = mask + (size_t)r * len, *rf = rfi + (size_t)r * len;
 			int any = 0;
 
+#pragma omp simd reduction(| : any)
 			for (int j = 0; j < nw; j++) {
 				float S = P[j + M] - P[j], N = C[j + M] - C[j];
 				start[j] = (N > 0.5f) & (fabsf(S) > N * thr_m);
@@ -522,62 +561,100 @@ static void sir_row(const uint8_t *in, uint8_t *out, size_t stride, int n, float
 		out[j * stride] = pmax[j + 1] >= pmin[j];
 }
 
-/* Steps 4a–c for baseline b, polarisation p: result in rfi[nt*nc] (0/1). */
-static void plane_rfi(const vis_set *v, int b, int p, const flag_params *par, plane_scratch *s,
-		      uint8_t *rfi)
+/* Amplitude planes (both layouts) and prior flags of every polarisation of
+ * baseline b, in one sweep over its rows (the pols are interleaved in memory). */
+static void load_planes(const vis_set *v, int b, plane_scratch *s)
 {
 	const int nt = v->ntimes, nc = v->nchan, np = v->npols;
+	const size_t n = (size_t)nt * nc;
+
+	for (int t = 0; t < nt; t++) {
+		size_t base = vis_idx(v, t, b, 0, 0);
+		for (int c = 0; c < nc; c++)
+			for (int p = 0; p < np; p++) {
+				size_t i = base + (size_t)c * np + p, k = (size_t)p * n + (size_t)t * nc + c;
+				uint8_t f = v->flags[i] != 0;
+				float a = f ? 0.0f : amp_of(v->vis[i]);
+				s->prior_all[k] = f;
+				s->amp_all[k] = a;
+				s->ampT_all[(size_t)p * n + (size_t)c * nt + t] = a;
+			}
+	}
+}
+
+/* Steps 4a–c for polarisation p of the baseline loaded by load_planes():
+ * result in rfi[nt*nc] (0/1). */
+static void plane_rfi(const vis_set *v, int p, const flag_params *par, plane_scratch *s,
+		      uint8_t *rfi)
+{
+	const int nt = v->ntimes, nc = v->nchan;
 	const size_t n = (size_t)nt * nc;
 	size_t nvalid = 0;
 
 	memset(rfi, 0, n);
-	for (int t = 0; t < nt; t++) {
-		size_t base = vis_idx(v, t, b, 0, p);
-		for (int c = 0; c < nc; c++) {
-			size_t i = base + (size_t)c * np, k = (size_t)t * nc + c;
-			s->prior[k] = v->flags[i] != 0;
-			s->amp[k] = s->prior[k] ? 0.0f : amp_of(v->vis[i]);
-			nvalid += !s->prior[k];
-		}
-	}
+	s->amp = s->amp_all + (size_t)p * n;
+	s->ampT = s->ampT_all + (size_t)p * n;
+	s->prior = s->prior_all + (size_t)p * n;
+	for (size_t k = 0; k < n; k++)
+		nvalid += !s->prior[k];
 	if (nvalid < 16)
 		return;
 
+	float sigma = 0;
+	int dirty = 1; /* flags changed since the background and σ were computed */
+
 	for (int pass = 0; pass < par->passes; pass++) {
-		float med, sigma, thr;
+		float med, thr;
 		size_t m = 0, step;
 
-		/* Smooth background: masked box means over channels, then over time. */
-		for (size_t k = 0; k < n; k++) {
-			s->mask[k] = s->prior[k] | rfi[k];
-			s->sir_a[k] = !s->mask[k];
-		}
-		for (int t = 0; t < nt; t++)
-			box_mean(s->amp + (size_t)t * nc, s->sir_a + (size_t)t * nc, 1, nc,
-				 par->smooth_chan / 2, s->ps, s->pc, s->bg1 + (size_t)t * nc);
-		box_mean_time(s->bg1, s->res, nt, nc, par->smooth_time / 2, s->bg, s->resT);
+		/* A round that flagged nothing leaves background, residuals and σ as
+		 * they were: the next round only lowers the threshold. */
+		if (!dirty)
+			goto detect;
+		/* Smooth background (box means over channels, then over time) on the
+		 * transposed plane; residuals in both layouts. */
 		for (size_t k = 0; k < n; k++)
-			s->res[k] = s->amp[k] - s->bg[k];
+			s->mask[k] = s->prior[k] | rfi[k];
+		for (int t = 0; t < nt; t++)
+			for (int c = 0; c < nc; c++)
+				s->sir_a[(size_t)c * nt + t] = !s->mask[(size_t)t * nc + c];
+		background(s->ampT, s->sir_a, nt, nc, par->smooth_chan / 2, par->smooth_time / 2, s->ps,
+			   s->pc, s->bg1, s->bg);
+#pragma omp simd
+		for (size_t k = 0; k < n; k++)
+			s->resT[k] = s->ampT[k] - s->bg[k];
+		for (int t = 0; t < nt; t++)
+			for (int c = 0; c < nc; c++)
+				s->res[(size_t)t * nc + c] = s->resT[(size_t)c * nt + t];
 		/* Robust centre and σ from (at most ~4096 of) the unflagged residuals:
 		 * plenty for a MAD, and it keeps the selection cheap. */
 		step = nvalid / 4096 + 1;
-		for (size_t k = 0, seen = 0; k < n; k++)
-			if (!s->mask[k] && seen++ % step == 0)
+		for (size_t k = 0, skip = 0; k < n; k++) {
+			if (s->mask[k])
+				continue;
+			if (skip == 0) {
 				s->sortbuf[m++] = s->res[k];
+				skip = step;
+			}
+			skip--;
+		}
 		if (m < 16)
 			break;
 		median_sigma(s->sortbuf, m, &med, &sigma);
 		if (!(sigma > 0))
 			break;
-		/* Residuals about the robust centre, so the threshold acts on deviations. */
-		for (size_t k = 0; k < n; k++)
-			s->res[k] -= med;
+		/* The residuals are NOT re-centred on their median: the box mean
+		 * already removed the local mean, and a noise-dominated amplitude is
+		 * Rayleigh-distributed, whose median lies 0.12 σ below its mean —
+		 * re-centring would bias every long window upwards by that much. */
+		(void)med;
+detect:
 		thr = (float)(par->chi1 * pow(par->pass_factor, par->passes - 1 - pass) * sigma);
 
 		/* Along frequency (rows of the plane), M = 1, 2, 4, ...; χ_M = χ₁ ρ^(−log2 M)
 		 * (Offringa et al. 2010, eq. 5). */
-		sumthreshold(s->res, s->mask, rfi, nt, nc, 1, par->max_window_freq, thr,
-			     (float)par->rho, s);
+		dirty = sumthreshold(s->res, s->mask, rfi, nt, nc, 1, par->max_window_freq, thr,
+				     (float)par->rho, s);
 		/* Along time, on the transposed plane (M = 1 is the same test as above). */
 		if (nt >= 2) {
 			uint8_t *rfiT = s->sir_b;
@@ -585,12 +662,12 @@ static void plane_rfi(const vis_set *v, int b, int p, const flag_params *par, pl
 			for (int t = 0; t < nt; t++)
 				for (int c = 0; c < nc; c++) {
 					size_t k = (size_t)t * nc + c, kT = (size_t)c * nt + t;
-					s->resT[kT] = s->res[k];
 					s->maskT[kT] = s->mask[k];
 					rfiT[kT] = 0;
 				}
 			any = sumthreshold(s->resT, s->maskT, rfiT, nc, nt, 2, par->max_window_time, thr,
 					   (float)par->rho, s);
+			dirty |= any;
 			if (any)
 				for (int t = 0; t < nt; t++)
 					for (int c = 0; c < nc; c++)
@@ -795,8 +872,9 @@ static int flag_sumthreshold(vis_set *v, const flag_params *par)
 		for (int b = 0; b < v->nbls; b++) {
 			if (!ok || v->ant1[b] == v->ant2[b])
 				continue;
+			load_planes(v, b, &s);
 			for (int p = 0; p < np; p++)
-				plane_rfi(v, b, p, par, &s, s.rfi + p * n);
+				plane_rfi(v, p, par, &s, s.rfi + p * n);
 			for (int t = 0; t < nt; t++) {
 				size_t base = vis_idx(v, t, b, 0, 0);
 				for (int c = 0; c < nc; c++) {
@@ -815,6 +893,45 @@ static int flag_sumthreshold(vis_set *v, const flag_params *par)
 		}
 		if (ok)
 			scratch_free(&s);
+	}
+	if (ret || !(par->combine_frac > 0))
+		return ret;
+
+	/* Combine baselines: a (time, channel) cell that most baselines flagged
+	 * is RFI on all of them, including those where it hid under a stronger
+	 * sky signal (an amplitude detector misses RFI adding at an unlucky phase). */
+#pragma omp parallel for num_threads(nthreads_of(par)) schedule(static)
+	for (int t = 0; t < nt; t++) {
+		int *hit = calloc(nc, sizeof *hit), *tot = calloc(nc, sizeof *tot);
+		if (!hit || !tot) {
+			free(hit);
+			free(tot);
+#pragma omp atomic write
+			ret = -ENOMEM;
+			continue;
+		}
+		for (int b = 0; b < v->nbls; b++) {
+			const uint8_t *f = &v->flags[vis_idx(v, t, b, 0, 0)];
+			if (v->ant1[b] == v->ant2[b])
+				continue;
+			for (int c = 0; c < nc; c++) {
+				uint8_t x = f[c * np]; /* pols were OR-ed (or all are alike enough) */
+				tot[c] += !(x & ~VIS_FLAG_RFI);
+				hit[c] += x == VIS_FLAG_RFI;
+			}
+		}
+		for (int b = 0; b < v->nbls; b++) {
+			uint8_t *f = &v->flags[vis_idx(v, t, b, 0, 0)];
+			if (v->ant1[b] == v->ant2[b])
+				continue;
+			for (int c = 0; c < nc; c++)
+				if (tot[c] > 0 && hit[c] > par->combine_frac * tot[c])
+					for (int p = 0; p < np; p++)
+						if (!f[c * np + p])
+							f[c * np + p] = VIS_FLAG_RFI;
+		}
+		free(hit);
+		free(tot);
 	}
 	return ret;
 }
@@ -980,7 +1097,7 @@ static int check_params(const flag_params *p, char *err, size_t errlen)
 	if (p->chi1 <= 0 || p->rho <= 1.0 || p->passes < 1 || p->passes > 10 || p->pass_factor < 1.0 ||
 	    p->smooth_chan < 1 || p->smooth_time < 1 || p->max_window_freq < 1 ||
 	    p->max_window_time < 1 || p->sir_eta < 0 || p->sir_eta >= 1 || p->bl_clip < 0 ||
-	    p->chan_clip < 0 || p->chan_clip_window < 3 || p->dead_auto_frac < 0 ||
+	    p->chan_clip < 0 || p->chan_clip_window < 3 || p->combine_frac < 0 || p->combine_frac > 1 || p->dead_auto_frac < 0 ||
 	    p->dead_cross_frac < 0 || p->nbad_ants < 0 || p->nbad_ants > FLAG_MAX_LIST ||
 	    p->nbad_chans < 0 || p->nbad_chans > FLAG_MAX_LIST || p->nbad_freq < 0 ||
 	    p->nbad_freq > FLAG_MAX_LIST)

@@ -20,7 +20,9 @@
  *     M = 1, 2, 4, … in frequency then time, χ_M = χ₁ · ρ^(−log2 M)], with χ₁
  *     starting at chi1 · pass_factor^(passes−1) and ending at chi1; then the
  *     scale-invariant rank (SIR) dilation (Offringa et al. 2012, A&A 539,
- *     A95) in time and in frequency; then polarisations are OR-ed.
+ *     A95) in time and in frequency; then polarisations are OR-ed; then a
+ *     (time, channel) cell flagged on more than combine_frac of the
+ *     baselines is flagged on all of them.
  *  5. Per channel and polarisation, a MAD clip ACROSS baselines of each
  *     baseline's time-mean amplitude (catches RFI steady over the whole
  *     24-integration window, which a time-direction smooth absorbs), and a
@@ -57,16 +59,18 @@ typedef struct flag_params {
 
 	/* SumThreshold (step 4). */
 	int rfi;               /* run steps 4 and 5 (default 1) */
-	double chi1;           /* final single-sample threshold in robust σ (default 6.0) */
+	double chi1;           /* final single-sample threshold in robust σ (default 5.0) */
 	double rho;            /* χ_M = χ₁ ρ^(−log2 M) (default 1.5, Offringa 2010) */
-	int max_window_freq;   /* largest window along frequency (default 64) */
+	int max_window_freq;   /* largest window along frequency (default 32) */
 	int max_window_time;   /* largest window along time (default 16) */
-	int passes;            /* rounds with decreasing threshold (default 3) */
-	double pass_factor;    /* threshold ratio between rounds (default 2.0) */
+	int passes;            /* rounds with decreasing threshold (default 2) */
+	double pass_factor;    /* threshold ratio between rounds (default 1.5) */
 	int smooth_chan;       /* background box width in channels (default 15) */
 	int smooth_time;       /* background box width in integrations (default 5) */
 	double sir_eta;        /* SIR aggressiveness η; 0 disables (default 0.2) */
 	int pol_or;            /* flag all polarisations when one is hit (default 1) */
+	double combine_frac;   /* a (time, channel) cell flagged on more than this fraction
+				  of the baselines is flagged on all; 0 disables (default 0.5) */
 
 	/* Across-baseline clips (step 5); 0 disables. */
 	double bl_clip;        /* baseline-channel clip in robust σ (default 5.0) */

@@ -11,7 +11,8 @@
 
 #include "core/err.h"
 
-#define CHUNK_CHANS 8 /* channels accumulated together per thread (contiguous reads) */
+#define CHUNK_CHANS 8     /* channels accumulated together per thread (contiguous reads) */
+#define PREFETCH_AHEAD 4  /* baselines ahead to prefetch in the accumulation loops */
 
 void solve_params_init(solve_params *p)
 {
@@ -99,8 +100,60 @@ static void sort_by_conn(int *idx, int n, const double *conn)
 	}
 }
 
+/* Reference candidates from s->conn: the ranked list (antennas with enough
+ * data), then everything else by connectivity.  (Re)fills s->cand. */
+static int setup_candidates(setup *s, const solve_params *p)
+{
+	double best = 0;
+	int *rest = malloc((s->nant ? s->nant : 1) * sizeof *rest);
+	int nrest = 0;
+
+	if (!rest)
+		return -ENOMEM;
+	s->ncand = 0;
+	for (int a = 0; a < s->nant; a++)
+		best = fmax(best, s->conn[a]);
+	for (int k = 0; k < p->nrefants; k++)
+		for (int a = 0; a < s->nant; a++)
+			if (s->ant_number[a] == p->refants[k] && s->conn[a] > 0 &&
+			    s->conn[a] >= p->refant_min_frac * best) {
+				int dup = 0;
+				for (int j = 0; j < s->ncand; j++)
+					dup |= s->cand[j] == a;
+				if (!dup)
+					s->cand[s->ncand++] = a;
+			}
+	for (int a = 0; a < s->nant; a++) {
+		int listed = 0;
+		for (int j = 0; j < s->ncand; j++)
+			listed |= s->cand[j] == a;
+		if (!listed && s->conn[a] > 0)
+			rest[nrest++] = a;
+	}
+	sort_by_conn(rest, nrest, s->conn);
+	for (int j = 0; j < nrest; j++)
+		s->cand[s->ncand++] = rest[j];
+	free(rest);
+	return 0;
+}
+
+/* Unflagged samples per antenna from per-baseline sums acc[j * stride + k],
+ * k < nk (all blocks of a solve), into s->conn. */
+static void conn_from_sums(setup *s, const stefcal_acc *acc, size_t stride, int nk)
+{
+	for (int a = 0; a < s->nant; a++)
+		s->conn[a] = 0;
+	for (int j = 0; j < s->nbl; j++) {
+		double n = 0;
+		for (int k = 0; k < nk; k++)
+			n += acc[(size_t)j * stride + k].n;
+		s->conn[s->a1[j]] += n;
+		s->conn[s->a2[j]] += n;
+	}
+}
+
 static int setup_init(setup *s, const vis_set *v, const float complex *model,
-		      const solve_params *p, char *err, size_t errlen)
+		      const solve_params *p, int scan_conn, char *err, size_t errlen)
 {
 	int *ant_map = NULL, hx = -1, hy = -1, ret = 0;
 	const int nthr = nthreads_of(p);
@@ -193,58 +246,36 @@ static int setup_init(setup *s, const vis_set *v, const float complex *model,
 			s->uvlen_m[r] = hypot(v->uvw_m[3 * r], v->uvw_m[3 * r + 1]);
 	}
 
+	/* Connectivity (only for solve_choose_refant: the solves take it from
+	 * their sums instead of reading the data once more). */
+	if (scan_conn) {
 	/* Connectivity: unflagged cross weight per antenna. */
-	{
-		double *conn = s->conn;
-		const int na = s->nant;
-#pragma omp parallel for num_threads(nthr) schedule(dynamic, 8) reduction(+ : conn[:na])
-		for (int j = 0; j < s->nbl; j++) {
-			int b = s->bl[j];
-			double w = 0;
-			for (int t = 0; t < v->ntimes; t++) {
-				size_t row = (size_t)t * v->nbls + b;
-				for (int c = 0; c < v->nchan; c++)
-					for (int q = 0; q < v->npols; q++) {
-						size_t i = vis_idx(v, t, b, c, q);
-						if (s->hand[q] >= 0 && sample_ok(v, s, p, row, i, v->freq_hz[c]) &&
-						    model[i] != 0)
-							w += v->weight[i];
-					}
-			}
-			conn[s->a1[j]] += w;
-			conn[s->a2[j]] += w;
-		}
-	}
-
-	/* Reference candidates: the ranked list (antennas with enough data),
-	 * then everything else by connectivity. */
-	{
-		double best = 0;
-		int *rest = ant_map; /* reuse as scratch */
-		int nrest = 0;
-		for (int a = 0; a < s->nant; a++)
-			best = fmax(best, s->conn[a]);
-		for (int k = 0; k < p->nrefants; k++)
-			for (int a = 0; a < s->nant; a++)
-				if (s->ant_number[a] == p->refants[k] && s->conn[a] > 0 &&
-				    s->conn[a] >= p->refant_min_frac * best) {
-					int dup = 0;
-					for (int j = 0; j < s->ncand; j++)
-						dup |= s->cand[j] == a;
-					if (!dup)
-						s->cand[s->ncand++] = a;
+		{
+			double *conn = s->conn;
+			const int na = s->nant;
+	#pragma omp parallel for num_threads(nthr) schedule(dynamic, 8) reduction(+ : conn[:na])
+			for (int j = 0; j < s->nbl; j++) {
+				int b = s->bl[j];
+				double w = 0;
+				for (int t = 0; t < v->ntimes; t++) {
+					size_t row = (size_t)t * v->nbls + b;
+					for (int c = 0; c < v->nchan; c++)
+						for (int q = 0; q < v->npols; q++) {
+							size_t i = vis_idx(v, t, b, c, q);
+							if (s->hand[q] >= 0 && sample_ok(v, s, p, row, i, v->freq_hz[c]) &&
+							    model[i] != 0)
+								w += v->weight[i];
+						}
 				}
-		for (int a = 0; a < s->nant; a++) {
-			int listed = 0;
-			for (int j = 0; j < s->ncand; j++)
-				listed |= s->cand[j] == a;
-			if (!listed && s->conn[a] > 0)
-				rest[nrest++] = a;
+				conn[s->a1[j]] += w;
+				conn[s->a2[j]] += w;
+			}
 		}
-		sort_by_conn(rest, nrest, s->conn);
-		for (int j = 0; j < nrest; j++)
-			s->cand[s->ncand++] = rest[j];
+	
 	}
+	ret = setup_candidates(s, p);
+	if (ret)
+		err_set(err, errlen, ret, "solve: out of memory");
 out:
 	free(ant_map);
 	if (ret)
@@ -269,7 +300,7 @@ int solve_choose_refant(const vis_set *v, const solve_params *p)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		unit[i] = one;
-	if (setup_init(&s, v, unit, p, NULL, 0)) {
+	if (setup_init(&s, v, unit, p, 1, NULL, 0)) {
 		free(unit);
 		return -1;
 	}
@@ -478,14 +509,18 @@ static void reference(const setup *s, double complex *g, const uint8_t *ok)
  * tab (ntime 1, v->nchan channels); returns the number of unconverged solves
  * in *ret_unconv. */
 static int solve_per_channel(const vis_set *v, const float complex *model, const corrupt_map *km,
-			     const setup *s, const solve_params *p, gaintab *tab, int *ret_unconv)
+			     setup *s, const solve_params *p, gaintab *tab, int *ret_unconv)
 {
 	const int nc = v->nchan, np = s->npol, nchunks = (nc + CHUNK_CHANS - 1) / CHUNK_CHANS;
+	const int na = s->nant;
+	double *conn = s->conn;
 	int ret = 0, unconv = 0;
 	stefcal_params sc = p->sc;
 
 	sc.phase_only = 0;
-#pragma omp parallel num_threads(nthreads_of(p)) reduction(+ : unconv)
+	for (int a = 0; a < na; a++)
+		conn[a] = 0;
+#pragma omp parallel num_threads(nthreads_of(p)) reduction(+ : unconv, conn[:na])
 	{
 		stefcal_acc *acc = malloc((size_t)s->nbl * CHUNK_CHANS * np * sizeof *acc);
 		double complex *g = malloc(s->nant * sizeof *g);
@@ -507,6 +542,17 @@ static int solve_per_channel(const vis_set *v, const float complex *model, const
 					int b = s->bl[j];
 					size_t row = (size_t)t * v->nbls + b;
 					stefcal_acc *aj = acc + (size_t)j * CHUNK_CHANS * np;
+					if (j + PREFETCH_AHEAD < s->nbl) {
+						/* Rows are 12 kB apart at full size: fetch ahead so
+						 * the loads overlap instead of stalling one by one. */
+						size_t f = vis_idx(v, t, s->bl[j + PREFETCH_AHEAD], c0, 0);
+						__builtin_prefetch(&v->vis[f]);
+						__builtin_prefetch(&v->vis[f] + 8);
+						__builtin_prefetch(&model[f]);
+						__builtin_prefetch(&model[f] + 8);
+						__builtin_prefetch(&v->weight[f]);
+						__builtin_prefetch(&v->flags[f]);
+					}
 					for (int c = c0; c < c1; c++)
 						for (int q = 0; q < v->npols; q++) {
 							size_t i = vis_idx(v, t, b, c, q);
@@ -519,6 +565,13 @@ static int solve_per_channel(const vis_set *v, const float complex *model, const
 							stefcal_acc_add(&aj[(c - c0) * np + h], v->vis[i], m, v->weight[i]);
 						}
 				}
+			/* Connectivity for the reference antenna, from the sums. */
+			for (int j = 0; j < s->nbl; j++)
+				for (int x = 0; x < (c1 - c0) * np; x++) {
+					double cnt = acc[(size_t)j * CHUNK_CHANS * np + x].n;
+					conn[s->a1[j]] += cnt;
+					conn[s->a2[j]] += cnt;
+				}
 			for (int h = 0; h < np; h++) {
 				for (int a = 0; a < s->nant; a++)
 					g[a] = 1.0;
@@ -528,7 +581,6 @@ static int solve_per_channel(const vis_set *v, const float complex *model, const
 					stefcal_solve(&sc, s->nant, s->nbl, s->a1, s->a2, acc + (c - c0) * np + h,
 						      CHUNK_CHANS * np, g, ok, snr, &res);
 					unconv += res.nant_ok > 0 && !res.converged;
-					reference(s, g, ok);
 					for (int a = 0; a < s->nant; a++) {
 						size_t x = gaintab_idx(tab, 0, a, c, h);
 						tab->gain[x] = ok[a] ? (float complex)g[a] : 0.0f;
@@ -544,7 +596,26 @@ static int solve_per_channel(const vis_set *v, const float complex *model, const
 		free(snr);
 	}
 	*ret_unconv = unconv;
-	return ret;
+	if (ret)
+		return ret;
+	/* Now that the connectivity is known: the reference antenna, and every
+	 * channel's phases referred to the first candidate solved there. */
+	if ((ret = setup_candidates(s, p)))
+		return ret;
+	tab->refant = s->ncand > 0 ? s->ant_number[s->cand[0]] : -1;
+	for (int c = 0; c < nc; c++)
+		for (int h = 0; h < np; h++)
+			for (int j = 0; j < s->ncand; j++) {
+				float complex gr = tab->gain[gaintab_idx(tab, 0, s->cand[j], c, h)], rot;
+				if (gr == 0)
+					continue;
+				rot = conjf(gr) / cabsf(gr);
+				for (int a = 0; a < s->nant; a++)
+					tab->gain[gaintab_idx(tab, 0, a, c, h)] *= rot;
+				tab->gain[gaintab_idx(tab, 0, s->cand[j], c, h)] = cabsf(gr);
+				break;
+			}
+	return 0;
 }
 
 int solve_bandpass(const vis_set *v, const float complex *model, const gaintab *k,
@@ -557,7 +628,7 @@ int solve_bandpass(const vis_set *v, const float complex *model, const gaintab *
 	int ret, unconv = 0;
 
 	memset(&km, 0, sizeof km);
-	ret = setup_init(&s, v, model, p, err, errlen);
+	ret = setup_init(&s, v, model, p, 0, err, errlen);
 	if (ret)
 		return ret;
 	ret = corrupt_init(&km, v, k, err, errlen);
@@ -663,7 +734,7 @@ int solve_gains(const vis_set *v, const float complex *model, const gaintab *k,
 
 	memset(&km, 0, sizeof km);
 	memset(&bm, 0, sizeof bm);
-	ret = setup_init(&s, v, model, p, err, errlen);
+	ret = setup_init(&s, v, model, p, 0, err, errlen);
 	if (ret)
 		return ret;
 	if ((ret = corrupt_init(&km, v, k, err, errlen)) || (ret = corrupt_init(&bm, v, b, err, errlen)))
@@ -704,26 +775,53 @@ int solve_gains(const vis_set *v, const float complex *model, const gaintab *k,
 		tab->time_mjd[si] = tsum / n;
 	}
 
-	/* Sums per (interval, baseline, hand) over channels, model corrupted by K and B. */
-#pragma omp parallel for num_threads(nthreads_of(p)) schedule(dynamic, 8)
-	for (int j = 0; j < s.nbl; j++) {
-		int bb = s.bl[j];
-		for (int t = 0; t < v->ntimes; t++) {
-			size_t row = (size_t)t * v->nbls + bb;
-			stefcal_acc *aj = acc + ((size_t)sol_of[t] * s.nbl + j) * s.npol;
-			for (int c = 0; c < v->nchan; c++)
-				for (int q = 0; q < v->npols; q++) {
-					size_t i = vis_idx(v, t, bb, c, q);
-					float complex m = model[i];
-					int h = s.hand[q];
-					if (h < 0 || !sample_ok(v, &s, p, row, i, v->freq_hz[c]))
-						continue;
-					if (k && !corrupt_apply(&km, t, bb, c, q, &m))
-						continue;
-					if (b && !corrupt_apply(&bm, t, bb, c, q, &m))
-						continue;
-					stefcal_acc_add(&aj[h], v->vis[i], m, v->weight[i]);
+	/* Sums per (interval, baseline, hand) over channels, model corrupted by K
+	 * and B.  The corruption factor of a baseline depends on time only when a
+	 * table has several times, so it is tabulated per baseline and reused. */
+	{
+		const int tdep = (k && k->ntime > 1) || (b && b->ntime > 1);
+		const size_t nfac = (size_t)v->nchan * v->npols;
+#pragma omp parallel num_threads(nthreads_of(p))
+		{
+			float complex *fac = malloc(nfac * sizeof *fac);
+			uint8_t *fok = malloc(nfac);
+			if (!fac || !fok) {
+#pragma omp atomic write
+				ret = -ENOMEM;
+			}
+#pragma omp for schedule(dynamic, 8)
+			for (int j = 0; j < s.nbl; j++) {
+				int bb = s.bl[j];
+				if (!fac || !fok)
+					continue;
+				for (int t = 0; t < v->ntimes; t++) {
+					size_t row = (size_t)t * v->nbls + bb;
+					stefcal_acc *aj = acc + ((size_t)sol_of[t] * s.nbl + j) * s.npol;
+					if (t == 0 || tdep)
+						for (int c = 0; c < v->nchan; c++)
+							for (int q = 0; q < v->npols; q++) {
+								float complex f = 1.0f;
+								int good = (!k || corrupt_apply(&km, t, bb, c, q, &f)) &&
+									   (!b || corrupt_apply(&bm, t, bb, c, q, &f));
+								fac[c * v->npols + q] = f;
+								fok[c * v->npols + q] = good;
+							}
+					for (int c = 0; c < v->nchan; c++)
+						for (int q = 0; q < v->npols; q++) {
+							size_t i = vis_idx(v, t, bb, c, q);
+							int h = s.hand[q], x = c * v->npols + q;
+							if (h < 0 || !fok[x] || !sample_ok(v, &s, p, row, i, v->freq_hz[c]))
+								continue;
+							stefcal_acc_add(&aj[h], v->vis[i], model[i] * fac[x], v->weight[i]);
+						}
 				}
+			}
+			free(fac);
+			free(fok);
+		}
+		if (ret) {
+			err_set(err, errlen, ret, "solve: out of memory");
+			goto out;
 		}
 	}
 	for (int si = 0; si < nsol; si++)
@@ -735,6 +833,13 @@ int solve_gains(const vis_set *v, const float complex *model, const gaintab *k,
 			d->vv += a->vv;
 			d->n += a->n;
 		}
+
+	conn_from_sums(&s, accg, s.npol, s.npol);
+	if ((ret = setup_candidates(&s, p))) {
+		err_set(err, errlen, ret, "solve: out of memory");
+		goto out;
+	}
+	tab->refant = s.ncand > 0 ? s.ant_number[s.cand[0]] : -1;
 
 	/* Group-wide amplitude and phase: the amplitude of PHASE mode. */
 	sc.phase_only = 0;
@@ -827,7 +932,7 @@ int solve_delay(const vis_set *v, const float complex *model, const solve_params
 	fftw_plan plan = NULL;
 	int ret, unconv = 0, nfft = 1, kmax = 0;
 
-	ret = setup_init(&s, v, model, p, err, errlen);
+	ret = setup_init(&s, v, model, p, 0, err, errlen);
 	if (ret)
 		return ret;
 	pc = table_new(&s, 1, v->nchan, "K", p);
@@ -844,6 +949,7 @@ int solve_delay(const vis_set *v, const float complex *model, const solve_params
 		err_set(err, errlen, ret, "solve: out of memory");
 		goto out;
 	}
+	tab->refant = pc->refant;
 
 	for (int c = 0; c < v->nchan; c++)
 		fmid += v->freq_hz[c] / v->nchan;

@@ -132,7 +132,7 @@ static void test_injected_rfi(void)
 {
 	vis_set *v = make_set();
 	uint8_t *inj;
-	size_t ninj = 0, ncaught = 0, nclean = 0, nclean_flag = 0;
+	size_t ninj = 0, ncaught = 0, nclean = 0, nclean_flag = 0, nlocal = 0, nlocal_caught = 0;
 	char err[ERR_LEN] = "";
 	flag_stats st;
 
@@ -157,6 +157,9 @@ static void test_injected_rfi(void)
 					amp = 4.0;  /* narrow-band, intermittent */
 				if (t == 15 || (t == 16 && c < NCHAN / 2))
 					amp = 3.0;  /* broadband burst */
+				if (c >= 74 && c <= 76 && t >= 3 && t <= 20 &&
+				    (v->ant1[b] == 5 || v->ant2[b] == 5))
+					amp = 4.0;  /* one antenna's local line: 15 of 120 baselines */
 				if (amp == 0)
 					continue;
 				for (int p = 0; p < 2; p++) {
@@ -169,12 +172,17 @@ static void test_injected_rfi(void)
 		}
 	CHECK_OK(flag_run(v, NULL, &st, err, sizeof err), err);
 	for (size_t x = 0; x < vis_nsamples(v); x++) {
+		size_t row = x / (NCHAN * 2);
+		int c = (int)(x / 2 % NCHAN), b = (int)(row % v->nbls);
 		if (v->flags[x] & VIS_FLAG_AUTO)
 			continue;
 		if (inj[x]) {
 			ninj++;
-
 			ncaught += (v->flags[x] & VIS_FLAG_RFI) != 0;
+			if (c >= 74 && c <= 76 && (v->ant1[b] == 5 || v->ant2[b] == 5)) {
+				nlocal++;
+				nlocal_caught += (v->flags[x] & VIS_FLAG_RFI) != 0;
+			}
 		} else {
 			nclean++;
 			nclean_flag += v->flags[x] != 0;
@@ -182,7 +190,13 @@ static void test_injected_rfi(void)
 	}
 	printf("# injected RFI: %.2f %% of %zu injected samples caught; %.2f %% of clean samples flagged\n",
 	       100.0 * ncaught / ninj, ninj, 100.0 * nclean_flag / nclean);
+	printf("# injected RFI on one antenna's baselines only (not combined across baselines): "
+	       "%.2f %% caught\n", 100.0 * nlocal_caught / nlocal);
 	CHECK((double)ncaught / ninj >= 0.95);
+	/* A harder case than the acceptance's: a 4σ line with a random phase per
+	 * sample sometimes cancels the sky's amplitude; no help from other
+	 * baselines.  ~91 % measured. */
+	CHECK((double)nlocal_caught / nlocal >= 0.85);
 	CHECK((double)nclean_flag / nclean < 0.05);
 	/* Per-channel statistics see the steady lines. */
 	CHECK(st.chan_frac[20] > 0.95 && st.chan_frac[61] > 0.95);

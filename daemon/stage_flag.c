@@ -1,0 +1,213 @@
+/*
+ * daemon/stage_flag.c — the flag stage: reads [flag] from the configuration,
+ * runs calib/flag.c on the combined group, records the flagged fractions in
+ * the state database (table flag_stats) and fails the group when too much of
+ * it is flagged.
+ *
+ * Configuration ([flag], docs/config.md): bad_antennas (station names as in
+ * antenna_names, e.g. "10, 21-23"), bad_channels (indices in the combined,
+ * ascending-frequency band), bad_freq_mhz ("1381.0-1381.1, 1400.2"), the
+ * SumThreshold/SIR/clip parameters of calib/flag.h, and max_flagged_fraction.
+ */
+#include "daemon/pipeline.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calib/flag.h"
+#include "core/err.h"
+#include "state/db.h"
+
+struct flag_report {
+	flag_stats st;
+	double max_flagged_fraction;
+};
+
+void flag_report_free(struct flag_report *r)
+{
+	if (!r)
+		return;
+	flag_stats_release(&r->st);
+	free(r);
+}
+
+/* Station names ("10", "21-23") → antenna numbers of v (names not present
+ * in the data are ignored: a configured station may be inactive). */
+static int names_to_numbers(const vis_set *v, const char *list, int *out, int *nout, int cap,
+			    const char *key, char *err, size_t errlen)
+{
+	flag_params tmp;
+	int r;
+
+	memset(&tmp, 0, sizeof tmp);
+	r = flag_parse_ants(&tmp, list, err, errlen);
+	if (r) {
+		err_prefix(err, errlen, "[%s] %s", "flag", key);
+		return r;
+	}
+	for (int k = 0; k < tmp.nbad_ants; k++) {
+		char name[16];
+		snprintf(name, sizeof name, "%d", tmp.bad_ants[k]);
+		for (int a = 0; a < v->nants; a++) {
+			if (strcmp(v->ants[a].name, name) != 0)
+				continue;
+			if (*nout >= cap)
+				return err_set(err, errlen, -ERANGE, "[flag] %s: too many antennas", key);
+			out[(*nout)++] = v->ants[a].number;
+		}
+	}
+	return 0;
+}
+
+/* Read [flag] into p (defaults from flag_params_init). */
+static int read_params(const cfg *c, const vis_set *v, int threads, flag_params *p,
+		       double *max_frac, char *err, size_t errlen)
+{
+	const char *sec = "flag";
+	const char *s;
+	int r;
+
+	flag_params_init(p);
+	p->nthreads = threads;
+	*max_frac = 0.8;
+	if ((r = cfg_bool(c, sec, "rfi", p->rfi, &p->rfi, err, errlen)) ||
+	    (r = cfg_bool(c, sec, "flag_autos", p->flag_autos, &p->flag_autos, err, errlen)) ||
+	    (r = cfg_double(c, sec, "chi1", p->chi1, &p->chi1, err, errlen)) ||
+	    (r = cfg_double(c, sec, "rho", p->rho, &p->rho, err, errlen)) ||
+	    (r = cfg_int(c, sec, "max_window_freq", p->max_window_freq, &p->max_window_freq, err,
+			 errlen)) ||
+	    (r = cfg_int(c, sec, "max_window_time", p->max_window_time, &p->max_window_time, err,
+			 errlen)) ||
+	    (r = cfg_int(c, sec, "passes", p->passes, &p->passes, err, errlen)) ||
+	    (r = cfg_double(c, sec, "pass_factor", p->pass_factor, &p->pass_factor, err, errlen)) ||
+	    (r = cfg_int(c, sec, "smooth_chan", p->smooth_chan, &p->smooth_chan, err, errlen)) ||
+	    (r = cfg_int(c, sec, "smooth_time", p->smooth_time, &p->smooth_time, err, errlen)) ||
+	    (r = cfg_double(c, sec, "sir_eta", p->sir_eta, &p->sir_eta, err, errlen)) ||
+	    (r = cfg_bool(c, sec, "pol_or", p->pol_or, &p->pol_or, err, errlen)) ||
+	    (r = cfg_double(c, sec, "combine_frac", p->combine_frac, &p->combine_frac, err, errlen)) ||
+	    (r = cfg_double(c, sec, "bl_clip", p->bl_clip, &p->bl_clip, err, errlen)) ||
+	    (r = cfg_double(c, sec, "chan_clip", p->chan_clip, &p->chan_clip, err, errlen)) ||
+	    (r = cfg_int(c, sec, "chan_clip_window", p->chan_clip_window, &p->chan_clip_window, err,
+			 errlen)) ||
+	    (r = cfg_double(c, sec, "dead_auto_frac", p->dead_auto_frac, &p->dead_auto_frac, err,
+			    errlen)) ||
+	    (r = cfg_double(c, sec, "dead_cross_frac", p->dead_cross_frac, &p->dead_cross_frac, err,
+			    errlen)) ||
+	    (r = cfg_double(c, sec, "max_flagged_fraction", *max_frac, max_frac, err, errlen)))
+		return r;
+	s = cfg_get_str(c, sec, "bad_antennas", "");
+	r = names_to_numbers(v, s, p->bad_ants, &p->nbad_ants, FLAG_MAX_LIST, "bad_antennas", err,
+			     errlen);
+	if (r)
+		return r;
+	s = cfg_get_str(c, sec, "bad_channels", "");
+	if ((r = flag_parse_chans(p, s, err, errlen))) {
+		err_prefix(err, errlen, "[flag] bad_channels");
+		return r;
+	}
+	s = cfg_get_str(c, sec, "bad_freq_mhz", "");
+	if ((r = flag_parse_freq_mhz(p, s, err, errlen))) {
+		err_prefix(err, errlen, "[flag] bad_freq_mhz");
+		return r;
+	}
+	if (!(*max_frac > 0) || *max_frac > 1)
+		return err_set(err, errlen, -EINVAL, "[flag] max_flagged_fraction = %g: expected 0 < x <= 1",
+			       *max_frac);
+	return 0;
+}
+
+/* Replace the group's flag_stats rows (idempotent across re-runs). */
+static int record(sqlite3 *db, int64_t group_id, const vis_set *v, const flag_stats *st,
+		  char *err, size_t errlen)
+{
+	static const char *ins =
+		"INSERT INTO flag_stats (group_id, kind, key, freq_hz, fraction) VALUES (?, ?, ?, ?, ?)";
+	int r, ok = 0;
+
+	if (!db)
+		return 0;
+	if ((r = db_begin(db, err, errlen)) < 0)
+		return r;
+	if ((r = db_exec(db, err, errlen, "DELETE FROM flag_stats WHERE group_id = ?", "I",
+			 group_id)) < 0)
+		goto out;
+	if ((r = db_exec(db, err, errlen, ins, "Issnd", group_id, "total", "", st->total_frac)) < 0)
+		goto out;
+	for (int k = 0; k < FLAG_NREASONS; k++)
+		if ((r = db_exec(db, err, errlen, ins, "Issnd", group_id, "reason", flag_reason_name(k),
+				 st->reason_frac[k])) < 0)
+			goto out;
+	for (int a = 0; a < st->nants; a++) {
+		if (st->ant_frac[a] < 0)
+			continue; /* not on any baseline */
+		if ((r = db_exec(db, err, errlen, ins, "Issnd", group_id, "antenna", v->ants[a].name,
+				 st->ant_frac[a])) < 0)
+			goto out;
+	}
+	for (int c = 0; c < st->nchan; c++) {
+		char key[16];
+		snprintf(key, sizeof key, "%d", c);
+		if ((r = db_exec(db, err, errlen, ins, "Issdd", group_id, "channel", key, v->freq_hz[c],
+				 st->chan_frac[c])) < 0)
+			goto out;
+	}
+	ok = 1;
+	r = 0;
+out:
+	{
+		int e = db_end(db, ok, ok ? err : NULL, ok ? errlen : 0);
+		if (ok && e < 0)
+			r = e;
+	}
+	return r;
+}
+
+int stage_flag(pipe_ctx *ctx, char *err, size_t errlen)
+{
+	struct flag_report *rep = NULL;
+	flag_params p;
+	int r;
+
+	if (!ctx->vis)
+		return err_set(err, errlen, -EINVAL, "no visibilities to flag (convert did not run)");
+	rep = calloc(1, sizeof *rep);
+	if (!rep)
+		return err_set(err, errlen, -ENOMEM, "flag: out of memory");
+	r = read_params(ctx->cfg, ctx->vis, ctx->threads, &p, &rep->max_flagged_fraction, err, errlen);
+	if (r) {
+		ctx->permanent = 1; /* a configuration error does not go away by retrying */
+		goto fail;
+	}
+	r = flag_run(ctx->vis, &p, &rep->st, err, errlen);
+	if (r)
+		goto fail;
+	flag_report_free(ctx->flags);
+	ctx->flags = rep;
+	r = record(ctx->db, ctx->group_id, ctx->vis, &rep->st, err, errlen);
+	if (r)
+		return r;
+	if (rep->st.total_frac > rep->max_flagged_fraction) {
+		ctx->permanent = 1;
+		return err_set(err, errlen, -EINVAL,
+			       "%.1f %% of the cross-correlations are flagged (limit [flag] max_flagged_fraction "
+			       "= %.0f %%): rfi %.1f %%, nonfinite/dead %.1f %%, config %.1f %%, missing %.1f %%, "
+			       "input %.1f %%, %d dead antenna(s)",
+			       100 * rep->st.total_frac, 100 * rep->max_flagged_fraction,
+			       100 * rep->st.reason_frac[FLAG_R_RFI], 100 * rep->st.reason_frac[FLAG_R_NONFINITE],
+			       100 * rep->st.reason_frac[FLAG_R_CONFIG], 100 * rep->st.reason_frac[FLAG_R_MISSING],
+			       100 * rep->st.reason_frac[FLAG_R_INPUT], rep->st.ndead);
+	}
+	return 0;
+fail:
+	flag_report_free(rep);
+	return r;
+}
+
+/* Overall flagged fraction of the last flag run (NAN when the stage did not run). */
+double flag_report_fraction(const struct flag_report *r)
+{
+	return r ? r->st.total_frac : NAN;
+}
