@@ -88,6 +88,18 @@ static int load_settings(const ctl_env *env, cfg **ret_c, pipe_settings *s)
 	return CTL_OK;
 }
 
+/* Re-read the settings after per-run overrides were applied to c. */
+static int load_settings_from(const cfg *c, pipe_settings *s)
+{
+	char err[ERR_LEN];
+
+	if (pipe_settings_read(c, s, err, sizeof err) < 0) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		return CTL_USAGE;
+	}
+	return CTL_OK;
+}
+
 static int open_db(const pipe_settings *s, int write, int create, sqlite3 **ret)
 {
 	char err[ERR_LEN];
@@ -898,6 +910,34 @@ int ctl_ingest(int argc, char **argv, const ctl_env *env)
 	rc = load_settings(env, &c, &s);
 	if (rc)
 		goto out;
+	/* Per-run overrides on top of the config file (same keys, docs/config.md). */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--do-k")) {
+			cfg_set(c, "calibrate", "do_k", "true");
+		} else if (!strcmp(argv[i], "--quick-look")) {
+			cfg_set(c, "image", "quick_look", "true");
+		} else if (!strcmp(argv[i], "--set")) {
+			char sec[128], *key, *val;
+			snprintf(sec, sizeof sec, "%s", argv[++i]);
+			key = strchr(sec, '.');
+			val = strchr(sec, '=');
+			if (!key || !val || val < key || key == sec || val == key + 1) {
+				fprintf(stderr, "contimgctl: --set wants SECTION.KEY=VALUE, not '%s'\n",
+					argv[i]);
+				rc = CTL_USAGE;
+				goto out;
+			}
+			*key++ = 0;
+			*val++ = 0;
+			if (cfg_set(c, sec, key, val) < 0) {
+				rc = CTL_FAILED;
+				goto out;
+			}
+		}
+	}
+	rc = load_settings_from(c, &s);
+	if (rc)
+		goto out;
 	rc = open_db(&s, 1, 1, &db);
 	if (rc)
 		goto out;
@@ -985,6 +1025,11 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 			json = 1;
 		else if (!strcmp(argv[i], "--export-vis"))
 			export_vis = 1;
+		else if (!strcmp(argv[i], "--do-k") || !strcmp(argv[i], "--quick-look"))
+			;
+		else if (!strcmp(argv[i], "--set") && i + 1 < argc &&
+			 strchr(argv[i + 1], '.') && strchr(argv[i + 1], '='))
+			i++;
 		else if (argv[i][0] == '-') {
 			npaths = 0;
 			break;
@@ -992,15 +1037,21 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 			npaths++;
 	}
 	if (!npaths) {
-		fprintf(stderr, "usage: contimgctl process FILES...|DIR [--json] [--export-vis]\n");
+		fprintf(stderr, "usage: contimgctl process FILES...|DIR [--json] [--export-vis]"
+				" [--do-k] [--quick-look] [--set SECTION.KEY=VALUE]...\n");
 		return CTL_USAGE;
 	}
 	log_init("contimgctl", LOG_FORMAT_AUTO, LOG_INFO);
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--set")) {
+			i++; /* its value is applied once the config is loaded */
+			continue;
+		}
 		if (argv[i][0] != '-' && collect(&l, argv[i], NULL) < 0) {
 			rc = CTL_FAILED;
 			goto out;
 		}
+	}
 	if (l.rejected || l.n == 0) {
 		if (!l.n)
 			fprintf(stderr, "contimgctl: no subband files given\n");
@@ -1008,6 +1059,34 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 		goto out;
 	}
 	rc = load_settings(env, &c, &s);
+	if (rc)
+		goto out;
+	/* Per-run overrides on top of the config file (same keys, docs/config.md). */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--do-k")) {
+			cfg_set(c, "calibrate", "do_k", "true");
+		} else if (!strcmp(argv[i], "--quick-look")) {
+			cfg_set(c, "image", "quick_look", "true");
+		} else if (!strcmp(argv[i], "--set")) {
+			char sec[128], *key, *val;
+			snprintf(sec, sizeof sec, "%s", argv[++i]);
+			key = strchr(sec, '.');
+			val = strchr(sec, '=');
+			if (!key || !val || val < key || key == sec || val == key + 1) {
+				fprintf(stderr, "contimgctl: --set wants SECTION.KEY=VALUE, not '%s'\n",
+					argv[i]);
+				rc = CTL_USAGE;
+				goto out;
+			}
+			*key++ = 0;
+			*val++ = 0;
+			if (cfg_set(c, sec, key, val) < 0) {
+				rc = CTL_FAILED;
+				goto out;
+			}
+		}
+	}
+	rc = load_settings_from(c, &s);
 	if (rc)
 		goto out;
 	rc = open_db(&s, 1, 1, &db);

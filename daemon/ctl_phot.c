@@ -361,11 +361,20 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 	} else {
 		printf("%-12s %12s %10s %12s %10s %10s %6s\n", "mjd", "flux_mjy", "err_mjy",
 		       "norm_mjy", "err_mjy", "corr", "flags");
-		for (size_t i = 0; i < n; i++)
-			printf("%-12.5f %12.3f %10.3f %12.3f %10.3f %10.4f %#6x\n", rows[i].mjd,
-			       1e3 * rows[i].flux_jy, 1e3 * rows[i].flux_err_jy,
-			       1e3 * rows[i].normalized_flux_jy, 1e3 * rows[i].normalized_flux_err_jy,
-			       rows[i].correction, point_flags(&rows[i]));
+		for (size_t i = 0; i < n; i++) {
+			printf("%-12.5f", rows[i].mjd);
+			const double v[] = { 1e3 * rows[i].flux_jy, 1e3 * rows[i].flux_err_jy,
+					     1e3 * rows[i].normalized_flux_jy,
+					     1e3 * rows[i].normalized_flux_err_jy, rows[i].correction };
+			const int w[] = { 12, 10, 12, 10, 10 };
+			for (int k = 0; k < 5; k++) {
+				if (isfinite(v[k]))
+					printf(" %*.*f", w[k], k == 4 ? 4 : 3, v[k]);
+				else
+					printf(" %*s", w[k], "-");
+			}
+			printf(" %#6x\n", point_flags(&rows[i]));
+		}
 	}
 	rc = CTL_OK;
 out:

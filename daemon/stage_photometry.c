@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "daemon/pipeline.h"
 #include "imaging/image.h"
 #include "photometry/variability.h"
@@ -208,6 +209,17 @@ static void cand_from(const char *source, const var_stats *vs, const ese_result 
 	c->src_size = er->src_size;
 }
 
+/* A source whose running statistics take this epoch (and maybe an ESE fit). */
+typedef struct ese_job {
+	size_t src;
+	var_state st;
+	var_stats vs;
+	int gated;
+	double *t, *f, *e;  /* the light curve for the fit (gated only) */
+	size_t n;
+	ese_result er;
+} ese_job;
+
 int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated,
 		       const forced_image *img, double ra0_rad, double dec0_rad,
 		       const catalog_source *src, size_t nsrc, const phot_settings *s,
@@ -220,10 +232,13 @@ int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated
 	norm_ref *refs = NULL;
 	photdb_ref *prefs = NULL;
 	phot_result *res = NULL;
+	ese_job *jobs = NULL;
+	size_t njobs = 0;
 	int rc = 0, in_tx = 0;
 	size_t nm = nsrc ? nsrc : 1;
 
 	res = calloc(1, sizeof *res);
+	jobs = calloc(nm, sizeof *jobs);
 	ra = malloc(nm * sizeof *ra);
 	dec = malloc(nm * sizeof *dec);
 	fr = malloc(nm * sizeof *fr);
@@ -234,7 +249,7 @@ int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated
 	prefs = malloc(rmax * sizeof *prefs);
 	rf = malloc(rmax * sizeof *rf);
 	re = malloc(rmax * sizeof *re);
-	if (!res || !ra || !dec || !fr || !cand || !order || !refs || !prefs || !rf || !re) {
+	if (!res || !jobs || !ra || !dec || !fr || !cand || !order || !refs || !prefs || !rf || !re) {
 		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
 		goto out;
 	}
@@ -256,9 +271,13 @@ int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated
 
 	/* 2. references: eligible by the catalog, measured now, not retired */
 	for (size_t i = 0; i < nsrc; i++) {
+		/* catalog SNR; a catalog without errors (a plain CSV) falls back to
+		 * the SNR measured in this image */
 		double snr = src[i].snr;
 		if (!isfinite(snr) && src[i].e_flux_mjy > 0)
 			snr = src[i].flux_mjy / src[i].e_flux_mjy;
+		if (!isfinite(snr) && fr[i].flux_err_jy > 0)
+			snr = fr[i].flux_jy / fr[i].flux_err_jy;
 		cand[i].snr = (fr[i].flags & FORCED_BAD) || (fr[i].flags & FORCED_BLENDED) ? NAN : snr;
 		cand[i].resolved = src[i].resolved;
 		cand[i].confused = src[i].confused;
@@ -354,43 +373,48 @@ int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated
 		if (!usable || counted)
 			continue;
 
-		var_state st;
-		if ((rc = load_var_state(db, row.source, &st, err, errlen)))
+		ese_job *j = &jobs[njobs];
+		j->src = i;
+		if ((rc = load_var_state(db, row.source, &j->st, err, errlen)))
 			goto out;
-		var_add(&st, mjd, row.normalized_flux_jy, row.normalized_flux_err_jy, VAR_VS_MIN);
+		var_add(&j->st, mjd, row.normalized_flux_jy, row.normalized_flux_err_jy, VAR_VS_MIN);
 		res->nvariability++;
-		var_stats vs;
-		var_get(&st, &vs);
-		double score = vs.n > s->ep.min_epochs ? 0 : NAN;
-		int gated = vs.n > s->ep.min_epochs &&
-			    (vs.chi2_nu > s->ep.gate_chi2_nu || vs.v > s->ep.gate_v);
-		ese_result er;
-		if (gated) {
-			double *t, *f, *e;
-			size_t n;
-			if ((rc = load_var_lc(db, row.source, mjd - s->ese_window_days, &t, &f, &e, &n,
-					      err, errlen)))
-				goto out;
-			rc = ese_score(t, f, e, n, &s->ep, &er);
-			free(t);
-			free(f);
-			free(e);
-			if (rc) {
-				err_set(err, errlen, rc, "photometry: out of memory");
-				goto out;
-			}
-			if (isfinite(er.score))
-				score = er.score;
-			res->nscored += er.scored;
-		}
-		photdb_var pv;
-		to_photdb_var(row.source, &st, score, &pv);
-		if ((rc = photdb_var_put(db, &pv, &st, sizeof st, err, errlen)))
+		var_get(&j->st, &j->vs);
+		j->gated = j->vs.n > s->ep.min_epochs &&
+			   (j->vs.chi2_nu > s->ep.gate_chi2_nu || j->vs.v > s->ep.gate_v);
+		if (j->gated && (rc = load_var_lc(db, row.source, mjd - s->ese_window_days, &j->t,
+						  &j->f, &j->e, &j->n, err, errlen)))
 			goto out;
-		if (gated && er.scored) {
+		njobs++;
+	}
+
+	/* ESE fits are pure and independent: run them in parallel */
+	int nthreads = s->fp.threads > 0 ? s->fp.threads : 1, nomem = 0;
+	#pragma omp parallel for schedule(dynamic) num_threads(nthreads) reduction(|:nomem)
+	for (size_t k = 0; k < njobs; k++)
+		if (jobs[k].gated && ese_score(jobs[k].t, jobs[k].f, jobs[k].e, jobs[k].n, &s->ep,
+					       &jobs[k].er))
+			nomem = 1;
+	if (nomem) {
+		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < njobs; k++) {
+		ese_job *j = &jobs[k];
+		const char *name = src[j->src].name;
+		double score = j->vs.n > s->ep.min_epochs ? 0 : NAN;
+		if (j->gated && isfinite(j->er.score))
+			score = j->er.score;
+		if (j->gated)
+			res->nscored += j->er.scored;
+		photdb_var pv;
+		to_photdb_var(name, &j->st, score, &pv);
+		if ((rc = photdb_var_put(db, &pv, &j->st, sizeof j->st, err, errlen)))
+			goto out;
+		if (j->gated && j->er.scored) {
 			photdb_cand c;
-			cand_from(row.source, &vs, &er, &c);
-			if (er.score >= s->ep.candidate_score) {
+			cand_from(name, &j->vs, &j->er, &c);
+			if (j->er.score >= s->ep.candidate_score) {
 				res->ncandidates++;
 				rc = photdb_cand_upsert(db, &c, err, errlen);
 			} else {
@@ -419,6 +443,11 @@ int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated
 		prefs[r].retire_chi2_nu = chi2_nu;
 		if ((rc = photdb_ref_put(db, &prefs[r], err, errlen)))
 			goto out;
+		if (res->nretired < sizeof res->retired / sizeof res->retired[0]) {
+			snprintf(res->retired[res->nretired], sizeof res->retired[0], "%s",
+				 prefs[r].source);
+			res->retired_chi2_nu[res->nretired] = chi2_nu;
+		}
 		res->nretired++;
 	}
 	rc = db_end(db, 1, err, errlen);
@@ -433,6 +462,12 @@ out:
 		res = NULL;
 	}
 	free(res);
+	for (size_t k = 0; jobs && k < njobs; k++) {
+		free(jobs[k].t);
+		free(jobs[k].f);
+		free(jobs[k].e);
+	}
+	free(jobs);
 	free(ra);
 	free(dec);
 	free(fr);
@@ -489,5 +524,22 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 				&fi, im->ra0_rad, im->dec0_rad, src, nsrc, &s, &ctx->phot, err,
 				errlen);
 	free(src);
-	return rc;
+	if (rc)
+		return rc;
+	const phot_result *p = ctx->phot;
+	for (size_t k = 0; k < p->nretired && k < sizeof p->retired / sizeof p->retired[0]; k++)
+		log_msg(LOG_NOTICE, ctx->group_name, "photometry", -1,
+			"reference %s retired: chi2_nu %.2f over the last %.0f days", p->retired[k],
+			p->retired_chi2_nu[k], s.np.retire_window_days);
+	if (p->norm_flags & NORM_TOO_FEW_REFS)
+		log_msg(LOG_INFO, ctx->group_name, "photometry", -1,
+			"not normalised: %zu usable references (need %d)", p->nrefs, s.np.min_refs);
+	log_msg(LOG_INFO, ctx->group_name, "photometry", -1,
+		"%zu catalog sources, %zu measured (%zu with flux), correction %.4f ± %.4f from %zu "
+		"references%s, %zu into variability, %zu ESE-scored, %zu candidates%s",
+		p->ncatalog, p->nmeasured, p->nvalid, p->correction, p->correction_err, p->nrefs,
+		p->norm_flags & NORM_PROVISIONAL ? " (provisional baseline)" : "",
+		p->nvariability, p->nscored, p->ncandidates,
+		ctx->calibrated ? "" : " (uncalibrated: kept out of variability)");
+	return 0;
 }

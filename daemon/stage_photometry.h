@@ -59,7 +59,9 @@ typedef struct phot_result {
 	size_t nmeasured;         /* inside the image and the pb cut */
 	size_t nvalid;            /* with a flux (no FORCED_BAD flag) */
 	size_t nrefs;             /* references used for the correction */
-	size_t nretired;          /* references retired by this epoch */
+	size_t nretired;          /* references retired by this epoch ... */
+	char retired[8][64];      /* ... the first 8 of them by name ... */
+	double retired_chi2_nu[8];/* ... and their χ²_ν */
 	double correction, correction_err; /* NAN when not normalised */
 	unsigned norm_flags;      /* enum norm_flag */
 	size_t nvariability;      /* sources whose running statistics got this epoch */

@@ -64,7 +64,9 @@ int plot_svg_fprint(const plot_lc *lc, FILE *f)
 	}
 	if (!ngood)
 		return -EINVAL;
-	if (isfinite(lc->base_mjd0) && isfinite(lc->base_mjd1)) {
+	int shade = isfinite(lc->base_mjd0) && isfinite(lc->base_mjd1) && lc->base_mjd0 > 0 &&
+		    lc->base_mjd1 >= lc->base_mjd0;
+	if (shade) {
 		t0 = fmin(t0, lc->base_mjd0);
 		t1 = fmax(t1, lc->base_mjd1);
 	}
@@ -97,7 +99,7 @@ int plot_svg_fprint(const plot_lc *lc, FILE *f)
 	xml_escaped(f, lc->title ? lc->title : "light curve");
 	fputs("</text>\n", f);
 	/* shaded baseline period */
-	if (isfinite(lc->base_mjd0) && isfinite(lc->base_mjd1) && lc->base_mjd1 >= lc->base_mjd0) {
+	if (shade) {
 		double a = X(lc->base_mjd0 - 0.5), b = X(lc->base_mjd1 + 0.5);
 		fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" fill=\"#dde8f6\">"
 			   "<title>reference baseline</title></rect>\n", a, MT, b - a, ph);

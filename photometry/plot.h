@@ -23,7 +23,8 @@ typedef struct plot_lc {
 	const double *mjd;          /* [n] */
 	const double *flux;         /* [n]; non-finite points are skipped */
 	const double *err;          /* [n] or NULL */
-	double base_mjd0, base_mjd1;/* reference-baseline period to shade (NAN: none) */
+	double base_mjd0, base_mjd1;/* reference-baseline period to shade; none when NAN or
+				       0 (a zero-initialised plot_lc shades nothing) */
 	const ese_result *ese;      /* fitted model to overlay, or NULL */
 } plot_lc;
 
