@@ -27,7 +27,7 @@ check "the group ran to completion once" is "SELECT runs FROM groups" 1
 check "a stalled stage withholds the watchdog ping" grep -q "withholding the watchdog ping" "$T/daemon.log"
 check "recovery was recorded" is "SELECT count(*) FROM group_events WHERE kind = 'recovered'" 1
 check "one vis product row" is "SELECT count(*) FROM products" 1
-check "one exported file, no temporary left" [ "$(ls "$T/prod/2026-03-01T05:49:14/" | wc -l)" = 1 ]
+check "one exported file, no temporary left" [ "$(ls "$T/prod/2026-03-01/2026-03-01T05:49:14/" | wc -l)" = 1 ]
 check "product path exists" test -s "$(q "SELECT path FROM products WHERE name = 'vis'")"
 check "still one group and 16 files" is "SELECT count(*) || '/' || (SELECT count(*) FROM subband_files) FROM groups" "1/16"
 
