@@ -145,6 +145,116 @@ double beamfit_gauss(const beamfit_beam *b, double dl, double dm)
 			 xmin * xmin / (b->bmin_rad * b->bmin_rad)));
 }
 
+/* Sum of squared residuals of the centred Gaussian with parameters
+ * q = (ln bmaj, ln bmin, pa) over the box. */
+static double box_cost(const float *psf, int nx, int ny, double cell, int half, const double q[3])
+{
+	beamfit_beam b = { exp(q[0]), exp(q[1]), q[2] };
+	double s = 0;
+	for (int dy = -half; dy <= half; dy++)
+		for (int dx = -half; dx <= half; dx++) {
+			int x = nx / 2 + dx, y = ny / 2 + dy;
+			if (x < 0 || y < 0 || x >= nx || y >= ny)
+				continue;
+			double d = psf[(size_t)y * nx + x] - beamfit_gauss(&b, -dx * cell, dy * cell);
+			s += d * d;
+		}
+	return s;
+}
+
+int beamfit_psf_box(const float *psf, int nx, int ny, double cell_rad, double est_rad,
+		    double box_scale, beamfit_beam *b, char *err, size_t errlen)
+{
+	int half = (int)ceil(0.5 * box_scale * est_rad / cell_rad);
+	double q[3] = { log(b->bmaj_rad), log(b->bmin_rad), b->bpa_rad }, lambda = 1e-3;
+	double cost = box_cost(psf, nx, ny, cell_rad, half, q);
+
+	if (half < 2)
+		half = 2;
+	/* Levenberg–Marquardt with a numerical Jacobian (3 parameters). */
+	for (int it = 0; it < 100; it++) {
+		double jtj[3][3] = { { 0 } }, jtr[3] = { 0 }, h = 1e-5;
+		beamfit_beam b0 = { exp(q[0]), exp(q[1]), q[2] };
+		for (int dy = -half; dy <= half; dy++)
+			for (int dx = -half; dx <= half; dx++) {
+				int x = nx / 2 + dx, y = ny / 2 + dy;
+				if (x < 0 || y < 0 || x >= nx || y >= ny)
+					continue;
+				double dl = -dx * cell_rad, dm = dy * cell_rad;
+				double g0 = beamfit_gauss(&b0, dl, dm), jr[3];
+				for (int k = 0; k < 3; k++) {
+					double qq[3] = { q[0], q[1], q[2] };
+					qq[k] += h;
+					beamfit_beam bk = { exp(qq[0]), exp(qq[1]), qq[2] };
+					jr[k] = (beamfit_gauss(&bk, dl, dm) - g0) / h;
+				}
+				double res = psf[(size_t)y * nx + x] - g0;
+				for (int a = 0; a < 3; a++) {
+					jtr[a] += jr[a] * res;
+					for (int c = 0; c < 3; c++)
+						jtj[a][c] += jr[a] * jr[c];
+				}
+			}
+		int improved = 0;
+		for (int tries = 0; tries < 20 && !improved; tries++) {
+			double a[3][3], rhs[3], step[3];
+			for (int i = 0; i < 3; i++) {
+				for (int j = 0; j < 3; j++)
+					a[i][j] = jtj[i][j];
+				a[i][i] *= 1 + lambda;
+				rhs[i] = jtr[i];
+			}
+			/* Cramer's rule for the 3×3 system. */
+			double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+				     a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+				     a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+			if (!(fabs(det) > 0))
+				break;
+			for (int k = 0; k < 3; k++) {
+				double m[3][3];
+				memcpy(m, a, sizeof m);
+				for (int i = 0; i < 3; i++)
+					m[i][k] = rhs[i];
+				step[k] = (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+					   m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+					   m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])) / det;
+			}
+			double qn[3] = { q[0] + step[0], q[1] + step[1], q[2] + step[2] };
+			double cn = box_cost(psf, nx, ny, cell_rad, half, qn);
+			if (cn < cost) {
+				improved = 1;
+				double rel = (cost - cn) / (cost > 0 ? cost : 1);
+				memcpy(q, qn, sizeof q);
+				cost = cn;
+				lambda *= 0.3;
+				if (rel < 1e-10)
+					it = 1000;
+			} else {
+				lambda *= 10;
+			}
+		}
+		if (!improved)
+			break;
+	}
+	if (!isfinite(q[0]) || !isfinite(q[1]) || !isfinite(q[2]))
+		return err_set(err, errlen, -ERANGE, "beamfit: box fit diverged");
+	double maj = exp(q[0]), min = exp(q[1]), pa = q[2];
+	if (min > maj) {
+		double t = maj;
+		maj = min;
+		min = t;
+		pa += M_PI / 2;
+	}
+	while (pa > M_PI / 2)
+		pa -= M_PI;
+	while (pa <= -M_PI / 2)
+		pa += M_PI;
+	b->bmaj_rad = maj;
+	b->bmin_rad = min;
+	b->bpa_rad = pa;
+	return 0;
+}
+
 void beamfit_restore(float *image, const float *model, int nx, int ny, double cell_rad,
 		     const beamfit_beam *b, int nthreads)
 {

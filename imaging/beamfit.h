@@ -28,6 +28,17 @@ typedef struct beamfit_beam {
 int beamfit_psf(const float *psf, int nx, int ny, double cell_rad, beamfit_beam *ret,
 		char *err, size_t errlen);
 
+/* WSClean's convention (Fit2DGaussianCentred, beam-fitting box 10): a
+ * centred, peak-1 Gaussian (three parameters: major, minor, PA) fitted by
+ * Levenberg–Marquardt least squares to every PSF pixel within a box
+ * box_scale × est_rad wide, starting from *b (e.g. beamfit_psf's result).
+ * Where the PSF has strong near sidelobes (sparse arrays) this beam is wider
+ * than the main-lobe fit; restored peaks of slightly smeared sources then
+ * lose less.  Returns 0 and updates *b, or -ERANGE when the fit diverges
+ * (*b untouched). */
+int beamfit_psf_box(const float *psf, int nx, int ny, double cell_rad, double est_rad,
+		    double box_scale, beamfit_beam *b, char *err, size_t errlen);
+
 /* Value at offset (dl, dm) radians of the peak-1 Gaussian of beam b. */
 double beamfit_gauss(const beamfit_beam *b, double dl, double dm);
 

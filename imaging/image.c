@@ -36,6 +36,8 @@ void image_params_default(image_params *p)
 	p->sigma = 2.0;
 	p->wstacking = 1;
 	clean_params_default(&p->clean);
+	p->beam_box = 1;
+	p->beam_box_scale = 10;
 	p->pb_cut = 0.2;
 	p->diam_m = BEAM_DSA110_DIAM_M;
 	p->dut1_s = 0;
@@ -250,6 +252,15 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	r = beamfit_psf(res->psf, p->nx, p->ny, p->cell_rad, &res->beam, err, errlen);
 	if (r < 0)
 		goto out;
+	if (p->beam_box && s->max_uv_lambda > 0) {
+		/* The box fit starts from the main-lobe beam; if it diverges or
+		 * lands far from it (a pathological PSF), the main-lobe beam stays. */
+		beamfit_beam b = res->beam;
+		if (beamfit_psf_box(res->psf, p->nx, p->ny, p->cell_rad, 1 / s->max_uv_lambda,
+				    p->beam_box_scale > 0 ? p->beam_box_scale : 10, &b, NULL, 0) == 0 &&
+		    b.bmaj_rad < 3 * res->beam.bmaj_rad && b.bmin_rad > 0.5 * res->beam.bmin_rad)
+			res->beam = b;
+	}
 
 	r = clean_run(g, s, res->psf, &p->clean, res->model, res->residual, &res->clean, err,
 		      errlen);

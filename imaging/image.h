@@ -12,7 +12,8 @@
  *
  * Defaults (image_params_default): 4096 × 4096 at 3″, Briggs robust 0,
  * ε = 1e-4 with w-stacking, niter 20000, gain 0.1, major gain 0.8,
- * auto-threshold 3σ, at most 20 major cycles, pb cut 0.2, 4.65 m dish.
+ * auto-threshold 3σ, at most 20 major cycles, restoring beam fitted like
+ * WSClean (box of 10 theoretical beams), pb cut 0.2, 4.65 m dish.
  * image_params_quicklook(): 2048 × 2048 at 6″, niter 2000, 8 major cycles,
  * auto-threshold 5σ.
  *
@@ -41,6 +42,11 @@ typedef struct image_params {
 	double sigma;           /* grid oversampling */
 	int wstacking;          /* 1 = w-stacking */
 	clean_params clean;     /* niter, gains, thresholds, auto-mask, max_major */
+	int beam_box;           /* 1 (default): WSClean-style box fit of the PSF
+				   (beamfit_psf_box), kept unless it diverges or
+				   lands beyond 3x / below 0.5x the main-lobe beam;
+				   0: main-lobe fit only */
+	double beam_box_scale;  /* box width in theoretical beams 1/max|uv| (10) */
 	double pb_cut;          /* pbcor blanked where pb < pb_cut (default 0.2) */
 	double diam_m;          /* dish diameter for the primary beam (4.65) */
 	double dut1_s;          /* UT1 − UTC for the beam's pointing (0) */

@@ -169,6 +169,20 @@ static const struct db_migration {
 	  "  niter INTEGER, nmajor INTEGER, weighting TEXT,"
 	  "  created_at REAL NOT NULL);"
 	  "CREATE INDEX IF NOT EXISTS images_group ON images(group_id);" },
+	{ "mosaic: mosaics (state/mosaicdb.c)",
+	  "CREATE TABLE IF NOT EXISTS mosaics ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  name TEXT NOT NULL,"
+	  "  path TEXT NOT NULL UNIQUE,"            /* the mosaic FITS file; rebuilding updates the row */
+	  "  weight_path TEXT, noise_path TEXT,"    /* sum of pb^2/sigma^2; 1/sqrt of it */
+	  "  created REAL NOT NULL,"                /* wall-clock, unix seconds */
+	  "  t_start_mjd REAL NOT NULL, t_end_mjd REAL NOT NULL," /* the requested window (UTC) */
+	  "  ntiles INTEGER NOT NULL,"
+	  "  ra_deg REAL, dec_deg REAL,"            /* ICRS centre of the SIN grid */
+	  "  nx INTEGER, ny INTEGER, cell_arcsec REAL,"
+	  "  groups TEXT NOT NULL DEFAULT '',"      /* comma-separated groups.name of the tiles */
+	  "  CHECK (t_end_mjd >= t_start_mjd));"
+	  "CREATE INDEX IF NOT EXISTS mosaics_t ON mosaics(t_start_mjd);" },
 	/* >>> append new migrations above this line <<< */
 };
 

@@ -26,13 +26,15 @@ static double urand(unsigned *s)
 	return ((*s >> 8) & 0xffffff) / 16777216.0;
 }
 
+static const double ufrac = 0.35; /* |u|, |v| <= ufrac/cell */
+
 static void make_data(double wscale)
 {
 	unsigned s = 42;
 	for (int c = 0; c < NCHAN; c++)
 		freq[c] = 1.3e9 + c * 0.08e9;
-	/* |u|, |v| up to 0.35/cell wavelengths at the top frequency. */
-	double umax_m = 0.35 / CELL * VIS_C_M_S / freq[NCHAN - 1];
+	/* |u|, |v| up to ufrac/cell wavelengths at the top frequency. */
+	double umax_m = ufrac / CELL * VIS_C_M_S / freq[NCHAN - 1];
 	for (int r = 0; r < NROW; r++) {
 		uvw[3 * r] = (2 * urand(&s) - 1) * umax_m;
 		uvw[3 * r + 1] = (2 * urand(&s) - 1) * umax_m;

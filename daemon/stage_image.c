@@ -1,0 +1,235 @@
+/*
+ * daemon/stage_image.c — the image stage: the pipeline's adapter between the
+ * pure imager (imaging/image.h) and the files and database.
+ *
+ * Reads [image] from the configuration (docs/config.md) into image_params,
+ * images ctx->vis, writes the six products
+ *     products_dir/YYYY-MM-DD/<group>/<group>.{image,residual,psf,model,pb,pbcor}.fits
+ * (each atomically: temporary name, rename), registers them as products
+ * named image, residual, psf, model, pb, pbcor, and upserts two `images`
+ * rows (the restored image and the pbcor image, pbcor = 0/1) with the beam,
+ * noise, peak, dynamic range, centre, size, cell, frequency, bandwidth,
+ * integration and calibration state.  The result stays in ctx->image for
+ * the photometry stage.
+ */
+#include "daemon/pipeline.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "imaging/fitsout.h"
+#include "imaging/image.h"
+#include "state/db.h"
+
+#define ARCSEC (M_PI / 648000.0)
+#define DEG (M_PI / 180.0)
+
+/* [image] → image_params, every key optional (defaults of image.h; with
+ * quicklook = true the quick-look preset is the starting point). */
+int stage_image_params(const cfg *c, image_params *p, char *err, size_t errlen)
+{
+	int r, ql = 0, size, wst, niter, max_major, chan_avg;
+	double cell, robust, taper, uvmin, uvmax, eps, sigma, gain, mgain, thr_mjy, athr, amask;
+	double pbcut, diam;
+	const char *w;
+
+	if ((r = cfg_bool(c, "image", "quicklook", 0, &ql, err, errlen)) < 0)
+		return r;
+	if (ql)
+		image_params_quicklook(p);
+	else
+		image_params_default(p);
+	if ((r = cfg_int(c, "image", "size", p->nx, &size, err, errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "cell_arcsec", p->cell_rad / ARCSEC, &cell, err, errlen)) <
+		    0 ||
+	    (r = cfg_double(c, "image", "robust", p->robust, &robust, err, errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "taper_arcsec", 0, &taper, err, errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "uvmin_lambda", 0, &uvmin, err, errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "uvmax_lambda", 0, &uvmax, err, errlen)) < 0 ||
+	    (r = cfg_int(c, "image", "chan_avg", p->chan_avg, &chan_avg, err, errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "epsilon", p->epsilon, &eps, err, errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "oversampling", p->sigma, &sigma, err, errlen)) < 0 ||
+	    (r = cfg_bool(c, "image", "wstacking", p->wstacking, &wst, err, errlen)) < 0 ||
+	    (r = cfg_int(c, "image", "niter", p->clean.niter, &niter, err, errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "gain", p->clean.gain, &gain, err, errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "major_gain", p->clean.major_gain, &mgain, err, errlen)) <
+		    0 ||
+	    (r = cfg_double(c, "image", "threshold_mjy", p->clean.threshold_jy * 1e3, &thr_mjy,
+			    err, errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "auto_threshold", p->clean.auto_threshold, &athr, err,
+			    errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "auto_mask", p->clean.auto_mask, &amask, err, errlen)) < 0 ||
+	    (r = cfg_int(c, "image", "max_major", p->clean.max_major, &max_major, err, errlen)) <
+		    0 ||
+	    (r = cfg_double(c, "image", "pb_cut", p->pb_cut, &pbcut, err, errlen)) < 0 ||
+	    (r = cfg_double(c, "image", "dish_diameter_m", p->diam_m, &diam, err, errlen)) < 0)
+		return r;
+	const char *bf = cfg_get_str(c, "image", "beam_fit", p->beam_box ? "box" : "mainlobe");
+	if (!strcmp(bf, "box"))
+		p->beam_box = 1;
+	else if (!strcmp(bf, "mainlobe"))
+		p->beam_box = 0;
+	else
+		return err_set(err, errlen, -EINVAL,
+			       "[image] beam_fit = '%s': expected box or mainlobe", bf);
+	w = cfg_get_str(c, "image", "weighting", weight_mode_name(p->weighting));
+	if (weight_mode_parse(w, &p->weighting) < 0)
+		return err_set(err, errlen, -EINVAL,
+			       "[image] weighting = '%s': expected natural, uniform or briggs", w);
+	if (size < 16 || size % 2 || size > 32768)
+		return err_set(err, errlen, -EINVAL, "[image] size = %d: expected an even 16..32768",
+			       size);
+	if (!(cell > 0))
+		return err_set(err, errlen, -EINVAL, "[image] cell_arcsec = %g: must be > 0", cell);
+	if (!(robust >= -2 && robust <= 2))
+		return err_set(err, errlen, -EINVAL, "[image] robust = %g: expected -2 .. 2", robust);
+	if (!(eps >= 1e-7 && eps < 0.1) || !(sigma >= 1.2 && sigma <= 3))
+		return err_set(err, errlen, -EINVAL,
+			       "[image] epsilon = %g / oversampling = %g out of range", eps, sigma);
+	if (!(gain > 0 && gain <= 1) || !(mgain > 0 && mgain <= 1))
+		return err_set(err, errlen, -EINVAL, "[image] gain/major_gain must be in (0, 1]");
+	if (chan_avg < 1 || niter < 0 || max_major < 0 || !(pbcut > 0 && pbcut < 1) ||
+	    !(diam > 0))
+		return err_set(err, errlen, -EINVAL,
+			       "[image] chan_avg >= 1, niter >= 0, max_major >= 0, 0 < pb_cut < 1, "
+			       "dish_diameter_m > 0 required");
+	p->nx = p->ny = size;
+	p->cell_rad = cell * ARCSEC;
+	p->robust = robust;
+	p->taper_fwhm_rad = taper * ARCSEC;
+	p->uvmin_lambda = uvmin;
+	p->uvmax_lambda = uvmax;
+	p->chan_avg = chan_avg;
+	p->epsilon = eps;
+	p->sigma = sigma;
+	p->wstacking = wst;
+	p->clean.niter = niter;
+	p->clean.gain = gain;
+	p->clean.major_gain = mgain;
+	p->clean.threshold_jy = thr_mjy * 1e-3;
+	p->clean.auto_threshold = athr;
+	p->clean.auto_mask = amask;
+	p->clean.max_major = max_major;
+	p->pb_cut = pbcut;
+	p->diam_m = diam;
+	p->dut1_s = cfg_get_double(c, "pipeline", "dut1_s", 0);
+	return 0;
+}
+
+static int mkdirs(const char *path)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+	if (n >= sizeof tmp)
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int record_image(pipe_ctx *ctx, const image_result *r, const char *path, int pbcor,
+			char *err, size_t errlen)
+{
+	return db_exec(
+		ctx->db, err, errlen,
+		"INSERT INTO images (group_id, path, pbcor, bmaj_arcsec, bmin_arcsec, bpa_deg,"
+		" noise_jy, peak_jy, dynamic_range, ra_deg, dec_deg, nx, ny, cell_arcsec, freq_hz,"
+		" bandwidth_hz, integration_s, mjd_obs, calibrated, niter, nmajor, weighting,"
+		" created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+		" ON CONFLICT(path) DO UPDATE SET group_id = excluded.group_id,"
+		" pbcor = excluded.pbcor, bmaj_arcsec = excluded.bmaj_arcsec,"
+		" bmin_arcsec = excluded.bmin_arcsec, bpa_deg = excluded.bpa_deg,"
+		" noise_jy = excluded.noise_jy, peak_jy = excluded.peak_jy,"
+		" dynamic_range = excluded.dynamic_range, ra_deg = excluded.ra_deg,"
+		" dec_deg = excluded.dec_deg, nx = excluded.nx, ny = excluded.ny,"
+		" cell_arcsec = excluded.cell_arcsec, freq_hz = excluded.freq_hz,"
+		" bandwidth_hz = excluded.bandwidth_hz, integration_s = excluded.integration_s,"
+		" mjd_obs = excluded.mjd_obs, calibrated = excluded.calibrated,"
+		" niter = excluded.niter, nmajor = excluded.nmajor, weighting = excluded.weighting,"
+		" created_at = excluded.created_at",
+		"Isiddddddddiidddddiiisd", (int64_t)ctx->group_id, path, pbcor,
+		r->beam.bmaj_rad / ARCSEC, r->beam.bmin_rad / ARCSEC, r->beam.bpa_rad / DEG,
+		r->noise_jy, r->peak_jy, r->dynamic_range, r->ra0_rad / DEG, r->dec0_rad / DEG,
+		r->nx, r->ny, r->cell_rad / ARCSEC, r->freq_hz, r->bandwidth_hz, r->exposure_s,
+		r->jd_start - 2400000.5, ctx->calibrated, r->clean.iterations,
+		r->clean.major_cycles, r->weighting_desc, (double)time(NULL));
+}
+
+int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
+{
+	image_params p;
+	image_result *res = NULL;
+	char dir[4096], path[FITSOUT_NPRODUCTS][4300];
+	int r;
+
+	if (!ctx->vis)
+		return err_set(err, errlen, -EINVAL, "no visibilities to image (convert did not run)");
+	r = stage_image_params(ctx->cfg, &p, err, errlen);
+	if (r < 0) {
+		ctx->permanent = 1;
+		return r;
+	}
+	p.nthreads = ctx->threads;
+	r = image_run(ctx->vis, &p, &res, err, errlen);
+	if (r < 0) {
+		if (r == -EINVAL)
+			ctx->permanent = 1;
+		return r;
+	}
+	/* products_dir/YYYY-MM-DD/<group>/ (the date is the group name's). */
+	if ((size_t)snprintf(dir, sizeof dir, "%s/%.10s/%s", ctx->products_dir, ctx->group_name,
+			     ctx->group_name) >= sizeof dir) {
+		r = err_set(err, errlen, -ENAMETOOLONG, "products_dir too long");
+		goto out;
+	}
+	r = mkdirs(dir);
+	if (r < 0) {
+		err_set(err, errlen, r, "cannot create %s: %s", dir, strerror(-r));
+		goto out;
+	}
+	for (int k = 0; k < FITSOUT_NPRODUCTS; k++) {
+		snprintf(path[k], sizeof path[k], "%s/%s.%s.fits", dir, ctx->group_name,
+			 fitsout_product_name(k));
+		r = fitsout_write(path[k], res, k, ctx->calibrated, err, errlen);
+		if (r < 0)
+			goto out;
+		pipe_add_product(ctx, fitsout_product_name(k), path[k]);
+		pipe_progress(ctx);
+	}
+	if (ctx->db) {
+		r = db_begin(ctx->db, err, errlen);
+		if (r < 0)
+			goto out;
+		r = record_image(ctx, res, path[FITSOUT_IMAGE], 0, err, errlen);
+		if (r >= 0)
+			r = record_image(ctx, res, path[FITSOUT_PBCOR], 1, err, errlen);
+		int e = db_end(ctx->db, r >= 0, r >= 0 ? err : NULL, r >= 0 ? errlen : 0);
+		if (r >= 0)
+			r = e;
+		if (r < 0)
+			goto out;
+	}
+	r = 0;
+	image_result_free(ctx->image);
+	ctx->image = res;
+	res = NULL;
+out:
+	image_result_free(res);
+	return r;
+}
