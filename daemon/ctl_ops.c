@@ -910,34 +910,6 @@ int ctl_ingest(int argc, char **argv, const ctl_env *env)
 	rc = load_settings(env, &c, &s);
 	if (rc)
 		goto out;
-	/* Per-run overrides on top of the config file (same keys, docs/config.md). */
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--do-k")) {
-			cfg_set(c, "calibrate", "do_k", "true");
-		} else if (!strcmp(argv[i], "--quick-look")) {
-			cfg_set(c, "image", "quick_look", "true");
-		} else if (!strcmp(argv[i], "--set")) {
-			char sec[128], *key, *val;
-			snprintf(sec, sizeof sec, "%s", argv[++i]);
-			key = strchr(sec, '.');
-			val = strchr(sec, '=');
-			if (!key || !val || val < key || key == sec || val == key + 1) {
-				fprintf(stderr, "contimgctl: --set wants SECTION.KEY=VALUE, not '%s'\n",
-					argv[i]);
-				rc = CTL_USAGE;
-				goto out;
-			}
-			*key++ = 0;
-			*val++ = 0;
-			if (cfg_set(c, sec, key, val) < 0) {
-				rc = CTL_FAILED;
-				goto out;
-			}
-		}
-	}
-	rc = load_settings_from(c, &s);
-	if (rc)
-		goto out;
 	rc = open_db(&s, 1, 1, &db);
 	if (rc)
 		goto out;
@@ -1066,7 +1038,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 		if (!strcmp(argv[i], "--do-k")) {
 			cfg_set(c, "calibrate", "do_k", "true");
 		} else if (!strcmp(argv[i], "--quick-look")) {
-			cfg_set(c, "image", "quick_look", "true");
+			cfg_set(c, "image", "quicklook", "true");
 		} else if (!strcmp(argv[i], "--set")) {
 			char sec[128], *key, *val;
 			snprintf(sec, sizeof sec, "%s", argv[++i]);
