@@ -619,6 +619,8 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 		json_object_object_get_ex(o, "retries", &x);
 		printf("subbands:   %d (missing: %s)\nretries:    %d\n", json_object_get_int(v), miss,
 		       json_object_get_int(x));
+		if (json_object_object_get_ex(o, "calibrated", &v) && v)
+			printf("calibrated: %s\n", json_object_get_boolean(v) ? "yes" : "no");
 		if (jget_str(o, "error"))
 			printf("error:      %s\n", jget_str(o, "error"));
 		json_object_object_get_ex(o, "missing_reasons", &v);

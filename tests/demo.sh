@@ -33,6 +33,7 @@ cell_arcsec = 6
 niter = 2000
 CONF
 export CONTIMG_CONFIG=$CONF
+export OMP_WAIT_POLICY=passive
 say() { printf '\n==> %s\n' "$*"; }
 
 say "catalogs: VLA calibrator list and the simulated sky"
@@ -54,7 +55,7 @@ say "simulating two groups (calibrator transit, then the same field one hour lat
 "$BIN/contimg-sim" --out "$D/sim" --nants 32 --nchan-per-subband 6 --ntimes 24 \
 	--dec 54.9 --sky "$D/sky.csv" --calibrator 0834+555,128.72876715,55.57251971,8.8 \
 	--stream 2 --step 3600 --seed 7 --quiet || exit 1
-ls "$D/sim"
+echo "$(ls "$D"/sim/*_sb*.hdf5 | wc -l) subband files, truth and true gains in $D/sim"
 
 say "starting contimgd (logs in $D/contimgd.log)"
 "$BIN/contimgd" --config "$CONF" --foreground >"$D/contimgd.log" 2>&1 &
@@ -85,6 +86,8 @@ say "contimgctl caltables"
 "$BIN/contimgctl" caltables
 say "products"
 find "$D/products" -type f | sort
+say "forced photometry of DEMO1 (truth 450 mJy at 1.4 GHz): contimgctl lightcurve DEMO1"
+"$BIN/contimgctl" lightcurve DEMO1
 kill -TERM $PID 2>/dev/null
 wait $PID
 echo "contimgd exited with status $?"

@@ -13,6 +13,8 @@ export CONTIMG_SHARED_DATA
 export CONTIMG_BIN="$ROOT/bin"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+# Idle OpenMP threads sleep: tests run daemons and tools side by side on 2 cores.
+export OMP_WAIT_POLICY=passive
 LOG=$(mktemp -d /tmp/contimg-run-XXXXXX)
 pass=0; fail=0
 
