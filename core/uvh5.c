@@ -479,7 +479,10 @@ static int read_nums(ctx *c, hid_t g, const char *gname, const char *name, int r
 		r = required ? fail(c, err, errlen, -EIO, "%s/%s is empty", gname, name) : 1;
 		goto out;
 	}
-	if (!(d.cls == H5T_INTEGER || (!want_int && d.cls == H5T_FLOAT))) {
+	/* A corrupt datatype message can claim gigabyte-sized numbers, and HDF5
+	 * would allocate a conversion buffer that size: refuse anything wider
+	 * than 8 bytes. */
+	if (!(d.cls == H5T_INTEGER || (!want_int && d.cls == H5T_FLOAT)) || d.tsize > 8) {
 		r = fail(c, err, errlen, -EIO, "%s/%s: expected %s numbers", gname, name,
 			 want_int ? "integer" : "integer or floating-point");
 		goto out;
@@ -584,8 +587,8 @@ static int read_strs(ctx *c, hid_t g, const char *gname, const char *name, int r
 		H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, vp);
 	} else {
 		size_t sz = d.tsize;
-		if (sz > MAX_STRING) {
-			r = fail(c, err, errlen, -EIO, "%s/%s: string of %zu bytes is too long", gname,
+		if (sz > MAX_STRING || n * sz > 64 * (size_t)MAX_STRING) {
+			r = fail(c, err, errlen, -EIO, "%s/%s: strings of %zu bytes are too long", gname,
 				 name, sz);
 			goto out;
 		}
@@ -724,7 +727,7 @@ static int open_data(ctx *c, char *err, size_t errlen)
 		hid_t ft = H5Dget_type(c->vis), t0 = -1, t1 = -1;
 		int ok = 0, ir = -1, ii = -1;
 
-		if (ft >= 0 && d.cls == H5T_COMPOUND && H5Tget_nmembers(ft) == 2) {
+		if (ft >= 0 && d.cls == H5T_COMPOUND && d.tsize <= 16 && H5Tget_nmembers(ft) == 2) {
 			ir = H5Tget_member_index(ft, "r");
 			ii = H5Tget_member_index(ft, "i");
 		}
@@ -771,7 +774,7 @@ static int open_data(ctx *c, char *err, size_t errlen)
 	c->nsamples = d.ds;
 	if ((r = check_data_shape(c, &d, "nsamples", err, errlen)))
 		return r;
-	if (d.cls != H5T_FLOAT && d.cls != H5T_INTEGER)
+	if ((d.cls != H5T_FLOAT && d.cls != H5T_INTEGER) || d.tsize > 8)
 		return fail(c, err, errlen, -EIO, "Data/nsamples: expected numbers");
 	c->h.data_rank = c->data_rank;
 	check_filters(c, c->vis, "visdata");
@@ -891,6 +894,12 @@ static int read_phase(ctx *c, char *err, size_t errlen)
 	return 0;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -928,19 +937,32 @@ static int check_layout(ctx *c, char *err, size_t errlen)
 	if (imax - imin > 1e-6 * fabs(imax))
 		not_imageable(c, "integration times differ (%.6g to %.6g s)", imin, imax);
 
-	/* Every antenna in ant_1/2_array must be in antenna_numbers. */
-	for (int i = 0; i < h->nblts; i++) {
-		for (int k = 0; k < 2; k++) {
-			int64_t a = k ? c->ant2[i] : c->ant1[i];
-			int found = 0;
-			for (int j = 0; j < h->nants_telescope && !found; j++)
-				found = c->antnum[j] == a;
-			if (!found)
-				return fail(c, err, errlen, -EIO, "Header/ant_%d_array[%d] = %lld is not in "
-					    "Header/antenna_numbers", k + 1, i, (long long)a);
+	/* Antenna numbers: distinct, non-negative ints; every antenna in
+	 * ant_1/2_array must be one of them. */
+	{
+		int64_t *sorted = malloc((size_t)h->nants_telescope * sizeof *sorted);
+		if (!sorted)
+			return fail(c, err, errlen, -ENOMEM, "out of memory");
+		memcpy(sorted, c->antnum, (size_t)h->nants_telescope * sizeof *sorted);
+		qsort(sorted, h->nants_telescope, sizeof *sorted, cmp_i64);
+		for (int j = 0; j < h->nants_telescope && !r; j++) {
+			if (sorted[j] < 0 || sorted[j] > INT32_MAX)
+				r = fail(c, err, errlen, -EIO, "Header/antenna_numbers: %lld is out of "
+					 "range", (long long)sorted[j]);
+			else if (j && sorted[j] == sorted[j - 1])
+				r = fail(c, err, errlen, -EIO, "Header/antenna_numbers lists %lld twice",
+					 (long long)sorted[j]);
 		}
-		if (i >= nb && i >= 4 * h->nants_telescope)
-			break; /* the rectangular check below covers the rest */
+		for (int i = 0; i < h->nblts && !r; i++)
+			for (int k = 0; k < 2 && !r; k++) {
+				int64_t a = k ? c->ant2[i] : c->ant1[i];
+				if (!bsearch(&a, sorted, h->nants_telescope, sizeof *sorted, cmp_i64))
+					r = fail(c, err, errlen, -EIO, "Header/ant_%d_array[%d] = %lld is not "
+						 "in Header/antenna_numbers", k + 1, i, (long long)a);
+			}
+		free(sorted);
+		if (r)
+			return r;
 	}
 
 	if ((int64_t)nt * nb != h->nblts) {
@@ -976,14 +998,9 @@ static int check_layout(ctx *c, char *err, size_t errlen)
 	keys = malloc((size_t)nb * sizeof *keys);
 	if (!keys)
 		return fail(c, err, errlen, -ENOMEM, "out of memory");
-	for (int b = 0; b < nb; b++) {
-		if (c->ant1[b] < 0 || c->ant2[b] < 0 || c->ant1[b] > INT32_MAX || c->ant2[b] > INT32_MAX) {
-			r = fail(c, err, errlen, -EIO, "Header/ant_1/2_array: antenna number %lld out of "
-				 "range", (long long)(c->ant1[b] < 0 ? c->ant1[b] : c->ant2[b]));
-			goto out;
-		}
+	/* Antenna numbers are known to be in 0..INT32_MAX (checked above). */
+	for (int b = 0; b < nb; b++)
 		keys[b] = (uint64_t)c->ant1[b] << 32 | (uint64_t)c->ant2[b];
-	}
 	qsort(keys, nb, sizeof *keys, cmp_u64);
 	for (int b = 1; b < nb; b++)
 		if (keys[b] == keys[b - 1]) {
@@ -992,7 +1009,6 @@ static int check_layout(ctx *c, char *err, size_t errlen)
 				      (unsigned long long)(keys[b] & 0xffffffffu));
 			break;
 		}
-out:
 	free(keys);
 	return r;
 }
@@ -1092,7 +1108,7 @@ static int read_header(ctx *c, char *err, size_t errlen)
 	/* channel_width: a scalar (old layout) or one value per channel (flex spw). */
 	r = read_nums(c, c->hdr, "Header", "channel_width", 1, H5T_NATIVE_DOUBLE, 0, 1, 0, cw, err,
 		      errlen);
-	if (r < 0 && h->nfreqs > 1) {
+	if (r < 0 && r != -ENOENT && h->nfreqs > 1) {
 		r = read_nums(c, c->hdr, "Header", "channel_width", 1, H5T_NATIVE_DOUBLE, 0, h->nfreqs,
 			      0, cw, err, errlen);
 		if (r < 0) {
@@ -1674,7 +1690,7 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 {
 	const int dsa = layout == UVH5_LAYOUT_DSA110;
 	wctx w = { path, NULL };
-	hid_t f = -1, hdr = -1, dat = -1, ek = -1, cat = -1, c0 = -1, t = -1, sp = -1;
+	hid_t f = -1, hdr = -1, dat = -1, ek = -1, cat = -1, c0 = -1, t = -1;
 	size_t nblts, n, big;
 	int64_t *i64 = NULL, nants_data = 0;
 	double *f64 = NULL, *f64b = NULL, *f64c = NULL, *f64d = NULL;
@@ -1943,8 +1959,6 @@ fail:
 out:
 	if (t >= 0)
 		H5Tclose(t);
-	if (sp >= 0)
-		H5Sclose(sp);
 	if (c0 >= 0)
 		H5Gclose(c0);
 	if (cat >= 0)

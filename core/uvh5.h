@@ -68,7 +68,10 @@ int uvh5_read(const char *path, vis_set **ret, char *err, size_t errlen);
  * (the combined group) at channel offset chan0: dst must have the same ntimes,
  * nbls and npols as the file, and chan0 + Nfreqs <= dst->nchan.  Channels are
  * stored in the file's order (the caller reorders).  Metadata (ants, times,
- * uvw, freqs) is NOT copied; use uvh5_read_header/uvh5_read_meta for that. */
+ * uvw, freqs) is NOT copied; use uvh5_read_header/uvh5_read_meta for that.
+ * When dst->pols or dst->ant1/ant2 are already filled in (non-zero), they must
+ * match the file's, else -EINVAL (data never lands on the wrong baseline).
+ * Only the [chan0, chan0 + Nfreqs) channels of dst are written. */
 int uvh5_read_into(const char *path, vis_set *dst, int chan0, char *err, size_t errlen);
 
 /* Read everything except the Data/ arrays into a new vis_set shaped
@@ -82,7 +85,11 @@ enum uvh5_layout {
 };
 
 /* Write v to path in the given layout, replacing any existing file.  Writing is
- * not atomic: callers that need atomicity write a temporary name and rename. */
+ * not atomic: callers that need atomicity write a temporary name and rename.
+ * DSA110 needs a drift-phased set, PYUVDATA a fixed one (-EINVAL otherwise);
+ * Nants_data is counted from ant1/ant2; flags are written as boolean (any bit
+ * set = flagged), weights as nsamples.  On failure the partial file is removed.
+ * docs/uvh5.md lists every dataset written. */
 int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t errlen);
 
 /* "XX", "YY", ... for an AIPS polarisation code ("?" for unknown codes). */

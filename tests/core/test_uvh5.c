@@ -486,6 +486,33 @@ static void test_roundtrip_pyuvdata(void)
 	vis_free(w);
 }
 
+/* The ATA file was written through pyuvdata, whose lst_array is the apparent
+ * sidereal time with the file's dut1.  Ours (ERFA, UT1 = UTC) for the same
+ * times must differ by dut1 × Earth's rotation rate only. */
+static void test_pyuvdata_lst_vs_ata(void)
+{
+	const char *ata = test_data("uvh5-real/ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5");
+	char path[600], err[ERR_LEN] = "";
+	static double theirs[406], ours[406];
+	double dut1 = 0;
+	vis_set *v = NULL;
+
+	snprintf(path, sizeof path, "%s/ata_export.uvh5", test_tmpdir());
+	CHECK_OK(uvh5_read(ata, &v, err, sizeof err), err);
+	if (!v)
+		return;
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err), err);
+	CHECK(!raw_read(ata, "Header/lst_array", H5T_NATIVE_DOUBLE, theirs));
+	CHECK(!raw_read(ata, "Header/dut1", H5T_NATIVE_DOUBLE, &dut1));
+	CHECK(!raw_read(path, "Header/lst_array", H5T_NATIVE_DOUBLE, ours));
+	CHECK(fabs(dut1) > 0.01, "dut1 %g", dut1);
+	/* 7.2921159e-5 rad/s; 1e-7 rad (20 mas) for model differences (pyuvdata
+	 * via astropy: 7 mas), far below the equation of the equinoxes (~1e-5 rad). */
+	CHECK_NEAR(theirs[0] - ours[0], dut1 * 7.2921159e-5, 1e-7);
+	CHECK_NEAR(theirs[405] - ours[405], dut1 * 7.2921159e-5, 1e-7);
+	vis_free(v);
+}
+
 /* Collect every dataset under a group: name, type, shape. */
 struct dsrec {
 	char name[128];
@@ -625,6 +652,10 @@ static void test_read_into(void)
 	g->ant1[3] = 99;
 	CHECK(uvh5_read_into(test_data(REF_SB00), g, 0, err, sizeof err) == -EINVAL);
 	CHECK(strstr(err, "baseline 3") != NULL, "%s", err);
+	g->ant1[3] = m->ant1[3];
+	g->pols[0] = -6;
+	CHECK(uvh5_read_into(test_data(REF_SB00), g, 0, err, sizeof err) == -EINVAL);
+	CHECK(strstr(err, "polarisation 0 is XX") != NULL, "%s", err);
 	vis_free(g);
 	g = vis_new(23, 300, 12, 2, 0);
 	if (g)
@@ -722,6 +753,58 @@ static void test_basic_errors(void)
 	vis_free(v);
 }
 
+/* uvh5_read_header_image on a file held in memory equals the path read. */
+static void test_header_image(void)
+{
+	const char *path = test_data(REF_SB00);
+	char err[ERR_LEN] = "";
+	uvh5_header a, b;
+	unsigned char *buf = NULL;
+	long n = 0;
+	FILE *f = fopen(path, "rb");
+
+	if (f && !fseek(f, 0, SEEK_END) && (n = ftell(f)) > 0 && !fseek(f, 0, SEEK_SET)) {
+		buf = malloc(n);
+		if (buf && fread(buf, 1, n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	if (f)
+		fclose(f);
+	CHECK(buf != NULL);
+	if (!buf)
+		return;
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	CHECK_OK(uvh5_read_header(path, &a, err, sizeof err), err);
+	CHECK_OK(uvh5_read_header_image(buf, n, "sb00-in-memory", &b, err, sizeof err), err);
+	CHECK(!memcmp(&a, &b, sizeof a), "headers differ");
+	CHECK(uvh5_read_header_image(buf + 8, n - 8, "shifted", &b, err, sizeof err) < 0);
+	CHECK(strstr(err, "shifted") && strstr(err, "not an HDF5 file"), "%s", err);
+	CHECK(uvh5_read_header_image(buf, 4096, "cut", &b, err, sizeof err) < 0);
+	CHECK(strstr(err, "cut: ") != NULL, "%s", err);
+	free(buf);
+}
+
+/* uvh5_write refuses sets it cannot describe, without leaving a file. */
+static void test_write_refusals(void)
+{
+	char path[600], err[ERR_LEN] = "";
+	vis_set *v = make_set(0);
+
+	snprintf(path, sizeof path, "%s/refused.hdf5", test_tmpdir());
+	if (!v)
+		return;
+	CHECK(uvh5_write(path, v, 7, err, sizeof err) == -EINVAL && strstr(err, "layout"));
+	v->ant2[4] = 99; /* not in the antenna table */
+	CHECK(uvh5_write(path, v, UVH5_LAYOUT_DSA110, err, sizeof err) == -EINVAL);
+	CHECK(strstr(err, "antenna 99") != NULL, "%s", err);
+	CHECK(access(path, F_OK) != 0, "a refused write left %s behind", path);
+	CHECK(uvh5_write(NULL, v, UVH5_LAYOUT_DSA110, err, sizeof err) == -EINVAL);
+	vis_free(v);
+}
+
 int main(void)
 {
 	RUN(test_pol_names);
@@ -731,9 +814,12 @@ int main(void)
 	RUN(test_real_values);
 	RUN(test_roundtrip_dsa110);
 	RUN(test_roundtrip_pyuvdata);
+	RUN(test_pyuvdata_lst_vs_ata);
 	RUN(test_dsa110_layout_matches_reference);
 	RUN(test_nonfinite);
 	RUN(test_read_into);
+	RUN(test_header_image);
+	RUN(test_write_refusals);
 	RUN(test_threads);
 	RUN(test_basic_errors);
 	return TEST_DONE();

@@ -302,6 +302,10 @@ static void replace(hid_t f, const void *arg)
 
 static void test_wrong_shapes(void)
 {
+	/* A 16-byte integer: a corrupt datatype can claim any size, and HDF5
+	 * would allocate conversion buffers that size (fuzzing found 4 GiB). */
+	hid_t wide = H5Tcopy(H5T_STD_I64LE);
+	H5Tset_size(wide, 16);
 	const struct {
 		struct repl r;
 		const char *want;
@@ -329,6 +333,7 @@ static void test_wrong_shapes(void)
 		{ { "Header/Ntimes", H5T_STD_I64LE, 0, { 0 }, 1e9 }, "Ntimes" },
 		{ { "Header/Nants_telescope", H5T_STD_I64LE, 0, { 0 }, 3 }, "Nants" },
 		{ { "Header/Nbls", H5T_IEEE_F64LE, 0, { 0 }, 300 }, "integer" },
+		{ { "Header/Nblts", wide, 0, { 0 }, 7200 }, "Nblts: expected integer" },
 		{ { "Header/Nbls", H5T_STD_I64LE, 1, { 2 }, 300 }, "Nbls" },
 		/* Bad values. */
 		{ { "Header/polarization_array", H5T_STD_I64LE, 1, { 2 }, 0 }, "polarization_array" },
@@ -336,11 +341,14 @@ static void test_wrong_shapes(void)
 		{ { "Header/freq_array", H5T_IEEE_F64LE, 2, { 1, 6 }, -1 }, "freq_array" },
 		{ { "Header/latitude", H5T_IEEE_F64LE, 0, { 0 }, 1000 }, "latitude" },
 		{ { "Header/ant_1_array", H5T_STD_I64LE, 1, { 7200 }, 500 }, "antenna_numbers" },
+		{ { "Header/antenna_numbers", H5T_STD_I64LE, 1, { 117 }, 5 }, "twice" },
+		{ { "Header/antenna_numbers", H5T_STD_I64LE, 1, { 117 }, -1 }, "out of range" },
 	};
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		const char *p = mutate(REF, "shape.hdf5", replace, &cases[k].r);
 		expect_error(p, cases[k].want, 0);
 	}
+	H5Tclose(wide);
 }
 
 static void replace_string(hid_t f, const void *arg)
@@ -376,6 +384,252 @@ static void test_not_imageable(void)
 	/* A string where the visibilities belong. */
 	p = mutate(REF, "vis_str.hdf5", replace_string, "Data/visdata");
 	expect_error(p, "visdata", 0);
+}
+
+/* ---- Valid variants: layouts and phase descriptions the reader must handle. */
+
+/* Replace (or create) a dataset; buf is in memtype. */
+static void put_ds(hid_t f, const char *name, hid_t ftype, hid_t memtype, int rank,
+		   const hsize_t *dims, const void *buf)
+{
+	hid_t sp, d;
+	if (H5Lexists(f, name, H5P_DEFAULT) > 0)
+		H5Ldelete(f, name, H5P_DEFAULT);
+	sp = rank < 0 ? H5Screate(H5S_NULL) : rank ? H5Screate_simple(rank, dims, NULL)
+						   : H5Screate(H5S_SCALAR);
+	d = H5Dcreate2(f, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	CHECK(d >= 0, "cannot create %s", name);
+	if (d >= 0 && buf)
+		CHECK(H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0, "write %s", name);
+	if (d >= 0)
+		H5Dclose(d);
+	H5Sclose(sp);
+}
+
+static void put_str(hid_t f, const char *name, const char *s, int vlen)
+{
+	hid_t t = H5Tcopy(H5T_C_S1);
+	H5Tset_size(t, vlen ? H5T_VARIABLE : strlen(s));
+	put_ds(f, name, t, t, 0, NULL, vlen ? (const void *)&s : s);
+	H5Tclose(t);
+}
+
+static void put_f64(hid_t f, const char *name, double x)
+{
+	put_ds(f, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, NULL, &x);
+}
+
+static void put_i64(hid_t f, const char *name, int64_t x)
+{
+	put_ds(f, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, NULL, &x);
+}
+
+/* Read, change in place with fn, write back an array of doubles or int64. */
+static void edit(hid_t f, const char *name, hid_t memtype, void (*fn)(void *buf, size_t n))
+{
+	hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(d);
+	size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+	void *buf = malloc(n * 8);
+	if (buf && H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) {
+		fn(buf, n);
+		CHECK(H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+	}
+	free(buf);
+	H5Sclose(sp);
+	H5Dclose(d);
+}
+
+static void v_vlen_telescope(hid_t f, const void *a)
+{
+	(void)a;
+	put_str(f, "Header/telescope_name", "OVRO_MMA", 1);
+	put_str(f, "Header/instrument", "DSA  ", 0); /* space padding is stripped */
+}
+
+static void v_empty_dec(hid_t f, const void *a)
+{
+	(void)a;
+	put_ds(f, "Header/extra_keywords/phase_center_dec", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, -1,
+	       NULL, NULL);
+}
+
+static void v_empty_nbls(hid_t f, const void *a)
+{
+	(void)a;
+	put_ds(f, "Header/Nbls", H5T_STD_I64LE, H5T_NATIVE_INT64, -1, NULL, NULL);
+}
+
+/* pyuvdata < 2.2 "phased": phase_center_ra/dec in the header. */
+static void v_old_phased(hid_t f, const void *a)
+{
+	(void)a;
+	H5Ldelete(f, "Header/extra_keywords", H5P_DEFAULT);
+	put_str(f, "Header/phase_type", "phased", 0);
+	put_f64(f, "Header/phase_center_ra", 1.25);
+	put_f64(f, "Header/phase_center_dec", 0.5);
+}
+
+/* A phase_center_catalog: `a` = "N type frame" (N entries). */
+static void v_catalog(hid_t f, const void *a)
+{
+	char type[32], frame[32], opt[32] = "";
+	int n = 0;
+	hid_t cat;
+
+	sscanf(a, "%d %31s %31s %31s", &n, type, frame, opt);
+	H5Ldelete(f, "Header/phase_type", H5P_DEFAULT);
+	H5Ldelete(f, "Header/extra_keywords", H5P_DEFAULT);
+	cat = H5Gcreate2(f, "Header/phase_center_catalog", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	for (int i = 0; i < n; i++) {
+		char g[64];
+		hid_t gg;
+		snprintf(g, sizeof g, "%d", i);
+		gg = H5Gcreate2(cat, g, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+		H5Gclose(gg);
+		snprintf(g, sizeof g, "Header/phase_center_catalog/%d/cat_type", i);
+		put_str(f, g, type, i % 2);
+		snprintf(g, sizeof g, "Header/phase_center_catalog/%d/cat_frame", i);
+		put_str(f, g, frame, 0);
+		if (strcmp(opt, "nolon")) {
+			snprintf(g, sizeof g, "Header/phase_center_catalog/%d/cat_lon", i);
+			put_f64(f, g, 2.0);
+		}
+		snprintf(g, sizeof g, "Header/phase_center_catalog/%d/cat_lat", i);
+		put_f64(f, g, 0.75);
+		snprintf(g, sizeof g, "Header/phase_center_catalog/%d/cat_epoch", i);
+		put_ds(f, g, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, -1, NULL, NULL); /* empty, as HERA */
+	}
+	H5Gclose(cat);
+}
+
+static void v_scalar(hid_t f, const void *a)
+{
+	char name[64];
+	long long x = 0;
+	sscanf(a, "%63s %lld", name, &x);
+	put_i64(f, name, x);
+}
+
+static void swap_freqs(void *buf, size_t n)
+{
+	double *x = buf, t = x[1];
+	(void)n;
+	x[1] = x[2];
+	x[2] = t;
+}
+
+static void v_freq_order(hid_t f, const void *a)
+{
+	(void)a;
+	edit(f, "Header/freq_array", H5T_NATIVE_DOUBLE, swap_freqs);
+}
+
+static void v_chan_widths(hid_t f, const void *a)
+{
+	double w[6] = { 1953125, 1953125, 1953125, 976562.5, 1953125, 1953125 };
+	hsize_t n = 6;
+	(void)a;
+	put_ds(f, "Header/channel_width", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, w);
+}
+
+static void same_time(void *buf, size_t n)
+{
+	double *x = buf;
+	for (size_t i = 0; i < n; i++)
+		x[i] = x[0];
+}
+
+static void v_one_time(hid_t f, const void *a)
+{
+	(void)a;
+	edit(f, "Header/time_array", H5T_NATIVE_DOUBLE, same_time);
+}
+
+static void dup_first_bl(void *buf, size_t n)
+{
+	int64_t *x = buf;
+	for (size_t i = 0; i + 1 < n; i += 300)
+		x[i + 1] = x[i];
+}
+
+static void v_dup_baseline(hid_t f, const void *a)
+{
+	(void)a;
+	edit(f, "Header/ant_1_array", H5T_NATIVE_INT64, dup_first_bl);
+	edit(f, "Header/ant_2_array", H5T_NATIVE_INT64, dup_first_bl);
+}
+
+static void test_variants(void)
+{
+	const struct {
+		const char *what;
+		void (*fn)(hid_t, const void *);
+		const void *arg;
+		const char *why; /* NULL: imageable; else in not_imageable */
+	} ni[] = {
+		{ "catalog x2", v_catalog, "2 sidereal icrs", "2 phase centres" },
+		{ "fk4 frame", v_catalog, "1 sidereal fk4", "frame 'fk4'" },
+		{ "ephem", v_catalog, "1 ephem icrs", "type 'ephem'" },
+		{ "Nspws 2", v_scalar, "Header/Nspws 2", "Nspws 2" },
+		{ "Nphase 3", v_scalar, "Header/Nphase 3", "Nphase 3" },
+		{ "freq order", v_freq_order, NULL, "not monotonic" },
+		{ "channel widths", v_chan_widths, NULL, "channel widths differ" },
+		{ "one time", v_one_time, NULL, "not time-major" },
+		{ "dup baseline", v_dup_baseline, NULL, "appears twice" },
+	};
+	char err[ERR_LEN] = "";
+	uvh5_header h;
+	vis_set *v = NULL;
+	const char *p;
+
+	/* Variable-length strings, space padding. */
+	p = mutate(REF, "vlen.hdf5", v_vlen_telescope, NULL);
+	CHECK_OK(uvh5_read_header(p, &h, err, sizeof err), err);
+	CHECK(!strcmp(h.telescope, "OVRO_MMA") && !strcmp(h.instrument, "DSA"), "'%s' '%s'",
+	      h.telescope, h.instrument);
+	/* An empty optional dataset is absent: no dec, drift at the latitude. */
+	p = mutate(REF, "nodec.hdf5", v_empty_dec, NULL);
+	CHECK_OK(uvh5_read_header(p, &h, err, sizeof err), err);
+	CHECK(!h.has_dec && h.imageable);
+	CHECK_OK(uvh5_read(p, &v, err, sizeof err), err);
+	if (v)
+		CHECK(v->phase_dec_rad == v->lat_rad && !v->has_pointing_dec);
+	vis_free(v);
+	v = NULL;
+	/* An empty required one is an error. */
+	p = mutate(REF, "emptynbls.hdf5", v_empty_nbls, NULL);
+	expect_error(p, "Header/Nbls is empty", 0);
+	/* Old pyuvdata "phased" header. */
+	p = mutate(REF, "phased.hdf5", v_old_phased, NULL);
+	CHECK_OK(uvh5_read(p, &v, err, sizeof err), err);
+	if (v)
+		CHECK(v->phase_type == VIS_PHASE_FIXED && v->phase_ra_rad == 1.25 &&
+		      v->phase_dec_rad == 0.5);
+	vis_free(v);
+	v = NULL;
+	/* pyuvdata 3 catalogue, one sidereal entry with an empty cat_epoch. */
+	p = mutate(REF, "cat.hdf5", v_catalog, "1 sidereal icrs");
+	CHECK_OK(uvh5_read(p, &v, err, sizeof err), err);
+	if (v)
+		CHECK(v->phase_type == VIS_PHASE_FIXED && v->phase_ra_rad == 2.0 &&
+		      v->phase_dec_rad == 0.75);
+	vis_free(v);
+	v = NULL;
+	CHECK_OK(uvh5_read_header(p, &h, err, sizeof err), err);
+	CHECK(!strcmp(h.phase_type, "sidereal"), "%s", h.phase_type);
+	p = mutate(REF, "nolon.hdf5", v_catalog, "1 sidereal icrs nolon");
+	expect_error(p, "sidereal phase centre without cat_lon", 0);
+	p = mutate(REF, "nbls_big.hdf5", v_scalar, "Header/Nbls 7201");
+	expect_error(p, "exceeds Nblts", 0);
+
+	for (size_t k = 0; k < sizeof ni / sizeof ni[0]; k++) {
+		p = mutate(REF, "variant.hdf5", ni[k].fn, ni[k].arg);
+		CHECK_OK(uvh5_read_header(p, &h, err, sizeof err), err);
+		CHECK(!h.imageable && strstr(h.not_imageable, ni[k].why), "%s: '%s'", ni[k].what,
+		      h.not_imageable);
+		CHECK(uvh5_read(p, &v, err, sizeof err) == -EINVAL && !v, "%s", ni[k].what);
+		CHECK(strstr(err, p) && strstr(err, ni[k].why), "%s: %s", ni[k].what, err);
+	}
 }
 
 /* Corrupt the single LZF chunk of Data/nsamples of the HERA file in place. */
@@ -432,6 +686,7 @@ int main(void)
 	RUN(test_missing);
 	RUN(test_wrong_shapes);
 	RUN(test_not_imageable);
+	RUN(test_variants);
 	RUN(test_corrupt_lzf_chunk);
 	RUN(test_bitflips);
 	RUN(test_bitflips_lzf_file);
