@@ -28,6 +28,7 @@ static const struct {
 	{ "lightcurve", ctl_lightcurve, "lightcurve SOURCE [--csv|--json|--svg FILE]  normalised light curve" },
 	{ "candidates", ctl_candidates, "candidates [--json]             ESE candidates, best first" },
 	{ "candidate", ctl_candidate, "candidate SOURCE --investigated|--dismissed [--note TEXT]" },
+	{ "mosaic", ctl_mosaic, "mosaic plan|build (--start ISO --end ISO | --around ISO --minutes N) [--json]  PB-weighted mosaics" },
 };
 
 static void usage(FILE *f)

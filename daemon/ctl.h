@@ -40,5 +40,36 @@ int ctl_variability(int argc, char **argv, const ctl_env *env); /* ctl_phot.c */
 int ctl_lightcurve(int argc, char **argv, const ctl_env *env);  /* ctl_phot.c */
 int ctl_candidates(int argc, char **argv, const ctl_env *env);  /* ctl_phot.c */
 int ctl_candidate(int argc, char **argv, const ctl_env *env);   /* ctl_phot.c */
+int ctl_mosaic(int argc, char **argv, const ctl_env *env);      /* ctl_mosaic.c */
+
+/* ---- helpers shared by command families (ctl_common.c) ----
+ * Each prints its own one-line "contimgctl: ..." diagnostic on stderr and
+ * returns the exit code the command should return (CTL_OK on success), so a
+ * command reads `if ((rc = ctl_load_settings(env, &c, &s)) != CTL_OK) return rc;`.
+ * Struct tags rather than the typedefs keep this header free of includes:
+ * struct cfg is core/config.h's cfg, struct pipe_settings daemon/pipeline.h's
+ * pipe_settings, struct sqlite3 SQLite's handle. */
+struct cfg;
+struct pipe_settings;
+struct sqlite3;
+
+/* Load env->config_path into *ret_c (the caller frees it with cfg_free).  An
+ * absent file is an error (CTL_USAGE, message printed) only when it was named
+ * explicitly (env->config_explicit); an absent default file gives an empty
+ * configuration, i.e. every key at its default.  Any other load error:
+ * CTL_USAGE with the message.  Out of memory: CTL_FAILED, nothing printed.
+ * *ret_c is untouched on failure. */
+int ctl_load_config(const ctl_env *env, struct cfg **ret_c);
+
+/* ctl_load_config, then the pipeline settings from it into *s (pipe_settings_read).
+ * Bad settings: "contimgctl: CONFIG_PATH: reason", CTL_USAGE.  On success the
+ * caller owns *ret_c (cfg_free); on failure nothing is left to free. */
+int ctl_load_settings(const ctl_env *env, struct cfg **ret_c, struct pipe_settings *s);
+
+/* Open the state database s->db_path: read-write when write (created, with
+ * s->state_dir made first if missing, when create), else read-only.  Failure:
+ * "contimgctl: state database unreachable: reason" (or "cannot create DIR"),
+ * CTL_UNREACHABLE.  The caller closes *ret with db_close. */
+int ctl_open_db(const struct pipe_settings *s, int write, int create, struct sqlite3 **ret);
 
 #endif

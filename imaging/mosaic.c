@@ -18,7 +18,6 @@
 #include "core/err.h"
 
 #define DEG (M_PI / 180.0)
-#define ARCSEC (M_PI / 648000.0)
 
 void mosaic_params_default(mosaic_params *p)
 {
@@ -148,7 +147,10 @@ static int image_dims(fitsfile *f, const char *path, int *nx, int *ny, char *err
 	return 0;
 }
 
-/* Open a tile's header (and its data when load != 0). */
+enum { LOAD_HEADER = 0, LOAD_PB, LOAD_ALL };
+
+/* Open a tile's header; with LOAD_PB also read its pb image, with LOAD_ALL
+ * both pb and pbcor. */
 static int tile_open(const mosaic_tile *in, int load, tile *t, char *err, size_t errlen)
 {
 	fitsfile *f = NULL, *g = NULL;
@@ -215,10 +217,12 @@ static int tile_open(const mosaic_tile *in, int load, tile *t, char *err, size_t
 			    pny, in->pbcor_path, t->nx, t->ny);
 		goto out;
 	}
-	r = read_plane(g, in->pb_path, t->nx, t->ny, &t->pb, err, errlen);
-	if (r < 0)
-		goto out;
-	if (load) {
+	if (load >= LOAD_PB) {
+		r = read_plane(g, in->pb_path, t->nx, t->ny, &t->pb, err, errlen);
+		if (r < 0)
+			goto out;
+	}
+	if (load >= LOAD_ALL) {
 		r = read_plane(f, in->pbcor_path, t->nx, t->ny, &t->pbcor, err, errlen);
 		if (r < 0)
 			goto out;
@@ -351,72 +355,134 @@ static int interp(const tile *t, double x, double y, double *ret_v, double *ret_
 	return 1;
 }
 
-/* Add tile t into the accumulators: for every output pixel, its world
- * coordinate → tile pixel (WCSLIB wcss2p), interpolate, w = pb²/σ².  OpenMP
- * over output rows; each thread has its own copy of the tile's wcsprm
- * (WCSLIB writes its error struct into the wcsprm on a failed point). */
-static int accumulate(const tile *t, const mosaic_result *m, double cut, int nthreads,
-		      double *num, double *den, char *err, size_t errlen)
+/* Per-thread scratch for mapping output pixels to tile pixels. */
+typedef struct mapbuf {
+	struct wcsprm w;          /* this thread's copy of the tile's celestial WCS */
+	double *world, *img, *phi, *theta, *apix;
+	int *astat;
+} mapbuf;
+
+/* Exact tile pixel coordinates (1-based, WCSLIB's) of output pixels
+ * i = i_start + q·step, q < count, on row j: analytic SIN inverse to sky,
+ * then wcss2p on the tile's own WCS.  stat[q] != 0 marks points outside the
+ * tile's projection. */
+static void map_exact(mapbuf *b, const mosaic_result *m, int j, int i_start, int step, int count,
+		      double *pix, int *stat)
 {
-	int nx = m->nx, ny = m->ny, fail = 0;
-	double cx = nx / 2, cy = ny / 2, inv_var = 1.0 / (t->sigma_jy * t->sigma_jy);
+	double cx = m->nx / 2, cy = m->ny / 2;
+
+	for (int q = 0; q < count; q++) {
+		double ra, dec;
+		int i = i_start + q * step;
+		/* l grows to the east, i.e. towards smaller i (CDELT1 < 0). */
+		if (!sin_inverse(m->ra0_rad, m->dec0_rad, -(i - cx) * m->cell_rad,
+				 (j - cy) * m->cell_rad, &ra, &dec)) {
+			ra = m->ra0_rad + M_PI; /* beyond the horizon: the far side */
+			dec = -m->dec0_rad;
+		}
+		b->world[2 * q] = fmod(ra / DEG + 720.0, 360.0);
+		b->world[2 * q + 1] = dec / DEG;
+	}
+	/* The return value only says that some point failed; stat says which. */
+	wcss2p(&b->w, count, 2, b->world, b->phi, b->theta, b->img, pix, stat);
+}
+
+/* Output pixels between exact anchors this far apart along a row get their
+ * tile pixel coordinates by linear interpolation between the anchors.  The
+ * map between two SIN grids is smooth: its second derivative is about
+ * cell × (angle between the grid centres) per pixel², i.e. < 1e-5 pixel of
+ * error at the middle of a 16-pixel segment for tiles 10° apart at 3″, and it
+ * saves ~90 % of the trigonometry that dominates the cost. */
+#define MAP_STEP 16
+
+/* Add tile t into the accumulators over the output pixel box
+ * [box0..box1] × [box2..box3]: map each output pixel to the tile, interpolate
+ * (NaN-aware bilinear), w = pb²/σ².  OpenMP over output rows; each thread
+ * has its own copy of the tile's wcsprm (WCSLIB writes its error struct into
+ * the wcsprm on a failed point, so one shared copy would race). */
+static int accumulate(const tile *t, const mosaic_result *m, const int box[4], double cut,
+		      int nthreads, double *num, double *den, char *err, size_t errlen)
+{
+	int nx = m->nx, fail = 0, i0 = box[0], i1 = box[1], j0 = box[2], j1 = box[3];
+	double inv_var = 1.0 / (t->sigma_jy * t->sigma_jy);
 
 #pragma omp parallel num_threads(nthreads)
 	{
-		struct wcsprm w;
-		double *world = malloc(sizeof(double) * 2 * nx), *pix = malloc(sizeof(double) * 2 * nx);
-		double *img = malloc(sizeof(double) * 2 * nx), *phi = malloc(sizeof(double) * nx);
-		double *theta = malloc(sizeof(double) * nx);
+		mapbuf b;
+		double *pix = malloc(sizeof(double) * 2 * nx);
 		int *stat = malloc(sizeof(int) * nx), ok = 1;
 
-		w.flag = -1;
-		if (!world || !pix || !img || !phi || !theta || !stat ||
-		    wcssub(1, &t->cel, NULL, NULL, &w) || wcsset(&w)) {
+		memset(&b, 0, sizeof b);
+		b.w.flag = -1;
+		b.world = malloc(sizeof(double) * 2 * nx);
+		b.img = malloc(sizeof(double) * 2 * nx);
+		b.phi = malloc(sizeof(double) * nx);
+		b.theta = malloc(sizeof(double) * nx);
+		b.apix = malloc(sizeof(double) * 2 * nx);
+		b.astat = malloc(sizeof(int) * nx);
+		if (!pix || !stat || !b.world || !b.img || !b.phi || !b.theta || !b.apix ||
+		    !b.astat || wcssub(1, &t->cel, NULL, NULL, &b.w) || wcsset(&b.w)) {
 			ok = 0;
 #pragma omp atomic write
 			fail = 1;
 		}
 #pragma omp for schedule(dynamic, 4)
-		for (int j = 0; j < ny; j++) {
-			int n = 0;
+		for (int j = j0; j <= j1; j++) {
+			int n = i1 - i0 + 1, na;
 			if (!ok)
 				continue;
-			for (int i = 0; i < nx; i++) {
-				double ra, dec;
-				/* l grows to the east, i.e. towards smaller i (CDELT1 < 0). */
-				if (!sin_inverse(m->ra0_rad, m->dec0_rad, -(i - cx) * m->cell_rad,
-						 (j - cy) * m->cell_rad, &ra, &dec)) {
-					ra = m->ra0_rad + M_PI; /* an invalid point: far side */
-					dec = -m->dec0_rad;
-				}
-				world[2 * i] = fmod(ra / DEG + 720.0, 360.0);
-				world[2 * i + 1] = dec / DEG;
-				n++;
+			/* Anchors at q = 0, STEP, 2·STEP, ... and the last pixel. */
+			na = (n - 1) / MAP_STEP + 1;
+			map_exact(&b, m, j, i0, MAP_STEP, na, b.apix, b.astat);
+			if ((n - 1) % MAP_STEP) {
+				map_exact(&b, m, j, i1, 1, 1, b.apix + 2 * na, b.astat + na);
+				na++;
 			}
-			/* Points outside the tile's projection come back with stat != 0;
-			 * the call's return value only says some did. */
-			wcss2p(&w, n, 2, world, phi, theta, img, pix, stat);
-			for (int i = 0; i < nx; i++) {
-				double v, pb;
-				if (stat[i] || !isfinite(pix[2 * i]) || !isfinite(pix[2 * i + 1]))
+			if (na == 1) { /* a one-pixel row */
+				pix[0] = b.apix[0];
+				pix[1] = b.apix[1];
+				stat[0] = b.astat[0];
+			}
+			for (int s = 0; s + 1 < na; s++) {
+				int qa = s * MAP_STEP, qb = s + 2 < na ? qa + MAP_STEP : n - 1;
+				if (b.astat[s] || b.astat[s + 1]) {
+					/* The segment touches the edge of the tile's
+					 * projection: map every pixel exactly. */
+					map_exact(&b, m, j, i0 + qa, 1, qb - qa + 1, pix + 2 * qa,
+						  stat + qa);
 					continue;
-				if (!interp(t, pix[2 * i] - 1, pix[2 * i + 1] - 1, &v, &pb))
+				}
+				for (int q = qa; q <= qb; q++) {
+					double f = (double)(q - qa) / (qb - qa);
+					pix[2 * q] = b.apix[2 * s] + f * (b.apix[2 * s + 2] - b.apix[2 * s]);
+					pix[2 * q + 1] = b.apix[2 * s + 1] +
+							 f * (b.apix[2 * s + 3] - b.apix[2 * s + 1]);
+					stat[q] = 0;
+				}
+			}
+			for (int q = 0; q < n; q++) {
+				double v, pb;
+				if (stat[q] || !isfinite(pix[2 * q]) || !isfinite(pix[2 * q + 1]))
+					continue;
+				if (!interp(t, pix[2 * q] - 1, pix[2 * q + 1] - 1, &v, &pb))
 					continue;
 				if (!(pb >= cut))
 					continue;
 				double wt = pb * pb * inv_var;
-				size_t k = (size_t)j * nx + i;
+				size_t k = (size_t)j * nx + i0 + q;
 				num[k] += wt * v;
 				den[k] += wt;
 			}
 		}
-		if (w.flag != -1)
-			wcsfree(&w);
-		free(world);
+		if (b.w.flag != -1)
+			wcsfree(&b.w);
+		free(b.world);
+		free(b.img);
+		free(b.phi);
+		free(b.theta);
+		free(b.apix);
+		free(b.astat);
 		free(pix);
-		free(img);
-		free(phi);
-		free(theta);
 		free(stat);
 	}
 	if (fail)
@@ -433,6 +499,8 @@ int mosaic_build(const mosaic_tile *tiles, int ntiles, const mosaic_params *p,
 	int r = 0, nthreads;
 	double sum[3] = { 0, 0, 0 }, cell_deg = 0, best_area = -1, freq = 0;
 	double box[4] = { INFINITY, -INFINITY, INFINITY, -INFINITY };
+	double (*tbox)[4] = NULL; /* each tile's pb >= cut footprint in (l, m) */
+	int *tany = NULL;
 	size_t n;
 
 	if (!tiles || ntiles < 1)
@@ -444,17 +512,19 @@ int mosaic_build(const mosaic_tile *tiles, int ntiles, const mosaic_params *p,
 			       "both given or both not");
 	nthreads = p->nthreads > 0 ? p->nthreads : omp_get_max_threads();
 	m = calloc(1, sizeof *m);
-	if (!m || !(m->tile_names = calloc(ntiles, sizeof *m->tile_names)) ||
+	tbox = calloc(ntiles, sizeof *tbox);
+	tany = calloc(ntiles, sizeof *tany);
+	if (!m || !tbox || !tany || !(m->tile_names = calloc(ntiles, sizeof *m->tile_names)) ||
 	    !(m->tile_sigma_jy = calloc(ntiles, sizeof *m->tile_sigma_jy))) {
 		r = err_set(err, errlen, -ENOMEM, "mosaic: out of memory");
 		goto out;
 	}
 	m->ntiles = ntiles;
 
-	/* Pass 1: headers and pb images — centre, cell, beam, footprints. */
+	/* Pass 1: headers — centre, cell, beam, frequency, names. */
 	for (int k = 0; k < ntiles; k++) {
 		double v[3];
-		r = tile_open(&tiles[k], 0, &t, err, errlen);
+		r = tile_open(&tiles[k], LOAD_HEADER, &t, err, errlen);
 		if (r < 0)
 			goto out;
 		unitvec(t.ra_deg * DEG, t.dec_deg * DEG, v);
@@ -498,28 +568,38 @@ int mosaic_build(const mosaic_tile *tiles, int ntiles, const mosaic_params *p,
 		r = err_set(err, errlen, -EINVAL, "mosaic: no cell size (tiles have no pixel scale)");
 		goto out;
 	}
-	if (p->nx > 0) {
-		m->nx = p->nx;
-		m->ny = p->ny;
-	} else {
+	/* Pass 2: pb images — each tile's footprint on the output plane. */
+	{
 		int any = 0;
 		for (int k = 0; k < ntiles; k++) {
-			int a = 0;
-			r = tile_open(&tiles[k], 0, &t, err, errlen);
+			tbox[k][0] = tbox[k][2] = INFINITY;
+			tbox[k][1] = tbox[k][3] = -INFINITY;
+			r = tile_open(&tiles[k], LOAD_PB, &t, err, errlen);
 			if (r < 0)
 				goto out;
-			r = footprint(&t, m->ra0_rad, m->dec0_rad, p->pb_cut, box, &a,
+			r = footprint(&t, m->ra0_rad, m->dec0_rad, p->pb_cut, tbox[k], &tany[k],
 				      tiles[k].pbcor_path, err, errlen);
 			tile_release(&t);
 			if (r < 0)
 				goto out;
-			any |= a;
+			if (tany[k]) {
+				box[0] = fmin(box[0], tbox[k][0]);
+				box[1] = fmax(box[1], tbox[k][1]);
+				box[2] = fmin(box[2], tbox[k][2]);
+				box[3] = fmax(box[3], tbox[k][3]);
+			}
+			any |= tany[k];
 		}
 		if (!any) {
 			r = err_set(err, errlen, -EINVAL, "mosaic: no tile has pb >= %g anywhere",
 				    p->pb_cut);
 			goto out;
 		}
+	}
+	if (p->nx > 0) {
+		m->nx = p->nx;
+		m->ny = p->ny;
+	} else {
 		/* The reference pixel is at (nx/2, ny/2): make the grid symmetric
 		 * about it, one pixel of margin, even sizes like the imager's. */
 		double lmax = fmax(-box[0], box[1]), mmax = fmax(-box[2], box[3]);
@@ -550,12 +630,24 @@ int mosaic_build(const mosaic_tile *tiles, int ntiles, const mosaic_params *p,
 		goto out;
 	}
 
-	/* Pass 2: one tile at a time into Σ w·T and Σ w. */
+	/* Pass 3: one tile at a time into Σ w·T and Σ w, visiting only the
+	 * output pixels inside the tile's footprint box (l = -(i - nx/2)·cell,
+	 * m = (j - ny/2)·cell), two pixels of margin. */
 	for (int k = 0; k < ntiles; k++) {
-		r = tile_open(&tiles[k], 1, &t, err, errlen);
+		int pbox[4];
+		double cx = m->nx / 2, cy = m->ny / 2;
+		if (!tany[k])
+			continue;
+		pbox[0] = (int)fmax(0, floor(cx - tbox[k][1] / m->cell_rad) - 2);
+		pbox[1] = (int)fmin(m->nx - 1, ceil(cx - tbox[k][0] / m->cell_rad) + 2);
+		pbox[2] = (int)fmax(0, floor(cy + tbox[k][2] / m->cell_rad) - 2);
+		pbox[3] = (int)fmin(m->ny - 1, ceil(cy + tbox[k][3] / m->cell_rad) + 2);
+		if (pbox[0] > pbox[1] || pbox[2] > pbox[3])
+			continue; /* outside a grid the caller sized */
+		r = tile_open(&tiles[k], LOAD_ALL, &t, err, errlen);
 		if (r < 0)
 			goto out;
-		r = accumulate(&t, m, p->pb_cut, nthreads, num, den, err, errlen);
+		r = accumulate(&t, m, pbox, p->pb_cut, nthreads, num, den, err, errlen);
 		tile_release(&t);
 		if (r < 0)
 			goto out;
@@ -579,6 +671,8 @@ out:
 	tile_release(&t);
 	free(num);
 	free(den);
+	free(tbox);
+	free(tany);
 	mosaic_result_free(m);
 	return r;
 }

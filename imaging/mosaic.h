@@ -9,10 +9,12 @@
  *     w = pb² / σ²,   mosaic = Σ w·T / Σ w,   noise = 1 / sqrt(Σ w)
  *
  * (the standard linear mosaic, e.g. Cornwell, Holdaway & Uson 1993 eq. 1 with
- * the tiles already divided by their beams).  Every output pixel's world
- * coordinate is converted to each tile's pixel coordinates with WCSLIB (the
+ * the tiles already divided by their beams).  Output pixels' world
+ * coordinates are converted to each tile's pixel coordinates with WCSLIB (the
  * tile's own header read by wcspih, so any projection and reference pixel a
- * tile uses is honoured) and the tile is interpolated bilinearly.  NaN tile
+ * tile uses is honoured) — exactly every 16 pixels along a row and linearly
+ * in between (< 1e-5 pixel error, see mosaic.c) — and the tile is
+ * interpolated bilinearly.  NaN tile
  * pixels (pbcor blanked below the imager's PB cut) carry no weight: the
  * bilinear coefficients of the finite neighbours are renormalised, and a
  * point with no finite neighbour, or where the interpolated pb < pb_cut,

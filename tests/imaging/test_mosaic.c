@@ -292,7 +292,10 @@ static void measure(const mosaic_result *m, double x0, double y0, double *flux, 
 			sy += v * j;
 		}
 	CHECK(bad == 0, "%d unusable pixels around (%.1f, %.1f)", bad, x0, y0);
-	*flux = sum / (2 * M_PI * s_pix * s_pix);
+	/* A SIN pixel at direction cosines (l, m) spans cell² / sqrt(1 - l² - m²)
+	 * steradians, so far from the grid centre fewer pixels cover a source. */
+	double l = (x0 - m->nx / 2) * m->cell_rad, mm = (y0 - m->ny / 2) * m->cell_rad;
+	*flux = sum / (2 * M_PI * s_pix * s_pix) / sqrt(1 - l * l - mm * mm);
 	*cx = sx / sum;
 	*cy = sy / sum;
 }
@@ -521,6 +524,21 @@ static void test_sources(void)
 	printf("# mosaic %d x %d at (%.4f, %.4f) deg, cell %.1f\"\n", m->nx, m->ny,
 	       m->ra0_rad / DEG, m->dec0_rad / DEG, m->cell_rad / ARCSEC);
 	snprintf(path, sizeof path, "%s/mosaic20.fits", test_tmpdir());
+	check_sources(m, path, want, 3);
+	mosaic_result_free(m);
+	m = NULL;
+
+	/* A grid centred 8 degrees away: the tiles are strongly distorted on it
+	 * (the hardest case for the reprojection's mapping). */
+	p.ra0_rad = 111.0 * DEG;
+	p.dec0_rad = 43.0 * DEG;
+	p.cell_rad = 30 * ARCSEC;
+	CHECK_OK(mosaic_build(t, 3, &p, &m, err, sizeof err), err);
+	if (!m)
+		return;
+	printf("# mosaic %d x %d at (%.4f, %.4f) deg, cell %.1f\"\n", m->nx, m->ny,
+	       m->ra0_rad / DEG, m->dec0_rad / DEG, m->cell_rad / ARCSEC);
+	snprintf(path, sizeof path, "%s/mosaic_far.fits", test_tmpdir());
 	check_sources(m, path, want, 3);
 
 	/* The weighted mean is far from the plain mean, so the check above
