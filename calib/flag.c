@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/stats.h"
 
 #include <omp.h>
 
@@ -256,54 +257,14 @@ out:
 
 /* ---- small numerical helpers ------------------------------------------- */
 
-/* k-th smallest of x[0..n) (reorders x); Hoare's selection. */
-static float select_k(float *x, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		float pivot = x[lo + (hi - lo) / 2];
-		size_t i = lo, j = hi;
-		while (i <= j) {
-			while (x[i] < pivot)
-				i++;
-			while (x[j] > pivot)
-				j--;
-			if (i <= j) {
-				float tmp = x[i];
-				x[i] = x[j];
-				x[j] = tmp;
-				i++;
-				if (j == 0)
-					break;
-				j--;
-			}
-		}
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			break;
-	}
-	return x[k];
-}
-
-/* Median and robust σ = 1.4826 · MAD of x[0..n) (reorders x). */
+/* Median and robust σ = 1.4826 · MAD of x[0..n), both the high median
+ * (reorders x; 0 and 0 when n == 0). */
 static void median_sigma(float *x, size_t n, float *ret_med, float *ret_sigma)
 {
-	float med;
-
-	if (n == 0) {
-		*ret_med = 0;
-		*ret_sigma = 0;
-		return;
-	}
-	med = select_k(x, n, n / 2);
-	for (size_t i = 0; i < n; i++)
-		x[i] = fabsf(x[i] - med);
-	*ret_med = med;
-	*ret_sigma = 1.4826f * select_k(x, n, n / 2);
+	*ret_med = 0;
+	*ret_sigma = 0;
+	if (n)
+		*ret_sigma = 1.4826f * stats_mad_hi_f(x, n, ret_med);
 }
 
 /* ---- per-plane RFI detection ------------------------------------------- */
@@ -511,7 +472,11 @@ static int sumthreshold(const float *res, uint8_t *mask, uint8_t *rfi, int nrows
 #pragma omp simd reduction(| : any)
 			for (int j = 0; j < nw; j++) {
 				float S = P[j + M] - P[j], N = C[j + M] - C[j];
-				start[j] = (N > 0.5f) & (fabsf(S) > N * thr_m);
+				/* One-sided: RFI only adds power.  A two-sided test flags the
+				 * neighbours of a strong transmitter or burst, whose first-pass
+				 * background the unmasked RFI lifted, as negative outliers
+				 * (exact-zero dropouts are caught earlier, by the sample check). */
+				start[j] = (N > 0.5f) & (S > N * thr_m);
 				any |= start[j];
 			}
 			if (!any)
@@ -711,22 +676,14 @@ static int ant_configured(const flag_params *p, int number)
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
+/* Median of the finite values of x[0..n) (NAN when none); buf holds n. */
 static double median_of(const double *x, int n, double *buf)
 {
-	int m = 0;
+	size_t m = 0;
 	for (int i = 0; i < n; i++)
 		if (isfinite(x[i]))
 			buf[m++] = x[i];
-	if (!m)
-		return NAN;
-	qsort(buf, m, sizeof *buf, cmp_double);
-	return m % 2 ? buf[m / 2] : 0.5 * (buf[m / 2 - 1] + buf[m / 2]);
+	return stats_median_d(buf, m);
 }
 
 /* Steps 1–3.  dead[] (nants) receives 1 for antennas found dead. */
@@ -1046,7 +1003,7 @@ static int flag_across(vis_set *v, const flag_params *par)
 						w[q++] = chanstat[j * np + p];
 				d[c] = NAN;
 				if (q >= 3 && isfinite(chanstat[c * np + p]))
-					d[c] = chanstat[c * np + p] - select_k(w, q, q / 2);
+					d[c] = chanstat[c * np + p] - stats_median_hi_f(w, q);
 				if (isfinite(d[c]))
 					tmp[m++] = d[c];
 			}
