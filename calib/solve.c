@@ -262,8 +262,12 @@ static int setup_init(setup *s, const vis_set *v, const float complex *model,
 					for (int c = 0; c < v->nchan; c++)
 						for (int q = 0; q < v->npols; q++) {
 							size_t i = vis_idx(v, t, b, c, q);
+							/* An exact-zero sample carries no signal even
+							 * when nothing flagged it (a dead antenna the
+							 * flagger did not see): it must not make its
+							 * antenna look well connected. */
 							if (s->hand[q] >= 0 && sample_ok(v, s, p, row, i, v->freq_hz[c]) &&
-							    model[i] != 0)
+							    model[i] != 0 && v->vis[i] != 0)
 								w += v->weight[i];
 						}
 				}
