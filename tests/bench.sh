@@ -41,14 +41,18 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 sim_s=$(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }")
 
-groups=$(ls "$D"/sim/*_sb00.hdf5 | sed 's/_sb00.hdf5//' | sort)
+# A group's files carry jittered timestamps: take each group's file list from
+# its truth JSON.
+truths=$(ls "$D"/sim/truth_*.json | sort)
 nvis=$((24 * 4656 * 768 * 2))
 printf '\n%-24s %10s %10s\n' "stage" "seconds" "Mvis/s"
 printf '%-24s %10s %10s\n' "simulate (2 groups)" "$sim_s" "-"
-for g in $groups; do
-	name=$(basename "$g")
+for tj in $truths; do
+	name=$(basename "$tj" .json | sed 's/^truth_//')
 	mkdir -p "$D/in/$name"
-	ln -s "$g"_sb*.hdf5 "$D/in/$name/" 2>/dev/null || cp "$g"_sb*.hdf5 "$D/in/$name/"
+	for f in $(grep -o '"[0-9T:-]*_sb[0-9][0-9]\.hdf5"' "$tj" | tr -d '"'); do
+		ln -s "$D/sim/$f" "$D/in/$name/$f"
+	done
 	"$BIN/contimgctl" process "$D/in/$name" --json >"$D/$name.json" 2>"$D/$name.err"
 	rc=$?
 	echo "-- group $name (exit $rc)"
@@ -66,9 +70,9 @@ for g in $groups; do
 			for (i = 1; i <= n; i++) {
 				if (nm[i] ~ /\./) { printf "  %-22s %10.2f %10s\n", nm[i], sec[i], "-"; continue }
 				tot += sec[i]
-				printf "%-24s %10.2f %10.1f\n", nm[i], sec[i], sec[i] > 0 ? nvis / sec[i] / 1e6 : 0
+				printf "%-24s %10.2f %10.1f\n", nm[i], sec[i], (sec[i] > 0 ? nvis / sec[i] / 1e6 : 0)
 			}
-			printf "%-24s %10.2f %10.1f\n", "total (load -> last)", tot, tot > 0 ? nvis / tot / 1e6 : 0
+			printf "%-24s %10.2f %10.1f\n", "total (load -> last)", tot, (tot > 0 ? nvis / tot / 1e6 : 0)
 			if (rss) printf "%-24s %10.0f MB\n", "peak RSS", rss
 			gsub(/^ +/, "", cal); print "  " cal
 		}' "$D/$name.json"
