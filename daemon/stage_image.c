@@ -24,6 +24,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "daemon/util.h"
 #include "imaging/fitsout.h"
 #include "imaging/image.h"
 #include "state/db.h"
@@ -123,26 +124,6 @@ int stage_image_params(const cfg *c, image_params *p, char *err, size_t errlen)
 	return 0;
 }
 
-static int mkdirs(const char *path)
-{
-	char tmp[4096];
-	size_t n = strlen(path);
-	if (n >= sizeof tmp)
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int record_image(pipe_ctx *ctx, const image_result *r, const char *path, int pbcor,
 			char *err, size_t errlen)
 {
@@ -186,6 +167,24 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		return r;
 	}
 	p.nthreads = ctx->threads;
+	if (!cfg_lookup(ctx->cfg, "image", "chan_avg")) {
+		/* No explicit chan_avg: average adjacent channels up to
+		 * [image] avg_width_mhz (default 1.953125 MHz, 8 correlator channels).
+		 * That is the width of the reference groups' channels, whose
+		 * smearing the acceptance tests measure (docs/imaging.md); data
+		 * already that coarse is not averaged. */
+		double w_mhz;
+		r = cfg_double(ctx->cfg, "image", "avg_width_mhz", 1.953125, &w_mhz, err, errlen);
+		if (r < 0 || !(w_mhz >= 0)) {
+			ctx->permanent = 1;
+			return r < 0 ? r : err_set(err, errlen, -EINVAL,
+						   "[image] avg_width_mhz must be >= 0");
+		}
+		if (ctx->vis->chan_width_hz > 0) {
+			int n = (int)floor(w_mhz * 1e6 / ctx->vis->chan_width_hz + 1e-6);
+			p.chan_avg = n > 1 ? n : 1;
+		}
+	}
 	r = image_run(ctx->vis, &p, &res, err, errlen);
 	if (r < 0) {
 		if (r == -EINVAL)
@@ -198,7 +197,7 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		r = err_set(err, errlen, -ENAMETOOLONG, "products_dir too long");
 		goto out;
 	}
-	r = mkdirs(dir);
+	r = util_mkdir_p(dir);
 	if (r < 0) {
 		err_set(err, errlen, r, "cannot create %s: %s", dir, strerror(-r));
 		goto out;

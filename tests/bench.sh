@@ -14,14 +14,13 @@ DATA=${CONTIMG_SHARED_DATA:-$ROOT/../shared/data}
 D=${BENCH_DIR:-/tmp/contimg-bench}
 TH=${BENCH_THREADS:-0}
 rm -rf "$D"
-mkdir -p "$D/state" "$D/products" "$D/scratch" "$D/ingest" "$D/sim"
+mkdir -p "$D/state" "$D/products" "$D/ingest" "$D/sim"
 CONF=$D/contimg.conf
 cat >"$CONF" <<CONF
 [paths]
 ingest_dir = $D/ingest
 state_dir = $D/state
 products_dir = $D/products
-scratch_dir = $D/scratch
 
 [pipeline]
 threads = $TH
@@ -63,6 +62,12 @@ for tj in $truths; do
 			gsub(/[",]/, ""); split($0, a, ":");
 			n++; nm[n] = a[1]; gsub(/^ +| +$/, "", nm[n]); sec[n] = a[2] + 0
 		}
+		/"image_timing"/ { init = 1; next }
+		init && /}/ { init = 0 }
+		init && /:/ {
+			gsub(/[",]/, ""); split($0, a, ":");
+			m++; inm[m] = a[1]; gsub(/^ +| +$/, "", inm[m]); ival[m] = a[2] + 0
+		}
 		/"nvis"/ { gsub(/[",]/, ""); split($0, a, ":"); nvis = a[2] + 0 }
 		/"peak_rss_mb"/ { gsub(/[",]/, ""); split($0, a, ":"); rss = a[2] + 0 }
 		/"calibrated"/ { cal = $0 }
@@ -71,6 +76,12 @@ for tj in $truths; do
 				if (nm[i] ~ /\./) { printf "  %-22s %10.2f %10s\n", nm[i], sec[i], "-"; continue }
 				tot += sec[i]
 				printf "%-24s %10.2f %10.1f\n", nm[i], sec[i], (sec[i] > 0 ? nvis / sec[i] / 1e6 : 0)
+				if (nm[i] == "image")
+					for (j = 1; j <= m; j++)
+						if (inm[j] ~ /cycles|iterations|nvis/)
+							printf "  %-22s %10d\n", "image " inm[j], ival[j]
+						else
+							printf "  %-22s %10.2f\n", "image " inm[j], ival[j]
 			}
 			printf "%-24s %10.2f %10.1f\n", "total (load -> last)", tot, (tot > 0 ? nvis / tot / 1e6 : 0)
 			if (rss) printf "%-24s %10.0f MB\n", "peak RSS", rss
