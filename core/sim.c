@@ -22,6 +22,7 @@
 #include "core/err.h"
 #include "core/gaintab.h"
 #include "core/predict.h"
+#include "core/stats.h"
 #include "core/uvh5.h"
 
 /* Stream identifiers mixed into the seed so that every random quantity has its
@@ -244,12 +245,6 @@ void sim_array_builtin(sim_array *a)
 	select_default(a);
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-	return (a > b) - (a < b);
-}
-
 int sim_array_load_csv(sim_array *a, const char *path, char *err, size_t errlen)
 {
 	double lat[SIM_NSTATIONS], lon[SIM_NSTATIONS], elev[SIM_NSTATIONS], sorted[SIM_NSTATIONS];
@@ -324,8 +319,7 @@ int sim_array_load_csv(sim_array *a, const char *path, char *err, size_t errlen)
 	}
 	/* The table leaves some elevations blank (DSA-117); the median is the
 	 * elevation of the core, which is what the reference groups used. */
-	qsort(sorted, nelev, sizeof *sorted, cmp_double);
-	median = nelev % 2 ? sorted[nelev / 2] : 0.5 * (sorted[nelev / 2 - 1] + sorted[nelev / 2]);
+	median = stats_median_d(sorted, nelev);
 
 	site_init(a);
 	astro_geodetic_to_ecef(a->lat_rad, a->lon_rad, a->alt_m, site);

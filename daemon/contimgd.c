@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/pipeline.h"
+#include "daemon/util.h"
 #include "daemon/watch.h"
 #include "daemon/workers.h"
 #include "state/db.h"
@@ -51,41 +52,6 @@ typedef struct daemon_state {
 	char last_status[512];
 } daemon_state;
 
-static double wall_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static double mono_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof buf)
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* STATUS= for systemctl status, and the daemon row contimgctl status reads. */
 static void update_status(daemon_state *d)
 {
@@ -94,7 +60,7 @@ static void update_status(daemon_state *d)
 	worker_status ws[64];
 	int n = 0;
 	size_t len = 0;
-	double now = wall_s();
+	double now = util_wall_s();
 
 	if (queue_counts(d->db, c, NULL, 0) < 0)
 		return;
@@ -138,7 +104,7 @@ static void on_file(void *arg, const char *path)
 	if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return;
 	if (queue_add_file(d->db, path, (int64_t)sb.st_size,
-			   sb.st_mtim.tv_sec + sb.st_mtim.tv_nsec * 1e-9, &d->s.q, wall_s(), &res, err,
+			   sb.st_mtim.tv_sec + sb.st_mtim.tv_nsec * 1e-9, &d->s.q, util_wall_s(), &res, err,
 			   sizeof err) < 0) {
 		log_warn("%s", err);
 		return;
@@ -191,11 +157,11 @@ static void on_tick(uv_timer_t *t)
 	char err[ERR_LEN];
 	int changed = 0, recovered = 0;
 
-	if (queue_collect_timeouts(d->db, &d->s.q, d->s.collect_timeout_s, wall_s(), &changed, err,
+	if (queue_collect_timeouts(d->db, &d->s.q, d->s.collect_timeout_s, util_wall_s(), &changed, err,
 				   sizeof err) < 0)
 		log_err("collect timeout: %s", err);
 	/* A `contimgctl process` that died leaves its group in_progress. */
-	if (queue_recover(d->db, 0, d->s.q.max_retries, wall_s(), &recovered, err, sizeof err) < 0)
+	if (queue_recover(d->db, 0, d->s.q.max_retries, util_wall_s(), &recovered, err, sizeof err) < 0)
 		log_err("recover: %s", err);
 	if ((changed || recovered) && d->workers)
 		workers_kick(d->workers);
@@ -210,7 +176,7 @@ static void on_wdog(uv_timer_t *t)
 	daemon_state *d = t->data;
 	worker_status ws[64];
 	int n = d->workers ? workers_snapshot(d->workers, ws, 64) : 0;
-	double now = mono_s();
+	double now = util_mono_s();
 
 	for (int i = 0; i < n && i < 64; i++) {
 		if (ws[i].busy && now - ws[i].progress_mono > d->s.stall_timeout_s) {
@@ -265,7 +231,7 @@ static void on_grace(uv_timer_t *t)
 	int n = 0;
 
 	workers_cancel(d->workers);
-	if (queue_recover(d->db, (int)getpid(), -1, wall_s(), &n, err, sizeof err) < 0)
+	if (queue_recover(d->db, (int)getpid(), -1, util_wall_s(), &n, err, sizeof err) < 0)
 		log_err("requeue at shutdown: %s", err);
 	log_warn("stop grace period (%.0f s) over: %d running group(s) requeued; exiting",
 		 d->s.stop_grace_s, n);
@@ -437,8 +403,8 @@ int main(int argc, char **argv)
 		log_err("daemon(): %s", strerror(errno));
 		goto out;
 	}
-	if ((r = mkdir_p(d.s.state_dir)) < 0 || (r = mkdir_p(d.s.products_dir)) < 0 ||
-	    (r = mkdir_p(d.s.ingest_dir)) < 0) {
+	if ((r = util_mkdir_p(d.s.state_dir)) < 0 || (r = util_mkdir_p(d.s.products_dir)) < 0 ||
+	    (r = util_mkdir_p(d.s.ingest_dir)) < 0) {
 		log_err("cannot create the state, products or ingest directory: %s", strerror(-r));
 		goto out;
 	}
@@ -451,7 +417,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* Recovery first: our previous incarnation's groups go back to pending. */
-	if (queue_recover(d.db, (int)getpid(), d.s.q.max_retries, wall_s(), &n, err, sizeof err) < 0) {
+	if (queue_recover(d.db, (int)getpid(), d.s.q.max_retries, util_wall_s(), &n, err, sizeof err) < 0) {
 		log_err("recovery: %s", err);
 		goto out;
 	}
@@ -461,7 +427,7 @@ int main(int argc, char **argv)
 		"INSERT INTO daemon (id, pid, started_at, heartbeat_at, status) VALUES"
 		" (1, ?, ?, ?, 'starting') ON CONFLICT (id) DO UPDATE SET pid = excluded.pid,"
 		" started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
-		" status = excluded.status", "idd", (int)getpid(), wall_s(), wall_s());
+		" status = excluded.status", "idd", (int)getpid(), util_wall_s(), util_wall_s());
 
 	d.loop = uv_default_loop();
 	uv_signal_init(d.loop, &d.sig_term);

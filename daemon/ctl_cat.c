@@ -53,16 +53,11 @@ static int env_load(const ctl_env *env, cat_env *ce)
 	int r;
 
 	memset(ce, 0, sizeof *ce);
-	r = cfg_load(env->config_path, &ce->cfg, err, sizeof err);
-	if (r == -ENOENT && !env->config_explicit) {
-		if (!(ce->cfg = cfg_new_empty())) {
-			fprintf(stderr, "contimgctl: out of memory\n");
-			return CTL_FAILED;
-		}
-	} else if (r < 0) {
-		fprintf(stderr, "contimgctl: %s\n", err);
-		return CTL_USAGE;
-	}
+	r = ctl_load_config(env, &ce->cfg);
+	if (r == CTL_FAILED) /* the only failure ctl_load_config leaves unreported */
+		fprintf(stderr, "contimgctl: out of memory\n");
+	if (r != CTL_OK)
+		return r;
 	if (pipe_settings_read(ce->cfg, &ce->s, err, sizeof err) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		return CTL_USAGE;

@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "daemon/ctl.h"
 #include "daemon/pipeline.h"
+#include "imaging/image.h"
 #include "state/db.h"
 #include "state/queue.h"
 
@@ -63,31 +64,6 @@ static void print_json(json_object *o)
 							 JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-/* Configuration: an explicit file must exist; the default one may be absent
- * (then every key has its default). */
-static int load_settings(const ctl_env *env, cfg **ret_c, pipe_settings *s)
-{
-	char err[ERR_LEN];
-	cfg *c = NULL;
-	int r = cfg_load(env->config_path, &c, err, sizeof err);
-
-	if (r == -ENOENT && !env->config_explicit) {
-		c = cfg_new_empty();
-		if (!c)
-			return CTL_FAILED;
-	} else if (r < 0) {
-		fprintf(stderr, "contimgctl: %s\n", err);
-		return CTL_USAGE;
-	}
-	if (pipe_settings_read(c, s, err, sizeof err) < 0) {
-		fprintf(stderr, "contimgctl: %s: %s\n", env->config_path, err);
-		cfg_free(c);
-		return CTL_USAGE;
-	}
-	*ret_c = c;
-	return CTL_OK;
-}
-
 /* Re-read the settings after per-run overrides were applied to c. */
 static int load_settings_from(const cfg *c, pipe_settings *s)
 {
@@ -96,28 +72,6 @@ static int load_settings_from(const cfg *c, pipe_settings *s)
 	if (pipe_settings_read(c, s, err, sizeof err) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		return CTL_USAGE;
-	}
-	return CTL_OK;
-}
-
-static int open_db(const pipe_settings *s, int write, int create, sqlite3 **ret)
-{
-	char err[ERR_LEN];
-	int r;
-
-	if (create) {
-		struct stat st;
-		if (stat(s->state_dir, &st) < 0 && mkdir(s->state_dir, 0755) < 0) {
-			fprintf(stderr, "contimgctl: cannot create %s: %s\n", s->state_dir,
-				strerror(errno));
-			return CTL_UNREACHABLE;
-		}
-	}
-	r = write ? db_open(s->db_path, create, ret, err, sizeof err)
-		  : db_open_readonly(s->db_path, ret, err, sizeof err);
-	if (r < 0) {
-		fprintf(stderr, "contimgctl: state database unreachable: %s\n", err);
-		return CTL_UNREACHABLE;
 	}
 	return CTL_OK;
 }
@@ -240,10 +194,10 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 			return CTL_USAGE;
 		}
 	}
-	rc = load_settings(env, &c, &s);
+	rc = ctl_load_settings(env, &c, &s);
 	if (rc)
 		return rc;
-	rc = open_db(&s, 0, 0, &db);
+	rc = ctl_open_db(&s, 0, 0, &db);
 	if (rc)
 		goto out;
 	rc = CTL_UNREACHABLE;
@@ -404,10 +358,10 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 			return CTL_USAGE;
 		}
 	}
-	rc = load_settings(env, &c, &s);
+	rc = ctl_load_settings(env, &c, &s);
 	if (rc)
 		return rc;
-	rc = open_db(&s, 0, 0, &db);
+	rc = ctl_open_db(&s, 0, 0, &db);
 	if (rc)
 		goto out;
 	if (db_prepare(db, NULL, 0, &st,
@@ -590,10 +544,10 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 	}
 	if ((rc = check_group_name(name)))
 		return rc;
-	rc = load_settings(env, &c, &s);
+	rc = ctl_load_settings(env, &c, &s);
 	if (rc)
 		return rc;
-	rc = open_db(&s, 0, 0, &db);
+	rc = ctl_open_db(&s, 0, 0, &db);
 	if (rc)
 		goto out;
 	int f = queue_find(db, name, &gid, NULL, 0);
@@ -687,10 +641,10 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 		fprintf(stderr, "usage: contimgctl requeue GROUP... [--reason TEXT]\n");
 		return CTL_USAGE;
 	}
-	rc = load_settings(env, &c, &s);
+	rc = ctl_load_settings(env, &c, &s);
 	if (rc)
 		return rc;
-	rc = open_db(&s, 1, 0, &db);
+	rc = ctl_open_db(&s, 1, 0, &db);
 	if (rc)
 		goto out;
 	for (int i = 1; i < argc; i++) {
@@ -740,10 +694,10 @@ int ctl_retry_failed(int argc, char **argv, const ctl_env *env)
 			return CTL_USAGE;
 		}
 	}
-	rc = load_settings(env, &c, &s);
+	rc = ctl_load_settings(env, &c, &s);
 	if (rc)
 		return rc;
-	rc = open_db(&s, 1, 0, &db);
+	rc = ctl_open_db(&s, 1, 0, &db);
 	if (rc)
 		goto out;
 	if (queue_retry_failed(db, reason, wall_s(), &n, err, sizeof err) < 0) {
@@ -909,10 +863,10 @@ int ctl_ingest(int argc, char **argv, const ctl_env *env)
 			rc = CTL_FAILED;
 			goto out;
 		}
-	rc = load_settings(env, &c, &s);
+	rc = ctl_load_settings(env, &c, &s);
 	if (rc)
 		goto out;
-	rc = open_db(&s, 1, 1, &db);
+	rc = ctl_open_db(&s, 1, 1, &db);
 	if (rc)
 		goto out;
 	gids = calloc((size_t)l.n + 1, sizeof *gids);
@@ -967,6 +921,28 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 		json_object_object_add(st, ctx->times[i].name,
 				       json_object_new_double(ctx->times[i].seconds));
 	json_object_object_add(o, "stages", st);
+	if (ctx->image) {
+		/* Where the imaging time goes (make bench prints it under "image"). */
+		const image_timing *t = &ctx->image->t;
+		json_object *it = json_object_new_object();
+		json_object_object_add(it, "weight", json_object_new_double(t->weight_s));
+		json_object_object_add(it, "psf", json_object_new_double(t->psf_s));
+		json_object_object_add(it, "dirty", json_object_new_double(t->dirty_s));
+		json_object_object_add(it, "minor", json_object_new_double(t->minor_s));
+		json_object_object_add(it, "major", json_object_new_double(t->major_s));
+		json_object_object_add(it, "grid", json_object_new_double(t->grid_s));
+		json_object_object_add(it, "fft", json_object_new_double(t->fft_s));
+		json_object_object_add(it, "wscreen", json_object_new_double(t->screen_s));
+		json_object_object_add(it, "restore", json_object_new_double(t->restore_s));
+		json_object_object_add(it, "pb", json_object_new_double(t->pb_s));
+		json_object_object_add(it, "major_cycles",
+				       json_object_new_int(ctx->image->clean.major_cycles));
+		json_object_object_add(it, "iterations",
+				       json_object_new_int(ctx->image->clean.iterations));
+		json_object_object_add(it, "nvis_gridded",
+				       json_object_new_int64((int64_t)ctx->image->nvis_gridded));
+		json_object_object_add(o, "image_timing", it);
+	}
 	for (int i = 0; i < ctx->nproducts; i++)
 		json_object_object_add(pr, ctx->products[i].name,
 				       json_object_new_string(ctx->products[i].path));
@@ -1032,7 +1008,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 		rc = CTL_USAGE;
 		goto out;
 	}
-	rc = load_settings(env, &c, &s);
+	rc = ctl_load_settings(env, &c, &s);
 	if (rc)
 		goto out;
 	/* Per-run overrides on top of the config file (same keys, docs/config.md). */
@@ -1063,7 +1039,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	rc = load_settings_from(c, &s);
 	if (rc)
 		goto out;
-	rc = open_db(&s, 1, 1, &db);
+	rc = ctl_open_db(&s, 1, 1, &db);
 	if (rc)
 		goto out;
 	gids = calloc((size_t)l.n + 1, sizeof *gids);

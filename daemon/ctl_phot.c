@@ -38,31 +38,14 @@ static void print_json(json_object *o)
 /* Open the state database named by the configuration (read-only unless write). */
 static int open_state(const ctl_env *env, int write, sqlite3 **ret)
 {
-	char err[ERR_LEN];
 	cfg *c = NULL;
 	pipe_settings s;
-	int r = cfg_load(env->config_path, &c, err, sizeof err);
-	if (r == -ENOENT && !env->config_explicit) {
-		c = cfg_new_empty();
-		if (!c)
-			return CTL_FAILED;
-	} else if (r < 0) {
-		fprintf(stderr, "contimgctl: %s\n", err);
-		return CTL_USAGE;
-	}
-	r = pipe_settings_read(c, &s, err, sizeof err);
+	int rc = ctl_load_settings(env, &c, &s);
+
+	if (rc != CTL_OK)
+		return rc;
 	cfg_free(c);
-	if (r < 0) {
-		fprintf(stderr, "contimgctl: %s: %s\n", env->config_path, err);
-		return CTL_USAGE;
-	}
-	r = write ? db_open(s.db_path, 0, ret, err, sizeof err)
-		  : db_open_readonly(s.db_path, ret, err, sizeof err);
-	if (r < 0) {
-		fprintf(stderr, "contimgctl: state database unreachable: %s\n", err);
-		return CTL_UNREACHABLE;
-	}
-	return CTL_OK;
+	return ctl_open_db(&s, write, 0, ret);
 }
 
 /* ---- variability --csv FILE [--json] ---- */

@@ -19,6 +19,7 @@
 #include "core/convert.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "daemon/util.h"
 #include "state/db.h"
 
 /*
@@ -37,20 +38,6 @@ const pipe_stage pipe_stages[] = {
 	{ "photometry", stage_photometry }, /* needs ctx->image: keep after the "image" row */
 };
 const int pipe_nstages = (int)(sizeof pipe_stages / sizeof pipe_stages[0]);
-
-static double mono_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static double wall_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static const char *base_name(const char *path)
 {
@@ -332,27 +319,6 @@ int pipe_cancelled(const pipe_ctx *ctx)
 	return ctx->cancel && *ctx->cancel;
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n >= sizeof buf)
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* ---- runner ---- */
 
 /* [debug] stage_delay_s: wait this long (without progress reports) after a
@@ -374,7 +340,7 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 	char e[ERR_LEN];
 	int r;
 
-	r = mkdir_p(ctx->out_dir);
+	r = util_mkdir_p(ctx->out_dir);
 	if (r < 0)
 		return err_set(err, errlen, r, "cannot create %s: %s", ctx->out_dir, strerror(-r));
 	ctx->ntimes = 0;
@@ -394,9 +360,9 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 		log_msg(LOG_DEBUG, ctx->group_name, s->name, -1, "stage start");
 		fault_delay(ctx);
 		e[0] = 0;
-		t0 = mono_s();
+		t0 = util_mono_s();
 		r = s->run(ctx, e, sizeof e);
-		dt = mono_s() - t0;
+		dt = util_mono_s() - t0;
 		if (r == PIPE_SKIPPED) {
 			log_msg(LOG_DEBUG, ctx->group_name, s->name, -1, "skipped");
 			continue;
@@ -441,7 +407,7 @@ int pipe_execute(pipe_ctx *ctx, const queue_params *q, char *ret_state, char *er
 					      ctx->products[i].path, err, errlen);
 		if (w == 0)
 			w = queue_finish(ctx->db, ctx->group_id, QUEUE_DONE, NULL, ctx->calibrated, q,
-					 wall_s(), state, err, errlen);
+					 util_wall_s(), state, err, errlen);
 		if (w < 0) {
 			db_end(ctx->db, 0, NULL, 0);
 			return w;
@@ -452,7 +418,7 @@ int pipe_execute(pipe_ctx *ctx, const queue_params *q, char *ret_state, char *er
 	} else {
 		outcome = r == -ECANCELED ? QUEUE_CANCEL : ctx->permanent ? QUEUE_FAIL_HARD
 									  : QUEUE_FAIL;
-		w = queue_finish(ctx->db, ctx->group_id, outcome, e, 0, q, wall_s(), state, err,
+		w = queue_finish(ctx->db, ctx->group_id, outcome, e, 0, q, util_wall_s(), state, err,
 				 errlen);
 		if (w < 0)
 			return w;
@@ -661,7 +627,7 @@ static int stage_in(pipe_ctx *ctx, char **staged, char *dir, size_t dirlen, char
 
 	if ((size_t)snprintf(dir, dirlen, "%s/%s", ctx->scratch_dir, ctx->group_name) >= dirlen)
 		return err_set(err, errlen, -ENAMETOOLONG, "scratch_dir too long");
-	r = mkdir_p(dir);
+	r = util_mkdir_p(dir);
 	if (r < 0)
 		return err_set(err, errlen, r, "%s: %s", dir, strerror(-r));
 	for (int i = 0; i < ctx->nfiles; i++) {

@@ -40,6 +40,7 @@
 #include "core/gaintab.h"
 #include "core/predict.h"
 #include "core/sky.h"
+#include "daemon/util.h"
 #include "state/calreg.h"
 #include "state/catalog.h"
 
@@ -337,27 +338,6 @@ static int build_sky(catalog *cat, const vis_set *v, const cal_settings *s,
 	return r;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[4096];
-	size_t len = strlen(dir);
-
-	if (len == 0 || len >= sizeof tmp)
-		return -ENAMETOOLONG;
-	memcpy(tmp, dir, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Write a table atomically and register it.  status by quality. */
 static int save_table(const pipe_ctx *ctx, const cal_settings *s, gaintab *g,
 		      const solve_quality *q, double mid_mjd, const double span_mjd[2], double valid_h,
@@ -435,7 +415,7 @@ static int solve_group(pipe_ctx *ctx, const cal_settings *s, catalog *cat,
 	if ((r = predict_vis(&shell, &sky, &pp, PREDICT_OVERWRITE, err, errlen)))
 		goto out;
 	pipe_progress(ctx);
-	if ((r = mkdir_p(s->caltables_dir)) < 0) {
+	if ((r = util_mkdir_p(s->caltables_dir)) < 0) {
 		err_set(err, errlen, r, "calibrate: cannot create %s: %s", s->caltables_dir, strerror(-r));
 		goto out;
 	}

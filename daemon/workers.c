@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "daemon/util.h"
 #include "state/db.h"
 #include "state/queue.h"
 
@@ -39,20 +40,6 @@ struct workers {
 	struct worker *w;
 };
 
-static double mono_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static double wall_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static void on_async(uv_async_t *a)
 {
 	workers *w = a->data;
@@ -64,7 +51,7 @@ static void progress(void *arg, const char *stage)
 {
 	struct worker *k = arg;
 	pthread_mutex_lock(&k->pool->lock);
-	k->st.progress_mono = mono_s();
+	k->st.progress_mono = util_mono_s();
 	snprintf(k->st.stage, sizeof k->st.stage, "%s", stage ? stage : "");
 	pthread_mutex_unlock(&k->pool->lock);
 	uv_async_send(&k->pool->async);
@@ -76,7 +63,7 @@ static void run_group(struct worker *k, sqlite3 *db, const cfg *c, const pipe_se
 	workers *w = k->pool;
 	pipe_ctx ctx;
 	char err[ERR_LEN] = "", state[16] = "";
-	double t0 = mono_s();
+	double t0 = util_mono_s();
 	int r;
 
 	pthread_mutex_lock(&w->lock);
@@ -92,7 +79,7 @@ static void run_group(struct worker *k, sqlite3 *db, const cfg *c, const pipe_se
 	if (r < 0) {
 		char e2[ERR_LEN];
 		log_msg(LOG_ERR, name, NULL, -1, "cannot set up the group: %s", err);
-		if (queue_finish(db, id, QUEUE_FAIL, err, 0, &s->q, wall_s(), state, e2,
+		if (queue_finish(db, id, QUEUE_FAIL, err, 0, &s->q, util_wall_s(), state, e2,
 				 sizeof e2) < 0)
 			log_msg(LOG_ERR, name, NULL, -1, "cannot record the failure: %s", e2);
 		goto out;
@@ -104,7 +91,7 @@ static void run_group(struct worker *k, sqlite3 *db, const cfg *c, const pipe_se
 	r = pipe_execute(&ctx, &s->q, state, err, sizeof err);
 	if (r == 0)
 		log_msg(LOG_NOTICE, name, NULL, -1, "completed in %.1f s (%d products%s)",
-			mono_s() - t0, ctx.nproducts, ctx.calibrated ? ", calibrated" : "");
+			util_mono_s() - t0, ctx.nproducts, ctx.calibrated ? ", calibrated" : "");
 	else if (r == -ECANCELED)
 		log_msg(LOG_WARNING, name, NULL, -1, "stopped, back to pending: %s", err);
 	else
@@ -115,7 +102,7 @@ out:
 	pthread_mutex_lock(&w->lock);
 	k->st.busy = 0;
 	k->st.group[0] = k->st.stage[0] = 0;
-	k->st.progress_mono = mono_s();
+	k->st.progress_mono = util_mono_s();
 	pthread_mutex_unlock(&w->lock);
 	uv_async_send(&w->async);
 }
@@ -150,10 +137,10 @@ static void *worker_main(void *arg)
 		c = cfg_ref(w->cfg);
 		s = w->s;
 		w->kicked = 0;
-		k->st.progress_mono = mono_s();
+		k->st.progress_mono = util_mono_s();
 		pthread_mutex_unlock(&w->lock);
 
-		r = queue_claim(db, (int)getpid(), wall_s(), &id, name, err, sizeof err);
+		r = queue_claim(db, (int)getpid(), util_wall_s(), &id, name, err, sizeof err);
 		if (r < 0)
 			log_err("worker %d: claim: %s", k->index, err);
 		if (r == 1) {

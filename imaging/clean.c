@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/stats.h"
 
 static double now_s(void)
 {
@@ -30,50 +31,11 @@ void clean_params_default(clean_params *p)
 	p->max_major = 20;
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-	float x = *(const float *)a, y = *(const float *)b;
-	return (x > y) - (x < y);
-}
-
-/* k-th smallest of a[0..n) (quickselect, reorders a). */
-static float select_k(float *a, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n - 1;
-	while (hi > lo + 16) {
-		float piv = a[lo + (hi - lo) / 2];
-		size_t i = lo, j = hi;
-		while (i <= j) {
-			while (a[i] < piv)
-				i++;
-			while (a[j] > piv)
-				j--;
-			if (i <= j) {
-				float t = a[i];
-				a[i] = a[j];
-				a[j] = t;
-				i++;
-				if (j == 0)
-					break;
-				j--;
-			}
-		}
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			return a[k];
-	}
-	qsort(a + lo, hi - lo + 1, sizeof *a, cmp_float);
-	return a[k];
-}
-
 double clean_mad_sigma(const float *img, size_t n)
 {
 	size_t stride = n > 2000000 ? n / 2000000 + 1 : 1, m = 0;
 	float *a;
-	double med, mad;
+	double mad;
 
 	if (!n)
 		return 0;
@@ -87,10 +49,7 @@ double clean_mad_sigma(const float *img, size_t n)
 		free(a);
 		return 0;
 	}
-	med = select_k(a, m, m / 2);
-	for (size_t i = 0; i < m; i++)
-		a[i] = fabsf(a[i] - (float)med);
-	mad = select_k(a, m, m / 2);
+	mad = stats_mad_hi_f(a, m, NULL);
 	free(a);
 	return 1.4826 * mad;
 }
@@ -122,7 +81,7 @@ static size_t collect(const float *res, size_t npix, const unsigned char *mask, 
 		for (size_t j = 0; j < npix; j++)
 			if (fabsf(res[j]) >= *level && (!mask || mask[j]))
 				tmp[m++] = -fabsf(res[j]);
-		*level = -select_k(tmp, m, CLEAN_MAX_CAND - 1);
+		*level = -stats_select_f(tmp, m, CLEAN_MAX_CAND - 1);
 	}
 	n = 0;
 	for (size_t j = 0; j < npix && n < CLEAN_MAX_CAND; j++)

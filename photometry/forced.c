@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/stats.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #define FOUR_LN2 2.772588722239781 /* 4 ln 2: FWHM → Gaussian exponent */
-#define MAD_TO_SIGMA 1.482602218505602
 
 struct forced_rms_map {
 	int ntx, nty;     /* tiles along x and y */
@@ -79,57 +79,6 @@ static int check_image(const forced_image *img, char *err, size_t errlen)
 }
 
 /* ---- rms map ---- */
-
-static void swapf(float *a, float *b)
-{
-	float t = *a;
-	*a = *b;
-	*b = t;
-}
-
-/* k-th smallest of v[0..n) (Hoare's quickselect; reorders v). */
-static float select_k(float *v, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n - 1;
-	while (hi > lo) {
-		float pivot = v[lo + (hi - lo) / 2];
-		size_t i = lo, j = hi;
-		while (i <= j) {
-			while (v[i] < pivot)
-				i++;
-			while (v[j] > pivot)
-				j--;
-			if (i <= j) {
-				swapf(&v[i], &v[j]);
-				i++;
-				if (j == 0)
-					break;
-				j--;
-			}
-		}
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			break;
-	}
-	return v[k];
-}
-
-static float median_f(float *v, size_t n)
-{
-	float m = select_k(v, n, n / 2);
-	if (n % 2 == 0) {
-		/* the lower middle is the largest of v[0..n/2) after the select */
-		float lo = v[0];
-		for (size_t i = 1; i < n / 2; i++)
-			if (v[i] > lo)
-				lo = v[i];
-		m = 0.5f * (m + lo);
-	}
-	return m;
-}
 
 int forced_rms_map_new(const forced_image *img, const forced_params *p,
 		       forced_rms_map **ret, char *err, size_t errlen)
@@ -197,14 +146,14 @@ int forced_rms_map_new(const forced_image *img, const forced_params *p,
 		float *a = v;
 		float sigma = NAN;
 		for (int iter = 0; iter < 3 && n >= 64; iter++) {
-			float med = median_f(a, n);
+			float med = stats_median_f(a, n);
 			float *dev = v2 + (size_t)tid * tile * tile;
 			for (size_t i = 0; i < n; i++)
 				dev[i] = fabsf(a[i] - med);
-			float mad = median_f(dev, n);
+			float mad = stats_median_f(dev, n);
 			if (!(mad > 0))
 				break;
-			sigma = (float)(MAD_TO_SIGMA * mad);
+			sigma = (float)(STATS_MAD_TO_SIGMA * mad);
 			size_t kept = 0;
 			for (size_t i = 0; i < n; i++)
 				if (fabsf(a[i] - med) < 3 * sigma)

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAD_TO_SIGMA 1.482602218505602
+#include "core/stats.h"
+
 #define MEDIAN_EFFICIENCY 1.2533141373155 /* sqrt(pi/2): σ(median) / σ(mean) */
 
 void norm_params_default(norm_params *p)
@@ -23,19 +24,6 @@ void norm_params_default(norm_params *p)
 	p->retire_chi2_nu = 2;
 	p->retire_window_days = 30;
 	p->retire_min_epochs = 20;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* median of v[0..n) (sorts v) */
-static double median_d(double *v, size_t n)
-{
-	qsort(v, n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 size_t norm_select_refs(const norm_candidate *c, size_t n, const norm_params *p, size_t *ret_idx)
@@ -78,7 +66,7 @@ void norm_ref_add_baseline(norm_ref *r, double raw_flux, const norm_params *p)
 	if (r->nbase >= p->baseline_min_epochs) {
 		double tmp[NORM_MAX_BASELINE];
 		memcpy(tmp, r->base_flux, r->nbase * sizeof *tmp);
-		r->baseline = median_d(tmp, r->nbase);
+		r->baseline = stats_median_d(tmp, r->nbase);
 	}
 }
 
@@ -115,10 +103,10 @@ int norm_epoch_correction(const norm_ref *refs, const double *flux, const double
 		goto out;
 	/* 3σ MAD clip about the median, then the median of the survivors */
 	memcpy(dev, ratio, k * sizeof *dev);
-	double med = median_d(dev, k);
+	double med = stats_median_d(dev, k);
 	for (size_t i = 0; i < k; i++)
 		dev[i] = fabs(ratio[i] - med);
-	double sigma = MAD_TO_SIGMA * median_d(dev, k);
+	double sigma = STATS_MAD_TO_SIGMA * stats_median_d(dev, k);
 	size_t kept = 0;
 	double sum_rerr2 = 0;
 	int nerr = 0;
@@ -136,7 +124,7 @@ int norm_epoch_correction(const norm_ref *refs, const double *flux, const double
 	e->nref_used = (int)kept;
 	if (kept < (size_t)p->min_refs)
 		goto out;
-	/* survivors' spread (for the error) before median_d sorts them */
+	/* survivors' spread (for the error) before stats_median_d sorts them */
 	double mean = 0, var = 0;
 	for (size_t i = 0; i < kept; i++)
 		mean += ratio[i];
@@ -144,7 +132,7 @@ int norm_epoch_correction(const norm_ref *refs, const double *flux, const double
 	for (size_t i = 0; i < kept; i++)
 		var += (ratio[i] - mean) * (ratio[i] - mean);
 	var = kept > 1 ? var / (kept - 1) : 0;
-	e->correction = median_d(ratio, kept);
+	e->correction = stats_median_d(ratio, kept);
 	/* Uncertainty of a median: sqrt(pi/2) × that of the mean, the spread
 	 * taken from the scatter of the ratios, but never below what the
 	 * references' own errors allow (few references give a noisy scatter). */
