@@ -9,14 +9,13 @@ BIN=$ROOT/bin
 DATA=${CONTIMG_SHARED_DATA:-$ROOT/../shared/data}
 D=${DEMO_DIR:-/tmp/contimg-demo}
 rm -rf "$D"
-mkdir -p "$D/ingest" "$D/state" "$D/products" "$D/scratch" "$D/sim"
+mkdir -p "$D/ingest" "$D/state" "$D/products" "$D/sim"
 CONF=$D/contimg.conf
 cat >"$CONF" <<CONF
 [paths]
 ingest_dir = $D/ingest
 state_dir = $D/state
 products_dir = $D/products
-scratch_dir = $D/scratch
 
 [ingest]
 collect_timeout_s = 30
