@@ -5,7 +5,6 @@
 #include "tests/test.h"
 
 #include <complex.h>
-#include <dirent.h>
 #include <stdint.h>
 
 #include "calib/apply.h"
@@ -17,29 +16,9 @@
 #include "core/predict.h"
 #include "core/sky.h"
 #include "core/vis.h"
+#include "tests/refdata.h"
 
 /* ---- reference group helpers --------------------------------------------- */
-
-static int group_files(const char *dir, char paths[][1024], int max, char *truth, char *gains)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-		if (l > 10 && strstr(e->d_name, "_sb") && !strcmp(e->d_name + l - 5, ".hdf5") && n < max)
-			snprintf(paths[n++], 1024, "%s/%s", dir, e->d_name);
-		else if (!strncmp(e->d_name, "truth_", 6))
-			snprintf(truth, 1024, "%s/%s", dir, e->d_name);
-		else if (!strncmp(e->d_name, "gains_", 6))
-			snprintf(gains, 1024, "%s/%s", dir, e->d_name);
-	}
-	closedir(d);
-	return n;
-}
 
 typedef struct refgroup {
 	vis_set *v;

@@ -8,7 +8,6 @@
  * conventions (docs/conventions.md).
  */
 #include <complex.h>
-#include <dirent.h>
 #include <math.h>
 
 #include "core/astro.h"
@@ -20,38 +19,10 @@
 #include "core/sky.h"
 #include "core/uvh5.h"
 #include "core/vis.h"
+#include "tests/refdata.h"
 #include "tests/test.h"
 
 #define D2R (M_PI / 180)
-
-/* The subband files of a reference group, sorted by name; returns the count. */
-static int group_files(const char *dir, char paths[][1024], int max, char *truth, char *gains)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-		if (l > 10 && strstr(e->d_name, "_sb") && !strcmp(e->d_name + l - 5, ".hdf5") && n < max)
-			snprintf(paths[n++], 1024, "%s/%s", dir, e->d_name);
-		else if (!strncmp(e->d_name, "truth_", 6))
-			snprintf(truth, 1024, "%s/%s", dir, e->d_name);
-		else if (!strncmp(e->d_name, "gains_", 6))
-			snprintf(gains, 1024, "%s/%s", dir, e->d_name);
-	}
-	closedir(d);
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && strcmp(paths[j - 1], paths[j]) > 0; j--) {
-			char t[1024];
-			memcpy(t, paths[j], 1024);
-			memcpy(paths[j], paths[j - 1], 1024);
-			memcpy(paths[j - 1], t, 1024);
-		}
-	return n;
-}
 
 /* χ²/dof of (data − model) on unflagged cross-correlations, where data has
  * had the gains g divided out: each residual is scaled back by |g1 g2| so

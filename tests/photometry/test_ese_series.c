@@ -19,45 +19,14 @@
 #include "photometry/normalize.h"
 #include "photometry/variability.h"
 
+/* This test's random sequence: a seed of its own. */
+#define PHOTSYNTH_SEED 0xD1B54A32D192ED03ull
+#include "tests/photometry/photsynth.h"
+
 #define ARCSEC (M_PI / 180.0 / 3600.0)
 enum { NX = 400, NY = 400, GRID = 18, SPACING = 22, NSRC = GRID * GRID, NEPOCH = 100 };
 #define RMS_JY 2e-3
 #define SCALE_ERR 0.03
-
-typedef struct sinproj {
-	double ra0, dec0, cx, cy, cell;
-} sinproj;
-
-static int sin_s2p(void *ctx, double ra, double dec, double *x, double *y)
-{
-	const sinproj *s = ctx;
-	double l = cos(dec) * sin(ra - s->ra0);
-	double m = sin(dec) * cos(s->dec0) - cos(dec) * sin(s->dec0) * cos(ra - s->ra0);
-	*x = s->cx - l / s->cell;
-	*y = s->cy + m / s->cell;
-	return 0;
-}
-
-static void sin_p2s(const sinproj *s, double x, double y, double *ra, double *dec)
-{
-	double l = -(x - s->cx) * s->cell, m = (y - s->cy) * s->cell;
-	double n = sqrt(1 - l * l - m * m);
-	*dec = asin(m * cos(s->dec0) + n * sin(s->dec0));
-	*ra = s->ra0 + atan2(l, n * cos(s->dec0) - m * sin(s->dec0));
-}
-
-static uint64_t rng = 0xD1B54A32D192ED03ull;
-static double urand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-static double grand(void)
-{
-	return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
-}
 
 /* Flat-bottomed dip with caustic shoulders (as in test_ese.c). */
 static double dip(double t, double tc, double D, double depth)

@@ -14,48 +14,9 @@
 
 #include "core/err.h"
 #include "photometry/forced.h"
+#include "tests/photometry/photsynth.h"
 
 #define ARCSEC (M_PI / 180.0 / 3600.0)
-
-/* ---- a tiny SIN projection about (ra0, dec0) at pixel (cx, cy) ---- */
-typedef struct sinproj {
-	double ra0, dec0, cx, cy, cell;
-} sinproj;
-
-static int sin_s2p(void *ctx, double ra, double dec, double *x, double *y)
-{
-	const sinproj *s = ctx;
-	double l = cos(dec) * sin(ra - s->ra0);
-	double m = sin(dec) * cos(s->dec0) - cos(dec) * sin(s->dec0) * cos(ra - s->ra0);
-	double n = sin(dec) * sin(s->dec0) + cos(dec) * cos(s->dec0) * cos(ra - s->ra0);
-	if (n <= 0)
-		return -1;
-	*x = s->cx - l / s->cell; /* east is to the left */
-	*y = s->cy + m / s->cell;
-	return 0;
-}
-
-static void sin_p2s(const sinproj *s, double x, double y, double *ra, double *dec)
-{
-	double l = -(x - s->cx) * s->cell, m = (y - s->cy) * s->cell;
-	double n = sqrt(1 - l * l - m * m);
-	*dec = asin(m * cos(s->dec0) + n * sin(s->dec0));
-	*ra = s->ra0 + atan2(l, n * cos(s->dec0) - m * sin(s->dec0));
-}
-
-/* ---- random numbers ---- */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double urand(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return ((rng_state >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-static double grand(void)
-{
-	return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
-}
 
 /* Fill out[nx*ny] with noise of rms `rms` whose correlation function is the
  * restoring beam: white noise convolved with the beam at sqrt(2)× smaller

@@ -19,44 +19,10 @@
 #include "photometry/variability.h"
 #include "state/db.h"
 #include "state/photdb.h"
+#include "tests/photometry/photsynth.h"
 
 #define ARCSEC (M_PI / 180.0 / 3600.0)
 #define DEG (M_PI / 180.0)
-
-typedef struct sinproj {
-	double ra0, dec0, cx, cy, cell;
-} sinproj;
-
-static int sin_s2p(void *ctx, double ra, double dec, double *x, double *y)
-{
-	const sinproj *s = ctx;
-	double l = cos(dec) * sin(ra - s->ra0);
-	double m = sin(dec) * cos(s->dec0) - cos(dec) * sin(s->dec0) * cos(ra - s->ra0);
-	*x = s->cx - l / s->cell;
-	*y = s->cy + m / s->cell;
-	return 0;
-}
-
-static void sin_p2s(const sinproj *s, double x, double y, double *ra, double *dec)
-{
-	double l = -(x - s->cx) * s->cell, m = (y - s->cy) * s->cell;
-	double n = sqrt(1 - l * l - m * m);
-	*dec = asin(m * cos(s->dec0) + n * sin(s->dec0));
-	*ra = s->ra0 + atan2(l, n * cos(s->dec0) - m * sin(s->dec0));
-}
-
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static double urand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-static double grand(void)
-{
-	return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
-}
 
 /* An image with beam-correlated noise (circular beam of fwhm_px) and point
  * sources of amplitude amp[i] at (x[i], y[i]). */
