@@ -64,7 +64,7 @@ bin/%: $(B)/daemon/%.o $(DAEMON_OBJ) $(LIB)
 
 $(B)/tests/%: tests/%.c tests/test.h $(DAEMON_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(DAEMON_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(DAEMON_OBJ) $(LIB) $(LDLIBS)
 
 unit: $(TEST_BIN)
 
@@ -95,4 +95,4 @@ install: all
 clean:
 	rm -rf build build-* bin
 
--include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TEST_BIN:=.d)
