@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "core/err.h"
 #include "daemon/ctl.h"
 #include "daemon/pipeline.h"
+#include "daemon/util.h"
 #include "imaging/mosaic.h"
 #include "state/db.h"
 #include "state/mosaicdb.h"
@@ -37,31 +37,6 @@ static void mjd_iso(double mjd, char *buf, size_t len)
 {
 	if (astro_jd_to_iso(astro_mjd_to_jd(mjd), 0, buf, len) < 0)
 		snprintf(buf, len, "?");
-}
-
-/* Configuration as the other commands load it: an explicit file must exist,
- * the default one may be absent. */
-static int load_settings(const ctl_env *env, cfg **ret_c, pipe_settings *s)
-{
-	char err[ERR_LEN];
-	cfg *c = NULL;
-	int r = cfg_load(env->config_path, &c, err, sizeof err);
-
-	if (r == -ENOENT && !env->config_explicit) {
-		c = cfg_new_empty();
-		if (!c)
-			return CTL_FAILED;
-	} else if (r < 0) {
-		fprintf(stderr, "contimgctl: %s\n", err);
-		return CTL_USAGE;
-	}
-	if (pipe_settings_read(c, s, err, sizeof err) < 0) {
-		fprintf(stderr, "contimgctl: %s: %s\n", env->config_path, err);
-		cfg_free(c);
-		return CTL_USAGE;
-	}
-	*ret_c = c;
-	return CTL_OK;
 }
 
 /* The command's options (both subcommands parse the same set). */
@@ -191,12 +166,10 @@ static int plan_tiles(const pipe_settings *s, const opts *o, mosaicdb_tile **ret
 {
 	char err[ERR_LEN];
 	sqlite3 *db = NULL;
-	int r;
+	int r = ctl_open_db(s, 0, 0, &db);
 
-	if (db_open_readonly(s->db_path, &db, err, sizeof err) < 0) {
-		fprintf(stderr, "contimgctl: state database unreachable: %s\n", err);
-		return CTL_UNREACHABLE;
-	}
+	if (r != CTL_OK)
+		return r;
 	r = mosaicdb_plan(db, o->start_mjd, o->end_mjd, o->near, o->near_ra_deg, o->near_dec_deg,
 			  o->radius_deg, ret, ret_n, err, sizeof err);
 	db_close(db);
@@ -278,26 +251,6 @@ static int mosaic_plan_cmd(const pipe_settings *s, const opts *o)
 	}
 	free(t);
 	return CTL_OK;
-}
-
-static int mkdirs(const char *path)
-{
-	char tmp[4096];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof tmp)
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* "x/y/name.fits" → base "x/y/name", name "name". */
@@ -391,7 +344,7 @@ static int mosaic_build_cmd(const cfg *c, const pipe_settings *s, const opts *o)
 		const char *dir = cfg_get_str(c, "mosaic", "dir", "");
 		if (!dir[0])
 			dir = dflt;
-		r = mkdirs(dir);
+		r = util_mkdir_p(dir);
 		if (r < 0) {
 			fprintf(stderr, "contimgctl mosaic: cannot create %s: %s\n", dir,
 				strerror(-r));
@@ -500,7 +453,7 @@ int ctl_mosaic(int argc, char **argv, const ctl_env *env)
 		usage();
 		return CTL_USAGE;
 	}
-	rc = load_settings(env, &c, &s);
+	rc = ctl_load_settings(env, &c, &s);
 	if (rc != CTL_OK)
 		return rc;
 	rc = build ? mosaic_build_cmd(c, &s, &o) : mosaic_plan_cmd(&s, &o);

@@ -42,13 +42,74 @@ static const float *product_data(const image_result *r, int product)
 	return NULL;
 }
 
+void fitsout_create_image(fitsfile **ret_f, const char *cpath, const fitsout_grid *g,
+			  int *st)
+{
+	long naxes[4] = { g->nx, g->ny, 1, 1 };
+	double crval1 = g->ra_deg, crval2 = g->dec_deg;
+	double cdelt1 = -g->cell_deg, cdelt2 = g->cell_deg;
+	double crpix1 = g->nx / 2 + 1, crpix2 = g->ny / 2 + 1, one = 1, lonpole = 180;
+	double equinox = 2000.0, stokes = 1, freq = g->freq_hz, bw = g->bandwidth_hz;
+	fitsfile *f = NULL;
+
+	fits_create_file(&f, cpath, st);
+	*ret_f = f;
+	fits_create_img(f, FLOAT_IMG, 4, naxes, st);
+	fits_update_key(f, TSTRING, "BUNIT", (void *)g->bunit, "brightness unit", st);
+	fits_update_key(f, TSTRING, "BTYPE", "Intensity", NULL, st);
+	fits_update_key(f, TSTRING, "CTYPE1", "RA---SIN", "orthographic projection", st);
+	fits_update_key(f, TDOUBLE, "CRVAL1", &crval1, "[deg] ICRS right ascension of centre", st);
+	fits_update_key(f, TDOUBLE, "CDELT1", &cdelt1, "[deg]", st);
+	fits_update_key(f, TDOUBLE, "CRPIX1", &crpix1, NULL, st);
+	fits_update_key(f, TSTRING, "CUNIT1", "deg", NULL, st);
+	fits_update_key(f, TSTRING, "CTYPE2", "DEC--SIN", NULL, st);
+	fits_update_key(f, TDOUBLE, "CRVAL2", &crval2, "[deg] ICRS declination of centre", st);
+	fits_update_key(f, TDOUBLE, "CDELT2", &cdelt2, "[deg]", st);
+	fits_update_key(f, TDOUBLE, "CRPIX2", &crpix2, NULL, st);
+	fits_update_key(f, TSTRING, "CUNIT2", "deg", NULL, st);
+	fits_update_key(f, TSTRING, "CTYPE3", "FREQ", NULL, st);
+	fits_update_key(f, TDOUBLE, "CRVAL3", &freq, g->freq_note, st);
+	fits_update_key(f, TDOUBLE, "CDELT3", &bw, g->bandwidth_note, st);
+	fits_update_key(f, TDOUBLE, "CRPIX3", &one, NULL, st);
+	fits_update_key(f, TSTRING, "CUNIT3", "Hz", NULL, st);
+	fits_update_key(f, TSTRING, "CTYPE4", "STOKES", NULL, st);
+	fits_update_key(f, TDOUBLE, "CRVAL4", &stokes, "Stokes I", st);
+	fits_update_key(f, TDOUBLE, "CDELT4", &one, NULL, st);
+	fits_update_key(f, TDOUBLE, "CRPIX4", &one, NULL, st);
+	fits_update_key(f, TDOUBLE, "LONPOLE", &lonpole, NULL, st);
+	fits_update_key(f, TSTRING, "RADESYS", "ICRS", NULL, st);
+	fits_update_key(f, TDOUBLE, "EQUINOX", &equinox, NULL, st);
+	fits_update_key(f, TSTRING, "SPECSYS", "TOPOCENT", NULL, st);
+}
+
+int fitsout_finish(fitsfile *f, const float *data, long long npix, int st, const char *tmp,
+		   const char *path, char *err, size_t errlen)
+{
+	char msg[FLEN_ERRMSG] = "";
+	int rc = 0;
+
+	fits_write_date(f, &st);
+	fits_write_img(f, TFLOAT, 1, (LONGLONG)npix, (void *)data, &st);
+	fits_close_file(f, &st);
+	if (st) {
+		fits_get_errstatus(st, msg);
+		rc = err_set(err, errlen, -EIO, "%s: CFITSIO: %s", tmp, msg);
+		unlink(tmp);
+		return rc;
+	}
+	if (rename(tmp, path) < 0) {
+		rc = err_set(err, errlen, -errno, "%s: rename: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	return rc;
+}
+
 int fitsout_write(const char *path, const image_result *r, int product, int calibrated,
 		  char *err, size_t errlen)
 {
 	fitsfile *f = NULL;
-	int st = 0, rc = 0;
-	char tmp[4200], cpath[4300], date_obs[40], date_avg[40], msg[FLEN_ERRMSG] = "";
-	long naxes[4] = { r->nx, r->ny, 1, 1 };
+	int st = 0;
+	char tmp[4200], cpath[4300], date_obs[40], date_avg[40];
 	const float *data = product_data(r, product);
 	const char *bunit;
 
@@ -71,44 +132,22 @@ int fitsout_write(const char *path, const image_result *r, int product, int cali
 	astro_jd_to_iso(r->jd_start, 3, date_obs, sizeof date_obs);
 	astro_jd_to_iso(r->jd_mid, 3, date_avg, sizeof date_avg);
 
-	double crval1 = r->ra0_rad * RAD2DEG, crval2 = r->dec0_rad * RAD2DEG;
-	double cdelt1 = -r->cell_rad * RAD2DEG, cdelt2 = r->cell_rad * RAD2DEG;
-	double crpix1 = r->nx / 2 + 1, crpix2 = r->ny / 2 + 1, one = 1, lonpole = 180;
-	double equinox = 2000.0, mjd = astro_jd_to_mjd(r->jd_start);
+	double mjd = astro_jd_to_mjd(r->jd_start);
 	double bmaj = r->beam.bmaj_rad * RAD2DEG, bmin = r->beam.bmin_rad * RAD2DEG;
-	double bpa = r->beam.bpa_rad * RAD2DEG, stokes = 1;
+	double bpa = r->beam.bpa_rad * RAD2DEG;
 	int niter = r->clean.iterations, nmajor = r->clean.major_cycles, calib = calibrated != 0;
 	double noise = r->noise_jy, peak = r->peak_jy, dr = r->dynamic_range;
 	double robust = r->robust, pbcut = r->pb_cut, expo = r->exposure_s;
-	double freq = r->freq_hz, bw = r->bandwidth_hz;
 
-	fits_create_file(&f, cpath, &st);
-	fits_create_img(f, FLOAT_IMG, 4, naxes, &st);
-	fits_update_key(f, TSTRING, "BUNIT", (void *)bunit, "brightness unit", &st);
-	fits_update_key(f, TSTRING, "BTYPE", "Intensity", NULL, &st);
-	fits_update_key(f, TSTRING, "CTYPE1", "RA---SIN", "orthographic projection", &st);
-	fits_update_key(f, TDOUBLE, "CRVAL1", &crval1, "[deg] ICRS right ascension of centre", &st);
-	fits_update_key(f, TDOUBLE, "CDELT1", &cdelt1, "[deg]", &st);
-	fits_update_key(f, TDOUBLE, "CRPIX1", &crpix1, NULL, &st);
-	fits_update_key(f, TSTRING, "CUNIT1", "deg", NULL, &st);
-	fits_update_key(f, TSTRING, "CTYPE2", "DEC--SIN", NULL, &st);
-	fits_update_key(f, TDOUBLE, "CRVAL2", &crval2, "[deg] ICRS declination of centre", &st);
-	fits_update_key(f, TDOUBLE, "CDELT2", &cdelt2, "[deg]", &st);
-	fits_update_key(f, TDOUBLE, "CRPIX2", &crpix2, NULL, &st);
-	fits_update_key(f, TSTRING, "CUNIT2", "deg", NULL, &st);
-	fits_update_key(f, TSTRING, "CTYPE3", "FREQ", NULL, &st);
-	fits_update_key(f, TDOUBLE, "CRVAL3", &freq, "[Hz] weighted mean frequency", &st);
-	fits_update_key(f, TDOUBLE, "CDELT3", &bw, "[Hz] bandwidth", &st);
-	fits_update_key(f, TDOUBLE, "CRPIX3", &one, NULL, &st);
-	fits_update_key(f, TSTRING, "CUNIT3", "Hz", NULL, &st);
-	fits_update_key(f, TSTRING, "CTYPE4", "STOKES", NULL, &st);
-	fits_update_key(f, TDOUBLE, "CRVAL4", &stokes, "Stokes I", &st);
-	fits_update_key(f, TDOUBLE, "CDELT4", &one, NULL, &st);
-	fits_update_key(f, TDOUBLE, "CRPIX4", &one, NULL, &st);
-	fits_update_key(f, TDOUBLE, "LONPOLE", &lonpole, NULL, &st);
-	fits_update_key(f, TSTRING, "RADESYS", "ICRS", NULL, &st);
-	fits_update_key(f, TDOUBLE, "EQUINOX", &equinox, NULL, &st);
-	fits_update_key(f, TSTRING, "SPECSYS", "TOPOCENT", NULL, &st);
+	fitsout_grid g = {
+		.bunit = bunit, .nx = r->nx, .ny = r->ny,
+		.ra_deg = r->ra0_rad * RAD2DEG, .dec_deg = r->dec0_rad * RAD2DEG,
+		.cell_deg = r->cell_rad * RAD2DEG,
+		.freq_hz = r->freq_hz, .freq_note = "[Hz] weighted mean frequency",
+		.bandwidth_hz = r->bandwidth_hz, .bandwidth_note = "[Hz] bandwidth",
+	};
+
+	fitsout_create_image(&f, cpath, &g, &st);
 	fits_update_key(f, TDOUBLE, "BMAJ", &bmaj, "[deg] restoring beam major axis (FWHM)", &st);
 	fits_update_key(f, TDOUBLE, "BMIN", &bmin, "[deg] restoring beam minor axis (FWHM)", &st);
 	fits_update_key(f, TDOUBLE, "BPA", &bpa, "[deg] beam position angle, N through E", &st);
@@ -133,18 +172,5 @@ int fitsout_write(const char *path, const image_result *r, int product, int cali
 	fits_update_key(f, TDOUBLE, "ROBUST", &robust, "Briggs robust", &st);
 	fits_update_key(f, TLOGICAL, "CALIB", &calib, "calibration solutions applied", &st);
 	fits_update_key(f, TDOUBLE, "PBCUT", &pbcut, "pbcor blanked where pb < PBCUT", &st);
-	fits_write_date(f, &st);
-	fits_write_img(f, TFLOAT, 1, (LONGLONG)r->nx * r->ny, (void *)data, &st);
-	fits_close_file(f, &st);
-	if (st) {
-		fits_get_errstatus(st, msg);
-		rc = err_set(err, errlen, -EIO, "%s: CFITSIO: %s", tmp, msg);
-		unlink(tmp);
-		return rc;
-	}
-	if (rename(tmp, path) < 0) {
-		rc = err_set(err, errlen, -errno, "%s: rename: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	return rc;
+	return fitsout_finish(f, data, (long long)r->nx * r->ny, st, tmp, path, err, errlen);
 }

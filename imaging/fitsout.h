@@ -1,5 +1,6 @@
 /*
- * imaging/fitsout.h — write one image of an image_result as a FITS file.
+ * imaging/fitsout.h — write one image of an image_result as a FITS file, and
+ * the pieces of that writer other image writers (imaging/mosaic) share.
  *
  * Float32, 4 axes (RA---SIN, DEC--SIN, FREQ, STOKES) with WCSLIB-consistent
  * keywords: CRVAL1/2 the ICRS centre (deg), CRPIX at pixel (nx/2, ny/2)
@@ -19,6 +20,8 @@
 
 #include <stddef.h>
 
+#include <fitsio.h>
+
 #include "imaging/image.h"
 
 enum fitsout_product {
@@ -34,5 +37,37 @@ const char *fitsout_product_name(int product);
  * CFITSIO's message in err. */
 int fitsout_write(const char *path, const image_result *r, int product, int calibrated,
 		  char *err, size_t errlen);
+
+/* The pixel grid and spectral axis of a contimg image (fitsout_create_image).
+ * Angles in degrees here, computed by the caller, so that each writer keeps
+ * its own conversion of the radians it holds. */
+typedef struct fitsout_grid {
+	const char *bunit;              /* BUNIT ("" for dimensionless) */
+	long nx, ny;                    /* pixels; reference pixel (nx/2, ny/2) 0-based */
+	double ra_deg, dec_deg;         /* CRVAL1/2: ICRS centre */
+	double cell_deg;                /* CDELT1 = -cell_deg, CDELT2 = +cell_deg */
+	double freq_hz, bandwidth_hz;   /* CRVAL3, CDELT3 */
+	const char *freq_note;          /* comment of CRVAL3 */
+	const char *bandwidth_note;     /* comment of CDELT3 */
+} fitsout_grid;
+
+/* Create the FITS file cpath (CFITSIO file-name syntax, e.g. "!path" to
+ * overwrite) with a float32 4-axis primary image of g's size and write the
+ * header block every contimg image shares: BUNIT, BTYPE, the RA---SIN /
+ * DEC--SIN / FREQ / STOKES axes as described at the top of this header,
+ * LONPOLE, RADESYS, EQUINOX and SPECSYS.  The caller adds its own keywords
+ * (beam, dates, provenance), then ends with fitsout_finish (also on error:
+ * *ret_f may then be NULL).  CFITSIO status convention: does nothing when *st
+ * is non-zero on entry, sets it on failure. */
+void fitsout_create_image(fitsfile **ret_f, const char *cpath, const fitsout_grid *g,
+			  int *st);
+
+/* Finish a file begun with fitsout_create_image at cpath "!<tmp>": write DATE
+ * and the npix float pixels, close f, and rename tmp onto path.  st is the
+ * CFITSIO status so far.  Returns 0; -EIO with CFITSIO's message when st or
+ * any of these steps failed, -errno when the rename failed; tmp is removed on
+ * failure. */
+int fitsout_finish(fitsfile *f, const float *data, long long npix, int st, const char *tmp,
+		   const char *path, char *err, size_t errlen);
 
 #endif

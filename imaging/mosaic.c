@@ -16,6 +16,7 @@
 #include <wcslib/wcshdr.h>
 
 #include "core/err.h"
+#include "imaging/fitsout.h"
 
 #define DEG (M_PI / 180.0)
 
@@ -681,9 +682,8 @@ int mosaic_write(const mosaic_result *m, int product, const char *path, char *er
 		 size_t errlen)
 {
 	fitsfile *f = NULL;
-	int st = 0, rc = 0;
-	char tmp[4200], cpath[4300], msg[FLEN_ERRMSG] = "", key[16], line[FLEN_CARD];
-	long naxes[4] = { m->nx, m->ny, 1, 1 };
+	int st = 0;
+	char tmp[4200], cpath[4300], key[16], line[FLEN_CARD];
 	const float *data;
 	const char *bunit, *what;
 
@@ -704,41 +704,19 @@ int mosaic_write(const mosaic_result *m, int product, const char *path, char *er
 		return err_set(err, errlen, -EINVAL, "mosaic: path too long");
 	snprintf(cpath, sizeof cpath, "!%s", tmp);
 
-	double crval1 = m->ra0_rad / DEG, crval2 = m->dec0_rad / DEG;
-	double cdelt1 = -m->cell_rad / DEG, cdelt2 = m->cell_rad / DEG;
-	double crpix1 = m->nx / 2 + 1, crpix2 = m->ny / 2 + 1, one = 1, lonpole = 180;
-	double equinox = 2000.0, mjd = m->mjd_obs, stokes = 1;
+	double mjd = m->mjd_obs;
 	double bmaj = m->bmaj_rad / DEG, bmin = m->bmin_rad / DEG, bpa = m->bpa_rad / DEG;
-	double freq = m->freq_hz, bw = m->bandwidth_hz > 0 ? m->bandwidth_hz : 1;
 	int ntiles = m->ntiles;
+	fitsout_grid g = {
+		.bunit = bunit, .nx = m->nx, .ny = m->ny,
+		.ra_deg = m->ra0_rad / DEG, .dec_deg = m->dec0_rad / DEG,
+		.cell_deg = m->cell_rad / DEG,
+		.freq_hz = m->freq_hz, .freq_note = "[Hz] mean of the tiles' frequencies",
+		.bandwidth_hz = m->bandwidth_hz > 0 ? m->bandwidth_hz : 1,
+		.bandwidth_note = "[Hz] largest tile bandwidth",
+	};
 
-	fits_create_file(&f, cpath, &st);
-	fits_create_img(f, FLOAT_IMG, 4, naxes, &st);
-	fits_update_key(f, TSTRING, "BUNIT", (void *)bunit, "brightness unit", &st);
-	fits_update_key(f, TSTRING, "BTYPE", "Intensity", NULL, &st);
-	fits_update_key(f, TSTRING, "CTYPE1", "RA---SIN", "orthographic projection", &st);
-	fits_update_key(f, TDOUBLE, "CRVAL1", &crval1, "[deg] ICRS right ascension of centre", &st);
-	fits_update_key(f, TDOUBLE, "CDELT1", &cdelt1, "[deg]", &st);
-	fits_update_key(f, TDOUBLE, "CRPIX1", &crpix1, NULL, &st);
-	fits_update_key(f, TSTRING, "CUNIT1", "deg", NULL, &st);
-	fits_update_key(f, TSTRING, "CTYPE2", "DEC--SIN", NULL, &st);
-	fits_update_key(f, TDOUBLE, "CRVAL2", &crval2, "[deg] ICRS declination of centre", &st);
-	fits_update_key(f, TDOUBLE, "CDELT2", &cdelt2, "[deg]", &st);
-	fits_update_key(f, TDOUBLE, "CRPIX2", &crpix2, NULL, &st);
-	fits_update_key(f, TSTRING, "CUNIT2", "deg", NULL, &st);
-	fits_update_key(f, TSTRING, "CTYPE3", "FREQ", NULL, &st);
-	fits_update_key(f, TDOUBLE, "CRVAL3", &freq, "[Hz] mean of the tiles' frequencies", &st);
-	fits_update_key(f, TDOUBLE, "CDELT3", &bw, "[Hz] largest tile bandwidth", &st);
-	fits_update_key(f, TDOUBLE, "CRPIX3", &one, NULL, &st);
-	fits_update_key(f, TSTRING, "CUNIT3", "Hz", NULL, &st);
-	fits_update_key(f, TSTRING, "CTYPE4", "STOKES", NULL, &st);
-	fits_update_key(f, TDOUBLE, "CRVAL4", &stokes, "Stokes I", &st);
-	fits_update_key(f, TDOUBLE, "CDELT4", &one, NULL, &st);
-	fits_update_key(f, TDOUBLE, "CRPIX4", &one, NULL, &st);
-	fits_update_key(f, TDOUBLE, "LONPOLE", &lonpole, NULL, &st);
-	fits_update_key(f, TSTRING, "RADESYS", "ICRS", NULL, &st);
-	fits_update_key(f, TDOUBLE, "EQUINOX", &equinox, NULL, &st);
-	fits_update_key(f, TSTRING, "SPECSYS", "TOPOCENT", NULL, &st);
+	fitsout_create_image(&f, cpath, &g, &st);
 	fits_update_key(f, TDOUBLE, "BMAJ", &bmaj, "[deg] largest tile beam major axis (FWHM)",
 			&st);
 	fits_update_key(f, TDOUBLE, "BMIN", &bmin, "[deg] largest tile beam minor axis (FWHM)",
@@ -763,18 +741,5 @@ int mosaic_write(const mosaic_result *m, int product, const char *path, char *er
 			 m->tile_names[k], m->tile_sigma_jy[k]);
 		fits_write_history(f, line, &st);
 	}
-	fits_write_date(f, &st);
-	fits_write_img(f, TFLOAT, 1, (LONGLONG)m->nx * m->ny, (void *)data, &st);
-	fits_close_file(f, &st);
-	if (st) {
-		fits_get_errstatus(st, msg);
-		rc = err_set(err, errlen, -EIO, "%s: CFITSIO: %s", tmp, msg);
-		unlink(tmp);
-		return rc;
-	}
-	if (rename(tmp, path) < 0) {
-		rc = err_set(err, errlen, -errno, "%s: rename: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	return rc;
+	return fitsout_finish(f, data, (long long)m->nx * m->ny, st, tmp, path, err, errlen);
 }

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 
 #include "core/err.h"
+#include "state/db.h"
 
 static const char *const status_names[] = { "active", "retired", "failed" };
 
@@ -34,25 +35,6 @@ static int sql_err(char *err, size_t errlen, sqlite3 *db, const char *what)
 	return err_set(err, errlen, -EIO, "caltables: %s: %s", what, sqlite3_errmsg(db));
 }
 
-static void bind_real_or_null(sqlite3_stmt *st, int i, double v)
-{
-	if (isfinite(v))
-		sqlite3_bind_double(st, i, v);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-static double col_real_or_nan(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
-
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t len)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-	snprintf(dst, len, "%s", s ? (const char *)s : "");
-}
-
 #define COLS "id, type, path, calibrator, source_group, refant, obs_mjd, valid_start_mjd," \
 	     " valid_end_mjd, created, status, flagged_fraction, median_snr, phase_scatter_deg"
 
@@ -65,20 +47,20 @@ static void read_row(sqlite3_stmt *st, calreg_entry *e)
 	e->id = sqlite3_column_int64(st, 0);
 	t = sqlite3_column_text(st, 1);
 	e->type = t ? (char)t[0] : '?';
-	col_text(st, 2, e->path, sizeof e->path);
-	col_text(st, 3, e->calibrator, sizeof e->calibrator);
-	col_text(st, 4, e->source_group, sizeof e->source_group);
+	db_column_text(st, 2, e->path, sizeof e->path);
+	db_column_text(st, 3, e->calibrator, sizeof e->calibrator);
+	db_column_text(st, 4, e->source_group, sizeof e->source_group);
 	e->refant = sqlite3_column_int(st, 5);
 	e->obs_mjd = sqlite3_column_double(st, 6);
 	e->valid_start_mjd = sqlite3_column_double(st, 7);
 	e->valid_end_mjd = sqlite3_column_double(st, 8);
 	e->created_unix = sqlite3_column_double(st, 9);
-	col_text(st, 10, status, sizeof status);
+	db_column_text(st, 10, status, sizeof status);
 	if (calreg_status_parse(status, &e->status) < 0)
 		e->status = CALREG_FAILED;
-	e->flagged_fraction = col_real_or_nan(st, 11);
-	e->median_snr = col_real_or_nan(st, 12);
-	e->phase_scatter_deg = col_real_or_nan(st, 13);
+	e->flagged_fraction = db_column_real_or_nan(st, 11);
+	e->median_snr = db_column_real_or_nan(st, 12);
+	e->phase_scatter_deg = db_column_real_or_nan(st, 13);
 }
 
 int calreg_add(sqlite3 *db, const calreg_entry *e, int64_t *ret_id, char *err, size_t errlen)
@@ -127,9 +109,9 @@ int calreg_add(sqlite3 *db, const calreg_entry *e, int64_t *ret_id, char *err, s
 	sqlite3_bind_double(st, 8, e->valid_end_mjd);
 	sqlite3_bind_double(st, 9, tv.tv_sec + tv.tv_usec * 1e-6);
 	sqlite3_bind_text(st, 10, calreg_status_name(e->status), -1, SQLITE_STATIC);
-	bind_real_or_null(st, 11, e->flagged_fraction);
-	bind_real_or_null(st, 12, e->median_snr);
-	bind_real_or_null(st, 13, e->phase_scatter_deg);
+	db_bind_real_or_null(st, 11, e->flagged_fraction);
+	db_bind_real_or_null(st, 12, e->median_snr);
+	db_bind_real_or_null(st, 13, e->phase_scatter_deg);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		r = sql_err(err, errlen, db, e->path);
 		goto out;

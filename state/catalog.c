@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "core/err.h"
+#include "state/db.h"
 
 #define DEG2RAD (M_PI / 180.0)
 #define CATALOG_SCHEMA_VERSION 1
@@ -81,25 +82,6 @@ static int exec(catalog *c, const char *sql, char *err, size_t errlen)
 		return r;
 	}
 	return 0;
-}
-
-static void bind_real_or_null(sqlite3_stmt *st, int i, double v)
-{
-	if (isfinite(v))
-		sqlite3_bind_double(st, i, v);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-static double col_real_or_nan(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
-
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t len)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-	snprintf(dst, len, "%s", s ? (const char *)s : "");
 }
 
 /* Great-circle distance (haversine: well conditioned at small separations). */
@@ -270,14 +252,14 @@ static int upsert_source(sqlite3_stmt *st, const catalog_source *s)
 	sqlite3_bind_double(st, 2, s->ra_deg);
 	sqlite3_bind_double(st, 3, s->dec_deg);
 	sqlite3_bind_double(st, 4, s->flux_mjy);
-	bind_real_or_null(st, 5, s->spectral_index);
-	bind_real_or_null(st, 6, s->e_flux_mjy);
-	bind_real_or_null(st, 7, s->e_ra_arcsec);
-	bind_real_or_null(st, 8, s->e_dec_arcsec);
-	bind_real_or_null(st, 9, s->major_arcsec);
-	bind_real_or_null(st, 10, s->minor_arcsec);
+	db_bind_real_or_null(st, 5, s->spectral_index);
+	db_bind_real_or_null(st, 6, s->e_flux_mjy);
+	db_bind_real_or_null(st, 7, s->e_ra_arcsec);
+	db_bind_real_or_null(st, 8, s->e_dec_arcsec);
+	db_bind_real_or_null(st, 9, s->major_arcsec);
+	db_bind_real_or_null(st, 10, s->minor_arcsec);
 	sqlite3_bind_int(st, 11, s->resolved);
-	bind_real_or_null(st, 12, s->snr);
+	db_bind_real_or_null(st, 12, s->snr);
 	sqlite3_bind_text(st, 13, s->origin, -1, SQLITE_TRANSIENT);
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 }
@@ -935,9 +917,9 @@ static int store_cals(catalog *c, const vla_cals *a, char *err, size_t errlen)
 			sqlite3_bind_text(ins, 2, bd->band, -1, SQLITE_STATIC);
 			sqlite3_bind_text(ins, 3, bc, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(ins, 4, bd->quality, -1, SQLITE_STATIC);
-			bind_real_or_null(ins, 5, bd->flux_jy);
-			bind_real_or_null(ins, 6, bd->uvmin_kl);
-			bind_real_or_null(ins, 7, bd->uvmax_kl);
+			db_bind_real_or_null(ins, 5, bd->flux_jy);
+			db_bind_real_or_null(ins, 6, bd->uvmin_kl);
+			db_bind_real_or_null(ins, 7, bd->uvmax_kl);
 			if (sqlite3_step(ins) != SQLITE_DONE) {
 				r = sql_err(err, errlen, c->db, cal->name);
 				goto out;
@@ -1032,20 +1014,20 @@ static const char *const source_cols =
 static void read_source(sqlite3_stmt *st, catalog_source *s)
 {
 	memset(s, 0, sizeof *s);
-	col_text(st, 0, s->name, sizeof s->name);
+	db_column_text(st, 0, s->name, sizeof s->name);
 	s->ra_deg = sqlite3_column_double(st, 1);
 	s->dec_deg = sqlite3_column_double(st, 2);
 	s->flux_mjy = sqlite3_column_double(st, 3);
-	s->spectral_index = col_real_or_nan(st, 4);
-	s->e_flux_mjy = col_real_or_nan(st, 5);
-	s->e_ra_arcsec = col_real_or_nan(st, 6);
-	s->e_dec_arcsec = col_real_or_nan(st, 7);
-	s->major_arcsec = col_real_or_nan(st, 8);
-	s->minor_arcsec = col_real_or_nan(st, 9);
+	s->spectral_index = db_column_real_or_nan(st, 4);
+	s->e_flux_mjy = db_column_real_or_nan(st, 5);
+	s->e_ra_arcsec = db_column_real_or_nan(st, 6);
+	s->e_dec_arcsec = db_column_real_or_nan(st, 7);
+	s->major_arcsec = db_column_real_or_nan(st, 8);
+	s->minor_arcsec = db_column_real_or_nan(st, 9);
 	s->resolved = sqlite3_column_int(st, 10);
 	s->confused = sqlite3_column_int(st, 11);
-	s->snr = col_real_or_nan(st, 12);
-	col_text(st, 13, s->origin, sizeof s->origin);
+	s->snr = db_column_real_or_nan(st, 12);
+	db_column_text(st, 13, s->origin, sizeof s->origin);
 }
 
 static int cmp_source_flux(const void *a, const void *b)
@@ -1130,13 +1112,13 @@ static int load_bands(catalog *c, sqlite3_int64 id, catalog_cal *cal, char *err,
 		catalog_band *b = &cal->bands[cal->nbands++];
 		const unsigned char *code;
 		memset(b, 0, sizeof *b);
-		col_text(st, 0, b->band, sizeof b->band);
+		db_column_text(st, 0, b->band, sizeof b->band);
 		code = sqlite3_column_text(st, 1);
 		b->code = code ? (char)code[0] : '?';
-		col_text(st, 2, b->quality, sizeof b->quality);
-		b->flux_jy = col_real_or_nan(st, 3);
-		b->uvmin_kl = col_real_or_nan(st, 4);
-		b->uvmax_kl = col_real_or_nan(st, 5);
+		db_column_text(st, 2, b->quality, sizeof b->quality);
+		b->flux_jy = db_column_real_or_nan(st, 3);
+		b->uvmin_kl = db_column_real_or_nan(st, 4);
+		b->uvmax_kl = db_column_real_or_nan(st, 5);
 	}
 	sqlite3_finalize(st);
 	if (r != SQLITE_DONE && r != SQLITE_ROW)
@@ -1168,8 +1150,8 @@ static int collect_cals(catalog *c, sqlite3_stmt *st, catalog_cal **ret, size_t 
 		}
 		cal = &v[n++];
 		memset(cal, 0, sizeof *cal);
-		col_text(st, 1, cal->name, sizeof cal->name);
-		col_text(st, 2, cal->alt_name, sizeof cal->alt_name);
+		db_column_text(st, 1, cal->name, sizeof cal->name);
+		db_column_text(st, 2, cal->alt_name, sizeof cal->alt_name);
 		cal->ra_deg = sqlite3_column_double(st, 3);
 		cal->dec_deg = sqlite3_column_double(st, 4);
 		pc = sqlite3_column_text(st, 5);

@@ -1,6 +1,7 @@
 #include "state/db.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -448,4 +449,23 @@ int db_open(const char *path, int create, sqlite3 **ret, char *err, size_t errle
 int db_open_readonly(const char *path, sqlite3 **ret, char *err, size_t errlen)
 {
 	return open_common(path, SQLITE_OPEN_READONLY, 1, ret, err, errlen);
+}
+
+void db_bind_real_or_null(sqlite3_stmt *st, int i, double v)
+{
+	if (isfinite(v))
+		sqlite3_bind_double(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+double db_column_real_or_nan(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+void db_column_text(sqlite3_stmt *st, int i, char *dst, size_t len)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	snprintf(dst, len, "%s", s ? (const char *)s : "");
 }

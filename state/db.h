@@ -67,4 +67,11 @@ int db_prepare(sqlite3 *db, char *err, size_t errlen, sqlite3_stmt **ret, const 
 int db_query_int(sqlite3 *db, int64_t *ret, char *err, size_t errlen, const char *sql,
 		 const char *fmt, ...);
 
+/* Nullable REAL and TEXT columns: a non-finite v binds NULL; a NULL column
+ * reads as NaN, a NULL text column as "" (dst is always terminated, the text
+ * truncated to len - 1 bytes). */
+void db_bind_real_or_null(sqlite3_stmt *st, int i, double v);
+double db_column_real_or_nan(sqlite3_stmt *st, int i);
+void db_column_text(sqlite3_stmt *st, int i, char *dst, size_t len);
+
 #endif
