@@ -57,11 +57,41 @@ static json_object *jstr(const unsigned char *s)
 	return s ? json_object_new_string((const char *)s) : NULL;
 }
 
+/* o[key] = the text of column col of the current row (null when NULL). */
+static void jadd_text(json_object *o, const char *key, sqlite3_stmt *st, int col)
+{
+	json_object_object_add(o, key, jstr(sqlite3_column_text(st, col)));
+}
+
+/* o[key] = column col (unix seconds) as ISO-8601 UTC (null when not positive). */
+static void jadd_iso(json_object *o, const char *key, sqlite3_stmt *st, int col)
+{
+	json_object_object_add(o, key, jiso(sqlite3_column_double(st, col)));
+}
+
 static void print_json(json_object *o)
 {
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_SPACED |
 							 JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Load the settings and open the state database (ctl_open_db's write and
+ * create); on failure nothing is left to free. */
+static int open_state(const ctl_env *env, int write, int create, cfg **ret_c,
+		      pipe_settings *s, sqlite3 **ret_db)
+{
+	int rc = ctl_load_settings(env, ret_c, s);
+	if (rc)
+		return rc;
+	rc = ctl_open_db(s, write, create, ret_db);
+	if (rc) {
+		db_close(*ret_db);
+		*ret_db = NULL;
+		cfg_free(*ret_c);
+		*ret_c = NULL;
+	}
+	return rc;
 }
 
 /* Re-read the settings after per-run overrides were applied to c. */
@@ -114,19 +144,19 @@ static json_object *group_object(sqlite3 *db, sqlite3_stmt *st)
 	int ngood = 0;
 	json_object *miss = missing_array(db, gid, sqlite3_column_int(st, 3), &ngood);
 
-	json_object_object_add(o, "group_id", jstr(sqlite3_column_text(st, 1)));
-	json_object_object_add(o, "state", jstr(sqlite3_column_text(st, 2)));
+	jadd_text(o, "group_id", st, 1);
+	jadd_text(o, "state", st, 2);
 	json_object_object_add(o, "n_subbands", json_object_new_int(ngood));
 	json_object_object_add(o, "n_expected", json_object_new_int(sqlite3_column_int(st, 3)));
 	json_object_object_add(o, "missing", miss);
 	json_object_object_add(o, "retries", json_object_new_int(sqlite3_column_int(st, 4)));
-	json_object_object_add(o, "error", jstr(sqlite3_column_text(st, 5)));
-	json_object_object_add(o, "stage", jstr(sqlite3_column_text(st, 6)));
+	jadd_text(o, "error", st, 5);
+	jadd_text(o, "stage", st, 6);
 	json_object_object_add(o, "calibrated", json_object_new_boolean(sqlite3_column_int(st, 7)));
-	json_object_object_add(o, "created_at", jiso(sqlite3_column_double(st, 8)));
-	json_object_object_add(o, "updated_at", jiso(sqlite3_column_double(st, 9)));
-	json_object_object_add(o, "started_at", jiso(sqlite3_column_double(st, 10)));
-	json_object_object_add(o, "finished_at", jiso(sqlite3_column_double(st, 11)));
+	jadd_iso(o, "created_at", st, 8);
+	jadd_iso(o, "updated_at", st, 9);
+	jadd_iso(o, "started_at", st, 10);
+	jadd_iso(o, "finished_at", st, 11);
 	json_object_object_add(o, "runs", json_object_new_int(sqlite3_column_int(st, 12)));
 	return o;
 }
@@ -139,6 +169,34 @@ static const char *jget_str(json_object *o, const char *k)
 {
 	json_object *v;
 	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+static int jget_int(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+	json_object_object_get_ex(o, k, &v);
+	return json_object_get_int(v);
+}
+
+static int jget_bool(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+	json_object_object_get_ex(o, k, &v);
+	return json_object_get_boolean(v);
+}
+
+static double jget_double(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+	json_object_object_get_ex(o, k, &v);
+	return json_object_get_double(v);
+}
+
+/* o[k] as a string, dflt when absent or null. */
+static const char *jget_str_or(json_object *o, const char *k, const char *dflt)
+{
+	const char *v = jget_str(o, k);
+	return v ? v : dflt;
 }
 
 static void missing_text(json_object *miss, char *buf, size_t len)
@@ -175,6 +233,26 @@ static int daemon_running(const pipe_settings *s, int *ret_pid)
 	return up;
 }
 
+/* The first row of sql (group name, unix time[, stage, message]) as
+ * {group_id, at_key[, message]}; NULL when there is none. */
+static json_object *latest(sqlite3 *db, const char *sql, const char *at_key)
+{
+	sqlite3_stmt *st = NULL;
+	json_object *o = NULL;
+
+	if (db_prepare(db, NULL, 0, &st, sql, NULL) < 0)
+		return NULL;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		o = json_object_new_object();
+		jadd_text(o, "group_id", st, 0);
+		jadd_iso(o, at_key, st, 1);
+		if (sqlite3_column_count(st) > 3)
+			jadd_text(o, "message", st, 3);
+	}
+	sqlite3_finalize(st);
+	return o;
+}
+
 int ctl_status(int argc, char **argv, const ctl_env *env)
 {
 	pipe_settings s;
@@ -194,12 +272,9 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 			return CTL_USAGE;
 		}
 	}
-	rc = ctl_load_settings(env, &c, &s);
+	rc = open_state(env, 0, 0, &c, &s, &db);
 	if (rc)
 		return rc;
-	rc = ctl_open_db(&s, 0, 0, &db);
-	if (rc)
-		goto out;
 	rc = CTL_UNREACHABLE;
 	if (queue_counts(db, cnt, NULL, 0) < 0)
 		goto out;
@@ -211,7 +286,7 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 	if (db_prepare(db, NULL, 0, &st, "SELECT pid, started_at, heartbeat_at, status FROM daemon",
 		       NULL) == 0) {
 		if (sqlite3_step(st) == SQLITE_ROW) {
-			json_object_object_add(dm, "started_at", jiso(sqlite3_column_double(st, 1)));
+			jadd_iso(dm, "started_at", st, 1);
 			json_object_object_add(dm, "heartbeat_age_s",
 					       json_object_new_double(now - sqlite3_column_double(st, 2)));
 			json_object_object_add(dm, "status", up ? jstr(sqlite3_column_text(st, 3)) : NULL);
@@ -232,8 +307,8 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 		       " ORDER BY started_at", NULL) == 0) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			json_object *g = json_object_new_object();
-			json_object_object_add(g, "group_id", jstr(sqlite3_column_text(st, 0)));
-			json_object_object_add(g, "stage", jstr(sqlite3_column_text(st, 1)));
+			jadd_text(g, "group_id", st, 0);
+			jadd_text(g, "stage", st, 1);
 			json_object_object_add(g, "elapsed_s",
 					       json_object_new_double(now - sqlite3_column_double(st, 2)));
 			json_object_object_add(g, "pid", json_object_new_int(sqlite3_column_int(st, 3)));
@@ -244,34 +319,14 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 	}
 	json_object_object_add(o, "running", running);
 
-	json_object *last = NULL;
-	if (db_prepare(db, NULL, 0, &st,
-		       "SELECT name, finished_at FROM groups WHERE state = 'completed'"
-		       " ORDER BY finished_at DESC LIMIT 1", NULL) == 0) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			last = json_object_new_object();
-			json_object_object_add(last, "group_id", jstr(sqlite3_column_text(st, 0)));
-			json_object_object_add(last, "finished_at", jiso(sqlite3_column_double(st, 1)));
-		}
-		sqlite3_finalize(st);
-		st = NULL;
-	}
-	json_object_object_add(o, "last_completed", last);
-	last = NULL;
-	if (db_prepare(db, NULL, 0, &st,
-		       "SELECT g.name, e.at, e.stage, e.message FROM group_events e JOIN groups g"
-		       " ON g.id = e.group_id WHERE e.kind IN ('error','retry')"
-		       " ORDER BY e.at DESC LIMIT 1", NULL) == 0) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			last = json_object_new_object();
-			json_object_object_add(last, "group_id", jstr(sqlite3_column_text(st, 0)));
-			json_object_object_add(last, "at", jiso(sqlite3_column_double(st, 1)));
-			json_object_object_add(last, "message", jstr(sqlite3_column_text(st, 3)));
-		}
-		sqlite3_finalize(st);
-		st = NULL;
-	}
-	json_object_object_add(o, "last_error", last);
+	json_object_object_add(o, "last_completed",
+			       latest(db, "SELECT name, finished_at FROM groups WHERE state = 'completed'"
+					  " ORDER BY finished_at DESC LIMIT 1", "finished_at"));
+	json_object_object_add(o, "last_error",
+			       latest(db, "SELECT g.name, e.at, e.stage, e.message FROM group_events e"
+					  " JOIN groups g ON g.id = e.group_id"
+					  " WHERE e.kind IN ('error','retry') ORDER BY e.at DESC LIMIT 1",
+				      "at"));
 	db_query_int(db, &per_hour, NULL, 0,
 		     "SELECT count(*) FROM groups WHERE state = 'completed' AND finished_at >= ?", "d",
 		     now - 3600);
@@ -288,11 +343,9 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 		       " %lld failed\n", (long long)cnt[0], (long long)cnt[1], (long long)cnt[2],
 		       (long long)cnt[3], (long long)cnt[4]);
 		for (size_t i = 0; i < json_object_array_length(running); i++) {
-			json_object *g = json_object_array_get_idx(running, i), *e;
-			json_object_object_get_ex(g, "elapsed_s", &e);
+			json_object *g = json_object_array_get_idx(running, i);
 			printf("running:     %s  stage %s  %.0f s\n", jget_str(g, "group_id"),
-			       jget_str(g, "stage") ? jget_str(g, "stage") : "-",
-			       json_object_get_double(e));
+			       jget_str_or(g, "stage", "-"), jget_double(g, "elapsed_s"));
 		}
 		json_object *lc, *le;
 		json_object_object_get_ex(o, "last_completed", &lc);
@@ -358,12 +411,9 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 			return CTL_USAGE;
 		}
 	}
-	rc = ctl_load_settings(env, &c, &s);
+	rc = open_state(env, 0, 0, &c, &s, &db);
 	if (rc)
 		return rc;
-	rc = ctl_open_db(&s, 0, 0, &db);
-	if (rc)
-		goto out;
 	if (db_prepare(db, NULL, 0, &st,
 		       "SELECT " GROUP_COLS " FROM groups WHERE (?1 IS NULL OR state = ?1)"
 		       " AND t_first >= ?2 ORDER BY t_first DESC LIMIT ?3", "sIi", state, since,
@@ -385,12 +435,9 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 			char miss[128];
 			json_object_object_get_ex(g, "missing", &v);
 			missing_text(v, miss, sizeof miss);
-			json_object_object_get_ex(g, "n_subbands", &v);
-			int nsub = json_object_get_int(v);
-			json_object_object_get_ex(g, "retries", &v);
 			printf("%-20s %-11s %4d %-16s %3d  %s\n", jget_str(g, "group_id"),
-			       jget_str(g, "state"), nsub, miss, json_object_get_int(v),
-			       jget_str(g, "error") ? jget_str(g, "error") : "");
+			       jget_str(g, "state"), jget_int(g, "n_subbands"), miss,
+			       jget_int(g, "retries"), jget_str_or(g, "error", ""));
 		}
 	}
 	rc = CTL_OK;
@@ -424,9 +471,9 @@ static json_object *group_detail(sqlite3 *db, int64_t gid)
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			json_object *f = json_object_new_object();
 			json_object_object_add(f, "subband", json_object_new_int(sqlite3_column_int(st, 0)));
-			json_object_object_add(f, "path", jstr(sqlite3_column_text(st, 1)));
-			json_object_object_add(f, "status", jstr(sqlite3_column_text(st, 2)));
-			json_object_object_add(f, "reason", jstr(sqlite3_column_text(st, 3)));
+			jadd_text(f, "path", st, 1);
+			jadd_text(f, "status", st, 2);
+			jadd_text(f, "reason", st, 3);
 			json_object_object_add(f, "size", json_object_new_int64(sqlite3_column_int64(st, 4)));
 			json_object_array_add(a, f);
 		}
@@ -471,8 +518,8 @@ static json_object *group_detail(sqlite3 *db, int64_t gid)
 			json_object_object_add(x, "seconds",
 					       json_object_new_double(sqlite3_column_double(st, 1)));
 			json_object_object_add(x, "ok", json_object_new_boolean(sqlite3_column_int(st, 2)));
-			json_object_object_add(x, "error", jstr(sqlite3_column_text(st, 3)));
-			json_object_object_add(x, "at", jiso(sqlite3_column_double(st, 4)));
+			jadd_text(x, "error", st, 3);
+			jadd_iso(x, "at", st, 4);
 			json_object_array_add(sd, x);
 		}
 		sqlite3_finalize(st);
@@ -497,10 +544,10 @@ static json_object *group_detail(sqlite3 *db, int64_t gid)
 		       " ORDER BY at, id", "I", gid) == 0) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			json_object *x = json_object_new_object();
-			json_object_object_add(x, "at", jiso(sqlite3_column_double(st, 0)));
-			json_object_object_add(x, "kind", jstr(sqlite3_column_text(st, 1)));
-			json_object_object_add(x, "stage", jstr(sqlite3_column_text(st, 2)));
-			json_object_object_add(x, "message", jstr(sqlite3_column_text(st, 3)));
+			jadd_iso(x, "at", st, 0);
+			jadd_text(x, "kind", st, 1);
+			jadd_text(x, "stage", st, 2);
+			jadd_text(x, "message", st, 3);
 			json_object_array_add(ev, x);
 		}
 		sqlite3_finalize(st);
@@ -544,12 +591,9 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 	}
 	if ((rc = check_group_name(name)))
 		return rc;
-	rc = ctl_load_settings(env, &c, &s);
+	rc = open_state(env, 0, 0, &c, &s, &db);
 	if (rc)
 		return rc;
-	rc = ctl_open_db(&s, 0, 0, &db);
-	if (rc)
-		goto out;
 	int f = queue_find(db, name, &gid, NULL, 0);
 	if (f <= 0) {
 		fprintf(stderr, "contimgctl: no group %s\n", name);
@@ -564,15 +608,13 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 	if (json) {
 		print_json(o);
 	} else {
-		json_object *v, *x;
+		json_object *v;
 		char miss[128];
 		json_object_object_get_ex(o, "missing", &v);
 		missing_text(v, miss, sizeof miss);
 		printf("group:      %s\nstate:      %s\n", name, jget_str(o, "state"));
-		json_object_object_get_ex(o, "n_subbands", &v);
-		json_object_object_get_ex(o, "retries", &x);
-		printf("subbands:   %d (missing: %s)\nretries:    %d\n", json_object_get_int(v), miss,
-		       json_object_get_int(x));
+		printf("subbands:   %d (missing: %s)\nretries:    %d\n", jget_int(o, "n_subbands"),
+		       miss, jget_int(o, "retries"));
 		if (json_object_object_get_ex(o, "calibrated", &v) && v)
 			printf("calibrated: %s\n", json_object_get_boolean(v) ? "yes" : "no");
 		if (jget_str(o, "error"))
@@ -582,12 +624,11 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 			printf("missing sb%02d: %s\n", atoi(k), json_object_get_string(why));
 		json_object_object_get_ex(o, "stage_runs", &v);
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			json_object *sr = json_object_array_get_idx(v, i), *sec, *okv;
-			json_object_object_get_ex(sr, "seconds", &sec);
-			json_object_object_get_ex(sr, "ok", &okv);
+			json_object *sr = json_object_array_get_idx(v, i);
+			int ok = jget_bool(sr, "ok");
 			printf("stage:      %-12s %8.2f s %s%s\n", jget_str(sr, "stage"),
-			       json_object_get_double(sec), json_object_get_boolean(okv) ? "ok" : "FAILED ",
-			       json_object_get_boolean(okv) ? "" : jget_str(sr, "error"));
+			       jget_double(sr, "seconds"), ok ? "ok" : "FAILED ",
+			       ok ? "" : jget_str(sr, "error"));
 		}
 		json_object_object_get_ex(o, "products", &v);
 		json_object_object_foreach(v, pk, pv)
@@ -596,14 +637,13 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
 			json_object *fo = json_object_array_get_idx(v, i);
 			printf("file:       %-9s %s%s%s\n", jget_str(fo, "status"), jget_str(fo, "path"),
-			       jget_str(fo, "reason") ? "  " : "",
-			       jget_str(fo, "reason") ? jget_str(fo, "reason") : "");
+			       jget_str(fo, "reason") ? "  " : "", jget_str_or(fo, "reason", ""));
 		}
 		json_object_object_get_ex(o, "events", &v);
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
 			json_object *e = json_object_array_get_idx(v, i);
 			printf("event:      %s %-9s %s\n", jget_str(e, "at"), jget_str(e, "kind"),
-			       jget_str(e, "message") ? jget_str(e, "message") : "");
+			       jget_str_or(e, "message", ""));
 		}
 	}
 	rc = CTL_OK;
@@ -641,12 +681,9 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 		fprintf(stderr, "usage: contimgctl requeue GROUP... [--reason TEXT]\n");
 		return CTL_USAGE;
 	}
-	rc = ctl_load_settings(env, &c, &s);
+	rc = open_state(env, 1, 0, &c, &s, &db);
 	if (rc)
 		return rc;
-	rc = ctl_open_db(&s, 1, 0, &db);
-	if (rc)
-		goto out;
 	for (int i = 1; i < argc; i++) {
 		int64_t gid = 0;
 		int r;
@@ -671,7 +708,6 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 		printf("%s: pending\n", argv[i]);
 	}
 	rc = worst;
-out:
 	db_close(db);
 	cfg_free(c);
 	return rc;
@@ -694,12 +730,9 @@ int ctl_retry_failed(int argc, char **argv, const ctl_env *env)
 			return CTL_USAGE;
 		}
 	}
-	rc = ctl_load_settings(env, &c, &s);
+	rc = open_state(env, 1, 0, &c, &s, &db);
 	if (rc)
 		return rc;
-	rc = ctl_open_db(&s, 1, 0, &db);
-	if (rc)
-		goto out;
 	if (queue_retry_failed(db, reason, wall_s(), &n, err, sizeof err) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = CTL_UNREACHABLE;
@@ -863,10 +896,7 @@ int ctl_ingest(int argc, char **argv, const ctl_env *env)
 			rc = CTL_FAILED;
 			goto out;
 		}
-	rc = ctl_load_settings(env, &c, &s);
-	if (rc)
-		goto out;
-	rc = ctl_open_db(&s, 1, 1, &db);
+	rc = open_state(env, 1, 1, &c, &s, &db);
 	if (rc)
 		goto out;
 	gids = calloc((size_t)l.n + 1, sizeof *gids);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "state/db.h"
 
 static double now_unix(void)
 {
@@ -22,23 +23,6 @@ static double now_unix(void)
 static int sql_fail(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
 	return err_set(err, errlen, -EIO, "%s: %s", what, sqlite3_errmsg(db));
-}
-
-/* NAN → NULL */
-static int bind_d(sqlite3_stmt *st, int i, double v)
-{
-	return isfinite(v) ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
-}
-
-static double col_d(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
-
-static void col_s(sqlite3_stmt *st, int i, char *buf, size_t len)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	snprintf(buf, len, "%s", t ? (const char *)t : "");
 }
 
 /* ---- photometry ---- */
@@ -68,18 +52,18 @@ int photdb_put(sqlite3 *db, const photdb_row *r, char *err, size_t errlen)
 	int k = 1;
 	sqlite3_bind_int64(st, k++, r->group_id);
 	sqlite3_bind_text(st, k++, r->source, -1, SQLITE_TRANSIENT);
-	bind_d(st, k++, r->mjd);
-	bind_d(st, k++, r->ra_deg);
-	bind_d(st, k++, r->dec_deg);
-	bind_d(st, k++, r->flux_jy);
-	bind_d(st, k++, r->flux_err_jy);
-	bind_d(st, k++, r->normalized_flux_jy);
-	bind_d(st, k++, r->normalized_flux_err_jy);
-	bind_d(st, k++, r->correction);
-	bind_d(st, k++, r->correction_err);
-	bind_d(st, k++, r->local_rms_jy);
-	bind_d(st, k++, r->pb);
-	bind_d(st, k++, r->chi2);
+	db_bind_real_or_null(st, k++, r->mjd);
+	db_bind_real_or_null(st, k++, r->ra_deg);
+	db_bind_real_or_null(st, k++, r->dec_deg);
+	db_bind_real_or_null(st, k++, r->flux_jy);
+	db_bind_real_or_null(st, k++, r->flux_err_jy);
+	db_bind_real_or_null(st, k++, r->normalized_flux_jy);
+	db_bind_real_or_null(st, k++, r->normalized_flux_err_jy);
+	db_bind_real_or_null(st, k++, r->correction);
+	db_bind_real_or_null(st, k++, r->correction_err);
+	db_bind_real_or_null(st, k++, r->local_rms_jy);
+	db_bind_real_or_null(st, k++, r->pb);
+	db_bind_real_or_null(st, k++, r->chi2);
 	sqlite3_bind_int(st, k++, r->npix);
 	sqlite3_bind_int64(st, k++, r->forced_flags);
 	sqlite3_bind_int64(st, k++, r->norm_flags);
@@ -95,19 +79,19 @@ static void read_row(sqlite3_stmt *st, photdb_row *r)
 	int k = 0;
 	memset(r, 0, sizeof *r);
 	r->group_id = sqlite3_column_int64(st, k++);
-	col_s(st, k++, r->source, sizeof r->source);
-	r->mjd = col_d(st, k++);
-	r->ra_deg = col_d(st, k++);
-	r->dec_deg = col_d(st, k++);
-	r->flux_jy = col_d(st, k++);
-	r->flux_err_jy = col_d(st, k++);
-	r->normalized_flux_jy = col_d(st, k++);
-	r->normalized_flux_err_jy = col_d(st, k++);
-	r->correction = col_d(st, k++);
-	r->correction_err = col_d(st, k++);
-	r->local_rms_jy = col_d(st, k++);
-	r->pb = col_d(st, k++);
-	r->chi2 = col_d(st, k++);
+	db_column_text(st, k++, r->source, sizeof r->source);
+	r->mjd = db_column_real_or_nan(st, k++);
+	r->ra_deg = db_column_real_or_nan(st, k++);
+	r->dec_deg = db_column_real_or_nan(st, k++);
+	r->flux_jy = db_column_real_or_nan(st, k++);
+	r->flux_err_jy = db_column_real_or_nan(st, k++);
+	r->normalized_flux_jy = db_column_real_or_nan(st, k++);
+	r->normalized_flux_err_jy = db_column_real_or_nan(st, k++);
+	r->correction = db_column_real_or_nan(st, k++);
+	r->correction_err = db_column_real_or_nan(st, k++);
+	r->local_rms_jy = db_column_real_or_nan(st, k++);
+	r->pb = db_column_real_or_nan(st, k++);
+	r->chi2 = db_column_real_or_nan(st, k++);
 	r->npix = sqlite3_column_int(st, k++);
 	r->forced_flags = (unsigned)sqlite3_column_int64(st, k++);
 	r->norm_flags = (unsigned)sqlite3_column_int64(st, k++);
@@ -201,20 +185,20 @@ int photdb_var_put(sqlite3 *db, const photdb_var *v, const void *state, size_t s
 		return sql_fail(db, err, errlen, "variability_stats upsert");
 	sqlite3_bind_text(st, k++, v->source, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, k++, v->n);
-	bind_d(st, k++, v->mean);
-	bind_d(st, k++, v->std);
-	bind_d(st, k++, v->min);
-	bind_d(st, k++, v->max);
-	bind_d(st, k++, v->wmean);
-	bind_d(st, k++, v->chi2_nu);
-	bind_d(st, k++, v->eta);
-	bind_d(st, k++, v->v);
-	bind_d(st, k++, v->sigma_deviation);
-	bind_d(st, k++, v->vs);
-	bind_d(st, k++, v->m);
-	bind_d(st, k++, v->first_mjd);
-	bind_d(st, k++, v->last_mjd);
-	bind_d(st, k++, v->ese_score);
+	db_bind_real_or_null(st, k++, v->mean);
+	db_bind_real_or_null(st, k++, v->std);
+	db_bind_real_or_null(st, k++, v->min);
+	db_bind_real_or_null(st, k++, v->max);
+	db_bind_real_or_null(st, k++, v->wmean);
+	db_bind_real_or_null(st, k++, v->chi2_nu);
+	db_bind_real_or_null(st, k++, v->eta);
+	db_bind_real_or_null(st, k++, v->v);
+	db_bind_real_or_null(st, k++, v->sigma_deviation);
+	db_bind_real_or_null(st, k++, v->vs);
+	db_bind_real_or_null(st, k++, v->m);
+	db_bind_real_or_null(st, k++, v->first_mjd);
+	db_bind_real_or_null(st, k++, v->last_mjd);
+	db_bind_real_or_null(st, k++, v->ese_score);
 	sqlite3_bind_blob(st, k++, state, (int)state_len, SQLITE_TRANSIENT);
 	sqlite3_bind_double(st, k++, now_unix());
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "variability_stats upsert");
@@ -243,23 +227,23 @@ int photdb_var_get(sqlite3 *db, const char *source, photdb_var *ret, void *state
 	}
 	if (ret) {
 		memset(ret, 0, sizeof *ret);
-		col_s(st, k++, ret->source, sizeof ret->source);
+		db_column_text(st, k++, ret->source, sizeof ret->source);
 		ret->n = (long)sqlite3_column_int64(st, k++);
-		ret->mean = col_d(st, k++);
-		ret->std = col_d(st, k++);
-		ret->min = col_d(st, k++);
-		ret->max = col_d(st, k++);
-		ret->wmean = col_d(st, k++);
-		ret->chi2_nu = col_d(st, k++);
-		ret->eta = col_d(st, k++);
-		ret->v = col_d(st, k++);
-		ret->sigma_deviation = col_d(st, k++);
-		ret->vs = col_d(st, k++);
-		ret->m = col_d(st, k++);
-		ret->first_mjd = col_d(st, k++);
-		ret->last_mjd = col_d(st, k++);
-		ret->ese_score = col_d(st, k++);
-		ret->updated_at = col_d(st, k++);
+		ret->mean = db_column_real_or_nan(st, k++);
+		ret->std = db_column_real_or_nan(st, k++);
+		ret->min = db_column_real_or_nan(st, k++);
+		ret->max = db_column_real_or_nan(st, k++);
+		ret->wmean = db_column_real_or_nan(st, k++);
+		ret->chi2_nu = db_column_real_or_nan(st, k++);
+		ret->eta = db_column_real_or_nan(st, k++);
+		ret->v = db_column_real_or_nan(st, k++);
+		ret->sigma_deviation = db_column_real_or_nan(st, k++);
+		ret->vs = db_column_real_or_nan(st, k++);
+		ret->m = db_column_real_or_nan(st, k++);
+		ret->first_mjd = db_column_real_or_nan(st, k++);
+		ret->last_mjd = db_column_real_or_nan(st, k++);
+		ret->ese_score = db_column_real_or_nan(st, k++);
+		ret->updated_at = db_column_real_or_nan(st, k++);
 	}
 	if (state_buf) {
 		const void *b = sqlite3_column_blob(st, 17);
@@ -302,19 +286,19 @@ static int cand_write(sqlite3 *db, const photdb_cand *c, int insert, char *err, 
 	if (sqlite3_prepare_v2(db, insert ? sql_upsert : sql_refresh, -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(db, err, errlen, "ese_candidates write");
 	sqlite3_bind_text(st, k++, c->source, -1, SQLITE_TRANSIENT);
-	bind_d(st, k++, isfinite(c->score) ? c->score : 0);
+	db_bind_real_or_null(st, k++, isfinite(c->score) ? c->score : 0);
 	sqlite3_bind_int64(st, k++, c->n);
-	bind_d(st, k++, c->chi2_nu);
-	bind_d(st, k++, c->eta);
-	bind_d(st, k++, c->v);
-	bind_d(st, k++, c->amplitude);
-	bind_d(st, k++, c->timescale_days);
-	bind_d(st, k++, c->asymmetry);
-	bind_d(st, k++, c->f0);
-	bind_d(st, k++, c->t0_mjd);
-	bind_d(st, k++, c->t_days);
-	bind_d(st, k++, c->alpha);
-	bind_d(st, k++, c->src_size);
+	db_bind_real_or_null(st, k++, c->chi2_nu);
+	db_bind_real_or_null(st, k++, c->eta);
+	db_bind_real_or_null(st, k++, c->v);
+	db_bind_real_or_null(st, k++, c->amplitude);
+	db_bind_real_or_null(st, k++, c->timescale_days);
+	db_bind_real_or_null(st, k++, c->asymmetry);
+	db_bind_real_or_null(st, k++, c->f0);
+	db_bind_real_or_null(st, k++, c->t0_mjd);
+	db_bind_real_or_null(st, k++, c->t_days);
+	db_bind_real_or_null(st, k++, c->alpha);
+	db_bind_real_or_null(st, k++, c->src_size);
 	sqlite3_bind_double(st, k++, now);
 	sqlite3_bind_double(st, k++, now);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "ese_candidates write");
@@ -339,25 +323,25 @@ static void read_cand(sqlite3_stmt *st, photdb_cand *c)
 {
 	int k = 0;
 	memset(c, 0, sizeof *c);
-	col_s(st, k++, c->source, sizeof c->source);
-	c->score = col_d(st, k++);
-	col_s(st, k++, c->status, sizeof c->status);
-	col_s(st, k++, c->note, sizeof c->note);
-	c->decided_at = col_d(st, k++);
+	db_column_text(st, k++, c->source, sizeof c->source);
+	c->score = db_column_real_or_nan(st, k++);
+	db_column_text(st, k++, c->status, sizeof c->status);
+	db_column_text(st, k++, c->note, sizeof c->note);
+	c->decided_at = db_column_real_or_nan(st, k++);
 	c->n = (long)sqlite3_column_int64(st, k++);
-	c->chi2_nu = col_d(st, k++);
-	c->eta = col_d(st, k++);
-	c->v = col_d(st, k++);
-	c->amplitude = col_d(st, k++);
-	c->timescale_days = col_d(st, k++);
-	c->asymmetry = col_d(st, k++);
-	c->f0 = col_d(st, k++);
-	c->t0_mjd = col_d(st, k++);
-	c->t_days = col_d(st, k++);
-	c->alpha = col_d(st, k++);
-	c->src_size = col_d(st, k++);
-	c->created_at = col_d(st, k++);
-	c->updated_at = col_d(st, k++);
+	c->chi2_nu = db_column_real_or_nan(st, k++);
+	c->eta = db_column_real_or_nan(st, k++);
+	c->v = db_column_real_or_nan(st, k++);
+	c->amplitude = db_column_real_or_nan(st, k++);
+	c->timescale_days = db_column_real_or_nan(st, k++);
+	c->asymmetry = db_column_real_or_nan(st, k++);
+	c->f0 = db_column_real_or_nan(st, k++);
+	c->t0_mjd = db_column_real_or_nan(st, k++);
+	c->t_days = db_column_real_or_nan(st, k++);
+	c->alpha = db_column_real_or_nan(st, k++);
+	c->src_size = db_column_real_or_nan(st, k++);
+	c->created_at = db_column_real_or_nan(st, k++);
+	c->updated_at = db_column_real_or_nan(st, k++);
 }
 
 int photdb_cand_list(sqlite3 *db, photdb_cand **ret, size_t *ret_n, char *err, size_t errlen)
@@ -463,8 +447,8 @@ int photdb_ref_get(sqlite3 *db, const char *source, photdb_ref *ret, char *err, 
 		rc = sql_fail(db, err, errlen, "reference_sources query");
 	} else {
 		memset(ret, 0, sizeof *ret);
-		col_s(st, 0, ret->source, sizeof ret->source);
-		ret->snr = col_d(st, 1);
+		db_column_text(st, 0, ret->source, sizeof ret->source);
+		ret->snr = db_column_real_or_nan(st, 1);
 		ret->nbase = sqlite3_column_int(st, 2);
 		int bytes = sqlite3_column_bytes(st, 3);
 		const void *b = sqlite3_column_blob(st, 3);
@@ -474,10 +458,10 @@ int photdb_ref_get(sqlite3 *db, const char *source, photdb_ref *ret, char *err, 
 		} else {
 			if (ret->nbase)
 				memcpy(ret->base_flux, b, bytes);
-			ret->baseline = col_d(st, 4);
+			ret->baseline = db_column_real_or_nan(st, 4);
 			ret->retired = sqlite3_column_int(st, 5);
-			ret->retired_mjd = col_d(st, 6);
-			ret->retire_chi2_nu = col_d(st, 7);
+			ret->retired_mjd = db_column_real_or_nan(st, 6);
+			ret->retire_chi2_nu = db_column_real_or_nan(st, 7);
 		}
 	}
 	sqlite3_finalize(st);
@@ -500,13 +484,13 @@ int photdb_ref_put(sqlite3 *db, const photdb_ref *r, char *err, size_t errlen)
 			       "updated_at = excluded.updated_at", -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(db, err, errlen, "reference_sources upsert");
 	sqlite3_bind_text(st, 1, r->source, -1, SQLITE_TRANSIENT);
-	bind_d(st, 2, r->snr);
+	db_bind_real_or_null(st, 2, r->snr);
 	sqlite3_bind_int(st, 3, r->nbase);
 	sqlite3_bind_blob(st, 4, r->base_flux, (int)(r->nbase * sizeof(double)), SQLITE_TRANSIENT);
-	bind_d(st, 5, r->baseline);
+	db_bind_real_or_null(st, 5, r->baseline);
 	sqlite3_bind_int(st, 6, r->retired);
-	bind_d(st, 7, r->retired_mjd);
-	bind_d(st, 8, r->retire_chi2_nu);
+	db_bind_real_or_null(st, 7, r->retired_mjd);
+	db_bind_real_or_null(st, 8, r->retire_chi2_nu);
 	sqlite3_bind_double(st, 9, now_unix());
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "reference_sources upsert");
 	sqlite3_finalize(st);
