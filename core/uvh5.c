@@ -200,6 +200,13 @@ static const char *h5_reason(char *buf, size_t len)
 	return buf;
 }
 
+/* Close an HDF5 handle with its own close function, if it was ever opened. */
+static void close_if(hid_t id, herr_t (*close_fn)(hid_t))
+{
+	if (id >= 0)
+		close_fn(id);
+}
+
 const char *uvh5_pol_name(int code)
 {
 	switch (code) {
@@ -355,8 +362,7 @@ static int ctx_open(ctx *c, const char *path, const void *image, size_t imagelen
 		goto out;
 	}
 out:
-	if (fapl >= 0)
-		H5Pclose(fapl);
+	close_if(fapl, H5Pclose);
 	return r;
 }
 
@@ -426,10 +432,8 @@ static int ds_open(ctx *c, hid_t g, const char *gname, const char *name, int req
 	if (d->cls < 0 || d->tsize == 0 || d->npoints < 0)
 		r = fail(c, err, errlen, -EIO, "%s/%s: unreadable type", gname, name);
 out:
-	if (ty >= 0)
-		H5Tclose(ty);
-	if (sp >= 0)
-		H5Sclose(sp);
+	close_if(ty, H5Tclose);
+	close_if(sp, H5Sclose);
 	if (r && d->ds >= 0) {
 		H5Dclose(d->ds);
 		d->ds = -1;
@@ -613,12 +617,9 @@ static int read_strs(ctx *c, hid_t g, const char *gname, const char *name, int r
 out:
 	free(vp);
 	free(fix);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (mt >= 0)
-		H5Tclose(mt);
-	if (ft >= 0)
-		H5Tclose(ft);
+	close_if(sp, H5Sclose);
+	close_if(mt, H5Tclose);
+	close_if(ft, H5Tclose);
 	H5Dclose(d.ds);
 	return r;
 }
@@ -702,6 +703,18 @@ static void check_filters(ctx *c, hid_t ds, const char *name)
 	H5Pclose(dcpl);
 }
 
+/* Open Data/<name> into *ret (closed by ctx_close) and check its shape. */
+static int open_data_ds(ctx *c, const char *name, dsinfo *d, hid_t *ret, char *err,
+			size_t errlen)
+{
+	int r = ds_open(c, c->data, "Data", name, 1, d, err, errlen);
+
+	if (r)
+		return r;
+	*ret = d->ds;
+	return check_data_shape(c, d, name, err, errlen);
+}
+
 static int open_data(ctx *c, char *err, size_t errlen)
 {
 	char why[256];
@@ -716,11 +729,7 @@ static int open_data(ctx *c, char *err, size_t errlen)
 			    h5_reason(why, sizeof why));
 
 	/* visdata: compound {r, i} of float32, float64 or int32 (pyuvdata's _check_uvh5_dtype). */
-	r = ds_open(c, c->data, "Data", "visdata", 1, &d, err, errlen);
-	if (r)
-		return r;
-	c->vis = d.ds;
-	if ((r = check_data_shape(c, &d, "visdata", err, errlen)))
+	if ((r = open_data_ds(c, "visdata", &d, &c->vis, err, errlen)))
 		return r;
 	c->data_rank = d.rank;
 	{
@@ -746,33 +755,22 @@ static int open_data(ctx *c, char *err, size_t errlen)
 				ok = 1;
 			}
 		}
-		if (t0 >= 0)
-			H5Tclose(t0);
-		if (t1 >= 0)
-			H5Tclose(t1);
-		if (ft >= 0)
-			H5Tclose(ft);
+		close_if(t0, H5Tclose);
+		close_if(t1, H5Tclose);
+		close_if(ft, H5Tclose);
 		if (!ok)
 			return fail(c, err, errlen, -EIO,
 				    "Data/visdata: unsupported type (UVH5 needs a compound of 'r' and "
 				    "'i' as float32, float64 or int32)");
 	}
 
-	r = ds_open(c, c->data, "Data", "flags", 1, &d, err, errlen);
-	if (r)
-		return r;
-	c->flags = d.ds;
-	if ((r = check_data_shape(c, &d, "flags", err, errlen)))
+	if ((r = open_data_ds(c, "flags", &d, &c->flags, err, errlen)))
 		return r;
 	if (!((d.cls == H5T_ENUM || d.cls == H5T_INTEGER || d.cls == H5T_BITFIELD) && d.tsize == 1))
 		return fail(c, err, errlen, -EIO,
 			    "Data/flags: unsupported type (expected a boolean: an 8-bit enum or integer)");
 
-	r = ds_open(c, c->data, "Data", "nsamples", 1, &d, err, errlen);
-	if (r)
-		return r;
-	c->nsamples = d.ds;
-	if ((r = check_data_shape(c, &d, "nsamples", err, errlen)))
+	if ((r = open_data_ds(c, "nsamples", &d, &c->nsamples, err, errlen)))
 		return r;
 	if ((d.cls != H5T_FLOAT && d.cls != H5T_INTEGER) || d.tsize > 8)
 		return fail(c, err, errlen, -EIO, "Data/nsamples: expected numbers");
@@ -820,8 +818,7 @@ static int read_phase(ctx *c, char *err, size_t errlen)
 		int has_lon, has_lat;
 
 		if (cat < 0 || H5Gget_info(cat, &gi) < 0) {
-			if (cat >= 0)
-				H5Gclose(cat);
+			close_if(cat, H5Gclose);
 			return fail(c, err, errlen, -EIO, "cannot read Header/phase_center_catalog: %s",
 				    h5_reason(why, sizeof why));
 		}
@@ -1204,35 +1201,41 @@ out:
 /* ------------------------------------------------------------------------ */
 /* Public reader                                                              */
 
-int uvh5_read_header(const char *path, uvh5_header *ret, char *err, size_t errlen)
+/* The start of every public reader: open the file (or image) and read its
+ * header.  The caller calls ctx_close(c) whatever this returns. */
+static int open_header(ctx *c, const char *path, const void *image, size_t len, char *err,
+		       size_t errlen)
 {
-	ctx c;
 	int r;
 
 	h5_enter();
-	r = ctx_open(&c, path, NULL, 0, err, errlen);
+	r = ctx_open(c, path, image, len, err, errlen);
 	if (!r)
-		r = read_header(&c, err, errlen);
+		r = read_header(c, err, errlen);
+	return r;
+}
+
+static int header_of(const char *path, const void *image, size_t len, uvh5_header *ret,
+		     char *err, size_t errlen)
+{
+	ctx c;
+	int r = open_header(&c, path, image, len, err, errlen);
+
 	if (!r)
 		*ret = c.h;
 	ctx_close(&c);
 	return r;
 }
 
+int uvh5_read_header(const char *path, uvh5_header *ret, char *err, size_t errlen)
+{
+	return header_of(path, NULL, 0, ret, err, errlen);
+}
+
 int uvh5_read_header_image(const void *image, size_t len, const char *name, uvh5_header *ret,
 			   char *err, size_t errlen)
 {
-	ctx c;
-	int r;
-
-	h5_enter();
-	r = ctx_open(&c, name, image, len, err, errlen);
-	if (!r)
-		r = read_header(&c, err, errlen);
-	if (!r)
-		*ret = c.h;
-	ctx_close(&c);
-	return r;
+	return header_of(name, image, len, ret, err, errlen);
 }
 
 /* Build the metadata-only vis_set from an opened, imageable file. */
@@ -1315,15 +1318,16 @@ out:
 	return r;
 }
 
-/* Memory type of one complex float sample: HDF5 converts float64 or int32
- * r/i members to it; for float32 files it is identical and the read is a copy. */
-static hid_t complex_memtype(void)
+/* One complex float sample {r, i} with float32 members of type f32:
+ * H5T_NATIVE_FLOAT in memory (HDF5 converts float64 or int32 r/i members to
+ * it; for float32 files it is identical and the read is a copy), or
+ * H5T_IEEE_F32LE in a written file. */
+static hid_t complex_type(hid_t f32)
 {
 	hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(float complex));
 	if (t < 0)
 		return t;
-	if (H5Tinsert(t, "r", 0, H5T_NATIVE_FLOAT) < 0 ||
-	    H5Tinsert(t, "i", sizeof(float), H5T_NATIVE_FLOAT) < 0) {
+	if (H5Tinsert(t, "r", 0, f32) < 0 || H5Tinsert(t, "i", sizeof(float), f32) < 0) {
 		H5Tclose(t);
 		return -1;
 	}
@@ -1372,7 +1376,7 @@ static int read_data(ctx *c, vis_set *dst, int chan0, char *err, size_t errlen)
 	sv = malloc(rows_blk * rowlen * sizeof *sv);
 	sf = malloc(rows_blk * rowlen);
 	sw = malloc(rows_blk * rowlen * sizeof *sw);
-	vt = complex_memtype();
+	vt = complex_type(H5T_NATIVE_FLOAT);
 	ft = flags_memtype(c->flags);
 	fsp = H5Dget_space(c->vis);
 	dxpl = H5Pcreate(H5P_DATASET_XFER);
@@ -1446,16 +1450,11 @@ static int read_data(ctx *c, vis_set *dst, int chan0, char *err, size_t errlen)
 		}
 	}
 out:
-	if (msp >= 0)
-		H5Sclose(msp);
-	if (fsp >= 0)
-		H5Sclose(fsp);
-	if (vt >= 0)
-		H5Tclose(vt);
-	if (ft >= 0)
-		H5Tclose(ft);
-	if (dxpl >= 0)
-		H5Pclose(dxpl);
+	close_if(msp, H5Sclose);
+	close_if(fsp, H5Sclose);
+	close_if(vt, H5Tclose);
+	close_if(ft, H5Tclose);
+	close_if(dxpl, H5Pclose);
 	free(sv);
 	free(sf);
 	free(sw);
@@ -1467,10 +1466,7 @@ int uvh5_read_meta(const char *path, vis_set **ret, char *err, size_t errlen)
 	ctx c;
 	int r;
 
-	h5_enter();
-	r = ctx_open(&c, path, NULL, 0, err, errlen);
-	if (!r)
-		r = read_header(&c, err, errlen);
+	r = open_header(&c, path, NULL, 0, err, errlen);
 	if (!r)
 		r = read_meta(&c, ret, err, errlen);
 	ctx_close(&c);
@@ -1483,10 +1479,7 @@ int uvh5_read(const char *path, vis_set **ret, char *err, size_t errlen)
 	ctx c;
 	int r;
 
-	h5_enter();
-	r = ctx_open(&c, path, NULL, 0, err, errlen);
-	if (!r)
-		r = read_header(&c, err, errlen);
+	r = open_header(&c, path, NULL, 0, err, errlen);
 	if (!r)
 		r = read_meta(&c, &v, err, errlen);
 	if (!r)
@@ -1506,10 +1499,7 @@ int uvh5_read_into(const char *path, vis_set *dst, int chan0, char *err, size_t 
 	ctx c;
 	int r;
 
-	h5_enter();
-	r = ctx_open(&c, path, NULL, 0, err, errlen);
-	if (!r)
-		r = read_header(&c, err, errlen);
+	r = open_header(&c, path, NULL, 0, err, errlen);
 	if (r)
 		goto out;
 	h = &c.h;
@@ -1576,10 +1566,8 @@ static int w_ds(wctx *w, hid_t g, const char *name, hid_t ftype, hid_t mtype, in
 		goto out;
 	r = 0;
 out:
-	if (ds >= 0)
-		H5Dclose(ds);
-	if (sp >= 0)
-		H5Sclose(sp);
+	close_if(ds, H5Dclose);
+	close_if(sp, H5Sclose);
 	if (r && !w->bad)
 		w->bad = name;
 	return r;
@@ -1595,37 +1583,39 @@ static int w_f64(wctx *w, hid_t g, const char *name, double v)
 	return w_ds(w, g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, NULL, &v);
 }
 
+/* Write a scalar of type t (file and memory type alike), then close t; a type
+ * that could not be built (t < 0 or !ok) marks the dataset as the failed one. */
+static int w_typed(wctx *w, hid_t g, const char *name, hid_t t, int ok, const void *buf)
+{
+	int r = -1;
+
+	if (t >= 0 && ok)
+		r = w_ds(w, g, name, t, t, 0, NULL, buf);
+	else if (!w->bad)
+		w->bad = name;
+	close_if(t, H5Tclose);
+	return r;
+}
+
 /* A fixed-length, NUL-padded ASCII string exactly as long as s, as h5py
  * writes np.bytes_ (DSA-110 correlator, pyuvdata). */
 static int w_str(wctx *w, hid_t g, const char *name, const char *s)
 {
 	hid_t t = H5Tcopy(H5T_C_S1);
 	size_t n = strlen(s);
-	int r = -1;
+	int ok = t >= 0 && H5Tset_size(t, n ? n : 1) >= 0 &&
+		 H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 && H5Tset_cset(t, H5T_CSET_ASCII) >= 0;
 
-	if (t >= 0 && H5Tset_size(t, n ? n : 1) >= 0 && H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 &&
-	    H5Tset_cset(t, H5T_CSET_ASCII) >= 0)
-		r = w_ds(w, g, name, t, t, 0, NULL, n ? s : "");
-	else if (!w->bad)
-		w->bad = name;
-	if (t >= 0)
-		H5Tclose(t);
-	return r;
+	return w_typed(w, g, name, t, ok, n ? s : "");
 }
 
 /* A variable-length UTF-8 string, as h5py writes a Python str. */
 static int w_vstr(wctx *w, hid_t g, const char *name, const char *s)
 {
 	hid_t t = H5Tcopy(H5T_C_S1);
-	int r = -1;
+	int ok = t >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 && H5Tset_cset(t, H5T_CSET_UTF8) >= 0;
 
-	if (t >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 && H5Tset_cset(t, H5T_CSET_UTF8) >= 0)
-		r = w_ds(w, g, name, t, t, 0, NULL, &s);
-	else if (!w->bad)
-		w->bad = name;
-	if (t >= 0)
-		H5Tclose(t);
-	return r;
+	return w_typed(w, g, name, t, ok, &s);
 }
 
 /* h5py's boolean: an enum on int8 with FALSE = 0, TRUE = 1. */
@@ -1644,24 +1634,8 @@ static int w_bool(wctx *w, hid_t g, const char *name, int v)
 {
 	hid_t t = bool_type();
 	signed char b = v ? 1 : 0;
-	int r = t >= 0 ? w_ds(w, g, name, t, t, 0, NULL, &b) : -1;
-	if (t >= 0)
-		H5Tclose(t);
-	else if (!w->bad)
-		w->bad = name;
-	return r;
-}
 
-static hid_t complex_filetype(void)
-{
-	hid_t t = H5Tcreate(H5T_COMPOUND, 8);
-	if (t < 0)
-		return t;
-	if (H5Tinsert(t, "r", 0, H5T_IEEE_F32LE) < 0 || H5Tinsert(t, "i", 4, H5T_IEEE_F32LE) < 0) {
-		H5Tclose(t);
-		return -1;
-	}
-	return t;
+	return w_typed(w, g, name, t, 1, &b);
 }
 
 /* Apparent (equinox-based, of date) RA/Dec of an ICRS position, the position
@@ -1928,7 +1902,8 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 	/* Data: rank 4 (Nblts, 1, Nfreqs, Npols) for DSA-110, rank 3 for pyuvdata. */
 	{
 		int rank = dsa ? 4 : 3;
-		hid_t ct = complex_filetype(), mt = complex_memtype(), bt = bool_type();
+		hid_t ct = complex_type(H5T_IEEE_F32LE), mt = complex_type(H5T_NATIVE_FLOAT);
+		hid_t bt = bool_type();
 
 		dims[0] = nblts;
 		if (dsa) {
@@ -1943,12 +1918,9 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 		else if (!w_ds(&w, dat, "visdata", ct, mt, rank, dims, v->vis) &&
 			 !w_ds(&w, dat, "flags", bt, bt, rank, dims, fl))
 			w_ds(&w, dat, "nsamples", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, v->weight);
-		if (ct >= 0)
-			H5Tclose(ct);
-		if (mt >= 0)
-			H5Tclose(mt);
-		if (bt >= 0)
-			H5Tclose(bt);
+		close_if(ct, H5Tclose);
+		close_if(mt, H5Tclose);
+		close_if(bt, H5Tclose);
 	}
 	if (w.bad)
 		goto fail;
@@ -1957,18 +1929,12 @@ fail:
 	r = err_set(err, errlen, -EIO, "%s: cannot write %s: %s", path, w.bad ? w.bad : "?",
 		    h5_reason(why, sizeof why));
 out:
-	if (t >= 0)
-		H5Tclose(t);
-	if (c0 >= 0)
-		H5Gclose(c0);
-	if (cat >= 0)
-		H5Gclose(cat);
-	if (ek >= 0)
-		H5Gclose(ek);
-	if (hdr >= 0)
-		H5Gclose(hdr);
-	if (dat >= 0)
-		H5Gclose(dat);
+	close_if(t, H5Tclose);
+	close_if(c0, H5Gclose);
+	close_if(cat, H5Gclose);
+	close_if(ek, H5Gclose);
+	close_if(hdr, H5Gclose);
+	close_if(dat, H5Gclose);
 	if (f >= 0 && H5Fclose(f) < 0 && !r)
 		r = err_set(err, errlen, -EIO, "%s: cannot finish writing: %s", path,
 			    h5_reason(why, sizeof why));

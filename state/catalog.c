@@ -134,16 +134,27 @@ int catalog_default_path(const char *state_dir, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int migrate(catalog *c, char *err, size_t errlen)
+/* The schema version (PRAGMA user_version; 0 when unset).  A failure is
+ * reported as "catalog: <what>: <sqlite message>". */
+static int user_version(catalog *c, const char *what, int *ret, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
+
+	*ret = 0;
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, errlen, c->db, what);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*ret = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int migrate(catalog *c, char *err, size_t errlen)
+{
 	int version = 0, r;
 
-	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return sql_err(err, errlen, c->db, "user_version");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	if ((r = user_version(c, "user_version", &version, err, errlen)) < 0)
+		return r;
 	if (version > CATALOG_SCHEMA_VERSION)
 		return err_set(err, errlen, -EPROTO,
 			       "catalog %s: schema version %d is newer than this program's %d",
@@ -153,12 +164,8 @@ static int migrate(catalog *c, char *err, size_t errlen)
 	/* BEGIN IMMEDIATE: two processes opening a fresh file must not both migrate. */
 	if ((r = exec(c, "BEGIN IMMEDIATE", err, errlen)) < 0)
 		return r;
-	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
-		r = sql_err(err, errlen, c->db, "user_version");
+	if ((r = user_version(c, "user_version", &version, err, errlen)) < 0)
 		goto fail;
-	}
-	version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
 	if (version < 1 && (r = exec(c, schema_v1, err, errlen)) < 0)
 		goto fail;
 	if ((r = exec(c, "PRAGMA user_version = 1", err, errlen)) < 0)
@@ -197,15 +204,9 @@ int catalog_open(const char *path, int readonly, catalog **ret_cat, char *err, s
 		if ((r = migrate(c, err, errlen)) < 0)
 			goto out;
 	} else {
-		sqlite3_stmt *st = NULL;
 		int v = 0;
-		if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
-			r = sql_err(err, errlen, c->db, path);
+		if ((r = user_version(c, path, &v, err, errlen)) < 0)
 			goto out;
-		}
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
 		if (v != CATALOG_SCHEMA_VERSION) {
 			r = err_set(err, errlen, v ? -EPROTO : -ENOENT,
 				    "catalog %s: %s (schema version %d)", path,
@@ -244,7 +245,8 @@ static const char *const upsert_source_sql =
 	" minor_arcsec=excluded.minor_arcsec, resolved=excluded.resolved, snr=excluded.snr,"
 	" origin=excluded.origin";
 
-static int upsert_source(sqlite3_stmt *st, const catalog_source *s)
+static int upsert_source(catalog *c, sqlite3_stmt *st, const catalog_source *s, char *err,
+			 size_t errlen)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -261,7 +263,20 @@ static int upsert_source(sqlite3_stmt *st, const catalog_source *s)
 	sqlite3_bind_int(st, 11, s->resolved);
 	db_bind_real_or_null(st, 12, s->snr);
 	sqlite3_bind_text(st, 13, s->origin, -1, SQLITE_TRANSIENT);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(err, errlen, c->db, "insert source");
+}
+
+/* Start a source import: a write transaction and the prepared upsert. */
+static int begin_import(catalog *c, sqlite3_stmt **st, int *in_tx, char *err, size_t errlen)
+{
+	int r = exec(c, "BEGIN IMMEDIATE", err, errlen);
+
+	if (r < 0)
+		return r;
+	*in_tx = 1;
+	if (sqlite3_prepare_v2(c->db, upsert_source_sql, -1, st, NULL) != SQLITE_OK)
+		return sql_err(err, errlen, c->db, "prepare");
+	return 0;
 }
 
 typedef struct pos_row {
@@ -345,6 +360,21 @@ out:
 	return r;
 }
 
+/* End a source import begun by begin_import, whose outcome so far is r: when
+ * r is 0, recompute the confusion flags and commit; otherwise, or when that
+ * fails, roll back.  Finalizes st and returns the outcome. */
+static int end_import(catalog *c, sqlite3_stmt *st, int in_tx, int r, char *err, size_t errlen)
+{
+	if (!r && !(r = update_confused(c, err, errlen))) {
+		r = exec(c, "COMMIT", err, errlen);
+		in_tx = 0;
+	}
+	if (in_tx)
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(st);
+	return r;
+}
+
 static void source_init(catalog_source *s, const char *origin)
 {
 	memset(s, 0, sizeof *s);
@@ -385,13 +415,8 @@ int catalog_import_csv(catalog *c, const char *path, size_t *ret_n, char *err, s
 
 	if (!f)
 		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	if ((r = exec(c, "BEGIN IMMEDIATE", err, errlen)) < 0)
+	if ((r = begin_import(c, &st, &in_tx, err, errlen)) < 0)
 		goto out;
-	in_tx = 1;
-	if (sqlite3_prepare_v2(c->db, upsert_source_sql, -1, &st, NULL) != SQLITE_OK) {
-		r = sql_err(err, errlen, c->db, "prepare");
-		goto out;
-	}
 	while (getline(&line, &cap, f) >= 0) {
 		char *fld[8];
 		int nf;
@@ -428,20 +453,12 @@ int catalog_import_csv(catalog *c, const char *path, size_t *ret_n, char *err, s
 				    path, lineno);
 			goto out;
 		}
-		if (upsert_source(st, &s) < 0) {
-			r = sql_err(err, errlen, c->db, "insert source");
+		if ((r = upsert_source(c, st, &s, err, errlen)) < 0)
 			goto out;
-		}
 		n++;
 	}
-	if ((r = update_confused(c, err, errlen)) < 0)
-		goto out;
-	r = exec(c, "COMMIT", err, errlen);
-	in_tx = 0;
 out:
-	if (in_tx)
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_finalize(st);
+	r = end_import(c, st, in_tx, r, err, errlen);
 	free(line);
 	fclose(f);
 	if (r == 0 && ret_n)
@@ -544,13 +561,8 @@ int catalog_import_nvss(catalog *c, const char *path, size_t *ret_n, char *err, 
 
 	if (!f)
 		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	if ((r = exec(c, "BEGIN IMMEDIATE", err, errlen)) < 0)
+	if ((r = begin_import(c, &st, &in_tx, err, errlen)) < 0)
 		goto out;
-	in_tx = 1;
-	if (sqlite3_prepare_v2(c->db, upsert_source_sql, -1, &st, NULL) != SQLITE_OK) {
-		r = sql_err(err, errlen, c->db, "prepare");
-		goto out;
-	}
 	i_es = i_era = i_edec = i_maj = i_min = i_lmaj = i_name = i_alpha = -1;
 	while (getline(&line, &cap, f) >= 0) {
 		char *fld[NVSS_MAXCOL];
@@ -653,24 +665,16 @@ int catalog_import_nvss(catalog *c, const char *path, size_t *ret_n, char *err, 
 			snprintf(s.name, sizeof s.name, "NVSS J%02d%02d%04.1f%c%02d%02d%02d", h, m,
 				 floor(sec * 10) / 10, s.dec_deg < 0 ? '-' : '+', dd, dm, ds);
 		}
-		if (upsert_source(st, &s) < 0) {
-			r = sql_err(err, errlen, c->db, "insert source");
+		if ((r = upsert_source(c, st, &s, err, errlen)) < 0)
 			goto out;
-		}
 		n++;
 	}
 	if (!hdrbuf) {
 		r = err_set(err, errlen, -EINVAL, "%s: no header row", path);
 		goto out;
 	}
-	if ((r = update_confused(c, err, errlen)) < 0)
-		goto out;
-	r = exec(c, "COMMIT", err, errlen);
-	in_tx = 0;
 out:
-	if (in_tx)
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_finalize(st);
+	r = end_import(c, st, in_tx, r, err, errlen);
 	free(line);
 	free(hdrbuf);
 	fclose(f);
@@ -1183,11 +1187,70 @@ static int cmp_key_desc(const void *a, const void *b)
 	return strcmp(x->cal.name, y->cal.name);
 }
 
+/* Run "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code FROM calibrators
+ * WHERE <where>" and collect the rows: ?1 is bound to name when one is given,
+ * otherwise ?1 and ?2 to lo and hi. */
+static int query_cals(catalog *c, const char *where, const char *name, double lo, double hi,
+		      catalog_cal **ret, size_t *ret_n, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[256];
+	int r;
+
+	snprintf(sql, sizeof sql, "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code"
+		 " FROM calibrators WHERE %s", where);
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, errlen, c->db, "calibrators query");
+	if (name) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_double(st, 1, lo);
+		sqlite3_bind_double(st, 2, hi);
+	}
+	r = collect_cals(c, st, ret, ret_n, err, errlen);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The calibrators with lo <= dec <= hi, and a scratch array as long (NULL
+ * when there are none) to rank them in. */
+static int cals_in_dec(catalog *c, double lo, double hi, catalog_cal **ret, size_t *ret_n,
+		       cal_flux **ret_tmp, char *err, size_t errlen)
+{
+	int r = query_cals(c, "dec_deg BETWEEN ?1 AND ?2", NULL, lo, hi, ret, ret_n, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (*ret_n && !(*ret_tmp = malloc(*ret_n * sizeof **ret_tmp))) {
+		free(*ret);
+		*ret = NULL;
+		return err_set(err, errlen, -ENOMEM, "catalog: out of memory");
+	}
+	return 0;
+}
+
+/* Hand back the m entries kept in tmp, highest key first, in v's storage
+ * (NULL when none are kept); frees tmp. */
+static void rank_cals(cal_flux *tmp, size_t m, catalog_cal *v, catalog_cal **ret_cal,
+		      size_t *ret_n)
+{
+	if (m)
+		qsort(tmp, m, sizeof *tmp, cmp_key_desc);
+	for (size_t i = 0; i < m; i++)
+		v[i] = tmp[i].cal;
+	free(tmp);
+	if (!m) {
+		free(v);
+		v = NULL;
+	}
+	*ret_cal = v;
+	*ret_n = m;
+}
+
 int catalog_cals_near_dec(catalog *c, double dec_deg, double half_width_deg,
 			  double min_flux_jy, catalog_cal **ret_cal, size_t *ret_n,
 			  char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
 	catalog_cal *v = NULL;
 	cal_flux *tmp = NULL;
 	size_t n = 0, m = 0;
@@ -1195,20 +1258,10 @@ int catalog_cals_near_dec(catalog *c, double dec_deg, double half_width_deg,
 
 	if (!isfinite(dec_deg) || !(half_width_deg >= 0))
 		return err_set(err, errlen, -EINVAL, "catalog: bad declination strip");
-	if (sqlite3_prepare_v2(c->db, "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code"
-				      " FROM calibrators WHERE dec_deg BETWEEN ?1 AND ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return sql_err(err, errlen, c->db, "calibrators query");
-	sqlite3_bind_double(st, 1, dec_deg - half_width_deg);
-	sqlite3_bind_double(st, 2, dec_deg + half_width_deg);
-	r = collect_cals(c, st, &v, &n, err, errlen);
-	sqlite3_finalize(st);
+	r = cals_in_dec(c, dec_deg - half_width_deg, dec_deg + half_width_deg, &v, &n, &tmp, err,
+			errlen);
 	if (r < 0)
 		return r;
-	if (n && !(tmp = malloc(n * sizeof *tmp))) {
-		free(v);
-		return err_set(err, errlen, -ENOMEM, "catalog: out of memory");
-	}
 	for (size_t i = 0; i < n; i++) {
 		catalog_calmodel mdl;
 		double s = NAN;
@@ -1220,24 +1273,13 @@ int catalog_cals_near_dec(catalog *c, double dec_deg, double half_width_deg,
 		tmp[m].key = isfinite(s) ? s : -1;
 		m++;
 	}
-	if (m)
-		qsort(tmp, m, sizeof *tmp, cmp_key_desc);
-	for (size_t i = 0; i < m; i++)
-		v[i] = tmp[i].cal;
-	free(tmp);
-	if (!m) {
-		free(v);
-		v = NULL;
-	}
-	*ret_cal = v;
-	*ret_n = m;
+	rank_cals(tmp, m, v, ret_cal, ret_n);
 	return 0;
 }
 
 int catalog_cals_near(catalog *c, double ra_deg, double dec_deg, double radius_deg,
 		      catalog_cal **ret_cal, size_t *ret_n, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
 	catalog_cal *v = NULL;
 	cal_flux *tmp = NULL;
 	size_t n = 0, m = 0;
@@ -1245,20 +1287,10 @@ int catalog_cals_near(catalog *c, double ra_deg, double dec_deg, double radius_d
 
 	if (!isfinite(ra_deg) || !isfinite(dec_deg) || !(radius_deg >= 0))
 		return err_set(err, errlen, -EINVAL, "catalog: bad cone");
-	if (sqlite3_prepare_v2(c->db, "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code"
-				      " FROM calibrators WHERE dec_deg BETWEEN ?1 AND ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return sql_err(err, errlen, c->db, "calibrators query");
-	sqlite3_bind_double(st, 1, all ? -91.0 : dec_deg - radius_deg);
-	sqlite3_bind_double(st, 2, all ? 91.0 : dec_deg + radius_deg);
-	r = collect_cals(c, st, &v, &n, err, errlen);
-	sqlite3_finalize(st);
+	r = cals_in_dec(c, all ? -91.0 : dec_deg - radius_deg, all ? 91.0 : dec_deg + radius_deg,
+			&v, &n, &tmp, err, errlen);
 	if (r < 0)
 		return r;
-	if (n && !(tmp = malloc(n * sizeof *tmp))) {
-		free(v);
-		return err_set(err, errlen, -ENOMEM, "catalog: out of memory");
-	}
 	for (size_t i = 0; i < n; i++) {
 		double d = sep_deg(ra_deg, dec_deg, v[i].ra_deg, v[i].dec_deg);
 		if (!all && d > radius_deg)
@@ -1268,46 +1300,23 @@ int catalog_cals_near(catalog *c, double ra_deg, double dec_deg, double radius_d
 		tmp[m].key = -d; /* nearest first */
 		m++;
 	}
-	if (m)
-		qsort(tmp, m, sizeof *tmp, cmp_key_desc);
-	for (size_t i = 0; i < m; i++)
-		v[i] = tmp[i].cal;
-	free(tmp);
-	if (!m) {
-		free(v);
-		v = NULL;
-	}
-	*ret_cal = v;
-	*ret_n = m;
+	rank_cals(tmp, m, v, ret_cal, ret_n);
 	return 0;
 }
 
 int catalog_cal_get(catalog *c, const char *name, catalog_cal *ret_cal, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
 	catalog_cal *v = NULL;
 	size_t n = 0;
 	int r;
 
-	if (sqlite3_prepare_v2(c->db, "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code"
-				      " FROM calibrators WHERE name = ?1 COLLATE NOCASE",
-			       -1, &st, NULL) != SQLITE_OK)
-		return sql_err(err, errlen, c->db, "calibrators query");
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	r = collect_cals(c, st, &v, &n, err, errlen);
-	sqlite3_finalize(st);
+	r = query_cals(c, "name = ?1 COLLATE NOCASE", name, 0, 0, &v, &n, err, errlen);
 	if (r < 0)
 		return r;
 	if (n == 0) {
 		/* An alternative name counts only when it names one calibrator
 		 * ("3C286" does; the survey tag "JVAS" does not). */
-		if (sqlite3_prepare_v2(c->db, "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code"
-					      " FROM calibrators WHERE alt_name = ?1 COLLATE NOCASE",
-				       -1, &st, NULL) != SQLITE_OK)
-			return sql_err(err, errlen, c->db, "calibrators query");
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		r = collect_cals(c, st, &v, &n, err, errlen);
-		sqlite3_finalize(st);
+		r = query_cals(c, "alt_name = ?1 COLLATE NOCASE", name, 0, 0, &v, &n, err, errlen);
 		if (r < 0)
 			return r;
 	}
