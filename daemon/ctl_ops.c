@@ -951,6 +951,16 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 		json_object_object_add(st, ctx->times[i].name,
 				       json_object_new_double(ctx->times[i].seconds));
 	json_object_object_add(o, "stages", st);
+	if (ctx->cal) {
+		/* Where the calibration time goes (make bench prints it under "calibrate"). */
+		double model_s, solve_s, apply_s;
+		json_object *ct = json_object_new_object();
+		cal_result_timing(ctx->cal, &model_s, &solve_s, &apply_s);
+		json_object_object_add(ct, "model", json_object_new_double(model_s));
+		json_object_object_add(ct, "solve", json_object_new_double(solve_s));
+		json_object_object_add(ct, "apply", json_object_new_double(apply_s));
+		json_object_object_add(o, "calibrate_timing", ct);
+	}
 	if (ctx->image) {
 		/* Where the imaging time goes (make bench prints it under "image"). */
 		const image_timing *t = &ctx->image->t;

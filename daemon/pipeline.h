@@ -149,6 +149,9 @@ double flag_report_fraction(const struct flag_report *r);      /* stage_flag.c: 
 int stage_calibrate(pipe_ctx *ctx, char *err, size_t errlen);  /* stage_calibrate.c */
 void cal_result_free(struct cal_result *r);                    /* stage_calibrate.c */
 int cal_result_applied(const struct cal_result *r, char type); /* 1: a 'K'/'B'/'G' table was applied */
+/* Wall seconds of the calibrate stage's parts (0 for parts that did not run). */
+void cal_result_timing(const struct cal_result *r, double *ret_model_s, double *ret_solve_s,
+		       double *ret_apply_s);                          /* stage_calibrate.c */
 const char *cal_result_calibrator(const struct cal_result *r); /* calibrator solved here, or NULL */
 int stage_image(pipe_ctx *ctx, char *err, size_t errlen);      /* stage_image.c */
 void image_result_free(struct img_result *r);                  /* imaging/image.c */

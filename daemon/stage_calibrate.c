@@ -55,11 +55,21 @@ struct cal_result {
 	int applied_k, applied_b, applied_g;
 	char applied[3][1024];    /* paths applied: K, B, G */
 	double cal_flagged_frac;  /* cross samples newly flagged by flagged solutions */
+	double model_s, solve_s, apply_s; /* wall seconds: model prediction, solves (with
+					     writing the tables), applying solutions */
 };
 
 void cal_result_free(struct cal_result *r)
 {
 	free(r);
+}
+
+void cal_result_timing(const struct cal_result *r, double *ret_model_s, double *ret_solve_s,
+		       double *ret_apply_s)
+{
+	*ret_model_s = r ? r->model_s : 0;
+	*ret_solve_s = r ? r->solve_s : 0;
+	*ret_apply_s = r ? r->apply_s : 0;
 }
 
 int cal_result_applied(const struct cal_result *r, char type)
@@ -387,6 +397,7 @@ static int solve_group(pipe_ctx *ctx, const cal_settings *s, catalog *cat,
 	vis_set *v = ctx->vis, shell;
 	sky_model sky;
 	float complex *model = NULL;
+	double t0;
 	gaintab *k = NULL, *b = NULL, *g = NULL;
 	predict_params pp;
 	solve_params sp = s->sp;
@@ -412,9 +423,13 @@ static int solve_group(pipe_ctx *ctx, const cal_settings *s, catalog *cat,
 	shell.vis = model;
 	predict_params_default(&pp);
 	pp.nthreads = ctx->threads;
-	if ((r = predict_vis(&shell, &sky, &pp, PREDICT_OVERWRITE, err, errlen)))
+	t0 = util_mono_s();
+	r = predict_vis(&shell, &sky, &pp, PREDICT_OVERWRITE, err, errlen);
+	res->model_s = util_mono_s() - t0;
+	if (r)
 		goto out;
 	pipe_progress(ctx);
+	t0 = util_mono_s();
 	if ((r = util_mkdir_p(s->caltables_dir)) < 0) {
 		err_set(err, errlen, r, "calibrate: cannot create %s: %s", s->caltables_dir, strerror(-r));
 		goto out;
@@ -437,14 +452,18 @@ static int solve_group(pipe_ctx *ctx, const cal_settings *s, catalog *cat,
 				    sizeof res->solved[2], err, errlen)))
 			goto out;
 	}
+	res->solve_s = util_mono_s() - t0;
 	res->calibrator_group = 1;
 	/* Without a database the fresh tables are applied directly. */
 	if (!ctx->db && s->apply) {
 		apply_stats st;
 		const int bad_b = res->qb.flagged_frac > s->max_solution_flagged;
 		const int bad_g = !g || res->qg.flagged_frac > s->max_solution_flagged;
-		if ((r = apply_solutions(v, k, bad_b ? NULL : b, bad_g ? NULL : g, ctx->threads, &st,
-					 err, errlen)))
+		t0 = util_mono_s();
+		r = apply_solutions(v, k, bad_b ? NULL : b, bad_g ? NULL : g, ctx->threads, &st,
+				    err, errlen);
+		res->apply_s = util_mono_s() - t0;
+		if (r)
 			goto out;
 		res->applied_k = k != NULL;
 		res->applied_b = !bad_b;
@@ -468,6 +487,7 @@ static int apply_registered(pipe_ctx *ctx, struct cal_result *res, char *err, si
 	const calreg_entry *e[3];
 	int has[3], r;
 	apply_stats st;
+	double t0;
 
 	if ((r = calreg_select_set(ctx->db, vis_mid_jd(ctx->vis) - 2400000.5, &set, err, errlen)))
 		return r;
@@ -488,7 +508,10 @@ static int apply_registered(pipe_ctx *ctx, struct cal_result *res, char *err, si
 	}
 	if (!t[0] && !t[1] && !t[2])
 		goto out;
-	if ((r = apply_solutions(ctx->vis, t[0], t[1], t[2], ctx->threads, &st, err, errlen)))
+	t0 = util_mono_s();
+	r = apply_solutions(ctx->vis, t[0], t[1], t[2], ctx->threads, &st, err, errlen);
+	res->apply_s = util_mono_s() - t0;
+	if (r)
 		goto out;
 	res->applied_k = t[0] != NULL;
 	res->applied_b = t[1] != NULL;

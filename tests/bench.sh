@@ -62,6 +62,12 @@ for tj in $truths; do
 			gsub(/[",]/, ""); split($0, a, ":");
 			n++; nm[n] = a[1]; gsub(/^ +| +$/, "", nm[n]); sec[n] = a[2] + 0
 		}
+		/"calibrate_timing"/ { cint = 1; next }
+		cint && /}/ { cint = 0 }
+		cint && /:/ {
+			gsub(/[",]/, ""); split($0, a, ":");
+			cm++; cnm[cm] = a[1]; gsub(/^ +| +$/, "", cnm[cm]); cval[cm] = a[2] + 0
+		}
 		/"image_timing"/ { init = 1; next }
 		init && /}/ { init = 0 }
 		init && /:/ {
@@ -76,6 +82,9 @@ for tj in $truths; do
 				if (nm[i] ~ /\./) { printf "  %-22s %10.2f %10s\n", nm[i], sec[i], "-"; continue }
 				tot += sec[i]
 				printf "%-24s %10.2f %10.1f\n", nm[i], sec[i], (sec[i] > 0 ? nvis / sec[i] / 1e6 : 0)
+				if (nm[i] == "calibrate")
+					for (j = 1; j <= cm; j++)
+						printf "  %-22s %10.2f\n", "calibrate " cnm[j], cval[j]
 				if (nm[i] == "image")
 					for (j = 1; j <= m; j++)
 						if (inm[j] ~ /cycles|iterations|nvis/)
