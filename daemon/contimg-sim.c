@@ -168,15 +168,23 @@ typedef struct cal_opt {
 	double ra_deg, dec_deg, flux_jy;
 } cal_opt;
 
-static int parse_cal(const char *s, cal_opt *c)
+/* Split s into exactly four comma-separated fields (pointers into buf). */
+static int split4(const char *s, char *buf, size_t len, char *f[4])
 {
-	char buf[256], *f[4], *save = NULL, *p;
+	char *save = NULL, *p;
 	int n = 0;
 
-	snprintf(buf, sizeof buf, "%s", s);
+	snprintf(buf, len, "%s", s);
 	for (p = strtok_r(buf, ",", &save); p && n < 4; p = strtok_r(NULL, ",", &save))
 		f[n++] = p;
-	if (n != 4 || strtok_r(NULL, ",", &save))
+	return n == 4 && !strtok_r(NULL, ",", &save) ? 0 : -1;
+}
+
+static int parse_cal(const char *s, cal_opt *c)
+{
+	char buf[256], *f[4];
+
+	if (split4(s, buf, sizeof buf, f))
 		return -1;
 	snprintf(c->name, sizeof c->name, "%s", f[0]);
 	c->ra_transit = strcmp(f[1], "-") == 0;
@@ -200,13 +208,9 @@ typedef struct vary_opt {
 
 static int parse_vary(const char *s, vary_opt *v)
 {
-	char buf[256], *f[4], *save = NULL, *p;
-	int n = 0;
+	char buf[256], *f[4];
 
-	snprintf(buf, sizeof buf, "%s", s);
-	for (p = strtok_r(buf, ",", &save); p && n < 4; p = strtok_r(NULL, ",", &save))
-		f[n++] = p;
-	if (n != 4 || strtok_r(NULL, ",", &save))
+	if (split4(s, buf, sizeof buf, f))
 		return -1;
 	snprintf(v->name, sizeof v->name, "%s", f[0]);
 	if (num(f[1], &v->depth) || v->depth > 1 || num(f[2], &v->mjd0) || num(f[3], &v->width_d) ||
