@@ -68,9 +68,10 @@ static float peak_abs(const float *r, size_t n, int nthreads)
 
 /* Pixels of the candidate set: |residual| >= level (inside the mask when
  * masking), at most CLEAN_MAX_CAND of them (the level is raised to the
- * CLEAN_MAX_CAND-th largest value when more qualify).  Returns the count. */
-static size_t collect(const float *res, size_t npix, const unsigned char *mask, float *level,
-		      int *cand, float *cval, float *tmp)
+ * CLEAN_MAX_CAND-th largest value when more qualify).  Their coordinates go
+ * to cx/cy and their values to cval; returns the count. */
+static size_t collect(const float *res, int nx, size_t npix, const unsigned char *mask,
+		      float *level, int *cx, int *cy, float *cval, float *tmp)
 {
 	size_t n = 0;
 	for (size_t j = 0; j < npix; j++)
@@ -86,11 +87,93 @@ static size_t collect(const float *res, size_t npix, const unsigned char *mask, 
 	n = 0;
 	for (size_t j = 0; j < npix && n < CLEAN_MAX_CAND; j++)
 		if (fabsf(res[j]) >= *level && (!mask || mask[j])) {
-			cand[n] = (int)j;
+			cx[n] = (int)(j % nx);
+			cy[n] = (int)(j / nx);
 			cval[n] = res[j];
 			n++;
 		}
 	return n;
+}
+
+/* Largest |cval| over [c0, c1): index into *ret_best (first on ties). */
+static float slice_max(const float *cval, size_t c0, size_t c1, size_t *ret_best)
+{
+	float bv = 0;
+	size_t best = c0;
+	for (size_t c = c0; c < c1; c++)
+		if (fabsf(cval[c]) > bv) {
+			bv = fabsf(cval[c]);
+			best = c;
+		}
+	*ret_best = best;
+	return bv;
+}
+
+/* Candidate sets smaller than this are cleaned by one thread: an iteration
+ * then costs a few microseconds, less than waking a second thread.  Larger
+ * sets (the last minor cycle near the noise holds tens of thousands of
+ * pixels) are latency-bound gathers from the PSF, which two threads halve. */
+#define HOGBOM_PAR_MIN 16384
+#define HOGBOM_MAX_THREADS 64
+
+/* Högbom on the candidate set (Högbom 1974): subtract gain × peak × PSF
+ * from every candidate and find the next peak in the same pass, until the
+ * peak is below level or *iters reaches niter.  The candidates are split
+ * into one slice per thread; the peak is the first largest one, as in a
+ * serial scan, so the result does not depend on the thread count.  Returns 1
+ * when it stopped at the level, 0 at niter. */
+static int hogbom(const float *psf, int nx, int ny, const int *cx, const int *cy, float *cval,
+		  size_t nc, float level, float gain, int niter, float *model, int *iters,
+		  int nthreads)
+{
+	float tbv[HOGBOM_MAX_THREADS];
+	size_t tbest[HOGBOM_MAX_THREADS];
+	int stop = 0, ox = 0, oy = 0;
+	float comp = 0;
+
+	if (nthreads > HOGBOM_MAX_THREADS)
+		nthreads = HOGBOM_MAX_THREADS;
+	if (nc < HOGBOM_PAR_MIN)
+		nthreads = 1;
+#pragma omp parallel num_threads(nthreads)
+	{
+		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+		size_t c0 = nc * tid / nth, c1 = nc * (tid + 1) / nth;
+		tbv[tid] = slice_max(cval, c0, c1, &tbest[tid]);
+		for (;;) {
+#pragma omp barrier
+#pragma omp single
+			{
+				float bv = 0;
+				size_t best = 0;
+				for (int t = 0; t < nth; t++)
+					if (tbv[t] > bv) {
+						bv = tbv[t];
+						best = tbest[t];
+					}
+				if (!nc || bv < level) {
+					stop = 1;
+				} else if (*iters >= niter) {
+					stop = 2;
+				} else {
+					comp = gain * cval[best];
+					ox = nx / 2 - cx[best];
+					oy = ny / 2 - cy[best];
+					model[(size_t)cy[best] * nx + cx[best]] += comp;
+					(*iters)++;
+				}
+			}
+			if (stop)
+				break;
+			for (size_t c = c0; c < c1; c++) {
+				int qx = cx[c] + ox, qy = cy[c] + oy;
+				if (qx >= 0 && qy >= 0 && qx < nx && qy < ny)
+					cval[c] -= comp * psf[(size_t)qy * nx + qx];
+			}
+			tbv[tid] = slice_max(cval, c0, c1, &tbest[tid]);
+		}
+	}
+	return stop == 1;
 }
 
 static float peak_masked(const float *r, size_t n, const unsigned char *mask)
@@ -109,7 +192,7 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 	int nx, ny, nthreads = p->nthreads > 0 ? p->nthreads : omp_get_max_threads();
 	size_t npix, ns = s->nrows * (size_t)s->nchan;
 	float complex *rvis = NULL;
-	int *cand = NULL;
+	int *cx = NULL, *cy = NULL;
 	float *cval = NULL, *tmp = NULL;
 	unsigned char *mask = NULL;
 	int r = 0, masking = 0;
@@ -127,12 +210,13 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 	if (p->niter <= 0 || !(s->sum_w > 0))
 		goto done;
 	rvis = malloc(ns * sizeof *rvis);
-	cand = malloc(CLEAN_MAX_CAND * sizeof *cand);
+	cx = malloc(CLEAN_MAX_CAND * sizeof *cx);
+	cy = malloc(CLEAN_MAX_CAND * sizeof *cy);
 	cval = malloc(CLEAN_MAX_CAND * sizeof *cval);
 	tmp = malloc(npix * sizeof *tmp);
 	if (p->auto_mask > 0)
 		mask = calloc(npix, 1);
-	if (!rvis || !cand || !cval || !tmp || (p->auto_mask > 0 && !mask)) {
+	if (!rvis || !cx || !cy || !cval || !tmp || (p->auto_mask > 0 && !mask)) {
 		r = err_set(err, errlen, -ENOMEM, "clean: out of memory");
 		goto out;
 	}
@@ -167,30 +251,21 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 			break;
 		}
 
-		/* Minor cycle (Högbom on the candidate pixels). */
+		/* Minor cycle (Högbom on the candidate pixels).  When its level is
+		 * the final threshold (not raised by the major gain or the
+		 * candidate cap) and it gets there, the next major cycle is the
+		 * last: it only computes the exact residual.  This is WSClean's
+		 * rule; re-checking that residual against a threshold that follows
+		 * the falling σ would keep CLEAN crawling through the noise, one
+		 * expensive major cycle per few hundred components. */
 		t = now_s();
 		float level = (float)fmax(stage_thr, (1 - p->major_gain) * peak);
-		size_t nc = collect(residual, npix, masking ? mask : NULL, &level, cand, cval, tmp);
-		while (st.iterations < p->niter) {
-			size_t best = 0;
-			float bv = 0;
-			for (size_t c = 0; c < nc; c++)
-				if (fabsf(cval[c]) > bv) {
-					bv = fabsf(cval[c]);
-					best = c;
-				}
-			if (!nc || bv < level)
-				break;
-			float comp = (float)p->gain * cval[best];
-			int pj = cand[best], px = pj % nx, py = pj / nx;
-			model[pj] += comp;
-			st.iterations++;
-			for (size_t c = 0; c < nc; c++) {
-				int qx = cand[c] % nx - px + nx / 2, qy = cand[c] / nx - py + ny / 2;
-				if (qx >= 0 && qy >= 0 && qx < nx && qy < ny)
-					cval[c] -= comp * psf[(size_t)qy * nx + qx];
-			}
-		}
+		size_t nc = collect(residual, nx, npix, masking ? mask : NULL, &level, cx, cy, cval,
+				    tmp);
+		int last = level <= (float)stage_thr && (!mask || masking);
+		if (!hogbom(psf, nx, ny, cx, cy, cval, nc, level, (float)p->gain, p->niter, model,
+			    &st.iterations, nthreads))
+			last = 0; /* stopped by niter, not by the level */
 		st.minor_s += now_s() - t;
 
 		/* Major cycle: the exact residual from the visibilities. */
@@ -217,6 +292,10 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 		st.peak_jy = peak_abs(residual, npix, nthreads);
 		st.sigma_jy = clean_mad_sigma(residual, npix);
 		double now_peak = masking ? peak_masked(residual, npix, mask) : st.peak_jy;
+		if (last) {
+			st.stop = "threshold";
+			break;
+		}
 		if (!(now_peak < prev_peak)) {
 			st.stop = "no improvement";
 			break;
@@ -229,7 +308,8 @@ done:
 		st.model_flux_jy += model[j];
 out:
 	free(rvis);
-	free(cand);
+	free(cx);
+	free(cy);
 	free(cval);
 	free(tmp);
 	free(mask);

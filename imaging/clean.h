@@ -15,7 +15,10 @@
  * cycle cleans down to max(threshold, (1 − major_gain) · peak).  With
  * auto_mask > 0 (WSClean-style): clean everywhere to auto_mask · σ first,
  * then only at pixels that already hold components, down to the threshold.
- * CLEAN stops when the peak residual is below the threshold, after niter
+ * CLEAN stops after the major cycle that follows a minor cycle which cleaned
+ * down to the threshold itself (WSClean's rule: that residual may sit a
+ * little above a threshold computed from the new, lower σ, and is final),
+ * when the peak residual is already below the threshold, after niter
  * components or max_major cycles, or when a major cycle did not lower the
  * peak residual (it stopped improving: the last cycle is kept as it is).
  */
