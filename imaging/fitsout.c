@@ -57,7 +57,7 @@ void fitsout_create_image(fitsfile **ret_f, const char *cpath, const fitsout_gri
 	fits_create_img(f, FLOAT_IMG, 4, naxes, st);
 	fits_update_key(f, TSTRING, "BUNIT", (void *)g->bunit, "brightness unit", st);
 	fits_update_key(f, TSTRING, "BTYPE", "Intensity", NULL, st);
-	fits_update_key(f, TSTRING, "CTYPE1", "RA---SIN", "orthographic projection", st);
+	fits_update_key(f, TSTRING, "CTYPE1", "RA---SIN", "(slant) orthographic projection", st);
 	fits_update_key(f, TDOUBLE, "CRVAL1", &crval1, "[deg] ICRS right ascension of centre", st);
 	fits_update_key(f, TDOUBLE, "CDELT1", &cdelt1, "[deg]", st);
 	fits_update_key(f, TDOUBLE, "CRPIX1", &crpix1, NULL, st);
@@ -67,6 +67,13 @@ void fitsout_create_image(fitsfile **ret_f, const char *cpath, const fitsout_gri
 	fits_update_key(f, TDOUBLE, "CDELT2", &cdelt2, "[deg]", st);
 	fits_update_key(f, TDOUBLE, "CRPIX2", &crpix2, NULL, st);
 	fits_update_key(f, TSTRING, "CUNIT2", "deg", NULL, st);
+	if (g->xi != 0 || g->eta != 0) {
+		/* Slant orthographic (Calabretta & Greisen 2002 §5.1.5): the plane
+		 * of a coplanar array, imaging/proj.h. */
+		double xi = g->xi, eta = g->eta;
+		fits_update_key(f, TDOUBLE, "PV2_1", &xi, "SIN xi: slant of the array plane", st);
+		fits_update_key(f, TDOUBLE, "PV2_2", &eta, "SIN eta: slant of the array plane", st);
+	}
 	fits_update_key(f, TSTRING, "CTYPE3", "FREQ", NULL, st);
 	fits_update_key(f, TDOUBLE, "CRVAL3", &freq, g->freq_note, st);
 	fits_update_key(f, TDOUBLE, "CDELT3", &bw, g->bandwidth_note, st);
@@ -142,7 +149,7 @@ int fitsout_write(const char *path, const image_result *r, int product, int cali
 	fitsout_grid g = {
 		.bunit = bunit, .nx = r->nx, .ny = r->ny,
 		.ra_deg = r->ra0_rad * RAD2DEG, .dec_deg = r->dec0_rad * RAD2DEG,
-		.cell_deg = r->cell_rad * RAD2DEG,
+		.cell_deg = r->cell_rad * RAD2DEG, .xi = r->xi, .eta = r->eta,
 		.freq_hz = r->freq_hz, .freq_note = "[Hz] weighted mean frequency",
 		.bandwidth_hz = r->bandwidth_hz, .bandwidth_note = "[Hz] bandwidth",
 	};

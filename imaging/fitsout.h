@@ -5,7 +5,7 @@
  * Float32, 4 axes (RA---SIN, DEC--SIN, FREQ, STOKES) with WCSLIB-consistent
  * keywords: CRVAL1/2 the ICRS centre (deg), CRPIX at pixel (nx/2, ny/2)
  * 0-based = (nx/2 + 1, ny/2 + 1) in FITS, CDELT1 = −cell, CDELT2 = +cell,
- * LONPOLE 180, RADESYS 'ICRS', EQUINOX 2000; FREQ at the imaging-weighted
+ * PV2_1/PV2_2 = ξ, η for a slant SIN (imaging/proj.h), LONPOLE 180, RADESYS 'ICRS', EQUINOX 2000; FREQ at the imaging-weighted
  * mean frequency with the bandwidth as CDELT3 (SPECSYS 'TOPOCENT'); STOKES
  * 1 (I).  Also BUNIT, BMAJ/BMIN/BPA (deg), DATE-OBS/MJD-OBS (start of the
  * first integration), DATE-AVG, EXPOSURE, TELESCOP, OBJECT (group id),
@@ -46,6 +46,8 @@ typedef struct fitsout_grid {
 	long nx, ny;                    /* pixels; reference pixel (nx/2, ny/2) 0-based */
 	double ra_deg, dec_deg;         /* CRVAL1/2: ICRS centre */
 	double cell_deg;                /* CDELT1 = -cell_deg, CDELT2 = +cell_deg */
+	double xi, eta;                 /* SIN slant (imaging/proj.h): PV2_1, PV2_2 when
+					   either is non-zero */
 	double freq_hz, bandwidth_hz;   /* CRVAL3, CDELT3 */
 	const char *freq_note;          /* comment of CRVAL3 */
 	const char *bandwidth_note;     /* comment of CDELT3 */

@@ -16,12 +16,15 @@
 
 #include "core/err.h"
 #include "core/vis.h"
+#include "imaging/proj.h"
 
 #define TILE 16        /* tile side in grid cells (spreading buffers, sort key) */
 #define KERN_OS 1024   /* kernel table samples per cell (linear interpolation) */
 #define COLB 8         /* columns transposed and transformed together */
 #define LDPAD 16       /* row padding: a power-of-two row stride thrashes the cache */
 #define GL_N 128       /* Gauss-Legendre nodes for the kernel's Fourier transform */
+#define LAG_MAX 8      /* most planes of the Lagrange w-treatment */
+#define FLIP (1u << 31) /* idx[] bit: the sample was conjugated to make w' >= 0 */
 
 /* FFTW's planner is not thread-safe; every plan creation and destruction in
  * the process goes through this mutex (other modules planning FFTW float
@@ -37,13 +40,28 @@ static void fftw_threads_init(void)
 	fftwf_init_threads();
 }
 
+/* A selected sample's place on the grid, computed once per data set:
+ * support corner (iu, iv), the fractions fu, fv ∈ [0, 1) that place the
+ * kernel (the first tap is fu cells right of the support's left edge), and
+ * in w the same for ES (first plane iw, fraction fw) or, for Lagrange, w' in
+ * plane units as iw + fw.  Integer + fraction keeps the float fractions
+ * accurate to ~1e-7 of a cell or plane. */
+struct sgeo {
+	uint16_t iu, iv, iw;
+	float fu, fv, fw;
+};
+
 struct grid_plan {
 	grid_params p;
+	img_proj proj;         /* the image geometry, for n − 1 of each pixel */
 	int nthreads;
 	int nu, nv, W;
 	int ld;                /* grid row stride (nu + LDPAD) */
 	double beta;
 	float *ktab;           /* [W*KERN_OS + 2] kernel samples */
+	int kwp;               /* W rounded up to 8 or 16: the taps of the SIMD loops */
+	float *ktabt;          /* [(KERN_OS+1)*kwp]: the kwp taps (zero beyond W) at each
+				  table offset, contiguous */
 	double gl_x[GL_N], gl_w[GL_N];
 	float *corr_x, *corr_y; /* [nx], [ny] 1/ψ̂ of the uv kernel */
 	fftwf_complex *grid;   /* [nv*ld] */
@@ -56,15 +74,21 @@ struct grid_plan {
 	int have_data;
 	grid_uvdata d;
 	double inv_nchan;
-	uint32_t *idx;         /* [nsel] sample indices sorted by (iw0, tile) */
+	uint32_t *idx;         /* [nsel] sample indices sorted by (iw0, tile), | FLIP */
+	struct sgeo *geo;      /* [nsel] their grid geometry, same order */
+	float complex *svis;   /* [nsel] weighted samples in sorted order (gridding) or
+				  predictions being accumulated (degridding) */
 	size_t nsel, ndropped;
 	size_t *pstart;        /* [niw0 + 1] first sorted sample with iw0 == i */
 	int niw0;
-	int wst;               /* w-stacking active for this data */
+	int wst;               /* w-term corrected for this data */
+	int wk;                /* GRID_W_ES or GRID_W_LAGRANGE when wst */
 	int nplanes;
 	double w0, dw;
+	double wmax;           /* largest |w'| (wavelengths) */
+	double lag_inv[LAG_MAX]; /* 1 / Π_{q≠p} (p − q) of the Lagrange weights */
 	int v_lo, v_hi;        /* occupied grid rows */
-	float *wcorr;          /* [nx*ny] 1/ψ̂ of the w kernel (wst) */
+	float *wcorr;          /* [nx*ny] 1/ψ̂ of the w kernel (GRID_W_ES) */
 	float complex *ph0, *phstep, *ph; /* [nx*ny] w-screens (wst) */
 	float *scratch;        /* [nx*ny] */
 
@@ -86,6 +110,7 @@ void grid_params_default(grid_params *p)
 	p->epsilon = 1e-4;
 	p->sigma = 2.0;
 	p->wstacking = 1;
+	p->wkernel = GRID_W_AUTO;
 	p->nthreads = 0;
 }
 
@@ -146,28 +171,6 @@ static double kernel_ft(const grid_plan *g, double t)
 	return 0.5 * g->W * s;
 }
 
-/* Values of the W taps for a kernel whose first tap lies f ∈ [0, 1) cells
- * right of the support's left edge. */
-static inline void kern_taps(const float *tab, int W, double f, float *out)
-{
-	double kf = f * KERN_OS;
-	int k0 = (int)kf;
-	float t = (float)(kf - k0);
-	for (int j = 0; j < W; j++) {
-		const float *e = tab + j * KERN_OS + k0;
-		out[j] = e[0] + t * (e[1] - e[0]);
-	}
-}
-
-static inline float kern_tap(const float *tab, double f, int j)
-{
-	double kf = f * KERN_OS;
-	int k0 = (int)kf;
-	float t = (float)(kf - k0);
-	const float *e = tab + j * KERN_OS + k0;
-	return e[0] + t * (e[1] - e[0]);
-}
-
 void grid_plan_free(grid_plan *g)
 {
 	if (!g)
@@ -190,6 +193,9 @@ void grid_plan_free(grid_plan *g)
 	fftwf_free(g->grid);
 	fftwf_free(g->colbuf);
 	free(g->ktab);
+	free(g->ktabt);
+	free(g->geo);
+	free(g->svis);
 	free(g->corr_x);
 	free(g->corr_y);
 	free(g->idx);
@@ -209,18 +215,42 @@ int grid_plan_new(const grid_params *p, grid_plan **ret, char *err, size_t errle
 	size_t npix;
 
 	if (p->nx < 16 || p->ny < 16 || p->nx % 2 || p->ny % 2 || !(p->cell_rad > 0) ||
-	    !(p->epsilon > 1e-7 && p->epsilon < 0.1) || !(p->sigma >= 1.2 && p->sigma <= 3.0))
+	    !(p->epsilon > 1e-7 && p->epsilon < 0.1) || !(p->sigma >= 1.2 && p->sigma <= 3.0) ||
+	    !isfinite(p->xi) || !isfinite(p->eta) || p->wkernel < GRID_W_AUTO ||
+	    p->wkernel > GRID_W_LAGRANGE)
 		return err_set(err, errlen, -EINVAL,
 			       "grid: bad parameters (size %dx%d must be even >= 16, cell %g rad, "
-			       "epsilon %g in (1e-7, 0.1), sigma %g in [1.2, 3])",
-			       p->nx, p->ny, p->cell_rad, p->epsilon, p->sigma);
+			       "epsilon %g in (1e-7, 0.1), sigma %g in [1.2, 3], slant (%g, %g), "
+			       "wkernel %d)",
+			       p->nx, p->ny, p->cell_rad, p->epsilon, p->sigma, p->xi, p->eta,
+			       p->wkernel);
 	g = calloc(1, sizeof *g);
 	if (!g)
 		return err_set(err, errlen, -ENOMEM, "grid: out of memory");
 	g->p = *p;
+	g->proj = (img_proj){ p->nx, p->ny, p->cell_rad, 0, 0, p->xi, p->eta };
+	/* Every pixel must have a direction: 1 − n is largest on the border. */
+	for (int i = 0; i < 2 * (p->nx + p->ny); i++) {
+		int ix = i < 2 * p->nx ? i % p->nx : (i & 1) * (p->nx - 1);
+		int iy = i < 2 * p->nx ? (i / p->nx) * (p->ny - 1) : (i - 2 * p->nx) / 2;
+		if (proj_one_minus_n(&g->proj, -(ix - p->nx / 2) * p->cell_rad,
+				     (iy - p->ny / 2) * p->cell_rad) < 0) {
+			free(g);
+			return err_set(err, errlen, -EINVAL,
+				       "grid: %dx%d pixels of %g rad reach beyond the sky of the "
+				       "slant (%g, %g) projection", p->nx, p->ny, p->cell_rad,
+				       p->xi, p->eta);
+		}
+	}
 	g->nthreads = p->nthreads > 0 ? p->nthreads : omp_get_max_threads();
 	g->nu = grid_good_size((int)ceil(p->sigma * p->nx));
 	g->nv = grid_good_size((int)ceil(p->sigma * p->ny));
+	if (g->nu > UINT16_MAX || g->nv > UINT16_MAX) {
+		r = err_set(err, errlen, -EINVAL,
+			    "grid: a %dx%d grid (image %dx%d, sigma %g) exceeds 65535 cells a side",
+			    g->nu, g->nv, p->nx, p->ny, p->sigma);
+		goto out;
+	}
 	/* Support from the ES error estimate ε ≈ exp(−πW√(1 − 1/σ)) (Barnett et
 	 * al. 2019, eq. 4.4 and §4.1) plus 0.85 cell, because three kernels (u, v,
 	 * w) and the table interpolation add their errors: measured against the
@@ -236,6 +266,8 @@ int grid_plan_new(const grid_params *p, grid_plan **ret, char *err, size_t errle
 	gauss_legendre(GL_N, g->gl_x, g->gl_w);
 
 	g->ktab = malloc((size_t)(g->W * KERN_OS + 2) * sizeof *g->ktab);
+	g->kwp = g->W <= 8 ? 8 : 16;
+	g->ktabt = malloc((size_t)(KERN_OS + 1) * g->kwp * sizeof *g->ktabt);
 	g->corr_x = malloc(p->nx * sizeof *g->corr_x);
 	g->corr_y = malloc(p->ny * sizeof *g->corr_y);
 	g->ld = g->nu + LDPAD;
@@ -245,7 +277,7 @@ int grid_plan_new(const grid_params *p, grid_plan **ret, char *err, size_t errle
 	g->locks = malloc(g->nstripes * sizeof *g->locks);
 	npix = (size_t)p->nx * p->ny;
 	g->scratch = malloc(npix * sizeof *g->scratch);
-	if (!g->ktab || !g->corr_x || !g->corr_y || !g->grid || !g->colbuf || !g->locks ||
+	if (!g->ktab || !g->ktabt || !g->corr_x || !g->corr_y || !g->grid || !g->colbuf || !g->locks ||
 	    !g->scratch) {
 		r = err_set(err, errlen, -ENOMEM, "grid: out of memory for a %dx%d grid", g->nu,
 			    g->nv);
@@ -259,6 +291,10 @@ int grid_plan_new(const grid_params *p, grid_plan **ret, char *err, size_t errle
 		double x = (double)k / KERN_OS - 0.5 * g->W;
 		g->ktab[k] = (float)es_kernel(2 * x / g->W, g->beta);
 	}
+	for (int k = 0; k <= KERN_OS; k++)
+		for (int j = 0; j < g->kwp; j++)
+			g->ktabt[k * g->kwp + j] =
+				j < g->W ? g->ktab[j * KERN_OS + k] : 0.0f;
 	for (int i = 0; i < p->nx; i++)
 		g->corr_x[i] = (float)(1 / kernel_ft(g, (double)(i - p->nx / 2) / g->nu));
 	for (int i = 0; i < p->ny; i++)
@@ -310,25 +346,54 @@ static inline void sample_geom(const grid_plan *g, size_t k, double *U, double *
 	int c = (int)(k - row * nc);
 	const double *uvw = g->d.uvw_m + 3 * row;
 	double s = g->d.freq_hz[c] / VIS_C_M_S;
+	double w = uvw[2] + g->p.xi * uvw[0] + g->p.eta * uvw[1]; /* w' (grid.h) */
 	*flip = 0;
-	if (g->wst && uvw[2] < 0) {
+	if (g->wst && w < 0) {
 		s = -s;
 		*flip = 1;
 	}
-	/* l = −ξ: the x axis of the image runs towards −l (see grid.h). */
+	/* The x axis of the image runs towards −l (see grid.h). */
 	*U = -uvw[0] * s * g->nu * g->p.cell_rad + 0.5 * g->nu;
 	*V = uvw[1] * s * g->nv * g->p.cell_rad + 0.5 * g->nv;
-	*Wt = g->wst ? (uvw[2] * s - g->w0) / g->dw : 0;
+	*Wt = g->wst ? (w * s - g->w0) / g->dw : 0;
 }
 
-/* n − 1 of pixel (ix, iy), computed without cancellation. */
-static inline double pixel_nm1(const grid_params *p, int ix, int iy)
+/* n − 1 of pixel (ix, iy) in the image's projection (checked to exist in
+ * grid_plan_new), computed without cancellation. */
+static inline double pixel_nm1(const grid_plan *g, int ix, int iy)
 {
-	double l = (ix - p->nx / 2) * p->cell_rad, m = (iy - p->ny / 2) * p->cell_rad;
-	double r2 = l * l + m * m;
-	if (r2 >= 1)
-		return -1;
-	return -r2 / (1 + sqrt(1 - r2));
+	return -proj_one_minus_n(&g->proj, -(ix - g->p.nx / 2) * g->p.cell_rad,
+				 (iy - g->p.ny / 2) * g->p.cell_rad);
+}
+
+/* Largest |n − 1| of the image: on its border (1 − n grows outwards). */
+static double max_nm1(const grid_plan *g)
+{
+	double mx = 0;
+	for (int ix = 0; ix < g->p.nx; ix++)
+		mx = fmax(mx, fmax(-pixel_nm1(g, ix, 0), -pixel_nm1(g, ix, g->p.ny - 1)));
+	for (int iy = 0; iy < g->p.ny; iy++)
+		mx = fmax(mx, fmax(-pixel_nm1(g, 0, iy), -pixel_nm1(g, g->p.nx - 1, iy)));
+	return mx;
+}
+
+/* Bound on |exp(i c w) − Σ_p L_p(w) exp(i c w_p)| over the range for P
+ * equally spaced nodes h apart: max |Π_q (s − q)| · (c h)^P / P! (the
+ * interpolation remainder), the product sampled finely over [0, P − 1]. */
+static double lagrange_bound(int P, double ch)
+{
+	double pmax = 0, f = 1;
+	if (P == 1)
+		return 0.5 * ch; /* one plane in the middle: |e^{iφ} − 1| <= φ */
+	for (int i = 0; i <= 64 * (P - 1); i++) {
+		double s = i / 64.0, pr = 1;
+		for (int q = 0; q < P; q++)
+			pr *= s - q;
+		pmax = fmax(pmax, fabs(pr));
+	}
+	for (int k = 2; k <= P; k++)
+		f *= k;
+	return pmax * pow(ch, P) / f;
 }
 
 int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t errlen)
@@ -340,24 +405,29 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 	double wmin = INFINITY, wmax = -INFINITY;
 	int vmin = INT32_MAX, vmax = INT32_MIN;
 	size_t nkeys, nsel = 0, ndrop = 0;
-	int ntu = g->nu / TILE + 1, ntv = g->nv / TILE + 1, W = g->W, Ww;
+	int ntu = g->nu / TILE + 1, ntv = g->nv / TILE + 1, W = g->W;
 	int r = 0;
 
-	if (ns >= UINT32_MAX)
-		return err_set(err, errlen, -EINVAL, "grid: %zu samples exceed 2^32", ns);
+	if (ns >= FLIP)
+		return err_set(err, errlen, -EINVAL, "grid: %zu samples exceed 2^31", ns);
 	g->have_data = 0;
 	free(g->idx);
 	free(g->pstart);
+	free(g->geo);
+	free(g->svis);
 	g->idx = NULL;
 	g->pstart = NULL;
+	g->geo = NULL;
+	g->svis = NULL;
 	g->d = *d;
 	g->inv_nchan = 1.0 / d->nchan;
 	g->wst = 0;
 
-	/* w range over the selected samples (after the w >= 0 flip). */
+	/* w' range over the selected samples (after the w' >= 0 flip). */
 #pragma omp parallel for num_threads(g->nthreads) reduction(min : wmin) reduction(max : wmax)
 	for (size_t row = 0; row < d->nrows; row++) {
-		double w = fabs(d->uvw_m[3 * row + 2]);
+		const double *uvw = d->uvw_m + 3 * row;
+		double w = fabs(uvw[2] + p->xi * uvw[0] + p->eta * uvw[1]);
 		for (int c = 0; c < d->nchan; c++) {
 			if (!(d->weight[row * d->nchan + c] > 0))
 				continue;
@@ -373,18 +443,54 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 	g->nplanes = 1;
 	g->w0 = 0;
 	g->dw = 1;
+	g->wk = 0;
+	g->wmax = wmax;
 	if (p->wstacking) {
-		/* Arras et al. 2021 §3.2: plane spacing from the largest |n − 1| of the
-		 * image so that the w kernel's transform is used only inside its
-		 * accurate band |Δw (n − 1)| <= 1/(2σ). */
-		double nm1max = fabs(pixel_nm1(p, 0, 0));
-		g->dw = 1 / (2 * p->sigma * nm1max);
+		/* ES: Arras et al. 2021 §3.2, plane spacing from the largest |n − 1|
+		 * of the image so that the w kernel's transform is used only inside
+		 * its accurate band |Δw (n − 1)| <= 1/(2σ).  Lagrange: the fewest
+		 * equally spaced planes over [wmin, wmax] whose interpolation error
+		 * stays below ε/2.  Cost model (measured, docs/imaging.md): a
+		 * plane's FFTs and screens cost about 2 kernel taps per grid cell,
+		 * and each sample costs W² taps on each plane it touches. */
+		double nm1max = max_nm1(g), c = 2 * M_PI * nm1max, R = wmax - wmin;
+		double dw_es = 1 / (2 * p->sigma * nm1max);
+		int np_es = (int)ceil(R / dw_es) + W + 1, np_l = 0;
+		for (int P = 1; P <= LAG_MAX && !np_l; P++)
+			if (lagrange_bound(P, P > 1 ? c * R / (P - 1) : c * R) <= 0.5 * p->epsilon)
+				np_l = P;
+		double cell_cost = 2.0 * g->nu * g->nv, samp_cost = (double)W * W * ns;
+		double cost_es = np_es * cell_cost + W * samp_cost;
+		double cost_l = np_l ? np_l * (cell_cost + samp_cost) : INFINITY;
 		g->wst = 1;
-		g->w0 = wmin - 0.5 * W * g->dw;
-		g->nplanes = (int)ceil((wmax - wmin) / g->dw) + W + 1;
+		g->wk = p->wkernel != GRID_W_AUTO ? p->wkernel
+						   : cost_l < cost_es ? GRID_W_LAGRANGE : GRID_W_ES;
+		if (g->wk == GRID_W_LAGRANGE && !np_l) {
+			r = err_set(err, errlen, -EINVAL,
+				    "grid: the w range %.0f wavelengths needs more than %d Lagrange "
+				    "planes at epsilon %g", R, LAG_MAX, p->epsilon);
+			goto out;
+		}
+		if (g->wk == GRID_W_ES) {
+			g->dw = dw_es;
+			g->w0 = wmin - 0.5 * W * g->dw;
+			g->nplanes = np_es;
+		} else {
+			g->nplanes = np_l;
+			g->w0 = np_l > 1 ? wmin : 0.5 * (wmin + wmax);
+			g->dw = np_l > 1 && R > 0 ? R / (np_l - 1) : 1;
+			for (int pl = 0; pl < np_l; pl++) {
+				double den = 1;
+				for (int q = 0; q < np_l; q++)
+					if (q != pl)
+						den *= pl - q;
+				g->lag_inv[pl] = 1 / den;
+			}
+		}
 	}
-	Ww = g->wst ? W : 1;
-	g->niw0 = g->nplanes - Ww + 1;
+	/* Sort buckets: the first w-plane a sample touches (ES); one bucket
+	 * otherwise, every sample touching every plane. */
+	g->niw0 = g->wk == GRID_W_ES ? g->nplanes - W + 1 : 1;
 	nkeys = (size_t)g->niw0 * ntv * ntu;
 
 	key = malloc(ns * sizeof *key);
@@ -405,7 +511,7 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 		sample_geom(g, k, &U, &V, &Wt, &flip);
 		iu = (int)ceil(U - 0.5 * W);
 		iv = (int)ceil(V - 0.5 * W);
-		if (g->wst)
+		if (g->wk == GRID_W_ES)
 			iw = (int)ceil(Wt - 0.5 * W);
 		if (iu < 1 || iv < 1 || iu + W >= g->nu - 1 || iv + W >= g->nv - 1 || iw < 0 ||
 		    iw >= g->niw0) {
@@ -428,13 +534,33 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 	for (int i = 0; i <= g->niw0; i++)
 		g->pstart[i] = cnt[(size_t)i * ntv * ntu];
 	g->idx = malloc((nsel ? nsel : 1) * sizeof *g->idx);
-	if (!g->idx) {
+	g->geo = malloc((nsel ? nsel : 1) * sizeof *g->geo);
+	g->svis = malloc((nsel ? nsel : 1) * sizeof *g->svis);
+	if (!g->idx || !g->geo || !g->svis) {
 		r = err_set(err, errlen, -ENOMEM, "grid: out of memory sorting %zu samples", ns);
 		goto out;
 	}
 	for (size_t k = 0; k < ns; k++)
 		if (key[k] != UINT32_MAX)
 			g->idx[cnt[key[k]]++] = (uint32_t)k;
+	/* The geometry of every sorted sample, so that the per-plane loops read
+	 * it sequentially instead of recomputing it from uvw and frequency. */
+#pragma omp parallel for num_threads(g->nthreads) schedule(static)
+	for (size_t i = 0; i < nsel; i++) {
+		double U, V, Wt;
+		int flip;
+		sample_geom(g, g->idx[i], &U, &V, &Wt, &flip);
+		int iu = (int)ceil(U - 0.5 * W), iv = (int)ceil(V - 0.5 * W);
+		int iw = g->wk == GRID_W_ES ? (int)ceil(Wt - 0.5 * W) : (int)floor(Wt);
+		double fw = g->wk == GRID_W_ES ? iw - (Wt - 0.5 * W) : Wt - iw;
+		if (iw < 0) /* Lagrange: Wt within rounding of 0 */
+			iw = 0, fw = 0;
+		g->geo[i] = (struct sgeo){ (uint16_t)iu, (uint16_t)iv, (uint16_t)iw,
+					   (float)(iu - (U - 0.5 * W)), (float)(iv - (V - 0.5 * W)),
+					   (float)fw };
+		if (flip)
+			g->idx[i] |= FLIP;
+	}
 	g->nsel = nsel;
 	g->ndropped = ndrop;
 	g->v_lo = nsel ? (vmin / TILE) * TILE : g->nv / 2;
@@ -444,7 +570,8 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 
 	if (g->wst) {
 		/* w-screens e^{2πi w0 (n−1)} and the per-plane step e^{2πi Δw (n−1)},
-		 * and the w kernel's correction from a table of ψ̂ over |Δw (n−1)|. */
+		 * and (ES) the w kernel's correction from a table of ψ̂ over
+		 * |Δw (n−1)|. */
 		enum { NT = 4096 };
 		double tab[NT + 2], tmax = 1 / (2 * p->sigma) * 1.0001;
 		if (!g->wcorr) {
@@ -457,20 +584,21 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 				goto out;
 			}
 		}
-		for (int i = 0; i <= NT + 1; i++)
+		for (int i = 0; i <= NT + 1 && g->wk == GRID_W_ES; i++)
 			tab[i] = kernel_ft(g, tmax * i / NT);
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
 		for (int iy = 0; iy < p->ny; iy++) {
 			for (int ix = 0; ix < p->nx; ix++) {
 				size_t j = (size_t)iy * p->nx + ix;
-				double nm1 = pixel_nm1(p, ix, iy);
-				double t = fabs(g->dw * nm1) / tmax * NT;
-				int it = (int)t;
-				double ft;
-				if (it >= NT)
-					it = NT - 1;
-				ft = tab[it] + (t - it) * (tab[it + 1] - tab[it]);
-				g->wcorr[j] = (float)(1 / ft);
+				double nm1 = pixel_nm1(g, ix, iy);
+				if (g->wk == GRID_W_ES) {
+					double t = fabs(g->dw * nm1) / tmax * NT;
+					int it = (int)t;
+					if (it >= NT)
+						it = NT - 1;
+					double ft = tab[it] + (t - it) * (tab[it + 1] - tab[it]);
+					g->wcorr[j] = (float)(1 / ft);
+				}
 				double a0 = 2 * M_PI * g->w0 * nm1, a1 = 2 * M_PI * g->dw * nm1;
 				g->ph0[j] = (float)cos(a0) + I * (float)sin(a0);
 				g->phstep[j] = (float)cos(a1) + I * (float)sin(a1);
@@ -560,81 +688,51 @@ static void zero_touched(grid_plan *g)
 	}
 }
 
-/* The W×W tap loops, inlined with a constant W (switch below) so the
- * compiler unrolls them and keeps the accumulators in registers. */
-static inline __attribute__((always_inline)) void spread_taps(float complex *buf, int BS, int ou,
-							      int ov, float complex val,
-							      const float *ku, const float *kv,
-							      const int W)
+/* The kwp taps (zero beyond W) of a kernel whose first tap lies f ∈ [0, 1]
+ * cells right of the support's left edge: linear interpolation between two
+ * contiguous rows of the transposed table. */
+static inline __attribute__((always_inline)) void taps(const float *tabt, float f, float *out,
+						       const int KWP)
 {
-	float ku2[2 * TILE];
-	for (int i = 0; i < W; i++)
-		ku2[2 * i] = ku2[2 * i + 1] = ku[i];
-	for (int j = 0; j < W; j++) {
-		float cr = crealf(val) * kv[j], ci = cimagf(val) * kv[j];
-		float *row = (float *)(buf + (size_t)(ov + j) * BS + ou);
-		for (int i = 0; i < W; i++) {
-			row[2 * i] += cr * ku2[2 * i];
-			row[2 * i + 1] += ci * ku2[2 * i + 1];
-		}
-	}
+	float kf = f * KERN_OS;
+	int k0 = (int)kf;
+	if (k0 >= KERN_OS)
+		k0 = KERN_OS - 1;
+	float t = kf - k0;
+	const float *a = tabt + k0 * KWP, *b = a + KWP;
+	for (int j = 0; j < KWP; j++)
+		out[j] = a[j] + t * (b[j] - a[j]);
 }
 
-static inline __attribute__((always_inline)) float complex
-interp_taps(const fftwf_complex *grid, size_t ld, int iu, int iv, const float *ku,
-	    const float *kv, const int W)
+/* A sample's weight on w-plane `plane` (struct sgeo for iw, fw): the w
+ * kernel's tap (ES), the Lagrange basis polynomial of the plane at
+ * w' = iw + fw, or 1 without a w-term. */
+static inline float w_weight(const grid_plan *g, const struct sgeo *q, int plane)
 {
-	float ar = 0, ai = 0;
-	for (int j = 0; j < W; j++) {
-		const float *row = (const float *)(grid + (size_t)(iv + j) * ld + iu);
-		float rr = 0, ri = 0;
-		for (int i = 0; i < W; i++) {
-			rr += row[2 * i] * ku[i];
-			ri += row[2 * i + 1] * ku[i];
-		}
-		ar += rr * kv[j];
-		ai += ri * kv[j];
+	if (g->wk == GRID_W_ES) {
+		float kf = q->fw * KERN_OS;
+		int k0 = (int)kf;
+		if (k0 >= KERN_OS)
+			k0 = KERN_OS - 1;
+		const float *e = g->ktab + (plane - q->iw) * KERN_OS + k0;
+		return e[0] + (kf - k0) * (e[1] - e[0]);
 	}
-	return ar + I * ai;
+	if (g->wk == GRID_W_LAGRANGE) {
+		double L = g->lag_inv[plane], wt = q->iw + (double)q->fw;
+		for (int p = 0; p < g->nplanes; p++)
+			if (p != plane)
+				L *= wt - p;
+		return (float)L;
+	}
+	return 1;
 }
 
-#define W_CASES(X) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12)
-
-static void spread_dispatch(float complex *buf, int BS, int ou, int ov, float complex val,
-			    const float *ku, const float *kv, int W)
+static void flush_tile(grid_plan *g, const float complex *buf, int BS, int tu, int tv)
 {
-	switch (W) {
-#define SPREAD_CASE(n)                                                   \
-	case n:                                                          \
-		spread_taps(buf, BS, ou, ov, val, ku, kv, n);            \
-		return;
-		W_CASES(SPREAD_CASE)
-#undef SPREAD_CASE
-	default:
-		spread_taps(buf, BS, ou, ov, val, ku, kv, W);
-	}
-}
-
-static float complex interp_dispatch(const fftwf_complex *grid, size_t ld, int iu, int iv,
-				     const float *ku, const float *kv, int W)
-{
-	switch (W) {
-#define INTERP_CASE(n)                                                   \
-	case n:                                                          \
-		return interp_taps(grid, ld, iu, iv, ku, kv, n);
-		W_CASES(INTERP_CASE)
-#undef INTERP_CASE
-	default:
-		return interp_taps(grid, ld, iu, iv, ku, kv, W);
-	}
-}
-
-static void flush_tile(grid_plan *g, const float complex *buf, int tu, int tv)
-{
-	int BS = TILE + g->W;
+	int span = TILE + g->W;
 	int u0 = tu * TILE, v0 = tv * TILE;
-	int nu_ = u0 + BS <= g->nu ? BS : g->nu - u0;
-	int nv_ = v0 + BS <= g->nv ? BS : g->nv - v0;
+	int nu_ = u0 + span <= g->nu ? span : g->nu - u0;
+	int nv_ = v0 + span <= g->nv ? span : g->nv - v0;
 	int s0 = tv, s1 = tv + 1 < g->nstripes ? tv + 1 : tv;
 
 	omp_set_lock(&g->locks[s0]);
@@ -651,87 +749,138 @@ static void flush_tile(grid_plan *g, const float complex *buf, int tu, int tv)
 	omp_unset_lock(&g->locks[s0]);
 }
 
-/* Spread samples sorted[a..b) into the grid for w-plane `plane`. */
-static void spread(grid_plan *g, size_t a, size_t b, int plane, const float complex *vis)
+/* Spread sorted samples [s0, s1) of g->svis onto w-plane `plane` through a
+ * private tile buffer.  W rows of KWP complex taps each (the taps beyond W
+ * are zero), written so that GCC vectorises a row into one or two SIMD
+ * operations; the clones for AVX-512 and AVX2 are chosen at run time. */
+static inline __attribute__((always_inline)) void spread_range_w(grid_plan *g, size_t s0,
+								 size_t s1, int plane,
+								 const int W, const int KWP)
 {
-	const int W = g->W, BS = TILE + W;
-	const size_t CH = 2048;
-	size_t nch = (b - a + CH - 1) / CH;
+	const int BS = TILE + KWP;
+	float complex buf[(TILE + 16) * (TILE + 16)];
+	float ku[KWP], kv[KWP], a[2 * KWP];
+	int ctu = -1, ctv = -1;
 
-#pragma omp parallel num_threads(g->nthreads)
-	{
-		float complex buf[(TILE + TILE) * (TILE + TILE)];
-		float ku[TILE], kv[TILE];
-		int ctu = -1, ctv = -1;
-
-#pragma omp for schedule(dynamic, 1)
-		for (size_t ch = 0; ch < nch; ch++) {
-			size_t e = a + (ch + 1) * CH < b ? a + (ch + 1) * CH : b;
-			for (size_t s = a + ch * CH; s < e; s++) {
-				size_t k = g->idx[s];
-				double U, V, Wt;
-				int flip;
-				sample_geom(g, k, &U, &V, &Wt, &flip);
-				int iu = (int)ceil(U - 0.5 * W), iv = (int)ceil(V - 0.5 * W);
-				float kw = 1;
-				if (g->wst) {
-					int iw = (int)ceil(Wt - 0.5 * W);
-					kw = kern_tap(g->ktab, iw - (Wt - 0.5 * W), plane - iw);
-				}
-				kern_taps(g->ktab, W, iu - (U - 0.5 * W), ku);
-				kern_taps(g->ktab, W, iv - (V - 0.5 * W), kv);
-				float complex val = vis ? vis[k] : 1.0f;
-				if (flip)
-					val = conjf(val);
-				val *= g->d.weight[k] * kw;
-				int tu = iu / TILE, tv = iv / TILE;
-				if (tu != ctu || tv != ctv) {
-					if (ctu >= 0)
-						flush_tile(g, buf, ctu, ctv);
-					memset(buf, 0, sizeof buf);
-					ctu = tu;
-					ctv = tv;
-				}
-				int ou = iu - tu * TILE, ov = iv - tv * TILE;
-				spread_dispatch(buf, BS, ou, ov, val, ku, kv, W);
-			}
-			if (ctu >= 0)
-				flush_tile(g, buf, ctu, ctv);
-			ctu = ctv = -1;
+	for (size_t s = s0; s < s1; s++) {
+		const struct sgeo *q = &g->geo[s];
+		int iu = q->iu, iv = q->iv, tu = iu / TILE, tv = iv / TILE;
+		float complex val = g->svis[s] * w_weight(g, q, plane);
+		float vr = crealf(val), vi = cimagf(val);
+		taps(g->ktabt, q->fu, ku, KWP);
+		taps(g->ktabt, q->fv, kv, KWP);
+		for (int i = 0; i < KWP; i++) {
+			a[2 * i] = vr * ku[i];
+			a[2 * i + 1] = vi * ku[i];
 		}
+		if (tu != ctu || tv != ctv) {
+			if (ctu >= 0)
+				flush_tile(g, buf, BS, ctu, ctv);
+			memset(buf, 0, (size_t)BS * (TILE + W) * sizeof *buf);
+			ctu = tu;
+			ctv = tv;
+		}
+		float *row = (float *)(buf + (size_t)(iv - tv * TILE) * BS + (iu - tu * TILE));
+		for (int j = 0; j < W; j++, row += 2 * BS)
+			for (int i = 0; i < 2 * KWP; i++)
+				row[i] += a[i] * kv[j];
+	}
+	if (ctu >= 0)
+		flush_tile(g, buf, BS, ctu, ctv);
+}
+
+/* Interpolate sorted samples [s0, s1) from w-plane `plane` into g->svis
+ * (accumulating), the adjoint of spread_range_w. */
+static inline __attribute__((always_inline)) void interp_range_w(grid_plan *g, size_t s0,
+								 size_t s1, int plane,
+								 const int W, const int KWP)
+{
+	float ku[KWP], kv[KWP], ku2[2 * KWP];
+	for (size_t s = s0; s < s1; s++) {
+		const struct sgeo *q = &g->geo[s];
+		taps(g->ktabt, q->fu, ku, KWP);
+		taps(g->ktabt, q->fv, kv, KWP);
+		for (int i = 0; i < KWP; i++)
+			ku2[2 * i] = ku2[2 * i + 1] = ku[i];
+		float acc[2 * KWP];
+		for (int i = 0; i < 2 * KWP; i++)
+			acc[i] = 0;
+		const float *row = (const float *)(g->grid + (size_t)q->iv * g->ld + q->iu);
+		for (int j = 0; j < W; j++, row += 2 * g->ld)
+			for (int i = 0; i < 2 * KWP; i++)
+				acc[i] += row[i] * ku2[i] * kv[j];
+		float ar = 0, ai = 0;
+		for (int i = 0; i < KWP; i++) {
+			ar += acc[2 * i];
+			ai += acc[2 * i + 1];
+		}
+		g->svis[s] += (ar + I * ai) * w_weight(g, q, plane);
 	}
 }
 
-/* Interpolate sorted[a..b) from the grid of w-plane `plane`, accumulating. */
-static void interp(grid_plan *g, size_t a, size_t b, int plane, float complex *vis)
+/* One clone set per direction, dispatching on W (constant inside so the row
+ * loops unroll). */
+#define W_CASES(X) X(4, 8) X(5, 8) X(6, 8) X(7, 8) X(8, 8) X(9, 16) X(10, 16) X(11, 16) \
+	X(12, 16) X(13, 16) X(14, 16) X(15, 16) X(16, 16)
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+spread_range(grid_plan *g, size_t s0, size_t s1, int plane)
 {
-	const int W = g->W;
-#pragma omp parallel for num_threads(g->nthreads) schedule(dynamic, 2048)
-	for (size_t s = a; s < b; s++) {
-		size_t k = g->idx[s];
-		double U, V, Wt;
-		int flip;
-		float ku[TILE], kv[TILE];
-		sample_geom(g, k, &U, &V, &Wt, &flip);
-		int iu = (int)ceil(U - 0.5 * W), iv = (int)ceil(V - 0.5 * W);
-		float kw = 1;
-		if (g->wst) {
-			int iw = (int)ceil(Wt - 0.5 * W);
-			kw = kern_tap(g->ktab, iw - (Wt - 0.5 * W), plane - iw);
-		}
-		kern_taps(g->ktab, W, iu - (U - 0.5 * W), ku);
-		kern_taps(g->ktab, W, iv - (V - 0.5 * W), kv);
-		float complex acc = interp_dispatch(g->grid, g->ld, iu, iv, ku, kv, W);
-		vis[k] += acc * kw;
+	switch (g->W) {
+#define SPREAD_CASE(n, k)                                  \
+	case n:                                            \
+		spread_range_w(g, s0, s1, plane, n, k);    \
+		return;
+		W_CASES(SPREAD_CASE)
+#undef SPREAD_CASE
 	}
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+interp_range(grid_plan *g, size_t s0, size_t s1, int plane)
+{
+	switch (g->W) {
+#define INTERP_CASE(n, k)                                  \
+	case n:                                            \
+		interp_range_w(g, s0, s1, plane, n, k);    \
+		return;
+		W_CASES(INTERP_CASE)
+#undef INTERP_CASE
+	}
+}
+
+/* Spread sorted samples [a, b) of g->svis into the grid for w-plane `plane`,
+ * in chunks over the threads. */
+static void spread(grid_plan *g, size_t a, size_t b, int plane)
+{
+	const size_t CH = 2048;
+	size_t nch = (b - a + CH - 1) / CH;
+#pragma omp parallel for num_threads(g->nthreads) schedule(dynamic, 1)
+	for (size_t ch = 0; ch < nch; ch++)
+		spread_range(g, a + ch * CH, a + (ch + 1) * CH < b ? a + (ch + 1) * CH : b, plane);
+}
+
+/* Interpolate sorted samples [a, b) from the grid of w-plane `plane` into
+ * g->svis, accumulating. */
+static void interp(grid_plan *g, size_t a, size_t b, int plane)
+{
+	const size_t CH = 2048;
+	size_t nch = (b - a + CH - 1) / CH;
+#pragma omp parallel for num_threads(g->nthreads) schedule(dynamic, 1)
+	for (size_t ch = 0; ch < nch; ch++)
+		interp_range(g, a + ch * CH, a + (ch + 1) * CH < b ? a + (ch + 1) * CH : b, plane);
 }
 
 /* Sorted-sample range of w-plane `plane`: samples whose first plane iw0 lies
- * in [plane − W + 1, plane]. */
+ * in [plane − W + 1, plane] (ES); every sample otherwise (niw0 = 1). */
 static void plane_range(const grid_plan *g, int plane, size_t *a, size_t *b)
 {
-	int Ww = g->wst ? g->W : 1;
-	int lo = plane - Ww + 1, hi = plane;
+	if (g->wk != GRID_W_ES) {
+		*a = g->pstart[0];
+		*b = g->pstart[1];
+		return;
+	}
+	int lo = plane - g->W + 1, hi = plane;
 	if (lo < 0)
 		lo = 0;
 	if (hi > g->niw0 - 1)
@@ -763,6 +912,17 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 	if (!g->have_data)
 		return -EINVAL;
 	t = now_s();
+	/* The weighted samples in sorted order, conjugated where w' was flipped. */
+#pragma omp parallel for num_threads(g->nthreads) schedule(static)
+	for (size_t i = 0; i < g->nsel; i++) {
+		uint32_t k = g->idx[i] & ~FLIP;
+		float complex val = vis ? vis[k] : 1.0f;
+		if (g->idx[i] & FLIP)
+			val = conjf(val);
+		g->svis[i] = val * g->d.weight[k];
+	}
+	g->grid_s += now_s() - t;
+	t = now_s();
 	memset(image, 0, npix * sizeof *image);
 	if (g->wst)
 		memcpy(g->ph, g->ph0, npix * sizeof *g->ph);
@@ -772,7 +932,7 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 		plane_range(g, plane, &a, &b);
 		t = now_s();
 		if (a < b)
-			spread(g, a, b, plane, vis);
+			spread(g, a, b, plane);
 		g->grid_s += now_s() - t;
 		t = now_s();
 		if (a < b) {
@@ -805,7 +965,7 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 		for (int ix = 0; ix < nx; ix++) {
 			size_t j = (size_t)iy * nx + ix;
 			float c = g->corr_x[ix] * g->corr_y[iy];
-			if (g->wst)
+			if (g->wk == GRID_W_ES)
 				c *= g->wcorr[j];
 			image[j] *= c;
 		}
@@ -823,13 +983,13 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 	if (!g->have_data)
 		return -EINVAL;
 	t = now_s();
-	memset(vis, 0, ns * sizeof *vis);
+	memset(g->svis, 0, g->nsel * sizeof *g->svis);
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
 	for (int iy = 0; iy < ny; iy++)
 		for (int ix = 0; ix < nx; ix++) {
 			size_t j = (size_t)iy * nx + ix;
 			float c = g->corr_x[ix] * g->corr_y[iy];
-			if (g->wst)
+			if (g->wk == GRID_W_ES)
 				c *= g->wcorr[j];
 			if ((ix + iy - nx / 2 - ny / 2) & 1)
 				c = -c;
@@ -864,24 +1024,22 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 		fft_rows(g, -1);
 		g->fft_s += now_s() - t;
 		t = now_s();
-		interp(g, a, b, plane, vis);
+		interp(g, a, b, plane);
 		g->grid_s += now_s() - t;
 		t = now_s();
 		zero_touched(g);
 		g->screen_s += now_s() - t;
 	}
-	if (g->wst) {
-		/* Undo the w >= 0 flip: the prediction of (uvw, V) is conj of (−uvw). */
+	/* Back to the caller's order, undoing the w' >= 0 flip (the prediction
+	 * of (uvw, V) is the conjugate of that of (−uvw)). */
+	t = now_s();
+	memset(vis, 0, ns * sizeof *vis);
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
-		for (size_t row = 0; row < g->d.nrows; row++) {
-			if (!(g->d.uvw_m[3 * row + 2] < 0))
-				continue;
-			for (int c = 0; c < g->d.nchan; c++) {
-				size_t k = row * g->d.nchan + c;
-				vis[k] = conjf(vis[k]);
-			}
-		}
+	for (size_t i = 0; i < g->nsel; i++) {
+		uint32_t k = g->idx[i] & ~FLIP;
+		vis[k] = g->idx[i] & FLIP ? conjf(g->svis[i]) : g->svis[i];
 	}
+	g->grid_s += now_s() - t;
 	return 0;
 }
 
@@ -896,8 +1054,10 @@ void grid_get_info(const grid_plan *g, grid_info *ret)
 	ret->support = g->W;
 	ret->beta = g->beta;
 	ret->nplanes = g->nplanes;
+	ret->wkernel = g->wst ? g->wk : 0;
 	ret->w0 = g->w0;
 	ret->dw = g->dw;
+	ret->wmax = g->wmax;
 	ret->nvis = g->nsel;
 	ret->ndropped = g->ndropped;
 	ret->grid_s = g->grid_s;
@@ -909,4 +1069,52 @@ void grid_get_info(const grid_plan *g, grid_info *ret)
 void grid_reset_timing(grid_plan *g)
 {
 	g->grid_s = g->fft_s = g->screen_s = g->index_s = 0;
+}
+
+int grid_fit_wplane(const grid_uvdata *d, int nthreads, double *ret_xi, double *ret_eta)
+{
+	double suu = 0, suv = 0, svv = 0, suw = 0, svw = 0, wmax = 0, rmax = 0, xi, eta, det;
+
+	*ret_xi = *ret_eta = 0;
+	if (nthreads <= 0)
+		nthreads = omp_get_max_threads();
+	/* Normal equations of min Σ (w + ξ u + η v)² over the rows in use. */
+#pragma omp parallel for num_threads(nthreads) reduction(+ : suu, suv, svv, suw, svw) \
+	reduction(max : wmax) schedule(static)
+	for (size_t row = 0; row < d->nrows; row++) {
+		int used = 0;
+		for (int c = 0; c < d->nchan && !used; c++)
+			used = d->weight[row * d->nchan + c] > 0;
+		if (!used)
+			continue;
+		const double *x = d->uvw_m + 3 * row;
+		suu += x[0] * x[0];
+		suv += x[0] * x[1];
+		svv += x[1] * x[1];
+		suw += x[0] * x[2];
+		svw += x[1] * x[2];
+		wmax = fmax(wmax, fabs(x[2]));
+	}
+	det = suu * svv - suv * suv;
+	/* A degenerate (e.g. purely east-west) array leaves the plane undetermined. */
+	if (!(det > 1e-9 * suu * svv) || !(wmax > 0))
+		return 0;
+	xi = -(suw * svv - svw * suv) / det;
+	eta = -(svw * suu - suw * suv) / det;
+	if (!(fabs(xi) <= 4 && fabs(eta) <= 4))
+		return 0;
+#pragma omp parallel for num_threads(nthreads) reduction(max : rmax) schedule(static)
+	for (size_t row = 0; row < d->nrows; row++) {
+		int used = 0;
+		for (int c = 0; c < d->nchan && !used; c++)
+			used = d->weight[row * d->nchan + c] > 0;
+		const double *x = d->uvw_m + 3 * row;
+		if (used)
+			rmax = fmax(rmax, fabs(x[2] + xi * x[0] + eta * x[1]));
+	}
+	if (!(rmax <= 0.5 * wmax))
+		return 0;
+	*ret_xi = xi;
+	*ret_eta = eta;
+	return 1;
 }

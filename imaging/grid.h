@@ -10,7 +10,11 @@
  *
  * with (u, v, w) in wavelengths (uvw_m · ν / c of each row and channel), the
  * phase sign of core/vis.h, and no 1/n factor (a pixel value is a flux: a
- * point source of S Jy in a pixel predicts S·exp(...)).  The degridder is the
+ * point source of S Jy in a pixel predicts S·exp(...)).  (l_j, m_j, n_j) are
+ * the direction cosines of pixel j in the image's projection (imaging/proj.h):
+ * orthographic SIN, or slant SIN with (ξ, η) = grid_params.xi/eta, in which
+ * case the gridder works with u·X + v·Y + w'·(n − 1), w' = w + ξu + ηv (the
+ * same phase), and only the residual w' needs w-planes.  The degridder is the
  * exact adjoint of the dirty operator: Re⟨degrid x, y⟩ = ⟨x, dirty y⟩ up to
  * float rounding, which the conjugate-gradient-free Cotton–Schwab loop relies
  * on to converge.
@@ -21,11 +25,20 @@
  * (nx/2, ny/2).
  *
  * Accuracy: the exponential-of-semicircle kernel φ(z) = exp(β(√(1−z²) − 1))
- * with support W cells on a grid σ times the image (default σ = 2) and
- * w-planes spaced so that |Δw (n − 1)| ≤ 1/(2σ) reaches the relative L2
- * error `epsilon` (tests/imaging/test_grid.c checks it against a direct
- * Fourier transform).  Gridding correction divides by the kernel's Fourier
- * transform in x, y and w.
+ * with support W cells on a grid σ times the image (default σ = 2) reaches
+ * the relative L2 error `epsilon` (tests/imaging/test_grid.c checks it
+ * against a direct Fourier transform); gridding correction divides by the
+ * kernel's Fourier transform.  Two w-treatments, chosen per data set by
+ * their cost (or forced with grid_params.wkernel):
+ *   - GRID_W_ES: w-stacking with the same kernel across w-planes spaced so
+ *     that |Δw (n − 1)| ≤ 1/(2σ) (Arras et al. 2021 §3.2), corrected in w
+ *     too; ceil(Δw_range/Δw) + W + 1 planes.  Right for large w ranges.
+ *   - GRID_W_LAGRANGE: P equally spaced planes spanning the w range, each
+ *     sample spread onto all of them with the Lagrange weights of its w, P
+ *     the smallest whose interpolation error bound for exp(2πi w (n − 1))
+ *     is below ε/2.  Exact at the planes, no w correction; a handful of
+ *     planes when the range is small, as in a slant projection of a nearly
+ *     coplanar array.
  *
  * Speed: samples are sorted once per data set (grid_plan_set_data) by
  * w-plane and 16×16-cell tile; each thread spreads into a private tile buffer
@@ -46,12 +59,16 @@
 #include <complex.h>
 #include <stddef.h>
 
+enum grid_wkernel { GRID_W_AUTO = 0, GRID_W_ES, GRID_W_LAGRANGE };
+
 typedef struct grid_params {
 	int nx, ny;          /* image size in pixels, even, >= 16 */
 	double cell_rad;     /* pixel size (both axes), radians */
+	double xi, eta;      /* slant of the SIN projection (imaging/proj.h; default 0, 0) */
 	double epsilon;      /* target relative accuracy (default 1e-4) */
-	double sigma;        /* grid oversampling factor, 1.5 .. 2.5 (default 2.0) */
-	int wstacking;       /* 1 (default): w-stacking; 0: ignore w (2-D gridding) */
+	double sigma;        /* grid oversampling factor, 1.2 .. 3 (default 2.0) */
+	int wstacking;       /* 1 (default): correct the w-term; 0: ignore w (2-D gridding) */
+	int wkernel;         /* enum grid_wkernel (default GRID_W_AUTO: the cheaper one) */
 	int nthreads;        /* OpenMP threads; <= 0: the OpenMP default */
 } grid_params;
 
@@ -74,7 +91,9 @@ typedef struct grid_info {
 	int support;          /* kernel support W (cells) */
 	double beta;          /* kernel shape parameter */
 	int nplanes;          /* w-planes for the current data (1 without w-stacking) */
+	int wkernel;          /* GRID_W_ES or GRID_W_LAGRANGE (0 without w-stacking) */
 	double w0, dw;        /* first plane's w and spacing, wavelengths */
+	double wmax;          /* largest |w'| of the selected samples, wavelengths */
 	size_t nvis;          /* samples selected (weight > 0, inside the grid) */
 	size_t ndropped;      /* selected samples outside the grid (image cell too coarse) */
 	double grid_s;        /* accumulated seconds spreading / interpolating */
@@ -86,7 +105,8 @@ typedef struct grid_info {
 typedef struct grid_plan grid_plan;
 
 /* Make a plan for an image size and cell: kernel, FFT plans, grid memory.
- * -EINVAL for bad parameters, -ENOMEM. */
+ * -EINVAL for bad parameters (including a slant under which part of the
+ * image has no direction), -ENOMEM. */
 int grid_plan_new(const grid_params *p, grid_plan **ret, char *err, size_t errlen);
 void grid_plan_free(grid_plan *g);
 
@@ -110,6 +130,15 @@ void grid_get_info(const grid_plan *g, grid_info *ret);
 
 /* Reset the accumulated timings. */
 void grid_reset_timing(grid_plan *g);
+
+/* The slant (ξ, η) of the least-squares plane w = −ξ u − η v through the
+ * baselines of d (uvw_m of the rows with a sample of weight > 0), so that
+ * w' = w + ξ u + η v is as small as it can be made: for a nearly coplanar
+ * array (DSA-110: max |w| 640 m → |w'| < 16 m) imaging in the slant
+ * projection needs a few w-planes instead of tens.  Returns 1 with the
+ * slant when it removes at least half of max |w| and |ξ|, |η| <= 4;
+ * otherwise 0 with ξ = η = 0 (the orthographic projection). */
+int grid_fit_wplane(const grid_uvdata *d, int nthreads, double *ret_xi, double *ret_eta);
 
 /* A size >= n that FFTW transforms fast (2^a 3^b 5^c 7^d, even). */
 int grid_good_size(int n);

@@ -35,6 +35,7 @@ void image_params_default(image_params *p)
 	p->epsilon = 1e-4;
 	p->sigma = 2.0;
 	p->wstacking = 1;
+	p->wplane_fit = 1;
 	clean_params_default(&p->clean);
 	p->beam_box = 1;
 	p->beam_box_scale = 10;
@@ -67,18 +68,23 @@ void image_result_free(image_result *r)
 	free(r);
 }
 
-void image_pix_to_radec(const image_result *r, double x, double y, double *ret_ra,
-			double *ret_dec)
+img_proj image_proj(const image_result *r)
 {
-	pbeam_pix_to_radec(x, y, r->nx, r->ny, r->cell_rad, r->ra0_rad, r->dec0_rad, ret_ra,
-			   ret_dec);
+	return (img_proj){ r->nx, r->ny, r->cell_rad, r->ra0_rad, r->dec0_rad, r->xi, r->eta };
+}
+
+int image_pix_to_radec(const image_result *r, double x, double y, double *ret_ra,
+		       double *ret_dec)
+{
+	img_proj pj = image_proj(r);
+	return proj_pix_to_radec(&pj, x, y, ret_ra, ret_dec);
 }
 
 int image_radec_to_pix(const image_result *r, double ra, double dec, double *ret_x,
 		       double *ret_y)
 {
-	return pbeam_radec_to_pix(ra, dec, r->nx, r->ny, r->cell_rad, r->ra0_rad, r->dec0_rad,
-				  ret_x, ret_y);
+	img_proj pj = image_proj(r);
+	return proj_radec_to_pix(&pj, ra, dec, ret_x, ret_y);
 }
 
 int image_peak_fit(const float *img, int nx, int ny, int x0, int y0, int radius,
@@ -223,11 +229,17 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	}
 	res->t.weight_s = now_s() - t;
 
-	/* Gridder. */
+	/* Gridder, in the slant projection of the array's plane when that
+	 * shrinks the w range (imaging/proj.h, grid_fit_wplane). */
+	grid_uvdata ud = { s->nrows, s->nchan, s->uvw_m, s->freq_hz, s->img_wgt };
+	if (p->wstacking && p->wplane_fit)
+		grid_fit_wplane(&ud, nthreads, &res->xi, &res->eta);
 	grid_params_default(&gp);
 	gp.nx = p->nx;
 	gp.ny = p->ny;
 	gp.cell_rad = p->cell_rad;
+	gp.xi = res->xi;
+	gp.eta = res->eta;
 	gp.epsilon = p->epsilon;
 	gp.sigma = p->sigma;
 	gp.wstacking = p->wstacking;
@@ -235,7 +247,6 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	r = grid_plan_new(&gp, &g, err, errlen);
 	if (r < 0)
 		goto out;
-	grid_uvdata ud = { s->nrows, s->nchan, s->uvw_m, s->freq_hz, s->img_wgt };
 	r = grid_plan_set_data(g, &ud, err, errlen);
 	if (r < 0)
 		goto out;
@@ -288,11 +299,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 			goto out;
 		}
 	}
-	pp.nx = p->nx;
-	pp.ny = p->ny;
-	pp.cell_rad = p->cell_rad;
-	pp.ra0_rad = v->phase_ra_rad;
-	pp.dec0_rad = v->phase_dec_rad;
+	pp.proj = image_proj(res);
 	pp.diam_m = p->diam_m;
 	pp.ntimes = v->ntimes;
 	pp.time_jd = v->time_jd;

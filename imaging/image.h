@@ -7,8 +7,12 @@
  *
  * The input must be FIXED-phased (core/convert.h): the image is the SIN
  * projection about (phase_ra_rad, phase_dec_rad) in ICRS, pixel (nx/2, ny/2)
- * at the centre, east to the left (see imaging/grid.h).  Autocorrelations
- * are skipped.  Everything is pure: no files, no database, no logging.
+ * at the centre, east to the left (imaging/proj.h).  By default it is the
+ * slant SIN of the array's best-fit plane (grid_fit_wplane; FITS PV2_1/PV2_2
+ * = result xi/eta) whenever that halves the w range, which for DSA-110 cuts
+ * the w-planes from ~19 to ~4; with wplane_fit = 0 (or a non-coplanar array)
+ * it is the orthographic SIN.  Autocorrelations are skipped.  Everything is
+ * pure: no files, no database, no logging.
  *
  * Defaults (image_params_default): 4096 × 4096 at 3″, Briggs robust 0,
  * ε = 1e-4 with w-stacking, niter 20000, gain 0.1, major gain 0.8,
@@ -28,6 +32,7 @@
 #include "imaging/beamfit.h"
 #include "imaging/clean.h"
 #include "imaging/grid.h"
+#include "imaging/proj.h"
 #include "imaging/weight.h"
 
 typedef struct image_params {
@@ -40,7 +45,8 @@ typedef struct image_params {
 	int chan_avg;           /* channels averaged before gridding (1 = none) */
 	double epsilon;         /* gridding accuracy */
 	double sigma;           /* grid oversampling */
-	int wstacking;          /* 1 = w-stacking */
+	int wstacking;          /* 1 = correct the w-term (w-planes) */
+	int wplane_fit;         /* 1 (default): slant projection of the array's plane */
 	clean_params clean;     /* niter, gains, thresholds, auto-mask, max_major */
 	int beam_box;           /* 1 (default): WSClean-style box fit of the PSF
 				   (beamfit_psf_box), kept unless it diverges or
@@ -70,6 +76,7 @@ typedef struct img_result {
 	int nx, ny;
 	double cell_rad;
 	double ra0_rad, dec0_rad;   /* ICRS centre */
+	double xi, eta;             /* SIN slant (imaging/proj.h; 0, 0: orthographic) */
 	float *image;               /* restored, Jy/beam */
 	float *residual;            /* Jy/beam */
 	float *psf;                 /* peak 1 */
@@ -105,9 +112,12 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	      size_t errlen);
 void image_result_free(image_result *r);
 
-/* Pixel (0-based, fractional) ↔ ICRS for a result (SIN about its centre). */
-void image_pix_to_radec(const image_result *r, double x, double y, double *ret_ra,
-			double *ret_dec);
+/* The pixel geometry of a result, and pixel (0-based, fractional) ↔ ICRS
+ * through it (imaging/proj.h; -1 outside the projection's domain or on the
+ * far hemisphere). */
+img_proj image_proj(const image_result *r);
+int image_pix_to_radec(const image_result *r, double x, double y, double *ret_ra,
+		       double *ret_dec);
 int image_radec_to_pix(const image_result *r, double ra, double dec, double *ret_x,
 		       double *ret_y);
 

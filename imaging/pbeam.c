@@ -15,40 +15,15 @@
 #define NTAB 8192
 #define PB_STEP_RAD (30.0 * M_PI / 648000.0) /* at most 30" between exact evaluations */
 
-void pbeam_pix_to_radec(double x, double y, int nx, int ny, double cell_rad, double ra0_rad,
-			double dec0_rad, double *ret_ra, double *ret_dec)
-{
-	double l = -(x - nx / 2) * cell_rad, m = (y - ny / 2) * cell_rad;
-	double n = sqrt(fmax(0, 1 - l * l - m * m));
-	double sd = sin(dec0_rad), cd = cos(dec0_rad);
-	/* Inverse of astro_lmn: rotate (l, m, n) from the centre's east/north/
-	 * direction basis back to equatorial axes. */
-	double dec = asin(m * cd + n * sd);
-	double ra = ra0_rad + atan2(l, n * cd - m * sd);
-	*ret_ra = astro_wrap_2pi(ra);
-	*ret_dec = dec;
-}
-
-int pbeam_radec_to_pix(double ra, double dec, int nx, int ny, double cell_rad, double ra0_rad,
-		       double dec0_rad, double *ret_x, double *ret_y)
-{
-	double l, m, n;
-	astro_lmn(ra, dec, ra0_rad, dec0_rad, &l, &m, &n);
-	if (n <= 0)
-		return -1;
-	*ret_x = nx / 2 - l / cell_rad;
-	*ret_y = ny / 2 + m / cell_rad;
-	return 0;
-}
-
 int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen)
 {
 	double (*pt)[3] = NULL, *tw = NULL, *tab = NULL, *node = NULL;
 	double swt = 0, swc = 0, smax = 0;
 	int nthreads = p->nthreads > 0 ? p->nthreads : omp_get_max_threads(), r = 0;
 
-	if (p->nx <= 0 || p->ny <= 0 || !(p->cell_rad > 0) || p->ntimes <= 0 || p->nchan <= 0 ||
-	    !(p->diam_m > 0))
+	const img_proj *pj = &p->proj;
+	if (pj->nx <= 0 || pj->ny <= 0 || !(pj->cell_rad > 0) || p->ntimes <= 0 ||
+	    p->nchan <= 0 || !(p->diam_m > 0))
 		return err_set(err, errlen, -EINVAL, "pbeam: bad parameters");
 	pt = malloc(p->ntimes * sizeof *pt);
 	tw = malloc(p->ntimes * sizeof *tw);
@@ -59,7 +34,7 @@ int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen)
 	}
 	/* Pointing of each integration in ICRS: the CIRS meridian at (t, dec). */
 	double c0[3];
-	astro_dir(p->ra0_rad, p->dec0_rad, c0);
+	astro_dir(pj->ra0_rad, pj->dec0_rad, c0);
 	double maxsep = 0;
 	for (int t = 0; t < p->ntimes; t++) {
 		astro_frame f;
@@ -75,7 +50,7 @@ int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen)
 		astro_dir(ra, dec, pt[t]);
 		tw[t] = p->time_w ? p->time_w[t] : 1;
 		swt += tw[t];
-		double sep = astro_separation(ra, dec, p->ra0_rad, p->dec0_rad);
+		double sep = astro_separation(ra, dec, pj->ra0_rad, pj->dec0_rad);
 		if (sep > maxsep)
 			maxsep = sep;
 	}
@@ -86,8 +61,11 @@ int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen)
 		goto out;
 	}
 	/* Largest angle any pixel can have from any pointing. */
-	double hx = 0.5 * p->nx * p->cell_rad, hy = 0.5 * p->ny * p->cell_rad;
-	double rmax = asin(fmin(1, sqrt(hx * hx + hy * hy))) + maxsep + 1e-3;
+	double hx = 0.5 * pj->nx * pj->cell_rad, hy = 0.5 * pj->ny * pj->cell_rad;
+	/* A slant moves a pixel by (ξ, η)·(1 − n) <= (|ξ| + |η|)·r² from the
+	 * orthographic position at intermediate radius r. */
+	double rr = sqrt(hx * hx + hy * hy);
+	double rmax = asin(fmin(1, rr * (1 + (fabs(pj->xi) + fabs(pj->eta)) * rr))) + maxsep + 1e-3;
 	smax = rmax >= M_PI / 2 ? 1 : sin(rmax);
 	/* Band-averaged pattern over sin θ. */
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -103,10 +81,10 @@ int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen)
 	/* The beam varies on degree scales: evaluate it every PB_STEP pixels
 	 * (<= 30", and on the last row/column) and interpolate bilinearly; the
 	 * error is ~(step/beam)² ~ 1e-5 (tests/imaging/test_pbeam.c). */
-	int PB_STEP = (int)(PB_STEP_RAD / p->cell_rad);
+	int PB_STEP = (int)(PB_STEP_RAD / pj->cell_rad);
 	if (PB_STEP < 1)
 		PB_STEP = 1;
-	int ncx = (p->nx - 1 + PB_STEP - 1) / PB_STEP + 1, ncy = (p->ny - 1 + PB_STEP - 1) / PB_STEP + 1;
+	int ncx = (pj->nx - 1 + PB_STEP - 1) / PB_STEP + 1, ncy = (pj->ny - 1 + PB_STEP - 1) / PB_STEP + 1;
 	node = malloc((size_t)ncx * ncy * sizeof *node);
 	if (!node) {
 		r = err_set(err, errlen, -ENOMEM, "pbeam: out of memory");
@@ -115,11 +93,13 @@ int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen)
 #pragma omp parallel for num_threads(nthreads) schedule(static)
 	for (int jy = 0; jy < ncy; jy++) {
 		for (int jx = 0; jx < ncx; jx++) {
-			double x = jx * PB_STEP < p->nx - 1 ? jx * PB_STEP : p->nx - 1;
-			double y = jy * PB_STEP < p->ny - 1 ? jy * PB_STEP : p->ny - 1;
+			double x = jx * PB_STEP < pj->nx - 1 ? jx * PB_STEP : pj->nx - 1;
+			double y = jy * PB_STEP < pj->ny - 1 ? jy * PB_STEP : pj->ny - 1;
 			double ra, dec, d[3], acc = 0;
-			pbeam_pix_to_radec(x, y, p->nx, p->ny, p->cell_rad, p->ra0_rad, p->dec0_rad,
-					   &ra, &dec);
+			if (proj_pix_to_radec(pj, x, y, &ra, &dec) < 0) {
+				node[(size_t)jy * ncx + jx] = 0;
+				continue;
+			}
 			astro_dir(ra, dec, d);
 			for (int t = 0; t < p->ntimes; t++) {
 				if (!(tw[t] > 0))
@@ -144,18 +124,18 @@ int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen)
 		}
 	}
 #pragma omp parallel for num_threads(nthreads) schedule(static)
-	for (int iy = 0; iy < p->ny; iy++) {
+	for (int iy = 0; iy < pj->ny; iy++) {
 		int jy = iy / PB_STEP < ncy - 1 ? iy / PB_STEP : ncy - 2;
-		double y0 = jy * PB_STEP, y1 = (jy + 1) * PB_STEP < p->ny - 1 ? (jy + 1) * PB_STEP : p->ny - 1;
+		double y0 = jy * PB_STEP, y1 = (jy + 1) * PB_STEP < pj->ny - 1 ? (jy + 1) * PB_STEP : pj->ny - 1;
 		double fy = y1 > y0 ? (iy - y0) / (y1 - y0) : 0;
-		for (int ix = 0; ix < p->nx; ix++) {
+		for (int ix = 0; ix < pj->nx; ix++) {
 			int jx = ix / PB_STEP < ncx - 1 ? ix / PB_STEP : ncx - 2;
-			double x0 = jx * PB_STEP, x1 = (jx + 1) * PB_STEP < p->nx - 1 ? (jx + 1) * PB_STEP : p->nx - 1;
+			double x0 = jx * PB_STEP, x1 = (jx + 1) * PB_STEP < pj->nx - 1 ? (jx + 1) * PB_STEP : pj->nx - 1;
 			double fx = x1 > x0 ? (ix - x0) / (x1 - x0) : 0;
 			const double *n0 = node + (size_t)jy * ncx + jx, *n1 = n0 + ncx;
 			double v = (1 - fy) * ((1 - fx) * n0[0] + fx * n0[1]) +
 				   fy * ((1 - fx) * n1[0] + fx * n1[1]);
-			pb[(size_t)iy * p->nx + ix] = (float)v;
+			pb[(size_t)iy * pj->nx + ix] = (float)v;
 		}
 	}
 out:

@@ -16,18 +16,18 @@
  * average is tabulated once over sin θ (linear interpolation on 8192 points),
  * so the cost is O(pixels × integrations).
  *
- * The image geometry is the imager's: SIN projection about (ra0, dec0),
- * l = −(ix − nx/2)·cell, m = (iy − ny/2)·cell.
+ * The image geometry is the imager's (imaging/proj.h): SIN or slant SIN
+ * about the ICRS centre.
  */
 #ifndef CONTIMG_PBEAM_H
 #define CONTIMG_PBEAM_H
 
 #include <stddef.h>
 
+#include "imaging/proj.h"
+
 typedef struct pbeam_params {
-	int nx, ny;
-	double cell_rad;
-	double ra0_rad, dec0_rad;     /* image centre, ICRS */
+	img_proj proj;                /* the image's pixel geometry */
 	double diam_m;                /* dish diameter (DSA-110: 4.65) */
 	int ntimes;
 	const double *time_jd;        /* [ntimes] integration centres, UTC JD */
@@ -47,13 +47,5 @@ int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen);
 
 /* out[j] = img[j] / pb[j] where pb[j] >= cut, NaN elsewhere (out may be img). */
 void pbeam_correct(const float *img, const float *pb, size_t n, double cut, float *out);
-
-/* ICRS direction of pixel (x, y) (0-based, fractional allowed) of the SIN
- * image centred on (ra0, dec0); and the inverse (returns -1 when the
- * direction is on the far hemisphere). */
-void pbeam_pix_to_radec(double x, double y, int nx, int ny, double cell_rad, double ra0_rad,
-			double dec0_rad, double *ret_ra, double *ret_dec);
-int pbeam_radec_to_pix(double ra, double dec, int nx, int ny, double cell_rad, double ra0_rad,
-		       double dec0_rad, double *ret_x, double *ret_y);
 
 #endif

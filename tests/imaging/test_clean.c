@@ -44,16 +44,24 @@ static void test_clean_point_sources(void)
 		return;
 	}
 	printf("# clean: %d iterations, %d major cycles, stop %s, peak residual %.2g Jy, "
-	       "model flux %.4f Jy, beam %.1f\" x %.1f\" pa %.1f deg\n",
+	       "model flux %.4f Jy, beam %.1f\" x %.1f\" pa %.1f deg, slant (%.3f, %.3f), "
+	       "%d w-planes\n",
 	       r->clean.iterations, r->clean.major_cycles, r->clean.stop, r->clean.peak_jy,
 	       r->clean.model_flux_jy, r->beam.bmaj_rad * 206264.8, r->beam.bmin_rad * 206264.8,
-	       r->beam.bpa_rad * 180 / M_PI);
-	CHECK(r->clean.peak_jy < 0.0025, "peak residual %g", r->clean.peak_jy);
+	       r->beam.bpa_rad * 180 / M_PI, r->xi, r->eta, r->grid.nplanes);
+	/* The synthetic array lies in the plane w = 0.3 v (± 1 m): the imager
+	 * must find it and use the slant projection. */
+	CHECK_NEAR(r->eta, -0.3, 0.01);
+	CHECK(fabs(r->xi) < 0.01, "xi %g", r->xi);
+	CHECK(r->peak_jy > 0 && r->clean.peak_jy < 0.0025, "peak residual %g", r->clean.peak_jy);
 	CHECK(!strcmp(r->clean.stop, "threshold"), "stopped by %s", r->clean.stop);
 	CHECK(r->clean.major_cycles >= 2);
 	CHECK_NEAR(r->clean.model_flux_jy, 1.8, 0.02);
 	for (int i = 0; i < 3; i++) {
-		double x0 = N / 2 - srcs[i].l / CELL, y0 = N / 2 + srcs[i].m / CELL, x, y, pk;
+		/* The expected pixel in the image's (slant) SIN projection. */
+		double tn = 1 - sqrt(1 - srcs[i].l * srcs[i].l - srcs[i].m * srcs[i].m);
+		double x0 = N / 2 - (srcs[i].l + r->xi * tn) / CELL;
+		double y0 = N / 2 + (srcs[i].m + r->eta * tn) / CELL, x, y, pk;
 		CHECK(image_peak_fit(r->image, N, N, (int)lround(x0), (int)lround(y0), 3, &x, &y,
 				     &pk) == 0);
 		printf("# source %d: truth (%.2f, %.2f) %.3f Jy, found (%.3f, %.3f) %.4f Jy/beam\n",

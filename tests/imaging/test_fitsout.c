@@ -59,12 +59,14 @@ static image_result *fake_result(void)
 	return r;
 }
 
-static void test_keywords_and_wcs(void)
+static void check_keywords_and_wcs(double xi, double eta)
 {
 	char err[ERR_LEN] = "", path[1024], cmd[2300];
 	image_result *r = fake_result();
 	if (!r)
 		return;
+	r->xi = xi;
+	r->eta = eta;
 	for (int p = 0; p < FITSOUT_NPRODUCTS; p++) {
 		snprintf(path, sizeof path, "%s/%s.fits", test_tmpdir(), fitsout_product_name(p));
 		CHECK_OK(fitsout_write(path, r, p, 1, err, sizeof err), err);
@@ -90,6 +92,7 @@ static void test_keywords_and_wcs(void)
 	int st = 0, nkeys = 0, nrej = 0, nwcs = 0, calib = 0, niter = 0;
 	char bunit[80] = "", radesys[80] = "", object[80] = "", ctype3[80] = "", ctype4[80] = "";
 	double bmaj = 0, bmin = 0, bpa = 0, crval3 = 0, cdelt3 = 0, mjd = 0, equinox = 0;
+	double pv21 = 0, pv22 = 0;
 	float pix[NX];
 	fits_open_file(&f, path, READONLY, &st);
 	fits_read_key(f, TSTRING, "BUNIT", bunit, NULL, &st);
@@ -106,6 +109,15 @@ static void test_keywords_and_wcs(void)
 	fits_read_key(f, TDOUBLE, "EQUINOX", &equinox, NULL, &st);
 	fits_read_key(f, TLOGICAL, "CALIB", &calib, NULL, &st);
 	fits_read_key(f, TINT, "NITER", &niter, NULL, &st);
+	if (xi != 0 || eta != 0) {
+		fits_read_key(f, TDOUBLE, "PV2_1", &pv21, NULL, &st);
+		fits_read_key(f, TDOUBLE, "PV2_2", &pv22, NULL, &st);
+	} else {
+		/* An orthographic image carries no PV keywords at all. */
+		int s2 = 0;
+		fits_read_key(f, TDOUBLE, "PV2_1", &pv21, NULL, &s2);
+		CHECK(s2 == KEY_NO_EXIST, "PV2_1 written for an orthographic image");
+	}
 	long fpix[4] = { 1, 2, 1, 1 };
 	fits_read_pix(f, TFLOAT, fpix, NX, NULL, pix, NULL, &st);
 	CHECK(st == 0, "CFITSIO status %d", st);
@@ -122,9 +134,11 @@ static void test_keywords_and_wcs(void)
 	CHECK_NEAR(equinox, 2000, 0);
 	CHECK(calib == 1 && niter == 1234);
 	CHECK(pix[5] == (float)(NX + 5), "row 2 pixel 6 = %g", pix[5]);
+	CHECK(pv21 == xi && pv22 == eta, "PV2_1 %g PV2_2 %g", pv21, pv22);
 
-	/* WCSLIB: pixel → world must be the SIN projection about the centre with
-	 * east to the left: l = −(x − nx/2)·cell, m = (y − ny/2)·cell (0-based). */
+	/* WCSLIB: pixel → world must be the (slant) SIN projection about the
+	 * centre with east to the left: X = −(x − nx/2)·cell = l + ξ(1 − n),
+	 * Y = (y − ny/2)·cell = m + η(1 − n) (0-based). */
 	char *hdr = NULL;
 	struct wcsprm *w = NULL;
 	fits_hdr2str(f, 1, NULL, 0, &hdr, &nkeys, &st);
@@ -141,20 +155,23 @@ static void test_keywords_and_wcs(void)
 				double l, m, n;
 				astro_lmn(world[0] * M_PI / 180, world[1] * M_PI / 180, r->ra0_rad,
 					  r->dec0_rad, &l, &m, &n);
-				maxerr = fmax(maxerr, hypot(l + (x - NX / 2) * r->cell_rad,
-							    m - (y - NY / 2) * r->cell_rad));
+				double t = 1 - n;
+				maxerr = fmax(maxerr, hypot(l + xi * t + (x - NX / 2) * r->cell_rad,
+							    m + eta * t - (y - NY / 2) * r->cell_rad));
 				CHECK(wcss2p(w, 1, 4, world, &phi, &theta, img, back, &stat) == 0);
 				maxrt = fmax(maxrt, hypot(back[0] - pc[0], back[1] - pc[1]));
 				/* And our own pixel ↔ ICRS (used by photometry) agrees. */
-				double ra, dec;
-				image_pix_to_radec(r, x, y, &ra, &dec);
+				double ra, dec, bx, by;
+				CHECK(image_pix_to_radec(r, x, y, &ra, &dec) == 0);
 				maxerr = fmax(maxerr, astro_separation(ra, dec, world[0] * M_PI / 180,
 								       world[1] * M_PI / 180));
+				CHECK(image_radec_to_pix(r, ra, dec, &bx, &by) == 0);
+				maxrt = fmax(maxrt, hypot(bx - x, by - y));
 				CHECK_NEAR(world[2], 1.405e9, 1e-3);
 				CHECK_NEAR(world[3], 1, 0);
 			}
-		printf("# WCSLIB vs SIN definition: max %.2g rad; pixel round trip max %.2g px\n",
-		       maxerr, maxrt);
+		printf("# WCSLIB vs SIN definition (slant %g, %g): max %.2g rad; pixel round trip "
+		       "max %.2g px\n", xi, eta, maxerr, maxrt);
 		CHECK(maxerr < 1e-11, "WCS disagrees with the SIN definition by %g rad", maxerr);
 		CHECK(maxrt < 1e-8, "round trip %g px", maxrt);
 		/* East is left: increasing x lowers RA. */
@@ -171,6 +188,14 @@ static void test_keywords_and_wcs(void)
 		fits_free_memory(hdr, &st);
 	fits_close_file(f, &st);
 	image_result_free(r);
+}
+
+static void test_keywords_and_wcs(void)
+{
+	check_keywords_and_wcs(0, 0);
+	/* A strong slant (a coplanar array 40° from the zenith), for which the
+	 * corners of this 21' image move ~3" from their orthographic place. */
+	check_keywords_and_wcs(0.12, -0.84);
 }
 
 static void test_bad_path(void)

@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/vis.h"
 #include "imaging/grid.h"
+#include "imaging/proj.h"
 #include "tests/test.h"
 
 #define NX 128
@@ -28,6 +29,10 @@ static double urand(unsigned *s)
 
 static const double ufrac = 0.35; /* |u|, |v| <= ufrac/cell */
 
+/* The slant of the data and of the image (0 for the orthographic tests). */
+static double gxi, geta;
+static int gwkernel;
+
 static void make_data(double wscale)
 {
 	unsigned s = 42;
@@ -38,18 +43,31 @@ static void make_data(double wscale)
 	for (int r = 0; r < NROW; r++) {
 		uvw[3 * r] = (2 * urand(&s) - 1) * umax_m;
 		uvw[3 * r + 1] = (2 * urand(&s) - 1) * umax_m;
-		uvw[3 * r + 2] = (2 * urand(&s) - 1) * wscale;
+		/* Random w about the plane w = −ξu − ηv (the plane itself when
+		 * the slant is 0 and wscale the whole spread). */
+		uvw[3 * r + 2] = -gxi * uvw[3 * r] - geta * uvw[3 * r + 1] +
+				 (2 * urand(&s) - 1) * wscale;
 		for (int c = 0; c < NCHAN; c++)
 			wgt[r * NCHAN + c] = (float)(0.5 + urand(&s));
 	}
 	wgt[7] = 0; /* a flagged sample must be ignored */
 }
 
+/* Direction cosines of pixel (ix, iy) in the (slant) SIN projection:
+ * X = l + ξ(1 − n), Y = m + η(1 − n), solved here by fixed-point iteration
+ * rather than proj.c's closed form, so the two are checked against each
+ * other. */
 static void pix_lmn(int ix, int iy, double *l, double *m, double *nm1)
 {
-	*l = -(ix - NX / 2) * CELL;
-	*m = (iy - NY / 2) * CELL;
-	*nm1 = sqrt(1 - *l * *l - *m * *m) - 1;
+	double X = -(ix - NX / 2) * CELL, Y = (iy - NY / 2) * CELL, t = 0;
+	for (int it = 0; it < 60; it++) {
+		*l = X - gxi * t;
+		*m = Y - geta * t;
+		t = 1 - sqrt(1 - *l * *l - *m * *m);
+	}
+	*l = X - gxi * t;
+	*m = Y - geta * t;
+	*nm1 = -t;
 }
 
 static double phase(int k, double l, double m, double nm1)
@@ -70,6 +88,9 @@ static grid_plan *plan(int wstack, double eps)
 	p.cell_rad = CELL;
 	p.epsilon = eps;
 	p.wstacking = wstack;
+	p.xi = gxi;
+	p.eta = geta;
+	p.wkernel = gwkernel;
 	CHECK_OK(grid_plan_new(&p, &g, err, sizeof err), err);
 	grid_uvdata d = { NROW, NCHAN, uvw, freq, wgt };
 	CHECK_OK(grid_plan_set_data(g, &d, err, sizeof err), err);
@@ -107,8 +128,9 @@ static void check_dirty(int wstack, double eps, double wscale)
 			den += re * re;
 		}
 	double rel = sqrt(num / den);
-	printf("# dirty vs DFT: wstacking %d eps %g W %d planes %d: L2 relative error %.3g\n",
-	       wstack, eps, inf.support, inf.nplanes, rel);
+	printf("# dirty vs DFT: wstacking %d slant (%g, %g) eps %g W %d %s planes %d: L2 relative "
+	       "error %.3g\n", wstack, gxi, geta, eps, inf.support,
+	       inf.wkernel == GRID_W_LAGRANGE ? "Lagrange" : "ES", inf.nplanes, rel);
 	CHECK(rel < eps, "relative error %g > %g", rel, eps);
 	grid_plan_free(g);
 }
@@ -147,7 +169,8 @@ static void check_degrid(int wstack, double eps, double wscale)
 		den += re * re + im * im;
 	}
 	double rel = sqrt(num / den);
-	printf("# degrid vs DFT: wstacking %d eps %g: L2 relative error %.3g\n", wstack, eps, rel);
+	printf("# degrid vs DFT: wstacking %d slant (%g, %g) eps %g: L2 relative error %.3g\n",
+	       wstack, gxi, geta, eps, rel);
 	CHECK(rel < eps, "relative error %g > %g", rel, eps);
 	grid_plan_free(g);
 }
@@ -177,11 +200,13 @@ static void test_degrid_2d(void)
 
 static void check_adjoint(int wstack)
 {
+	if (gwkernel)
+		gxi = 0.35, geta = -0.8;
 	static float complex vis[NROW * NCHAN], y[NROW * NCHAN];
 	static float img[NX * NY], x[NX * NY];
 	unsigned s = 11;
 
-	make_data(1000);
+	make_data(gwkernel ? 10 : 1000);
 	for (int j = 0; j < NX * NY; j++)
 		x[j] = (float)(urand(&s) - 0.5);
 	for (int k = 0; k < NROW * NCHAN; k++)
@@ -201,7 +226,8 @@ static void check_adjoint(int wstack)
 	}
 	for (int j = 0; j < NX * NY; j++)
 		b += (double)x[j] * img[j];
-	printf("# adjoint (wstacking %d): <Gx,y> = %.9g  <x,G*y> = %.9g  rel %.2g\n", wstack, a, b,
+	printf("# adjoint (wstacking %d, %s): <Gx,y> = %.9g  <x,G*y> = %.9g  rel %.2g\n", wstack,
+	       gwkernel == GRID_W_LAGRANGE ? "slant, Lagrange" : "orthographic", a, b,
 	       fabs(a - b) / na);
 	CHECK(fabs(a - b) < 1e-5 * na, "not adjoint: %g vs %g", a, b);
 	grid_plan_free(g);
@@ -211,6 +237,64 @@ static void test_adjoint(void)
 {
 	check_adjoint(1);
 	check_adjoint(0);
+	gwkernel = GRID_W_LAGRANGE;
+	check_adjoint(1);
+	gwkernel = GRID_W_AUTO;
+	gxi = geta = 0;
+}
+
+/* A nearly coplanar array seen in the slant projection of its plane: w' is
+ * within ±wres of 0 while w itself reaches ~±0.9·ufrac/cell·λ; the gridder
+ * must reproduce the DFT at the true directions of the slanted pixels. */
+static void check_slant(int wkernel, double wres, double eps, int want_kernel, int max_planes)
+{
+	grid_info inf;
+	gxi = 0.35;
+	geta = -0.8;
+	gwkernel = wkernel;
+	make_data(wres);
+	grid_plan *g = plan(1, eps);
+	if (g) {
+		grid_get_info(g, &inf);
+		CHECK(inf.wkernel == want_kernel, "kernel %d, want %d", inf.wkernel, want_kernel);
+		CHECK(inf.nplanes <= max_planes, "%d planes", inf.nplanes);
+		grid_plan_free(g);
+	}
+	check_dirty(1, eps, wres);
+	check_degrid(1, eps, wres);
+	gxi = geta = 0;
+	gwkernel = GRID_W_AUTO;
+}
+
+static void test_slant(void)
+{
+	/* ±10 m off the plane (~0.6 rad of w-phase at the corners of this 7°
+	 * field): a few Lagrange planes, the cheaper choice. */
+	check_slant(GRID_W_AUTO, 10, 1e-4, GRID_W_LAGRANGE, 5);
+	check_slant(GRID_W_AUTO, 2, 1e-6, GRID_W_LAGRANGE, 6);
+	/* ±30 m: more planes than ES needs, which is chosen; forced, Lagrange
+	 * still reaches the accuracy. */
+	check_slant(GRID_W_AUTO, 30, 1e-4, GRID_W_ES, 8);
+	check_slant(GRID_W_LAGRANGE, 30, 1e-4, GRID_W_LAGRANGE, 8);
+	/* Exactly planar: one plane, no w correction left to make. */
+	check_slant(GRID_W_AUTO, 0, 1e-4, GRID_W_LAGRANGE, 1);
+}
+
+static void test_fit_wplane(void)
+{
+	/* The fit recovers the plane of the data, and declines random w. */
+	double xi, eta;
+	gxi = 0.35;
+	geta = -0.8;
+	make_data(2);
+	grid_uvdata d = { NROW, NCHAN, uvw, freq, wgt };
+	CHECK(grid_fit_wplane(&d, 2, &xi, &eta) == 1);
+	CHECK_NEAR(xi, 0.35, 2e-3);
+	CHECK_NEAR(eta, -0.8, 2e-3);
+	gxi = geta = 0;
+	make_data(1000);
+	CHECK(grid_fit_wplane(&d, 2, &xi, &eta) == 0);
+	CHECK(xi == 0 && eta == 0);
 }
 
 static void test_point_source_psf(void)
@@ -251,6 +335,8 @@ int main(void)
 	RUN(test_degrid_wstack);
 	RUN(test_degrid_2d);
 	RUN(test_adjoint);
+	RUN(test_slant);
+	RUN(test_fit_wplane);
 	RUN(test_point_source_psf);
 	RUN(test_bad_params);
 	return TEST_DONE();

@@ -14,7 +14,7 @@
 #define N 200
 #define CELL (60 * AS)
 
-static void check_single(double cell)
+static void check_single(double cell, double xi, double eta)
 {
 	static float pb[N * N];
 #undef CELL
@@ -28,7 +28,7 @@ static void check_single(double cell)
 	astro_frame_cirs_to_icrs(&f, astro_frame_meridian_ra_cirs(&f), dec_app, &ra_c, &dec_c);
 	ra0 = ra_c + 0.5 * M_PI / 180;
 	dec0 = dec_c - 0.2 * M_PI / 180;
-	pbeam_params p = { .nx = N, .ny = N, .cell_rad = CELL, .ra0_rad = ra0, .dec0_rad = dec0,
+	pbeam_params p = { .proj = { N, N, CELL, ra0, dec0, xi, eta },
 			   .diam_m = 4.65, .ntimes = 1, .time_jd = &jd, .nchan = 1,
 			   .freq_hz = &freq, .lon_rad = lon, .pointing_dec_rad = dec_app,
 			   .nthreads = 2 };
@@ -37,17 +37,18 @@ static void check_single(double cell)
 	for (int iy = 0; iy < N; iy += 13)
 		for (int ix = 0; ix < N; ix += 7) {
 			double ra, dec;
-			pbeam_pix_to_radec(ix, iy, N, N, CELL, ra0, dec0, &ra, &dec);
+			CHECK(proj_pix_to_radec(&p.proj, ix, iy, &ra, &dec) == 0);
 			double th = astro_separation(ra, dec, ra_c, dec_c);
 			double a = beam_airy(sin(th), freq, 4.65);
 			maxd = fmax(maxd, fabs(pb[iy * N + ix] - a));
 		}
-	printf("# single integration, cell %.0f\": max |pb - Airy| = %.2g\n", cell / AS, maxd);
+	printf("# single integration, cell %.0f\", slant (%g, %g): max |pb - Airy| = %.2g\n",
+	       cell / AS, xi, eta, maxd);
 	CHECK(maxd < 2e-5, "max difference %g", maxd);
 	/* Pixel ↔ ICRS round trip. */
 	double ra, dec, x, y;
-	pbeam_pix_to_radec(37.25, 150.5, N, N, CELL, ra0, dec0, &ra, &dec);
-	CHECK(pbeam_radec_to_pix(ra, dec, N, N, CELL, ra0, dec0, &x, &y) == 0);
+	CHECK(proj_pix_to_radec(&p.proj, 37.25, 150.5, &ra, &dec) == 0);
+	CHECK(proj_radec_to_pix(&p.proj, ra, dec, &x, &y) == 0);
 	CHECK_NEAR(x, 37.25, 1e-8);
 	CHECK_NEAR(y, 150.5, 1e-8);
 }
@@ -56,8 +57,9 @@ static void check_single(double cell)
 
 static void test_single_time_exact(void)
 {
-	check_single(60 * AS); /* every pixel evaluated */
-	check_single(4 * AS);  /* interpolated between nodes 28" apart */
+	check_single(60 * AS, 0, 0); /* every pixel evaluated */
+	check_single(4 * AS, 0, 0);  /* interpolated between nodes 28" apart */
+	check_single(60 * AS, 0.05, -0.6); /* a slant projection (imaging/proj.h) */
 }
 
 static void test_drift_average(void)
@@ -71,7 +73,7 @@ static void test_drift_average(void)
 	astro_frame f;
 	astro_frame_init(&f, 2461100.786, lon, 0);
 	astro_frame_cirs_to_icrs(&f, astro_frame_meridian_ra_cirs(&f), dec_app, &ra0, &dec0);
-	pbeam_params p = { .nx = N, .ny = N, .cell_rad = CELL, .ra0_rad = ra0, .dec0_rad = dec0,
+	pbeam_params p = { .proj = { N, N, CELL, ra0, dec0, 0, 0 },
 			   .diam_m = 4.65, .ntimes = 24, .time_jd = jd, .nchan = 3,
 			   .freq_hz = freq, .lon_rad = lon, .pointing_dec_rad = dec_app,
 			   .nthreads = 2 };
