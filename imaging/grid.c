@@ -88,9 +88,11 @@ struct grid_plan {
 	double wmax;           /* largest |w'| (wavelengths) */
 	double lag_inv[LAG_MAX]; /* 1 / Π_{q≠p} (p − q) of the Lagrange weights */
 	int v_lo, v_hi;        /* occupied grid rows */
+	/* Per-pixel tables, COLUMN-major ([ix][iy]), the order of the column
+	 * pass that applies the w-screens on the fly (fft_cols_*). */
+	double *nm1;           /* [nx*ny] n − 1 of each pixel (wst) */
 	float *wcorr;          /* [nx*ny] 1/ψ̂ of the w kernel (GRID_W_ES) */
-	float complex *ph0, *phstep, *ph; /* [nx*ny] w-screens (wst) */
-	float *scratch;        /* [nx*ny] */
+	float *scratch;        /* [nx*ny] the image being accumulated / predicted, column-major */
 
 	double grid_s, fft_s, screen_s, index_s;
 };
@@ -201,9 +203,7 @@ void grid_plan_free(grid_plan *g)
 	free(g->idx);
 	free(g->pstart);
 	free(g->wcorr);
-	free(g->ph0);
-	free(g->phstep);
-	free(g->ph);
+	free(g->nm1);
 	free(g->scratch);
 	free(g);
 }
@@ -569,28 +569,27 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 		g->v_hi = g->nv;
 
 	if (g->wst) {
-		/* w-screens e^{2πi w0 (n−1)} and the per-plane step e^{2πi Δw (n−1)},
-		 * and (ES) the w kernel's correction from a table of ψ̂ over
-		 * |Δw (n−1)|. */
+		/* n − 1 of every pixel (the w-screens e^{2πi w (n−1)} are computed
+		 * from it on the fly) and (ES) the w kernel's correction from a
+		 * table of ψ̂ over |Δw (n−1)|; column-major. */
 		enum { NT = 4096 };
 		double tab[NT + 2], tmax = 1 / (2 * p->sigma) * 1.0001;
-		if (!g->wcorr) {
+		if (!g->nm1)
+			g->nm1 = malloc(npix * sizeof *g->nm1);
+		if (g->wk == GRID_W_ES && !g->wcorr)
 			g->wcorr = malloc(npix * sizeof *g->wcorr);
-			g->ph0 = malloc(npix * sizeof *g->ph0);
-			g->phstep = malloc(npix * sizeof *g->phstep);
-			g->ph = malloc(npix * sizeof *g->ph);
-			if (!g->wcorr || !g->ph0 || !g->phstep || !g->ph) {
-				r = err_set(err, errlen, -ENOMEM, "grid: out of memory (w-screens)");
-				goto out;
-			}
+		if (!g->nm1 || (g->wk == GRID_W_ES && !g->wcorr)) {
+			r = err_set(err, errlen, -ENOMEM, "grid: out of memory (w-screens)");
+			goto out;
 		}
 		for (int i = 0; i <= NT + 1 && g->wk == GRID_W_ES; i++)
 			tab[i] = kernel_ft(g, tmax * i / NT);
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
-		for (int iy = 0; iy < p->ny; iy++) {
-			for (int ix = 0; ix < p->nx; ix++) {
-				size_t j = (size_t)iy * p->nx + ix;
+		for (int ix = 0; ix < p->nx; ix++) {
+			for (int iy = 0; iy < p->ny; iy++) {
+				size_t j = (size_t)ix * p->ny + iy;
 				double nm1 = pixel_nm1(g, ix, iy);
+				g->nm1[j] = nm1;
 				if (g->wk == GRID_W_ES) {
 					double t = fabs(g->dw * nm1) / tmax * NT;
 					int it = (int)t;
@@ -599,9 +598,6 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 					double ft = tab[it] + (t - it) * (tab[it + 1] - tab[it]);
 					g->wcorr[j] = (float)(1 / ft);
 				}
-				double a0 = 2 * M_PI * g->w0 * nm1, a1 = 2 * M_PI * g->dw * nm1;
-				g->ph0[j] = (float)cos(a0) + I * (float)sin(a0);
-				g->phstep[j] = (float)cos(a1) + I * (float)sin(a1);
 			}
 		}
 	}
@@ -623,46 +619,133 @@ static void fft_rows(grid_plan *g, int dir)
 	}
 }
 
-/* Rows of the image inside the grid: [0, ny/2) and [nv − ny/2, nv). */
-static inline int image_row(const grid_plan *g, int v)
+/* cos and sin of 2π·x for |x| <= 0.5 turn: fold to a quarter turn, then
+ * Taylor polynomials to degree 12/11, whose truncation error (< 6e-8) is
+ * below float rounding.  Plain arithmetic with selects, so that the screen
+ * loops below vectorise. */
+static inline __attribute__((always_inline)) void cossin_turn(float x, float *ret_c,
+							      float *ret_s)
 {
-	return v < g->p.ny / 2 || v >= g->nv - g->p.ny / 2;
+	float a = fabsf(x);
+	int far = a > 0.25f;
+	float t = far ? 0.5f - a : a;        /* cos(2π(½ − a)) = −cos 2πa, sin the same */
+	float th = (float)(2 * M_PI) * t, h = th * th;
+	float sn = th * (1 + h * (-1.f / 6 + h * (1.f / 120 + h * (-1.f / 5040 +
+		   h * (1.f / 362880 + h * (-1.f / 39916800))))));
+	float cs = 1 + h * (-0.5f + h * (1.f / 24 + h * (-1.f / 720 + h * (1.f / 40320 +
+		   h * (-1.f / 3628800 + h * (1.f / 479001600))))));
+	*ret_c = far ? -cs : cs;
+	*ret_s = x < 0 ? -sn : sn;
 }
 
-/* Column FFTs over the image columns [0, nx/2) ∪ [nu − nx/2, nu): each thread
- * copies COLB columns into a contiguous buffer (reading only the rows that
- * can be non-zero), transforms them and writes back only the rows the next
- * step needs.  Gridding (dir > 0): in = occupied rows, out = image rows;
- * degridding (dir < 0): in = image rows, out = occupied rows. */
-static void fft_cols(grid_plan *g, int dir)
+/* The screen phase of pixel run element i, in turns, reduced to [−½, ½]:
+ * w·(n − 1) plus half a turn on odd pixels (the checkerboard that centres the
+ * FFT on the phase centre). */
+static inline __attribute__((always_inline)) float screen_turns(double wp, const double *nm1,
+								int i, int parity)
 {
-	fftwf_plan pl = dir < 0 ? g->col_f : g->col_b;
-	int nx2 = g->p.nx / 2, nb = (2 * nx2 + COLB - 1) / COLB, nv = g->nv;
+	double x = (nm1 ? wp * nm1[i] : 0) + 0.5 * ((parity + i) & 1);
+	return (float)(x - rint(x));
+}
+
+/* img[i] += Re(col[i] · e^{2πi φ_i}) over one run of an image column. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+screen_acc(const fftwf_complex *col, const double *nm1, float *img, int n, double wp,
+	   int parity)
+{
+	for (int i = 0; i < n; i++) {
+		float c, s;
+		cossin_turn(screen_turns(wp, nm1, i, parity), &c, &s);
+		img[i] += crealf(col[i]) * c - cimagf(col[i]) * s;
+	}
+}
+
+/* col[i] = x[i] · e^{−2πi φ_i} over one run of an image column. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+screen_put(fftwf_complex *col, const double *nm1, const float *x, int n, double wp, int parity)
+{
+	for (int i = 0; i < n; i++) {
+		float c, s;
+		cossin_turn(screen_turns(wp, nm1, i, parity), &c, &s);
+		col[i] = x[i] * c - I * (x[i] * s);
+	}
+}
+
+/* The nc grid columns of the column batch starting at image column j0
+ * (image columns [0, nx/2) are grid columns [nu − nx/2, nu), [nx/2, nx) are
+ * [0, nx/2)), and the matching image column of each. */
+static int col_batch(const grid_plan *g, int j0, int *cols, int *ixs)
+{
+	int nx = g->p.nx, nx2 = nx / 2, nc = nx - j0 < COLB ? nx - j0 : COLB;
+	for (int j = 0; j < nc; j++) {
+		int ix = j0 + j;
+		ixs[j] = ix;
+		cols[j] = ix < nx2 ? g->nu - nx2 + ix : ix - nx2;
+	}
+	return nc;
+}
+
+/* Gridding direction, w-plane at wp: each image column of the row-
+ * transformed grid is transformed along v and its image rows are screened
+ * and added straight into the column-major image acc, so the grid's image
+ * region is never written back (only the occupied rows are ever non-zero).
+ * Image row iy is grid row iy − ny/2 (mod nv): two contiguous runs. */
+static void fft_cols_dirty(grid_plan *g, double wp, float *acc)
+{
+	const int nx = g->p.nx, ny = g->p.ny, ny2 = ny / 2, nv = g->nv;
+	const int nb = (nx + COLB - 1) / COLB, off = nx / 2 + ny / 2;
 #pragma omp parallel num_threads(g->nthreads)
 	{
 		fftwf_complex *buf = g->colbuf + (size_t)omp_get_thread_num() * COLB * nv;
 #pragma omp for schedule(dynamic, 2)
 		for (int bi = 0; bi < nb; bi++) {
-			int j0 = bi * COLB, nc = 2 * nx2 - j0 < COLB ? 2 * nx2 - j0 : COLB;
-			int cols[COLB];
-			for (int j = 0; j < nc; j++)
-				cols[j] = j0 + j < nx2 ? j0 + j : g->nu - 2 * nx2 + j0 + j;
+			int cols[COLB], ixs[COLB], nc = col_batch(g, bi * COLB, cols, ixs);
 			memset(buf, 0, (size_t)nc * nv * sizeof *buf);
-			for (int v = 0; v < nv; v++) {
-				int in = dir > 0 ? (v >= g->v_lo && v < g->v_hi) : image_row(g, v);
-				if (!in)
-					continue;
+			for (int v = g->v_lo; v < g->v_hi; v++) {
 				const fftwf_complex *row = g->grid + (size_t)v * g->ld;
 				for (int j = 0; j < nc; j++) {
 					buf[(size_t)j * nv + v] = row[cols[j]];
 				}
 			}
-			for (int j = 0; j < nc; j++)
-				fftwf_execute_dft(pl, buf + (size_t)j * nv, buf + (size_t)j * nv);
-			for (int v = 0; v < nv; v++) {
-				int out = dir > 0 ? image_row(g, v) : (v >= g->v_lo && v < g->v_hi);
-				if (!out)
-					continue;
+			for (int j = 0; j < nc; j++) {
+				fftwf_complex *b = buf + (size_t)j * nv;
+				size_t c0 = (size_t)ixs[j] * ny;
+				const double *nm1 = g->wst ? g->nm1 + c0 : NULL;
+				fftwf_execute_dft(g->col_b, b, b);
+				/* iy in [0, ny/2): v = nv − ny/2 + iy; iy in [ny/2, ny): v = iy − ny/2. */
+				screen_acc(b + nv - ny2, nm1, acc + c0, ny2, wp, (ixs[j] + off) & 1);
+				screen_acc(b, nm1 ? nm1 + ny2 : NULL, acc + c0 + ny2, ny - ny2, wp,
+					   (ixs[j] + ny2 + off) & 1);
+			}
+		}
+	}
+}
+
+/* Degridding direction, the adjoint: each image column of the (corrected,
+ * column-major) model is screened with the conjugate phase, transformed
+ * along v, and only its occupied rows are written into the grid for the
+ * row transforms (whose other columns must be zero: zero_rows). */
+static void fft_cols_degrid(grid_plan *g, double wp, const float *x)
+{
+	const int nx = g->p.nx, ny = g->p.ny, ny2 = ny / 2, nv = g->nv;
+	const int nb = (nx + COLB - 1) / COLB, off = nx / 2 + ny / 2;
+#pragma omp parallel num_threads(g->nthreads)
+	{
+		fftwf_complex *buf = g->colbuf + (size_t)omp_get_thread_num() * COLB * nv;
+#pragma omp for schedule(dynamic, 2)
+		for (int bi = 0; bi < nb; bi++) {
+			int cols[COLB], ixs[COLB], nc = col_batch(g, bi * COLB, cols, ixs);
+			for (int j = 0; j < nc; j++) {
+				fftwf_complex *b = buf + (size_t)j * nv;
+				size_t c0 = (size_t)ixs[j] * ny;
+				const double *nm1 = g->wst ? g->nm1 + c0 : NULL;
+				memset(b + ny - ny2, 0, (size_t)(nv - ny) * sizeof *b);
+				screen_put(b + nv - ny2, nm1, x + c0, ny2, wp, (ixs[j] + off) & 1);
+				screen_put(b, nm1 ? nm1 + ny2 : NULL, x + c0 + ny2, ny - ny2, wp,
+					   (ixs[j] + ny2 + off) & 1);
+				fftwf_execute_dft(g->col_f, b, b);
+			}
+			for (int v = g->v_lo; v < g->v_hi; v++) {
 				fftwf_complex *row = g->grid + (size_t)v * g->ld;
 				for (int j = 0; j < nc; j++) {
 					row[cols[j]] = buf[(size_t)j * nv + v];
@@ -672,20 +755,13 @@ static void fft_cols(grid_plan *g, int dir)
 	}
 }
 
-/* Zero what one plane wrote: the occupied rows and the image columns. */
-static void zero_touched(grid_plan *g)
+/* Zero the occupied rows, the only part of the grid a plane writes (the
+ * spread, the row transforms, and the degridding column pass). */
+static void zero_rows(grid_plan *g)
 {
-	int nx2 = g->p.nx / 2;
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
-	for (int v = 0; v < g->nv; v++) {
-		fftwf_complex *row = g->grid + (size_t)v * g->ld;
-		if (v >= g->v_lo && v < g->v_hi) {
-			memset(row, 0, g->nu * sizeof *row);
-		} else {
-			memset(row, 0, nx2 * sizeof *row);
-			memset(row + g->nu - nx2, 0, nx2 * sizeof *row);
-		}
-	}
+	for (int v = g->v_lo; v < g->v_hi; v++)
+		memset(g->grid + (size_t)v * g->ld, 0, g->nu * sizeof *g->grid);
 }
 
 /* The kwp taps (zero beyond W) of a kernel whose first tap lies f ∈ [0, 1]
@@ -893,20 +969,11 @@ static void plane_range(const grid_plan *g, int plane, size_t *a, size_t *b)
 	*b = g->pstart[hi + 1];
 }
 
-static inline size_t qindex(const grid_plan *g, int ix, int iy)
-{
-	int qx = ix - g->p.nx / 2, qy = iy - g->p.ny / 2;
-	if (qx < 0)
-		qx += g->nu;
-	if (qy < 0)
-		qy += g->nv;
-	return (size_t)qy * g->ld + qx;
-}
-
 int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 {
 	const int nx = g->p.nx, ny = g->p.ny;
 	size_t npix = (size_t)nx * ny;
+	float *acc = g->scratch;
 	double t;
 
 	if (!g->have_data)
@@ -923,51 +990,34 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 	}
 	g->grid_s += now_s() - t;
 	t = now_s();
-	memset(image, 0, npix * sizeof *image);
-	if (g->wst)
-		memcpy(g->ph, g->ph0, npix * sizeof *g->ph);
+	memset(acc, 0, npix * sizeof *acc);
 	g->screen_s += now_s() - t;
 	for (int plane = 0; plane < g->nplanes; plane++) {
 		size_t a, b;
 		plane_range(g, plane, &a, &b);
+		if (a >= b)
+			continue;
 		t = now_s();
-		if (a < b)
-			spread(g, a, b, plane);
+		spread(g, a, b, plane);
 		g->grid_s += now_s() - t;
 		t = now_s();
-		if (a < b) {
-			fft_rows(g, +1);
-			fft_cols(g, +1);
-		}
+		fft_rows(g, +1);
+		fft_cols_dirty(g, g->w0 + plane * g->dw, acc);
 		g->fft_s += now_s() - t;
 		t = now_s();
-#pragma omp parallel for num_threads(g->nthreads) schedule(static)
-		for (int iy = 0; iy < ny; iy++) {
-			for (int ix = 0; ix < nx; ix++) {
-				size_t j = (size_t)iy * nx + ix;
-				if (a < b) {
-					float complex val = *(float complex *)(g->grid + qindex(g, ix, iy));
-					if ((ix + iy - nx / 2 - ny / 2) & 1)
-						val = -val;
-					image[j] += g->wst ? crealf(val * g->ph[j]) : crealf(val);
-				}
-				if (g->wst)
-					g->ph[j] *= g->phstep[j];
-			}
-		}
-		if (a < b)
-			zero_touched(g);
+		zero_rows(g);
 		g->screen_s += now_s() - t;
 	}
+	/* Gridding corrections, and back to row-major. */
 	t = now_s();
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
 	for (int iy = 0; iy < ny; iy++)
 		for (int ix = 0; ix < nx; ix++) {
-			size_t j = (size_t)iy * nx + ix;
+			size_t jt = (size_t)ix * ny + iy;
 			float c = g->corr_x[ix] * g->corr_y[iy];
 			if (g->wk == GRID_W_ES)
-				c *= g->wcorr[j];
-			image[j] *= c;
+				c *= g->wcorr[jt];
+			image[(size_t)iy * nx + ix] = acc[jt] * c;
 		}
 	g->screen_s += now_s() - t;
 	return 0;
@@ -976,7 +1026,7 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 {
 	const int nx = g->p.nx, ny = g->p.ny;
-	size_t npix = (size_t)nx * ny, ns = g->d.nrows * (size_t)g->d.nchan;
+	size_t ns = g->d.nrows * (size_t)g->d.nchan;
 	float *xc = g->scratch;
 	double t;
 
@@ -984,50 +1034,31 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 		return -EINVAL;
 	t = now_s();
 	memset(g->svis, 0, g->nsel * sizeof *g->svis);
+	/* The corrected model, column-major. */
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
-	for (int iy = 0; iy < ny; iy++)
-		for (int ix = 0; ix < nx; ix++) {
-			size_t j = (size_t)iy * nx + ix;
+	for (int ix = 0; ix < nx; ix++)
+		for (int iy = 0; iy < ny; iy++) {
+			size_t jt = (size_t)ix * ny + iy;
 			float c = g->corr_x[ix] * g->corr_y[iy];
 			if (g->wk == GRID_W_ES)
-				c *= g->wcorr[j];
-			if ((ix + iy - nx / 2 - ny / 2) & 1)
-				c = -c;
-			xc[j] = image[j] * c;
+				c *= g->wcorr[jt];
+			xc[jt] = image[(size_t)iy * nx + ix] * c;
 		}
-	if (g->wst)
-		memcpy(g->ph, g->ph0, npix * sizeof *g->ph);
 	g->screen_s += now_s() - t;
 	for (int plane = 0; plane < g->nplanes; plane++) {
 		size_t a, b;
 		plane_range(g, plane, &a, &b);
-		t = now_s();
-#pragma omp parallel for num_threads(g->nthreads) schedule(static)
-		for (int iy = 0; iy < ny; iy++) {
-			for (int ix = 0; ix < nx; ix++) {
-				size_t j = (size_t)iy * nx + ix;
-				if (a < b) {
-					float complex val = xc[j];
-					if (g->wst)
-						val *= conjf(g->ph[j]);
-					*(float complex *)(g->grid + qindex(g, ix, iy)) = val;
-				}
-				if (g->wst)
-					g->ph[j] *= g->phstep[j];
-			}
-		}
-		g->screen_s += now_s() - t;
 		if (a >= b)
 			continue;
 		t = now_s();
-		fft_cols(g, -1);
+		fft_cols_degrid(g, g->w0 + plane * g->dw, xc);
 		fft_rows(g, -1);
 		g->fft_s += now_s() - t;
 		t = now_s();
 		interp(g, a, b, plane);
 		g->grid_s += now_s() - t;
 		t = now_s();
-		zero_touched(g);
+		zero_rows(g);
 		g->screen_s += now_s() - t;
 	}
 	/* Back to the caller's order, undoing the w' >= 0 flip (the prediction

@@ -41,11 +41,16 @@
  *     coplanar array.
  *
  * Speed: samples are sorted once per data set (grid_plan_set_data) by
- * w-plane and 16×16-cell tile; each thread spreads into a private tile buffer
- * and adds it to the grid under a per-stripe lock.  FFTs are batches of 1-D
- * FFTW float transforms over only the rows the data occupy and only the
- * columns the image needs (the rest of the oversampled grid is zero or
- * discarded), planned once per plan under a global planner mutex.
+ * w-plane and 16×16-cell tile, and their grid geometry is stored in that
+ * order; each thread spreads into a private tile buffer and adds it to the
+ * grid under a per-stripe lock (tap loops with AVX-512/AVX2 clones).  FFTs
+ * are batches of 1-D FFTW float transforms over only the rows the data
+ * occupy and only the columns the image needs (the rest of the oversampled
+ * grid is zero or discarded), planned once per plan under a global planner
+ * mutex.  The column pass applies the w-screen e^{2πi w (n−1)} on the fly
+ * (n − 1 tabulated per pixel) and moves data straight between the column
+ * buffers and a column-major image, so the image part of the grid is never
+ * written, read back or cleared.
  *
  * Ownership: grid_plan_new allocates the plan (grid, FFT plans, scratch) and
  * grid_plan_free releases it (NULL ok).  grid_plan_set_data keeps POINTERS to
