@@ -119,6 +119,12 @@ typedef struct pipe_ctx {
 				       touch): convert reuses *vis_pool when the shape
 				       matches, and pipe_ctx_release() puts ctx->vis back
 				       there instead of freeing it.  NULL: no reuse. */
+	struct mem_pool *pool;      /* optional, caller-owned cache of touched buffers
+				       (core/pool.h) the stages take their big work
+				       arrays from (the imager's grids, samples and
+				       images); kept across groups like vis_pool.  It
+				       must outlive pipe_ctx_release (ctx->image's
+				       images go back to it).  NULL: plain allocations. */
 
 	/* ==== HELPERS ADD THEIR FIELDS BELOW THIS LINE (one block per helper, with a
 	 *      comment naming the stage; free them in pipe_ctx_release's marked place) ==== */

@@ -167,6 +167,7 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		return r;
 	}
 	p.nthreads = ctx->threads;
+	p.pool = ctx->pool;
 	if (!cfg_lookup(ctx->cfg, "image", "chan_avg")) {
 		/* No explicit chan_avg: average adjacent channels up to
 		 * [image] avg_width_mhz (default 1.953125 MHz, 8 correlator channels).

@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "daemon/util.h"
 #include "state/db.h"
 #include "state/queue.h"
@@ -21,6 +22,7 @@ struct worker {
 	int index;
 	worker_status st; /* guarded by pool->lock */
 	vis_set *vis_pool; /* this worker's visibility buffer, reused across groups */
+	mem_pool *bufs;    /* this worker's cache of touched work buffers (core/pool.h) */
 };
 
 struct workers {
@@ -88,6 +90,7 @@ static void run_group(struct worker *k, sqlite3 *db, const cfg *c, const pipe_se
 	ctx.progress_arg = k;
 	ctx.cancel = &w->cancel;
 	ctx.vis_pool = &k->vis_pool;
+	ctx.pool = k->bufs;
 	r = pipe_execute(&ctx, &s->q, state, err, sizeof err);
 	if (r == 0)
 		log_msg(LOG_NOTICE, name, NULL, -1, "completed in %.1f s (%d products%s)",
@@ -122,6 +125,8 @@ static void *worker_main(void *arg)
 		log_err("worker %d: %s", k->index, err);
 		goto out;
 	}
+	/* Without a cache the worker still runs, allocating afresh per group. */
+	k->bufs = pool_new();
 	for (;;) {
 		const cfg *c;
 		pipe_settings s;
@@ -173,6 +178,8 @@ out:
 	db_close(db);
 	vis_free(k->vis_pool);
 	k->vis_pool = NULL;
+	pool_free(k->bufs);
+	k->bufs = NULL;
 	atomic_fetch_sub(&w->alive, 1);
 	uv_async_send(&w->async);
 	return NULL;

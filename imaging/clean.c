@@ -228,13 +228,13 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 	st.threshold_jy = fmax(p->threshold_jy, p->auto_threshold * st.sigma_jy);
 	if (p->niter <= 0 || !(s->sum_w > 0))
 		goto done;
-	rvis = malloc(ns * sizeof *rvis);
+	rvis = pool_get(p->pool, ns * sizeof *rvis);
 	cx = malloc(CLEAN_MAX_CAND * sizeof *cx);
 	cy = malloc(CLEAN_MAX_CAND * sizeof *cy);
 	cval = malloc(CLEAN_MAX_CAND * sizeof *cval);
-	tmp = malloc(npix * sizeof *tmp);
+	tmp = pool_get(p->pool, npix * sizeof *tmp);
 	if (p->auto_mask > 0)
-		mask = calloc(npix, 1);
+		mask = pool_get_zero(p->pool, npix);
 	if (!rvis || !cx || !cy || !cval || !tmp || (p->auto_mask > 0 && !mask)) {
 		r = err_set(err, errlen, -ENOMEM, "clean: out of memory");
 		goto out;
@@ -326,12 +326,12 @@ done:
 	for (size_t j = 0; j < npix; j++)
 		st.model_flux_jy += model[j];
 out:
-	free(rvis);
+	pool_put(p->pool, rvis);
 	free(cx);
 	free(cy);
 	free(cval);
-	free(tmp);
-	free(mask);
+	pool_put(p->pool, tmp);
+	pool_put(p->pool, mask);
 	if (r == 0)
 		*ret = st;
 	return r;

@@ -28,6 +28,7 @@
 #include <complex.h>
 #include <stddef.h>
 
+#include "core/pool.h"
 #include "imaging/grid.h"
 #include "imaging/weight.h"
 
@@ -42,6 +43,7 @@ typedef struct clean_params {
 	double auto_mask;      /* auto-mask level in σ (default 0 = off), > auto_threshold */
 	int max_major;         /* maximum major cycles (default 20) */
 	int nthreads;          /* <= 0: OpenMP default */
+	mem_pool *pool;        /* work buffers from this pool (core/pool.h; default NULL) */
 } clean_params;
 
 void clean_params_default(clean_params *p);

@@ -192,19 +192,20 @@ void grid_plan_free(grid_plan *g)
 			omp_destroy_lock(&g->locks[i]);
 		free(g->locks);
 	}
-	fftwf_free(g->grid);
-	fftwf_free(g->colbuf);
+	mem_pool *pool = g->p.pool;
+	pool_put(pool, g->grid);
+	pool_put(pool, g->colbuf);
 	free(g->ktab);
 	free(g->ktabt);
-	free(g->geo);
-	free(g->svis);
+	pool_put(pool, g->geo);
+	pool_put(pool, g->svis);
 	free(g->corr_x);
 	free(g->corr_y);
-	free(g->idx);
+	pool_put(pool, g->idx);
 	free(g->pstart);
-	free(g->wcorr);
-	free(g->nm1);
-	free(g->scratch);
+	pool_put(pool, g->wcorr);
+	pool_put(pool, g->nm1);
+	pool_put(pool, g->scratch);
 	free(g);
 }
 
@@ -271,12 +272,13 @@ int grid_plan_new(const grid_params *p, grid_plan **ret, char *err, size_t errle
 	g->corr_x = malloc(p->nx * sizeof *g->corr_x);
 	g->corr_y = malloc(p->ny * sizeof *g->corr_y);
 	g->ld = g->nu + LDPAD;
-	g->grid = fftwf_malloc((size_t)g->ld * g->nv * sizeof *g->grid);
-	g->colbuf = fftwf_malloc((size_t)g->nthreads * COLB * g->nv * sizeof *g->colbuf);
+	/* 64-byte aligned (pool.h), as FFTW's SIMD codelets want. */
+	g->grid = pool_get(p->pool, (size_t)g->ld * g->nv * sizeof *g->grid);
+	g->colbuf = pool_get(p->pool, (size_t)g->nthreads * COLB * g->nv * sizeof *g->colbuf);
 	g->nstripes = g->nv / TILE + 2;
 	g->locks = malloc(g->nstripes * sizeof *g->locks);
 	npix = (size_t)p->nx * p->ny;
-	g->scratch = malloc(npix * sizeof *g->scratch);
+	g->scratch = pool_get(p->pool, npix * sizeof *g->scratch);
 	if (!g->ktab || !g->ktabt || !g->corr_x || !g->corr_y || !g->grid || !g->colbuf || !g->locks ||
 	    !g->scratch) {
 		r = err_set(err, errlen, -ENOMEM, "grid: out of memory for a %dx%d grid", g->nu,
@@ -411,10 +413,10 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 	if (ns >= FLIP)
 		return err_set(err, errlen, -EINVAL, "grid: %zu samples exceed 2^31", ns);
 	g->have_data = 0;
-	free(g->idx);
+	pool_put(p->pool, g->idx);
 	free(g->pstart);
-	free(g->geo);
-	free(g->svis);
+	pool_put(p->pool, g->geo);
+	pool_put(p->pool, g->svis);
 	g->idx = NULL;
 	g->pstart = NULL;
 	g->geo = NULL;
@@ -493,7 +495,7 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 	g->niw0 = g->wk == GRID_W_ES ? g->nplanes - W + 1 : 1;
 	nkeys = (size_t)g->niw0 * ntv * ntu;
 
-	key = malloc(ns * sizeof *key);
+	key = pool_get(p->pool, ns * sizeof *key);
 	cnt = calloc(nkeys + 1, sizeof *cnt);
 	g->pstart = malloc((g->niw0 + 1) * sizeof *g->pstart);
 	if (!key || !cnt || !g->pstart) {
@@ -533,9 +535,9 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 		cnt[i + 1] += cnt[i];
 	for (int i = 0; i <= g->niw0; i++)
 		g->pstart[i] = cnt[(size_t)i * ntv * ntu];
-	g->idx = malloc((nsel ? nsel : 1) * sizeof *g->idx);
-	g->geo = malloc((nsel ? nsel : 1) * sizeof *g->geo);
-	g->svis = malloc((nsel ? nsel : 1) * sizeof *g->svis);
+	g->idx = pool_get(p->pool, (nsel ? nsel : 1) * sizeof *g->idx);
+	g->geo = pool_get(p->pool, (nsel ? nsel : 1) * sizeof *g->geo);
+	g->svis = pool_get(p->pool, (nsel ? nsel : 1) * sizeof *g->svis);
 	if (!g->idx || !g->geo || !g->svis) {
 		r = err_set(err, errlen, -ENOMEM, "grid: out of memory sorting %zu samples", ns);
 		goto out;
@@ -575,9 +577,9 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 		enum { NT = 4096 };
 		double tab[NT + 2], tmax = 1 / (2 * p->sigma) * 1.0001;
 		if (!g->nm1)
-			g->nm1 = malloc(npix * sizeof *g->nm1);
+			g->nm1 = pool_get(p->pool, npix * sizeof *g->nm1);
 		if (g->wk == GRID_W_ES && !g->wcorr)
-			g->wcorr = malloc(npix * sizeof *g->wcorr);
+			g->wcorr = pool_get(p->pool, npix * sizeof *g->wcorr);
 		if (!g->nm1 || (g->wk == GRID_W_ES && !g->wcorr)) {
 			r = err_set(err, errlen, -ENOMEM, "grid: out of memory (w-screens)");
 			goto out;
@@ -603,7 +605,7 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 	}
 	g->have_data = 1;
 out:
-	free(key);
+	pool_put(p->pool, key);
 	free(cnt);
 	g->index_s += now_s() - t0;
 	return r;
@@ -764,20 +766,43 @@ static void zero_rows(grid_plan *g)
 		memset(g->grid + (size_t)v * g->ld, 0, g->nu * sizeof *g->grid);
 }
 
-/* The kwp taps (zero beyond W) of a kernel whose first tap lies f ∈ [0, 1]
- * cells right of the support's left edge: linear interpolation between two
- * contiguous rows of the transposed table. */
-static inline __attribute__((always_inline)) void taps(const float *tabt, float f, float *out,
-						       const int KWP)
+/* GCC vector types for the tap loops: 16 floats = 8 complex taps, lowered
+ * to whatever the clone's ISA has (one AVX-512 register, two AVX2 ones, ...).
+ * The unaligned variant reads and writes grid and buffer rows. */
+typedef float v8sf __attribute__((vector_size(32)));
+typedef float v16sf __attribute__((vector_size(64)));
+typedef float v16sf_u __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* The taps kb·8 .. kb·8+7 (zero beyond W) of a kernel whose first tap lies f
+ * ∈ [0, 1] cells right of the support's left edge, each twice (re, im):
+ * linear interpolation between two contiguous rows of the transposed table,
+ * kept in registers (building them in memory and reloading them stalled
+ * store-to-load forwarding). */
+static inline __attribute__((always_inline)) void taps2(const float *tabt, float f, int kb,
+							v16sf *out, const int KWP)
 {
 	float kf = f * KERN_OS;
 	int k0 = (int)kf;
 	if (k0 >= KERN_OS)
 		k0 = KERN_OS - 1;
 	float t = kf - k0;
-	const float *a = tabt + k0 * KWP, *b = a + KWP;
-	for (int j = 0; j < KWP; j++)
-		out[j] = a[j] + t * (b[j] - a[j]);
+	v8sf a, b;
+	memcpy(&a, tabt + k0 * KWP + 8 * kb, sizeof a);
+	memcpy(&b, tabt + (k0 + 1) * KWP + 8 * kb, sizeof b);
+	v8sf k = a + t * (b - a);
+	*out = __builtin_shufflevector(k, k, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+}
+
+/* One tap of the same kernel (scalar). */
+static inline __attribute__((always_inline)) float tap1(const float *tabt, float f, int j,
+							const int KWP)
+{
+	float kf = f * KERN_OS;
+	int k0 = (int)kf;
+	if (k0 >= KERN_OS)
+		k0 = KERN_OS - 1;
+	float a = tabt[k0 * KWP + j], b = tabt[(k0 + 1) * KWP + j];
+	return a + (kf - k0) * (b - a);
 }
 
 /* A sample's weight on w-plane `plane` (struct sgeo for iw, fw): the w
@@ -826,16 +851,15 @@ static void flush_tile(grid_plan *g, const float complex *buf, int BS, int tu, i
 }
 
 /* Spread sorted samples [s0, s1) of g->svis onto w-plane `plane` through a
- * private tile buffer.  W rows of KWP complex taps each (the taps beyond W
- * are zero), written so that GCC vectorises a row into one or two SIMD
- * operations; the clones for AVX-512 and AVX2 are chosen at run time. */
+ * private tile buffer: W rows of KWP complex taps each (the taps beyond W
+ * are zero), one or two 16-float vectors per row; the clones for AVX-512
+ * and AVX2 are chosen at run time. */
 static inline __attribute__((always_inline)) void spread_range_w(grid_plan *g, size_t s0,
 								 size_t s1, int plane,
 								 const int W, const int KWP)
 {
-	const int BS = TILE + KWP;
+	const int BS = TILE + KWP, NB = KWP / 8;
 	float complex buf[(TILE + 16) * (TILE + 16)];
-	float ku[KWP], kv[KWP], a[2 * KWP];
 	int ctu = -1, ctv = -1;
 
 	for (size_t s = s0; s < s1; s++) {
@@ -843,11 +867,11 @@ static inline __attribute__((always_inline)) void spread_range_w(grid_plan *g, s
 		int iu = q->iu, iv = q->iv, tu = iu / TILE, tv = iv / TILE;
 		float complex val = g->svis[s] * w_weight(g, q, plane);
 		float vr = crealf(val), vi = cimagf(val);
-		taps(g->ktabt, q->fu, ku, KWP);
-		taps(g->ktabt, q->fv, kv, KWP);
-		for (int i = 0; i < KWP; i++) {
-			a[2 * i] = vr * ku[i];
-			a[2 * i + 1] = vi * ku[i];
+		v16sf vv = { vr, vi, vr, vi, vr, vi, vr, vi, vr, vi, vr, vi, vr, vi, vr, vi };
+		v16sf a[2];
+		for (int b = 0; b < NB; b++) {
+			taps2(g->ktabt, q->fu, b, &a[b], KWP);
+			a[b] *= vv;
 		}
 		if (tu != ctu || tv != ctv) {
 			if (ctu >= 0)
@@ -857,9 +881,11 @@ static inline __attribute__((always_inline)) void spread_range_w(grid_plan *g, s
 			ctv = tv;
 		}
 		float *row = (float *)(buf + (size_t)(iv - tv * TILE) * BS + (iu - tu * TILE));
-		for (int j = 0; j < W; j++, row += 2 * BS)
-			for (int i = 0; i < 2 * KWP; i++)
-				row[i] += a[i] * kv[j];
+		for (int j = 0; j < W; j++, row += 2 * BS) {
+			float kv = tap1(g->ktabt, q->fv, j, KWP);
+			for (int b = 0; b < NB; b++)
+				*(v16sf_u *)(row + 16 * b) += a[b] * kv;
+		}
 	}
 	if (ctu >= 0)
 		flush_tile(g, buf, BS, ctu, ctv);
@@ -871,22 +897,20 @@ static inline __attribute__((always_inline)) void interp_range_w(grid_plan *g, s
 								 size_t s1, int plane,
 								 const int W, const int KWP)
 {
-	float ku[KWP], kv[KWP], ku2[2 * KWP];
+	const int NB = KWP / 8;
 	for (size_t s = s0; s < s1; s++) {
 		const struct sgeo *q = &g->geo[s];
-		taps(g->ktabt, q->fu, ku, KWP);
-		taps(g->ktabt, q->fv, kv, KWP);
-		for (int i = 0; i < KWP; i++)
-			ku2[2 * i] = ku2[2 * i + 1] = ku[i];
-		float acc[2 * KWP];
-		for (int i = 0; i < 2 * KWP; i++)
-			acc[i] = 0;
+		v16sf ku[2], acc = { 0 };
+		for (int b = 0; b < NB; b++)
+			taps2(g->ktabt, q->fu, b, &ku[b], KWP);
 		const float *row = (const float *)(g->grid + (size_t)q->iv * g->ld + q->iu);
-		for (int j = 0; j < W; j++, row += 2 * g->ld)
-			for (int i = 0; i < 2 * KWP; i++)
-				acc[i] += row[i] * ku2[i] * kv[j];
+		for (int j = 0; j < W; j++, row += 2 * g->ld) {
+			float kv = tap1(g->ktabt, q->fv, j, KWP);
+			for (int b = 0; b < NB; b++)
+				acc += *(const v16sf_u *)(row + 16 * b) * (ku[b] * kv);
+		}
 		float ar = 0, ai = 0;
-		for (int i = 0; i < KWP; i++) {
+		for (int i = 0; i < 8; i++) {
 			ar += acc[2 * i];
 			ai += acc[2 * i + 1];
 		}

@@ -52,8 +52,9 @@
  * buffers and a column-major image, so the image part of the grid is never
  * written, read back or cleared.
  *
- * Ownership: grid_plan_new allocates the plan (grid, FFT plans, scratch) and
- * grid_plan_free releases it (NULL ok).  grid_plan_set_data keeps POINTERS to
+ * Ownership: grid_plan_new allocates the plan (grid, FFT plans, scratch),
+ * the big buffers from grid_params.pool, and grid_plan_free releases it
+ * (NULL ok), giving them back.  grid_plan_set_data keeps POINTERS to
  * the caller's uvw/freq/weight arrays: they must stay alive and unchanged
  * until the next grid_plan_set_data or grid_plan_free.  A plan is used by one
  * thread at a time (it runs its own OpenMP team of nthreads).
@@ -63,6 +64,8 @@
 
 #include <complex.h>
 #include <stddef.h>
+
+#include "core/pool.h"
 
 enum grid_wkernel { GRID_W_AUTO = 0, GRID_W_ES, GRID_W_LAGRANGE };
 
@@ -75,6 +78,8 @@ typedef struct grid_params {
 	int wstacking;       /* 1 (default): correct the w-term; 0: ignore w (2-D gridding) */
 	int wkernel;         /* enum grid_wkernel (default GRID_W_AUTO: the cheaper one) */
 	int nthreads;        /* OpenMP threads; <= 0: the OpenMP default */
+	mem_pool *pool;      /* big buffers from and back to this pool (core/pool.h;
+				default NULL: plain allocations); must outlive the plan */
 } grid_params;
 
 void grid_params_default(grid_params *p);

@@ -59,12 +59,12 @@ void image_result_free(image_result *r)
 {
 	if (!r)
 		return;
-	free(r->image);
-	free(r->residual);
-	free(r->psf);
-	free(r->model);
-	free(r->pb);
-	free(r->pbcor);
+	pool_put(r->pool, r->image);
+	pool_put(r->pool, r->residual);
+	pool_put(r->pool, r->psf);
+	pool_put(r->pool, r->model);
+	pool_put(r->pool, r->pb);
+	pool_put(r->pool, r->pbcor);
 	free(r);
 }
 
@@ -193,12 +193,13 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	snprintf(res->group, sizeof res->group, "%s", v->name);
 	snprintf(res->telescope, sizeof res->telescope, "%s",
 		 !strcmp(v->instrument, "DSA") ? "DSA-110" : v->telescope);
-	res->image = malloc(npix * sizeof(float));
-	res->residual = malloc(npix * sizeof(float));
-	res->psf = malloc(npix * sizeof(float));
-	res->model = calloc(npix, sizeof(float));
-	res->pb = malloc(npix * sizeof(float));
-	res->pbcor = malloc(npix * sizeof(float));
+	res->pool = p->pool;
+	res->image = pool_get(p->pool, npix * sizeof(float));
+	res->residual = pool_get(p->pool, npix * sizeof(float));
+	res->psf = pool_get(p->pool, npix * sizeof(float));
+	res->model = pool_get_zero(p->pool, npix * sizeof(float));
+	res->pb = pool_get(p->pool, npix * sizeof(float));
+	res->pbcor = pool_get(p->pool, npix * sizeof(float));
 	if (!res->image || !res->residual || !res->psf || !res->model || !res->pb || !res->pbcor) {
 		r = err_set(err, errlen, -ENOMEM, "image: out of memory for %dx%d images", p->nx,
 			    p->ny);
@@ -207,7 +208,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 
 	/* Stokes I and weights. */
 	t = now_s();
-	r = weight_stokes_new(v, p->chan_avg, nthreads, &s, err, errlen);
+	r = weight_stokes_new(v, p->chan_avg, nthreads, p->pool, &s, err, errlen);
 	if (r < 0)
 		goto out;
 	weight_params_default(&wp);
@@ -244,6 +245,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	gp.sigma = p->sigma;
 	gp.wstacking = p->wstacking;
 	gp.nthreads = nthreads;
+	gp.pool = p->pool;
 	r = grid_plan_new(&gp, &g, err, errlen);
 	if (r < 0)
 		goto out;
@@ -273,8 +275,9 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 			res->beam = b;
 	}
 
-	r = clean_run(g, s, res->psf, &p->clean, res->model, res->residual, &res->clean, err,
-		      errlen);
+	clean_params cp = p->clean;
+	cp.pool = p->pool;
+	r = clean_run(g, s, res->psf, &cp, res->model, res->residual, &res->clean, err, errlen);
 	if (r < 0)
 		goto out;
 	res->t.minor_s = res->clean.minor_s;

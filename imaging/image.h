@@ -21,7 +21,9 @@
  * image_params_quicklook(): 2048 × 2048 at 6″, niter 2000, 8 major cycles,
  * auto-threshold 5σ.
  *
- * Ownership: image_run allocates *ret; image_result_free releases it (NULL ok).
+ * Ownership: image_run allocates *ret, its images from image_params.pool;
+ * image_result_free releases it (NULL ok), the images back to that pool,
+ * which must still exist.
  */
 #ifndef CONTIMG_IMAGE_H
 #define CONTIMG_IMAGE_H
@@ -57,6 +59,9 @@ typedef struct image_params {
 	double diam_m;          /* dish diameter for the primary beam (4.65) */
 	double dut1_s;          /* UT1 − UTC for the beam's pointing (0) */
 	int nthreads;           /* <= 0: OpenMP default */
+	mem_pool *pool;         /* big buffers (grids, samples, the result's images) from
+				   this pool and back (core/pool.h); a daemon worker keeps
+				   one across groups.  Default NULL: plain allocations. */
 } image_params;
 
 void image_params_default(image_params *p);
@@ -104,6 +109,7 @@ typedef struct img_result {
 	image_timing t;
 	char group[256];            /* vis_set name */
 	char telescope[64];
+	mem_pool *pool;             /* the images go back there (image_result_free) */
 } image_result;
 
 /* Image v.  -EINVAL for a DRIFT set or bad parameters, -ENOMEM; the reason

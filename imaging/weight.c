@@ -52,11 +52,11 @@ void weight_stokes_free(weight_stokes *s)
 {
 	if (!s)
 		return;
-	free(s->uvw_m);
+	pool_put(s->pool, s->uvw_m);
 	free(s->freq_hz);
-	free(s->vis);
-	free(s->data_wgt);
-	free(s->img_wgt);
+	pool_put(s->pool, s->vis);
+	pool_put(s->pool, s->data_wgt);
+	pool_put(s->pool, s->img_wgt);
 	free(s->chan_wsum);
 	free(s->time_wsum);
 	free(s);
@@ -68,8 +68,8 @@ static inline int good(const vis_set *v, size_t i)
 	       isfinite(cimagf(v->vis[i]));
 }
 
-int weight_stokes_new(const vis_set *v, int chan_avg, int nthreads, weight_stokes **ret,
-		      char *err, size_t errlen)
+int weight_stokes_new(const vis_set *v, int chan_avg, int nthreads, mem_pool *pool,
+		      weight_stokes **ret, char *err, size_t errlen)
 {
 	weight_stokes *s = NULL;
 	int px, py, nb = 0, *bl = NULL, r = 0;
@@ -103,17 +103,18 @@ int weight_stokes_new(const vis_set *v, int chan_avg, int nthreads, weight_stoke
 		r = err_set(err, errlen, -EINVAL, "%s: no cross-correlations to image", v->name);
 		goto out;
 	}
+	s->pool = pool;
 	s->ntimes = v->ntimes;
 	s->nbl = nb;
 	s->nrows = (size_t)v->ntimes * nb;
 	s->nchan = (v->nchan + chan_avg - 1) / chan_avg;
 	s->chan_width_hz = v->chan_width_hz * chan_avg;
 	ns = s->nrows * s->nchan;
-	s->uvw_m = malloc(s->nrows * 3 * sizeof *s->uvw_m);
+	s->uvw_m = pool_get(pool, s->nrows * 3 * sizeof *s->uvw_m);
 	s->freq_hz = malloc(s->nchan * sizeof *s->freq_hz);
-	s->vis = malloc(ns * sizeof *s->vis);
-	s->data_wgt = malloc(ns * sizeof *s->data_wgt);
-	s->img_wgt = malloc(ns * sizeof *s->img_wgt);
+	s->vis = pool_get(pool, ns * sizeof *s->vis);
+	s->data_wgt = pool_get(pool, ns * sizeof *s->data_wgt);
+	s->img_wgt = pool_get(pool, ns * sizeof *s->img_wgt);
 	s->chan_wsum = calloc(s->nchan, sizeof *s->chan_wsum);
 	s->time_wsum = calloc(s->ntimes, sizeof *s->time_wsum);
 	if (!s->uvw_m || !s->freq_hz || !s->vis || !s->data_wgt || !s->img_wgt || !s->chan_wsum ||
@@ -208,7 +209,7 @@ int weight_apply(weight_stokes *s, const weight_params *p, char *err, size_t err
 		if (p->nx <= 0 || p->ny <= 0 || !(p->cell_rad > 0))
 			return err_set(err, errlen, -EINVAL, "weight: bad density grid %dx%d",
 				       p->nx, p->ny);
-		dens = calloc((size_t)p->nx * p->ny, sizeof *dens);
+		dens = pool_get_zero(s->pool, (size_t)p->nx * p->ny * sizeof *dens);
 		if (!dens)
 			return err_set(err, errlen, -ENOMEM, "weight: out of memory");
 		/* Serial: scattered adds into one grid (a few ns per sample). */
@@ -292,6 +293,6 @@ int weight_apply(weight_stokes *s, const weight_params *p, char *err, size_t err
 			s->chan_wsum[c] += w;
 			s->time_wsum[row / s->nbl] += w;
 		}
-	free(dens);
+	pool_put(s->pool, dens);
 	return r;
 }

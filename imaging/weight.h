@@ -26,7 +26,9 @@
  * plane: w_img *= exp(−2π² σ² (u² + v²)), σ = FWHM/√(8 ln 2)) and uv range
  * (w_img = 0 outside [uvmin, uvmax] wavelengths) apply.
  *
- * Ownership: weight_stokes_new allocates; weight_stokes_free releases (NULL ok).
+ * Ownership: weight_stokes_new allocates, its big arrays from the pool it is
+ * given (core/pool.h; NULL: plain allocations); weight_stokes_free releases
+ * (NULL ok), giving them back to that pool.
  */
 #ifndef CONTIMG_WEIGHT_H
 #define CONTIMG_WEIGHT_H
@@ -34,6 +36,7 @@
 #include <complex.h>
 #include <stddef.h>
 
+#include "core/pool.h"
 #include "core/vis.h"
 
 enum weight_mode { WEIGHT_NATURAL = 0, WEIGHT_UNIFORM = 1, WEIGHT_BRIGGS = 2 };
@@ -75,13 +78,15 @@ typedef struct weight_stokes {
 	double *chan_wsum;     /* [nchan] Σ w_img per channel */
 	double *time_wsum;     /* [ntimes] Σ w_img per integration */
 	double max_uv_lambda;  /* largest √(u²+v²) with w_img > 0 */
+
+	mem_pool *pool;        /* where the arrays came from and go back to */
 } weight_stokes;
 
 /* Build the Stokes I samples of v.  chan_avg >= 1 (a trailing partial group
  * is averaged over the channels it has).  -EINVAL when v has neither XX/YY,
  * RR/LL nor I, or no cross-correlations; -ENOMEM. */
-int weight_stokes_new(const vis_set *v, int chan_avg, int nthreads, weight_stokes **ret,
-		      char *err, size_t errlen);
+int weight_stokes_new(const vis_set *v, int chan_avg, int nthreads, mem_pool *pool,
+		      weight_stokes **ret, char *err, size_t errlen);
 void weight_stokes_free(weight_stokes *s);
 
 /* Compute img_wgt and the sums.  -EINVAL for a bad mode or robust outside

@@ -28,12 +28,13 @@ static image_result *fake_result(void)
 	r->cell_rad = 20 * AS;
 	r->ra0_rad = 143.6721 * M_PI / 180;
 	r->dec0_rad = 54.9 * M_PI / 180;
-	r->image = calloc(n, sizeof(float));
-	r->residual = calloc(n, sizeof(float));
-	r->psf = calloc(n, sizeof(float));
-	r->model = calloc(n, sizeof(float));
-	r->pb = calloc(n, sizeof(float));
-	r->pbcor = calloc(n, sizeof(float));
+	/* image_result_free gives the images back to r->pool (NULL here). */
+	r->image = pool_get_zero(NULL, n * sizeof(float));
+	r->residual = pool_get_zero(NULL, n * sizeof(float));
+	r->psf = pool_get_zero(NULL, n * sizeof(float));
+	r->model = pool_get_zero(NULL, n * sizeof(float));
+	r->pb = pool_get_zero(NULL, n * sizeof(float));
+	r->pbcor = pool_get_zero(NULL, n * sizeof(float));
 	for (size_t j = 0; j < n; j++) {
 		r->image[j] = (float)j;
 		r->pb[j] = 0.5f;

@@ -31,7 +31,7 @@ static void test_stokes_flags(void)
 	v->flags[vis_idx(v, 0, 2, 0, 1)] = VIS_FLAG_INPUT;
 	v->vis[vis_idx(v, 0, 2, 1, 0)] = NAN;
 	v->vis[vis_idx(v, 0, 2, 1, 1)] = 7;
-	CHECK_OK(weight_stokes_new(v, 1, 1, &s, err, sizeof err), err);
+	CHECK_OK(weight_stokes_new(v, 1, 1, NULL, &s, err, sizeof err), err);
 	if (!s)
 		goto out;
 	CHECK(s->nbl == 3, "cross baselines %d (autos must be skipped)", s->nbl);
@@ -67,7 +67,7 @@ static void test_chan_avg(void)
 			v->vis[vis_idx(v, 0, 1, c, p)] = c + 1;
 			v->weight[vis_idx(v, 0, 1, c, p)] = c + 1;
 		}
-	CHECK_OK(weight_stokes_new(v, 2, 1, &s, err, sizeof err), err);
+	CHECK_OK(weight_stokes_new(v, 2, 1, NULL, &s, err, sizeof err), err);
 	if (s) {
 		CHECK(s->nchan == 3);
 		/* (1·1 + 2·2)/(1+2) weighted by I weights 2, 4. */
@@ -97,7 +97,7 @@ static void test_weighting_sums(void)
 	static double dens[64 * 64];
 	if (!v)
 		return;
-	CHECK_OK(weight_stokes_new(v, 1, 2, &s, err, sizeof err), err);
+	CHECK_OK(weight_stokes_new(v, 1, 2, NULL, &s, err, sizeof err), err);
 	if (!s)
 		goto out;
 	weight_params_default(&p);
