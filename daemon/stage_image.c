@@ -36,7 +36,7 @@
  * quicklook = true the quick-look preset is the starting point). */
 int stage_image_params(const cfg *c, image_params *p, char *err, size_t errlen)
 {
-	int r, ql = 0, size, wst, niter, max_major, chan_avg;
+	int r, ql = 0, size, wst, wfit, niter, max_major, chan_avg;
 	double cell, robust, taper, uvmin, uvmax, eps, sigma, gain, mgain, thr_mjy, athr, amask;
 	double pbcut, diam;
 	const char *w;
@@ -58,6 +58,7 @@ int stage_image_params(const cfg *c, image_params *p, char *err, size_t errlen)
 	    (r = cfg_double(c, "image", "epsilon", p->epsilon, &eps, err, errlen)) < 0 ||
 	    (r = cfg_double(c, "image", "oversampling", p->sigma, &sigma, err, errlen)) < 0 ||
 	    (r = cfg_bool(c, "image", "wstacking", p->wstacking, &wst, err, errlen)) < 0 ||
+	    (r = cfg_bool(c, "image", "wplane_fit", p->wplane_fit, &wfit, err, errlen)) < 0 ||
 	    (r = cfg_int(c, "image", "niter", p->clean.niter, &niter, err, errlen)) < 0 ||
 	    (r = cfg_double(c, "image", "gain", p->clean.gain, &gain, err, errlen)) < 0 ||
 	    (r = cfg_double(c, "image", "major_gain", p->clean.major_gain, &mgain, err, errlen)) <
@@ -111,6 +112,7 @@ int stage_image_params(const cfg *c, image_params *p, char *err, size_t errlen)
 	p->epsilon = eps;
 	p->sigma = sigma;
 	p->wstacking = wst;
+	p->wplane_fit = wfit;
 	p->clean.niter = niter;
 	p->clean.gain = gain;
 	p->clean.major_gain = mgain;
