@@ -3,7 +3,9 @@
 # (96 of 117 antennas, 16 x 48 channels, 24 integrations, 2 pols), run the whole
 # pipeline on it with `contimgctl process --json`, and print per-stage seconds,
 # throughput (Mvis/s) and peak memory as a table.  Then the same for a field
-# group one hour later (calibrated with the solutions of the first).
+# group one hour later (calibrated with the solutions of the first).  Then
+# both again through contimgd, whose worker keeps its buffers from one group
+# to the next: the second group is the daemon's steady state.
 #
 # BENCH_DIR (default /tmp/contimg-bench) holds the 2 x 2.3 GB of data; it is
 # removed at the end unless BENCH_KEEP=1.  BENCH_THREADS sets [pipeline] threads.
@@ -98,6 +100,73 @@ for tj in $truths; do
 		}' "$D/$name.json"
 	[ $rc = 0 ] || tail -5 "$D/$name.err"
 done
+
+# The same two groups through the daemon, as in operation: one worker that
+# keeps its visibility buffer and its cache of work buffers (core/pool.h)
+# from one group to the next, so the second group shows the steady state.
+# Its stage seconds come from the state database (contimgctl show --json).
+DD=$D/daemon
+mkdir -p "$DD/state" "$DD/products" "$DD/ingest"
+DCONF=$DD/contimg.conf
+cat >"$DCONF" <<CONF
+[paths]
+ingest_dir = $DD/ingest
+state_dir = $DD/state
+products_dir = $DD/products
+
+[ingest]
+workers = 1
+poll_interval_s = 1
+
+[pipeline]
+threads = $TH
+CONF
+export CONTIMG_CONFIG=$DCONF
+"$BIN/contimgctl" catalog import --vla "$DATA/catalogs/vlacalibrators.txt" >/dev/null || exit 1
+for tj in $truths; do
+	for f in $(grep -o '"[0-9T:-]*_sb[0-9][0-9]\.hdf5"' "$tj" | tr -d '"'); do
+		ln -s "$D/sim/$f" "$DD/ingest/$f"
+	done
+done
+OMP_WAIT_POLICY=passive "$BIN/contimgd" --config "$DCONF" --foreground >"$DD/contimgd.log" 2>&1 &
+DPID=$!
+i=0
+while [ $i -lt 1200 ]; do
+	n=$("$BIN/contimgctl" groups --json 2>/dev/null | grep -o '"state": *"\(completed\|failed\)"' | wc -l)
+	[ "$n" -ge 2 ] && break
+	kill -0 $DPID 2>/dev/null || break
+	sleep 1
+	i=$((i + 1))
+done
+hwm=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' /proc/$DPID/status 2>/dev/null)
+kill -TERM $DPID 2>/dev/null
+wait $DPID 2>/dev/null
+printf '\n%s\n' "daemon (contimgd, 1 worker; buffers kept from the first group to the second)"
+printf '%-24s %12s %12s\n' "stage" "first (s)" "second (s)"
+for tj in $truths; do
+	name=$(basename "$tj" .json | sed 's/^truth_//')
+	"$BIN/contimgctl" show "$name" --json >"$DD/$name.json" 2>/dev/null
+done
+set -- $(for tj in $truths; do basename "$tj" .json | sed 's/^truth_//'; done)
+awk '
+	FNR == 1 { f++ }
+	/"stages"/ { inst = 1; next }
+	inst && /}/ { inst = 0 }
+	inst && /:/ {
+		gsub(/[",]/, ""); split($0, a, ":"); k = a[1]; gsub(/^ +| +$/, "", k)
+		if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+		sec[f, k] = a[2] + 0; tot[f] += a[2]
+	}
+	/"state"/ { gsub(/[",]/, ""); split($0, a, ":"); st[f] = a[2] }
+	END {
+		for (i = 1; i <= n; i++)
+			printf "%-24s %12.2f %12.2f\n", order[i], sec[1, order[i]], sec[2, order[i]]
+		printf "%-24s %12.2f %12.2f\n", "total", tot[1], tot[2]
+		printf "%-24s %12s %12s\n", "state", st[1], st[2]
+	}' "$DD/$1.json" "$DD/$2.json"
+[ -n "$hwm" ] && printf '%-24s %12s MB\n' "daemon peak RSS" "$hwm"
+export CONTIMG_CONFIG=$CONF
+
 echo
 awk -v n="$nvis" 'BEGIN { printf "visibilities per group: %d (%.2f GB complex64)\n", n, n * 8 / 1e9 }'
-[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D/sim" "$D/in"
+[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D/sim" "$D/in" "$DD"

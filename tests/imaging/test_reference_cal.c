@@ -318,7 +318,7 @@ static void test_reference_field_calibrated(void)
 	ip.nx = ip.ny = 2048;
 	ip.cell_rad = 6.0 / R2AS;
 	ip.nthreads = 2;
-	ip.clean.max_major = 5;
+	/* The default CLEAN, which stops by itself after 3 major cycles. */
 	CHECK_OK(image_run(v, &ip, &r, err, sizeof err), err);
 	if (!r)
 		goto out;
