@@ -4,6 +4,7 @@
 #   make test       deps + build + unit tests + integration tests + ASan/UBSan unit tests
 #   make run        deps + build + demo (simulate, run the daemon, show products)
 #   make bench      full-size timing table
+#   make bench-wsclean  the same, plus WSClean on the field group (installs wsclean)
 #   make asan       sanitizer build of the unit tests (build-asan/)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -44,7 +45,7 @@ DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf h
 	libcfitsio-dev libfftw3-dev libsqlite3-dev sqlite3 wcslib-dev wcslib-tools libsystemd-dev \
 	liberfa-dev libjson-c-dev libinih-dev fitsverify systemd
 
-.PHONY: all deps test unit integration asan run bench clean install fuzz
+.PHONY: all deps test unit integration asan run bench bench-wsclean clean install fuzz
 all: $(BINS)
 
 deps:
@@ -82,6 +83,9 @@ run: deps
 
 bench: all
 	@sh tests/bench.sh
+
+bench-wsclean: all
+	@BENCH_WSCLEAN=1 sh tests/bench.sh
 
 fuzz:
 	@sh tests/fuzz/run.sh

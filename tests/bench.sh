@@ -9,6 +9,8 @@
 #
 # BENCH_DIR (default /tmp/contimg-bench) holds the 2 x 2.3 GB of data; it is
 # removed at the end unless BENCH_KEEP=1.  BENCH_THREADS sets [pipeline] threads.
+# BENCH_WSCLEAN=1 (make bench-wsclean) also images the field group with
+# WSClean (tests/wsclean/run.sh).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/bin
@@ -167,6 +169,11 @@ awk '
 [ -n "$hwm" ] && printf '%-24s %12s MB\n' "daemon peak RSS" "$hwm"
 export CONTIMG_CONFIG=$CONF
 
+# make bench-wsclean: the field group imaged by WSClean too (tests/wsclean/).
+if [ "${BENCH_WSCLEAN:-0}" = 1 ]; then
+	sh "$ROOT/tests/wsclean/run.sh" "$D" "$(basename "$2")"
+fi
+
 echo
 awk -v n="$nvis" 'BEGIN { printf "visibilities per group: %d (%.2f GB complex64)\n", n, n * 8 / 1e9 }'
-[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D/sim" "$D/in" "$DD"
+[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D/sim" "$D/in" "$DD" "$D/wsclean"
