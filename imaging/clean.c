@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/simd.h"
 #include "core/stats.h"
 
 static double now_s(void)
@@ -113,7 +114,7 @@ static float slice_max(const float *cval, size_t c0, size_t c1, size_t *ret_best
  * component, over [c0, c1), and the new largest |cval| (slice_max).  The PSF
  * reads are gathers from an image far larger than the caches: prefetching
  * and the AVX-512/AVX2 clones keep more of them in flight. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static float
+SIMD_CLONES static float
 subtract(const float *psf, int nx, int ny, const int *cx, const int *cy, float *cval, size_t c0,
 	 size_t c1, float comp, int ox, int oy, size_t *ret_best)
 {

@@ -15,6 +15,7 @@
 #include <fftw3.h>
 
 #include "core/err.h"
+#include "core/simd.h"
 #include "core/vis.h"
 #include "imaging/proj.h"
 
@@ -651,7 +652,7 @@ static inline __attribute__((always_inline)) float screen_turns(double wp, const
 }
 
 /* img[i] += Re(col[i] · e^{2πi φ_i}) over one run of an image column. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+SIMD_CLONES static void
 screen_acc(const fftwf_complex *col, const double *nm1, float *img, int n, double wp,
 	   int parity)
 {
@@ -663,7 +664,7 @@ screen_acc(const fftwf_complex *col, const double *nm1, float *img, int n, doubl
 }
 
 /* col[i] = x[i] · e^{−2πi φ_i} over one run of an image column. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+SIMD_CLONES static void
 screen_put(fftwf_complex *col, const double *nm1, const float *x, int n, double wp, int parity)
 {
 	for (int i = 0; i < n; i++) {
@@ -923,7 +924,7 @@ static inline __attribute__((always_inline)) void interp_range_w(grid_plan *g, s
 #define W_CASES(X) X(4, 8) X(5, 8) X(6, 8) X(7, 8) X(8, 8) X(9, 16) X(10, 16) X(11, 16) \
 	X(12, 16) X(13, 16) X(14, 16) X(15, 16) X(16, 16)
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+SIMD_CLONES static void
 spread_range(grid_plan *g, size_t s0, size_t s1, int plane)
 {
 	switch (g->W) {
@@ -936,7 +937,7 @@ spread_range(grid_plan *g, size_t s0, size_t s1, int plane)
 	}
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+SIMD_CLONES static void
 interp_range(grid_plan *g, size_t s0, size_t s1, int plane)
 {
 	switch (g->W) {
