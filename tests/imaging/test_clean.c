@@ -161,6 +161,60 @@ static void test_automask(void)
 	vis_free(v);
 }
 
+static void test_pool_reuse(void)
+{
+	/* The buffers a pool hands back still hold the last group's numbers:
+	 * imaging B after A through one pool must give what B gives alone. */
+	char err[ERR_LEN] = "";
+	image_params p;
+	image_result *ra = NULL, *rb = NULL, *rf = NULL;
+	vis_set *a = synth_make(16, 4, 4, 600, srcs, 3, 0.05, 6);
+	static const synth_src other[] = { { 10 * CELL, 30 * CELL, 0.7 }, { -40 * CELL, 5 * CELL, 0.4 } };
+	vis_set *b = synth_make(14, 3, 4, 500, other, 2, 0.05, 7);
+	mem_pool *pool = pool_new();
+	CHECK(a && b && pool);
+	if (!a || !b || !pool)
+		goto out;
+	small_params(&p);
+	/* 512²: every image is a 1 MB block, the smallest the pool caches. */
+	p.nx = p.ny = 512;
+	p.pool = pool;
+	CHECK_OK(image_run(a, &p, &ra, err, sizeof err), err);
+	image_result_free(ra); /* its images go back to the pool */
+	CHECK(pool_cached_bytes(pool) > 0);
+	size_t hits = pool_hits(pool);
+	CHECK_OK(image_run(b, &p, &rb, err, sizeof err), err);
+	CHECK(pool_hits(pool) > hits, "the second run took nothing from the pool");
+	p.pool = NULL;
+	CHECK_OK(image_run(b, &p, &rf, err, sizeof err), err);
+	if (rb && rf) {
+		const float *x[] = { rb->image, rb->residual, rb->psf, rb->model, rb->pb, rb->pbcor };
+		const float *y[] = { rf->image, rf->residual, rf->psf, rf->model, rf->pb, rf->pbcor };
+		double worst = 0;
+		for (int k = 0; k < 6; k++)
+			for (size_t j = 0; j < (size_t)512 * 512; j++) {
+				if (isnan(x[k][j]) != isnan(y[k][j])) {
+					worst = INFINITY;
+					continue;
+				}
+				if (!isnan(x[k][j]))
+					worst = fmax(worst, fabs(x[k][j] - y[k][j]));
+			}
+		printf("# pool reuse: %zu blocks from the pool, worst difference %.2g Jy\n",
+		       pool_hits(pool), worst);
+		/* Float sums in a different order only (OpenMP scheduling). */
+		CHECK(worst < 1e-5, "pooled run differs from a fresh one by %g", worst);
+		CHECK(rb->clean.iterations == rf->clean.iterations, "%d vs %d iterations",
+		      rb->clean.iterations, rf->clean.iterations);
+	}
+out:
+	image_result_free(rb); /* before the pool it came from */
+	image_result_free(rf);
+	pool_free(pool);
+	vis_free(a);
+	vis_free(b);
+}
+
 static void test_drift_refused(void)
 {
 	char err[ERR_LEN] = "";
@@ -183,6 +237,7 @@ int main(void)
 	RUN(test_niter_limit);
 	RUN(test_noise_radiometer);
 	RUN(test_automask);
+	RUN(test_pool_reuse);
 	RUN(test_drift_refused);
 	return TEST_DONE();
 }
