@@ -24,8 +24,10 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "daemon/util.h"
 #include "imaging/fitsout.h"
+#include "imaging/grid.h"
 #include "imaging/image.h"
 #include "state/db.h"
 
@@ -188,12 +190,31 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 			p.chan_avg = n > 1 ? n : 1;
 		}
 	}
+	/* FFTW wisdom: [image] fftw_wisdom, by default state_dir/fftw.wisdom;
+	 * "none" or "" turns it off.  A missing or unwritable file only costs
+	 * the planning time, so it is a warning, never a failure. */
+	char wdef[4200] = "";
+	const char *wpath = cfg_get_str(ctx->cfg, "image", "fftw_wisdom", NULL);
+	if (!wpath) {
+		pipe_settings ps;
+		char e2[ERR_LEN];
+		if (pipe_settings_read(ctx->cfg, &ps, e2, sizeof e2) == 0)
+			snprintf(wdef, sizeof wdef, "%s/fftw.wisdom", ps.state_dir);
+		wpath = wdef;
+	}
+	int wisdom = wpath[0] && strcmp(wpath, "none") != 0, wr;
+	if (wisdom && (wr = grid_wisdom_import(wpath)) < 0 && wr != -ENOENT)
+		log_msg(LOG_WARNING, ctx->group_name, "image", -1,
+			"FFTW wisdom %s not used: %s", wpath, strerror(-wr));
 	r = image_run(ctx->vis, &p, &res, err, errlen);
 	if (r < 0) {
 		if (r == -EINVAL)
 			ctx->permanent = 1;
 		return r;
 	}
+	if (wisdom && (wr = grid_wisdom_export(wpath)) < 0)
+		log_msg(LOG_WARNING, ctx->group_name, "image", -1,
+			"cannot save FFTW wisdom to %s: %s", wpath, strerror(-wr));
 	/* products_dir/YYYY-MM-DD/<group>/ (the date is the group name's). */
 	if ((size_t)snprintf(dir, sizeof dir, "%s/%.10s/%s", ctx->products_dir, ctx->group_name,
 			     ctx->group_name) >= sizeof dir) {

@@ -127,6 +127,8 @@ subtract(const float *psf, int nx, int ny, const int *cx, const int *cy, float *
 		}
 		int qx = cx[c] + ox, qy = cy[c] + oy;
 		int in = qx >= 0 && qy >= 0 && qx < nx && qy < ny;
+		/* The index is clamped so that the load is always in bounds: the
+		 * loop then vectorises into masked gathers. */
 		float p = in ? psf[(size_t)(in ? qy : 0) * nx + (in ? qx : 0)] : 0.0f;
 		cval[c] -= comp * p;
 	}

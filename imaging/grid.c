@@ -8,9 +8,11 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <fftw3.h>
 
@@ -556,7 +558,9 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 		int iu = (int)ceil(U - 0.5 * W), iv = (int)ceil(V - 0.5 * W);
 		int iw = g->wk == GRID_W_ES ? (int)ceil(Wt - 0.5 * W) : (int)floor(Wt);
 		double fw = g->wk == GRID_W_ES ? iw - (Wt - 0.5 * W) : Wt - iw;
-		if (iw < 0) /* Lagrange: Wt within rounding of 0 */
+		/* Without a w-term, or with one Lagrange plane (weight 1), w is not
+		 * used; Lagrange's w' is otherwise in [0, nplanes − 1] up to rounding. */
+		if (!g->wst || g->nplanes == 1 || iw < 0)
 			iw = 0, fw = 0;
 		g->geo[i] = (struct sgeo){ (uint16_t)iu, (uint16_t)iv, (uint16_t)iw,
 					   (float)(iu - (U - 0.5 * W)), (float)(iv - (V - 0.5 * W)),
@@ -950,26 +954,17 @@ interp_range(grid_plan *g, size_t s0, size_t s1, int plane)
 	}
 }
 
-/* Spread sorted samples [a, b) of g->svis into the grid for w-plane `plane`,
- * in chunks over the threads. */
-static void spread(grid_plan *g, size_t a, size_t b, int plane)
+/* Run fn (spread_range or interp_range) over the sorted samples [a, b) of
+ * w-plane `plane`, in chunks of 2048 shared dynamically by the threads (a
+ * chunk of spreading keeps its tile buffer to itself). */
+static void over_chunks(grid_plan *g, size_t a, size_t b, int plane,
+			void (*fn)(grid_plan *, size_t, size_t, int))
 {
 	const size_t CH = 2048;
 	size_t nch = (b - a + CH - 1) / CH;
 #pragma omp parallel for num_threads(g->nthreads) schedule(dynamic, 1)
 	for (size_t ch = 0; ch < nch; ch++)
-		spread_range(g, a + ch * CH, a + (ch + 1) * CH < b ? a + (ch + 1) * CH : b, plane);
-}
-
-/* Interpolate sorted samples [a, b) from the grid of w-plane `plane` into
- * g->svis, accumulating. */
-static void interp(grid_plan *g, size_t a, size_t b, int plane)
-{
-	const size_t CH = 2048;
-	size_t nch = (b - a + CH - 1) / CH;
-#pragma omp parallel for num_threads(g->nthreads) schedule(dynamic, 1)
-	for (size_t ch = 0; ch < nch; ch++)
-		interp_range(g, a + ch * CH, a + (ch + 1) * CH < b ? a + (ch + 1) * CH : b, plane);
+		fn(g, a + ch * CH, a + (ch + 1) * CH < b ? a + (ch + 1) * CH : b, plane);
 }
 
 /* Sorted-sample range of w-plane `plane`: samples whose first plane iw0 lies
@@ -1023,7 +1018,7 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 		if (a >= b)
 			continue;
 		t = now_s();
-		spread(g, a, b, plane);
+		over_chunks(g, a, b, plane, spread_range);
 		g->grid_s += now_s() - t;
 		t = now_s();
 		fft_rows(g, +1);
@@ -1080,7 +1075,7 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 		fft_rows(g, -1);
 		g->fft_s += now_s() - t;
 		t = now_s();
-		interp(g, a, b, plane);
+		over_chunks(g, a, b, plane, interp_range);
 		g->grid_s += now_s() - t;
 		t = now_s();
 		zero_rows(g);
@@ -1173,4 +1168,76 @@ int grid_fit_wplane(const grid_uvdata *d, int nthreads, double *ret_xi, double *
 	*ret_xi = xi;
 	*ret_eta = eta;
 	return 1;
+}
+
+/* The wisdom last read from or written to a file, so that an export
+ * rewrites the file only when a plan added something (guarded by
+ * fftw_mutex). */
+static char *wisdom_seen;
+
+static void wisdom_remember(void)
+{
+	char *w = fftwf_export_wisdom_to_string();
+	if (w) {
+		free(wisdom_seen);
+		wisdom_seen = w; /* FFTW allocates it with malloc */
+	}
+}
+
+int grid_wisdom_import(const char *path)
+{
+	static int done;
+	int r = 0;
+
+	pthread_mutex_lock(&fftw_mutex);
+	if (!done) {
+		FILE *f = fopen(path, "r");
+		if (!f) {
+			r = -errno;
+		} else {
+			if (!fftwf_import_wisdom_from_file(f))
+				r = -EIO;
+			fclose(f);
+		}
+		wisdom_remember();
+		done = 1;
+	}
+	pthread_mutex_unlock(&fftw_mutex);
+	return r;
+}
+
+int grid_wisdom_export(const char *path)
+{
+	char tmp[4200];
+	int r = 0;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&fftw_mutex);
+	char *w = fftwf_export_wisdom_to_string();
+	if (!w) {
+		r = -ENOMEM;
+	} else if (!wisdom_seen || strcmp(w, wisdom_seen)) {
+		FILE *f = fopen(tmp, "w");
+		if (!f) {
+			r = -errno;
+		} else {
+			if (fputs(w, f) < 0)
+				r = -EIO;
+			if (fclose(f) != 0 && !r)
+				r = -EIO;
+			if (!r && rename(tmp, path) < 0)
+				r = -errno;
+			if (r)
+				unlink(tmp);
+		}
+		if (!r) {
+			free(wisdom_seen);
+			wisdom_seen = w;
+			w = NULL;
+		}
+	}
+	free(w);
+	pthread_mutex_unlock(&fftw_mutex);
+	return r;
 }

@@ -18,17 +18,24 @@ DATA=${CONTIMG_SHARED_DATA:-$ROOT/../shared/data}
 D=${BENCH_DIR:-/tmp/contimg-bench}
 TH=${BENCH_THREADS:-0}
 rm -rf "$D"
-mkdir -p "$D/state" "$D/products" "$D/ingest" "$D/sim"
-CONF=$D/contimg.conf
-cat >"$CONF" <<CONF
+mkdir -p "$D/sim"
+# write_conf DIR [EXTRA]: DIR/contimg.conf with DIR/{ingest,state,products}
+# (created) and the extra sections; prints the file's path.
+write_conf() {
+	mkdir -p "$1/state" "$1/products" "$1/ingest"
+	cat >"$1/contimg.conf" <<CONF
 [paths]
-ingest_dir = $D/ingest
-state_dir = $D/state
-products_dir = $D/products
+ingest_dir = $1/ingest
+state_dir = $1/state
+products_dir = $1/products
 
 [pipeline]
 threads = $TH
+${2:-}
 CONF
+	echo "$1/contimg.conf"
+}
+CONF=$(write_conf "$D")
 export CONTIMG_CONFIG=$CONF
 
 echo "bench: simulating two full-size groups into $D/sim ..."
@@ -108,21 +115,9 @@ done
 # from one group to the next, so the second group shows the steady state.
 # Its stage seconds come from the state database (contimgctl show --json).
 DD=$D/daemon
-mkdir -p "$DD/state" "$DD/products" "$DD/ingest"
-DCONF=$DD/contimg.conf
-cat >"$DCONF" <<CONF
-[paths]
-ingest_dir = $DD/ingest
-state_dir = $DD/state
-products_dir = $DD/products
-
-[ingest]
+DCONF=$(write_conf "$DD" "[ingest]
 workers = 1
-poll_interval_s = 1
-
-[pipeline]
-threads = $TH
-CONF
+poll_interval_s = 1")
 export CONTIMG_CONFIG=$DCONF
 "$BIN/contimgctl" catalog import --vla "$DATA/catalogs/vlacalibrators.txt" >/dev/null || exit 1
 for tj in $truths; do

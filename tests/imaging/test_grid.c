@@ -5,6 +5,8 @@
  * wrong sign or a wrong gridding correction fails by orders of magnitude.
  */
 #include <complex.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/vis.h"
@@ -314,6 +316,44 @@ static void test_point_source_psf(void)
 	grid_plan_free(g);
 }
 
+static void test_wisdom(void)
+{
+	char path[1200], err[ERR_LEN] = "";
+	struct stat st;
+	grid_params p;
+	grid_plan *g = NULL;
+
+	snprintf(path, sizeof path, "%s/fftw.wisdom", test_tmpdir());
+	CHECK(grid_wisdom_import(path) == -ENOENT); /* a first run: no file yet */
+	grid_params_default(&p);
+	p.nx = p.ny = 40; /* an FFT size no other test plans */
+	CHECK_OK(grid_plan_new(&p, &g, err, sizeof err), err);
+	grid_plan_free(g);
+	CHECK(grid_wisdom_export(path) == 0);
+	CHECK(stat(path, &st) == 0 && st.st_size > 0, "no wisdom written");
+	FILE *f = fopen(path, "r");
+	char line[64] = "";
+	if (f) {
+		if (!fgets(line, sizeof line, f))
+			line[0] = 0;
+		fclose(f);
+	}
+	CHECK(strstr(line, "fftw") != NULL, "not FFTW wisdom: %s", line);
+	/* Nothing new: the file is not rewritten. */
+	unlink(path);
+	CHECK(grid_wisdom_export(path) == 0);
+	CHECK(stat(path, &st) != 0, "unchanged wisdom was written again");
+	/* A new size adds wisdom, which is written. */
+	p.nx = p.ny = 44;
+	CHECK_OK(grid_plan_new(&p, &g, err, sizeof err), err);
+	grid_plan_free(g);
+	/* A directory that does not exist: an error, not a crash, and the new
+	 * wisdom is still to be written. */
+	CHECK(grid_wisdom_export("/nonexistent-dir/fftw.wisdom") == -ENOENT);
+	CHECK(grid_wisdom_export(path) == 0);
+	CHECK(stat(path, &st) == 0 && st.st_size > 0);
+}
+
 static void test_bad_params(void)
 {
 	grid_params p;
@@ -338,6 +378,7 @@ int main(void)
 	RUN(test_slant);
 	RUN(test_fit_wplane);
 	RUN(test_point_source_psf);
+	RUN(test_wisdom);
 	RUN(test_bad_params);
 	return TEST_DONE();
 }
