@@ -928,31 +928,27 @@ static inline __attribute__((always_inline)) void interp_range_w(grid_plan *g, s
 #define W_CASES(X) X(4, 8) X(5, 8) X(6, 8) X(7, 8) X(8, 8) X(9, 16) X(10, 16) X(11, 16) \
 	X(12, 16) X(13, 16) X(14, 16) X(15, 16) X(16, 16)
 
-SIMD_CLONES static void
-spread_range(grid_plan *g, size_t s0, size_t s1, int plane)
-{
-	switch (g->W) {
-#define SPREAD_CASE(n, k)                                  \
-	case n:                                            \
-		spread_range_w(g, s0, s1, plane, n, k);    \
+/* spread_range / interp_range: the SIMD-cloned entry points, each a switch
+ * on W into its _w body with W and KWP constant. */
+#define RANGE_CASE(body, n, k)                      \
+	case n:                                     \
+		body(g, s0, s1, plane, n, k);       \
 		return;
-		W_CASES(SPREAD_CASE)
-#undef SPREAD_CASE
+#define SPREAD_CASE(n, k) RANGE_CASE(spread_range_w, n, k)
+#define INTERP_CASE(n, k) RANGE_CASE(interp_range_w, n, k)
+#define RANGE_FN(name, cases)                                                        \
+	SIMD_CLONES static void name(grid_plan *g, size_t s0, size_t s1, int plane) \
+	{                                                                            \
+		switch (g->W) {                                                      \
+			W_CASES(cases)                                               \
+		}                                                                    \
 	}
-}
-
-SIMD_CLONES static void
-interp_range(grid_plan *g, size_t s0, size_t s1, int plane)
-{
-	switch (g->W) {
-#define INTERP_CASE(n, k)                                  \
-	case n:                                            \
-		interp_range_w(g, s0, s1, plane, n, k);    \
-		return;
-		W_CASES(INTERP_CASE)
+RANGE_FN(spread_range, SPREAD_CASE)
+RANGE_FN(interp_range, INTERP_CASE)
+#undef RANGE_FN
 #undef INTERP_CASE
-	}
-}
+#undef SPREAD_CASE
+#undef RANGE_CASE
 
 /* Run fn (spread_range or interp_range) over the sorted samples [a, b) of
  * w-plane `plane`, in chunks of 2048 shared dynamically by the threads (a
