@@ -239,6 +239,7 @@ int pipe_ctx_init(pipe_ctx *ctx, const cfg *c, sqlite3 *db, int64_t group_id, ch
 	ctx->min_subbands = s.q.min_subbands;
 	ctx->export_vis = s.export_vis;
 	snprintf(ctx->products_dir, sizeof ctx->products_dir, "%s", s.products_dir);
+	snprintf(ctx->state_dir, sizeof ctx->state_dir, "%s", s.state_dir);
 	snprintf(ctx->scratch_dir, sizeof ctx->scratch_dir, "%s", s.scratch_dir);
 	r = queue_group_name(db, group_id, ctx->group_name, sizeof ctx->group_name, err, errlen);
 	if (r < 0)

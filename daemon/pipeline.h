@@ -77,6 +77,7 @@ typedef struct pipe_ctx {
 	int min_subbands;           /* [ingest] min_subbands */
 	int export_vis;             /* [pipeline] export_vis or `process --export-vis` */
 	char products_dir[4096];    /* [paths] products_dir */
+	char state_dir[4096];       /* [paths] state_dir (the FFTW wisdom file's default home) */
 	char scratch_dir[4096];     /* [paths] scratch_dir (tmpfs staging when configured) */
 	char out_dir[4096];         /* products_dir/YYYY-MM-DD/<group_name>: where this group's files go
 				       (created by the runner before the first stage) */

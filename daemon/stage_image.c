@@ -196,10 +196,8 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 	char wdef[4200] = "";
 	const char *wpath = cfg_get_str(ctx->cfg, "image", "fftw_wisdom", NULL);
 	if (!wpath) {
-		pipe_settings ps;
-		char e2[ERR_LEN];
-		if (pipe_settings_read(ctx->cfg, &ps, e2, sizeof e2) == 0)
-			snprintf(wdef, sizeof wdef, "%s/fftw.wisdom", ps.state_dir);
+		if (ctx->state_dir[0])
+			snprintf(wdef, sizeof wdef, "%s/fftw.wisdom", ctx->state_dir);
 		wpath = wdef;
 	}
 	int wisdom = wpath[0] && strcmp(wpath, "none") != 0, wr;
