@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define HDR 64 /* header in front of each block: keeps the block 64-byte aligned */
 struct hdr {
@@ -63,8 +64,12 @@ void *pool_get(mem_pool *p, size_t n)
 			return ptr;
 		}
 	}
-	if (n > SIZE_MAX - HDR || posix_memalign(&raw, HDR, n + HDR))
+	/* Large blocks start on a 2 MB boundary, so that all of them can be
+	 * huge pages (pool_advise_huge). */
+	size_t align = n >= POOL_HUGE_MIN_BYTES ? (size_t)2 << 20 : HDR;
+	if (n > SIZE_MAX - HDR || posix_memalign(&raw, align, n + HDR))
 		return NULL;
+	pool_advise_huge(raw, n + HDR);
 	struct hdr *h = raw;
 	h->cap = n;
 	return (char *)raw + HDR;
@@ -114,4 +119,21 @@ size_t pool_cached_bytes(const mem_pool *p)
 size_t pool_hits(const mem_pool *p)
 {
 	return p ? p->hits : 0;
+}
+
+void pool_advise_huge(void *ptr, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = (uintptr_t)2 << 20;
+	uintptr_t a = (uintptr_t)ptr, b = a + n;
+	if (!ptr || n < POOL_HUGE_MIN_BYTES || b < a)
+		return;
+	a = (a + huge - 1) & ~(huge - 1);
+	b &= ~(huge - 1);
+	if (b > a)
+		(void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+	(void)ptr;
+	(void)n;
+#endif
 }

@@ -1,5 +1,7 @@
 #include "core/vis.h"
 
+#include "core/pool.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +36,12 @@ vis_set *vis_new(int ntimes, int nbls, int nchan, int npols, int nants)
 		vis_free(v);
 		return NULL;
 	}
+	/* The big arrays are first touched by the reader: huge pages make
+	 * that 3x faster (core/pool.h). */
+	pool_advise_huge(v->uvw_m, rows * 3 * sizeof *v->uvw_m);
+	pool_advise_huge(v->vis, n * sizeof *v->vis);
+	pool_advise_huge(v->flags, n * sizeof *v->flags);
+	pool_advise_huge(v->weight, n * sizeof *v->weight);
 	for (size_t i = 0; i < n; i++)
 		v->weight[i] = 1.0f;
 	return v;

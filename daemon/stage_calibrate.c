@@ -38,6 +38,7 @@
 #include "calib/solve.h"
 #include "core/err.h"
 #include "core/gaintab.h"
+#include "core/pool.h"
 #include "core/predict.h"
 #include "core/sky.h"
 #include "daemon/util.h"
@@ -418,6 +419,7 @@ static int solve_group(pipe_ctx *ctx, const cal_settings *s, catalog *cat,
 		r = err_set(err, errlen, -ENOMEM, "calibrate: out of memory for the model visibilities");
 		goto out;
 	}
+	pool_advise_huge(model, vis_nsamples(v) * sizeof *model);
 	/* predict_vis writes only ->vis: a shell sharing v's metadata. */
 	shell = *v;
 	shell.vis = model;

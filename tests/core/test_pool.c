@@ -1,9 +1,12 @@
 /*
  * tests/core/test_pool.c — the block cache: a block given back is handed out
  * again (same pages) for a request it fits, best fit, never more than twice
- * the request, small blocks not cached, the limits, and the NULL pool.
+ * the request, small blocks not cached, the limits, and the NULL pool; large
+ * blocks start on a 2 MB boundary and are backed by transparent huge pages
+ * where the kernel offers them.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/pool.h"
@@ -85,10 +88,70 @@ static void test_block_limit(void)
 	pool_free(p);
 }
 
+/* kB of AnonHugePages in the mapping of /proc/self/smaps that contains
+ * addr, or -1 when it cannot be read. */
+static long huge_kb_at(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0;
+	long kb = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+static void test_huge_pages(void)
+{
+	size_t n = 32 * MB;
+	char *a = pool_get(NULL, n), mode[128] = "";
+	CHECK(a != NULL);
+	if (!a)
+		return;
+	/* The block behind the 64-byte header starts on a 2 MB boundary. */
+	CHECK((((uintptr_t)a - 64) & (2 * MB - 1)) == 0, "large block not 2 MB aligned: %p",
+	      (void *)a);
+	memset(a, 7, n);
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f) {
+		if (!fgets(mode, sizeof mode, f))
+			mode[0] = 0;
+		mode[strcspn(mode, "\n")] = 0;
+		fclose(f);
+	}
+	long kb = huge_kb_at(a);
+	if ((strstr(mode, "[always]") || strstr(mode, "[madvise]")) && kb >= 0) {
+		/* At least half of the 16 possible huge pages (the kernel falls
+		 * back to small pages when it has no free 2 MB frame at hand). */
+		CHECK(kb >= 16 * 1024, "%ld kB of a 32 MB advised block in huge pages (THP: %s)", kb,
+		      mode);
+	} else {
+		printf("# THP not offered here (%s): huge-page backing not checked\n",
+		       mode[0] ? mode : "no /sys/kernel/mm/transparent_hugepage");
+	}
+	pool_put(NULL, a);
+	/* Small, NULL and unaligned ranges are left alone. */
+	char small[64];
+	pool_advise_huge(NULL, n);
+	pool_advise_huge(small, sizeof small);
+	pool_advise_huge(small + 1, 2);
+}
+
 int main(void)
 {
 	RUN(test_reuse_and_fit);
 	RUN(test_small_and_null);
 	RUN(test_block_limit);
+	RUN(test_huge_pages);
 	return TEST_DONE();
 }
