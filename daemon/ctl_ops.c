@@ -966,6 +966,8 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 		const image_timing *t = &ctx->image->t;
 		json_object *it = json_object_new_object();
 		json_object_object_add(it, "weight", json_object_new_double(t->weight_s));
+		json_object_object_add(it, "plan", json_object_new_double(t->plan_s));
+		json_object_object_add(it, "sort", json_object_new_double(t->index_s));
 		json_object_object_add(it, "psf", json_object_new_double(t->psf_s));
 		json_object_object_add(it, "dirty", json_object_new_double(t->dirty_s));
 		json_object_object_add(it, "minor", json_object_new_double(t->minor_s));

@@ -210,6 +210,24 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 			ctx->permanent = 1;
 		return r;
 	}
+	/* What CLEAN did, as WSClean reports it: a summary, and each major
+	 * cycle at debug level. */
+	for (int k = 0; k < res->clean.ntrace; k++) {
+		const clean_cycle *cc = &res->clean.cycle[k];
+		log_msg(LOG_DEBUG, ctx->group_name, "image", -1,
+			"major cycle %d: peak %.4g mJy, cleaned %d components over %d pixels down "
+			"to %.4g mJy (%.2f s); exact residual peak %.4g mJy, sigma %.4g mJy (%.2f s)",
+			k + 1, cc->peak_jy * 1e3, cc->components, cc->candidates, cc->level_jy * 1e3,
+			cc->minor_s, cc->peak_after_jy * 1e3, cc->sigma_after_jy * 1e3, cc->major_s);
+	}
+	log_msg(LOG_INFO, ctx->group_name, "image", -1,
+		"%dx%d at %.3g arcsec, %s: %d components in %d major cycles (stop: %s), "
+		"beam %.1f x %.1f arcsec PA %.0f deg, noise %.4g mJy/beam, peak %.4g Jy/beam, "
+		"dynamic range %.0f", res->nx, res->ny, res->cell_rad / ARCSEC, res->weighting_desc,
+		res->clean.iterations, res->clean.major_cycles,
+		res->clean.stop ? res->clean.stop : "-", res->beam.bmaj_rad / ARCSEC,
+		res->beam.bmin_rad / ARCSEC, res->beam.bpa_rad / DEG, res->noise_jy * 1e3,
+		res->peak_jy, res->dynamic_range);
 	if (wisdom && (wr = grid_wisdom_export(wpath)) < 0)
 		log_msg(LOG_WARNING, ctx->group_name, "image", -1,
 			"cannot save FFTW wisdom to %s: %s", wpath, strerror(-wr));

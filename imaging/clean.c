@@ -281,6 +281,8 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 		 * the falling σ would keep CLEAN crawling through the noise, one
 		 * expensive major cycle per few hundred components. */
 		t = now_s();
+		double t_minor = t;
+		int iter0 = st.iterations;
 		float level = (float)fmax(stage_thr, (1 - p->major_gain) * peak);
 		size_t nc = collect(residual, nx, npix, masking ? mask : NULL, &level, cx, cy, cval,
 				    tmp);
@@ -314,6 +316,17 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 		st.peak_jy = peak_abs(residual, npix, nthreads);
 		st.sigma_jy = clean_mad_sigma(residual, npix);
 		double now_peak = masking ? peak_masked(residual, npix, mask) : st.peak_jy;
+		if (st.ntrace < CLEAN_MAX_TRACE) {
+			clean_cycle *c = &st.cycle[st.ntrace++];
+			c->peak_jy = peak;
+			c->level_jy = level;
+			c->components = st.iterations - iter0;
+			c->candidates = (int)nc;
+			c->peak_after_jy = now_peak;
+			c->sigma_after_jy = st.sigma_jy;
+			c->minor_s = t - t_minor;
+			c->major_s = now_s() - t;
+		}
 		if (last) {
 			st.stop = "threshold";
 			break;

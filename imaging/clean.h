@@ -48,6 +48,19 @@ typedef struct clean_params {
 
 void clean_params_default(clean_params *p);
 
+/* One major cycle as it went (clean_stats.cycle). */
+typedef struct clean_cycle {
+	double peak_jy;       /* |peak| of the residual the minor cycle started from */
+	double level_jy;      /* the level the minor cycle cleaned down to */
+	int components;       /* components it subtracted */
+	int candidates;       /* pixels it worked on */
+	double peak_after_jy; /* |peak| of the exact residual after the major cycle */
+	double sigma_after_jy; /* 1.4826·MAD of that residual */
+	double minor_s, major_s;
+} clean_cycle;
+
+#define CLEAN_MAX_TRACE 32
+
 typedef struct clean_stats {
 	int iterations;        /* components subtracted */
 	int major_cycles;      /* residual recomputations from the visibilities */
@@ -58,6 +71,8 @@ typedef struct clean_stats {
 	double minor_s;        /* seconds in minor cycles */
 	double major_s;        /* seconds in major cycles (degrid + grid) */
 	const char *stop;      /* "threshold", "niter", "max_major", "no improvement" */
+	int ntrace;            /* entries in cycle[]: the first CLEAN_MAX_TRACE major cycles */
+	clean_cycle cycle[CLEAN_MAX_TRACE];
 } clean_stats;
 
 /* Robust noise: 1.4826 × median absolute deviation of the finite values of

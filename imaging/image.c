@@ -246,12 +246,14 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	gp.wstacking = p->wstacking;
 	gp.nthreads = nthreads;
 	gp.pool = p->pool;
+	t = now_s();
 	r = grid_plan_new(&gp, &g, err, errlen);
 	if (r < 0)
 		goto out;
 	r = grid_plan_set_data(g, &ud, err, errlen);
 	if (r < 0)
 		goto out;
+	res->t.plan_s = now_s() - t;
 
 	t = now_s();
 	grid_dirty(g, NULL, res->psf);

@@ -69,7 +69,8 @@ void image_params_quicklook(image_params *p);
 
 typedef struct image_timing {
 	double weight_s;        /* Stokes I + weights */
-	double index_s;         /* sorting samples for the gridder */
+	double plan_s;          /* gridder set-up: FFTW plans, buffers, sorting the samples */
+	double index_s;         /* of which sorting samples for the gridder */
 	double psf_s, dirty_s;  /* the two first inversions */
 	double minor_s, major_s;/* CLEAN */
 	double grid_s, fft_s, screen_s; /* gridder internals, summed over every call */

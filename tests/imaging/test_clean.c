@@ -57,6 +57,30 @@ static void test_clean_point_sources(void)
 	CHECK(!strcmp(r->clean.stop, "threshold"), "stopped by %s", r->clean.stop);
 	CHECK(r->clean.major_cycles >= 2);
 	CHECK_NEAR(r->clean.model_flux_jy, 1.8, 0.02);
+	/* The per-cycle trace: one entry per major cycle, the components add
+	 * up, each cycle starts from the previous one's exact residual, each
+	 * minor cycle stops at the major gain's level or the threshold, and
+	 * the major cycles lower the peak. */
+	CHECK(r->clean.ntrace == r->clean.major_cycles, "%d traced, %d cycles", r->clean.ntrace,
+	      r->clean.major_cycles);
+	int comps = 0;
+	for (int k = 0; k < r->clean.ntrace; k++) {
+		const clean_cycle *cc = &r->clean.cycle[k];
+		printf("# cycle %d: peak %.4g -> level %.4g, %d components of %d candidates, "
+		       "after %.4g (sigma %.3g)\n", k + 1, cc->peak_jy, cc->level_jy, cc->components,
+		       cc->candidates, cc->peak_after_jy, cc->sigma_after_jy);
+		comps += cc->components;
+		CHECK(cc->components > 0 && cc->candidates >= 1);
+		CHECK(cc->level_jy >= 0.002 - 1e-9 &&
+			      cc->level_jy <= fmax(0.002, 0.2 * cc->peak_jy) * (1 + 1e-6),
+		      "cycle %d level %g (peak %g)", k + 1, cc->level_jy, cc->peak_jy);
+		CHECK(cc->peak_after_jy < cc->peak_jy, "cycle %d did not lower the peak", k + 1);
+		if (k > 0)
+			CHECK_NEAR(cc->peak_jy, r->clean.cycle[k - 1].peak_after_jy, 1e-9);
+	}
+	CHECK(comps == r->clean.iterations, "%d traced components, %d iterations", comps,
+	      r->clean.iterations);
+	CHECK_NEAR(r->clean.cycle[r->clean.ntrace - 1].peak_after_jy, r->clean.peak_jy, 1e-9);
 	for (int i = 0; i < 3; i++) {
 		/* The expected pixel in the image's (slant) SIN projection. */
 		double tn = 1 - sqrt(1 - srcs[i].l * srcs[i].l - srcs[i].m * srcs[i].m);
