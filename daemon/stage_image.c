@@ -202,8 +202,10 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 	}
 	int wisdom = wpath[0] && strcmp(wpath, "none") != 0, wr;
 	if (wisdom && (wr = grid_wisdom_import(wpath)) < 0 && wr != -ENOENT)
-		log_msg(LOG_WARNING, ctx->group_name, "image", -1,
-			"FFTW wisdom %s not used: %s", wpath, strerror(-wr));
+		log_msg(LOG_WARNING, ctx->group_name, "image", -1, "FFTW wisdom %s not used: %s",
+			wpath, wr == -EILSEQ ? "FFTW rejects it (written by another FFTW build or "
+					       "configuration); it will be replaced"
+					     : strerror(-wr));
 	r = image_run(ctx->vis, &p, &res, err, errlen);
 	if (r < 0) {
 		if (r == -EINVAL)

@@ -1185,6 +1185,11 @@ int grid_wisdom_import(const char *path)
 	static int done;
 	int r = 0;
 
+	/* Threads first: fftwf_init_threads registers solvers, and wisdom
+	 * carries a hash of the registered solvers in their order.  Wisdom
+	 * exported by a planner that had the threads solvers added after it was
+	 * created never imports again. */
+	pthread_once(&fftw_once, fftw_threads_init);
 	pthread_mutex_lock(&fftw_mutex);
 	if (!done) {
 		FILE *f = fopen(path, "r");
@@ -1192,7 +1197,7 @@ int grid_wisdom_import(const char *path)
 			r = -errno;
 		} else {
 			if (!fftwf_import_wisdom_from_file(f))
-				r = -EIO;
+				r = -EILSEQ;
 			fclose(f);
 		}
 		wisdom_remember();
@@ -1209,6 +1214,7 @@ int grid_wisdom_export(const char *path)
 
 	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
 		return -ENAMETOOLONG;
+	pthread_once(&fftw_once, fftw_threads_init);
 	pthread_mutex_lock(&fftw_mutex);
 	char *w = fftwf_export_wisdom_to_string();
 	if (!w) {

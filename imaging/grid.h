@@ -156,7 +156,12 @@ int grid_fit_wplane(const grid_uvdata *d, int nthreads, double *ret_xi, double *
  * points, four plans per image size).
  *   grid_wisdom_import  reads path into FFTW, once per process (later calls
  *                       return 0 at once): 0, -ENOENT when there is no file
- *                       yet (a first run), -EIO when FFTW rejects it.
+ *                       yet (a first run), -EILSEQ when FFTW rejects it
+ *                       (another FFTW version or build wrote it; the next
+ *                       export replaces it).  FFTW only accepts wisdom from
+ *                       a planner with the same solvers registered in the
+ *                       same order, so both functions initialise FFTW's
+ *                       threads first, as grid_plan_new does.
  *   grid_wisdom_export  writes FFTW's wisdom to path (through path.tmp<pid>
  *                       and a rename) when plans made since the import or
  *                       the last export added something; 0 or -errno.

@@ -5,7 +5,10 @@
  * wrong sign or a wrong gridding correction fails by orders of magnitude.
  */
 #include <complex.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -316,6 +319,8 @@ static void test_point_source_psf(void)
 	grid_plan_free(g);
 }
 
+static const char *test_self; /* argv[0] */
+
 static void test_wisdom(void)
 {
 	char path[1200], err[ERR_LEN] = "";
@@ -352,6 +357,21 @@ static void test_wisdom(void)
 	CHECK(grid_wisdom_export("/nonexistent-dir/fftw.wisdom") == -ENOENT);
 	CHECK(grid_wisdom_export(path) == 0);
 	CHECK(stat(path, &st) == 0 && st.st_size > 0);
+	/* What matters: a new process (the next `contimgctl process`, a
+	 * restarted daemon) imports the file.  This binary re-run with
+	 * --import-wisdom exits with grid_wisdom_import's result. */
+	char cmd[1400];
+	snprintf(cmd, sizeof cmd, "'%s' --import-wisdom '%s'", test_self, path);
+	CHECK(system(cmd) == 0, "a new process cannot import the wisdom it wrote (%s)", cmd);
+	/* Not wisdom at all: rejected, with -EILSEQ. */
+	f = fopen(path, "w");
+	if (f) {
+		fputs("(fftw-3.3.10 fftwf_wisdom #x0 #x0 #x0 #x0\n)\n", f);
+		fclose(f);
+	}
+	snprintf(cmd, sizeof cmd, "'%s' --import-wisdom '%s'", test_self, path);
+	int rc = system(cmd);
+	CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == EILSEQ, "foreign wisdom: status %d", rc);
 }
 
 static void test_bad_params(void)
@@ -368,8 +388,11 @@ static void test_bad_params(void)
 	CHECK(grid_good_size(8192) == 8192);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--import-wisdom"))
+		return -grid_wisdom_import(argv[2]);
+	test_self = argv[0];
 	RUN(test_dirty_wstack);
 	RUN(test_dirty_2d);
 	RUN(test_degrid_wstack);
