@@ -40,6 +40,8 @@ BINS     := bin/contimgd bin/contimgctl bin/contimg-sim
 # Unit tests: tests/<dir>/test_*.c, one binary each.
 TEST_SRC := $(wildcard tests/*/test_*.c)
 TEST_BIN := $(TEST_SRC:%.c=$(B)/%)
+# Helpers of the integration tests that need the library.
+TOOL_BIN := $(B)/tests/integration/truthcheck
 
 DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf hdf5-tools \
 	libcfitsio-dev libfftw3-dev libsqlite3-dev sqlite3 wcslib-dev wcslib-tools libsystemd-dev \
@@ -67,7 +69,7 @@ $(B)/tests/%: tests/%.c tests/test.h $(DAEMON_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(DAEMON_OBJ) $(LIB) $(LDLIBS)
 
-unit: $(TEST_BIN)
+unit: $(TEST_BIN) $(TOOL_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory all unit
@@ -99,4 +101,4 @@ install: all
 clean:
 	rm -rf build build-* bin
 
--include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TEST_BIN:=.d) $(TOOL_BIN:=.d)

@@ -38,6 +38,7 @@
 #include "calib/solve.h"
 #include "core/err.h"
 #include "core/gaintab.h"
+#include "core/log.h"
 #include "core/pool.h"
 #include "core/predict.h"
 #include "core/sky.h"
@@ -525,6 +526,40 @@ out:
 	return r;
 }
 
+/* One line for the operator: what was solved and applied, or why the group
+ * stays uncalibrated. */
+static void log_outcome(const pipe_ctx *ctx, const cal_settings *s, const struct cal_result *res)
+{
+	char applied[3200] = "";
+	size_t n = 0;
+	const char *what[3] = { "K", "B", "G" };
+	const int on[3] = { res->applied_k, res->applied_b, res->applied_g };
+
+	for (int i = 0; i < 3; i++)
+		if (on[i] && n < sizeof applied)
+			n += (size_t)snprintf(applied + n, sizeof applied - n, "%s%s %s", n ? ", " : "",
+					      what[i], res->applied[i][0] ? res->applied[i] : "(this group's)");
+	if (res->calibrator_group)
+		log_msg(LOG_INFO, ctx->group_name, "calibrate", -1,
+			"calibrator %s (%d model sources): B median SNR %.0f, %.1f%% flagged; "
+			"G median SNR %.0f, %.1f%% flagged, refant %d",
+			res->calibrator, res->nmodel, res->qb.median_snr, 100 * res->qb.flagged_frac,
+			res->qg.median_snr, 100 * res->qg.flagged_frac, res->qg.refant);
+	if (n)
+		log_msg(LOG_INFO, ctx->group_name, "calibrate", -1, "applied %s", applied);
+	else if (!s->apply)
+		log_msg(LOG_NOTICE, ctx->group_name, "calibrate", -1,
+			"left uncalibrated: [calibrate] apply is off");
+	else if (res->calibrator_group)
+		log_msg(LOG_NOTICE, ctx->group_name, "calibrate", -1,
+			"left uncalibrated: the new solutions are too heavily flagged");
+	else
+		log_msg(LOG_NOTICE, ctx->group_name, "calibrate", -1,
+			"left uncalibrated: no calibrator of at least %.3g Jy (cal_min_flux_jy) "
+			"transits in the beam, and no valid solutions are registered",
+			s->min_cal_flux_jy);
+}
+
 int stage_calibrate(pipe_ctx *ctx, char *err, size_t errlen)
 {
 	struct cal_result *res = NULL;
@@ -557,6 +592,7 @@ int stage_calibrate(pipe_ctx *ctx, char *err, size_t errlen)
 			goto out;
 	}
 	ctx->calibrated = res->applied_b || res->applied_g;
+	log_outcome(ctx, &s, res);
 	cal_result_free(ctx->cal);
 	ctx->cal = res;
 	res = NULL;
