@@ -983,6 +983,8 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 				       json_object_new_int(ctx->image->clean.iterations));
 		json_object_object_add(it, "nvis_gridded",
 				       json_object_new_int64((int64_t)ctx->image->nvis_gridded));
+		json_object_object_add(it, "degrid_direct",
+				       json_object_new_int(ctx->image->grid.ndegrid_dft));
 		json_object_object_add(o, "image_timing", it);
 	}
 	for (int i = 0; i < ctx->nproducts; i++)
@@ -1081,6 +1083,12 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	rc = load_settings_from(c, &s);
 	if (rc)
 		goto out;
+	{
+		/* [log] level as for contimgd (debug shows each CLEAN cycle). */
+		int lvl = log_parse_level(cfg_get_str(c, "log", "level", "info"));
+		if (lvl >= 0)
+			log_set_level(lvl);
+	}
 	rc = ctl_open_db(&s, 1, 1, &db);
 	if (rc)
 		goto out;

@@ -69,6 +69,12 @@
 
 enum grid_wkernel { GRID_W_AUTO = 0, GRID_W_ES, GRID_W_LAGRANGE };
 
+/* grid_degrid of a model with few non-zero pixels (the first major cycles on
+ * a bright calibrator: a handful of pixels) as a direct sum instead of FFTs
+ * and interpolation: exact, and cheaper while (pixels × samples) is small
+ * against the measured cost of the FFT path. */
+enum grid_dft { GRID_DFT_AUTO = 0, GRID_DFT_NEVER, GRID_DFT_ALWAYS };
+
 typedef struct grid_params {
 	int nx, ny;          /* image size in pixels, even, >= 16 */
 	double cell_rad;     /* pixel size (both axes), radians */
@@ -77,6 +83,7 @@ typedef struct grid_params {
 	double sigma;        /* grid oversampling factor, 1.2 .. 3 (default 2.0) */
 	int wstacking;       /* 1 (default): correct the w-term; 0: ignore w (2-D gridding) */
 	int wkernel;         /* enum grid_wkernel (default GRID_W_AUTO: the cheaper one) */
+	int degrid_dft;      /* enum grid_dft (default GRID_DFT_AUTO: by cost) */
 	int nthreads;        /* OpenMP threads; <= 0: the OpenMP default */
 	mem_pool *pool;      /* big buffers from and back to this pool (core/pool.h;
 				default NULL: plain allocations); must outlive the plan */
@@ -110,6 +117,7 @@ typedef struct grid_info {
 	double fft_s;         /* accumulated seconds in FFTs */
 	double screen_s;      /* accumulated seconds in w-screens, corrections, copies */
 	double index_s;       /* seconds sorting in grid_plan_set_data */
+	int ndegrid_dft;      /* grid_degrid calls done as a direct sum (GRID_DFT_*) */
 } grid_info;
 
 typedef struct grid_plan grid_plan;
@@ -132,7 +140,11 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 int grid_dirty(grid_plan *g, const float complex *vis, float *image);
 
 /* Predict vis[k] for every selected sample from image[ny*nx] (model flux per
- * pixel); entries of unselected samples are set to 0.  0 or -EINVAL. */
+ * pixel); entries of unselected samples are set to 0.  A sparse image may be
+ * predicted by the direct sum of the operator above (grid_params.degrid_dft):
+ * the same result to the gridder's accuracy, since that is the operator the
+ * gridder approximates.  0, -EINVAL, -ENOMEM (direct sum only: the FFT path
+ * is taken instead). */
 int grid_degrid(grid_plan *g, const float *image, float complex *vis);
 
 /* Copy of the plan's choices and accumulated timings. */

@@ -7,6 +7,7 @@
 #include <complex.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +38,8 @@ static const double ufrac = 0.35; /* |u|, |v| <= ufrac/cell */
 /* The slant of the data and of the image (0 for the orthographic tests). */
 static double gxi, geta;
 static int gwkernel;
+/* grid_params.degrid_dft of plan(): the FFT path unless a test asks. */
+static int gdft = GRID_DFT_NEVER;
 
 static void make_data(double wscale)
 {
@@ -96,6 +99,7 @@ static grid_plan *plan(int wstack, double eps)
 	p.xi = gxi;
 	p.eta = geta;
 	p.wkernel = gwkernel;
+	p.degrid_dft = gdft;
 	CHECK_OK(grid_plan_new(&p, &g, err, sizeof err), err);
 	grid_uvdata d = { NROW, NCHAN, uvw, freq, wgt };
 	CHECK_OK(grid_plan_set_data(g, &d, err, sizeof err), err);
@@ -137,6 +141,94 @@ static void check_dirty(int wstack, double eps, double wscale)
 	       "error %.3g\n", wstack, gxi, geta, eps, inf.support,
 	       inf.wkernel == GRID_W_LAGRANGE ? "Lagrange" : "ES", inf.nplanes, rel);
 	CHECK(rel < eps, "relative error %g > %g", rel, eps);
+	grid_plan_free(g);
+}
+
+static void check_degrid(int wstack, double eps, double wscale);
+
+/* The direct-sum prediction of sparse models (GRID_DFT_ALWAYS) against the
+ * test's own DFT: exact to float rounding, orthographic, slant with
+ * Lagrange planes, without w-stacking, and with unequally spaced channels
+ * (no phase stepping); GRID_DFT_AUTO takes it for a few pixels and the FFT
+ * path for many. */
+static void check_direct(int wstack, int uneven)
+{
+	static float complex vis[NROW * NCHAN];
+	static float img[NX * NY];
+	double num = 0, den = 0;
+
+	make_data(gwkernel ? 10 : 1000);
+	if (uneven)
+		freq[1] = 1.31e9;
+	memset(img, 0, sizeof img);
+	img[(NY / 2) * NX + NX / 2] = 2.0f;  /* the phase centre */
+	img[(NY / 2 + 17) * NX + NX / 2 - 30] = 0.7f;
+	img[(NY / 2 - 40) * NX + NX / 2 + 51] = -0.3f;
+	img[3 * NX + 5] = 0.25f;             /* near a corner: large n − 1 */
+	gdft = GRID_DFT_ALWAYS;
+	grid_plan *g = plan(wstack, 1e-4);
+	gdft = GRID_DFT_NEVER;
+	if (!g)
+		return;
+	CHECK_OK(grid_degrid(g, img, vis), NULL);
+	grid_info inf;
+	grid_get_info(g, &inf);
+	CHECK(inf.ndegrid_dft == 1, "direct sum not taken (%d)", inf.ndegrid_dft);
+	CHECK(vis[7] == 0, "unselected sample not zero");
+	for (int k = 0; k < NROW * NCHAN; k++) {
+		if (k == 7)
+			continue;
+		double re = 0, im = 0;
+		for (int j = 0; j < NX * NY; j++) {
+			if (img[j] == 0)
+				continue;
+			double l, m, nm1;
+			pix_lmn(j % NX, j / NX, &l, &m, &nm1);
+			double ph = phase(k, l, m, wstack ? nm1 : 0);
+			re += img[j] * cos(ph);
+			im -= img[j] * sin(ph);
+		}
+		num += pow(crealf(vis[k]) - re, 2) + pow(cimagf(vis[k]) - im, 2);
+		den += re * re + im * im;
+	}
+	double rel = sqrt(num / den);
+	printf("# direct-sum degrid vs DFT: wstacking %d slant (%g, %g)%s: L2 relative error "
+	       "%.3g\n", wstack, gxi, geta, uneven ? " uneven channels" : "", rel);
+	CHECK(rel < 1e-6, "relative error %g", rel);
+	grid_plan_free(g);
+	make_data(1000); /* restore the channels */
+}
+
+static void test_degrid_direct(void)
+{
+	check_direct(1, 0);
+	check_direct(1, 1);
+	check_direct(0, 0);
+	gxi = 0.35, geta = -0.8, gwkernel = GRID_W_LAGRANGE;
+	check_direct(1, 0);
+	gxi = geta = 0, gwkernel = GRID_W_AUTO;
+
+	/* AUTO: one pixel is predicted by the direct sum (nothing else is
+	 * cheaper); a dense model by the FFT path. */
+	static float complex vis[NROW * NCHAN];
+	static float img[NX * NY];
+	make_data(1000);
+	memset(img, 0, sizeof img);
+	img[(NY / 2) * NX + NX / 2 + 3] = 1.0f;
+	gdft = GRID_DFT_AUTO;
+	grid_plan *g = plan(1, 1e-4);
+	gdft = GRID_DFT_NEVER;
+	if (!g)
+		return;
+	grid_info inf;
+	CHECK_OK(grid_degrid(g, img, vis), NULL);
+	grid_get_info(g, &inf);
+	CHECK(inf.ndegrid_dft == 1, "AUTO did not take the direct sum for one pixel");
+	for (int j = 0; j < NX * NY; j++)
+		img[j] = (float)(j % 7) - 3;
+	CHECK_OK(grid_degrid(g, img, vis), NULL);
+	grid_get_info(g, &inf);
+	CHECK(inf.ndegrid_dft == 1, "AUTO took the direct sum for a dense model");
 	grid_plan_free(g);
 }
 
@@ -398,6 +490,7 @@ int main(int argc, char **argv)
 	RUN(test_degrid_wstack);
 	RUN(test_degrid_2d);
 	RUN(test_adjoint);
+	RUN(test_degrid_direct);
 	RUN(test_slant);
 	RUN(test_fit_wplane);
 	RUN(test_point_source_psf);
