@@ -1047,7 +1047,7 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 
 /* The direct sum V_k = Σ_j x_j exp(−2πi (u X_j + v Y_j + w' (n_j − 1))) over
  * the npix non-zero pixels (pix[], flux[]), per row with the phase stepped
- * from channel to channel when the channels are equally spaced.  Samples with
+ * from channel to channel through equally spaced runs.  Samples with
  * weight <= 0 get 0 (the caller checked that none was dropped). */
 static int degrid_direct(grid_plan *g, const int *pix, const double *flux, size_t npix,
 			 float complex *vis)
@@ -1055,18 +1055,25 @@ static int degrid_direct(grid_plan *g, const int *pix, const double *flux, size_
 	const int nx = g->p.nx, ny = g->p.ny, nc = g->d.nchan;
 	const double *f = g->d.freq_hz, two_pi_c = 2 * M_PI / VIS_C_M_S;
 	double *X = malloc(3 * npix * sizeof *X), *Y = X ? X + npix : NULL, *N1 = X ? Y + npix : NULL;
-	int uniform = 1, r = 0;
+	unsigned char *restart = malloc((size_t)nc);
+	int r = 0;
 
-	if (!X)
+	if (!X || !restart) {
+		free(X);
+		free(restart);
 		return -ENOMEM;
+	}
 	for (size_t k = 0; k < npix; k++) {
 		int ix = pix[k] % nx, iy = pix[k] / nx;
 		X[k] = -(ix - nx / 2) * g->p.cell_rad;
 		Y[k] = (iy - ny / 2) * g->p.cell_rad;
 		N1[k] = g->wst ? pixel_nm1(g, ix, iy) : 0;
 	}
-	for (int c = 2; c < nc && uniform; c++)
-		uniform = fabs((f[c] - f[c - 1]) - (f[1] - f[0])) <= 1e-9 * fabs(f[1] - f[0]);
+	/* The phase is stepped through each run of equally spaced channels and
+	 * computed afresh where the spacing changes (missing subbands). */
+	for (int c = 0; c < nc; c++)
+		restart[c] = c == 0 || (c < nc - 1 && fabs((f[c + 1] - f[c]) - (f[c] - f[c - 1])) >
+						      1e-9 * fabs(f[c] - f[c - 1]));
 #pragma omp parallel num_threads(g->nthreads)
 	{
 		double complex *acc = malloc((size_t)nc * sizeof *acc);
@@ -1086,16 +1093,14 @@ static int degrid_direct(grid_plan *g, const int *pix, const double *flux, size_
 			for (size_t k = 0; k < npix; k++) {
 				/* Phase per Hz of this pixel on this baseline. */
 				double ph = -two_pi_c * (uvw[0] * X[k] + uvw[1] * Y[k] + wp * N1[k]);
-				if (uniform && nc > 1) {
-					double complex z = flux[k] * cexp(I * ph * f[0]);
-					double complex dz = cexp(I * ph * (f[1] - f[0]));
-					for (int c = 0; c < nc; c++) {
-						acc[c] += z;
-						z *= dz;
+				double complex z = 0, dz = 1;
+				for (int c = 0; c < nc; c++) {
+					if (restart[c]) {
+						z = flux[k] * cexp(I * ph * f[c]);
+						dz = c < nc - 1 ? cexp(I * ph * (f[c + 1] - f[c])) : 1;
 					}
-				} else {
-					for (int c = 0; c < nc; c++)
-						acc[c] += flux[k] * cexp(I * ph * f[c]);
+					acc[c] += z;
+					z *= dz;
 				}
 			}
 			float complex *out = vis + row * nc;
@@ -1105,6 +1110,7 @@ static int degrid_direct(grid_plan *g, const int *pix, const double *flux, size_
 		free(acc);
 	}
 	free(X);
+	free(restart);
 	return r;
 }
 
