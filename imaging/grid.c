@@ -1146,11 +1146,12 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 		double per = g->dft_s_per_term > 0 ? g->dft_s_per_term : 2e-9 / g->nthreads;
 		if (npix <= MAXPIX &&
 		    (g->p.degrid_dft == GRID_DFT_ALWAYS || per * npix * ns < 0.8 * fft_est)) {
+			double td = now_s();
 			if (degrid_direct(g, pix, flux, npix, vis) == 0) {
-				double dt = now_s() - t;
+				double dt = now_s() - td; /* the sum alone, not the scan */
 				if (npix * ns > 0)
 					g->dft_s_per_term = dt / ((double)npix * ns);
-				g->grid_s += dt;
+				g->grid_s += now_s() - t;
 				g->ndegrid_dft++;
 				return 0;
 			}
