@@ -94,6 +94,21 @@ static inline const char *test_data(const char *rel)
 	return buf[k];
 }
 
+/* The first line of the file at path into buf[n], without its newline;
+ * buf is "" when the file cannot be read. */
+static inline const char *test_first_line(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	buf[0] = 0;
+	if (f) {
+		if (!fgets(buf, (int)n, f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
 /* A scratch directory for this process (created on first use). */
 static inline const char *test_tmpdir(void)
 {

@@ -114,7 +114,7 @@ static long huge_kb_at(const void *addr)
 static void test_huge_pages(void)
 {
 	size_t n = 32 * MB;
-	char *a = pool_get(NULL, n), mode[128] = "";
+	char *a = pool_get(NULL, n), mode[128];
 	CHECK(a != NULL);
 	if (!a)
 		return;
@@ -122,21 +122,9 @@ static void test_huge_pages(void)
 	CHECK((((uintptr_t)a - 64) & (2 * MB - 1)) == 0, "large block not 2 MB aligned: %p",
 	      (void *)a);
 	memset(a, 7, n);
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-	if (f) {
-		if (!fgets(mode, sizeof mode, f))
-			mode[0] = 0;
-		mode[strcspn(mode, "\n")] = 0;
-		fclose(f);
-	}
-	char defrag[128] = "";
-	f = fopen("/sys/kernel/mm/transparent_hugepage/defrag", "r");
-	if (f) {
-		if (!fgets(defrag, sizeof defrag, f))
-			defrag[0] = 0;
-		defrag[strcspn(defrag, "\n")] = 0;
-		fclose(f);
-	}
+	char defrag[128];
+	test_first_line("/sys/kernel/mm/transparent_hugepage/enabled", mode, sizeof mode);
+	test_first_line("/sys/kernel/mm/transparent_hugepage/defrag", defrag, sizeof defrag);
 	long kb = huge_kb_at(a);
 	if ((strstr(mode, "[always]") || strstr(mode, "[madvise]")) && kb >= 0 &&
 	    !strstr(defrag, "[never]")) {
