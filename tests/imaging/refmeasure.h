@@ -1,10 +1,11 @@
 /*
  * tests/imaging/refmeasure.h — measurement helpers shared by the reference
  * field acceptance tests (test_reference.c with the true gains divided out,
- * test_reference_cal.c on the calibrated path): the truth JSON of a reference
- * group, medians, the WCS of a written FITS image, and a fixed-shape beam fit
- * of a source's amplitude.  Static functions: each test includes this header
- * once.
+ * test_reference_cal.c on the calibrated path) and by
+ * tests/integration/truthcheck.c: the truth JSON of a reference or
+ * contimg-sim group, medians, the WCS of a written FITS image, and a
+ * fixed-shape beam fit of a source's amplitude.  Static inline functions:
+ * each program includes this header once and uses what it needs.
  */
 #ifndef CONTIMG_TEST_REFMEASURE_H
 #define CONTIMG_TEST_REFMEASURE_H
@@ -21,28 +22,28 @@
 #include "imaging/image.h"
 
 /* At most this many truth sources are read. */
-#define MAXSRC 64
+#define MAXSRC 512
 
 typedef struct truth_src {
 	char name[32];
 	double ra_deg, dec_deg, flux, alpha;
 } truth_src;
 
-static int cmp_double(const void *a, const void *b)
+static inline int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
 }
 
 /* Median of a[0..n) (n > 0); sorts a in place. */
-static double median(double *a, int n)
+static inline double median(double *a, int n)
 {
 	qsort(a, n, sizeof *a, cmp_double);
 	return n % 2 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
 }
 
 /* The sources (up to MAXSRC) and sigma_vis of a truth JSON file. */
-static int read_truth(const char *path, truth_src *src, int *nsrc, double *sigma_vis)
+static inline int read_truth(const char *path, truth_src *src, int *nsrc, double *sigma_vis)
 {
 	json_object *root = json_object_from_file(path), *o, *arr;
 	*nsrc = 0;
@@ -73,7 +74,7 @@ static int read_truth(const char *path, truth_src *src, int *nsrc, double *sigma
 }
 
 /* WCSLIB from the written FITS header (NULL on failure; free with wcsvfree). */
-static struct wcsprm *read_wcs(const char *path, int *nwcs)
+static inline struct wcsprm *read_wcs(const char *path, int *nwcs)
 {
 	fitsfile *f = NULL;
 	int st = 0, nkeys = 0, nrej = 0;
@@ -93,7 +94,7 @@ static struct wcsprm *read_wcs(const char *path, int *nwcs)
  * to the pixels within half a minor-axis FWHM (a fixed-shape Gaussian fit:
  * less sensitive than the single peak pixel to how CLEAN spread the
  * components of an off-pixel source). */
-static double beam_amplitude(const image_result *r, const float *img, double x, double y)
+static inline double beam_amplitude(const image_result *r, const float *img, double x, double y)
 {
 	double rad = 0.5 * r->beam.bmin_rad / r->cell_rad, sdk = 0, skk = 0;
 	for (int iy = (int)floor(y - rad); iy <= (int)ceil(y + rad); iy++)
