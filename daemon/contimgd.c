@@ -299,11 +299,7 @@ static void on_hup(uv_signal_t *h, int sig)
 		workers_set_config(d->workers, c, &s);
 	cfg_free(d->cfg);
 	d->cfg = c;
-	{
-		int lvl = log_parse_level(cfg_get_str(c, "log", "level", "info"));
-		if (lvl >= 0)
-			log_set_level(lvl);
-	}
+	util_apply_log_level(c);
 	if (s.rescan_interval_s > 0)
 		uv_timer_start(&d->rescan, on_rescan_timer, (uint64_t)(s.rescan_interval_s * 1000),
 			       (uint64_t)(s.rescan_interval_s * 1000));

@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "daemon/ctl.h"
 #include "daemon/pipeline.h"
+#include "daemon/util.h"
 #include "imaging/image.h"
 #include "state/db.h"
 #include "state/queue.h"
@@ -1083,12 +1084,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	rc = load_settings_from(c, &s);
 	if (rc)
 		goto out;
-	{
-		/* [log] level as for contimgd (debug shows each CLEAN cycle). */
-		int lvl = log_parse_level(cfg_get_str(c, "log", "level", "info"));
-		if (lvl >= 0)
-			log_set_level(lvl);
-	}
+	util_apply_log_level(c); /* as contimgd (debug shows each CLEAN cycle) */
 	rc = ctl_open_db(&s, 1, 1, &db);
 	if (rc)
 		goto out;

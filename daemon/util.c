@@ -1,7 +1,9 @@
 /*
- * daemon/util.c — clocks and mkdir -p (see util.h).
+ * daemon/util.c — clocks, mkdir -p and the log level (see util.h).
  */
 #include "daemon/util.h"
+
+#include "core/log.h"
 
 #include <errno.h>
 #include <string.h>
@@ -42,4 +44,11 @@ int util_mkdir_p(const char *path)
 	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+void util_apply_log_level(const cfg *c)
+{
+	int lvl = log_parse_level(cfg_get_str(c, "log", "level", "info"));
+	if (lvl >= 0)
+		log_set_level(lvl);
 }

@@ -5,6 +5,8 @@
 #ifndef CONTIMG_DAEMON_UTIL_H
 #define CONTIMG_DAEMON_UTIL_H
 
+#include "core/config.h"
+
 /* Seconds on CLOCK_MONOTONIC: for durations and timeouts (immune to clock
  * steps; the origin is arbitrary). */
 double util_mono_s(void);
@@ -18,5 +20,9 @@ double util_wall_s(void);
  * the mkdir that failed; -ENAMETOOLONG when path is empty or 4096 bytes or
  * longer. */
 int util_mkdir_p(const char *path);
+
+/* Set the log level from [log] level of c (default info); a value
+ * log_parse_level does not know leaves the level as it is. */
+void util_apply_log_level(const cfg *c);
 
 #endif
