@@ -45,7 +45,8 @@ TOOL_BIN := $(B)/tests/integration/truthcheck
 
 DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf hdf5-tools \
 	libcfitsio-dev libfftw3-dev libsqlite3-dev sqlite3 wcslib-dev wcslib-tools libsystemd-dev \
-	liberfa-dev libjson-c-dev libinih-dev fitsverify systemd
+	liberfa-dev libjson-c-dev libinih-dev fitsverify systemd \
+	python3-numpy python3-h5py python3-erfa
 
 .PHONY: all deps test unit integration asan run bench bench-wsclean clean install fuzz
 all: $(BINS)

@@ -1,0 +1,367 @@
+#!/usr/bin/python3
+"""tests/recipe/recipe_sim.py -- an independent implementation of the recipe
+the reference groups were made with (../shared/data/README.md), for checking
+contimg on data "made the same way" at pointings the reference groups do not
+cover.  It shares no code with contimg: numpy, h5py and pyerfa only (Debian:
+python3-numpy python3-h5py python3-erfa; run it with /usr/bin/python3).
+
+  recipe_sim.py verify GROUP_DIR
+      Rebuild the model of a reference group from its truth_*.json and
+      gains_*.h5 and print chi2/dof of the cross-correlations against the
+      file's data, and the largest uvw difference.  1.00 means this file
+      implements the recipe.
+
+  recipe_sim.py make --template DIR --out DIR --dec DEG --shift-days D
+                     --sky CSV [--gains FILE|none] [--sefd JY] [--seed N]
+      A new group from the files of the template group (same stations,
+      baselines, band, integrations and layout): every time moved by D days
+      (fractional: choose D to put a source on the meridian), the pointing
+      declination DEG, uvw recomputed, visibilities of the sources in CSV
+      (name,ra_deg,dec_deg,flux_mjy,spectral_index, the catalog format),
+      + SEFD on the autocorrelations, then the gains (gains_*.h5 of the
+      recipe, indexed by integration, antenna number, channel and pol; or
+      none), then complex Gaussian noise sigma = SEFD / sqrt(2 dnu tau)
+      (SEFD 0: no noise).  Writes truth_<group>.json with the template's
+      keys and, with gains, a copy of the gains with the new time_jd.
+
+  recipe_sim.py shift TEMPLATE_DIR RA DEC [--after DAYS]
+      The --shift-days (at least DAYS, default 0) that puts the ICRS position
+      (RA, DEC degrees) on the meridian (H = 0) at the template's mid time.
+
+  recipe_sim.py meridian ISOT DEC
+      The ICRS right ascension (degrees) on the local meridian at the UTC
+      time ISOT for the ICRS declination DEC (the recipe's H = 0).
+"""
+import argparse
+import csv
+import glob
+import json
+import os
+import sys
+
+import erfa
+import h5py
+import numpy as np
+
+C = 299792458.0
+DISH = 4.65
+
+
+def j1(x):
+    """Bessel J1 by its power series (|x| < 20 here: ample terms)."""
+    x = np.asarray(x, float)
+    s = np.zeros_like(x)
+    t = x / 2.0
+    for k in range(60):
+        s += t
+        t = t * -(x * x / 4.0) / ((k + 1) * (k + 2))
+    return s
+
+
+def airy_power(nu, n):
+    x = np.pi * DISH * nu * np.sqrt(max(1.0 - n * n, 0.0)) / C
+    if x[0] < 1e-9:
+        return np.ones_like(nu)
+    return (2.0 * j1(x) / x) ** 2
+
+
+def tt_of(jd_utc):
+    return erfa.taitt(*erfa.utctai(jd_utc, 0.0))
+
+
+def source_lmn(ra, dec, jd_utc, lon, dec0):
+    """Recipe: eraAtci13 ICRS -> CIRS, H = ERA(UT1 = UTC) + lon - RA_CIRS."""
+    tt1, tt2 = tt_of(jd_utc)
+    ri, di, _ = erfa.atci13(ra, dec, 0.0, 0.0, 0.0, 0.0, tt1, tt2)
+    h = erfa.era00(jd_utc, 0.0) + lon - ri
+    l = -np.cos(di) * np.sin(h)
+    m = np.sin(di) * np.cos(dec0) - np.cos(di) * np.sin(dec0) * np.cos(h)
+    n = np.sin(di) * np.sin(dec0) + np.cos(di) * np.cos(dec0) * np.cos(h)
+    return l, m, n
+
+
+def baseline_uvw(hdr, dec0):
+    """uvw = R(H_G = -lon, dec0) (pos[a2] - pos[a1]) with ECEF offsets."""
+    lon = np.radians(hdr["longitude"][()])
+    pos = hdr["antenna_positions"][:]
+    index = {int(a): i for i, a in enumerate(hdr["antenna_numbers"][:])}
+    i1 = np.array([index[int(a)] for a in hdr["ant_1_array"][:]])
+    i2 = np.array([index[int(a)] for a in hdr["ant_2_array"][:]])
+    b = pos[i2] - pos[i1]
+    sh, ch = np.sin(-lon), np.cos(-lon)
+    sd, cd = np.sin(dec0), np.cos(dec0)
+    u = sh * b[:, 0] + ch * b[:, 1]
+    v = -sd * ch * b[:, 0] + sd * sh * b[:, 1] + cd * b[:, 2]
+    w = cd * ch * b[:, 0] - cd * sh * b[:, 1] + sd * b[:, 2]
+    return np.stack([u, v, w], 1)
+
+
+def model_vis(hdr, sources, dec0, uvw, sefd):
+    """Sum over sources of S A exp(-2 pi i (ul + vm + w(n-1)) nu / c), per
+    (blt, channel); autocorrelations get + SEFD."""
+    lon = np.radians(hdr["longitude"][()])
+    t = hdr["time_array"][:]
+    nu = hdr["freq_array"][:].reshape(-1)
+    vis = np.zeros((len(t), len(nu)), complex)
+    for tj in np.unique(t):
+        sel = np.nonzero(t == tj)[0]
+        for s in sources:
+            l, m, n = source_lmn(s["ra_rad"], s["dec_rad"], tj, lon, dec0)
+            flux = s["flux"] * (nu / 1.4e9) ** s["alpha"] * airy_power(nu, n)
+            path = uvw[sel, 0] * l + uvw[sel, 1] * m + uvw[sel, 2] * (n - 1.0)
+            vis[sel] += flux[None, :] * np.exp(-2j * np.pi * path[:, None] * nu[None, :] / C)
+    auto = hdr["ant_1_array"][:] == hdr["ant_2_array"][:]
+    vis[auto] += sefd
+    return vis
+
+
+class Gains:
+    """gains[time][antenna][channel][pol] of the recipe's gains_*.h5."""
+
+    def __init__(self, path):
+        with h5py.File(path, "r") as f:
+            self.g = f["gains"][:]
+            self.ant = {int(a): i for i, a in enumerate(f["antenna_numbers"][:])}
+            self.freq = f["freq_hz"][:]
+            self.time = f["time_jd"][:]
+
+    def apply(self, hdr, vis, time_offset_days=0.0):
+        """vis[blt, chan] -> per pol g[a1] vis conj(g[a2]); returns (blt, chan, pol)."""
+        t = hdr["time_array"][:] - time_offset_days
+        nu = hdr["freq_array"][:].reshape(-1)
+        it = np.array([int(np.argmin(np.abs(self.time - x))) for x in t])
+        if np.max(np.abs(self.time[it] - t)) * 86400.0 > 1.0:
+            sys.exit("recipe_sim: the gains' times do not match the group's integrations")
+        ic = np.array([int(np.argmin(np.abs(self.freq - x))) for x in nu])
+        if np.max(np.abs(self.freq[ic] - nu)) > 1.0:
+            sys.exit("recipe_sim: the gains' frequencies do not match the group's channels")
+        try:
+            i1 = np.array([self.ant[int(a)] for a in hdr["ant_1_array"][:]])
+            i2 = np.array([self.ant[int(a)] for a in hdr["ant_2_array"][:]])
+        except KeyError as e:
+            sys.exit("recipe_sim: antenna %s has no gains" % e)
+        out = np.empty(vis.shape + (2,), complex)
+        for p in range(2):
+            g1 = self.g[it, i1][:, ic, p]
+            g2 = self.g[it, i2][:, ic, p]
+            out[..., p] = g1 * vis * np.conj(g2)
+        return out
+
+
+def read_truth(group_dir):
+    paths = glob.glob(os.path.join(group_dir, "truth_*.json"))
+    if len(paths) != 1:
+        sys.exit("recipe_sim: %s: expected one truth_*.json" % group_dir)
+    with open(paths[0]) as f:
+        return json.load(f)
+
+
+def truth_sources(truth):
+    return [{"name": s["name"], "ra_rad": np.radians(s["ra"]), "dec_rad": np.radians(s["dec"]),
+             "flux": float(s["flux"]), "alpha": float(s.get("alpha", 0.0))} for s in truth["sources"]]
+
+
+def subband_files(group_dir):
+    files = sorted(glob.glob(os.path.join(group_dir, "*_sb[0-9][0-9].hdf5")))
+    if not files:
+        sys.exit("recipe_sim: no *_sbNN.hdf5 files in %s" % group_dir)
+    return files
+
+
+def cmd_verify(args):
+    truth = read_truth(args.group)
+    sources = truth_sources(truth)
+    gp = glob.glob(os.path.join(args.group, "gains_*.h5"))
+    gains = Gains(gp[0]) if gp else None
+    sigma = float(truth["sigma_vis"])
+    chi2 = 0.0
+    dof = 0
+    duvw = 0.0
+    for path in subband_files(args.group):
+        with h5py.File(path, "r") as f:
+            hdr = f["Header"]
+            dec0 = float(hdr["extra_keywords/phase_center_dec"][()])
+            uvw = baseline_uvw(hdr, dec0)
+            duvw = max(duvw, float(np.max(np.abs(uvw - hdr["uvw_array"][:]))))
+            vis = model_vis(hdr, sources, dec0, uvw, float(truth["sefd"]))
+            model = gains.apply(hdr, vis) if gains else np.repeat(vis[..., None], 2, axis=2)
+            data = f["Data/visdata"][:][:, 0, :, :]
+            cross = hdr["ant_1_array"][:] != hdr["ant_2_array"][:]
+            r = data[cross] - model[cross]
+            chi2 += float(np.sum(r.real ** 2 + r.imag ** 2)) / sigma ** 2
+            dof += 2 * r.size
+    print("verify %s: chi2/dof %.4f over %d values; max |uvw - file| %.2e m" %
+          (args.group, chi2 / dof, dof, duvw))
+    return 0
+
+
+def read_sky(path):
+    out = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            out.append({"name": row["name"], "ra_rad": np.radians(float(row["ra_deg"])),
+                        "dec_rad": np.radians(float(row["dec_deg"])),
+                        "flux": float(row["flux_mjy"]) / 1000.0,
+                        "alpha": float(row.get("spectral_index") or 0.0)})
+    if not out:
+        sys.exit("recipe_sim: no sources in %s" % path)
+    return out
+
+
+def shifted_name(base, days):
+    """'YYYY-MM-DDTHH:MM:SS_sbNN.hdf5' with the timestamp moved by days."""
+    stamp, rest = base.split("_sb", 1)
+    d1, d2 = erfa.dtf2d("UTC", int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]),
+                        int(stamp[11:13]), int(stamp[14:16]), float(stamp[17:19]))
+    y, mo, d, hmsf = erfa.d2dtf("UTC", 0, d1, d2 + days)
+    return "%04d-%02d-%02dT%02d:%02d:%02d_sb%s" % (y, mo, d, hmsf[0], hmsf[1], hmsf[2], rest)
+
+
+def iso_of(jd_utc, ndp=3):
+    y, mo, d, hmsf = erfa.d2dtf("UTC", ndp, jd_utc, 0.0)
+    frac = ("." + "%0*d" % (ndp, hmsf[3])) if ndp else ""
+    return "%04d-%02d-%02dT%02d:%02d:%02d%s" % (y, mo, d, hmsf[0], hmsf[1], hmsf[2], frac)
+
+
+def cmd_make(args):
+    files = subband_files(args.template)
+    truth = read_truth(args.template)
+    sources = read_sky(args.sky)
+    dec0 = np.radians(args.dec)
+    gains = None if args.gains == "none" else Gains(args.gains)
+    os.makedirs(args.out, exist_ok=True)
+    rng = np.random.default_rng(args.seed)
+    times = None
+    for path in files:
+        out = os.path.join(args.out, shifted_name(os.path.basename(path), args.shift_days))
+        with h5py.File(path, "r") as f, h5py.File(out, "w") as g:
+            for k in f:
+                f.copy(k, g)
+        with h5py.File(out, "r+") as g:
+            hdr = g["Header"]
+            hdr["time_array"][...] = hdr["time_array"][:] + args.shift_days
+            hdr["extra_keywords/phase_center_dec"][...] = dec0
+            if "phase_center_app_dec" in hdr:
+                hdr["phase_center_app_dec"][...] = dec0
+            uvw = baseline_uvw(hdr, dec0)
+            hdr["uvw_array"][...] = uvw.astype(hdr["uvw_array"].dtype)
+            vis = model_vis(hdr, sources, dec0, uvw, args.sefd)
+            if gains:
+                v2 = gains.apply(hdr, vis, args.shift_days)
+            else:
+                v2 = np.repeat(vis[..., None], 2, axis=2)
+            if args.sefd > 0:
+                dnu = abs(float(hdr["channel_width"][()]))
+                tau = hdr["integration_time"][:]
+                sig = args.sefd / np.sqrt(2.0 * dnu * tau)
+                v2 = v2 + sig[:, None, None] * (rng.standard_normal(v2.shape) +
+                                                1j * rng.standard_normal(v2.shape))
+            data = g["Data/visdata"]
+            data[...] = v2[:, None, :, :].astype(data.dtype)
+            g["Data/flags"][...] = False
+            if times is None:
+                times = np.unique(hdr["time_array"][:])
+                tau0 = float(hdr["integration_time"][0])
+                dnu0 = abs(float(hdr["channel_width"][()]))
+    start = times[0] - tau0 / 2 / 86400.0
+    group = shifted_name(os.path.basename(files[0]), args.shift_days).split("_sb")[0]
+    t = dict(truth)
+    t.update({"group": group, "start_isot": iso_of(start), "mid_isot": iso_of(0.5 * (times[0] + times[-1])),
+              "dec": args.dec, "sefd": args.sefd,
+              "sigma_vis": args.sefd / np.sqrt(2.0 * dnu0 * tau0) if args.sefd > 0 else 0.0,
+              "sources": [{"name": s["name"], "ra": np.degrees(s["ra_rad"]), "dec": np.degrees(s["dec_rad"]),
+                           "flux": s["flux"], "alpha": s["alpha"]} for s in sources],
+              "gains": {"file": args.gains, "none": gains is None},
+              "made_by": "tests/recipe/recipe_sim.py (template %s, shift %.6f d)" %
+                         (os.path.basename(os.path.normpath(args.template)), args.shift_days)})
+    t.pop("ra_mid_app_deg", None)
+    with open(os.path.join(args.out, "truth_%s.json" % group), "w") as f:
+        json.dump(t, f, indent=1)
+    if gains:
+        with h5py.File(args.gains, "r") as f, h5py.File(os.path.join(args.out, "gains_%s.h5" % group), "w") as g:
+            for k in f:
+                f.copy(k, g)
+            for k, v in f.attrs.items():
+                g.attrs[k] = v
+            g["time_jd"][...] = f["time_jd"][:] + args.shift_days
+    print("made %s: %d files, dec %.4f, %d sources, gains %s, SEFD %g" %
+          (group, len(files), args.dec, len(sources), args.gains, args.sefd))
+    return 0
+
+
+def cmd_shift(args):
+    truth = read_truth(args.template)
+    lon = np.radians(float(truth["lon"]))
+    mid = truth["mid_isot"]
+    d, tm = mid.split("T")
+    y, mo, dd = (int(x) for x in d.split("-"))
+    hh, mm, ss = tm.split(":")
+    u1, u2 = erfa.dtf2d("UTC", y, mo, dd, int(hh), int(mm), float(ss))
+    mid_jd = u1 + u2
+    ra, dec = np.radians(args.ra), np.radians(args.dec)
+    sidereal_day = 1.0 / 1.00273781191135448
+
+    def hour_angle(shift):
+        jd = mid_jd + shift
+        tt1, tt2 = tt_of(jd)
+        ri, _, _ = erfa.atci13(ra, dec, 0.0, 0.0, 0.0, 0.0, tt1, tt2)
+        h = erfa.era00(jd, 0.0) + lon - ri
+        return np.arctan2(np.sin(h), np.cos(h))
+
+    shift = args.after
+    for _ in range(8):
+        shift -= hour_angle(shift) / (2 * np.pi) * sidereal_day
+    while shift < args.after:
+        shift += sidereal_day
+        for _ in range(3):
+            shift -= hour_angle(shift) / (2 * np.pi) * sidereal_day
+    print("%.9f" % shift)
+    return 0
+
+
+def cmd_meridian(args):
+    d, tm = args.isot.split("T")
+    y, mo, dd = (int(x) for x in d.split("-"))
+    hh, mm, ss = tm.split(":")
+    u1, u2 = erfa.dtf2d("UTC", y, mo, dd, int(hh), int(mm), float(ss))
+    tt1, tt2 = erfa.taitt(*erfa.utctai(u1, u2))
+    target = erfa.era00(u1, u2) + np.radians(-118.2825 if args.lon is None else args.lon)
+    dec = np.radians(args.dec)
+    ra = target
+    for _ in range(6):
+        ri, _, _ = erfa.atci13(ra, dec, 0.0, 0.0, 0.0, 0.0, tt1, tt2)
+        ra += np.arctan2(np.sin(target - ri), np.cos(target - ri))
+    print("%.8f" % np.degrees(ra % (2 * np.pi)))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    v = sub.add_parser("verify")
+    v.add_argument("group")
+    m = sub.add_parser("make")
+    m.add_argument("--template", required=True)
+    m.add_argument("--out", required=True)
+    m.add_argument("--dec", type=float, required=True)
+    m.add_argument("--shift-days", type=float, default=0.0)
+    m.add_argument("--sky", required=True)
+    m.add_argument("--gains", default="none")
+    m.add_argument("--sefd", type=float, default=6500.0)
+    m.add_argument("--seed", type=int, default=1)
+    sh = sub.add_parser("shift")
+    sh.add_argument("template")
+    sh.add_argument("ra", type=float)
+    sh.add_argument("dec", type=float)
+    sh.add_argument("--after", type=float, default=0.0)
+    r = sub.add_parser("meridian")
+    r.add_argument("isot")
+    r.add_argument("dec", type=float)
+    r.add_argument("--lon", type=float, default=None, help="east longitude, degrees (default DSA-110)")
+    args = ap.parse_args()
+    return {"verify": cmd_verify, "make": cmd_make, "shift": cmd_shift,
+            "meridian": cmd_meridian}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
