@@ -2,14 +2,17 @@
 # tests/integration/test_recipe.sh — contimg on data made by an independent
 # implementation of the reference recipe (tests/recipe/recipe_sim.py: numpy,
 # h5py and pyerfa, no contimg code) at pointings, dates and calibrators the
-# reference groups do not cover.  contimg-sim cannot do this job: a frame or
+# reference groups do not cover (no flux standard: contimg models those
+# with Perley-Butler 2017, the recipe with the list's flat L-band flux;
+# docs/imaging.md).  contimg-sim cannot do this job: a frame or
 # sign error it shared with the pipeline would cancel (docs/imaging.md).
 #
 # First the simulator is checked against both reference groups (their truth
 # and true gains reproduce the data at chi2/dof = 1).  Then, per scenario, a
 # calibrator transit from the VLA list is made from the cal-0834 files moved
 # in time so that the calibrator crosses the meridian at mid-group, with the
-# reference's true gains and SEFD 6500 noise, and six catalog sources
+# reference's true gains (24 antennas) or, re-laid out for 64 antennas,
+# recipe_sim's random gains, SEFD 6500 noise, and six catalog sources
 # around it; a field group one hour later has six other sources.  Both go
 # through `contimgctl process` with one state (the field group is calibrated
 # with the calibrator group's tables) and are measured with truthcheck.
@@ -68,10 +71,12 @@ six() {
 	}'
 }
 
-# scenario NAME CAL DEC0 AFTER_DAYS [process options]: leaves $T/NAME.{cal,field}.check
+# scenario NAME CAL DEC0 AFTER_DAYS NANTS GAINS [process options]: leaves
+# $T/NAME.{cal,field,abs}.check.  GAINS: ref (the reference's true gains,
+# its 24 antennas) or random (recipe_sim's own, any NANTS).
 scenario() {
-	n=$1 cal=$2 dec0=$3 after=$4
-	shift 4
+	n=$1 cal=$2 dec0=$3 after=$4 nants=$5 gains=$6
+	shift 6
 	D=$T/$n
 	mkdir -p "$D/state" "$D/products" "$D/ingest"
 	printf '[paths]\ningest_dir = %s/ingest\nstate_dir = %s/state\nproducts_dir = %s/products\n' \
@@ -89,12 +94,13 @@ scenario() {
 	  six "${n}c" "$ra" "$dec0"; } >"$D/cal.csv"
 	{ echo $hdr; six "${n}f" "$fra" "$dec0"; } >"$D/field.csv"
 	G=$(ls "$REF"/cal-0834/gains_*.h5)
-	$SIM make --template "$REF/cal-0834" --out "$D/cal" --dec "$dec0" --shift-days "$shd" \
-		--sky "$D/cal.csv" --gains "$G" --seed 11 >"$D/sim.log" 2>&1 || { cat "$D/sim.log"; return 1; }
-	$SIM make --template "$REF/cal-0834" --out "$D/field" --dec "$dec0" --shift-days "$shf" \
-		--sky "$D/field.csv" --gains "$G" --seed 12 >>"$D/sim.log" 2>&1 || { cat "$D/sim.log"; return 1; }
-	$SIM make --template "$REF/cal-0834" --out "$D/abs" --dec "$dec0" --shift-days "$shd" \
-		--sky "$D/cal.csv" --gains none --seed 13 >>"$D/sim.log" 2>&1 || { cat "$D/sim.log"; return 1; }
+	[ "$gains" = ref ] || G=$gains
+	mk() { $SIM make --template "$REF/cal-0834" --dec "$dec0" --nants "$nants" "$@" >>"$D/sim.log" 2>&1 ||
+		{ cat "$D/sim.log"; return 1; }; }
+	mk --out "$D/cal" --shift-days "$shd" --sky "$D/cal.csv" --gains "$G" --seed 11 --gain-seed 5 || return 1
+	# The same instrument one hour later (random gains: the same gain seed).
+	mk --out "$D/field" --shift-days "$shf" --sky "$D/field.csv" --gains "$G" --seed 12 --gain-seed 5 || return 1
+	mk --out "$D/abs" --shift-days "$shd" --sky "$D/cal.csv" --gains none --seed 13 || return 1
 	export CONTIMG_CONFIG=$D/c.conf
 	"$CTL" catalog import --vla "$VLA" >/dev/null || return 1
 	"$CTL" catalog import --csv "$D/catalog.csv" >/dev/null || return 1
@@ -149,18 +155,18 @@ verify() {
 		}' "$T/$1.cal.check" "$T/$1.field.check"
 }
 
-# name calibrator pointing-dec days-after-2026-03-01 [process options]
-for s in "r16 0318+164 16.2 40" "rm29 1924-292 -29.0 130" "r30 1331+305 30.2 220" \
-	"r78 1800+784 78.2 300 --set calibrate.cal_min_flux_jy=1.5"; do
+# name calibrator pointing-dec days-after-2026-03-01 antennas gains [process options]
+for s in "r16 0318+164 16.2 40 24 ref" "rm29 1924-292 -29.0 130 24 ref" "r30 1331+305 30.2 220 24 ref" \
+	"r78 1800+784 78.2 300 24 ref --set calibrate.cal_min_flux_jy=1.5" "r40 1642+398 40.2 250 64 random"; do
 	set -- $s
-	n=$1 cal=$2 dec0=$3
+	n=$1 cal=$2 dec0=$3 nants=$5
 	if scenario "$@" >"$T/$n.log" 2>&1; then
-		check "recipe data, $cal at pointing dec $dec0: calibrator and both groups' sources at their truth" \
+		check "recipe data, $cal at pointing dec $dec0, $nants antennas: calibrator and both groups' sources at their truth" \
 			verify "$n" "$cal"
-		check "recipe data, $cal at pointing dec $dec0, no gains, uncalibrated: absolute positions" \
+		check "recipe data, $cal at pointing dec $dec0, $nants antennas, no gains, uncalibrated: absolute positions" \
 			absolute "$n" "$cal"
 	else
-		fail "recipe data, $cal at pointing dec $dec0: the chain failed"
+		fail "recipe data, $cal at pointing dec $dec0, $nants antennas: the chain failed"
 		tail -8 "$T/$n.log" >&2
 	fi
 	for g in cal field abs; do

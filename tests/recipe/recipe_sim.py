@@ -12,7 +12,8 @@ python3-numpy python3-h5py python3-erfa; run it with /usr/bin/python3).
       implements the recipe.
 
   recipe_sim.py make --template DIR --out DIR --dec DEG --shift-days D
-                     --sky CSV [--gains FILE|none] [--sefd JY] [--seed N]
+                     --sky CSV [--gains FILE|none|random] [--sefd JY] [--seed N]
+                     [--nants N] [--gain-seed N]
       A new group from the files of the template group (same stations,
       baselines, band, integrations and layout): every time moved by D days
       (fractional: choose D to put a source on the meridian), the pointing
@@ -20,9 +21,17 @@ python3-numpy python3-h5py python3-erfa; run it with /usr/bin/python3).
       (name,ra_deg,dec_deg,flux_mjy,spectral_index, the catalog format),
       + SEFD on the autocorrelations, then the gains (gains_*.h5 of the
       recipe, indexed by integration, antenna number, channel and pol; or
-      none), then complex Gaussian noise sigma = SEFD / sqrt(2 dnu tau)
-      (SEFD 0: no noise).  Writes truth_<group>.json with the template's
-      keys and, with gains, a copy of the gains with the new time_jd.
+      none; or random: smooth per-antenna gains of the same kind, a 3-6 %
+      bandpass ripple, delays within +-3 ns, any phase, a phase drift of up
+      to 0.1 rad over the group, amplitudes 0.8-1.2; drawn from --gain-seed,
+      default --seed: the same seed gives the same instrument on any date,
+      as the template's integrations), then complex Gaussian
+      noise sigma = SEFD / sqrt(2 dnu tau) (SEFD 0: no noise).  --nants N
+      re-lays the files out for N of the 96 active stations of the
+      template's 117 (index round(i (n - 1) / (N - 1)) of the active list,
+      every pair a1 <= a2 in the correlator's order: for each a2 ascending,
+      every a1 up to it).  Writes truth_<group>.json with the template's
+      keys and, with gains, gains_<group>.h5 with the new time_jd.
 
   recipe_sim.py shift TEMPLATE_DIR RA DEC [--after DAYS]
       The --shift-days (at least DAYS, default 0) that puts the ICRS position
@@ -129,7 +138,8 @@ class Gains:
         """vis[blt, chan] -> per pol g[a1] vis conj(g[a2]); returns (blt, chan, pol)."""
         t = hdr["time_array"][:] - time_offset_days
         nu = hdr["freq_array"][:].reshape(-1)
-        it = np.array([int(np.argmin(np.abs(self.time - x))) for x in t])
+        tu, inv = np.unique(t, return_inverse=True)
+        it = np.argmin(np.abs(self.time[None, :] - tu[:, None]), axis=1)[inv]
         if np.max(np.abs(self.time[it] - t)) * 86400.0 > 1.0:
             sys.exit("recipe_sim: the gains' times do not match the group's integrations")
         ic = np.array([int(np.argmin(np.abs(self.freq - x))) for x in nu])
@@ -217,6 +227,75 @@ def shifted_name(base, days):
     return "%04d-%02d-%02dT%02d:%02d:%02d_sb%s" % (y, mo, d, hmsf[0], hmsf[1], hmsf[2], rest)
 
 
+INACTIVE = set([10, 21, 22, 23, 117] + list(range(52, 68)))
+
+
+def choose_antennas(hdr, nants):
+    """N of the active stations (data README), spread over the active list."""
+    names = [x.decode() if isinstance(x, bytes) else str(x) for x in hdr["antenna_names"][:]]
+    nums = [int(x) for x in hdr["antenna_numbers"][:]]
+    active = [a for a, nm in zip(nums, names) if int(nm) not in INACTIVE]
+    if nants < 2 or nants > len(active):
+        sys.exit("recipe_sim: --nants must be 2..%d" % len(active))
+    n = len(active)
+    return [active[int(np.floor(i * (n - 1) / (nants - 1) + 0.5))] for i in range(nants)]
+
+
+def relayout(g, ants):
+    """Rebuild the baseline-time axis of an open file for antennas ants."""
+    hdr = g["Header"]
+    t_old = hdr["time_array"][:]
+    times = np.unique(t_old)
+    tau = float(hdr["integration_time"][0])
+    nsamp = float(g["Data/nsamples"][0, 0, 0, 0])
+    a1 = [a for j, a2 in enumerate(ants) for a in ants[:j + 1]]
+    a2 = [a2 for j, a2 in enumerate(ants) for a in ants[:j + 1]]
+    nbl, nt = len(a1), len(times)
+    nf = int(hdr["Nfreqs"][()])
+    npol = int(hdr["Npols"][()])
+    new = {"ant_1_array": np.tile(np.array(a1, np.int64), nt),
+           "ant_2_array": np.tile(np.array(a2, np.int64), nt),
+           "time_array": np.repeat(times, nbl),
+           "integration_time": np.full(nbl * nt, tau),
+           "uvw_array": np.zeros((nbl * nt, 3), np.float32)}
+    for k, v in new.items():
+        dt = hdr[k].dtype
+        del hdr[k]
+        hdr.create_dataset(k, data=v.astype(dt))
+    for k, v in (("Nbls", nbl), ("Nblts", nbl * nt), ("Nants_data", len(ants))):
+        hdr[k][...] = v
+    shape = (nbl * nt, 1, nf, npol)
+    for k in ("visdata", "flags", "nsamples"):
+        dt = g["Data"][k].dtype
+        del g["Data"][k]
+        g["Data"].create_dataset(k, shape=shape, dtype=dt)
+    g["Data/nsamples"][...] = np.full(shape, nsamp, g["Data/nsamples"].dtype)
+
+
+def write_random_gains(path, ants, freqs, times, seed):
+    """Smooth instrumental gains in the recipe's gains_*.h5 layout."""
+    rng = np.random.default_rng(seed + 1000)
+    na, nf, nt = len(ants), len(freqs), len(times)
+    f = np.asarray(freqs)[None, :, None]
+    tt = (np.asarray(times) - times[0])[:, None, None, None] / (times[-1] - times[0])
+    amp = rng.uniform(0.8, 1.2, (na, 1, 2))
+    ripple = rng.uniform(0.03, 0.06, (na, 1, 2))
+    period = rng.uniform(20e6, 60e6, (na, 1, 2))
+    rphase = rng.uniform(0, 2 * np.pi, (na, 1, 2))
+    delay = rng.uniform(-3e-9, 3e-9, (na, 1, 2))
+    phase0 = rng.uniform(-np.pi, np.pi, (na, 1, 2))
+    drift = rng.uniform(-0.1, 0.1, (na, 1, 2))
+    band = amp * (1 + ripple * np.sin(2 * np.pi * f / period + rphase))
+    ph = phase0 + 2 * np.pi * f * delay
+    g = band[None] * np.exp(1j * (ph[None] + drift[None] * tt))
+    with h5py.File(path, "w") as h:
+        h.create_dataset("gains", data=g.astype(np.complex64))
+        h.create_dataset("antenna_numbers", data=np.asarray(ants, np.int64))
+        h.create_dataset("freq_hz", data=np.asarray(freqs, float))
+        h.create_dataset("time_jd", data=np.asarray(times, float))
+        h.attrs["convention"] = "V_obs(a1,a2) = g[a1] V_true g[a2]^*, a1=ant_1_array, a2=ant_2_array"
+
+
 def iso_of(jd_utc, ndp=3):
     y, mo, d, hmsf = erfa.d2dtf("UTC", ndp, jd_utc, 0.0)
     frac = ("." + "%0*d" % (ndp, hmsf[3])) if ndp else ""
@@ -228,9 +307,31 @@ def cmd_make(args):
     truth = read_truth(args.template)
     sources = read_sky(args.sky)
     dec0 = np.radians(args.dec)
-    gains = None if args.gains == "none" else Gains(args.gains)
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(args.seed)
+    group = shifted_name(os.path.basename(files[0]), args.shift_days).split("_sb")[0]
+    ants = None
+    freqs = []
+    with h5py.File(files[0], "r") as f:
+        if args.nants:
+            ants = choose_antennas(f["Header"], args.nants)
+        tmpl_times = np.unique(f["Header/time_array"][:]) + args.shift_days
+        if ants is None:
+            ants = sorted(set(int(a) for a in f["Header/ant_2_array"][:]))
+    for path in files:
+        with h5py.File(path, "r") as f:
+            freqs.extend(f["Header/freq_array"][:].reshape(-1))
+    gains_out = os.path.join(args.out, "gains_%s.h5" % group)
+    gain_shift = args.shift_days
+    if args.gains == "none":
+        gains = None
+    elif args.gains == "random":
+        gseed = args.seed if args.gain_seed is None else args.gain_seed
+        write_random_gains(gains_out + ".tmp", ants, sorted(freqs), tmpl_times, gseed)
+        gains = Gains(gains_out + ".tmp")
+        gain_shift = 0.0
+    else:
+        gains = Gains(args.gains)
     times = None
     for path in files:
         out = os.path.join(args.out, shifted_name(os.path.basename(path), args.shift_days))
@@ -238,6 +339,8 @@ def cmd_make(args):
             for k in f:
                 f.copy(k, g)
         with h5py.File(out, "r+") as g:
+            if args.nants:
+                relayout(g, ants)
             hdr = g["Header"]
             hdr["time_array"][...] = hdr["time_array"][:] + args.shift_days
             hdr["extra_keywords/phase_center_dec"][...] = dec0
@@ -247,7 +350,7 @@ def cmd_make(args):
             hdr["uvw_array"][...] = uvw.astype(hdr["uvw_array"].dtype)
             vis = model_vis(hdr, sources, dec0, uvw, args.sefd)
             if gains:
-                v2 = gains.apply(hdr, vis, args.shift_days)
+                v2 = gains.apply(hdr, vis, gain_shift)
             else:
                 v2 = np.repeat(vis[..., None], 2, axis=2)
             if args.sefd > 0:
@@ -258,13 +361,12 @@ def cmd_make(args):
                                                 1j * rng.standard_normal(v2.shape))
             data = g["Data/visdata"]
             data[...] = v2[:, None, :, :].astype(data.dtype)
-            g["Data/flags"][...] = False
+            g["Data/flags"][...] = np.zeros(g["Data/flags"].shape, bool)
             if times is None:
                 times = np.unique(hdr["time_array"][:])
                 tau0 = float(hdr["integration_time"][0])
                 dnu0 = abs(float(hdr["channel_width"][()]))
     start = times[0] - tau0 / 2 / 86400.0
-    group = shifted_name(os.path.basename(files[0]), args.shift_days).split("_sb")[0]
     t = dict(truth)
     t.update({"group": group, "start_isot": iso_of(start), "mid_isot": iso_of(0.5 * (times[0] + times[-1])),
               "dec": args.dec, "sefd": args.sefd,
@@ -277,15 +379,18 @@ def cmd_make(args):
     t.pop("ra_mid_app_deg", None)
     with open(os.path.join(args.out, "truth_%s.json" % group), "w") as f:
         json.dump(t, f, indent=1)
-    if gains:
-        with h5py.File(args.gains, "r") as f, h5py.File(os.path.join(args.out, "gains_%s.h5" % group), "w") as g:
+    t["nant"] = len(ants)
+    if args.gains == "random":
+        os.replace(gains_out + ".tmp", gains_out)
+    elif gains:
+        with h5py.File(args.gains, "r") as f, h5py.File(gains_out, "w") as g:
             for k in f:
                 f.copy(k, g)
             for k, v in f.attrs.items():
                 g.attrs[k] = v
             g["time_jd"][...] = f["time_jd"][:] + args.shift_days
-    print("made %s: %d files, dec %.4f, %d sources, gains %s, SEFD %g" %
-          (group, len(files), args.dec, len(sources), args.gains, args.sefd))
+    print("made %s: %d files, %d antennas, dec %.4f, %d sources, gains %s, SEFD %g" %
+          (group, len(files), len(ants), args.dec, len(sources), args.gains, args.sefd))
     return 0
 
 
@@ -349,6 +454,8 @@ def main():
     m.add_argument("--gains", default="none")
     m.add_argument("--sefd", type=float, default=6500.0)
     m.add_argument("--seed", type=int, default=1)
+    m.add_argument("--nants", type=int, default=0)
+    m.add_argument("--gain-seed", type=int, default=None, help="seed of --gains random (default --seed)")
     sh = sub.add_parser("shift")
     sh.add_argument("template")
     sh.add_argument("ra", type=float)
