@@ -78,11 +78,24 @@ def tt_of(jd_utc):
     return erfa.taitt(*erfa.utctai(jd_utc, 0.0))
 
 
-def source_lmn(ra, dec, jd_utc, lon, dec0):
-    """Recipe: eraAtci13 ICRS -> CIRS, H = ERA(UT1 = UTC) + lon - RA_CIRS."""
+def jd_of_iso(iso):
+    """UTC two-part JD of 'YYYY-MM-DDTHH:MM:SS[.fff]'."""
+    d, tm = iso.split("T")
+    y, mo, dd = (int(x) for x in d.split("-"))
+    hh, mm, ss = tm.split(":")
+    return erfa.dtf2d("UTC", y, mo, dd, int(hh), int(mm), float(ss))
+
+
+def hour_angle(ra, dec, jd_utc, lon):
+    """Recipe: eraAtci13 ICRS -> CIRS, H = ERA(UT1 = UTC) + lon - RA_CIRS.
+    Returns (H, CIRS declination)."""
     tt1, tt2 = tt_of(jd_utc)
     ri, di, _ = erfa.atci13(ra, dec, 0.0, 0.0, 0.0, 0.0, tt1, tt2)
-    h = erfa.era00(jd_utc, 0.0) + lon - ri
+    return erfa.era00(jd_utc, 0.0) + lon - ri, di
+
+
+def source_lmn(ra, dec, jd_utc, lon, dec0):
+    h, di = hour_angle(ra, dec, jd_utc, lon)
     l = -np.cos(di) * np.sin(h)
     m = np.sin(di) * np.cos(dec0) - np.cos(di) * np.sin(dec0) * np.cos(h)
     n = np.sin(di) * np.sin(dec0) + np.cos(di) * np.cos(dec0) * np.cos(h)
@@ -221,8 +234,7 @@ def read_sky(path):
 def shifted_name(base, days):
     """'YYYY-MM-DDTHH:MM:SS_sbNN.hdf5' with the timestamp moved by days."""
     stamp, rest = base.split("_sb", 1)
-    d1, d2 = erfa.dtf2d("UTC", int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]),
-                        int(stamp[11:13]), int(stamp[14:16]), float(stamp[17:19]))
+    d1, d2 = jd_of_iso(stamp)
     y, mo, d, hmsf = erfa.d2dtf("UTC", 0, d1, d2 + days)
     return "%04d-%02d-%02dT%02d:%02d:%02d_sb%s" % (y, mo, d, hmsf[0], hmsf[1], hmsf[2], rest)
 
@@ -397,38 +409,27 @@ def cmd_make(args):
 def cmd_shift(args):
     truth = read_truth(args.template)
     lon = np.radians(float(truth["lon"]))
-    mid = truth["mid_isot"]
-    d, tm = mid.split("T")
-    y, mo, dd = (int(x) for x in d.split("-"))
-    hh, mm, ss = tm.split(":")
-    u1, u2 = erfa.dtf2d("UTC", y, mo, dd, int(hh), int(mm), float(ss))
-    mid_jd = u1 + u2
+    mid_jd = sum(jd_of_iso(truth["mid_isot"]))
     ra, dec = np.radians(args.ra), np.radians(args.dec)
     sidereal_day = 1.0 / 1.00273781191135448
 
-    def hour_angle(shift):
-        jd = mid_jd + shift
-        tt1, tt2 = tt_of(jd)
-        ri, _, _ = erfa.atci13(ra, dec, 0.0, 0.0, 0.0, 0.0, tt1, tt2)
-        h = erfa.era00(jd, 0.0) + lon - ri
-        return np.arctan2(np.sin(h), np.cos(h))
+    def step(shift):
+        h = hour_angle(ra, dec, mid_jd + shift, lon)[0]
+        return np.arctan2(np.sin(h), np.cos(h)) / (2 * np.pi) * sidereal_day
 
     shift = args.after
     for _ in range(8):
-        shift -= hour_angle(shift) / (2 * np.pi) * sidereal_day
+        shift -= step(shift)
     while shift < args.after:
         shift += sidereal_day
         for _ in range(3):
-            shift -= hour_angle(shift) / (2 * np.pi) * sidereal_day
+            shift -= step(shift)
     print("%.9f" % shift)
     return 0
 
 
 def cmd_meridian(args):
-    d, tm = args.isot.split("T")
-    y, mo, dd = (int(x) for x in d.split("-"))
-    hh, mm, ss = tm.split(":")
-    u1, u2 = erfa.dtf2d("UTC", y, mo, dd, int(hh), int(mm), float(ss))
+    u1, u2 = jd_of_iso(args.isot)
     tt1, tt2 = erfa.taitt(*erfa.utctai(u1, u2))
     target = erfa.era00(u1, u2) + np.radians(-118.2825 if args.lon is None else args.lon)
     dec = np.radians(args.dec)
