@@ -795,8 +795,9 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 				wo = qold[2][0] * bg[0] + qold[2][1] * bg[1] + qold[2][2] * bg[2];
 			for (int i = 0; i < 3; i++)
 				uvw[i] = q[i][0] * bg[0] + q[i][1] * bg[1] + q[i][2] * bg[2];
-			/* V_new = V_old · exp(−2πi (w_old − w_new) ν / c)  (vis.h sign). */
-			k = -2 * M_PI * (wo - uvw[2]) / VIS_C_M_S;
+			/* V_new = V_old · exp(+2πi (w_old − w_new) ν / c)  (vis.h sign;
+			 * pyuvdata's _apply_w_proj multiplies by exp(−2πi (w_new − w_old) ν/c)). */
+			k = 2 * M_PI * (wo - uvw[2]) / VIS_C_M_S;
 			for (int c = 2; c < v->nchan && uniform; c++)
 				if (fabs(v->freq_hz[c] - v->freq_hz[c - 1] - dnu) > 1e-6 * fabs(dnu))
 					uniform = 0;

@@ -97,7 +97,7 @@ int convert_common_centre(const vis_set *v, double dut1_s, double *ret_ra_rad,
 			  double *ret_dec_rad, char *err, size_t errlen);
 
 /* Rephase v (DRIFT or FIXED) to the ICRS centre (ra_rad, dec_rad): multiply
- * each sample by exp(−2πi (w_old − w_new) ν / c) where w_old/w_new are the
+ * each sample by exp(+2πi (w_old − w_new) ν / c) where w_old/w_new are the
  * baseline's projections on the old/new centre's direction at that time,
  * rewrite uvw as above, set FIXED.  Needs antenna positions.  nthreads <= 0:
  * the OpenMP default. */

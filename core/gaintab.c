@@ -14,9 +14,13 @@
 
 #include "core/err.h"
 
+/* The `convention` attribute: the relation in words, for a reader without this
+ * header.  `gain_convention` is pyuvdata UVCal's name and value for the same
+ * relation ("divide": V_true = V_obs / (g[a1] g[a2]^*)). */
 #define GAINTAB_CONVENTION \
-	"V_obs(a1,a2) = g[a1] V_true g[a2]^*, a1=ant_1_array, a2=ant_2_array; " \
-	"V_corrected = V_obs / (g[a1] g[a2]^*)"
+	"pyuvdata UVCal gain_convention divide: V_obs(a1,a2) = g[a1] V_true g[a2]^*, " \
+	"V_true = V_obs / (g[a1] g[a2]^*), a1 = ant_1_array, a2 = ant_2_array; " \
+	"data sign V = S exp(+2 pi i (u l + v m + w (n - 1)) nu / c), uvw = pos[a2] - pos[a1]"
 
 gaintab *gaintab_new(int ntime, int nant, int nchan, int npol)
 {
@@ -187,7 +191,8 @@ int gaintab_write(const char *path, const gaintab *g, char *err, size_t errlen)
 	    write_attr(f, "valid_end_mjd", H5T_NATIVE_DOUBLE, &g->valid_end_mjd) ||
 	    write_str_attr(f, "source_group", g->source_group) ||
 	    write_str_attr(f, "calibrator", g->calibrator) ||
-	    write_str_attr(f, "convention", GAINTAB_CONVENTION))
+	    write_str_attr(f, "convention", GAINTAB_CONVENTION) ||
+	    write_str_attr(f, "gain_convention", "divide"))
 		goto fail;
 	goto out;
 fail:

@@ -2,9 +2,12 @@
  * core/gaintab.h — per-antenna complex gain tables (calibration solutions and
  * the reference truth gains) and applying them to visibilities.
  *
- * Convention (docs/conventions.md; reference README):
+ * Convention (docs/conventions.md; reference README): pyuvdata UVCal's
+ * gain_convention "divide", for the files' own baseline order,
  *     V_obs(a1, a2) = g[a1] · V_true · conj(g[a2]),   a1 = ant1[b], a2 = ant2[b]
  *     V_corrected   = V_obs / (g[a1] · conj(g[a2]))
+ * with the visibilities in the sign of core/vis.h (exp(+2πi …), uvw = pos[a2] −
+ * pos[a1]): a table solved from a DSA-110 file applies to that file unchanged.
  * Polarisation index 0 is X (or R), 1 is Y (or L): XX uses (g_X(a1), g_X(a2)),
  * YY (Y, Y), XY (X, Y), YX (Y, X); a one-pol table applies to every pol.
  *
@@ -19,7 +22,8 @@
  *             time_mjd f64 [ntime], polarization_array int32 [npol] (AIPS codes)
  *   attributes (on /) type ("B", "G", "K"), refant (int64), valid_start_mjd,
  *             valid_end_mjd (f64), source_group, calibrator (strings),
- *             convention (string).
+ *             convention (the relation in words), gain_convention ("divide",
+ *             pyuvdata UVCal's attribute of that name).
  * gaintab_read also reads the reference truth files (gains_*.h5: `time_jd`,
  * always [time][antenna][channel][pol], no flags/snr/attributes).
  *

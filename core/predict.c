@@ -207,7 +207,7 @@ int predict_vis(vis_set *v, const sky_model *m, const predict_params *pp, int mo
 			double st, lmn1[3];
 			src_geom(&g, src->ra_rad, src->dec_rad, lmn1, &st);
 			for (int k = 0; k < 3; k++)
-				geo[s * 3 + k] = -2 * M_PI * lmn1[k] / VIS_C_M_S;
+				geo[s * 3 + k] = 2 * M_PI * lmn1[k] / VIS_C_M_S;
 			for (int c = 0; c < nc; c++) {
 				double a = p.use_beam ? beam_airy(st, v->freq_hz[c], diam) : 1.0;
 				if (a < p.min_beam)
@@ -236,7 +236,7 @@ int predict_vis(vis_set *v, const sky_model *m, const predict_params *pp, int mo
 				memset(acci, 0, (size_t)ncp * sizeof *acci);
 				for (int s = 0; s < ns; s++) {
 					const double *gs = geo + s * 3, *as = amp + (size_t)s * ncp;
-					/* Phase per Hz: −2π (u l + v m + w (n − 1)) / c. */
+					/* Phase per Hz: +2π (u l + v m + w (n − 1)) / c. */
 					double k = uvw[0] * gs[0] + uvw[1] * gs[1] + uvw[2] * gs[2];
 					if (uniform) {
 						double sr[LANES], si[LANES], str = cos(k * dnu), sti = sin(k * dnu);

@@ -3,7 +3,7 @@
  *
  * For every integration t, baseline row and channel ν:
  *
- *     V = Σ_s S_s(ν) · A_s(t, ν) · exp(−2πi (u l + v m + w (n − 1)) ν / c)
+ *     V = Σ_s S_s(ν) · A_s(t, ν) · exp(+2πi (u l + v m + w (n − 1)) ν / c)
  *
  * with (u, v, w) the vis_set's uvw_m of that row and (l, m, n) the source's
  * direction cosines in the same frame (no small-angle terms, w-term kept):

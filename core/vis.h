@@ -10,9 +10,12 @@
  *
  * Conventions (see docs/conventions.md for the full statement):
  *  - Baseline b joins antenna numbers ant1[b] and ant2[b]; uvw = pos(ant2) − pos(ant1)
- *    in metres, in the frame of the phase centre.  V(a1,a2) ~ <E(a1) conj(E(a2))>.
+ *    in metres, in the frame of the phase centre.  V(a1,a2) = <conj(E(a1)) E(a2)>.
  *  - Phase sign: a source at direction cosines (l, m, n) relative to the phase
- *    centre contributes S · exp(−2πi (u l + v m + w (n − 1)) ν / c).
+ *    centre contributes S · exp(+2πi (u l + v m + w (n − 1)) ν / c) — the
+ *    convention of the DSA-110 correlator's files, pyuvdata and the Measurement
+ *    Set (WSClean, CASA); docs/conventions.md gives the evidence.  Every reader
+ *    and writer keeps it: data and uvw cross the file boundary unchanged.
  *  - Autocorrelations (ant1 == ant2) stay in the set (flagging and QA use them)
  *    but calibration solvers and imaging skip them.
  *  - flags: 0 = good; otherwise a bit mask of VIS_FLAG_* reasons.

@@ -27,7 +27,7 @@
 #define LDPAD 16       /* row padding: a power-of-two row stride thrashes the cache */
 #define GL_N 128       /* Gauss-Legendre nodes for the kernel's Fourier transform */
 #define LAG_MAX 8      /* most planes of the Lagrange w-treatment */
-#define FLIP (1u << 31) /* idx[] bit: the sample was conjugated to make w' >= 0 */
+#define CONJ (1u << 31) /* idx[] bit: the sample enters the transforms conjugated (sample_geom) */
 
 /* FFTW's planner is not thread-safe; every plan creation and destruction in
  * the process goes through this mutex (other modules planning FFTW float
@@ -77,7 +77,7 @@ struct grid_plan {
 	int have_data;
 	grid_uvdata d;
 	double inv_nchan;
-	uint32_t *idx;         /* [nsel] sample indices sorted by (iw0, tile), | FLIP */
+	uint32_t *idx;         /* [nsel] sample indices sorted by (iw0, tile), | CONJ */
 	struct sgeo *geo;      /* [nsel] their grid geometry, same order */
 	float complex *svis;   /* [nsel] weighted samples in sorted order (gridding) or
 				  predictions being accumulated (degridding) */
@@ -342,10 +342,17 @@ out:
 }
 
 /* Geometry of sample k in grid units: U, V (cells, grid centre at nu/2, nv/2),
- * Wt (w-plane units) and whether it was conjugated to make w >= 0 (the
- * dirty image is real, so (uvw, V) and (−uvw, V*) are the same measurement). */
+ * Wt (w-plane units) and whether the sample enters the transforms conjugated.
+ *
+ * The transforms below (spreading, FFTW's signs, the w-screens, the
+ * corrections) compute Re Σ y · e^{+2πi (u l + v m + w' (n − 1))} of the
+ * (u, v, w') they are handed, while a vis.h sample (uvw, V) goes as
+ * e^{+2πi ...} and so must be imaged with e^{−2πi ...} (grid.h).  The dirty
+ * image is real, so (uvw, V) may enter as (−uvw, V) or as (uvw, V*), the same
+ * measurement; we take whichever puts the transforms' w' at >= 0, so that only
+ * half the w range needs planes.  The degridder undoes the same choice. */
 static inline void sample_geom(const grid_plan *g, size_t k, double *U, double *V, double *Wt,
-			       int *flip)
+			       int *conj)
 {
 	/* k / nchan without an integer division (it dominated the per-sample cost). */
 	size_t nc = (size_t)g->d.nchan, row = (size_t)((double)k * g->inv_nchan);
@@ -355,12 +362,12 @@ static inline void sample_geom(const grid_plan *g, size_t k, double *U, double *
 		row++;
 	int c = (int)(k - row * nc);
 	const double *uvw = g->d.uvw_m + 3 * row;
-	double s = g->d.freq_hz[c] / VIS_C_M_S;
+	double s = -g->d.freq_hz[c] / VIS_C_M_S; /* (−uvw, V) in wavelengths */
 	double w = uvw[2] + g->p.xi * uvw[0] + g->p.eta * uvw[1]; /* w' (grid.h) */
-	*flip = 0;
-	if (g->wst && w < 0) {
+	*conj = 0;
+	if (g->wst && w > 0) { /* −w' < 0: enter as (uvw, V*) instead */
 		s = -s;
-		*flip = 1;
+		*conj = 1;
 	}
 	/* The x axis of the image runs towards −l (see grid.h). */
 	*U = -uvw[0] * s * g->nu * g->p.cell_rad + 0.5 * g->nu;
@@ -418,7 +425,7 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 	int ntu = g->nu / TILE + 1, ntv = g->nv / TILE + 1, W = g->W;
 	int r = 0;
 
-	if (ns >= FLIP)
+	if (ns >= CONJ)
 		return err_set(err, errlen, -EINVAL, "grid: %zu samples exceed 2^31", ns);
 	g->have_data = 0;
 	pool_put(p->pool, g->idx);
@@ -433,7 +440,7 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 	g->inv_nchan = 1.0 / d->nchan;
 	g->wst = 0;
 
-	/* w' range over the selected samples (after the w' >= 0 flip). */
+	/* The transforms' w' range over the selected samples (|w'|: sample_geom). */
 #pragma omp parallel for num_threads(g->nthreads) reduction(min : wmin) reduction(max : wmax)
 	for (size_t row = 0; row < d->nrows; row++) {
 		const double *uvw = d->uvw_m + 3 * row;
@@ -514,11 +521,11 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 	reduction(min : vmin) reduction(max : vmax) schedule(static)
 	for (size_t k = 0; k < ns; k++) {
 		double U, V, Wt;
-		int flip, iu, iv, iw = 0;
+		int conj, iu, iv, iw = 0;
 		key[k] = UINT32_MAX;
 		if (!(d->weight[k] > 0))
 			continue;
-		sample_geom(g, k, &U, &V, &Wt, &flip);
+		sample_geom(g, k, &U, &V, &Wt, &conj);
 		iu = (int)ceil(U - 0.5 * W);
 		iv = (int)ceil(V - 0.5 * W);
 		if (g->wk == GRID_W_ES)
@@ -558,8 +565,8 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
 	for (size_t i = 0; i < nsel; i++) {
 		double U, V, Wt;
-		int flip;
-		sample_geom(g, g->idx[i], &U, &V, &Wt, &flip);
+		int conj;
+		sample_geom(g, g->idx[i], &U, &V, &Wt, &conj);
 		int iu = (int)ceil(U - 0.5 * W), iv = (int)ceil(V - 0.5 * W);
 		int iw = g->wk == GRID_W_ES ? (int)ceil(Wt - 0.5 * W) : (int)floor(Wt);
 		double fw = g->wk == GRID_W_ES ? iw - (Wt - 0.5 * W) : Wt - iw;
@@ -570,8 +577,8 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 		g->geo[i] = (struct sgeo){ (uint16_t)iu, (uint16_t)iv, (uint16_t)iw,
 					   (float)(iu - (U - 0.5 * W)), (float)(iv - (V - 0.5 * W)),
 					   (float)fw };
-		if (flip)
-			g->idx[i] |= FLIP;
+		if (conj)
+			g->idx[i] |= CONJ;
 	}
 	g->nsel = nsel;
 	g->ndropped = ndrop;
@@ -1001,12 +1008,12 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 	if (!g->have_data)
 		return -EINVAL;
 	t = now_s();
-	/* The weighted samples in sorted order, conjugated where w' was flipped. */
+	/* The weighted samples in sorted order, conjugated where sample_geom says. */
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
 	for (size_t i = 0; i < g->nsel; i++) {
-		uint32_t k = g->idx[i] & ~FLIP;
+		uint32_t k = g->idx[i] & ~CONJ;
 		float complex val = vis ? vis[k] : 1.0f;
-		if (g->idx[i] & FLIP)
+		if (g->idx[i] & CONJ)
 			val = conjf(val);
 		g->svis[i] = val * g->d.weight[k];
 	}
@@ -1045,7 +1052,7 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 	return 0;
 }
 
-/* The direct sum V_k = Σ_j x_j exp(−2πi (u X_j + v Y_j + w' (n_j − 1))) over
+/* The direct sum V_k = Σ_j x_j exp(+2πi (u X_j + v Y_j + w' (n_j − 1))) over
  * the npix non-zero pixels (pix[], flux[]), per row with the phase stepped
  * from channel to channel through equally spaced runs.  Samples with
  * weight <= 0 get 0 (the caller checked that none was dropped). */
@@ -1092,7 +1099,7 @@ static int degrid_direct(grid_plan *g, const int *pix, const double *flux, size_
 				acc[c] = 0;
 			for (size_t k = 0; k < npix; k++) {
 				/* Phase per Hz of this pixel on this baseline. */
-				double ph = -two_pi_c * (uvw[0] * X[k] + uvw[1] * Y[k] + wp * N1[k]);
+				double ph = two_pi_c * (uvw[0] * X[k] + uvw[1] * Y[k] + wp * N1[k]);
 				double complex z = 0, dz = 1;
 				for (int c = 0; c < nc; c++) {
 					if (restart[c]) {
@@ -1188,14 +1195,14 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 		zero_rows(g);
 		g->screen_s += now_s() - t;
 	}
-	/* Back to the caller's order, undoing the w' >= 0 flip (the prediction
-	 * of (uvw, V) is the conjugate of that of (−uvw)). */
+	/* Back to the caller's order, undoing sample_geom's choice (the
+	 * prediction of (uvw, V) is the conjugate of that of (−uvw)). */
 	t = now_s();
 	memset(vis, 0, ns * sizeof *vis);
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
 	for (size_t i = 0; i < g->nsel; i++) {
-		uint32_t k = g->idx[i] & ~FLIP;
-		vis[k] = g->idx[i] & FLIP ? conjf(g->svis[i]) : g->svis[i];
+		uint32_t k = g->idx[i] & ~CONJ;
+		vis[k] = g->idx[i] & CONJ ? conjf(g->svis[i]) : g->svis[i];
 	}
 	g->grid_s += now_s() - t;
 	g->degrid_fft_s = now_s() - t_all;

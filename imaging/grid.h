@@ -5,8 +5,8 @@
  * wide-field radio interferometry response", §3; kernel of Barnett, Magland &
  * af Klinteberg 2019, SIAM J. Sci. Comput. 41, C479):
  *
- *   dirty   D[j] = Re Σ_k  y_k · exp(+2πi (u_k l_j + v_k m_j + w_k (n_j − 1)))
- *   degrid  V_k  =      Σ_j  x[j] · exp(−2πi (u_k l_j + v_k m_j + w_k (n_j − 1)))
+ *   dirty   D[j] = Re Σ_k  y_k · exp(−2πi (u_k l_j + v_k m_j + w_k (n_j − 1)))
+ *   degrid  V_k  =      Σ_j  x[j] · exp(+2πi (u_k l_j + v_k m_j + w_k (n_j − 1)))
  *
  * with (u, v, w) in wavelengths (uvw_m · ν / c of each row and channel), the
  * phase sign of core/vis.h, and no 1/n factor (a pixel value is a flux: a

@@ -75,7 +75,7 @@ static vis_set *make_set(void)
 				double complex model = 0;
 				for (int s = 0; s < 3; s++) {
 					double l = src_l[s] + 2e-4 * (t - NT / 2);
-					model += src_s[s] * cexp(-I * k * (u * l + w * src_m[s]));
+					model += src_s[s] * cexp(I * k * (u * l + w * src_m[s]));
 				}
 				for (int p = 0; p < 2; p++) {
 					size_t x = vis_idx(v, t, b, c, p);

@@ -38,6 +38,27 @@ static gaintab *sample_table(int ntime)
 	return g;
 }
 
+/* A variable-length string attribute of obj into buf ("" when absent). */
+static void read_str_attr(hid_t obj, const char *name, char *buf, size_t len)
+{
+	hid_t a, t;
+	char *s = NULL;
+
+	buf[0] = 0;
+	if (H5Aexists(obj, name) <= 0)
+		return;
+	a = H5Aopen(obj, name, H5P_DEFAULT);
+	t = H5Tcopy(H5T_C_S1);
+	H5Tset_size(t, H5T_VARIABLE);
+	H5Tset_cset(t, H5T_CSET_UTF8);
+	if (H5Aread(a, t, &s) >= 0 && s) {
+		snprintf(buf, len, "%s", s);
+		H5free_memory(s);
+	}
+	H5Tclose(t);
+	H5Aclose(a);
+}
+
 /* Check the file's gains dataset with plain HDF5 calls. */
 static void check_layout(const char *path, int want_rank, const hsize_t *want_dims)
 {
@@ -64,6 +85,15 @@ static void check_layout(const char *path, int want_rank, const hsize_t *want_di
 	CHECK(H5Aexists(f, "type") > 0 && H5Aexists(f, "refant") > 0 && H5Aexists(f, "valid_start_mjd") > 0 &&
 	      H5Aexists(f, "valid_end_mjd") > 0 && H5Aexists(f, "source_group") > 0 &&
 	      H5Aexists(f, "calibrator") > 0, "%s", "attributes missing");
+	{
+		/* The gain convention, in pyuvdata UVCal's terms, for readers of the file. */
+		char conv[512] = "", gconv[32] = "";
+		read_str_attr(f, "convention", conv, sizeof conv);
+		read_str_attr(f, "gain_convention", gconv, sizeof gconv);
+		CHECK(!strcmp(gconv, "divide"), "gain_convention '%s'", gconv);
+		CHECK(strstr(conv, "V_true = V_obs / (g[a1] g[a2]^*)") && strstr(conv, "exp(+2 pi i"),
+		      "convention '%s'", conv);
+	}
 	CHECK(H5Lexists(f, "flags", H5P_DEFAULT) > 0 && H5Lexists(f, "snr", H5P_DEFAULT) > 0 &&
 	      H5Lexists(f, "antenna_numbers", H5P_DEFAULT) > 0 && H5Lexists(f, "freq_hz", H5P_DEFAULT) > 0 &&
 	      H5Lexists(f, "time_mjd", H5P_DEFAULT) > 0, "%s", "datasets missing");

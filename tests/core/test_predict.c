@@ -293,7 +293,7 @@ static void predict_vs_direct(int nchan_uniform)
 					x = M_PI * 4.65 * nu * sqrt(1 - n * n) / 299792458.0;
 					A = x == 0 ? 1 : pow(2 * j1(x) / x, 2);
 					S = sky.src[s].flux_jy * pow(nu / 1.4e9, sky.src[s].alpha);
-					sum += S * A * cexp(-2 * M_PI * I * (uvw[0] * l + uvw[1] * m + uvw[2] * (n - 1)) * nu / 299792458.0);
+					sum += S * A * cexp(2 * M_PI * I * (uvw[0] * l + uvw[1] * m + uvw[2] * (n - 1)) * nu / 299792458.0);
 				}
 				for (int p = 0; p < 2; p++) {
 					double e = cabs(v->vis[vis_idx(v, t, b, c, p)] - sum);

@@ -33,7 +33,7 @@ static double synth_gauss(unsigned *s)
 	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 }
 
-/* XX = YY = Σ S e^{−2πi(ul + vm + w(n−1))} + noise (σ per real/imag part). */
+/* XX = YY = Σ S e^{+2πi(ul + vm + w(n−1))} + noise (σ per real/imag part). */
 static vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
 			   const synth_src *src, int nsrc, double noise, unsigned seed)
 {
@@ -102,7 +102,7 @@ static vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
 					for (int i = 0; i < nsrc; i++) {
 						double nm1 = sqrt(1 - src[i].l * src[i].l -
 								  src[i].m * src[i].m) - 1;
-						double ph = -2 * M_PI * k *
+						double ph = 2 * M_PI * k *
 							    (uvw[0] * src[i].l + uvw[1] * src[i].m +
 							     uvw[2] * nm1);
 						acc += src[i].flux * cexp(I * ph);

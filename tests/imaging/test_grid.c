@@ -78,11 +78,14 @@ static void pix_lmn(int ix, int iy, double *l, double *m, double *nm1)
 	*nm1 = -t;
 }
 
+/* The phase of the dirty operator, −2π (u l + v m + w (n − 1)) (grid.h): the
+ * imaging kernel of data that go as e^{+2πi ...} (core/vis.h); the degridder
+ * uses its negative. */
 static double phase(int k, double l, double m, double nm1)
 {
 	int r = k / NCHAN, c = k % NCHAN;
 	double s = freq[c] / VIS_C_M_S;
-	return 2 * M_PI * s * (uvw[3 * r] * l + uvw[3 * r + 1] * m + uvw[3 * r + 2] * nm1);
+	return -2 * M_PI * s * (uvw[3 * r] * l + uvw[3 * r + 1] * m + uvw[3 * r + 2] * nm1);
 }
 
 static grid_plan *plan(int wstack, double eps)

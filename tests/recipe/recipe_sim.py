@@ -119,8 +119,9 @@ def baseline_uvw(hdr, dec0):
 
 
 def model_vis(hdr, sources, dec0, uvw, sefd):
-    """Sum over sources of S A exp(-2 pi i (ul + vm + w(n-1)) nu / c), per
-    (blt, channel); autocorrelations get + SEFD."""
+    """Sum over sources of S A exp(+2 pi i (ul + vm + w(n-1)) nu / c), per
+    (blt, channel); autocorrelations get + SEFD.  The sign is the real
+    telescope's and pyuvdata's (the recipe as corrected on 2026-12-06)."""
     lon = np.radians(hdr["longitude"][()])
     t = hdr["time_array"][:]
     nu = hdr["freq_array"][:].reshape(-1)
@@ -131,7 +132,7 @@ def model_vis(hdr, sources, dec0, uvw, sefd):
             l, m, n = source_lmn(s["ra_rad"], s["dec_rad"], tj, lon, dec0)
             flux = s["flux"] * (nu / 1.4e9) ** s["alpha"] * airy_power(nu, n)
             path = uvw[sel, 0] * l + uvw[sel, 1] * m + uvw[sel, 2] * (n - 1.0)
-            vis[sel] += flux[None, :] * np.exp(-2j * np.pi * path[:, None] * nu[None, :] / C)
+            vis[sel] += flux[None, :] * np.exp(2j * np.pi * path[:, None] * nu[None, :] / C)
     auto = hdr["ant_1_array"][:] == hdr["ant_2_array"][:]
     vis[auto] += sefd
     return vis
