@@ -1,7 +1,8 @@
 # contimg — plain GNU Makefile.  See README.md and docs/dependencies.md.
 #
 #   make            build bin/contimgd bin/contimgctl bin/contimg-sim
-#   make test       deps + build + unit tests + integration tests + ASan/UBSan unit tests
+#   make test       deps (+ the tests' wsclean, casacore) + build + unit tests +
+#                   integration tests + ASan/UBSan unit tests
 #   make run        deps + build + demo (simulate, run the daemon, show products)
 #   make bench      full-size timing table
 #   make bench-wsclean  the same, plus WSClean on the field group (installs wsclean)
@@ -47,12 +48,18 @@ DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf h
 	libcfitsio-dev libfftw3-dev libsqlite3-dev sqlite3 wcslib-dev wcslib-tools libsystemd-dev \
 	liberfa-dev libjson-c-dev libinih-dev fitsverify systemd \
 	python3-numpy python3-h5py python3-erfa
+# For the tests only (the pipeline needs none of them): WSClean 3.1 and
+# casacore are the sign authority of tests/integration/test_wsclean_oracle.sh.
+TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy
 
-.PHONY: all deps test unit integration asan run bench bench-wsclean clean install fuzz
+.PHONY: all deps deps-test test unit integration asan run bench bench-wsclean clean install fuzz
 all: $(BINS)
 
 deps:
 	@sh tests/deps.sh $(DEPS_PKGS)
+
+deps-test:
+	@sh tests/deps.sh $(DEPS_PKGS) $(TEST_DEPS_PKGS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,7 +79,7 @@ $(B)/tests/%: tests/%.c tests/test.h $(DAEMON_OBJ) $(LIB)
 
 unit: $(TEST_BIN) $(TOOL_BIN)
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" unit
 	@sh tests/run.sh $(B) build-asan

@@ -11,11 +11,14 @@ the channel centres).
 
     uvh5_to_ms.py IN.uvh5 OUT.ms [AVG]      (AVG default 8: 244 kHz -> 1.95 MHz)
 
-Conventions: the UVH5 file has uvw = position(ant2) - position(ant1) in
-metres and V = sum S exp(-2 pi i (u l + v m + w (n - 1))); the MS gets -uvw,
-which is what makes WSClean put the sources where contimg puts them (checked
-by compare.py against the simulator's truth).  Needs Debian's python3-h5py
-and python3-casacore (run with /usr/bin/python3).
+Conventions: uvw and data go into the MS unchanged, as pyuvdata's write_ms
+does.  Both the UVH5 file and the MS have uvw = position(ant2) -
+position(ant1) in metres (UVW of the MS row ANTENNA1 = a1, ANTENNA2 = a2)
+and V = sum S exp(+2 pi i (u l + v m + w (n - 1)) nu / c), the convention of
+the DSA-110 files, pyuvdata, CASA and WSClean (../shared/data/README.md;
+tests/integration/test_wsclean_oracle.sh checks that WSClean images the
+exported visibilities with every source at its truth position).  Needs
+Debian's python3-h5py and python3-casacore (run with /usr/bin/python3).
 """
 import math
 import sys
@@ -34,6 +37,77 @@ def wgs84_to_ecef(lat_deg, lon_deg, alt_m):
     return np.array([(n + alt_m) * math.cos(lat) * math.cos(lon),
                      (n + alt_m) * math.cos(lat) * math.sin(lon),
                      (n * (1 - e2) + alt_m) * math.sin(lat)])
+
+
+def write_subtables(dst, site, names, positions, diameters, freqs, widths, ra0, dec0, mjds,
+                    field_name="contimg"):
+    """Fill the subtables of the new MS dst (made by casacore's default_ms):
+    the antennas (names: station numbers; positions: ECEF offsets from the
+    site, whose ECEF position is site), one spectral window (freqs, widths
+    in Hz), XX and YY, one field whose PHASE_DIR is (ra0, dec0) in radians,
+    and the observation's time range (mjds, MJD seconds).  Also used by
+    tests/wsclean/oracle.py for the Measurement Set WSClean predicts into."""
+    nant = len(names)
+    ant = table(dst + "/ANTENNA", readonly=False, ack=False)
+    ant.addrows(nant)
+    ant.putcol("NAME", list(names))
+    ant.putcol("STATION", ["DSA-%03d" % (int(n)) for n in names])
+    ant.putcol("POSITION", np.asarray(positions, float) + site)
+    ant.putcol("DISH_DIAMETER", np.asarray(diameters, float))
+    ant.putcol("MOUNT", ["alt-az"] * nant)
+    ant.putcol("TYPE", ["GROUND-BASED"] * nant)
+    ant.close()
+
+    nout = len(freqs)
+    spw = table(dst + "/SPECTRAL_WINDOW", readonly=False, ack=False)
+    spw.addrows(1)
+    spw.putcell("NUM_CHAN", 0, nout)
+    spw.putcell("CHAN_FREQ", 0, np.asarray(freqs, float))
+    spw.putcell("CHAN_WIDTH", 0, np.asarray(widths, float))
+    spw.putcell("EFFECTIVE_BW", 0, np.asarray(widths, float))
+    spw.putcell("RESOLUTION", 0, np.asarray(widths, float))
+    spw.putcell("REF_FREQUENCY", 0, float(freqs[0]))
+    spw.putcell("TOTAL_BANDWIDTH", 0, float(np.sum(widths)))
+    spw.putcell("MEAS_FREQ_REF", 0, 5)  # TOPO
+    spw.putcell("NAME", 0, "L")
+    spw.close()
+
+    pol = table(dst + "/POLARIZATION", readonly=False, ack=False)
+    pol.addrows(1)
+    pol.putcell("NUM_CORR", 0, 2)
+    pol.putcell("CORR_TYPE", 0, np.array([9, 12], np.int32))  # XX, YY
+    pol.putcell("CORR_PRODUCT", 0, np.array([[0, 0], [1, 1]], np.int32))
+    pol.close()
+
+    dd = table(dst + "/DATA_DESCRIPTION", readonly=False, ack=False)
+    dd.addrows(1)
+    dd.putcell("SPECTRAL_WINDOW_ID", 0, 0)
+    dd.putcell("POLARIZATION_ID", 0, 0)
+    dd.close()
+
+    fld = table(dst + "/FIELD", readonly=False, ack=False)
+    fld.addrows(1)
+    d = np.array([[ra0, dec0]])
+    for col in ("PHASE_DIR", "DELAY_DIR", "REFERENCE_DIR"):
+        fld.putcell(col, 0, d)
+    fld.putcell("NAME", 0, field_name)
+    fld.putcell("NUM_POLY", 0, 0)
+    fld.putcell("TIME", 0, float(np.mean(mjds)))
+    fld.close()
+
+    obs = table(dst + "/OBSERVATION", readonly=False, ack=False)
+    obs.addrows(1)
+    obs.putcell("TELESCOPE_NAME", 0, "DSA-110")
+    obs.putcell("TIME_RANGE", 0, np.array([np.min(mjds), np.max(mjds)]))
+    obs.putcell("OBSERVER", 0, "contimg")
+    obs.close()
+
+    feed = table(dst + "/FEED", readonly=False, ack=False)
+    feed.addrows(nant)
+    feed.putcol("ANTENNA_ID", np.arange(nant, dtype=np.int32))
+    feed.putcol("NUM_RECEPTORS", np.full(nant, 2, np.int32))
+    feed.putcol("SPECTRAL_WINDOW_ID", np.full(nant, -1, np.int32))
+    feed.close()
 
 
 def main():
@@ -75,10 +149,11 @@ def main():
     ms.addrows(nrow)
     ms.putcol("ANTENNA1", a1.astype(np.int32))
     ms.putcol("ANTENNA2", a2.astype(np.int32))
-    # WSClean images with the opposite sign of the Fourier kernel to contimg's
-    # (and pyuvdata's) for the same uvw: give it -uvw, i.e. the baseline
-    # ant1 - ant2.  (With +uvw every source appears at (-l, -m).)
-    ms.putcol("UVW", -uvw)
+    # UVW and data are copied unchanged, as pyuvdata's write_ms does: the MS
+    # row (ANTENNA1 = a1, ANTENNA2 = a2) gets the file's pos[a2] - pos[a1],
+    # and WSClean's Fourier kernel has the same sign as the file's
+    # (tests/integration/test_wsclean_oracle.sh measures both directions).
+    ms.putcol("UVW", uvw)
     mjds = (t_jd - 2400000.5) * 86400.0
     ms.putcol("TIME", mjds)
     ms.putcol("TIME_CENTROID", mjds)
@@ -114,69 +189,12 @@ def main():
         ms.putcol("SIGMA", np.ones((r1 - r0, 2), np.float32), startrow=r0, nrow=r1 - r0)
 
     # Subtables.
-    site = wgs84_to_ecef(float(h["latitude"][()]), float(h["longitude"][()]),
-                         float(h["altitude"][()]))
-    nant = int(h["Nants_telescope"][()])
-    ant = table(dst + "/ANTENNA", readonly=False, ack=False)
-    ant.addrows(nant)
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in h["antenna_names"][()]]
-    ant.putcol("NAME", names)
-    ant.putcol("STATION", ["DSA-%03d" % (int(n)) for n in names])
-    ant.putcol("POSITION", h["antenna_positions"][()] + site)
-    ant.putcol("DISH_DIAMETER", h["antenna_diameters"][()])
-    ant.putcol("MOUNT", ["alt-az"] * nant)
-    ant.putcol("TYPE", ["GROUND-BASED"] * nant)
-    ant.close()
-
-    spw = table(dst + "/SPECTRAL_WINDOW", readonly=False, ack=False)
-    spw.addrows(1)
-    spw.putcell("NUM_CHAN", 0, nout)
-    spw.putcell("CHAN_FREQ", 0, fout)
-    spw.putcell("CHAN_WIDTH", 0, wout)
-    spw.putcell("EFFECTIVE_BW", 0, wout)
-    spw.putcell("RESOLUTION", 0, wout)
-    spw.putcell("REF_FREQUENCY", 0, float(fout[0]))
-    spw.putcell("TOTAL_BANDWIDTH", 0, float(wout.sum()))
-    spw.putcell("MEAS_FREQ_REF", 0, 5)  # TOPO
-    spw.putcell("NAME", 0, "L")
-    spw.close()
-
-    pol = table(dst + "/POLARIZATION", readonly=False, ack=False)
-    pol.addrows(1)
-    pol.putcell("NUM_CORR", 0, 2)
-    pol.putcell("CORR_TYPE", 0, np.array([9, 12], np.int32))  # XX, YY
-    pol.putcell("CORR_PRODUCT", 0, np.array([[0, 0], [1, 1]], np.int32))
-    pol.close()
-
-    dd = table(dst + "/DATA_DESCRIPTION", readonly=False, ack=False)
-    dd.addrows(1)
-    dd.putcell("SPECTRAL_WINDOW_ID", 0, 0)
-    dd.putcell("POLARIZATION_ID", 0, 0)
-    dd.close()
-
-    fld = table(dst + "/FIELD", readonly=False, ack=False)
-    fld.addrows(1)
-    d = np.array([[[ra0, dec0]]])
-    for col in ("PHASE_DIR", "DELAY_DIR", "REFERENCE_DIR"):
-        fld.putcell(col, 0, d[0])
-    fld.putcell("NAME", 0, "contimg")
-    fld.putcell("NUM_POLY", 0, 0)
-    fld.putcell("TIME", 0, float(mjds.mean()))
-    fld.close()
-
-    obs = table(dst + "/OBSERVATION", readonly=False, ack=False)
-    obs.addrows(1)
-    obs.putcell("TELESCOPE_NAME", 0, "DSA-110")
-    obs.putcell("TIME_RANGE", 0, np.array([mjds.min(), mjds.max()]))
-    obs.putcell("OBSERVER", 0, "contimg")
-    obs.close()
-
-    feed = table(dst + "/FEED", readonly=False, ack=False)
-    feed.addrows(nant)
-    feed.putcol("ANTENNA_ID", np.arange(nant, dtype=np.int32))
-    feed.putcol("NUM_RECEPTORS", np.full(nant, 2, np.int32))
-    feed.putcol("SPECTRAL_WINDOW_ID", np.full(nant, -1, np.int32))
-    feed.close()
+    write_subtables(dst, site=wgs84_to_ecef(float(h["latitude"][()]), float(h["longitude"][()]),
+                                            float(h["altitude"][()])),
+                    names=names, positions=h["antenna_positions"][()],
+                    diameters=h["antenna_diameters"][()], freqs=fout, widths=wout,
+                    ra0=ra0, dec0=dec0, mjds=mjds)
     ms.close()
     print("%s: %d rows, %d channels of %.4f MHz (%d averaged), %d times x %d baselines"
           % (dst, nrow, nout, wout[0] / 1e6, avg, ntimes, nbls))
