@@ -37,6 +37,9 @@ MAINS    := daemon/contimgd.c daemon/contimgctl.c daemon/contimg-sim.c
 DAEMON_SRC := $(filter-out $(MAINS),$(wildcard daemon/*.c))
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
 BINS     := bin/contimgd bin/contimgctl bin/contimg-sim
+# The mains' objects are intermediates of the bin/% pattern; keep them, or
+# every build recompiles them.
+.SECONDARY: $(MAINS:%.c=$(B)/%.o)
 
 # Unit tests: tests/<dir>/test_*.c, one binary each.
 TEST_SRC := $(wildcard tests/*/test_*.c)
@@ -52,7 +55,7 @@ DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf h
 # casacore are the sign authority of tests/integration/test_wsclean_oracle.sh.
 TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy
 
-.PHONY: all deps deps-test test unit integration asan run bench bench-wsclean clean install fuzz
+.PHONY: FORCE all deps deps-test test unit integration asan run bench bench-wsclean clean install fuzz
 all: $(BINS)
 
 deps:
@@ -64,6 +67,16 @@ deps-test:
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The version that exported files name in their history.  $(B)/version changes
+# only when `git describe` does, so uvh5.o is rebuilt exactly then.
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(B)/version: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+$(B)/core/uvh5.o: $(B)/version
+$(B)/core/uvh5.o: CFLAGS += -DCONTIMG_VERSION='"$(VERSION)"'
+FORCE:
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -12,6 +12,13 @@
  * the nearest solution time.  A sample whose solution is flagged, missing
  * (antenna or channel not in the table) or zero gets VIS_FLAG_CAL and keeps
  * its value.  Weights are not rescaled.
+ *
+ * Provenance (core/vis.h): once a bandpass or gain table is applied the data
+ * are on the flux scale of the calibrator's model, so v->vis_units becomes
+ * "Jy" (a delay table alone leaves them as they were); each table applied
+ * adds one line to v->history naming its type, its name when the caller gives
+ * one (apply_solutions_named: the file it was read from), and what the table
+ * says of itself (calibrator, source group, refant, validity).
  */
 #ifndef CONTIMG_APPLY_H
 #define CONTIMG_APPLY_H
@@ -34,5 +41,14 @@ typedef struct apply_stats {
  */
 int apply_solutions(vis_set *v, const gaintab *k, const gaintab *b, const gaintab *g,
 		    int nthreads, apply_stats *ret_stats, char *err, size_t errlen);
+
+/*
+ * apply_solutions, naming the tables in v's history: names[0], [1], [2] for
+ * k, b, g (e.g. the caltable paths; names, or any entry, may be NULL: the
+ * table is then described by its own metadata only).  Not kept after return.
+ */
+int apply_solutions_named(vis_set *v, const gaintab *k, const gaintab *b, const gaintab *g,
+			  const char *const names[3], int nthreads, apply_stats *ret_stats,
+			  char *err, size_t errlen);
 
 #endif

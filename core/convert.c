@@ -464,8 +464,10 @@ out:
 	return r;
 }
 
-/* Copy the template's metadata into v (arrays already sized). */
-static void copy_meta(vis_set *v, const vis_set *tmpl, int nchan)
+/* Copy the template's metadata into v (arrays already sized).  The template's
+ * history moves to v (tmpl->history becomes NULL); a reused v's old history
+ * is dropped with the rest of its old metadata. */
+static void copy_meta(vis_set *v, vis_set *tmpl, int nchan)
 {
 	vis_set keep = *v;
 
@@ -474,11 +476,36 @@ static void copy_meta(vis_set *v, const vis_set *tmpl, int nchan)
 	v->ants = keep.ants; v->ant1 = keep.ant1; v->ant2 = keep.ant2;
 	v->time_jd = keep.time_jd; v->freq_hz = keep.freq_hz; v->uvw_m = keep.uvw_m;
 	v->vis = keep.vis; v->flags = keep.flags; v->weight = keep.weight;
+	free(keep.history);
+	tmpl->history = NULL;
 	memcpy(v->ants, tmpl->ants, tmpl->nants * sizeof *v->ants);
 	memcpy(v->ant1, tmpl->ant1, tmpl->nbls * sizeof *v->ant1);
 	memcpy(v->ant2, tmpl->ant2, tmpl->nbls * sizeof *v->ant2);
 	memcpy(v->time_jd, tmpl->time_jd, tmpl->ntimes * sizeof *v->time_jd);
 	memcpy(v->uvw_m, tmpl->uvw_m, (size_t)tmpl->ntimes * tmpl->nbls * 3 * sizeof *v->uvw_m);
+}
+
+/* The history line of a combined group: which subbands, which channels.  The
+ * set's history so far is that of the lowest-numbered present subband file,
+ * path0. */
+static int history_combined(vis_set *v, int nsub, int npresent, uint32_t missing,
+			    const char *path0, char *err, size_t errlen)
+{
+	const char *base = strrchr(path0, '/');
+	char miss[16 + 5 * CONVERT_MAX_SUB] = ""; /* "; missing " + "sbNN," each */
+	size_t n = 0;
+
+	for (int k = 0; k < nsub && n < sizeof miss; k++)
+		if (missing & (1u << k))
+			n += (size_t)snprintf(miss + n, sizeof miss - n, "%ssb%02d",
+					      n ? "," : "; missing ", k);
+	if (vis_history_add(v, "contimg convert: combined %d of %d subband files into %d "
+			    "channels, %.6f to %.6f MHz, ascending (the history above is that of "
+			    "%s, the lowest-numbered)%s.", npresent, nsub, v->nchan,
+			    v->freq_hz[0] / 1e6, v->freq_hz[v->nchan - 1] / 1e6,
+			    base ? base + 1 : path0, miss) < 0)
+		return err_set(err, errlen, -ENOMEM, "%s: out of memory for the history", v->name);
+	return 0;
 }
 
 int convert_load_group(const char *const *paths, int npaths, const convert_params *pp,
@@ -676,6 +703,9 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 	info.nsub_present = npaths;
 	info.nsub_direct = ndirect;
 	info.chan_per_sub = nf;
+	r = history_combined(v, nsub, npaths, info.missing_mask, paths[first], err, errlen);
+	if (r)
+		goto out;
 
 	if (p.rephase) {
 		double t1 = now_s();
@@ -831,6 +861,15 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 	v->phase_type = VIS_PHASE_FIXED;
 	v->phase_ra_rad = ra_rad;
 	v->phase_dec_rad = dec_rad;
+	/* Provenance: UT1 - UTC is part of what the phases now mean (the exported
+	 * file's dut1 and lst_array say which value was used). */
+	v->dut1_s = dut1_s;
+	if (vis_history_add(v, "contimg rephase: %s to the ICRS centre RA %.6f deg, Dec %+.6f deg "
+			    "(uvw in ICRS-aligned axes), UT1 - UTC = %.4f s.",
+			    drift ? "from the meridian (drift) of each integration"
+				  : "from a fixed centre",
+			    ra_rad * 180 / M_PI, dec_rad * 180 / M_PI, dut1_s) < 0)
+		r = err_set(err, errlen, -ENOMEM, "%s: out of memory for the history", v->name);
 out:
 	free(bl);
 	return r;

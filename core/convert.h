@@ -17,7 +17,11 @@
  *    solvers and the imager skip ant1 == ant2);
  *  - the result is DRIFT phased exactly like the files (uvw of the first
  *    present subband), unless params.rephase is set (default), in which case
- *    convert_rephase() is applied.
+ *    convert_rephase() is applied;
+ *  - provenance (core/vis.h): history, vis_units, dut1 and x_orientation
+ *    are the lowest-numbered present subband file's, and one history line
+ *    says what was combined (N of M subbands, which are missing, the
+ *    channels).
  *
  * convert_rephase(): rephases every integration from its meridian centre to
  * the common centre of convert_common_centre() (RA = apparent LST at the
@@ -100,7 +104,9 @@ int convert_common_centre(const vis_set *v, double dut1_s, double *ret_ra_rad,
  * each sample by exp(+2πi (w_old − w_new) ν / c) where w_old/w_new are the
  * baseline's projections on the old/new centre's direction at that time,
  * rewrite uvw as above, set FIXED.  Needs antenna positions.  nthreads <= 0:
- * the OpenMP default. */
+ * the OpenMP default.  Records v->dut1_s = dut1_s and a history line (the
+ * centre and UT1 − UTC); -ENOMEM when that line cannot be added (the data
+ * are then rephased already). */
 int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 		       int nthreads, char *err, size_t errlen);
 
@@ -108,7 +114,9 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 int convert_rephase(vis_set *v, double dut1_s, int nthreads, char *err, size_t errlen);
 
 /* Write v with uvh5_write(..., UVH5_LAYOUT_PYUVDATA) to "<path>.tmp" and
- * rename it to path when complete. */
+ * rename it to path when complete.  The file carries v's provenance
+ * (vis_units, history plus a line naming contimg's version, dut1,
+ * x_orientation when known; docs/uvh5.md). */
 int convert_export(const char *path, const vis_set *v, char *err, size_t errlen);
 
 #endif

@@ -18,10 +18,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/err.h"
+
+/* The version named in the history of every file we write.  The Makefile sets
+ * it from `git describe --always --dirty` (for this file only); a build
+ * outside the repository gets "unknown". */
+#ifndef CONTIMG_VERSION
+#define CONTIMG_VERSION "unknown"
+#endif
 
 /* Sanity limits: far above any real file (DSA-110: Nblts 111744, Nfreqs 48),
  * low enough that a corrupt header cannot make us allocate gigabytes. */
@@ -1238,6 +1246,60 @@ int uvh5_read_header_image(const void *image, size_t len, const char *name, uvh5
 	return header_of(name, image, len, ret, err, errlen);
 }
 
+/* pyuvdata's vis_units values, in any case: "uncalib", "Jy", "K str"
+ * (others: NULL). */
+static const char *units_name(const char *s)
+{
+	if (!strcasecmp(s, "uncalib"))
+		return "uncalib";
+	if (!strcasecmp(s, "jy"))
+		return "Jy";
+	if (!strcasecmp(s, "k str"))
+		return "K str";
+	return NULL;
+}
+
+/*
+ * The optional provenance of the file into v: history, vis_units, dut1 and
+ * x_orientation (docs/uvh5.md).  Nothing here makes a file unreadable: a
+ * value of the wrong type or an unknown word counts as absent (the data are
+ * still good; only what they are called is lost).  -ENOMEM is the only error.
+ */
+static int read_provenance(ctx *c, vis_set *v, char *err, size_t errlen)
+{
+	char scratch[ERR_LEN], word[32], *text = NULL;
+	const char *name;
+	double dut1 = 0;
+	size_t n;
+	int r = 0;
+
+	/* history: any length up to the reader's string limit. */
+	text = malloc(MAX_STRING + 1);
+	if (!text)
+		return fail(c, err, errlen, -ENOMEM, "out of memory for Header/history");
+	if (read_str(c, c->hdr, "Header", "history", 0, text, MAX_STRING + 1, scratch,
+		     sizeof scratch) == 0) {
+		n = strlen(text);
+		while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+			text[--n] = 0;
+		if (vis_history_set(v, text) < 0)
+			r = fail(c, err, errlen, -ENOMEM, "out of memory for Header/history");
+	}
+	free(text);
+	if (r)
+		return r;
+	if (read_str(c, c->hdr, "Header", "vis_units", 0, word, sizeof word, scratch,
+		     sizeof scratch) == 0 && (name = units_name(word)))
+		snprintf(v->vis_units, sizeof v->vis_units, "%s", name);
+	if (read_str(c, c->hdr, "Header", "x_orientation", 0, word, sizeof word, scratch,
+		     sizeof scratch) == 0 && (name = vis_x_orientation_name(word)))
+		snprintf(v->x_orientation, sizeof v->x_orientation, "%s", name);
+	if (read_f64(c, c->hdr, "Header", "dut1", 0, &dut1, scratch, sizeof scratch) == 0 &&
+	    isfinite(dut1) && fabs(dut1) < 1)
+		v->dut1_s = dut1;
+	return 0;
+}
+
 /* Build the metadata-only vis_set from an opened, imageable file. */
 static int read_meta(ctx *c, vis_set **ret, char *err, size_t errlen)
 {
@@ -1308,6 +1370,9 @@ static int read_meta(ctx *c, vis_set **ret, char *err, size_t errlen)
 	snprintf(v->telescope, sizeof v->telescope, "%s", h->telescope);
 	snprintf(v->instrument, sizeof v->instrument, "%s", h->instrument);
 	snprintf(v->name, sizeof v->name, "%s", c->path);
+	r = read_provenance(c, v, err, errlen);
+	if (r)
+		goto out;
 	*ret = v;
 	v = NULL;
 out:
@@ -1641,9 +1706,12 @@ static int w_bool(wctx *w, hid_t g, const char *name, int v)
 /* Apparent (equinox-based, of date) RA/Dec of an ICRS position, the position
  * angle of ICRS north in that frame, and the apparent LST, as pyuvdata's
  * calc_app_coords / calc_frame_pos_angle / get_lst_for_time compute them with
- * ERFA (UT1 = UTC, no polar motion). */
-static void app_coords(double ra, double dec, double jd_utc, double lon_rad, double *app_ra,
-		       double *app_dec, double *pa, double *lst)
+ * ERFA (no polar motion).  Only the LST depends on UT1 = UTC + dut1_s: the
+ * set's own dut1, so lst_array agrees with the rephasing and with the file's
+ * dut1 (pyuvdata takes UT1 from the IERS tables, the same value when the
+ * configured dut1 is right). */
+static void app_coords(double ra, double dec, double jd_utc, double dut1_s, double lon_rad,
+		       double *app_ra, double *app_dec, double *pa, double *lst)
 {
 	const double off = M_PI / (180.0 * 3600.0 * 10); /* 0.1 arcsec north */
 	double tai1, tai2, tt1, tt2, ri, di, eo, ur, ud, dra;
@@ -1657,7 +1725,12 @@ static void app_coords(double ra, double dec, double jd_utc, double lon_rad, dou
 	ur = eraAnp(ur - eo);
 	dra = ur - *app_ra;
 	*pa = atan2(sin(dra) * cos(ud), cos(*app_dec) * sin(ud) - sin(*app_dec) * cos(ud) * cos(dra));
-	*lst = eraAnp(eraGst06a(jd_utc, 0.0, tt1, tt2) + lon_rad);
+	*lst = eraAnp(eraGst06a(jd_utc, dut1_s / 86400.0, tt1, tt2) + lon_rad);
+}
+
+const char *uvh5_writer_version(void)
+{
+	return CONTIMG_VERSION;
 }
 
 int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t errlen)
@@ -1670,7 +1743,7 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 	double *f64 = NULL, *f64b = NULL, *f64c = NULL, *f64d = NULL;
 	float *f32 = NULL;
 	signed char *fl = NULL;
-	char *names = NULL, why[256];
+	char *names = NULL, *history = NULL, why[256];
 	size_t namelen = 1;
 	hsize_t dims[4];
 	int r = 0, created = 0;
@@ -1691,6 +1764,21 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 	if (!dsa && v->phase_type != VIS_PHASE_FIXED)
 		return err_set(err, errlen, -EINVAL, "%s: the pyuvdata layout needs a fixed (sidereal) "
 			       "phase centre; this set is drift-phased (rephase it first)", path);
+	if (!dsa) {
+		/* The provenance the pyuvdata layout writes must be in pyuvdata's words. */
+		const char *u = units_name(v->vis_units);
+		const char *x = vis_x_orientation_name(v->x_orientation);
+
+		if (v->vis_units[0] && (!u || strcmp(u, v->vis_units)))
+			return err_set(err, errlen, -EINVAL, "%s: vis_units '%s' is not one of "
+				       "pyuvdata's (uncalib, Jy, K str)", path, v->vis_units);
+		if (v->x_orientation[0] && (!x || strcmp(x, v->x_orientation)))
+			return err_set(err, errlen, -EINVAL, "%s: x_orientation '%s' is not east or "
+				       "north", path, v->x_orientation);
+		if (!(fabs(v->dut1_s) < 1))
+			return err_set(err, errlen, -EINVAL, "%s: dut1 %g s is not a UT1 - UTC "
+				       "(|dut1| < 1 s)", path, v->dut1_s);
+	}
 	nblts = (size_t)v->ntimes * v->nbls;
 	n = nblts * v->nchan * v->npols;
 	{
@@ -1732,7 +1820,19 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 	f32 = malloc(nblts * 3 * sizeof *f32);
 	fl = malloc(n);
 	names = calloc(v->nants, namelen);
-	if (!i64 || !f64 || !f64b || !f64c || !f64d || !f32 || !fl || !names) {
+	/* The DSA-110 layout is the correlator's, history included; the pyuvdata
+	 * layout carries the set's history and, as pyuvdata's own writer does,
+	 * a last line naming the software and version that wrote the file. */
+	if (!dsa) {
+		const char *h = v->history ? v->history : "";
+		size_t hl = strlen(h), len = hl + strlen(uvh5_writer_version()) + 64;
+		history = malloc(len);
+		if (history)
+			snprintf(history, len, "%s%sWritten by contimg %s (UVH5, pyuvdata layout).",
+				 h, hl ? "\n" : "", uvh5_writer_version());
+	}
+	if (!i64 || !f64 || !f64b || !f64c || !f64d || !f32 || !fl || !names ||
+	    (!dsa && !history)) {
 		r = err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
@@ -1764,7 +1864,7 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 	w_f64(&w, hdr, "longitude", v->lon_rad * 180 / M_PI);
 	w_str(&w, hdr, "telescope_name", v->telescope[0] ? v->telescope : "OVRO_MMA");
 	w_str(&w, hdr, "instrument", v->instrument[0] ? v->instrument : "DSA");
-	w_str(&w, hdr, "history", "written by contimg");
+	w_str(&w, hdr, "history", dsa ? "written by contimg" : history);
 
 	/* Antennas. */
 	for (int a = 0; a < v->nants; a++) {
@@ -1850,12 +1950,14 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 		w_ds(&w, hdr, "spw_array", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims, i64);
 		w_str(&w, hdr, "version", "1.2");
 		w_str(&w, hdr, "telescope_frame", "itrs");
-		w_str(&w, hdr, "vis_units", "uncalib");
+		w_str(&w, hdr, "vis_units", v->vis_units[0] ? v->vis_units : "uncalib");
+		if (v->x_orientation[0])
+			w_str(&w, hdr, "x_orientation", v->x_orientation);
 		w_bool(&w, hdr, "flex_spw", 0);
 		w_bool(&w, hdr, "blts_are_rectangular", 1);
 		w_bool(&w, hdr, "time_axis_faster_than_bls", v->ntimes > 1 && v->nbls == 1);
 		w_str(&w, hdr, "blt_order", "time, baseline");
-		w_f64(&w, hdr, "dut1", 0.0);
+		w_f64(&w, hdr, "dut1", v->dut1_s);
 
 		/* One sidereal ICRS phase centre, id 0, for every row. */
 		w_i64(&w, hdr, "Nphase", 1);
@@ -1865,8 +1967,8 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 		w_ds(&w, hdr, "phase_center_id_array", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims, i64);
 		for (int ti = 0; ti < v->ntimes; ti++) {
 			double ara, adec, pa, lst;
-			app_coords(v->phase_ra_rad, v->phase_dec_rad, v->time_jd[ti], v->lon_rad, &ara,
-				   &adec, &pa, &lst);
+			app_coords(v->phase_ra_rad, v->phase_dec_rad, v->time_jd[ti], v->dut1_s,
+				   v->lon_rad, &ara, &adec, &pa, &lst);
 			for (int b = 0; b < v->nbls; b++) {
 				size_t i = (size_t)ti * v->nbls + b;
 				f64[i] = ara;
@@ -1948,5 +2050,6 @@ out:
 	free(f32);
 	free(fl);
 	free(names);
+	free(history);
 	return r;
 }

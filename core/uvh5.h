@@ -6,6 +6,8 @@
  * pyuvdata 1.x/2.x/3.x layouts (rank-3 and rank-4 data, visdata as complex
  * f4/f8 or int32 r/i, LZF-compressed flags/nsamples, phase_center_catalog).
  * Anything else is refused with an error naming the file and what is wrong.
+ * The optional history, vis_units, dut1 and x_orientation become the set's
+ * provenance (core/vis.h); a malformed one is ignored, never fatal.
  *
  * Writes the DSA-110 layout exactly (simulator) and a pyuvdata 1.x rank-3
  * layout with a sidereal phase_center_catalog (exported, rephased groups).
@@ -89,8 +91,18 @@ enum uvh5_layout {
  * DSA110 needs a drift-phased set, PYUVDATA a fixed one (-EINVAL otherwise);
  * Nants_data is counted from ant1/ant2; flags are written as boolean (any bit
  * set = flagged), weights as nsamples.  On failure the partial file is removed.
- * docs/uvh5.md lists every dataset written. */
+ * PYUVDATA also writes v's provenance (core/vis.h): vis_units ("uncalib" when
+ * empty), history followed by a line naming contimg's version, dut1 (also
+ * used for lst_array), and x_orientation when known; values pyuvdata would
+ * not accept (vis_units other than uncalib/Jy/K str, x_orientation other
+ * than east/north, |dut1| >= 1 s) are refused with -EINVAL.  The DSA110
+ * layout writes the correlator's fields only.  docs/uvh5.md lists every
+ * dataset written. */
 int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t errlen);
+
+/* The contimg version the writer names in a file's history ("unknown" when
+ * built outside a git checkout).  Static storage. */
+const char *uvh5_writer_version(void);
 
 /* "XX", "YY", ... for an AIPS polarisation code ("?" for unknown codes). */
 const char *uvh5_pol_name(int code);

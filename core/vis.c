@@ -2,8 +2,12 @@
 
 #include "core/pool.h"
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 vis_set *vis_new(int ntimes, int nbls, int nchan, int npols, int nants)
 {
@@ -60,6 +64,7 @@ void vis_free(vis_set *v)
 	free(v->vis);
 	free(v->flags);
 	free(v->weight);
+	free(v->history);
 	free(v);
 }
 
@@ -100,6 +105,11 @@ vis_set *vis_dup(const vis_set *v)
 	d->ants = keep.ants; d->ant1 = keep.ant1; d->ant2 = keep.ant2;
 	d->time_jd = keep.time_jd; d->freq_hz = keep.freq_hz; d->uvw_m = keep.uvw_m;
 	d->vis = keep.vis; d->flags = keep.flags; d->weight = keep.weight;
+	d->history = NULL;
+	if (v->history && !(d->history = strdup(v->history))) {
+		vis_free(d);
+		return NULL;
+	}
 	if (v->nants)
 		memcpy(d->ants, v->ants, v->nants * sizeof *d->ants);
 	memcpy(d->ant1, v->ant1, v->nbls * sizeof *d->ant1);
@@ -111,4 +121,51 @@ vis_set *vis_dup(const vis_set *v)
 	memcpy(d->flags, v->flags, n * sizeof *d->flags);
 	memcpy(d->weight, v->weight, n * sizeof *d->weight);
 	return d;
+}
+
+int vis_history_set(vis_set *v, const char *text)
+{
+	char *h = NULL;
+
+	if (text && *text && !(h = strdup(text)))
+		return -ENOMEM;
+	free(v->history);
+	v->history = h;
+	return 0;
+}
+
+int vis_history_add(vis_set *v, const char *fmt, ...)
+{
+	size_t old = v->history ? strlen(v->history) : 0;
+	va_list ap;
+	char *h;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	/* old text, '\n' between lines, the new line, NUL */
+	h = realloc(v->history, old + (old ? 1 : 0) + (size_t)n + 1);
+	if (!h)
+		return -ENOMEM;
+	if (old)
+		h[old++] = '\n';
+	va_start(ap, fmt);
+	vsnprintf(h + old, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	v->history = h;
+	return 0;
+}
+
+const char *vis_x_orientation_name(const char *s)
+{
+	if (!s)
+		return NULL;
+	if (!strcasecmp(s, "east") || !strcasecmp(s, "e"))
+		return "east";
+	if (!strcasecmp(s, "north") || !strcasecmp(s, "n"))
+		return "north";
+	return NULL;
 }

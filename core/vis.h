@@ -25,7 +25,16 @@
  *    phase_type FIXED: every integration is phased to (phase_ra_rad,
  *    phase_dec_rad) in ICRS (after core/convert.c rephasing).
  *
- * Ownership: vis_new() allocates everything; vis_free() releases it (NULL ok).
+ * Provenance: the set says what its data are, so a writer (core/uvh5.c)
+ * writes what the data say rather than what the caller remembers.  The
+ * readers fill these fields from the file; the stages that change the data
+ * update them: vis_units (calib/apply.c: "Jy" once a bandpass or gain table
+ * is applied), dut1_s (core/convert.c rephasing), history (one line per
+ * stage that changed the data: combine, rephase, apply).
+ *
+ * Ownership: vis_new() allocates everything; vis_free() releases it (NULL ok),
+ * including history.  A struct copy (*a = *b) shares history: give one of the
+ * two a NULL or a vis_history_set() copy before freeing both.
  */
 #ifndef CONTIMG_VIS_H
 #define CONTIMG_VIS_H
@@ -92,6 +101,14 @@ typedef struct vis_set {
 	char telescope[64];
 	char instrument[64];
 	char name[256];     /* file or group name, for messages */
+
+	/* Provenance (see the header comment). */
+	char vis_units[16];     /* pyuvdata vis_units: "uncalib", "Jy" or "K str"; "" = "uncalib" */
+	double dut1_s;          /* UT1 − UTC (s) the phasing used: the file's dut1, or the
+				 * value core/convert.c rephased with; 0 when unknown */
+	char x_orientation[8];  /* pyuvdata x_orientation of the X feed: "east", "north",
+				 * or "" when unknown (then not written) */
+	char *history;          /* owned, NUL-terminated, lines separated by '\n'; NULL = none */
 } vis_set;
 
 /* Allocate a zeroed set with all arrays sized (vis = 0, flags = 0, weight = 1).
@@ -120,7 +137,20 @@ int vis_pol_index(const vis_set *v, int code);
 /* Mean of time_jd (the group's mid time). */
 double vis_mid_jd(const vis_set *v);
 
-/* Deep copy (NULL on allocation failure). */
+/* Deep copy, history included (NULL on allocation failure). */
 vis_set *vis_dup(const vis_set *v);
+
+/* Replace v->history with a copy of text (NULL or "": no history).
+ * 0, or -ENOMEM (history unchanged). */
+int vis_history_set(vis_set *v, const char *text);
+
+/* Append one line (printf-style, no trailing newline needed) to v->history.
+ * 0, or -ENOMEM (history unchanged). */
+int vis_history_add(vis_set *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Normalise a pyuvdata x_orientation value: "east"/"e" -> "east",
+ * "north"/"n" -> "north" (any case: older pyuvdata files say "E"/"N", a HERA
+ * file "NORTH"), anything else -> NULL. */
+const char *vis_x_orientation_name(const char *s);
 
 #endif

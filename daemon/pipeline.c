@@ -175,6 +175,20 @@ int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen)
 	r = cfg_bool(c, "pipeline", "export_vis", 0, &o.export_vis, err, errlen);
 	if (r < 0)
 		return r;
+	/* UT1 - UTC is kept within 0.9 s by leap seconds; anything else is a typo
+	 * that would only surface when an exported file is refused. */
+	r = cfg_double(c, "pipeline", "dut1_s", 0, &o.dut1_s, err, errlen);
+	if ((r = range(r, o.dut1_s, -0.999, 0.999, "pipeline", "dut1_s", err, errlen)) < 0)
+		return r;
+	{
+		const char *x = cfg_lookup(c, "pipeline", "x_orientation");
+		const char *name = x && *x ? vis_x_orientation_name(x) : "";
+
+		if (!name)
+			return err_set(err, errlen, -EINVAL, "[pipeline] x_orientation = '%s': must "
+				       "be east or north (or unset when unknown)", x);
+		snprintf(o.x_orientation, sizeof o.x_orientation, "%s", name);
+	}
 	r = check_stage_list(cfg_lookup(c, "pipeline", "stages"), err, errlen);
 	if (r < 0)
 		return r;
@@ -238,6 +252,7 @@ int pipe_ctx_init(pipe_ctx *ctx, const cfg *c, sqlite3 *db, int64_t group_id, ch
 	ctx->nsubbands = s.q.nsubbands;
 	ctx->min_subbands = s.q.min_subbands;
 	ctx->export_vis = s.export_vis;
+	snprintf(ctx->x_orientation, sizeof ctx->x_orientation, "%s", s.x_orientation);
 	snprintf(ctx->products_dir, sizeof ctx->products_dir, "%s", s.products_dir);
 	snprintf(ctx->state_dir, sizeof ctx->state_dir, "%s", s.state_dir);
 	snprintf(ctx->scratch_dir, sizeof ctx->scratch_dir, "%s", s.scratch_dir);
@@ -719,6 +734,12 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 	vis_free(ctx->vis);
 	ctx->vis = v;
 	snprintf(ctx->vis->name, sizeof ctx->vis->name, "%s", ctx->group_name);
+	/* DSA-110's correlator files do not say how the X feed is oriented;
+	 * the operator's [pipeline] x_orientation does when set.  A file that
+	 * says it itself keeps its own. */
+	if (!ctx->vis->x_orientation[0] && ctx->x_orientation[0])
+		snprintf(ctx->vis->x_orientation, sizeof ctx->vis->x_orientation, "%s",
+			 ctx->x_orientation);
 	log_msg(LOG_INFO, ctx->group_name, "convert", -1,
 		"%d subbands, %d channels; read %.2f s, rephase %.2f s%s", info.nsub_present,
 		ctx->vis->nchan, info.read_s, info.rephase_s, sdir[0] ? " (staged)" : "");

@@ -76,6 +76,9 @@ typedef struct pipe_ctx {
 	int nsubbands;              /* [ingest] subbands: expected subbands (16) */
 	int min_subbands;           /* [ingest] min_subbands */
 	int export_vis;             /* [pipeline] export_vis or `process --export-vis` */
+	char x_orientation[8];      /* [pipeline] x_orientation: "east", "north" or "" (unknown):
+				       the X feed's orientation for exported files whose input
+				       does not say (docs/uvh5.md) */
 	char products_dir[4096];    /* [paths] products_dir */
 	char state_dir[4096];       /* [paths] state_dir (the FFTW wisdom file's default home) */
 	char scratch_dir[4096];     /* [paths] scratch_dir (tmpfs staging when configured) */
@@ -180,6 +183,8 @@ typedef struct pipe_settings {
 	int workers;                 /* [ingest] workers (1) */
 	int threads;                 /* [pipeline] threads (0 = all online CPUs) */
 	int export_vis;              /* [pipeline] export_vis (false) */
+	double dut1_s;               /* [pipeline] dut1_s (0), |dut1_s| < 1 s */
+	char x_orientation[8];       /* [pipeline] x_orientation ("" = unknown, not written) */
 	double stop_grace_s;         /* [pipeline] stop_grace_s (120) */
 	double stall_timeout_s;      /* [pipeline] stall_timeout_s (900) */
 } pipe_settings;

@@ -462,9 +462,10 @@ static int solve_group(pipe_ctx *ctx, const cal_settings *s, catalog *cat,
 		apply_stats st;
 		const int bad_b = res->qb.flagged_frac > s->max_solution_flagged;
 		const int bad_g = !g || res->qg.flagged_frac > s->max_solution_flagged;
+		const char *const names[3] = {res->solved[0], res->solved[1], res->solved[2]};
 		t0 = util_mono_s();
-		r = apply_solutions(v, k, bad_b ? NULL : b, bad_g ? NULL : g, ctx->threads, &st,
-				    err, errlen);
+		r = apply_solutions_named(v, k, bad_b ? NULL : b, bad_g ? NULL : g, names,
+					  ctx->threads, &st, err, errlen);
 		res->apply_s = util_mono_s() - t0;
 		if (r)
 			goto out;
@@ -512,7 +513,10 @@ static int apply_registered(pipe_ctx *ctx, struct cal_result *res, char *err, si
 	if (!t[0] && !t[1] && !t[2])
 		goto out;
 	t0 = util_mono_s();
-	r = apply_solutions(ctx->vis, t[0], t[1], t[2], ctx->threads, &st, err, errlen);
+	/* The history of an exported file names the tables by their paths. */
+	r = apply_solutions_named(ctx->vis, t[0], t[1], t[2],
+				  (const char *const[3]){res->applied[0], res->applied[1], res->applied[2]},
+				  ctx->threads, &st, err, errlen);
 	res->apply_s = util_mono_s() - t0;
 	if (r)
 		goto out;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <dirent.h>
+#include <hdf5.h>
 #include <sys/stat.h>
 
 #include "calib/apply.h"
@@ -15,6 +16,7 @@
 #include "core/gaintab.h"
 #include "core/predict.h"
 #include "core/sky.h"
+#include "core/uvh5.h"
 #include "core/vis.h"
 #include "daemon/pipeline.h"
 #include "state/calreg.h"
@@ -107,6 +109,11 @@ static void test_apply_b_then_g(void)
 
 	CHECK_OK(apply_solutions(v, NULL, b, g, 2, &st, err, sizeof err), err);
 	CHECK(st.ntables == 2);
+	/* The data are now in Jy, and their history says which tables did it. */
+	CHECK(!strcmp(v->vis_units, "Jy"), "vis_units '%s'", v->vis_units);
+	CHECK(v->history && !strcmp(v->history, "contimg calibrate: applied a B table.\n"
+				    "contimg calibrate: applied a G table."), "history '%s'",
+	      v->history ? v->history : "(none)");
 	for (int t = 0; t < NT; t++)
 		for (int bl = 0; bl < v->nbls; bl++)
 			for (int c = 0; c < NC; c++)
@@ -151,6 +158,93 @@ static void test_missing_and_types(void)
 			CHECK(cabsf(v->vis[vis_idx(v, 2, bl, 4, 0)] - (3.0f - 1.0f * I)) < 1e-6);
 	}
 out:
+	gaintab_free(g);
+	vis_free(v);
+}
+
+/* A scalar string dataset read with plain HDF5 ("" when absent). */
+static void raw_str(const char *path, const char *name, char *buf, size_t len)
+{
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1, t = -1;
+
+	buf[0] = 0;
+	if (f < 0)
+		return;
+	if (H5Lexists(f, name, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, name, H5P_DEFAULT)) >= 0) {
+		t = H5Tcopy(H5T_C_S1);
+		H5Tset_size(t, len);
+		H5Tset_strpad(t, H5T_STR_NULLTERM);
+		if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+			buf[0] = 0;
+		H5Tclose(t);
+		H5Dclose(d);
+	}
+	H5Fclose(f);
+}
+
+/*
+ * Provenance of applying: a delay table alone leaves the units alone; a
+ * bandpass or gain table makes them Jy; each table applied is named in the
+ * history with its path (apply_solutions_named) and what it says of itself;
+ * the exported file carries both.
+ */
+static void test_apply_provenance(void)
+{
+	vis_set *v = make_set();
+	gaintab *k = gaintab_new(1, NA, 1, 2), *b = gaintab_new(1, NA, NC, 2);
+	gaintab *g = gaintab_new(1, NA, 1, 2);
+	const char *names[3] = {NULL, "/cal/2026-03-01T05:49:14_0834+555_B.h5",
+				"/cal/2026-03-01T05:49:14_0834+555_G.h5"};
+	char err[ERR_LEN] = "", out[1024], s[4096];
+
+	CHECK(v && k && b && g);
+	if (!v || !k || !b || !g)
+		goto out;
+	snprintf(k->type, sizeof k->type, "K");
+	snprintf(b->type, sizeof b->type, "B");
+	snprintf(g->type, sizeof g->type, "G");
+	for (int a = 0; a < NA; a++)
+		k->antenna_numbers[a] = b->antenna_numbers[a] = g->antenna_numbers[a] = 20 + a;
+	for (int c = 0; c < NC; c++)
+		b->freq_hz[c] = v->freq_hz[c];
+	k->freq_hz[0] = g->freq_hz[0] = v->freq_hz[0];
+	snprintf(b->calibrator, sizeof b->calibrator, "0834+555");
+	snprintf(b->source_group, sizeof b->source_group, "2026-03-01T05:49:14");
+	b->refant = 23;
+	b->valid_start_mjd = 61100.25;
+	b->valid_end_mjd = 61100.75;
+
+	CHECK_OK(apply_solutions(v, k, NULL, NULL, 0, NULL, err, sizeof err), err);
+	CHECK(v->vis_units[0] == 0, "a delay alone made the units '%s'", v->vis_units);
+	CHECK(v->history && !strcmp(v->history, "contimg calibrate: applied a K table."), "'%s'",
+	      v->history ? v->history : "(none)");
+
+	CHECK_OK(apply_solutions_named(v, NULL, b, g, names, 0, NULL, err, sizeof err), err);
+	CHECK(!strcmp(v->vis_units, "Jy"), "vis_units '%s'", v->vis_units);
+	CHECK(v->history && strstr(v->history, "\ncontimg calibrate: applied the B table "
+				   "/cal/2026-03-01T05:49:14_0834+555_B.h5 (calibrator 0834+555, "
+				   "solved on group 2026-03-01T05:49:14, refant 23, valid MJD "
+				   "61100.25000 to 61100.75000).\n"), "'%s'", v->history);
+	CHECK(v->history && strstr(v->history, "\ncontimg calibrate: applied the G table "
+				   "/cal/2026-03-01T05:49:14_0834+555_G.h5."), "'%s'", v->history);
+
+	/* Export (needs a fixed phase centre and a site) and read back raw. */
+	v->phase_type = VIS_PHASE_FIXED;
+	v->phase_ra_rad = 2.2;
+	v->phase_dec_rad = 0.95;
+	v->lat_rad = 0.65;
+	v->lon_rad = -2.06;
+	snprintf(out, sizeof out, "%s/apply_provenance.uvh5", test_tmpdir());
+	CHECK_OK(convert_export(out, v, err, sizeof err), err);
+	raw_str(out, "Header/vis_units", s, sizeof s);
+	CHECK(!strcmp(s, "Jy"), "vis_units '%s'", s);
+	raw_str(out, "Header/history", s, sizeof s);
+	CHECK(strstr(s, "applied the B table /cal/2026-03-01T05:49:14_0834+555_B.h5") &&
+	      strstr(s, "applied the G table /cal/2026-03-01T05:49:14_0834+555_G.h5") &&
+	      strstr(s, uvh5_writer_version()), "history '%s'", s);
+out:
+	gaintab_free(k);
+	gaintab_free(b);
 	gaintab_free(g);
 	vis_free(v);
 }
@@ -289,6 +383,8 @@ static void test_stages_reference(void)
 	CHECK(flag_report_fraction(ctx.flags) < 0.02, "field flagged %.3f", flag_report_fraction(ctx.flags));
 	CHECK_OK(stage_calibrate(&ctx, err, sizeof err), err);
 	CHECK(ctx.calibrated == 0 && !cal_result_calibrator(ctx.cal));
+	CHECK(ctx.vis->vis_units[0] == 0 && !strstr(ctx.vis->history, "calibrate"),
+	      "uncalibrated group says '%s': %s", ctx.vis->vis_units, ctx.vis->history);
 	CHECK(db_query_int(db, &nflagrows, err, sizeof err,
 			   "SELECT COUNT(*) FROM flag_stats WHERE group_id = ?", "I", ctx.group_id) == 1);
 	/* total + 7 reasons + 24 antennas + 96 channels */
@@ -343,6 +439,26 @@ static void test_stages_reference(void)
 	CHECK_OK(stage_calibrate(&ctx, err, sizeof err), err);
 	CHECK(ctx.calibrated == 1);
 	CHECK(ctx.cal && cal_result_applied(ctx.cal, 'B') && cal_result_applied(ctx.cal, 'G'));
+	/* What the exported visibilities will say: Jy, and which tables (the
+	 * calibrator's, solved on the calibrator group) made them so. */
+	CHECK(!strcmp(ctx.vis->vis_units, "Jy"), "vis_units '%s'", ctx.vis->vis_units);
+	CHECK(ctx.vis->history &&
+	      strstr(ctx.vis->history, "B table") && strstr(ctx.vis->history, "G table") &&
+	      strstr(ctx.vis->history, "calibrator 0834+555, solved on group 2026-03-01T05:49:14"),
+	      "history: %s", ctx.vis->history ? ctx.vis->history : "(none)");
+	/* ... named by the registered files' paths (stage_calibrate). */
+	CHECK(ctx.vis->history &&
+	      strstr(ctx.vis->history, "applied the B table /") &&
+	      strstr(ctx.vis->history, "/caltables/2026-03-01T05:49:14_0834+555_B.h5 (") &&
+	      strstr(ctx.vis->history, "/caltables/2026-03-01T05:49:14_0834+555_G.h5 ("),
+	      "history: %s", ctx.vis->history ? ctx.vis->history : "(none)");
+	printf("# field group history:\n");
+	for (const char *l = ctx.vis->history; l && *l;) {
+		const char *e = strchr(l, '\n');
+		int n = e ? (int)(e - l) : (int)strlen(l);
+		printf("#   %.*s\n", n, l);
+		l += n + (e != NULL);
+	}
 	ratio = flux_ratio(ctx.vis, truth_field);
 	printf("# field group (+61 min) corrected with the calibrator's B+G: flux ratio %.4f, "
 	       "phase %.2f deg\n", cabs(ratio), carg(ratio) * 180 / M_PI);
@@ -359,10 +475,45 @@ out:
 	db_close(db);
 }
 
+/* [pipeline] x_orientation (the X feed's orientation for exported files)
+ * and dut1_s are checked when the settings are read, not at export. */
+static void test_pipeline_provenance_settings(void)
+{
+	static const struct {
+		const char *text, *want; /* want: x_orientation, or NULL for -EINVAL */
+		const char *msg;
+	} cases[] = {
+		{ "", "", NULL },
+		{ "[pipeline]\nx_orientation = North\n", "north", NULL },
+		{ "[pipeline]\nx_orientation = e\n", "east", NULL },
+		{ "[pipeline]\nx_orientation = up\n", NULL, "x_orientation" },
+		{ "[pipeline]\ndut1_s = 1.2\n", NULL, "dut1_s" },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		char err[ERR_LEN] = "";
+		pipe_settings ps;
+		cfg *c = NULL;
+		int r;
+
+		CHECK_OK(cfg_load_string(cases[k].text, &c, err, sizeof err), err);
+		if (!c)
+			continue;
+		r = pipe_settings_read(c, &ps, err, sizeof err);
+		if (cases[k].want)
+			CHECK(r == 0 && !strcmp(ps.x_orientation, cases[k].want), "case %zu: %d %s '%s'",
+			      k, r, err, r == 0 ? ps.x_orientation : "");
+		else
+			CHECK(r == -EINVAL && strstr(err, cases[k].msg), "case %zu: %d %s", k, r, err);
+		cfg_free(c);
+	}
+}
+
 int main(void)
 {
 	RUN(test_apply_b_then_g);
 	RUN(test_missing_and_types);
+	RUN(test_apply_provenance);
+	RUN(test_pipeline_provenance_settings);
 	RUN(test_stages_reference);
 	return TEST_DONE();
 }

@@ -9,6 +9,7 @@
  * rephased set can be checked against an independent FIXED prediction.
  */
 #include <complex.h>
+#include <hdf5.h>
 #include <math.h>
 #include <sys/stat.h>
 
@@ -415,6 +416,129 @@ static void test_export_roundtrip(void)
 	vis_free(v);
 }
 
+/* A scalar string dataset read with plain HDF5 ("" when absent). */
+static void raw_str(const char *path, const char *name, char *buf, size_t len)
+{
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1, t = -1;
+
+	buf[0] = 0;
+	if (f < 0)
+		return;
+	if (H5Lexists(f, name, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, name, H5P_DEFAULT)) >= 0) {
+		t = H5Tcopy(H5T_C_S1);
+		H5Tset_size(t, len);
+		H5Tset_strpad(t, H5T_STR_NULLTERM);
+		if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+			buf[0] = 0;
+		H5Tclose(t);
+		H5Dclose(d);
+	}
+	H5Fclose(f);
+}
+
+static double raw_f64(const char *path, const char *name)
+{
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1;
+	double x = NAN;
+
+	if (f < 0)
+		return x;
+	if ((d = H5Dopen2(f, name, H5P_DEFAULT)) >= 0) {
+		if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &x) < 0)
+			x = NAN;
+		H5Dclose(d);
+	}
+	H5Fclose(f);
+	return x;
+}
+
+/*
+ * The exported file says what was done to the data: the UT1 - UTC the
+ * rephasing used (a non-zero one comes back), "uncalib" until calibration
+ * tables are applied and "Jy" after, the history of the combine and rephase
+ * steps and contimg's version; and the provenance does not leak from one
+ * group to the next through a reused buffer.
+ */
+static void test_export_provenance(void)
+{
+	char paths[NSUB][1024], err[ERR_LEN] = "", out[1024], s[8192], ver[160];
+	int n = write_group(subdir("prov"), 0xB, -1, NULL, paths);
+	convert_params p;
+	vis_set *v = NULL, *w = NULL, *again = NULL;
+
+	convert_params_default(&p);
+	p.nsub_expected = NSUB;
+	p.dut1_s = 0.3141;
+	CHECK_OK(convert_load_group(ptrs(paths, n), n, &p, &v, NULL, err, sizeof err), err);
+	if (!v)
+		return;
+	CHECK(v->dut1_s == 0.3141, "dut1 %g", v->dut1_s);
+	CHECK(v->vis_units[0] == 0, "vis_units '%s' before calibration", v->vis_units);
+	/* The subband files' own history (written by uvh5_write's DSA-110 layout)
+	 * comes first, then one line per step. */
+	CHECK(v->history && !strncmp(v->history, "written by contimg\ncontimg convert: combined 3 of 4 "
+				      "subband files into 12 channels, ", 78), "history '%s'",
+	      v->history ? v->history : "(none)");
+	CHECK(v->history && strstr(v->history, "(the history above is that of "
+				   "2026-03-01T05:49:14_sb00.hdf5, the lowest-numbered); missing sb02."),
+	      "%s", v->history);
+	CHECK(v->history && strstr(v->history, "contimg rephase: from the meridian") &&
+	      strstr(v->history, "UT1 - UTC = 0.3141 s."), "%s", v->history);
+	{
+		char centre[128];
+		snprintf(centre, sizeof centre, "RA %.6f deg, Dec %+.6f deg", v->phase_ra_rad / D2R,
+			 v->phase_dec_rad / D2R);
+		CHECK(v->history && strstr(v->history, centre), "'%s' not in the history", centre);
+	}
+	snprintf(ver, sizeof ver, "\nWritten by contimg %s (UVH5, pyuvdata layout).",
+		 uvh5_writer_version());
+
+	/* Uncalibrated export. */
+	snprintf(out, sizeof out, "%s/prov/uncal.uvh5", test_tmpdir());
+	CHECK_OK(convert_export(out, v, err, sizeof err), err);
+	raw_str(out, "Header/vis_units", s, sizeof s);
+	CHECK(!strcmp(s, "uncalib"), "vis_units '%s'", s);
+	CHECK_NEAR(raw_f64(out, "Header/dut1"), 0.3141, 0);
+	raw_str(out, "Header/x_orientation", s, sizeof s);
+	CHECK(s[0] == 0, "x_orientation '%s' though unknown", s);
+	raw_str(out, "Header/history", s, sizeof s);
+	CHECK(strlen(s) > strlen(ver) && !strncmp(s, v->history, strlen(v->history)) &&
+	      !strcmp(s + strlen(v->history), ver), "history '%s'", s);
+
+	/* As after calib/apply.c and the pipeline's [pipeline] x_orientation. */
+	snprintf(v->vis_units, sizeof v->vis_units, "Jy");
+	snprintf(v->x_orientation, sizeof v->x_orientation, "east");
+	snprintf(out, sizeof out, "%s/prov/cal.uvh5", test_tmpdir());
+	CHECK_OK(convert_export(out, v, err, sizeof err), err);
+	raw_str(out, "Header/vis_units", s, sizeof s);
+	CHECK(!strcmp(s, "Jy"), "vis_units '%s'", s);
+	raw_str(out, "Header/x_orientation", s, sizeof s);
+	CHECK(!strcmp(s, "east"), "x_orientation '%s'", s);
+	CHECK_OK(uvh5_read(out, &w, err, sizeof err), err);
+	if (w)
+		CHECK(!strcmp(w->vis_units, "Jy") && !strcmp(w->x_orientation, "east") &&
+		      w->dut1_s == 0.3141 && w->history && strstr(w->history, "contimg rephase"),
+		      "read back '%s' '%s' %g", w->vis_units, w->x_orientation, w->dut1_s);
+
+	/* The next group in the same buffer starts from its files, not from this
+	 * group's calibration and history. */
+	p.reuse = v;
+	p.dut1_s = -0.05;
+	CHECK_OK(convert_load_group(ptrs(paths, n), n, &p, &again, NULL, err, sizeof err), err);
+	CHECK(again == v, "%s", "buffer not reused");
+	if (again == v) {
+		v = NULL;
+		CHECK(again->vis_units[0] == 0 && again->x_orientation[0] == 0 && again->dut1_s == -0.05,
+		      "reused set says '%s' '%s' %g", again->vis_units, again->x_orientation,
+		      again->dut1_s);
+		CHECK(again->history && !strstr(again->history, "0.3141") &&
+		      strstr(again->history, "UT1 - UTC = -0.0500 s."), "%s", again->history);
+	}
+	vis_free(again);
+	vis_free(w);
+	vis_free(v);
+}
+
 /* The direct (pread) path and the HDF5 path give identical sets, including
  * flags, non-finite samples and a missing subband; reusing a buffer too. */
 static void test_direct_equals_hdf5(void)
@@ -498,5 +622,6 @@ int main(void)
 	RUN(test_disagreeing_subbands);
 	RUN(test_rephase_through_files);
 	RUN(test_export_roundtrip);
+	RUN(test_export_provenance);
 	return TEST_DONE();
 }

@@ -487,30 +487,194 @@ static void test_roundtrip_pyuvdata(void)
 }
 
 /* The ATA file was written through pyuvdata, whose lst_array is the apparent
- * sidereal time with the file's dut1.  Ours (ERFA, UT1 = UTC) for the same
- * times must differ by dut1 × Earth's rotation rate only. */
+ * sidereal time with the file's dut1 (UT1 from the IERS tables).  The reader
+ * keeps dut1 and our writer computes lst_array with it (ERFA): the two must
+ * agree to model differences; written with dut1 = 0 instead, they differ by
+ * dut1 × Earth's rotation rate. */
 static void test_pyuvdata_lst_vs_ata(void)
 {
 	const char *ata = test_data("uvh5-real/ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5");
 	char path[600], err[ERR_LEN] = "";
 	static double theirs[406], ours[406];
-	double dut1 = 0;
+	double dut1 = 0, ours_dut1 = 0;
 	vis_set *v = NULL;
 
 	snprintf(path, sizeof path, "%s/ata_export.uvh5", test_tmpdir());
 	CHECK_OK(uvh5_read(ata, &v, err, sizeof err), err);
 	if (!v)
 		return;
-	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err), err);
 	CHECK(!raw_read(ata, "Header/lst_array", H5T_NATIVE_DOUBLE, theirs));
 	CHECK(!raw_read(ata, "Header/dut1", H5T_NATIVE_DOUBLE, &dut1));
-	CHECK(!raw_read(path, "Header/lst_array", H5T_NATIVE_DOUBLE, ours));
 	CHECK(fabs(dut1) > 0.01, "dut1 %g", dut1);
-	/* 7.2921159e-5 rad/s; 1e-7 rad (20 mas) for model differences (pyuvdata
-	 * via astropy: 7 mas), far below the equation of the equinoxes (~1e-5 rad). */
+	CHECK(v->dut1_s == dut1, "read dut1 %.7f, file %.7f", v->dut1_s, dut1);
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err), err);
+	CHECK(!raw_read(path, "Header/lst_array", H5T_NATIVE_DOUBLE, ours));
+	CHECK(!raw_read(path, "Header/dut1", H5T_NATIVE_DOUBLE, &ours_dut1) && ours_dut1 == dut1,
+	      "written dut1 %.7f", ours_dut1);
+	/* 1e-7 rad (20 mas) for model differences (pyuvdata via astropy: 7 mas),
+	 * far below the equation of the equinoxes (~1e-5 rad) and dut1's 3.6e-6. */
+	CHECK_NEAR(theirs[0] - ours[0], 0, 1e-7);
+	CHECK_NEAR(theirs[405] - ours[405], 0, 1e-7);
+	v->dut1_s = 0;
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err), err);
+	CHECK(!raw_read(path, "Header/lst_array", H5T_NATIVE_DOUBLE, ours));
+	/* 7.2921159e-5 rad/s */
 	CHECK_NEAR(theirs[0] - ours[0], dut1 * 7.2921159e-5, 1e-7);
 	CHECK_NEAR(theirs[405] - ours[405], dut1 * 7.2921159e-5, 1e-7);
 	vis_free(v);
+}
+
+/* A scalar string dataset read raw (any length), or "" when absent. */
+static void raw_str(const char *path, const char *name, char *buf, size_t len)
+{
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1, t = -1;
+
+	buf[0] = 0;
+	if (f < 0)
+		return;
+	if (H5Lexists(f, name, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, name, H5P_DEFAULT)) >= 0) {
+		t = H5Tcopy(H5T_C_S1);
+		H5Tset_size(t, len);
+		H5Tset_strpad(t, H5T_STR_NULLTERM);
+		if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+			buf[0] = 0;
+		H5Tclose(t);
+		H5Dclose(d);
+	}
+	H5Fclose(f);
+}
+
+static int raw_exists(const char *path, const char *name)
+{
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	int e = f >= 0 && H5Lexists(f, name, H5P_DEFAULT) > 0;
+
+	if (f >= 0)
+		H5Fclose(f);
+	return e;
+}
+
+/*
+ * The provenance a pyuvdata user needs, written from the set and read back:
+ * a calibrated set says "Jy", its history, its dut1 (also in lst_array) and
+ * its X feed orientation; an uncalibrated one says "uncalib" and writes no
+ * x_orientation; values pyuvdata would refuse are refused here.
+ */
+static void test_provenance_pyuvdata(void)
+{
+	char path[600], err[ERR_LEN] = "", s[4096], want[512];
+	vis_set *v = make_set(1), *w = NULL;
+	double dut1 = 99, lst0[45], lst1[45];
+
+	snprintf(path, sizeof path, "%s/provenance.uvh5", test_tmpdir());
+	if (!v)
+		return;
+	CHECK(uvh5_writer_version()[0] != 0);
+	printf("# writer version: %s\n", uvh5_writer_version());
+
+	/* Uncalibrated, nothing known: the defaults. */
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err), err);
+	raw_str(path, "Header/vis_units", s, sizeof s);
+	CHECK(!strcmp(s, "uncalib"), "vis_units '%s'", s);
+	CHECK(!raw_exists(path, "Header/x_orientation"), "%s", "x_orientation written though unknown");
+	CHECK(!raw_read(path, "Header/dut1", H5T_NATIVE_DOUBLE, &dut1) && dut1 == 0, "dut1 %g", dut1);
+	CHECK(!raw_read(path, "Header/lst_array", H5T_NATIVE_DOUBLE, lst0));
+	raw_str(path, "Header/history", s, sizeof s);
+	snprintf(want, sizeof want, "Written by contimg %s (UVH5, pyuvdata layout).",
+		 uvh5_writer_version());
+	CHECK(!strcmp(s, want), "history '%s'", s);
+
+	/* Calibrated, with a history, a dut1 and a feed orientation. */
+	snprintf(v->vis_units, sizeof v->vis_units, "Jy");
+	snprintf(v->x_orientation, sizeof v->x_orientation, "north");
+	v->dut1_s = -0.2345;
+	CHECK_OK(vis_history_set(v, "first line"), "");
+	CHECK_OK(vis_history_add(v, "contimg calibrate: applied the B table %s.", "/cal/b.h5"), "");
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err), err);
+	raw_str(path, "Header/vis_units", s, sizeof s);
+	CHECK(!strcmp(s, "Jy"), "vis_units '%s'", s);
+	raw_str(path, "Header/x_orientation", s, sizeof s);
+	CHECK(!strcmp(s, "north"), "x_orientation '%s'", s);
+	CHECK(!raw_read(path, "Header/dut1", H5T_NATIVE_DOUBLE, &dut1) && dut1 == -0.2345,
+	      "dut1 %g", dut1);
+	raw_str(path, "Header/history", s, sizeof s);
+	snprintf(want, sizeof want, "first line\ncontimg calibrate: applied the B table /cal/b.h5.\n"
+		 "Written by contimg %s (UVH5, pyuvdata layout).", uvh5_writer_version());
+	CHECK(!strcmp(s, want), "history '%s'", s);
+	/* LST = GAST(UT1 = UTC + dut1): earlier by dut1 × 7.2921159e-5 rad/s. */
+	CHECK(!raw_read(path, "Header/lst_array", H5T_NATIVE_DOUBLE, lst1));
+	CHECK_NEAR(lst1[0] - lst0[0], -0.2345 * 7.2921159e-5, 1e-11);
+	CHECK_NEAR(lst1[44] - lst0[44], -0.2345 * 7.2921159e-5, 1e-11);
+
+	/* Read back: the set says the same (and the writer's line joins the history). */
+	CHECK_OK(uvh5_read(path, &w, err, sizeof err), err);
+	if (w) {
+		CHECK(!strcmp(w->vis_units, "Jy") && !strcmp(w->x_orientation, "north") &&
+		      w->dut1_s == -0.2345, "read back '%s' '%s' %g", w->vis_units, w->x_orientation,
+		      w->dut1_s);
+		CHECK(w->history && !strcmp(w->history, want), "history '%s'",
+		      w->history ? w->history : "(none)");
+		/* vis_dup keeps it all, with its own copy of the history. */
+		vis_set *d = vis_dup(w);
+		CHECK(d && d->history && d->history != w->history && !strcmp(d->history, w->history) &&
+		      !strcmp(d->vis_units, "Jy") && d->dut1_s == w->dut1_s);
+		vis_free(d);
+	}
+
+	/* What pyuvdata would not accept is refused, and no file is left. */
+	unlink(path);
+	snprintf(v->vis_units, sizeof v->vis_units, "Jansky");
+	CHECK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err) == -EINVAL &&
+	      strstr(err, "vis_units"), "%s", err);
+	snprintf(v->vis_units, sizeof v->vis_units, "Jy");
+	snprintf(v->x_orientation, sizeof v->x_orientation, "up");
+	CHECK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err) == -EINVAL &&
+	      strstr(err, "x_orientation"), "%s", err);
+	v->x_orientation[0] = 0;
+	v->dut1_s = 1.5;
+	CHECK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err) == -EINVAL &&
+	      strstr(err, "dut1"), "%s", err);
+	CHECK(access(path, F_OK) != 0, "%s", "a refused write left a file");
+	vis_free(w);
+	vis_free(v);
+}
+
+/* The provenance of the real pyuvdata files, as they store it (HERA's
+ * "NORTH" and "UNCALIB" in capitals, pyuvdata lowercases them). */
+static void test_provenance_real(void)
+{
+	static const struct {
+		const char *file, *units, *xorient, *history_start;
+		double dut1;
+	} cases[] = {
+		{ "zen.2458661.23480.HH.uvh5", "uncalib", "north", "Wed Jun 26 16:07:13 2019: Template", 0 },
+		{ "zen.2458098.45361.HH_downselected.uvh5", "uncalib", "east", "CORR-DACQ: created file.", 0 },
+		{ "zen.2458432.34569.uvh5", "uncalib", "", "Fri Nov  9 20:14:18 2018: Template", 0 },
+		{ "ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5", "uncalib", "",
+		  "hpguppi_daq: plug_here", 0.0499653 },
+		{ "1061315448_20130823175130_mini_vv_07_01.uvh5", "uncalib", "", "Created by user apache", 0 },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		char rel[256], err[ERR_LEN] = "";
+		vis_set *v = NULL;
+
+		snprintf(rel, sizeof rel, "uvh5-real/%s", cases[k].file);
+		CHECK_OK(uvh5_read(test_data(rel), &v, err, sizeof err), err);
+		if (!v)
+			continue;
+		CHECK(!strcmp(v->vis_units, cases[k].units), "%s: vis_units '%s'", cases[k].file,
+		      v->vis_units);
+		CHECK(!strcmp(v->x_orientation, cases[k].xorient), "%s: x_orientation '%s'",
+		      cases[k].file, v->x_orientation);
+		CHECK(v->history && !strncmp(v->history, cases[k].history_start,
+					     strlen(cases[k].history_start)),
+		      "%s: history '%.60s'", cases[k].file, v->history ? v->history : "(none)");
+		CHECK_NEAR(v->dut1_s, cases[k].dut1, 1e-9);
+		vis_free(v);
+	}
+	CHECK(vis_x_orientation_name("E") && !strcmp(vis_x_orientation_name("E"), "east"));
+	CHECK(vis_x_orientation_name("NORTH") && !strcmp(vis_x_orientation_name("NORTH"), "north"));
+	CHECK(!vis_x_orientation_name("up") && !vis_x_orientation_name(""));
 }
 
 /* Collect every dataset under a group: name, type, shape. */
@@ -815,6 +979,8 @@ int main(void)
 	RUN(test_roundtrip_dsa110);
 	RUN(test_roundtrip_pyuvdata);
 	RUN(test_pyuvdata_lst_vs_ata);
+	RUN(test_provenance_pyuvdata);
+	RUN(test_provenance_real);
 	RUN(test_dsa110_layout_matches_reference);
 	RUN(test_nonfinite);
 	RUN(test_read_into);
