@@ -1,4 +1,5 @@
 /* tests/calib/test_apply.c — applying K/B/G tables: values, matching, flags. */
+#include "tests/h5raw.h"
 #include "tests/test.h"
 
 #include <complex.h>
@@ -160,26 +161,6 @@ static void test_missing_and_types(void)
 out:
 	gaintab_free(g);
 	vis_free(v);
-}
-
-/* A scalar string dataset read with plain HDF5 ("" when absent). */
-static void raw_str(const char *path, const char *name, char *buf, size_t len)
-{
-	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1, t = -1;
-
-	buf[0] = 0;
-	if (f < 0)
-		return;
-	if (H5Lexists(f, name, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, name, H5P_DEFAULT)) >= 0) {
-		t = H5Tcopy(H5T_C_S1);
-		H5Tset_size(t, len);
-		H5Tset_strpad(t, H5T_STR_NULLTERM);
-		if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-			buf[0] = 0;
-		H5Tclose(t);
-		H5Dclose(d);
-	}
-	H5Fclose(f);
 }
 
 /*

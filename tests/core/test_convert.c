@@ -20,6 +20,7 @@
 #include "core/sky.h"
 #include "core/uvh5.h"
 #include "core/vis.h"
+#include "tests/h5raw.h"
 #include "tests/test.h"
 
 #define D2R (M_PI / 180)
@@ -414,42 +415,6 @@ static void test_export_roundtrip(void)
 	CHECK(convert_export("/nonexistent-dir/x.uvh5", v, err, sizeof err) < 0, "%s", "export to nowhere");
 	vis_free(w);
 	vis_free(v);
-}
-
-/* A scalar string dataset read with plain HDF5 ("" when absent). */
-static void raw_str(const char *path, const char *name, char *buf, size_t len)
-{
-	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1, t = -1;
-
-	buf[0] = 0;
-	if (f < 0)
-		return;
-	if (H5Lexists(f, name, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, name, H5P_DEFAULT)) >= 0) {
-		t = H5Tcopy(H5T_C_S1);
-		H5Tset_size(t, len);
-		H5Tset_strpad(t, H5T_STR_NULLTERM);
-		if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-			buf[0] = 0;
-		H5Tclose(t);
-		H5Dclose(d);
-	}
-	H5Fclose(f);
-}
-
-static double raw_f64(const char *path, const char *name)
-{
-	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1;
-	double x = NAN;
-
-	if (f < 0)
-		return x;
-	if ((d = H5Dopen2(f, name, H5P_DEFAULT)) >= 0) {
-		if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &x) < 0)
-			x = NAN;
-		H5Dclose(d);
-	}
-	H5Fclose(f);
-	return x;
 }
 
 /*

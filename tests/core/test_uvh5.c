@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "core/uvh5.h"
+#include "tests/h5raw.h"
 #include "tests/test.h"
 
 /* CHECK(cond) without a message expands to fprintf(stderr, ""). */
@@ -522,36 +523,6 @@ static void test_pyuvdata_lst_vs_ata(void)
 	CHECK_NEAR(theirs[0] - ours[0], dut1 * 7.2921159e-5, 1e-7);
 	CHECK_NEAR(theirs[405] - ours[405], dut1 * 7.2921159e-5, 1e-7);
 	vis_free(v);
-}
-
-/* A scalar string dataset read raw (any length), or "" when absent. */
-static void raw_str(const char *path, const char *name, char *buf, size_t len)
-{
-	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1, t = -1;
-
-	buf[0] = 0;
-	if (f < 0)
-		return;
-	if (H5Lexists(f, name, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, name, H5P_DEFAULT)) >= 0) {
-		t = H5Tcopy(H5T_C_S1);
-		H5Tset_size(t, len);
-		H5Tset_strpad(t, H5T_STR_NULLTERM);
-		if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-			buf[0] = 0;
-		H5Tclose(t);
-		H5Dclose(d);
-	}
-	H5Fclose(f);
-}
-
-static int raw_exists(const char *path, const char *name)
-{
-	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	int e = f >= 0 && H5Lexists(f, name, H5P_DEFAULT) > 0;
-
-	if (f >= 0)
-		H5Fclose(f);
-	return e;
 }
 
 /*
