@@ -171,6 +171,16 @@ process() {
 }
 # product NAME KIND: a product's path from contimgctl's JSON.
 product() { grep "\"$2\": \"" "$T/$1.json" | head -1 | cut -d'"' -f4; }
+# measured NAME DESCRIPTION IMAGE [measure options]: oracle.py measure of
+# IMAGE against the truth, its lines as TAP comments, ok when it exits 0.
+measured() {
+	n=$1 d=$2 img=$3
+	shift 3
+	$OR measure "$@" "$img" "$TRUTH" >"$T/$n.m" 2>&1
+	rc=$?
+	comment "$T/$n.m"
+	if [ $rc = 0 ]; then ok "$d"; else fail "$d"; fi
+}
 
 TRUTH=$W/truth_oracle.json
 if process fwd "$T/fwd" --export-vis; then
@@ -183,39 +193,21 @@ if process fwd "$T/fwd" --export-vis; then
 		awk -v cell=$CELL '
 			$2 == "S" { n++; if (!($10 < cell && $17 > 0.95 && $17 < 1.05)) bad++ }
 			END { exit !(n == 5 && !bad) }' "$T/fwd.tc"
-	$OR measure "$img" "$TRUTH" >"$T/fwd.m" 2>&1
-	rc=$?
-	comment "$T/fwd.m"
-	if [ $rc = 0 ]; then
-		ok "WSClean -> contimg: every source at its truth position and < 1 % of its flux at its mirror position (astropy)"
-	else
-		fail "WSClean -> contimg: every source at its truth position and < 1 % of its flux at its mirror position (astropy)"
-	fi
+	measured fwd "WSClean -> contimg: every source at its truth position and < 1 % of its flux at its mirror position (astropy)" "$img"
 else
 	fail "WSClean -> contimg: contimgctl process failed on the WSClean group"
 fi
 
 # Negative control: conjugated visibilities must image mirrored.
 if process conj "$T/conj"; then
-	$OR measure --expect mirrored "$(product conj image)" "$TRUTH" >"$T/conj.m" 2>&1
-	rc=$?
-	comment "$T/conj.m"
-	if [ $rc = 0 ]; then
-		ok "negative control: with conjugated visibilities contimg puts >= 50 % of every source at its mirror position"
-	else
-		fail "negative control: with conjugated visibilities contimg puts >= 50 % of every source at its mirror position"
-	fi
+	measured conj "negative control: with conjugated visibilities contimg puts >= 50 % of every source at its mirror position" "$(product conj image)" --expect mirrored
 else
 	fail "negative control: contimgctl process failed on the conjugated group"
 fi
 
 # The rephasing's phase term: the same data followed by a flagged integration.
 if run "$T/late.log" $OR group "$W" "$T/late" --flagged-after 1 && process late "$T/late"; then
-	$OR measure "$(product late image)" "$TRUTH" >"$T/late.m" 2>&1
-	rc=$?
-	comment "$T/late.m"
-	d="WSClean -> contimg, a flagged second integration (fixed centre 65\" from the data's drift centre): every source within one pixel, peak within 5 %, < 1 % at its mirror"
-	if [ $rc = 0 ]; then ok "$d"; else fail "$d"; fi
+	measured late "WSClean -> contimg, a flagged second integration (fixed centre 65\" from the data's drift centre): every source within one pixel, peak within 5 %, < 1 % at its mirror" "$(product late image)"
 else
 	fail "WSClean -> contimg: contimgctl process failed on the group with a flagged second integration"
 fi
@@ -223,11 +215,7 @@ fi
 # labelled one integration late and contimg takes their drift centre to be
 # 131" east of where it is, as a wrong sign of that term would.
 if run "$T/mislabel.log" $OR group "$W" "$T/mislabel" --mislabel-late 1 && process mislabel "$T/mislabel"; then
-	$OR measure --expect moved "$(product mislabel image)" "$TRUTH" >"$T/mislabel.m" 2>&1
-	rc=$?
-	comment "$T/mislabel.m"
-	d="negative control: the same data labelled one integration late leave < 10 % of every source at its truth position"
-	if [ $rc = 0 ]; then ok "$d"; else fail "$d"; fi
+	measured mislabel "negative control: the same data labelled one integration late leave < 10 % of every source at its truth position" "$(product mislabel image)" --expect moved
 else
 	fail "negative control: contimgctl process failed on the mislabelled group"
 fi
@@ -243,25 +231,11 @@ wsclean_image() {
 if [ -n "$vis" ] && [ -f "$vis" ] && run "$T/back-ms.log" $PY "$ROOT/tests/wsclean/uvh5_to_ms.py" "$vis" "$T/back.ms" 1 &&
 	wsclean_image back "$T/back.ms"; then
 	comment "$T/back-ms.log"
-	$OR measure "$T/back-image.fits" "$TRUTH" >"$T/back.m" 2>&1
-	rc=$?
-	comment "$T/back.m"
-	if [ $rc = 0 ]; then
-		ok "contimg -> WSClean: the exported visibilities (uvw unchanged) put every source within one pixel of its truth, < 1 % at its mirror"
-	else
-		fail "contimg -> WSClean: the exported visibilities (uvw unchanged) put every source within one pixel of its truth, < 1 % at its mirror"
-	fi
+	measured back "contimg -> WSClean: the exported visibilities (uvw unchanged) put every source within one pixel of its truth, < 1 % at its mirror" "$T/back-image.fits"
 	# Negative control of the way back: the old -uvw workaround mirrors.
 	cp -r "$T/back.ms" "$T/neg.ms"
 	if run "$T/neg-ms.log" $OR negate-uvw "$T/neg.ms" && wsclean_image neg "$T/neg.ms"; then
-		$OR measure --expect mirrored "$T/neg-image.fits" "$TRUTH" >"$T/neg.m" 2>&1
-		rc=$?
-		comment "$T/neg.m"
-		if [ $rc = 0 ]; then
-			ok "negative control: with -uvw (the former uvh5_to_ms.py) WSClean puts every source at its mirror position"
-		else
-			fail "negative control: with -uvw (the former uvh5_to_ms.py) WSClean puts every source at its mirror position"
-		fi
+		measured neg "negative control: with -uvw (the former uvh5_to_ms.py) WSClean puts every source at its mirror position" "$T/neg-image.fits" --expect mirrored
 	else
 		fail "negative control of the way back: WSClean failed on the MS with negated UVW"
 	fi
