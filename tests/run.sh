@@ -21,7 +21,7 @@ pass=0; fail=0
 run_one() { # label command...
 	label=$1; shift
 	out="$LOG/$(echo "$label" | tr '/ ' '__').out"
-	TMPDIR=$(mktemp -d /tmp/contimg-t-XXXXXX) "$@" >"$out" 2>"$out.err"
+	TMPDIR=$(mktemp -d "$LOG/t-XXXXXX") "$@" >"$out" 2>"$out.err"
 	rc=$?
 	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; echo "not ok - $label (exit $rc)" >>"$out"; fi
@@ -41,7 +41,8 @@ if [ -n "$A" ]; then
 		run_one "asan:$t" "$t"
 	done
 fi
-rm -rf /tmp/contimg-t-* 2>/dev/null
+# Only this run's scratch directories (another suite may be running beside it).
+rm -rf "$LOG"/t-* 2>/dev/null
 echo
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
