@@ -94,7 +94,9 @@ run() {
 			"$T" "$n" "$T" "$n" "$T" "$n"
 		for l in "$@"; do echo "$l"; done
 	} >"$T/$n/c.conf"
-	CONTIMG_CONFIG=$T/$n/c.conf "$BIN/contimgctl" process "$T/$g" --json --set image.size=1024 \
+	x=
+	[ "$n" = table ] && x=--export-vis
+	CONTIMG_CONFIG=$T/$n/c.conf "$BIN/contimgctl" process "$T/$g" --json $x --set image.size=1024 \
 		--set image.cell_arcsec=3 --set image.niter=400 --set calibrate.cal_min_flux_jy=1e9 \
 		>"$T/$n.json" 2>"$T/$n.err" || { tail -5 "$T/$n.err"; return 1; }
 	p() { grep "\"$1\": \"" "$T/$n.json" | head -1 | cut -d'"' -f4; }
@@ -108,6 +110,23 @@ check "the table's data, table but [pipeline] dut1_s = 0" run nodut1 T "[pipelin
 	"[earth]" "eop_file = $T/finals"
 check "the table's data, table but [earth] xp_arcsec = yp_arcsec = 0" run nopm T "[earth]" \
 	"eop_file = $T/finals" "xp_arcsec = 0" "yp_arcsec = 0"
+
+# The exported UVH5 says which UT1 - UTC its phases were made with.
+exported_dut1() {
+	$PY - "$T/table.json" "$DUT1" <<'PYEOF'
+import json, sys, h5py
+j = json.load(open(sys.argv[1]))
+with h5py.File(j["products"]["vis"], "r") as f:
+    d = float(f["Header/dut1"][()])
+    hist = f["Header/history"][()].decode()
+print("exported dut1 %.7f s, process --json %.7f s, the table here %s s" % (d, j["eop"]["dut1_s"], sys.argv[2]))
+line = [l for l in hist.splitlines() if "contimg rephase" in l]
+print(line[0] if line else "no rephase line")
+sys.exit(not (d == j["eop"]["dut1_s"] and abs(d - float(sys.argv[2])) < 1e-5 and line and "polar motion x 0.1050" in line[0]))
+PYEOF
+}
+check "the exported UVH5's dut1 and history give the table's Earth orientation" exported_dut1
+sed 's/^/# /' "$T/.last"
 
 # diff NAME: per source, the change of (dRA, dDec) from the baseline.
 diffs() {
@@ -127,6 +146,7 @@ within() {
 		END { printf "largest change %.3f\" over %d sources\n", m, n; exit !(n == 6 && m < lim) }' "$T/$1.diff"
 }
 check "with the IERS table the sources stay on the truth (< 0.1\" from the UT1 = UTC case)" within table 0.1
+sed 's/^/# /' "$T/.last"
 # UT1 - UTC alone: dRA changes by -15.0411" * dut1 * cos(dec) (the sidereal
 # rate 1.00273781 * 15"/s) within 0.05" per source, dDec by less than 0.1"
 # (the image centre, Earth-fixed, moves with UT1: the sources fall elsewhere
@@ -143,6 +163,7 @@ dut1_shift() {
 		      exit !(n == 6 && m < 0.05 && md < 0.1) }' "$T/nodut1.diff"
 }
 check "UT1-UTC $DUT1 s ignored: RA off by -15.04\"*dut1*cos(dec)" dut1_shift
+sed 's/^/# /' "$T/.last"
 # Polar motion alone: the whole field moves by about |p| (0.4").
 pm_shift() {
 	awk '{ d = sqrt($2 * $2 + $3 * $3); s += d; n++; if (d < lo || n == 1) lo = d; if (d > hi) hi = d; r += $2; e += $3 }
@@ -151,11 +172,13 @@ pm_shift() {
 		      exit !(n == 6 && lo > 0.2 && hi < 0.6) }' "$T/nopm.diff"
 }
 check "polar motion ($XP\", $YP\") ignored: the field moves by 0.2-0.6\"" pm_shift
+sed 's/^/# /' "$T/.last"
 total() {
 	awk '{ d = sqrt($2 * $2 + $3 * $3); s += d; n++ } END { printf "no Earth orientation: mean error %.3f\"\n", s / n
 		exit !(s / n > 0.4) }' "$T/none.diff"
 }
 check "without any Earth orientation the sources are off (> 0.4\")" total
+sed 's/^/# /' "$T/.last"
 
 # ---- the daemon ----
 write_conf "stages = load, convert" "[earth]" "eop_file = $T/bad" "[debug]" "eop_check_s = 0.5"
