@@ -707,10 +707,15 @@ static int choose_eop(pipe_ctx *ctx, char *err, size_t errlen)
 	earth_choice c;
 	double mid = NAN;
 
-	for (int i = 0; i < ctx->nfiles && !isfinite(mid); i++)
-		if (ctx->file_ok[i])
-			mid = 0.5 * (ctx->hdr[i].time_start_jd + ctx->hdr[i].time_end_jd);
-	if (!isfinite(mid) || earth_for_group(&ctx->earth, ctx->eop_table, mid - 2400000.5, &c) < 0) {
+	for (int i = 0; i < ctx->nfiles && !(mid > 0); i++) {
+		uvh5_header h = ctx->hdr[i];
+		/* Without the load stage ([pipeline] stages) the headers are unread. */
+		if (!ctx->file_ok[i] || (!(h.time_start_jd > 0) &&
+					 uvh5_read_header(ctx->files[i], &h, NULL, 0) < 0))
+			continue;
+		mid = 0.5 * (h.time_start_jd + h.time_end_jd);
+	}
+	if (!(mid > 0) || earth_for_group(&ctx->earth, ctx->eop_table, mid - 2400000.5, &c) < 0) {
 		ctx->permanent = 1;
 		return err_set(err, errlen, -EINVAL, "no Earth orientation for the group's time (JD %.5f)",
 			       mid);
