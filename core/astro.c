@@ -148,24 +148,42 @@ double astro_last(double jd_utc, double lon_rad, double dut1_s)
 	return eraAnp(astro_gast(jd_utc, dut1_s) + lon_rad);
 }
 
-int astro_frame_init(astro_frame *f, double jd_utc, double lon_rad, double dut1_s)
+int astro_frame_init_eop(astro_frame *f, double jd_utc, double lon_rad, const astro_eop *eop)
 {
-	double u1, u2, rpom[3][3];
+	static const astro_eop zero;
+	double u1, u2;
 
-	if (!isfinite(jd_utc) || !isfinite(lon_rad))
+	if (!eop)
+		eop = &zero;
+	if (!isfinite(jd_utc) || !isfinite(lon_rad) || !isfinite(eop->dut1_s) ||
+	    !isfinite(eop->xp_rad) || !isfinite(eop->yp_rad))
 		return -EINVAL;
 	memset(f, 0, sizeof *f);
 	f->jd_utc = jd_utc;
 	f->lon_rad = lon_rad;
+	f->eop = *eop;
 	if (astro_utc_to_tt(jd_utc, &f->tt1, &f->tt2) != 0 ||
-	    astro_utc_to_ut1(jd_utc, dut1_s, &u1, &u2) != 0)
+	    astro_utc_to_ut1(jd_utc, eop->dut1_s, &u1, &u2) != 0)
 		return -EINVAL;
 	f->era_rad = eraEra00(u1, u2);
 	/* TT is used for TDB (they differ by < 2 ms, far below what matters here). */
 	eraApci13(f->tt1, f->tt2, &f->astrom, &f->eo_rad);
-	eraIr(rpom); /* no polar motion (xp = yp = 0), as in the reference recipe */
-	eraC2tcio(f->astrom.bpn, f->era_rad, rpom, f->c2t);
+	/* The CIO-based chain GCRS → CIRS (bpn) → TIRS (ERA) → ITRS (W, with the
+	 * TIO locator s' of a few tens of µas).  Without polar motion W is the
+	 * identity, as in the reference recipe. */
+	f->has_pm = eop->xp_rad != 0 || eop->yp_rad != 0;
+	if (f->has_pm)
+		eraPom00(eop->xp_rad, eop->yp_rad, eraSp00(f->tt1, f->tt2), f->rpom);
+	else
+		eraIr(f->rpom);
+	eraC2tcio(f->astrom.bpn, f->era_rad, f->rpom, f->c2t);
 	return 0;
+}
+
+int astro_frame_init(astro_frame *f, double jd_utc, double lon_rad, double dut1_s)
+{
+	astro_eop e = { dut1_s, 0, 0 };
+	return astro_frame_init_eop(f, jd_utc, lon_rad, &e);
 }
 
 void astro_frame_icrs_to_cirs(const astro_frame *f, double ra_rad, double dec_rad,
@@ -188,6 +206,52 @@ double astro_frame_hour_angle(const astro_frame *f, double ra_cirs)
 double astro_frame_meridian_ra_cirs(const astro_frame *f)
 {
 	return eraAnp(f->era_rad + f->lon_rad);
+}
+
+void astro_frame_cirs_to_hadec(const astro_frame *f, double ra_cirs, double dec_cirs,
+			       double *ret_ha_rad, double *ret_dec_rad)
+{
+	double v[3], t[3], x[3], a, d, ce, se;
+
+	if (!f->has_pm) {
+		*ret_ha_rad = astro_wrap_pi(f->era_rad + f->lon_rad - ra_cirs);
+		*ret_dec_rad = dec_cirs;
+		return;
+	}
+	/* TIRS = R3(ERA) · CIRS, ITRS = W · TIRS; then the ITRS longitude of the
+	 * direction is lon − H. */
+	eraS2c(ra_cirs, dec_cirs, v);
+	ce = cos(f->era_rad);
+	se = sin(f->era_rad);
+	t[0] = ce * v[0] + se * v[1];
+	t[1] = -se * v[0] + ce * v[1];
+	t[2] = v[2];
+	eraRxp((double (*)[3])f->rpom, t, x);
+	eraC2s(x, &a, &d);
+	*ret_ha_rad = astro_wrap_pi(f->lon_rad - a);
+	*ret_dec_rad = d;
+}
+
+void astro_frame_hadec_to_cirs(const astro_frame *f, double ha_rad, double dec_rad,
+			       double *ret_ra_cirs, double *ret_dec_cirs)
+{
+	double v[3], t[3], x[3], a, d, ce, se;
+
+	if (!f->has_pm) {
+		*ret_ra_cirs = eraAnp(f->era_rad + f->lon_rad - ha_rad);
+		*ret_dec_cirs = dec_rad;
+		return;
+	}
+	eraS2c(f->lon_rad - ha_rad, dec_rad, x);
+	eraTrxp((double (*)[3])f->rpom, x, t);
+	ce = cos(f->era_rad);
+	se = sin(f->era_rad);
+	v[0] = ce * t[0] - se * t[1];
+	v[1] = se * t[0] + ce * t[1];
+	v[2] = t[2];
+	eraC2s(v, &a, &d);
+	*ret_ra_cirs = eraAnp(a);
+	*ret_dec_cirs = d;
 }
 
 void astro_frame_icrs_to_gcrs_dir(const astro_frame *f, double ra_rad, double dec_rad,

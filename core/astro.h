@@ -3,14 +3,23 @@
  *
  * Everything here follows the recipe of the reference visibilities
  * (../shared/data/README.md) and docs/conventions.md:
- *  - Times are UTC Julian dates (double) at the API; UT1 = UTC + dut1_s
- *    (default 0: the truth data assume UT1 = UTC), no polar motion.
+ *  - Times are UTC Julian dates (double) at the API; UT1 = UTC + dut1_s.
+ *    Earth orientation (astro_eop: UT1 − UTC and the polar motion xp, yp;
+ *    core/eop.h reads them from the IERS tables) enters only through the
+ *    Earth rotation angle and the ITRS ↔ CIRS rotation of a frame; zero
+ *    (the truth data's UT1 = UTC, no polar motion) gives exactly the
+ *    numbers of the reference recipe.
  *  - "Apparent" positions are CIRS (eraAtci13: IAU 2006/2000A precession-
  *    nutation, annual aberration, light deflection; no diurnal aberration, no
  *    refraction).  CIRS and the true equator and equinox of date share the
  *    equator, so declinations agree; RAs differ by the equation of the origins.
  *  - The local hour angle of a CIRS position is H = ERA + lon_east − RA_CIRS,
- *    which equals the classical LAST − RA_apparent(equinox).
+ *    which equals the classical LAST − RA_apparent(equinox), when there is
+ *    no polar motion.  In general hour angle and declination are
+ *    terrestrial: measured from the ITRS pole and the site's meridian
+ *    (longitude, latitude and antenna positions are ITRS and do not move),
+ *    i.e. the direction W(xp, yp, s') · R3(ERA) · (CIRS vector) of ERFA's
+ *    CIO-based chain (astro_frame_cirs_to_hadec).
  *  - Angles are radians.  Longitudes are east-positive.
  *
  * No function allocates.  Functions returning int give 0 or a negative errno
@@ -43,6 +52,14 @@ int astro_jd_to_iso(double jd_utc, int ndp, char *buf, size_t buflen);
 /* UTC JD → TT as an ERFA two-part JD (ret_tt1 + ret_tt2), leap seconds applied. */
 int astro_utc_to_tt(double jd_utc, double *ret_tt1, double *ret_tt2);
 
+/* Earth orientation at one time (IERS: UT1 − UTC, and the pole's position
+ * xp, yp in the ITRS; core/eop.h).  All zero: UT1 = UTC, no polar motion. */
+typedef struct astro_eop {
+	double dut1_s;   /* UT1 − UTC, seconds */
+	double xp_rad;   /* polar motion x, radians (IERS sign) */
+	double yp_rad;   /* polar motion y, radians */
+} astro_eop;
+
 /* UTC JD → UT1 two-part JD, with UT1 − UTC = dut1_s seconds. */
 int astro_utc_to_ut1(double jd_utc, double dut1_s, double *ret_ut11, double *ret_ut12);
 
@@ -67,11 +84,18 @@ typedef struct astro_frame {
 	double era_rad;     /* Earth rotation angle */
 	double eo_rad;      /* equation of the origins (ERA − GAST) */
 	double lon_rad;     /* site east longitude given to astro_frame_init */
-	double c2t[3][3];   /* GCRS → ITRS rotation (bias-precession-nutation, ERA; no polar motion) */
+	astro_eop eop;      /* the Earth orientation used */
+	int has_pm;         /* polar motion non-zero (then rpom is not the identity) */
+	double rpom[3][3];  /* polar motion: TIRS → ITRS, W = R3(−s') R2(xp) R1(yp) (eraPom00) */
+	double c2t[3][3];   /* GCRS → ITRS rotation: W · R3(ERA) · bias-precession-nutation */
 	eraASTROM astrom;   /* ERFA star-independent parameters (ICRS ↔ CIRS) */
 } astro_frame;
 
-/* Fill f for the UTC JD, the site's east longitude, and UT1 − UTC. */
+/* Fill f for the UTC JD, the site's east longitude and the Earth orientation
+ * (NULL: all zero).  -EINVAL for a time ERFA rejects or non-finite input. */
+int astro_frame_init_eop(astro_frame *f, double jd_utc, double lon_rad, const astro_eop *eop);
+
+/* The same with UT1 − UTC only (no polar motion). */
 int astro_frame_init(astro_frame *f, double jd_utc, double lon_rad, double dut1_s);
 
 /* ICRS (zero proper motion and parallax) → CIRS (apparent) and back, in f. */
@@ -80,12 +104,27 @@ void astro_frame_icrs_to_cirs(const astro_frame *f, double ra_rad, double dec_ra
 void astro_frame_cirs_to_icrs(const astro_frame *f, double ra_cirs, double dec_cirs,
 			      double *ret_ra_rad, double *ret_dec_rad);
 
-/* Local hour angle of a CIRS right ascension: ERA + lon − RA_CIRS, in (−π, π]. */
+/* Local hour angle of a CIRS right ascension: ERA + lon − RA_CIRS, in (−π, π].
+ * Ignores polar motion (astro_frame_cirs_to_hadec does not). */
 double astro_frame_hour_angle(const astro_frame *f, double ra_cirs);
 
 /* CIRS RA of the local meridian (hour angle 0): ERA + lon, in [0, 2π).  This is
- * the "apparent LST" expressed in the CIRS (CIO-based) system. */
+ * the "apparent LST" expressed in the CIRS (CIO-based) system.  Ignores polar
+ * motion (astro_frame_hadec_to_cirs does not). */
 double astro_frame_meridian_ra_cirs(const astro_frame *f);
+
+/* Terrestrial hour angle (−π, π] and declination of a CIRS position: of the
+ * ITRS direction W · R3(ERA) · s_cirs, measured from the site's meridian and
+ * the ITRS pole — the frame of the antenna positions and of the drift scan's
+ * Earth-fixed phase centre (H = 0, δ0).  Without polar motion exactly
+ * (ERA + lon − RA_CIRS, Dec_CIRS); polar motion (~0.1–0.5") tilts it. */
+void astro_frame_cirs_to_hadec(const astro_frame *f, double ra_cirs, double dec_cirs,
+			       double *ret_ha_rad, double *ret_dec_rad);
+
+/* The inverse: the CIRS position of terrestrial (hour angle, declination).
+ * Without polar motion exactly (ERA + lon − H in [0, 2π), δ). */
+void astro_frame_hadec_to_cirs(const astro_frame *f, double ha_rad, double dec_rad,
+			       double *ret_ra_cirs, double *ret_dec_cirs);
 
 /* Geocentric apparent direction of an ICRS position as a unit vector in GCRS
  * axes (aberration and light deflection applied, no precession): the
@@ -107,7 +146,8 @@ void astro_frame_icrs_to_gcrs_dir(const astro_frame *f, double ra_rad, double de
 void astro_frame_fixed_basis(const astro_frame *f, double ra0_rad, double dec0_rad,
 			     double ret_q[3][3], double ret_j[2][2]);
 
-/* Rotate an ITRS (ECEF) vector to GCRS axes: r_gcrs = c2tᵀ · r_itrs. */
+/* Rotate an ITRS (ECEF) vector to GCRS axes: r_gcrs = c2tᵀ · r_itrs (polar
+ * motion, ERA and bias-precession-nutation of the frame). */
 void astro_frame_itrs_to_gcrs(const astro_frame *f, const double itrs[3], double ret_gcrs[3]);
 
 /* One-shot conversions (build a frame internally). */
@@ -123,7 +163,9 @@ int astro_apparent_to_icrs(double jd_utc, double ra_app, double dec_app,
 			   double *ret_ra_rad, double *ret_dec_rad);
 
 /* Hour angle (−π, π] at the site of an ICRS position at a UTC JD; the CIRS
- * declination is returned in *ret_dec_app when non-NULL. */
+ * declination is returned in *ret_dec_app when non-NULL.  No polar motion
+ * (calibrator transit times and the simulator's pointing: ≤ 0.5" matters
+ * not there). */
 int astro_hour_angle(double jd_utc, double lon_rad, double dut1_s, double ra_rad,
 		     double dec_rad, double *ret_ha_rad, double *ret_dec_app);
 

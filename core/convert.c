@@ -35,6 +35,8 @@ void convert_params_default(convert_params *p)
 	p->direct_read = 1;
 	p->rephase = 1;
 	p->dut1_s = 0;
+	p->xp_rad = 0;
+	p->yp_rad = 0;
 }
 
 static double now_s(void)
@@ -709,7 +711,8 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 
 	if (p.rephase) {
 		double t1 = now_s();
-		r = convert_rephase(v, p.dut1_s, nthreads, err, errlen);
+		astro_eop eop = { p.dut1_s, p.xp_rad, p.yp_rad };
+		r = convert_rephase(v, &eop, nthreads, err, errlen);
 		if (r)
 			goto out;
 		info.rephase_s = now_s() - t1;
@@ -731,30 +734,33 @@ out:
 	return r;
 }
 
-int convert_common_centre(const vis_set *v, double dut1_s, double *ret_ra_rad, double *ret_dec_rad,
-			  char *err, size_t errlen)
+int convert_common_centre(const vis_set *v, const astro_eop *eop, double *ret_ra_rad,
+			  double *ret_dec_rad, char *err, size_t errlen)
 {
 	astro_frame f;
-	double tmid, ra, dec;
+	double tmid, ra, dec, ra_c, dec_c;
 	int r;
 
 	if (v->phase_type != VIS_PHASE_DRIFT)
 		return err_set(err, errlen, -EINVAL, "%s: common centre needs a drift-phased set", v->name);
 	tmid = vis_mid_jd(v);
-	r = astro_frame_init(&f, tmid, v->lon_rad, dut1_s);
+	r = astro_frame_init_eop(&f, tmid, v->lon_rad, eop);
 	if (r)
 		return err_set(err, errlen, r, "%s: mid time JD %.6f outside ERFA's range", v->name, tmid);
-	/* The meridian at the mid time in CIRS: RA = ERA + lon (the apparent LST
-	 * in the CIO system), Dec = the drift phase-centre declination. */
-	astro_frame_cirs_to_icrs(&f, astro_frame_meridian_ra_cirs(&f), v->phase_dec_rad, &ra, &dec);
+	/* The drift centre at the mid time: terrestrial (H = 0, δ0), in CIRS
+	 * RA = ERA + lon (the apparent LST in the CIO system), Dec = δ0 when
+	 * there is no polar motion. */
+	astro_frame_hadec_to_cirs(&f, 0, v->phase_dec_rad, &ra_c, &dec_c);
+	astro_frame_cirs_to_icrs(&f, ra_c, dec_c, &ra, &dec);
 	*ret_ra_rad = ra;
 	*ret_dec_rad = dec;
 	return 0;
 }
 
-int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s, int nthreads,
-		       char *err, size_t errlen)
+int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, const astro_eop *eop,
+		       int nthreads, char *err, size_t errlen)
 {
+	static const astro_eop zero;
 	double *bl = NULL, s0d[3];
 	int r = 0, drift = v->phase_type == VIS_PHASE_DRIFT;
 	size_t rl = (size_t)v->nchan * v->npols;
@@ -766,6 +772,8 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 		nthreads = (double)v->nbls * rl < 2e5 ? 1 : (int)((double)v->nbls * rl / 2e5);
 	if (!isfinite(ra_rad) || !isfinite(dec_rad))
 		return err_set(err, errlen, -EINVAL, "%s: rephase target not finite", v->name);
+	if (!eop)
+		eop = &zero;
 	bl = malloc((size_t)v->nbls * 3 * sizeof *bl);
 	if (!bl) {
 		r = err_set(err, errlen, -ENOMEM, "convert: out of memory");
@@ -795,7 +803,7 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 		astro_frame f;
 		double q[3][3], qold[3][3], jac[2][2], s0[3], a, d;
 
-		r = astro_frame_init(&f, v->time_jd[t], v->lon_rad, dut1_s);
+		r = astro_frame_init_eop(&f, v->time_jd[t], v->lon_rad, eop);
 		if (r) {
 			err_set(err, errlen, r, "%s: time JD %.6f outside ERFA's range", v->name, v->time_jd[t]);
 			goto out;
@@ -862,26 +870,31 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 	v->phase_ra_rad = ra_rad;
 	v->phase_dec_rad = dec_rad;
 	/* Provenance: UT1 - UTC is part of what the phases now mean (the exported
-	 * file's dut1 and lst_array say which value was used). */
-	v->dut1_s = dut1_s;
+	 * file's dut1 and lst_array say which value was used); UVH5 has no
+	 * polar motion, so the history line carries it. */
+	v->dut1_s = eop->dut1_s;
+	char pm[96] = "";
+	if (eop->xp_rad != 0 || eop->yp_rad != 0)
+		snprintf(pm, sizeof pm, ", polar motion x %.4f arcsec, y %.4f arcsec",
+			 eop->xp_rad * 648000 / M_PI, eop->yp_rad * 648000 / M_PI);
 	if (vis_history_add(v, "contimg rephase: %s to the ICRS centre RA %.6f deg, Dec %+.6f deg "
-			    "(uvw in ICRS-aligned axes), UT1 - UTC = %.4f s.",
+			    "(uvw in ICRS-aligned axes), UT1 - UTC = %.4f s%s.",
 			    drift ? "from the meridian (drift) of each integration"
 				  : "from a fixed centre",
-			    ra_rad * 180 / M_PI, dec_rad * 180 / M_PI, dut1_s) < 0)
+			    ra_rad * 180 / M_PI, dec_rad * 180 / M_PI, eop->dut1_s, pm) < 0)
 		r = err_set(err, errlen, -ENOMEM, "%s: out of memory for the history", v->name);
 out:
 	free(bl);
 	return r;
 }
 
-int convert_rephase(vis_set *v, double dut1_s, int nthreads, char *err, size_t errlen)
+int convert_rephase(vis_set *v, const astro_eop *eop, int nthreads, char *err, size_t errlen)
 {
 	double ra, dec;
-	int r = convert_common_centre(v, dut1_s, &ra, &dec, err, errlen);
+	int r = convert_common_centre(v, eop, &ra, &dec, err, errlen);
 	if (r)
 		return r;
-	return convert_rephase_to(v, ra, dec, dut1_s, nthreads, err, errlen);
+	return convert_rephase_to(v, ra, dec, eop, nthreads, err, errlen);
 }
 
 int convert_export(const char *path, const vis_set *v, char *err, size_t errlen)

@@ -52,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/astro.h"
 #include "core/vis.h"
 
 #define CONVERT_MAX_SUB 32
@@ -64,6 +65,8 @@ typedef struct convert_params {
 			      * that do not qualify go through uvh5_read_into() */
 	int rephase;         /* 1 (default): convert_rephase() after loading */
 	double dut1_s;       /* UT1 − UTC (default 0) */
+	double xp_rad;       /* polar motion (default 0; core/astro.h astro_eop) */
+	double yp_rad;
 	vis_set *reuse;      /* optional: a set from an earlier call with the same shape
 			      * (times, baselines, nsub × channels, pols, antennas); it is
 			      * overwritten and returned in *ret instead of allocating a new
@@ -95,23 +98,28 @@ int convert_subband_from_name(const char *path, int *ret_sb);
 int convert_load_group(const char *const *paths, int npaths, const convert_params *p,
 		       vis_set **ret, convert_info *ret_info, char *err, size_t errlen);
 
-/* The common centre of a DRIFT set: the CIRS position (ERA + lon at the mid
- * time, phase_dec_rad) converted to ICRS with ERFA at the mid time. */
-int convert_common_centre(const vis_set *v, double dut1_s, double *ret_ra_rad,
+/* The common centre of a DRIFT set: the drift centre at the mid time, i.e.
+ * the CIRS position of terrestrial (H = 0, phase_dec_rad) — (ERA + lon,
+ * phase_dec_rad) without polar motion — converted to ICRS with ERFA at the
+ * mid time.  eop NULL: zero Earth orientation. */
+int convert_common_centre(const vis_set *v, const astro_eop *eop, double *ret_ra_rad,
 			  double *ret_dec_rad, char *err, size_t errlen);
 
 /* Rephase v (DRIFT or FIXED) to the ICRS centre (ra_rad, dec_rad): multiply
  * each sample by exp(+2πi (w_old − w_new) ν / c) where w_old/w_new are the
  * baseline's projections on the old/new centre's direction at that time,
  * rewrite uvw as above, set FIXED.  Needs antenna positions.  nthreads <= 0:
- * the OpenMP default.  Records v->dut1_s = dut1_s and a history line (the
- * centre and UT1 − UTC); -ENOMEM when that line cannot be added (the data
+ * the OpenMP default.  eop: the Earth orientation at the group's time (NULL:
+ * zero); it enters through C2T (ERA and polar motion), while w_old of a
+ * DRIFT set is the baseline on the Earth-fixed centre's ITRS direction.
+ * Records v->dut1_s = eop->dut1_s and a history line (the centre, UT1 − UTC
+ * and any polar motion); -ENOMEM when that line cannot be added (the data
  * are then rephased already). */
-int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
+int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, const astro_eop *eop,
 		       int nthreads, char *err, size_t errlen);
 
 /* convert_common_centre + convert_rephase_to (DRIFT sets only). */
-int convert_rephase(vis_set *v, double dut1_s, int nthreads, char *err, size_t errlen);
+int convert_rephase(vis_set *v, const astro_eop *eop, int nthreads, char *err, size_t errlen);
 
 /* Write v with uvh5_write(..., UVH5_LAYOUT_PYUVDATA) to "<path>.tmp" and
  * rename it to path when complete.  The file carries v's provenance

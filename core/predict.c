@@ -31,6 +31,8 @@ void predict_params_default(predict_params *p)
 	p->use_beam = 1;
 	p->diam_m = 0;
 	p->dut1_s = 0;
+	p->xp_rad = 0;
+	p->yp_rad = 0;
 	p->min_beam = 0;
 }
 
@@ -40,21 +42,24 @@ typedef struct tgeom {
 	double q[3][3];       /* FIXED: east/north/centre basis of the centre's apparent direction */
 	double jinv[2][2];    /* FIXED: apparent → ICRS tangent-plane offsets (astro_frame_fixed_basis) */
 	double ra_p, dec_p;   /* pointing in CIRS */
-	double dec0;          /* DRIFT: phase-centre declination */
+	double dec0;          /* DRIFT: phase-centre declination (terrestrial) */
 	int fixed;
 } tgeom;
 
-static int tgeom_init(const vis_set *v, int t, double dut1_s, tgeom *g, char *err, size_t errlen)
+static int tgeom_init(const vis_set *v, int t, const astro_eop *eop, tgeom *g, char *err,
+		      size_t errlen)
 {
-	int r = astro_frame_init(&g->f, v->time_jd[t], v->lon_rad, dut1_s);
+	int r = astro_frame_init_eop(&g->f, v->time_jd[t], v->lon_rad, eop);
 
 	if (r)
 		return err_set(err, errlen, r, "%s: time %d (JD %.6f) outside ERFA's range", v->name, t,
 			       v->time_jd[t]);
 	g->fixed = v->phase_type == VIS_PHASE_FIXED;
 	g->dec0 = v->phase_dec_rad;
-	g->ra_p = astro_frame_meridian_ra_cirs(&g->f);
-	g->dec_p = v->has_pointing_dec ? v->pointing_dec_rad : v->phase_dec_rad;
+	/* The pointing is fixed to the Earth: (H = 0, δ_p) in terrestrial
+	 * coordinates, in CIRS for the beam's angle. */
+	astro_frame_hadec_to_cirs(&g->f, 0, v->has_pointing_dec ? v->pointing_dec_rad
+								 : v->phase_dec_rad, &g->ra_p, &g->dec_p);
 	if (g->fixed) {
 		double j[2][2], det;
 		astro_frame_fixed_basis(&g->f, v->phase_ra_rad, v->phase_dec_rad, g->q, j);
@@ -88,9 +93,12 @@ static void src_geom(const tgeom *g, double ra, double dec, double lmn1[3], doub
 		lmn1[1] = g->jinv[1][0] * la + g->jinv[1][1] * ma;
 		lmn1[2] = n > 0 ? -(la * la + ma * ma) / (1 + n) : n - 1;
 	} else {
-		/* Reference recipe: H = ERA + lon − RA_CIRS; the centre is at H = 0. */
-		double h = astro_frame_hour_angle(&g->f, ri);
-		double sd = sin(di), cd = cos(di), s0 = sin(g->dec0), c0 = cos(g->dec0);
+		/* Reference recipe: H = ERA + lon − RA_CIRS; the centre is at H = 0.
+		 * With polar motion H and δ are terrestrial (the frame of the
+		 * file's uvw), which only tilts them by xp, yp. */
+		double h, dt;
+		astro_frame_cirs_to_hadec(&g->f, ri, di, &h, &dt);
+		double sd = sin(dt), cd = cos(dt), s0 = sin(g->dec0), c0 = cos(g->dec0);
 		double l = -cd * sin(h), m = sd * c0 - cd * s0 * cos(h);
 		n = sd * s0 + cd * c0 * cos(h);
 		lmn1[0] = l;
@@ -101,8 +109,9 @@ static void src_geom(const tgeom *g, double ra, double dec, double lmn1[3], doub
 	*sin_theta = pn >= 0 ? sqrt(pl * pl + pm * pm) : 1.0; /* back hemisphere: x at sin θ = 1 */
 }
 
-int predict_source_geometry(const vis_set *v, int t, double ra_rad, double dec_rad, double dut1_s,
-			    double ret_lmn[3], double *ret_sin_theta, char *err, size_t errlen)
+int predict_source_geometry(const vis_set *v, int t, double ra_rad, double dec_rad,
+			    const astro_eop *eop, double ret_lmn[3], double *ret_sin_theta, char *err,
+			    size_t errlen)
 {
 	tgeom g;
 	double lmn1[3], st;
@@ -110,7 +119,7 @@ int predict_source_geometry(const vis_set *v, int t, double ra_rad, double dec_r
 
 	if (t < 0 || t >= v->ntimes)
 		return err_set(err, errlen, -EINVAL, "%s: time index %d out of range", v->name, t);
-	r = tgeom_init(v, t, dut1_s, &g, err, errlen);
+	r = tgeom_init(v, t, eop, &g, err, errlen);
 	if (r)
 		return r;
 	src_geom(&g, ra_rad, dec_rad, lmn1, &st);
@@ -169,6 +178,7 @@ int predict_vis(vis_set *v, const sky_model *m, const predict_params *pp, int mo
 		polw[q] = (c == VIS_POL_XX || c == VIS_POL_YY || c == VIS_POL_RR || c == VIS_POL_LL ||
 			   c == VIS_POL_I) ? 1.0f : 0.0f;
 	}
+	astro_eop eop = { p.dut1_s, p.xp_rad, p.yp_rad };
 	uniform = freqs_uniform(v, &dnu);
 	nthreads = p.nthreads > 0 ? p.nthreads : omp_get_max_threads();
 	/* Small sets: extra threads only spin at the barriers (badly so on a
@@ -197,7 +207,7 @@ int predict_vis(vis_set *v, const sky_model *m, const predict_params *pp, int mo
 		tgeom g;
 		double sign = mode == PREDICT_SUBTRACT ? -1.0 : 1.0;
 
-		r = tgeom_init(v, t, p.dut1_s, &g, err, errlen);
+		r = tgeom_init(v, t, &eop, &g, err, errlen);
 		if (r)
 			goto out;
 		/* Source geometry and amplitude table for this integration. */

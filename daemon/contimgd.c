@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "daemon/earth.h"
 #include "daemon/pipeline.h"
 #include "daemon/util.h"
 #include "daemon/watch.h"
@@ -42,7 +44,14 @@ typedef struct daemon_state {
 	watch *watch;
 	workers *workers;
 	uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
-	uv_timer_t tick, rescan, wdog, grace;
+	uv_timer_t tick, rescan, wdog, grace, eop;
+	uv_work_t eop_work;       /* an [earth] eop_file check on libuv's threadpool */
+	int eop_busy;             /* eop_work is queued or running */
+	int eop_again;            /* a forced check was asked for while busy */
+	int eop_force;            /* the running check re-reads even an unchanged file */
+	char eop_path[4096];      /* the file it checks (copied on the loop thread) */
+	int eop_rc;               /* its result (earth_table_update) */
+	char eop_err[ERR_LEN];
 	int draining;
 	int pid_fd;
 	char pid_path[PATH_MAX];
@@ -192,12 +201,81 @@ static void on_wdog(uv_timer_t *t)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/* ---- the IERS table ([earth] eop_file; daemon/earth.h) ----
+ * Checked on libuv's threadpool so the loop never reads or parses it: every
+ * EARTH_CHECK_S (re-read when the file's mtime or size changed, forced once
+ * EARTH_REREAD_S passed since the last read) and on SIGHUP (forced). */
+
+static void eop_check_work(uv_work_t *w)
+{
+	daemon_state *d = w->data;
+	d->eop_err[0] = 0;
+	d->eop_rc = earth_table_update(d->eop_path, d->eop_force, d->eop_err, sizeof d->eop_err);
+}
+
+static void eop_check(daemon_state *d, int force);
+
+static void eop_check_done(uv_work_t *w, int status)
+{
+	daemon_state *d = w->data;
+	char desc[4400];
+
+	d->eop_busy = 0;
+	if (status == 0) {
+		if (d->eop_rc < 0) {
+			log_err("Earth orientation table: %s; keeping the table in use", d->eop_err);
+		} else if (d->eop_rc > 0) {
+			eop_table *t = earth_table_get();
+			earth_table_describe(t, desc, sizeof desc);
+			if (t)
+				log_notice("Earth orientation table re-read: %s", desc);
+			else
+				log_warn("no Earth orientation table ([earth] eop_file): UT1 = UTC and no "
+					 "polar motion assumed (0.1 s of UT1-UTC moves sources by "
+					 "1.5\"*cos(dec) in RA)");
+			eop_table_free(t);
+		}
+	}
+	if (d->eop_again && !d->draining) {
+		d->eop_again = 0;
+		eop_check(d, 1);
+	}
+}
+
+static void eop_check(daemon_state *d, int force)
+{
+	if (d->eop_busy) {
+		d->eop_again |= force;
+		return;
+	}
+	snprintf(d->eop_path, sizeof d->eop_path, "%s", d->s.earth.eop_file);
+	d->eop_force = force || (d->eop_path[0] && util_mono_s() - earth_table_read_at() >= EARTH_REREAD_S);
+	d->eop_work.data = d;
+	if (uv_queue_work(d->loop, &d->eop_work, eop_check_work, eop_check_done) == 0)
+		d->eop_busy = 1;
+}
+
+static void on_eop_timer(uv_timer_t *t)
+{
+	eop_check(t->data, 0);
+}
+
+/* Every EARTH_CHECK_S, or [debug] eop_check_s (tests). */
+static void eop_timer_start(daemon_state *d)
+{
+	double s = cfg_get_double(d->cfg, "debug", "eop_check_s", EARTH_CHECK_S);
+	uint64_t ms = (uint64_t)(fmax(s, 0.1) * 1000);
+	uv_timer_start(&d->eop, on_eop_timer, ms, ms);
+}
+
 static void close_all(daemon_state *d)
 {
 	uv_timer_stop(&d->tick);
 	uv_timer_stop(&d->rescan);
 	uv_timer_stop(&d->wdog);
 	uv_timer_stop(&d->grace);
+	uv_timer_stop(&d->eop);
+	uv_close((uv_handle_t *)&d->eop, NULL);
 	uv_close((uv_handle_t *)&d->tick, NULL);
 	uv_close((uv_handle_t *)&d->rescan, NULL);
 	uv_close((uv_handle_t *)&d->wdog, NULL);
@@ -257,6 +335,7 @@ static void on_term(uv_signal_t *h, int sig)
 	d->watch = NULL;
 	uv_timer_stop(&d->rescan);
 	uv_timer_stop(&d->tick);
+	uv_timer_stop(&d->eop);
 	if (!d->workers) {
 		close_all(d);
 		return;
@@ -306,6 +385,9 @@ static void on_hup(uv_signal_t *h, int sig)
 	else
 		uv_timer_stop(&d->rescan);
 	log_notice("configuration reloaded from %s", d->config_path);
+	/* Re-read the IERS table (maybe another file now) off the loop. */
+	eop_timer_start(d);
+	eop_check(d, 1);
 	sd_notify(0, "READY=1");
 	if (d->workers)
 		workers_kick(d->workers);
@@ -395,6 +477,24 @@ int main(int argc, char **argv)
 	if (level < 0)
 		level = log_parse_level(cfg_get_str(d.cfg, "log", "level", "info"));
 	log_set_level(level < 0 ? LOG_INFO : level);
+	/* The IERS table is part of the configuration: one that cannot be read
+	 * stops the start, as a malformed key does. */
+	if (earth_table_update(d.s.earth.eop_file, 1, err, sizeof err) < 0) {
+		log_err("[earth] eop_file: %s", err);
+		cfg_free(d.cfg);
+		return 2;
+	}
+	{
+		eop_table *t = earth_table_get();
+		char desc[4400];
+		earth_table_describe(t, desc, sizeof desc);
+		if (t)
+			log_notice("Earth orientation table %s", desc);
+		else
+			log_warn("no Earth orientation table ([earth] eop_file): UT1 = UTC and no polar "
+				 "motion assumed (0.1 s of UT1-UTC moves sources by 1.5\"*cos(dec) in RA)");
+		eop_table_free(t);
+	}
 	if (!foreground && !getenv("NOTIFY_SOCKET") && daemon(1, 1) < 0) {
 		log_err("daemon(): %s", strerror(errno));
 		goto out;
@@ -439,7 +539,8 @@ int main(int argc, char **argv)
 	uv_timer_init(d.loop, &d.rescan);
 	uv_timer_init(d.loop, &d.wdog);
 	uv_timer_init(d.loop, &d.grace);
-	d.tick.data = d.rescan.data = d.wdog.data = d.grace.data = &d;
+	uv_timer_init(d.loop, &d.eop);
+	d.tick.data = d.rescan.data = d.wdog.data = d.grace.data = d.eop.data = &d;
 
 	/* Watch first, then scan: a file landing in between is seen twice at
 	 * worst, never missed. */
@@ -455,6 +556,7 @@ int main(int argc, char **argv)
 		goto out_loop;
 	}
 	uv_timer_start(&d.tick, on_tick, 1000, 1000);
+	eop_timer_start(&d);
 	if (d.s.rescan_interval_s > 0)
 		uv_timer_start(&d.rescan, on_rescan_timer, (uint64_t)(d.s.rescan_interval_s * 1000),
 			       (uint64_t)(d.s.rescan_interval_s * 1000));
@@ -482,5 +584,6 @@ out:
 		close(d.pid_fd);
 	}
 	cfg_free(d.cfg);
+	earth_table_update("", 0, NULL, 0);
 	return rc;
 }

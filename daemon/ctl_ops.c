@@ -952,6 +952,17 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 		json_object_object_add(st, ctx->times[i].name,
 				       json_object_new_double(ctx->times[i].seconds));
 	json_object_object_add(o, "stages", st);
+	if (ctx->eop_text[0]) {
+		/* The Earth orientation the group was processed with (daemon/earth.h). */
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "dut1_s", json_object_new_double(ctx->eop.dut1_s));
+		json_object_object_add(e, "xp_arcsec",
+				       json_object_new_double(ctx->eop.xp_rad * 648000 / M_PI));
+		json_object_object_add(e, "yp_arcsec",
+				       json_object_new_double(ctx->eop.yp_rad * 648000 / M_PI));
+		json_object_object_add(e, "source", json_object_new_string(ctx->eop_text));
+		json_object_object_add(o, "eop", e);
+	}
 	if (ctx->cal) {
 		/* Where the calibration time goes (make bench prints it under "calibrate"). */
 		double model_s, solve_s, apply_s;
@@ -1085,6 +1096,12 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	if (rc)
 		goto out;
 	util_apply_log_level(c); /* as contimgd (debug shows each CLEAN cycle) */
+	/* The same IERS table as the daemon ([earth] eop_file). */
+	if (earth_table_update(s.earth.eop_file, 1, err, sizeof err) < 0) {
+		fprintf(stderr, "contimgctl: [earth] eop_file: %s\n", err);
+		rc = CTL_USAGE;
+		goto out;
+	}
 	rc = ctl_open_db(&s, 1, 1, &db);
 	if (rc)
 		goto out;
@@ -1160,5 +1177,6 @@ out:
 	list_free(&l);
 	db_close(db);
 	cfg_free(c);
+	earth_table_update("", 0, NULL, 0);
 	return rc;
 }

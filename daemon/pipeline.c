@@ -176,10 +176,32 @@ int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 	/* UT1 - UTC is kept within 0.9 s by leap seconds; anything else is a typo
-	 * that would only surface when an exported file is refused. */
-	r = cfg_double(c, "pipeline", "dut1_s", 0, &o.dut1_s, err, errlen);
-	if ((r = range(r, o.dut1_s, -0.999, 0.999, "pipeline", "dut1_s", err, errlen)) < 0)
+	 * that would only surface when an exported file is refused.  Given, it
+	 * overrides the IERS table (daemon/earth.h). */
+	r = cfg_double(c, "pipeline", "dut1_s", 0, &o.earth.dut1_s, err, errlen);
+	if ((r = range(r, o.earth.dut1_s, -0.999, 0.999, "pipeline", "dut1_s", err, errlen)) < 0)
 		return r;
+	o.earth.dut1_set = cfg_lookup(c, "pipeline", "dut1_s") != NULL;
+	{
+		const char *f = cfg_get_str(c, "earth", "eop_file", "");
+		if (strlen(f) >= sizeof o.earth.eop_file)
+			return err_set(err, errlen, -EINVAL, "[earth] eop_file: path too long");
+		if (*f && f[0] != '/')
+			return err_set(err, errlen, -EINVAL,
+				       "[earth] eop_file = '%s': must be an absolute path", f);
+		snprintf(o.earth.eop_file, sizeof o.earth.eop_file, "%s", f);
+	}
+	r = cfg_double(c, "earth", "eop_max_age_days", 30, &o.earth.max_age_days, err, errlen);
+	if ((r = range(r, o.earth.max_age_days, 0, 3650, "earth", "eop_max_age_days", err,
+		       errlen)) < 0)
+		return r;
+	r = cfg_double(c, "earth", "xp_arcsec", 0, &o.earth.xp_arcsec, err, errlen);
+	if ((r = range(r, o.earth.xp_arcsec, -2, 2, "earth", "xp_arcsec", err, errlen)) < 0)
+		return r;
+	r = cfg_double(c, "earth", "yp_arcsec", 0, &o.earth.yp_arcsec, err, errlen);
+	if ((r = range(r, o.earth.yp_arcsec, -2, 2, "earth", "yp_arcsec", err, errlen)) < 0)
+		return r;
+	o.earth.pm_set = cfg_lookup(c, "earth", "xp_arcsec") || cfg_lookup(c, "earth", "yp_arcsec");
 	{
 		const char *x = cfg_lookup(c, "pipeline", "x_orientation");
 		const char *name = x && *x ? vis_x_orientation_name(x) : "";
@@ -226,6 +248,7 @@ void pipe_ctx_release(pipe_ctx *ctx)
 	}
 	/* >>> HELPERS: free the stage results you own here (flags, cal, image,
 	 * phot, your own fields), one line each, e.g. flag_report_free(ctx->flags); <<< */
+	eop_table_free(ctx->eop_table);
 	phot_result_free(ctx->phot);
 	image_result_free(ctx->image);
 	flag_report_free(ctx->flags);
@@ -256,6 +279,8 @@ int pipe_ctx_init(pipe_ctx *ctx, const cfg *c, sqlite3 *db, int64_t group_id, ch
 	snprintf(ctx->products_dir, sizeof ctx->products_dir, "%s", s.products_dir);
 	snprintf(ctx->state_dir, sizeof ctx->state_dir, "%s", s.state_dir);
 	snprintf(ctx->scratch_dir, sizeof ctx->scratch_dir, "%s", s.scratch_dir);
+	ctx->earth = s.earth;
+	ctx->eop_table = earth_table_get();
 	r = queue_group_name(db, group_id, ctx->group_name, sizeof ctx->group_name, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -674,6 +699,35 @@ static void stage_out(pipe_ctx *ctx, char **staged, const char *dir)
 		rmdir(dir);
 }
 
+/* The Earth orientation of the group (daemon/earth.h) at its mid time, from
+ * the headers load read: logged (a warning when the table is missing or
+ * stale) and recorded as the group's "eop" event. */
+static int choose_eop(pipe_ctx *ctx, char *err, size_t errlen)
+{
+	earth_choice c;
+	double mid = NAN;
+
+	for (int i = 0; i < ctx->nfiles && !(mid > 0); i++) {
+		uvh5_header h = ctx->hdr[i];
+		/* Without the load stage ([pipeline] stages) the headers are unread. */
+		if (!ctx->file_ok[i] || (!(h.time_start_jd > 0) &&
+					 uvh5_read_header(ctx->files[i], &h, NULL, 0) < 0))
+			continue;
+		mid = 0.5 * (h.time_start_jd + h.time_end_jd);
+	}
+	if (!(mid > 0) || earth_for_group(&ctx->earth, ctx->eop_table, mid - 2400000.5, &c) < 0) {
+		ctx->permanent = 1;
+		return err_set(err, errlen, -EINVAL, "no Earth orientation for the group's time (JD %.5f)",
+			       mid);
+	}
+	ctx->eop = c.eop;
+	snprintf(ctx->eop_text, sizeof ctx->eop_text, "%s", c.text);
+	log_msg(c.warn ? LOG_WARNING : LOG_INFO, ctx->group_name, "convert", -1,
+		"Earth orientation: %s", c.text);
+	queue_event(ctx->db, ctx->group_id, "eop", "convert", c.text, NULL, 0);
+	return 0;
+}
+
 int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 {
 	char **staged = NULL, sdir[4200] = "";
@@ -697,7 +751,12 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 	convert_params_default(&p);
 	p.nsub_expected = ctx->nsubbands;
 	p.nthreads = ctx->threads;
-	p.dut1_s = cfg_get_double(ctx->cfg, "pipeline", "dut1_s", 0.0);
+	r = choose_eop(ctx, err, errlen);
+	if (r < 0)
+		goto out;
+	p.dut1_s = ctx->eop.dut1_s;
+	p.xp_rad = ctx->eop.xp_rad;
+	p.yp_rad = ctx->eop.yp_rad;
 	if (ctx->vis_pool && !ctx->vis)
 		p.reuse = *ctx->vis_pool;
 	for (;;) {

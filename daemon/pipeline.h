@@ -39,9 +39,11 @@
 
 #include <sqlite3.h>
 
+#include "core/astro.h"
 #include "core/config.h"
 #include "core/uvh5.h"
 #include "core/vis.h"
+#include "daemon/earth.h"
 #include "state/queue.h"
 
 #define PIPE_SKIPPED 1      /* a stage's "nothing to do" return value */
@@ -133,6 +135,14 @@ typedef struct pipe_ctx {
 	/* ==== HELPERS ADD THEIR FIELDS BELOW THIS LINE (one block per helper, with a
 	 *      comment naming the stage; free them in pipe_ctx_release's marked place) ==== */
 
+	/* Earth orientation (daemon/earth.h): chosen by convert for the group's mid
+	 * time; calibrate and image use the same values. */
+	eop_table *eop_table;       /* the process's IERS table when the group started
+				       (a reference taken by pipe_ctx_init), or NULL */
+	earth_settings earth;       /* [earth] and the [pipeline] dut1_s override */
+	astro_eop eop;              /* UT1 - UTC and polar motion of this group */
+	char eop_text[768];         /* what was used and where from ("" before convert) */
+
 	/* ==== END OF HELPER FIELDS ==== */
 } pipe_ctx;
 
@@ -183,7 +193,8 @@ typedef struct pipe_settings {
 	int workers;                 /* [ingest] workers (1) */
 	int threads;                 /* [pipeline] threads (0 = all online CPUs) */
 	int export_vis;              /* [pipeline] export_vis (false) */
-	double dut1_s;               /* [pipeline] dut1_s (0), |dut1_s| < 1 s */
+	earth_settings earth;        /* [earth] eop_file, eop_max_age_days, xp_arcsec, yp_arcsec
+					and the [pipeline] dut1_s override (|dut1_s| < 1 s) */
 	char x_orientation[8];       /* [pipeline] x_orientation ("" = unknown, not written) */
 	double stop_grace_s;         /* [pipeline] stop_grace_s (120) */
 	double stall_timeout_s;      /* [pipeline] stall_timeout_s (900) */

@@ -426,6 +426,11 @@ static int solve_group(pipe_ctx *ctx, const cal_settings *s, catalog *cat,
 	shell.vis = model;
 	predict_params_default(&pp);
 	pp.nthreads = ctx->threads;
+	/* The Earth orientation the group was rephased with (it moves the
+	 * model's beam pointing; the FIXED geometry itself is celestial). */
+	pp.dut1_s = ctx->eop.dut1_s;
+	pp.xp_rad = ctx->eop.xp_rad;
+	pp.yp_rad = ctx->eop.yp_rad;
 	t0 = util_mono_s();
 	r = predict_vis(&shell, &sky, &pp, PREDICT_OVERWRITE, err, errlen);
 	res->model_s = util_mono_s() - t0;

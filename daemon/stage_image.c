@@ -124,7 +124,6 @@ int stage_image_params(const cfg *c, image_params *p, char *err, size_t errlen)
 	p->clean.max_major = max_major;
 	p->pb_cut = pbcut;
 	p->diam_m = diam;
-	p->dut1_s = cfg_get_double(c, "pipeline", "dut1_s", 0);
 	return 0;
 }
 
@@ -172,6 +171,10 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 	}
 	p.nthreads = ctx->threads;
 	p.pool = ctx->pool;
+	/* The beam's pointing with the Earth orientation convert used. */
+	p.dut1_s = ctx->eop.dut1_s;
+	p.xp_rad = ctx->eop.xp_rad;
+	p.yp_rad = ctx->eop.yp_rad;
 	if (!cfg_lookup(ctx->cfg, "image", "chan_avg")) {
 		/* No explicit chan_avg: average adjacent channels up to
 		 * [image] avg_width_mhz (default 1.953125 MHz, 8 correlator channels).

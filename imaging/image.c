@@ -42,6 +42,8 @@ void image_params_default(image_params *p)
 	p->pb_cut = 0.2;
 	p->diam_m = BEAM_DSA110_DIAM_M;
 	p->dut1_s = 0;
+	p->xp_rad = 0;
+	p->yp_rad = 0;
 	p->nthreads = 0;
 }
 
@@ -315,6 +317,8 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	pp.lon_rad = v->lon_rad;
 	pp.pointing_dec_rad = pdec;
 	pp.dut1_s = p->dut1_s;
+	pp.xp_rad = p->xp_rad;
+	pp.yp_rad = p->yp_rad;
 	pp.nthreads = nthreads;
 	r = pbeam_image(&pp, res->pb, err, errlen);
 	if (r < 0)

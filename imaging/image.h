@@ -58,6 +58,7 @@ typedef struct image_params {
 	double pb_cut;          /* pbcor blanked where pb < pb_cut (default 0.2) */
 	double diam_m;          /* dish diameter for the primary beam (4.65) */
 	double dut1_s;          /* UT1 − UTC for the beam's pointing (0) */
+	double xp_rad, yp_rad;  /* polar motion for the beam's pointing (0; core/astro.h) */
 	int nthreads;           /* <= 0: OpenMP default */
 	mem_pool *pool;         /* big buffers (grids, samples, the result's images) from
 				   this pool and back (core/pool.h); a daemon worker keeps

@@ -32,21 +32,22 @@ int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen)
 		r = err_set(err, errlen, -ENOMEM, "pbeam: out of memory");
 		goto out;
 	}
-	/* Pointing of each integration in ICRS: the CIRS meridian at (t, dec). */
+	/* Pointing of each integration in ICRS: the Earth-fixed (H = 0, dec) at t. */
 	double c0[3];
 	astro_dir(pj->ra0_rad, pj->dec0_rad, c0);
 	double maxsep = 0;
 	for (int t = 0; t < p->ntimes; t++) {
 		astro_frame f;
-		double ra, dec;
-		r = astro_frame_init(&f, p->time_jd[t], p->lon_rad, p->dut1_s);
+		astro_eop eop = { p->dut1_s, p->xp_rad, p->yp_rad };
+		double ra, dec, ra_c, dec_c;
+		r = astro_frame_init_eop(&f, p->time_jd[t], p->lon_rad, &eop);
 		if (r < 0) {
 			r = err_set(err, errlen, -EIO, "pbeam: ERFA rejected time JD %.6f",
 				    p->time_jd[t]);
 			goto out;
 		}
-		astro_frame_cirs_to_icrs(&f, astro_frame_meridian_ra_cirs(&f), p->pointing_dec_rad,
-					 &ra, &dec);
+		astro_frame_hadec_to_cirs(&f, 0, p->pointing_dec_rad, &ra_c, &dec_c);
+		astro_frame_cirs_to_icrs(&f, ra_c, dec_c, &ra, &dec);
 		astro_dir(ra, dec, pt[t]);
 		tw[t] = p->time_w ? p->time_w[t] : 1;
 		swt += tw[t];

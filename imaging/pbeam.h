@@ -9,8 +9,9 @@
  *     pb_j = Σ_t Σ_c W(t) C(c) · P(sin θ_jt, ν_c)  /  Σ_t W(t) · Σ_c C(c)
  *
  * with P the Airy power pattern of core/beam.h, θ_jt the angle between the
- * pixel's ICRS direction and the pointing of integration t (the CIRS meridian
- * position converted to ICRS with ERFA at that time), and W(t), C(c) the
+ * pixel's ICRS direction and the pointing of integration t (terrestrial hour
+ * angle 0 at the pointing declination — the CIRS meridian without polar
+ * motion — converted to ICRS with ERFA at that time), and W(t), C(c) the
  * imaging weights summed per integration and per channel (the weights are
  * assumed to factorise, which holds unless flags depend on both).  The band
  * average is tabulated once over sin θ (linear interpolation on 8192 points),
@@ -36,8 +37,10 @@ typedef struct pbeam_params {
 	const double *freq_hz;        /* [nchan] */
 	const double *chan_w;         /* [nchan] weights (NULL: equal) */
 	double lon_rad;               /* site east longitude */
-	double pointing_dec_rad;      /* apparent (CIRS) declination of the pointing */
+	double pointing_dec_rad;      /* declination of the pointing (terrestrial: the CIRS one
+					 without polar motion) */
 	double dut1_s;                /* UT1 − UTC */
+	double xp_rad, yp_rad;        /* polar motion (core/astro.h astro_eop) */
 	int nthreads;                 /* <= 0: OpenMP default */
 } pbeam_params;
 

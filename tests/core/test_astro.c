@@ -166,6 +166,72 @@ static void test_hour_angle(void)
 	CHECK_NEAR(h, 15 * D2R, 0.01 * AS2R * 15);
 }
 
+/* Earth orientation in the frame.  Zero gives the reference recipe's numbers
+ * exactly (no s', no W).  Polar motion: the frame's C2T equals ERFA's one-call
+ * eraC2t06a, and the terrestrial hour angle and declination of
+ * astro_frame_cirs_to_hadec agree with another ERFA route — eraApio13 +
+ * eraAtioq, which rotates by the polar motion referred to the local meridian
+ * (refraction off, diurnal aberration set to zero as in the recipe). */
+static void test_polar_motion(void)
+{
+	const double jd = 2461100.744392, lon = -118.2825 * D2R, lat = 37.2339 * D2R;
+	astro_eop e = { 0.0672, 0.105057 * AS2R, 0.389086 * AS2R }; /* IERS, 2026-03-01 */
+	astro_frame f0, f1, f;
+	double u1, u2, c2t[3][3], maxd = 0, max_ha = 0, max_dec = 0, maxrt = 0;
+
+	/* Zero: bit-identical to the frame of astro_frame_init. */
+	CHECK_OK(astro_frame_init(&f0, jd, lon, e.dut1_s), NULL);
+	astro_eop z = { e.dut1_s, 0, 0 };
+	CHECK_OK(astro_frame_init_eop(&f1, jd, lon, &z), NULL);
+	CHECK(!memcmp(f0.c2t, f1.c2t, sizeof f0.c2t) && f0.era_rad == f1.era_rad && !f1.has_pm,
+	      "zero polar motion changed the frame");
+	for (int k = 0; k < 8; k++) {
+		double ra = k * 0.8, dec = -0.4 + 0.2 * k, h, d;
+		astro_frame_cirs_to_hadec(&f1, ra, dec, &h, &d);
+		CHECK(h == astro_frame_hour_angle(&f1, ra) && d == dec, "zero: hadec %d", k);
+		astro_frame_hadec_to_cirs(&f1, 0, dec, &h, &d);
+		CHECK(h == astro_frame_meridian_ra_cirs(&f1) && d == dec, "zero: meridian %d", k);
+	}
+
+	CHECK_OK(astro_frame_init_eop(&f, jd, lon, &e), NULL);
+	CHECK_OK(astro_utc_to_ut1(jd, e.dut1_s, &u1, &u2), NULL);
+	eraC2t06a(f.tt1, f.tt2, u1, u2, e.xp_rad, e.yp_rad, c2t);
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			maxd = fmax(maxd, fabs(c2t[i][j] - f.c2t[i][j]));
+	CHECK(maxd < 1e-14, "C2T vs eraC2t06a: %g", maxd);
+
+	eraASTROM a;
+	double utc1 = floor(jd - 0.5) + 0.5, utc2 = jd - utc1;
+	CHECK_OK(eraApio13(utc1, utc2, e.dut1_s, lon, lat, 1222, e.xp_rad, e.yp_rad, 0, 0, 0, 0.21,
+			   &a), NULL);
+	a.diurab = 0;
+	double shift_max = 0;
+	for (int k = 0; k < 12; k++) {
+		/* CIRS positions across the sky above the site. */
+		double h0 = (-60 + 10 * k) * D2R, dec = (-20 + 9 * k) * D2R, ra, d, h, dt, h1, d1;
+		double aob, zob, hob, dob, rob;
+		astro_frame_hadec_to_cirs(&f1, h0, dec, &ra, &d);
+		astro_frame_cirs_to_hadec(&f, ra, d, &h, &dt);
+		eraAtioq(ra, d, &a, &aob, &zob, &hob, &dob, &rob);
+		max_ha = fmax(max_ha, fabs(astro_wrap_pi(h - hob)) * cos(dt));
+		max_dec = fmax(max_dec, fabs(dt - dob));
+		/* Round trip, and the size of the effect. */
+		astro_frame_hadec_to_cirs(&f, h, dt, &h1, &d1);
+		maxrt = fmax(maxrt, astro_separation(h1, d1, ra, d));
+		shift_max = fmax(shift_max, astro_separation(-h, dt, -h0, dec));
+	}
+	printf("# polar motion (%.3f\", %.3f\"): hadec vs eraAtioq %.2e\" (HA) %.2e\" (dec); "
+	       "round trip %.1e\"; moves the terrestrial position by up to %.3f\"\n",
+	       e.xp_rad / AS2R, e.yp_rad / AS2R, max_ha / AS2R, max_dec / AS2R, maxrt / AS2R,
+	       shift_max / AS2R);
+	CHECK(max_ha < 1e-6 * AS2R && max_dec < 1e-6 * AS2R, "vs eraAtioq: %g %g arcsec",
+	      max_ha / AS2R, max_dec / AS2R);
+	CHECK(maxrt < 1e-9 * AS2R, "round trip %g arcsec", maxrt / AS2R);
+	/* |p| = 0.403": the tilt moves positions by up to about that much. */
+	CHECK(shift_max > 0.3 * AS2R && shift_max < 0.41 * AS2R, "shift %g arcsec", shift_max / AS2R);
+}
+
 static void test_lmn_and_uvw_matrix(void)
 {
 	double l, m, n, r[3][3], q[3][3];
@@ -247,6 +313,7 @@ int main(void)
 	RUN(test_round_trips);
 	RUN(test_last_vs_reference);
 	RUN(test_hour_angle);
+	RUN(test_polar_motion);
 	RUN(test_lmn_and_uvw_matrix);
 	RUN(test_geodetic);
 	RUN(test_wrap_and_separation);

@@ -13,7 +13,7 @@ python3-numpy python3-h5py python3-erfa; run it with /usr/bin/python3).
 
   recipe_sim.py make --template DIR --out DIR --dec DEG --shift-days D
                      --sky CSV [--gains FILE|none|random] [--sefd JY] [--seed N]
-                     [--nants N] [--gain-seed N]
+                     [--nants N] [--gain-seed N] [--dut1 S] [--xp AS --yp AS]
       A new group from the files of the template group (same stations,
       baselines, band, integrations and layout): every time moved by D days
       (fractional: choose D to put a source on the meridian), the pointing
@@ -32,6 +32,14 @@ python3-numpy python3-h5py python3-erfa; run it with /usr/bin/python3).
       every pair a1 <= a2 in the correlator's order: for each a2 ascending,
       every a1 up to it).  Writes truth_<group>.json with the template's
       keys and, with gains, gains_<group>.h5 with the new time_jd.
+      --dut1 S: the Earth rotates with UT1 = UTC + S (the recipe has
+      UT1 = UTC), so H = ERA(UT1) + lon - RA_CIRS.  --xp, --yp (arcsec):
+      polar motion; then H and the declination are those of ERFA's
+      observed-place route, eraApio + eraAtioq (polar motion referred to
+      the local meridian; refraction off, diurnal aberration set to zero
+      as everywhere in the recipe): the hour angle and declination about
+      the ITRS pole at the site, the frame of the Earth-fixed antenna
+      positions and uvw.  The truth JSON records dut1_s, xp_arcsec, yp_arcsec.
 
   recipe_sim.py shift TEMPLATE_DIR RA DEC [--after DAYS]
       The --shift-days (at least DAYS, default 0) that puts the ICRS position
@@ -86,16 +94,28 @@ def jd_of_iso(iso):
     return erfa.dtf2d("UTC", y, mo, dd, int(hh), int(mm), float(ss))
 
 
-def hour_angle(ra, dec, jd_utc, lon):
-    """Recipe: eraAtci13 ICRS -> CIRS, H = ERA(UT1 = UTC) + lon - RA_CIRS.
-    Returns (H, CIRS declination)."""
+EOP = {"dut1": 0.0, "xp": 0.0, "yp": 0.0}   # UT1 - UTC (s), polar motion (arcsec); make --dut1/--xp/--yp
+
+
+def hour_angle(ra, dec, jd_utc, lon, lat=None):
+    """Recipe: eraAtci13 ICRS -> CIRS, H = ERA(UT1) + lon - RA_CIRS with
+    UT1 = UTC + EOP["dut1"] (the recipe: 0).  With polar motion, H and the
+    declination are eraAtioq's about the ITRS pole (see make --xp).
+    Returns (H, declination)."""
     tt1, tt2 = tt_of(jd_utc)
     ri, di, _ = erfa.atci13(ra, dec, 0.0, 0.0, 0.0, 0.0, tt1, tt2)
-    return erfa.era00(jd_utc, 0.0) + lon - ri, di
+    theta = erfa.era00(jd_utc, EOP["dut1"] / 86400.0)
+    if EOP["xp"] == 0.0 and EOP["yp"] == 0.0:
+        return theta + lon - ri, di
+    xp, yp = np.radians(EOP["xp"] / 3600.0), np.radians(EOP["yp"] / 3600.0)
+    astrom = erfa.apio(erfa.sp00(tt1, tt2), theta, lon, lat, 0.0, xp, yp, 0.0, 0.0)
+    astrom["diurab"] = 0.0
+    _, _, hob, dob, _ = erfa.atioq(ri, di, astrom)
+    return hob, dob
 
 
-def source_lmn(ra, dec, jd_utc, lon, dec0):
-    h, di = hour_angle(ra, dec, jd_utc, lon)
+def source_lmn(ra, dec, jd_utc, lon, dec0, lat=None):
+    h, di = hour_angle(ra, dec, jd_utc, lon, lat)
     l = -np.cos(di) * np.sin(h)
     m = np.sin(di) * np.cos(dec0) - np.cos(di) * np.sin(dec0) * np.cos(h)
     n = np.sin(di) * np.sin(dec0) + np.cos(di) * np.cos(dec0) * np.cos(h)
@@ -123,13 +143,14 @@ def model_vis(hdr, sources, dec0, uvw, sefd):
     (blt, channel); autocorrelations get + SEFD.  The sign is the real
     telescope's and pyuvdata's (the recipe as corrected on 2026-12-06)."""
     lon = np.radians(hdr["longitude"][()])
+    lat = np.radians(hdr["latitude"][()])
     t = hdr["time_array"][:]
     nu = hdr["freq_array"][:].reshape(-1)
     vis = np.zeros((len(t), len(nu)), complex)
     for tj in np.unique(t):
         sel = np.nonzero(t == tj)[0]
         for s in sources:
-            l, m, n = source_lmn(s["ra_rad"], s["dec_rad"], tj, lon, dec0)
+            l, m, n = source_lmn(s["ra_rad"], s["dec_rad"], tj, lon, dec0, lat)
             flux = s["flux"] * (nu / 1.4e9) ** s["alpha"] * airy_power(nu, n)
             path = uvw[sel, 0] * l + uvw[sel, 1] * m + uvw[sel, 2] * (n - 1.0)
             vis[sel] += flux[None, :] * np.exp(2j * np.pi * path[:, None] * nu[None, :] / C)
@@ -316,6 +337,7 @@ def iso_of(jd_utc, ndp=3):
 
 
 def cmd_make(args):
+    EOP.update(dut1=args.dut1, xp=args.xp, yp=args.yp)
     files = subband_files(args.template)
     truth = read_truth(args.template)
     sources = read_sky(args.sky)
@@ -387,6 +409,7 @@ def cmd_make(args):
               "sources": [{"name": s["name"], "ra": np.degrees(s["ra_rad"]), "dec": np.degrees(s["dec_rad"]),
                            "flux": s["flux"], "alpha": s["alpha"]} for s in sources],
               "gains": {"file": args.gains, "none": gains is None},
+              "dut1_s": args.dut1, "xp_arcsec": args.xp, "yp_arcsec": args.yp,
               "made_by": "tests/recipe/recipe_sim.py (template %s, shift %.6f d)" %
                          (os.path.basename(os.path.normpath(args.template)), args.shift_days)})
     t.pop("ra_mid_app_deg", None)
@@ -402,8 +425,10 @@ def cmd_make(args):
             for k, v in f.attrs.items():
                 g.attrs[k] = v
             g["time_jd"][...] = f["time_jd"][:] + args.shift_days
-    print("made %s: %d files, %d antennas, dec %.4f, %d sources, gains %s, SEFD %g" %
-          (group, len(files), len(ants), args.dec, len(sources), args.gains, args.sefd))
+    print("made %s: %d files, %d antennas, dec %.4f, %d sources, gains %s, SEFD %g, "
+          "UT1-UTC %g s, polar motion %g\" %g\"" %
+          (group, len(files), len(ants), args.dec, len(sources), args.gains, args.sefd,
+           args.dut1, args.xp, args.yp))
     return 0
 
 
@@ -458,6 +483,9 @@ def main():
     m.add_argument("--seed", type=int, default=1)
     m.add_argument("--nants", type=int, default=0)
     m.add_argument("--gain-seed", type=int, default=None, help="seed of --gains random (default --seed)")
+    m.add_argument("--dut1", type=float, default=0.0, help="UT1 - UTC in seconds (default 0)")
+    m.add_argument("--xp", type=float, default=0.0, help="polar motion x, arcsec (default 0)")
+    m.add_argument("--yp", type=float, default=0.0, help="polar motion y, arcsec (default 0)")
     sh = sub.add_parser("shift")
     sh.add_argument("template")
     sh.add_argument("ra", type=float)
