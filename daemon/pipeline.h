@@ -42,6 +42,7 @@
 #include "core/config.h"
 #include "core/uvh5.h"
 #include "core/vis.h"
+#include "state/pointingdb.h"
 #include "state/queue.h"
 
 #define PIPE_SKIPPED 1      /* a stage's "nothing to do" return value */
@@ -132,6 +133,11 @@ typedef struct pipe_ctx {
 
 	/* ==== HELPERS ADD THEIR FIELDS BELOW THIS LINE (one block per helper, with a
 	 *      comment naming the stage; free them in pipe_ctx_release's marked place) ==== */
+
+	/* pointing (daemon/pointing.h): the pointing convert chose for the beam,
+	 * where it came from, and the photometry stage's check of it */
+	int has_pointing;           /* 1 once pipe_pointing_resolve ran */
+	pointingdb_group pointing;
 
 	/* ==== END OF HELPER FIELDS ==== */
 } pipe_ctx;

@@ -180,6 +180,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	res->nx = p->nx;
 	res->ny = p->ny;
 	res->cell_rad = p->cell_rad;
+	res->pointing_dec_rad = NAN;
 	res->ra0_rad = v->phase_ra_rad;
 	res->dec0_rad = v->phase_dec_rad;
 	res->pb_cut = p->pb_cut;
@@ -314,6 +315,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	pp.chan_w = s->chan_wsum;
 	pp.lon_rad = v->lon_rad;
 	pp.pointing_dec_rad = pdec;
+	res->pointing_dec_rad = pdec;
 	pp.dut1_s = p->dut1_s;
 	pp.nthreads = nthreads;
 	r = pbeam_image(&pp, res->pb, err, errlen);

@@ -186,7 +186,7 @@ static const struct db_migration {
 	  "CREATE INDEX IF NOT EXISTS mosaics_t ON mosaics(t_start_mjd);" },
 	{ "pointing: pointing_overrides, group_pointing (state/pointingdb.c)",
 	  "CREATE TABLE IF NOT EXISTS pointing_overrides ("
-	  "  id INTEGER PRIMARY KEY,"
+	  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"  /* never reused: logs and events name ids */
 	  "  start_mjd REAL NOT NULL,"              /* UTC, inclusive */
 	  "  end_mjd REAL,"                         /* UTC, exclusive; NULL = open */
 	  "  dec_deg REAL NOT NULL CHECK (dec_deg BETWEEN -90 AND 90)," /* apparent, of date */

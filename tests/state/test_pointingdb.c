@@ -96,6 +96,11 @@ static void test_overrides(void)
 	CHECK_OK(pointingdb_remove(db, a, err, sizeof err), err);
 	CHECK(pointingdb_remove(db, a, err, sizeof err) == -ENOENT);
 	CHECK(pointingdb_find(db, 61100.5, &o, err, sizeof err) == 0);
+	/* Ids are never reused (logs and group events name them). */
+	int64_t d = 0, last = c;
+	CHECK_OK(pointingdb_remove(db, c, err, sizeof err), err);
+	CHECK_OK(pointingdb_add(db, 61400.0, 61401.0, 20, NULL, 6.0, &d, err, sizeof err), err);
+	CHECK(d > last, "id %lld reused (last %lld)", (long long)d, (long long)last);
 	/* The schema refuses what the API refuses, for anyone writing SQL. */
 	CHECK(db_exec(db, err, sizeof err,
 		      "INSERT INTO pointing_overrides (start_mjd, end_mjd, dec_deg, created_at)"
