@@ -154,7 +154,7 @@ int pipe_pointing_check(pipe_ctx *ctx, const pointing_settings *s, const catalog
 	pointcheck_source *ps = NULL;
 	pointcheck_result res;
 	double *ra = NULL, *dec = NULL, *z = NULL, *freq = NULL;
-	size_t *idx = NULL, m = 0;
+	size_t m = 0;
 	image_params ip;
 	int r = 0;
 
@@ -168,9 +168,8 @@ int pipe_pointing_check(pipe_ctx *ctx, const pointing_settings *s, const catalog
 	ra = malloc(cap * sizeof *ra);
 	dec = malloc(cap * sizeof *dec);
 	z = malloc(cap * sizeof *z);
-	idx = malloc(cap * sizeof *idx);
 	freq = malloc(MAX_QA_CHAN * sizeof *freq);
-	if (!ps || !ra || !dec || !z || !idx || !freq) {
+	if (!ps || !ra || !dec || !z || !freq) {
 		r = err_set(err, errlen, -ENOMEM, "pointing check: out of memory");
 		goto out;
 	}
@@ -193,7 +192,6 @@ int pipe_pointing_check(pipe_ctx *ctx, const pointing_settings *s, const catalog
 		ps[m].ratio_err = hypot(f->flux_err_jy / s_jy, ps[m].ratio * rel_cat);
 		ra[m] = c->ra_deg * DEG;
 		dec[m] = c->dec_deg * DEG;
-		idx[m] = i;
 		m++;
 	}
 	/* ∂ ln pb / ∂δ_p at each, for the pointing used: the drift over the
@@ -258,7 +256,6 @@ out:
 	free(ra);
 	free(dec);
 	free(z);
-	free(idx);
 	free(freq);
 	return r;
 }
