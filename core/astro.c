@@ -61,7 +61,10 @@ int astro_iso_to_jd(const char *iso, double *ret_jd_utc)
 	}
 	if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s >= 61)
 		return -EINVAL;
-	if (eraDtf2d("UTC", y, mo, d, h, mi, s, &d1, &d2) != 0)
+	/* +1 is ERFA's "dubious year" (beyond its leap-second table's confident
+	 * range, from 2027 with liberfa 2.0.0): still the best value, as in
+	 * astro_utc_to_tt.  Negative statuses are bad dates. */
+	if (eraDtf2d("UTC", y, mo, d, h, mi, s, &d1, &d2) < 0)
 		return -EINVAL;
 	*ret_jd_utc = d1 + d2;
 	return 0;

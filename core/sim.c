@@ -459,7 +459,7 @@ int sim_meta_new(const sim_array *a, const sim_obs *o, int sb, vis_set **ret,
 	v->pols[1] = VIS_POL_YY;
 	v->phase_type = VIS_PHASE_DRIFT;
 	v->phase_dec_rad = o->dec_rad;
-	v->pointing_dec_rad = o->dec_rad;
+	v->pointing_dec_rad = o->dec_rad + o->pointing_offset_rad;
 	v->has_pointing_dec = 1;
 	snprintf(v->telescope, sizeof v->telescope, "OVRO_MMA");
 	snprintf(v->instrument, sizeof v->instrument, "DSA");
@@ -1110,6 +1110,9 @@ static int write_truth(const sim_config *c, const sim_result *res, const char *p
 	json_object_object_add(j, "ra_mid_app_deg",
 			       jnum(astro_last(mid, c->array.lon_rad, 0.0) * 180.0 / M_PI));
 	json_object_object_add(j, "dec", jnum(o->dec_rad * 180.0 / M_PI));
+	/* Where the beam was centred (differs from "dec" with --pointing-offset). */
+	json_object_object_add(j, "pointing_dec",
+			       jnum((o->dec_rad + o->pointing_offset_rad) * 180.0 / M_PI));
 	json_object_object_add(j, "nant", json_object_new_int(c->array.nactive));
 	json_object_object_add(j, "nchan", json_object_new_int(o->nchan));
 	json_object_object_add(j, "nsub", json_object_new_int(c->nsub));

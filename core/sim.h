@@ -101,6 +101,10 @@ typedef struct sim_obs {
 	int ntimes;
 	int nchan;         /* channels per subband (1..48 divides the subband evenly) */
 	double dec_rad;    /* apparent declination of the pointing */
+	double pointing_offset_rad; /* where the dishes really point, minus dec_rad: the beam
+				     * is centred at dec_rad + this while the files keep
+				     * phase_center_dec = dec_rad (a writer not restarted
+				     * after a re-pointing); default 0 */
 } sim_obs;
 
 /* Centre of integration t: start + (t + 1/2) int_time. */
@@ -124,7 +128,8 @@ void sim_uvw(const double pos1[3], const double pos2[3], double lon_rad, double 
  * 117 antennas, the baselines of the active antennas (autos included) in the
  * correlator order, times, uvw (rounded to float32 as stored, so the model
  * matches what a reader sees), frequencies, XX/YY, DRIFT phasing with
- * phase_dec = pointing_dec = o->dec_rad, telescope OVRO_MMA, instrument DSA.
+ * phase_dec = o->dec_rad and pointing_dec = o->dec_rad + o->pointing_offset_rad
+ * (the beam predict_vis applies), telescope OVRO_MMA, instrument DSA.
  * vis = 0, flags = 0, weight = SIM_NSAMPLES.  Caller frees with vis_free. */
 int sim_meta_new(const sim_array *a, const sim_obs *o, int sb, vis_set **ret,
 		 char *err, size_t errlen);

@@ -1929,8 +1929,10 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 			goto fail;
 		}
 		w_f64(&w, ek, "ha_phase_center", 0.0);
-		w_f64(&w, ek, "phase_center_dec",
-		      v->has_pointing_dec ? v->pointing_dec_rad : v->phase_dec_rad);
+		/* The correlator's keyword is the declination it fringe-stopped at
+		 * (what a reader takes as the phase centre); where the dishes
+		 * really point is not in its files (docs/operations.md). */
+		w_f64(&w, ek, "phase_center_dec", v->phase_dec_rad);
 		w_vstr(&w, ek, "phase_center_epoch", "HADEC");
 	} else {
 		char cname[32];

@@ -44,6 +44,9 @@ static const char usage[] =
 "  --start ISO|now          UTC start of the group (default 2026-03-01T05:49:14.410)\n"
 "  --dec DEG                apparent declination of the pointing (default 54.9, or the\n"
 "                           calibrator's apparent declination with --calibrator)\n"
+"  --pointing-offset DEG    the dishes point DEG north of --dec (apparent) while the\n"
+"                           files keep phase_center_dec = --dec, as when the correlator's\n"
+"                           writer was not restarted after a re-pointing (default 0)\n"
 "Sky\n"
 "  --sky CSV                catalog: name,ra_deg,dec_deg,flux_mjy[,spectral_index]\n"
 "  --random N               N random sources per primary beam (default 20 when no --sky)\n"
@@ -85,7 +88,7 @@ enum {
 	OPT_SUBBANDS, OPT_NTIMES, OPT_SKY, OPT_RANDOM, OPT_CAL, OPT_SEFD, OPT_SEED, OPT_GAINS,
 	OPT_NO_GAINS, OPT_RFI, OPT_DEAD, OPT_DEAD_MODE, OPT_MISSING, OPT_CORRUPT,
 	OPT_CORRUPT_MODE, OPT_NANS, OPT_JITTER, OPT_STREAM, OPT_INTERVAL, OPT_STEP, OPT_THREADS,
-	OPT_FULL, OPT_TINY, OPT_NO_TRUTH, OPT_QUIET, OPT_HELP, OPT_VARY,
+	OPT_FULL, OPT_TINY, OPT_NO_TRUTH, OPT_QUIET, OPT_HELP, OPT_VARY, OPT_POINTING_OFFSET,
 };
 
 static const struct option longopts[] = {
@@ -123,6 +126,7 @@ static const struct option longopts[] = {
 	{"quiet", no_argument, 0, OPT_QUIET},
 	{"help", no_argument, 0, OPT_HELP},
 	{"vary", required_argument, 0, OPT_VARY},
+	{"pointing-offset", required_argument, 0, OPT_POINTING_OFFSET},
 	{0, 0, 0, 0},
 };
 
@@ -241,7 +245,7 @@ int main(int argc, char **argv)
 	int preset = 0, given[4] = {0, 0, 0, 0}; /* --nants, --nchan-per-subband, --subbands, --ntimes */
 	vary_opt vary[MAX_VARY];
 	int nvary = 0;
-	double dec_deg = 54.9, interval_s = 0, step_s = -1;
+	double dec_deg = 54.9, interval_s = 0, step_s = -1, pointing_offset_deg = 0;
 	double group_days, half_days, radius, start_jd;
 	double *mid_ra = NULL, mid_dec = 0;
 
@@ -256,6 +260,10 @@ int main(int argc, char **argv)
 			if (num(optarg, &dec_deg) || fabs(dec_deg) > 90)
 				return bad("bad --dec '%s' (degrees, -90..90)", optarg);
 			dec_set = 1;
+			break;
+		case OPT_POINTING_OFFSET:
+			if (num(optarg, &pointing_offset_deg) || fabs(pointing_offset_deg) > 10)
+				return bad("bad --pointing-offset '%s' (degrees, -10..10)", optarg);
 			break;
 		case OPT_NANTS:
 			if (inum(optarg, 2, SIM_NSTATIONS, &nants))
@@ -437,6 +445,9 @@ int main(int argc, char **argv)
 				     &dec_app) == 0)
 			c.obs.dec_rad = dec_app;
 	}
+	c.obs.pointing_offset_rad = pointing_offset_deg * M_PI / 180.0;
+	if (fabs(c.obs.dec_rad + c.obs.pointing_offset_rad) > M_PI / 2)
+		return bad("%s", "--dec plus --pointing-offset is beyond a pole");
 	if (step_s <= 0)
 		step_s = group_days * ASTRO_DAY_S;
 	start_jd = c.obs.start_jd;

@@ -28,6 +28,7 @@ static const struct {
 	{ "lightcurve", ctl_lightcurve, "lightcurve SOURCE [--csv|--json|--svg FILE]  normalised light curve" },
 	{ "candidates", ctl_candidates, "candidates [--json]             ESE candidates, best first" },
 	{ "candidate", ctl_candidate, "candidate SOURCE --investigated|--dismissed [--note TEXT]" },
+	{ "pointing", ctl_pointing, "pointing add|list|remove ...    pointing overrides (docs/operations.md)" },
 	{ "mosaic", ctl_mosaic, "mosaic plan|build (--start ISO --end ISO | --around ISO --minutes N) [--json]  PB-weighted mosaics" },
 };
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include "daemon/util.h"
 #include "imaging/image.h"
 #include "state/db.h"
+#include "state/pointingdb.h"
 #include "state/queue.h"
 
 static double wall_s(void)
@@ -451,6 +453,39 @@ out:
 
 /* ---- show ---- */
 
+static json_object *jnum_or_null(double v)
+{
+	return isfinite(v) ? json_object_new_double(v) : NULL;
+}
+
+/* The group's pointing record (docs/cli.md, "pointing"). */
+static json_object *pointing_json(const pointingdb_group *g)
+{
+	json_object *o = json_object_new_object(), *q = NULL;
+	json_object_object_add(o, "dec_deg", json_object_new_double(g->dec_deg));
+	json_object_object_add(o, "file_dec_deg", jnum_or_null(g->file_dec_deg));
+	json_object_object_add(o, "source", json_object_new_string(g->from_override ? "override"
+										  : "file"));
+	json_object_object_add(o, "override_id",
+			       g->override_id ? json_object_new_int64(g->override_id) : NULL);
+	json_object_object_add(o, "mid_mjd", json_object_new_double(g->mid_mjd));
+	if (g->qa_status[0]) {
+		q = json_object_new_object();
+		json_object_object_add(q, "status", json_object_new_string(g->qa_status));
+		json_object_object_add(q, "offset_deg", jnum_or_null(g->qa_offset_deg));
+		json_object_object_add(q, "offset_err_deg", jnum_or_null(g->qa_offset_err_deg));
+		json_object_object_add(q, "significance", jnum_or_null(g->qa_significance));
+		json_object_object_add(q, "scale", jnum_or_null(g->qa_scale));
+		json_object_object_add(q, "chi2_nu", jnum_or_null(g->qa_chi2_nu));
+		json_object_object_add(q, "nsources", json_object_new_int(g->qa_nsources));
+		json_object_object_add(q, "nnorth", json_object_new_int(g->qa_nnorth));
+		json_object_object_add(q, "nsouth", json_object_new_int(g->qa_nsouth));
+		json_object_object_add(q, "nclipped", json_object_new_int(g->qa_nclipped));
+	}
+	json_object_object_add(o, "check", q);
+	return o;
+}
+
 static json_object *group_detail(sqlite3 *db, int64_t gid)
 {
 	sqlite3_stmt *st = NULL;
@@ -505,6 +540,11 @@ static json_object *group_detail(sqlite3 *db, int64_t gid)
 		json_object_object_add(m, key, json_object_new_string(why));
 	}
 	json_object_object_add(o, "missing_reasons", m);
+
+	/* Where the dishes pointed (null: not processed since the table exists). */
+	pointingdb_group pg;
+	json_object_object_add(o, "pointing", pointingdb_group_get(db, gid, &pg, NULL, 0) == 1
+						      ? pointing_json(&pg) : NULL);
 
 	json_object *stages = json_object_new_object(), *sd = json_object_new_array();
 	if (db_prepare(db, NULL, 0, &st,
@@ -623,6 +663,31 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 		json_object_object_get_ex(o, "missing_reasons", &v);
 		json_object_object_foreach(v, k, why)
 			printf("missing sb%02d: %s\n", atoi(k), json_object_get_string(why));
+		if (json_object_object_get_ex(o, "pointing", &v) && v) {
+			json_object *q = NULL, *id = NULL;
+			json_object_object_get_ex(v, "override_id", &id);
+			printf("pointing:   dec %+.4f deg from %s", jget_double(v, "dec_deg"),
+			       jget_str(v, "source"));
+			if (id)
+				printf(" %lld", (long long)json_object_get_int64(id));
+			if (json_object_object_get_ex(v, "file_dec_deg", &q) && q)
+				printf(" (files: %+.4f deg)", json_object_get_double(q));
+			printf("\n");
+			if (json_object_object_get_ex(v, "check", &q) && q) {
+				const char *stt = jget_str(q, "status");
+				if (!strcmp(stt, "ok") || !strcmp(stt, "warn"))
+					printf("pointing check: %s, offset %+.3f +- %.3f deg (%.1f sigma), "
+					       "%d sources (%d north, %d south), flux scale %.3f\n",
+					       !strcmp(stt, "warn") ? "WARNING" : "ok",
+					       jget_double(q, "offset_deg"), jget_double(q, "offset_err_deg"),
+					       jget_double(q, "significance"), jget_int(q, "nsources"),
+					       jget_int(q, "nnorth"), jget_int(q, "nsouth"),
+					       jget_double(q, "scale"));
+				else
+					printf("pointing check: not made (%s: %d usable sources)\n", stt,
+					       jget_int(q, "nsources"));
+			}
+		}
 		json_object_object_get_ex(o, "stage_runs", &v);
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
 			json_object *sr = json_object_array_get_idx(v, i);
@@ -963,6 +1028,8 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 		json_object_object_add(e, "source", json_object_new_string(ctx->eop_text));
 		json_object_object_add(o, "eop", e);
 	}
+	json_object_object_add(o, "pointing", ctx->has_pointing ? pointing_json(&ctx->pointing)
+								 : NULL);
 	if (ctx->cal) {
 		/* Where the calibration time goes (make bench prints it under "calibrate"). */
 		double model_s, solve_s, apply_s;
@@ -1163,6 +1230,9 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 		json_object_put(o);
 	} else {
 		printf("group %s: %s\n", name, state);
+		if (ctx.has_pointing)
+			printf("  pointing dec %+.4f deg from %s\n", ctx.pointing.dec_deg,
+			       ctx.pointing.from_override ? "an override" : "the files");
 		for (int i = 0; i < ctx.ntimes; i++)
 			printf("  %-12s %8.2f s\n", ctx.times[i].name, ctx.times[i].seconds);
 		for (int i = 0; i < ctx.nproducts; i++)

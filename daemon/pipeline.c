@@ -19,6 +19,7 @@
 #include "core/convert.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "daemon/pointing.h"
 #include "daemon/util.h"
 #include "state/db.h"
 
@@ -212,6 +213,9 @@ int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen)
 		snprintf(o.x_orientation, sizeof o.x_orientation, "%s", name);
 	}
 	r = check_stage_list(cfg_lookup(c, "pipeline", "stages"), err, errlen);
+	if (r < 0)
+		return r;
+	r = pointing_settings_read(c, NULL, err, errlen); /* [pointing]: refused at start-up */
 	if (r < 0)
 		return r;
 	r = cfg_double(c, "pipeline", "stop_grace_s", 120, &o.stop_grace_s, err, errlen);
@@ -802,6 +806,8 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 	log_msg(LOG_INFO, ctx->group_name, "convert", -1,
 		"%d subbands, %d channels; read %.2f s, rephase %.2f s%s", info.nsub_present,
 		ctx->vis->nchan, info.read_s, info.rephase_s, sdir[0] ? " (staged)" : "");
+	/* Where the dishes point: the files' declination or an override. */
+	r = pipe_pointing_resolve(ctx, err, errlen);
 out:
 	if (staged)
 		stage_out(ctx, staged, sdir);

@@ -44,6 +44,7 @@
 #include "core/uvh5.h"
 #include "core/vis.h"
 #include "daemon/earth.h"
+#include "state/pointingdb.h"
 #include "state/queue.h"
 
 #define PIPE_SKIPPED 1      /* a stage's "nothing to do" return value */
@@ -142,6 +143,11 @@ typedef struct pipe_ctx {
 	earth_settings earth;       /* [earth] and the [pipeline] dut1_s override */
 	astro_eop eop;              /* UT1 - UTC and polar motion of this group */
 	char eop_text[768];         /* what was used and where from ("" before convert) */
+
+	/* pointing (daemon/pointing.h): the pointing convert chose for the beam,
+	 * where it came from, and the photometry stage's check of it */
+	int has_pointing;           /* 1 once pipe_pointing_resolve ran */
+	pointingdb_group pointing;
 
 	/* ==== END OF HELPER FIELDS ==== */
 } pipe_ctx;

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/pipeline.h"
+#include "daemon/pointing.h"
 #include "imaging/image.h"
 #include "photometry/variability.h"
 #include "state/db.h"
@@ -98,6 +99,8 @@ int phot_settings_read(const cfg *c, phot_settings *s, char *err, size_t errlen)
 
 void phot_result_free(struct phot_result *r)
 {
+	if (r)
+		free(r->forced);
 	free(r);
 }
 
@@ -458,6 +461,8 @@ out:
 		db_end(db, 0, e2, sizeof e2);
 	}
 	if (rc == 0 && ret) {
+		res->forced = fr;
+		fr = NULL;
 		*ret = res;
 		res = NULL;
 	}
@@ -490,6 +495,7 @@ static int img_sky2pix(void *ctx, double ra, double dec, double *x, double *y)
 int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 {
 	phot_settings s;
+	pointing_settings ps;
 	catalog *cat = NULL;
 	catalog_source *src = NULL;
 	size_t nsrc = 0;
@@ -497,7 +503,8 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 	image_result *im = ctx->image;
 	if (!im || !im->pbcor)
 		return PIPE_SKIPPED;
-	if ((rc = phot_settings_read(ctx->cfg, &s, err, errlen)))
+	if ((rc = phot_settings_read(ctx->cfg, &s, err, errlen)) ||
+	    (rc = pointing_settings_read(ctx->cfg, &ps, err, errlen)))
 		return rc;
 	s.fp.threads = ctx->threads;
 	rc = catalog_open(s.catalog_path, 1, &cat, err, errlen);
@@ -523,6 +530,14 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 	rc = phot_process_epoch(ctx->db, ctx->group_id, im->jd_mid - 2400000.5, ctx->calibrated,
 				&fi, im->ra0_rad, im->dec0_rad, src, nsrc, &s, &ctx->phot, err,
 				errlen);
+	if (rc == 0) {
+		/* Is the beam where we think it is?  A failure to check (database,
+		 * memory) is logged, not fatal: the photometry is stored. */
+		char e[ERR_LEN] = "";
+		if (pipe_pointing_check(ctx, &ps, src, ctx->phot->forced, nsrc, e, sizeof e) < 0)
+			log_msg(LOG_WARNING, ctx->group_name, "photometry", -1,
+				"pointing check failed: %s", e);
+	}
 	free(src);
 	if (rc)
 		return rc;

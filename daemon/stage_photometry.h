@@ -68,6 +68,9 @@ typedef struct phot_result {
 	size_t nscored;           /* sources ESE-scored (passed the gate) */
 	size_t ncandidates;       /* of which score >= candidate_score */
 	double mjd;
+	forced_result *forced;    /* [ncatalog] the forced photometry of each catalog
+				     source, in the order given (owned; the pointing
+				     check reads it) */
 } phot_result;
 
 void phot_result_free(struct phot_result *r); /* NULL ok */

@@ -179,5 +179,10 @@ int fitsout_write(const char *path, const image_result *r, int product, int cali
 	fits_update_key(f, TDOUBLE, "ROBUST", &robust, "Briggs robust", &st);
 	fits_update_key(f, TLOGICAL, "CALIB", &calib, "calibration solutions applied", &st);
 	fits_update_key(f, TDOUBLE, "PBCUT", &pbcut, "pbcor blanked where pb < PBCUT", &st);
+	if (isfinite(r->pointing_dec_rad)) {
+		double pdec = r->pointing_dec_rad * RAD2DEG;
+		fits_update_key(f, TDOUBLE, "PNTDEC", &pdec,
+				"[deg] apparent dec of the pointing the pb uses", &st);
+	}
 	return fitsout_finish(f, data, (long long)r->nx * r->ny, st, tmp, path, err, errlen);
 }

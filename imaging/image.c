@@ -182,6 +182,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	res->nx = p->nx;
 	res->ny = p->ny;
 	res->cell_rad = p->cell_rad;
+	res->pointing_dec_rad = NAN;
 	res->ra0_rad = v->phase_ra_rad;
 	res->dec0_rad = v->phase_dec_rad;
 	res->pb_cut = p->pb_cut;
@@ -316,6 +317,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	pp.chan_w = s->chan_wsum;
 	pp.lon_rad = v->lon_rad;
 	pp.pointing_dec_rad = pdec;
+	res->pointing_dec_rad = pdec;
 	pp.dut1_s = p->dut1_s;
 	pp.xp_rad = p->xp_rad;
 	pp.yp_rad = p->yp_rad;

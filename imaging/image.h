@@ -91,6 +91,7 @@ typedef struct img_result {
 	float *pb;                  /* time/band-averaged power beam */
 	float *pbcor;               /* image / pb, NaN where pb < pb_cut */
 	double pb_cut;
+	double pointing_dec_rad;    /* apparent declination of the pointing pb was made for */
 	beamfit_beam beam;
 	double noise_jy;            /* 1.4826·MAD of the residual */
 	double peak_jy;             /* max of the restored image */

@@ -147,6 +147,82 @@ out:
 	return r;
 }
 
+#define DDEC_STEP_RAD 1e-4 /* pbeam_at's central difference in δ_p */
+
+int pbeam_at(const pbeam_params *p, const double *ra_rad, const double *dec_rad, size_t n,
+	     double *ret_pb, double *ret_dlnpb_ddec, char *err, size_t errlen)
+{
+	/* pt[k][t]: the pointing of integration t at δ_p + (0, +h, −h)[k], ICRS. */
+	double (*pt)[3] = NULL, *tw = NULL, swt = 0, swc = 0;
+	const double dd[3] = { 0, DDEC_STEP_RAD, -DDEC_STEP_RAD };
+	int nthreads = p->nthreads > 0 ? p->nthreads : omp_get_max_threads(), r = 0;
+
+	if (p->ntimes <= 0 || p->nchan <= 0 || !(p->diam_m > 0) || (n && (!ra_rad || !dec_rad)))
+		return err_set(err, errlen, -EINVAL, "pbeam: bad parameters");
+	pt = malloc(3 * (size_t)p->ntimes * sizeof *pt);
+	tw = malloc(p->ntimes * sizeof *tw);
+	if (!pt || !tw) {
+		r = err_set(err, errlen, -ENOMEM, "pbeam: out of memory");
+		goto out;
+	}
+	for (int t = 0; t < p->ntimes; t++) {
+		astro_frame f;
+		astro_eop eop = { p->dut1_s, p->xp_rad, p->yp_rad };
+		r = astro_frame_init_eop(&f, p->time_jd[t], p->lon_rad, &eop);
+		if (r < 0) {
+			r = err_set(err, errlen, -EIO, "pbeam: ERFA rejected time JD %.6f",
+				    p->time_jd[t]);
+			goto out;
+		}
+		for (int k = 0; k < 3; k++) {
+			double ra, dec;
+			astro_frame_cirs_to_icrs(&f, astro_frame_meridian_ra_cirs(&f),
+						 p->pointing_dec_rad + dd[k], &ra, &dec);
+			astro_dir(ra, dec, pt[(size_t)k * p->ntimes + t]);
+		}
+		tw[t] = p->time_w ? p->time_w[t] : 1;
+		swt += tw[t];
+	}
+	for (int c = 0; c < p->nchan; c++)
+		swc += p->chan_w ? p->chan_w[c] : 1;
+	if (!(swt > 0) || !(swc > 0)) {
+		r = err_set(err, errlen, -EINVAL, "pbeam: zero total weight");
+		goto out;
+	}
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic)
+	for (size_t i = 0; i < n; i++) {
+		double d[3], v[3] = { 0, 0, 0 };
+		astro_dir(ra_rad[i], dec_rad[i], d);
+		for (int k = 0; k < 3; k++) {
+			for (int t = 0; t < p->ntimes; t++) {
+				const double *q = pt[(size_t)k * p->ntimes + t];
+				double cx = d[1] * q[2] - d[2] * q[1], cy = d[2] * q[0] - d[0] * q[2];
+				double cz = d[0] * q[1] - d[1] * q[0];
+				double s = sqrt(cx * cx + cy * cy + cz * cz), acc = 0;
+				if (!(tw[t] > 0) || d[0] * q[0] + d[1] * q[1] + d[2] * q[2] <= 0)
+					continue;
+				for (int c = 0; c < p->nchan; c++) {
+					double w = p->chan_w ? p->chan_w[c] : 1;
+					if (w > 0)
+						acc += w * beam_airy(s, p->freq_hz[c], p->diam_m);
+				}
+				v[k] += tw[t] * acc;
+			}
+			v[k] /= swt * swc;
+		}
+		if (ret_pb)
+			ret_pb[i] = v[0];
+		if (ret_dlnpb_ddec)
+			ret_dlnpb_ddec[i] = v[0] > 0 && v[1] > 0 && v[2] > 0
+						    ? (log(v[1]) - log(v[2])) / (2 * DDEC_STEP_RAD)
+						    : NAN;
+	}
+out:
+	free(pt);
+	free(tw);
+	return r;
+}
+
 void pbeam_correct(const float *img, const float *pb, size_t n, double cut, float *out)
 {
 	for (size_t j = 0; j < n; j++)

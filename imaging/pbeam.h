@@ -48,6 +48,26 @@ typedef struct pbeam_params {
  * parameters or zero total weight, -EIO when ERFA rejects a time. */
 int pbeam_image(const pbeam_params *p, float *pb, char *err, size_t errlen);
 
+/* The same averaged beam at n ICRS positions (ra_rad[i], dec_rad[i]),
+ * evaluated exactly (every channel, no table, no interpolation; p->proj is
+ * not used), and how it depends on the pointing declination δ_p:
+ *
+ *     ret_pb[i]          = pb_i(δ_p)
+ *     ret_dlnpb_ddec[i]  = ∂ ln pb_i / ∂ δ_p   (per radian)
+ *
+ * from a central difference with δ_p ± 1e-4 rad (relative error ~(k h)² ≈
+ * 5e-5, k = π D ν / c).  For a single integration and channel, at angle θ
+ * from the pointing, with m = sin δ cos δ_p − cos δ sin δ_p cos(α − α_p) the
+ * source's direction cosine towards north (m ≈ δ − δ_p near the meridian),
+ * this is 2k (J2(x)/J1(x)) m / sin θ, x = k sin θ (from d ln[2J1(x)/x]²/dx =
+ * −2 J2(x)/J1(x) and ∂θ/∂δ_p = −m / sin θ), which tends to (k²/2) m near
+ * the centre: a source north of the pointing (m > 0) gains beam when the
+ * pointing moves north.  photometry/pointcheck.h uses it to turn flux ratios into a
+ * pointing offset.  A position with pb = 0 (far side, or on a null) gets
+ * a NaN derivative.  Either output may be NULL.  Errors as pbeam_image. */
+int pbeam_at(const pbeam_params *p, const double *ra_rad, const double *dec_rad, size_t n,
+	     double *ret_pb, double *ret_dlnpb_ddec, char *err, size_t errlen);
+
 /* out[j] = img[j] / pb[j] where pb[j] >= cut, NaN elsewhere (out may be img). */
 void pbeam_correct(const float *img, const float *pb, size_t n, double cut, float *out);
 

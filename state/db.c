@@ -184,6 +184,29 @@ static const struct db_migration {
 	  "  groups TEXT NOT NULL DEFAULT '',"      /* comma-separated groups.name of the tiles */
 	  "  CHECK (t_end_mjd >= t_start_mjd));"
 	  "CREATE INDEX IF NOT EXISTS mosaics_t ON mosaics(t_start_mjd);" },
+	{ "pointing: pointing_overrides, group_pointing (state/pointingdb.c)",
+	  "CREATE TABLE IF NOT EXISTS pointing_overrides ("
+	  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"  /* never reused: logs and events name ids */
+	  "  start_mjd REAL NOT NULL,"              /* UTC, inclusive */
+	  "  end_mjd REAL,"                         /* UTC, exclusive; NULL = open */
+	  "  dec_deg REAL NOT NULL CHECK (dec_deg BETWEEN -90 AND 90)," /* apparent, of date */
+	  "  note TEXT NOT NULL DEFAULT '',"
+	  "  created_at REAL NOT NULL,"
+	  "  CHECK (end_mjd IS NULL OR end_mjd > start_mjd));"
+	  "CREATE INDEX IF NOT EXISTS pointing_overrides_t ON pointing_overrides(start_mjd);"
+	  "CREATE TABLE IF NOT EXISTS group_pointing ("
+	  "  group_id INTEGER PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  mid_mjd REAL NOT NULL,"                /* the group's mid time (UTC) */
+	  "  file_dec_deg REAL,"                    /* the files' phase_center_dec; NULL: none */
+	  "  dec_deg REAL NOT NULL,"                /* the pointing used for the beam */
+	  "  source TEXT NOT NULL CHECK (source IN ('file','override')),"
+	  "  override_id INTEGER REFERENCES pointing_overrides(id) ON DELETE SET NULL,"
+	  "  qa_status TEXT,"                       /* NULL: not checked; ok, warn, too_few, degenerate */
+	  "  qa_offset_deg REAL, qa_offset_err_deg REAL, qa_significance REAL,"
+	  "  qa_scale REAL, qa_chi2_nu REAL,"
+	  "  qa_nsources INTEGER, qa_nnorth INTEGER, qa_nsouth INTEGER, qa_nclipped INTEGER,"
+	  "  updated_at REAL NOT NULL);"
+	  "CREATE INDEX IF NOT EXISTS group_pointing_t ON group_pointing(mid_mjd);" },
 	/* >>> append new migrations above this line <<< */
 };
 

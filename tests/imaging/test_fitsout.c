@@ -41,6 +41,7 @@ static image_result *fake_result(void)
 		r->pbcor[j] = j % 7 ? (float)j : NAN;
 	}
 	r->pb_cut = 0.2;
+	r->pointing_dec_rad = 40.2 * M_PI / 180;
 	r->beam = (beamfit_beam){ 42 * AS, 21 * AS, -10 * M_PI / 180 };
 	r->noise_jy = 1.1e-3;
 	r->peak_jy = 0.36;
@@ -110,6 +111,9 @@ static void check_keywords_and_wcs(double xi, double eta)
 	fits_read_key(f, TDOUBLE, "EQUINOX", &equinox, NULL, &st);
 	fits_read_key(f, TLOGICAL, "CALIB", &calib, NULL, &st);
 	fits_read_key(f, TINT, "NITER", &niter, NULL, &st);
+	double pntdec = 0;
+	fits_read_key(f, TDOUBLE, "PNTDEC", &pntdec, NULL, &st);
+	CHECK_NEAR(pntdec, 40.2, 1e-12);
 	if (xi != 0 || eta != 0) {
 		fits_read_key(f, TDOUBLE, "PV2_1", &pv21, NULL, &st);
 		fits_read_key(f, TDOUBLE, "PV2_2", &pv22, NULL, &st);

@@ -97,9 +97,98 @@ static void test_drift_average(void)
 	}
 }
 
+/* pbeam_at: the exact beam at positions equals pbeam_image's pixels; its
+ * pointing derivative equals the Airy formula 2k (J2(x)/J1(x)) m/sin θ for one
+ * integration and channel (m the north direction cosine from the pointing,
+ * θ the separation), tends to (k²/2) (δ − δ_p) near the centre, and for the drift average equals a finite
+ * difference of two pbeam_image runs 0.01° apart. */
+static void test_at_and_pointing_derivative(void)
+{
+	static float pb[N * N], pbp[N * N], pbm[N * N];
+	char err[ERR_LEN] = "";
+	double jd = 2461100.786, lon = -118.2825 * M_PI / 180, dec_app = 54.9 * M_PI / 180;
+	double freq = 1.4e9, k = M_PI * 4.65 * freq / 299792458.0, ra_p, worst = 0, worst_lin = 0;
+	astro_frame f;
+
+	astro_frame_init(&f, jd, lon, 0);
+	ra_p = astro_frame_meridian_ra_cirs(&f);
+	pbeam_params p1 = { .diam_m = 4.65, .ntimes = 1, .time_jd = &jd, .nchan = 1,
+			    .freq_hz = &freq, .lon_rad = lon, .pointing_dec_rad = dec_app,
+			    .nthreads = 2 };
+	/* Offsets (east, north) in degrees from the pointing, in CIRS. */
+	static const double off[][2] = { { 0, 1.0 }, { 0, -1.0 }, { 0.5, 0.5 }, { -0.8, -1.2 },
+					 { 1.0, 0.05 }, { 0.3, -0.02 }, { 0, 0.02 } };
+	int no = (int)(sizeof off / sizeof off[0]);
+	for (int i = 0; i < no; i++) {
+		double dc = dec_app + off[i][1] * M_PI / 180;
+		double rc = ra_p - off[i][0] * M_PI / 180 / cos(dc), ra, dec, a, g;
+		astro_frame_cirs_to_icrs(&f, rc, dc, &ra, &dec);
+		CHECK_OK(pbeam_at(&p1, &ra, &dec, 1, &a, &g, err, sizeof err), err);
+		double th = astro_separation(rc, dc, ra_p, dec_app), x = k * sin(th);
+		/* m: the source's direction cosine towards north at the pointing,
+		 * −∂θ/∂δ_p · sin θ exactly (≈ δ − δ_p only near the meridian). */
+		double m = sin(dc) * cos(dec_app) - cos(dc) * sin(dec_app) * cos(rc - ra_p);
+		double y = dc - dec_app, want = 2 * k * jn(2, x) / j1(x) * m / sin(th);
+		/* pbeam works in ICRS, where aberration scales angles by ~1e-4. */
+		CHECK_NEAR(a, beam_airy(sin(th), freq, 4.65), 5e-5);
+		CHECK(fabs(g - want) < 2e-3 * fabs(want) + 1e-3, "offset (%g, %g): %g vs %g",
+		      off[i][0], off[i][1], g, want);
+		worst = fmax(worst, fabs(g - want) / fmax(fabs(want), 1));
+		if (th < 0.1 * M_PI / 180)
+			worst_lin = fmax(worst_lin, fabs(g - 0.5 * k * k * y) / (0.5 * k * k * fabs(y)));
+	}
+	CHECK(worst_lin < 1e-3, "near the centre: %g from (k^2/2) y", worst_lin);
+	printf("# single integration: d ln pb / d dec_p vs 2k J2/J1 m/sin(theta): worst %.2g; "
+	       "vs (k^2/2) y within 0.1 deg: %.2g (k^2/2 = %.4f per deg^2)\n", worst, worst_lin,
+	       0.5 * k * k * pow(M_PI / 180, 2));
+
+	/* The drift average (24 integrations, 3 channels) against pbeam_image. */
+	double jds[24], freqs[3] = { 1.31e9, 1.40e9, 1.49e9 }, ra0, dec0, h = 0.01 * M_PI / 180;
+	for (int t = 0; t < 24; t++)
+		jds[t] = 2461100.786 + (t - 11.5) * 12.884901888 / 86400;
+	astro_frame_cirs_to_icrs(&f, ra_p, dec_app, &ra0, &dec0);
+	pbeam_params p = { .proj = { N, N, CELL, ra0, dec0, 0, 0 },
+			   .diam_m = 4.65, .ntimes = 24, .time_jd = jds, .nchan = 3,
+			   .freq_hz = freqs, .lon_rad = lon, .pointing_dec_rad = dec_app,
+			   .nthreads = 2 };
+	CHECK_OK(pbeam_image(&p, pb, err, sizeof err), err);
+	p.pointing_dec_rad = dec_app + h;
+	CHECK_OK(pbeam_image(&p, pbp, err, sizeof err), err);
+	p.pointing_dec_rad = dec_app - h;
+	CHECK_OK(pbeam_image(&p, pbm, err, sizeof err), err);
+	p.pointing_dec_rad = dec_app;
+	double dpb = 0, dder = 0;
+	int nchk = 0;
+	for (int iy = 3; iy < N; iy += 17)
+		for (int ix = 5; ix < N; ix += 23) {
+			size_t j = (size_t)iy * N + ix;
+			double ra, dec, a, g;
+			if (pb[j] < 0.2)
+				continue;
+			CHECK(proj_pix_to_radec(&p.proj, ix, iy, &ra, &dec) == 0);
+			CHECK_OK(pbeam_at(&p, &ra, &dec, 1, &a, &g, err, sizeof err), err);
+			double fd = (log(pbp[j]) - log(pbm[j])) / (2 * h);
+			dpb = fmax(dpb, fabs(a - pb[j]));
+			dder = fmax(dder, fabs(g - fd));
+			nchk++;
+		}
+	printf("# drift average, %d pixels with pb >= 0.2: max |pb_at - pb_image| %.2g, "
+	       "max |d ln pb/d dec_p - finite difference of pbeam_image| %.2g per rad\n", nchk, dpb,
+	       dder);
+	CHECK(nchk > 50, "%d pixels", nchk);
+	CHECK(dpb < 2e-5, "%g", dpb);
+	/* |∂ ln pb/∂δ_p| reaches ~60 per rad at pb 0.2; the table's 1e-5 error
+	 * over the 2h = 3.5e-4 rad difference allows ~0.06 */
+	CHECK(dder < 0.1, "%g", dder);
+	/* A NULL output is allowed; no positions is fine. */
+	CHECK_OK(pbeam_at(&p, &ra0, &dec0, 1, NULL, NULL, err, sizeof err), err);
+	CHECK_OK(pbeam_at(&p, NULL, NULL, 0, NULL, NULL, err, sizeof err), err);
+}
+
 int main(void)
 {
 	RUN(test_single_time_exact);
 	RUN(test_drift_average);
+	RUN(test_at_and_pointing_derivative);
 	return TEST_DONE();
 }
