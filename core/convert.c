@@ -971,7 +971,7 @@ static void drift_fit(const vis_set *v, const double *bl, convert_drift_fit *ret
 	const double as = 180 / M_PI * 3600;
 	convert_drift_fit g;
 	double sh[3], s[3], lon = v->lon_rad, dec = v->phase_dec_rad, sum2 = 0;
-	int header_ok = 1, fit_ok = 1;
+	int header_ok = 1, fit_ok = 1, all_zero = 1;
 
 	memset(&g, 0, sizeof g);
 	meridian_dir(v->lon_rad, v->phase_dec_rad, sh);
@@ -982,6 +982,7 @@ static void drift_fit(const vis_set *v, const double *bl, convert_drift_fit *ret
 			if (p[0] == 0 && p[1] == 0 && p[2] == 0)
 				continue;
 			g.nrows++;
+			all_zero &= w == 0;
 			g.max_header_m = fmax(g.max_header_m, d);
 			if (!(d <= half_ulp32(w) + W_SLACK_M))
 				header_ok = 0;
@@ -1048,8 +1049,12 @@ static void drift_fit(const vis_set *v, const double *bl, convert_drift_fit *ret
 		g.lon_rad = g.dec_rad = g.dlon_arcsec = g.ddec_arcsec = g.sep_arcsec = NAN;
 		g.rms_m = g.max_m = NAN;
 	}
-	g.source = header_ok ? CONVERT_W_HEADER : g.fitted && fit_ok ? CONVERT_W_FIT
-								     : CONVERT_W_ROWS;
+	if (header_ok)
+		g.source = CONVERT_W_HEADER;
+	else if (all_zero || (g.fitted && !(g.sep_arcsec <= 1800)))
+		g.source = CONVERT_W_HEADER_ONLY;
+	else
+		g.source = g.fitted && fit_ok ? CONVERT_W_FIT : CONVERT_W_ROWS;
 	*ret = g;
 }
 
@@ -1100,10 +1105,11 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, double dut1_s,
 		 * header's, or the one fitted to them), or each row's own w when
 		 * no single direction explains them (convert.h). */
 		drift_fit(v, bl, &fit);
-		if (fit.source == CONVERT_W_HEADER) {
+		if (fit.source == CONVERT_W_HEADER || fit.source == CONVERT_W_HEADER_ONLY) {
 			meridian_dir(v->lon_rad, v->phase_dec_rad, s0d);
 			snprintf(wfrom, sizeof wfrom, " The meridian centre's w from the header's site "
-				 "and declination (uvw_array agrees).");
+				 "and declination (%s).", fit.source == CONVERT_W_HEADER ?
+				 "uvw_array agrees" : "uvw_array does not describe the data");
 		} else if (fit.source == CONVERT_W_FIT) {
 			meridian_dir(fit.lon_rad, fit.dec_rad, s0d);
 			snprintf(wfrom, sizeof wfrom, " The meridian centre's w from uvw_array: longitude "

@@ -40,7 +40,9 @@
  * rounding + 20 µm, else the direction fitted to the rows' w (least
  * squares over λ and δ) when that one explains them, else each row's own w.
  * The first two are exact (no float32 noise); docs/conventions.md gives the
- * numbers.
+ * numbers.  uvw that are all zero, or whose fitted direction is more than
+ * 0.5° from the header's (a site error is arcseconds), are not believed:
+ * the header's direction is used (CONVERT_W_HEADER_ONLY).
  *
  * convert_rephase(): rephases every integration from its meridian centre to
  * the common centre of convert_common_centre() (RA = apparent LST at the
@@ -97,6 +99,9 @@ enum convert_w_source {
 	CONVERT_W_HEADER = 0, /* the header's (λ, δ0): the uvw agree with it */
 	CONVERT_W_FIT = 1,    /* the direction fitted to the uvw (they disagree with the header) */
 	CONVERT_W_ROWS = 2,   /* each row's own w (no single direction explains them) */
+	CONVERT_W_HEADER_ONLY = 3, /* the header's (λ, δ0) although the uvw disagree: they are
+				    * all zero or point more than 0.5° away, i.e. they do not
+				    * describe the data */
 };
 
 /* The centre a DRIFT set's uvw_array were computed for (convert_drift_geometry). */

@@ -610,7 +610,11 @@ static void report_drift_fit(pipe_ctx *ctx, const convert_drift_fit *g)
 	double tol = cfg_get_double(ctx->cfg, "pipeline", "uvw_tolerance_arcsec", 1.0);
 	char msg[700] = "";
 
-	if (g->source == CONVERT_W_ROWS)
+	if (g->source == CONVERT_W_HEADER_ONLY)
+		snprintf(msg, sizeof msg, "uvw_array does not describe the data (%s): the rephasing "
+			 "uses the header's site and declination", g->fitted && g->sep_arcsec > 1800 ?
+			 "its centre is more than 0.5 deg from the header's" : "all zero");
+	else if (g->source == CONVERT_W_ROWS)
 		snprintf(msg, sizeof msg, "uvw_array is not the projection of the baselines on one "
 			 "direction (largest residual %.3g m over %d rows): the rephasing takes the w of "
 			 "the meridian centre from each row as it is", g->max_m, g->nrows);

@@ -50,6 +50,7 @@ typedef struct variant {
 	double lon_uvw_arcsec; /* uvw_array computed for a meridian this far east (data kept) */
 	double w_kick_m;       /* baseline 1-3: w of uvw_array + this, and the data fringe-stopped
 				* with it (V x exp(-2 pi i kick nu / c)) */
+	int zero_uvw;          /* uvw_array all zero (a writer that does not fill it) */
 } variant;
 
 #define KICK_BL 7 /* baseline index of 1-3 in subband_set's order */
@@ -151,6 +152,8 @@ static vis_set *subband_set(int sb, const variant *var)
 					v->vis[vis_idx(v, t, KICK_BL, j, p)] *=
 						cexp(-2 * M_PI * I * var->w_kick_m * v->freq_hz[j] / VIS_C_M_S);
 		}
+	if (v && var->zero_uvw)
+		memset(v->uvw_m, 0, (size_t)3 * 15 * 3 * sizeof *v->uvw_m);
 	if (v) {
 		v->lon_rad += var->lon_hdr_arcsec * D2R / 3600;
 		for (int a = 0; a < 6; a++) {
@@ -601,7 +604,8 @@ static void test_header_longitude_off(void)
 }
 
 /* uvw whose w is not one direction's projection (one baseline's w moved by
- * 1 cm, and its data fringe-stopped with it): the rows' own w are used. */
+ * 1 cm, and its data fringe-stopped with it): the rows' own w are used.
+ * uvw that say nothing (all zero): the header's. */
 static void test_uvw_rows(void)
 {
 	char paths[NSUB][1024], err[ERR_LEN] = "";
@@ -619,6 +623,19 @@ static void test_uvw_rows(void)
 		       "%.2g Jy (fit residual %.3g m)\n", e, info.drift_fit.max_m);
 		/* float32 w of baselines up to 1.1 km: <= 6e-5 m, 2e-3 rad at 1.5 GHz. */
 		CHECK(e < 0.03, "rows: %g", e);
+	}
+	vis_free(v);
+
+	/* uvw_array all zero: not believed, the header's geometry is used. */
+	kick = (variant){.cw_scale = 1, .zero_uvw = 1};
+	n = write_group_all(subdir("zero-uvw"), &kick, paths);
+	v = load(paths, n, 1, &info, err, sizeof err);
+	CHECK(v && info.drift_fit.source == CONVERT_W_HEADER_ONLY, "%s source %d", err,
+	      v ? info.drift_fit.source : -1);
+	if (v) {
+		double e = rephase_error(v, -118.2825 * D2R);
+		printf("# uvw_array all zero: the header's site used, max |rephased - prediction| %.2g Jy\n", e);
+		CHECK(e < 2e-5, "zero uvw: %g", e);
 	}
 	vis_free(v);
 }
