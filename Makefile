@@ -122,4 +122,4 @@ install: all
 clean:
 	rm -rf build build-* bin
 
--include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TEST_BIN:=.d) $(TOOL_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(MAINS:%.c=$(B)/%.d) $(TEST_BIN:=.d) $(TOOL_BIN:=.d)

@@ -62,137 +62,289 @@ int convert_subband_from_name(const char *path, int *ret_sb)
 	return 0;
 }
 
-/* Read a Header/<name> array of exactly n elements as mtype. */
-static int read_header_array(const char *path, const char *name, hid_t mtype, size_t n, void *buf,
-			     char *err, size_t errlen)
+/* ---- subband agreement ----------------------------------------------------- */
+
+#define AGREE_TIME_D 1e-7 /* integration times: 8.6 ms */
+#define AGREE_BL_M 1e-3   /* baseline vectors pos[a2] - pos[a1] */
+/* w beyond float32 rounding: 20 µm is a phase of 6e-4 rad at 1.5 GHz. */
+#define W_SLACK_M 2e-5
+
+/* Half a float32 unit in the last place of |x|: how far a value the writer
+ * computed in double can be from what it stored as float32. */
+static double half_ulp32(double x)
 {
-	hid_t f = -1, ds = -1, sp = -1;
+	int e;
+
+	if (!(fabs(x) > 0) || !isfinite(x))
+		return 0;
+	frexp(x, &e); /* |x| = m 2^e, 0.5 <= m < 1: a float32 ulp is 2^(e - 24) */
+	return ldexp(1.0, e - 25);
+}
+
+/* Two w of the same baseline agree when they differ by no more than their
+ * float32 rounding and W_SLACK_M. */
+static int w_agree(double a, double b)
+{
+	return a == b || fabs(a - b) <= half_ulp32(a) + half_ulp32(b) + W_SLACK_M;
+}
+
+/* What one subband file says about everything but its data. */
+typedef struct sub_sum {
+	uvh5_header h;
+	double *time;  /* [ntimes] integration centres, JD */
+	int *a1, *a2;  /* [nbls] of integration 0 (the header reader checked the others repeat it) */
+	int64_t *num;  /* [nants_telescope] antenna numbers */
+	double *bl;    /* [nbls * 3] pos[a2] - pos[a1] */
+	double *w;     /* [nblts] w of uvw_array */
+	double *freq;  /* [nfreqs] as stored */
+} sub_sum;
+
+static void sub_sum_release(sub_sum *s)
+{
+	free(s->time);
+	free(s->a1);
+	free(s->a2);
+	free(s->num);
+	free(s->bl);
+	free(s->w);
+	free(s->freq);
+	memset(s, 0, sizeof *s);
+}
+
+/* Read Header/<name> of the open file f, exactly n elements, as mtype. */
+static int read_ds(hid_t f, const char *path, const char *name, hid_t mtype, size_t n, void *buf,
+		   char *err, size_t errlen)
+{
+	hid_t ds = -1, sp = -1;
 	char full[128];
 	int r = 0;
 
 	snprintf(full, sizeof full, "Header/%s", name);
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors come back through err */
 	H5E_BEGIN_TRY {
-		f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-		ds = f >= 0 ? H5Dopen2(f, full, H5P_DEFAULT) : -1;
+		ds = H5Dopen2(f, full, H5P_DEFAULT);
 	} H5E_END_TRY;
-	if (ds < 0) {
-		r = err_set(err, errlen, -EIO, "%s: cannot read %s", path, full);
-		goto out;
-	}
+	if (ds < 0)
+		return err_set(err, errlen, -EIO, "%s: cannot read %s", path, full);
 	sp = H5Dget_space(ds);
-	if (sp < 0 || H5Sget_simple_extent_npoints(sp) != (hssize_t)n) {
-		r = err_set(err, errlen, -EINVAL, "%s: %s has the wrong size", path, full);
-		goto out;
-	}
-	if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+	if (sp < 0 || H5Sget_simple_extent_npoints(sp) != (hssize_t)n)
+		r = err_set(err, errlen, -EIO, "%s: %s has the wrong size", path, full);
+	else if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
 		r = err_set(err, errlen, -EIO, "%s: cannot read %s", path, full);
-out:
 	if (sp >= 0)
 		H5Sclose(sp);
-	if (ds >= 0)
-		H5Dclose(ds);
-	if (f >= 0)
-		H5Fclose(f);
+	H5Dclose(ds);
 	return r;
 }
 
-/* Compare the header of subband file `path` with the template `a` (path0). */
-static int check_header(const char *path0, const uvh5_header *a, const char *path,
-			const uvh5_header *b, char *err, size_t errlen)
+/* Fill s (whose header s->h is read and imageable) from the file. */
+static int read_sum(const char *path, sub_sum *s, char *err, size_t errlen)
 {
-#define DIFF(what, fmt, x, y) \
-	err_set(err, errlen, -EINVAL, "subbands disagree on %s: %s has " fmt ", %s has " fmt, what, \
-		path0, x, path, y)
-	if (!b->imageable)
-		return err_set(err, errlen, -EINVAL, "%s: not loadable: %s", path, b->not_imageable);
-	if (a->ntimes != b->ntimes)
-		return DIFF("the number of integrations", "%d", a->ntimes, b->ntimes);
-	if (a->nbls != b->nbls)
-		return DIFF("the number of baselines", "%d", a->nbls, b->nbls);
-	if (a->nants_telescope != b->nants_telescope)
-		return DIFF("the number of antennas", "%d", a->nants_telescope, b->nants_telescope);
-	if (a->nfreqs != b->nfreqs)
-		return DIFF("the number of channels", "%d", a->nfreqs, b->nfreqs);
-	if (a->npols != b->npols)
-		return DIFF("the number of polarisations", "%d", a->npols, b->npols);
-	for (int p = 0; p < a->npols; p++)
-		if (a->pols[p] != b->pols[p])
-			return DIFF("the polarisations", "%s", uvh5_pol_name(a->pols[p]),
-				    uvh5_pol_name(b->pols[p]));
-	if (fabs(a->channel_width_hz - b->channel_width_hz) > 1e-6 * fabs(a->channel_width_hz))
-		return DIFF("the channel width", "%.3f Hz", a->channel_width_hz, b->channel_width_hz);
-	if (a->freq_descending != b->freq_descending)
-		return DIFF("the channel order (descending)", "%d", a->freq_descending, b->freq_descending);
-	if (a->has_dec != b->has_dec || (a->has_dec && fabs(a->dec_rad - b->dec_rad) > 1e-6))
-		return DIFF("the pointing declination", "%.6f deg", a->dec_rad * 180 / M_PI,
-			    b->dec_rad * 180 / M_PI);
-	if (fabs(a->time_start_jd - b->time_start_jd) > 1e-7 ||
-	    fabs(a->time_end_jd - b->time_end_jd) > 1e-7)
-		return DIFF("the integration times", "JD %.7f", a->time_start_jd, b->time_start_jd);
-	return 0;
-#undef DIFF
-}
-
-/* Compare the baseline/antenna/time arrays of `path` with the template set. */
-static int check_arrays(const vis_set *t, const char *path0, const char *path, char *err,
-			size_t errlen)
-{
-	size_t nblt = (size_t)t->ntimes * t->nbls;
+	const int nt = s->h.ntimes, nb = s->h.nbls, na = s->h.nants_telescope, nf = s->h.nfreqs;
+	const size_t nblt = (size_t)nt * nb;
 	int64_t *a1 = malloc(nblt * sizeof *a1), *a2 = malloc(nblt * sizeof *a2);
-	int64_t *num = malloc((size_t)t->nants * sizeof *num);
-	double *tm = malloc(nblt * sizeof *tm), *pos = malloc((size_t)t->nants * 3 * sizeof *pos);
+	double *tm = malloc(nblt * sizeof *tm), *uvw = malloc(nblt * 3 * sizeof *uvw);
+	double *pos = malloc((size_t)na * 3 * sizeof *pos);
+	hid_t f = -1;
 	int r = 0;
 
-	if (!a1 || !a2 || !tm || !pos || !num) {
+	s->time = malloc((size_t)nt * sizeof *s->time);
+	s->a1 = malloc((size_t)nb * sizeof *s->a1);
+	s->a2 = malloc((size_t)nb * sizeof *s->a2);
+	s->num = malloc((size_t)na * sizeof *s->num);
+	s->bl = malloc((size_t)nb * 3 * sizeof *s->bl);
+	s->w = malloc(nblt * sizeof *s->w);
+	s->freq = malloc((size_t)nf * sizeof *s->freq);
+	if (!a1 || !a2 || !tm || !uvw || !pos || !s->time || !s->a1 || !s->a2 || !s->num ||
+	    !s->bl || !s->w || !s->freq) {
 		r = err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
-	if ((r = read_header_array(path, "ant_1_array", H5T_NATIVE_INT64, nblt, a1, err, errlen)) ||
-	    (r = read_header_array(path, "ant_2_array", H5T_NATIVE_INT64, nblt, a2, err, errlen)) ||
-	    (r = read_header_array(path, "time_array", H5T_NATIVE_DOUBLE, nblt, tm, err, errlen)) ||
-	    (r = read_header_array(path, "antenna_positions", H5T_NATIVE_DOUBLE,
-				   (size_t)t->nants * 3, pos, err, errlen)) ||
-	    (r = read_header_array(path, "antenna_numbers", H5T_NATIVE_INT64, (size_t)t->nants, num,
-				   err, errlen)))
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors come back through err */
+	H5E_BEGIN_TRY {
+		f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	} H5E_END_TRY;
+	if (f < 0) {
+		r = err_set(err, errlen, -EIO, "%s: cannot open", path);
 		goto out;
-	for (int a = 0; a < t->nants; a++)
-		if (num[a] != t->ants[a].number) {
-			r = err_set(err, errlen, -EINVAL,
-				    "subbands disagree on the antenna numbers: entry %d is %d in %s but %lld in %s",
-				    a, t->ants[a].number, path0, (long long)num[a], path);
-			goto out;
-		}
-	for (size_t i = 0; i < nblt; i++) {
-		size_t b = i % t->nbls, k = i / t->nbls;
-		if (a1[i] != t->ant1[b] || a2[i] != t->ant2[b]) {
-			r = err_set(err, errlen, -EINVAL,
-				    "subbands disagree on the baselines: row %zu is %d-%d in %s but %lld-%lld in %s",
-				    i, t->ant1[b], t->ant2[b], path0, (long long)a1[i], (long long)a2[i], path);
-			goto out;
-		}
-		if (fabs(tm[i] - t->time_jd[k]) > 1e-7) {
-			r = err_set(err, errlen, -EINVAL,
-				    "subbands disagree on the times: row %zu is JD %.7f in %s but %.7f in %s",
-				    i, t->time_jd[k], path0, tm[i], path);
-			goto out;
-		}
 	}
-	for (int a = 0; a < t->nants; a++)
+	if ((r = read_ds(f, path, "ant_1_array", H5T_NATIVE_INT64, nblt, a1, err, errlen)) ||
+	    (r = read_ds(f, path, "ant_2_array", H5T_NATIVE_INT64, nblt, a2, err, errlen)) ||
+	    (r = read_ds(f, path, "time_array", H5T_NATIVE_DOUBLE, nblt, tm, err, errlen)) ||
+	    (r = read_ds(f, path, "uvw_array", H5T_NATIVE_DOUBLE, nblt * 3, uvw, err, errlen)) ||
+	    (r = read_ds(f, path, "antenna_positions", H5T_NATIVE_DOUBLE, (size_t)na * 3, pos, err,
+			 errlen)) ||
+	    (r = read_ds(f, path, "antenna_numbers", H5T_NATIVE_INT64, (size_t)na, s->num, err,
+			 errlen)) ||
+	    (r = read_ds(f, path, "freq_array", H5T_NATIVE_DOUBLE, (size_t)nf, s->freq, err, errlen)))
+		goto out;
+	for (int t = 0; t < nt; t++)
+		s->time[t] = tm[(size_t)t * nb];
+	for (size_t i = 0; i < nblt; i++)
+		s->w[i] = uvw[i * 3 + 2];
+	for (int b = 0; b < nb; b++) {
+		int i1 = -1, i2 = -1;
+		s->a1[b] = (int)a1[b];
+		s->a2[b] = (int)a2[b];
+		for (int a = 0; a < na; a++) {
+			if (s->num[a] == a1[b])
+				i1 = a;
+			if (s->num[a] == a2[b])
+				i2 = a;
+		}
+		if (i1 < 0 || i2 < 0) {
+			r = err_set(err, errlen, -EIO, "%s: baseline %lld-%lld names an antenna not in "
+				    "Header/antenna_numbers", path, (long long)a1[b], (long long)a2[b]);
+			goto out;
+		}
 		for (int k = 0; k < 3; k++)
-			if (fabs(pos[a * 3 + k] - t->ants[a].pos_m[k]) > 1e-3) {
-				r = err_set(err, errlen, -EINVAL,
-					    "subbands disagree on the antenna positions: antenna %s in %s and %s",
-					    t->ants[a].name, path0, path);
-				goto out;
-			}
+			s->bl[b * 3 + k] = pos[i2 * 3 + k] - pos[i1 * 3 + k];
+	}
 out:
+	if (f >= 0)
+		H5Fclose(f);
 	free(a1);
 	free(a2);
-	free(num);
 	free(tm);
+	free(uvw);
 	free(pos);
 	return r;
+}
+
+/* 0 when subband files a (subband ka) and b (subband kb) agree; else 1 with
+ * what differs in why ("the integration times (...)"), a's value first. */
+static int disagree(const sub_sum *a, int ka, const sub_sum *b, int kb, char *why, size_t len)
+{
+	const uvh5_header *x = &a->h, *y = &b->h;
+	const size_t nblt = (size_t)x->ntimes * x->nbls;
+	double cw;
+
+#define WHY(...) (snprintf(why, len, __VA_ARGS__), 1)
+	if (x->ntimes != y->ntimes)
+		return WHY("the number of integrations (%d vs %d)", x->ntimes, y->ntimes);
+	if (x->nbls != y->nbls)
+		return WHY("the number of baselines (%d vs %d)", x->nbls, y->nbls);
+	if (x->nants_telescope != y->nants_telescope)
+		return WHY("the number of antennas (%d vs %d)", x->nants_telescope, y->nants_telescope);
+	if (x->nfreqs != y->nfreqs)
+		return WHY("the number of channels (%d vs %d)", x->nfreqs, y->nfreqs);
+	if (x->npols != y->npols)
+		return WHY("the number of polarisations (%d vs %d)", x->npols, y->npols);
+	for (int p = 0; p < x->npols; p++)
+		if (x->pols[p] != y->pols[p])
+			return WHY("the polarisations (%s vs %s)", uvh5_pol_name(x->pols[p]),
+				   uvh5_pol_name(y->pols[p]));
+	if (fabs(x->channel_width_hz - y->channel_width_hz) > 1e-6 * fabs(x->channel_width_hz))
+		return WHY("the channel width (%.3f vs %.3f Hz)", x->channel_width_hz,
+			   y->channel_width_hz);
+	if (x->freq_descending != y->freq_descending)
+		return WHY("the channel order (descending %d vs %d)", x->freq_descending,
+			   y->freq_descending);
+	if (x->has_dec != y->has_dec || (x->has_dec && fabs(x->dec_rad - y->dec_rad) > 1e-6))
+		return WHY("the pointing declination (%.6f vs %.6f deg)", x->dec_rad * 180 / M_PI,
+			   y->dec_rad * 180 / M_PI);
+	for (int t = 0; t < x->ntimes; t++)
+		if (fabs(a->time[t] - b->time[t]) > AGREE_TIME_D)
+			return WHY("the integration times (integration %d at JD %.7f vs %.7f, %.3f s "
+				   "apart)", t, a->time[t], b->time[t], (b->time[t] - a->time[t]) * 86400);
+	for (int i = 0; i < x->nbls; i++)
+		if (a->a1[i] != b->a1[i] || a->a2[i] != b->a2[i])
+			return WHY("the baselines (row %d is %d-%d vs %d-%d)", i, a->a1[i], a->a2[i],
+				   b->a1[i], b->a2[i]);
+	for (int i = 0; i < x->nants_telescope; i++)
+		if (a->num[i] != b->num[i])
+			return WHY("the antenna numbers (entry %d is %lld vs %lld)", i,
+				   (long long)a->num[i], (long long)b->num[i]);
+	for (int i = 0; i < x->nbls; i++) {
+		const double *p = a->bl + 3 * i, *q = b->bl + 3 * i;
+		if (fabs(p[0] - q[0]) > AGREE_BL_M || fabs(p[1] - q[1]) > AGREE_BL_M ||
+		    fabs(p[2] - q[2]) > AGREE_BL_M)
+			return WHY("the baseline vectors pos[a2] - pos[a1] (%d-%d differs by %.4f m; "
+				   "a common shift of all positions is accepted)", a->a1[i], a->a2[i],
+				   sqrt((p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1]) +
+					(p[2] - q[2]) * (p[2] - q[2])));
+	}
+	for (size_t i = 0; i < nblt; i++)
+		if (!w_agree(a->w[i], b->w[i]))
+			return WHY("the w of uvw_array (row %zu, %d-%d: %.6f vs %.6f m; fringe-stopped at "
+				   "another centre)", i, a->a1[i % x->nbls], a->a2[i % x->nbls], a->w[i],
+				   b->w[i]);
+	/* Contiguous subbands, sb00 highest: b's channel j sits (kb - ka) subbands
+	 * of nf channels below a's. */
+	cw = fabs(x->channel_width_hz);
+	if (!(cw > 0) && x->nfreqs > 1)
+		cw = fabs(a->freq[1] - a->freq[0]);
+	for (int j = 0; j < x->nfreqs; j++) {
+		double want = a->freq[j] - (double)(kb - ka) * x->nfreqs * cw;
+		if (fabs(b->freq[j] - want) > 0.01 * cw)
+			return WHY("the frequencies (channel %d of sb%02d at %.1f Hz, %.1f Hz expected from "
+				   "sb%02d: subbands must be contiguous, sb00 highest)", j, kb, b->freq[j],
+				   want, ka);
+	}
+#undef WHY
+	return 0;
+}
+
+/* The subbands to use: those that agree with the subband most others agree
+ * with (ties: the lowest-numbered), when that is a strict majority of the n
+ * present ones.  idx[0..n-1] are the present files in subband order, sb_of
+ * their subbands.  Sets keep[i] for every file and fills info's dropped
+ * fields; -EINVAL without a majority. */
+static int choose_majority(const sub_sum *s, const int *idx, int n, const int *sb_of,
+			   const char *const *paths, int *keep, convert_info *info, char *err,
+			   size_t errlen)
+{
+	unsigned char ag[CONVERT_MAX_SUB][CONVERT_MAX_SUB];
+	int votes[CONVERT_MAX_SUB] = { 0 }, ref = 0;
+	char why[CONVERT_REASON_LEN];
+
+	for (int i = 0; i < n; i++) {
+		ag[i][i] = 1;
+		for (int j = i + 1; j < n; j++)
+			ag[i][j] = ag[j][i] = !disagree(&s[idx[i]], sb_of[idx[i]], &s[idx[j]],
+							 sb_of[idx[j]], why, sizeof why);
+	}
+	for (int i = 0; i < n; i++) {
+		votes[i] = 0;
+		for (int j = 0; j < n; j++)
+			votes[i] += ag[i][j];
+		if (votes[i] > votes[ref])
+			ref = i;
+	}
+	if (2 * votes[ref] <= n) {
+		char list[6 * CONVERT_MAX_SUB] = "";
+		size_t k = 0;
+		int other = -1;
+
+		for (int j = 0; j < n; j++) {
+			if (ag[ref][j])
+				k += (size_t)snprintf(list + k, sizeof list - k, "%ssb%02d", k ? ", " : "",
+						      sb_of[idx[j]]);
+			else if (other < 0)
+				other = j;
+		}
+		disagree(&s[idx[ref]], sb_of[idx[ref]], &s[idx[other]], sb_of[idx[other]], why,
+			 sizeof why);
+		return err_set(err, errlen, -EINVAL, "subbands disagree and no majority of the %d "
+			       "agrees: the largest agreeing set is %d (%s); sb%02d differs from "
+			       "sb%02d on %s", n, votes[ref], list, sb_of[idx[other]],
+			       sb_of[idx[ref]], why);
+	}
+	for (int j = 0; j < n; j++) {
+		int k = sb_of[idx[j]];
+		const char *base = strrchr(paths[idx[ref]], '/');
+
+		keep[idx[j]] = ag[ref][j];
+		if (keep[idx[j]])
+			continue;
+		disagree(&s[idx[ref]], sb_of[idx[ref]], &s[idx[j]], k, why, sizeof why);
+		info->dropped_mask |= 1u << k;
+		if (snprintf(info->dropped_reason[k], sizeof info->dropped_reason[k],
+			     "disagrees with the majority (%d of %d subbands agree with %s) on %s",
+			     votes[ref], n, base ? base + 1 : paths[idx[ref]], why) >=
+		    (int)sizeof info->dropped_reason[k])
+			memcpy(info->dropped_reason[k] + sizeof info->dropped_reason[k] - 4, "...", 4);
+	}
+	return 0;
 }
 
 /* Sort the channel axis: new channel c ← old channel perm[c] (fallback path). */
@@ -377,10 +529,10 @@ static int pread_all(int fd, void *buf, size_t n, off_t off)
 
 /* Read the files marked ok in rf[] with pread() on all threads; file i's
  * channel j goes to v's channel map[sb_of[i] * nf + j].  Each task is one
- * block of rows of one file. */
+ * block of rows of one file.  On a file's failure *ret_bad is its index. */
 static int direct_read(vis_set *v, const char *const *paths, const int *sb_of, int npaths,
-		       const raw_file *rf, const int *map, int nf, int nthreads, char *err,
-		       size_t errlen)
+		       const raw_file *rf, const int *map, int nf, int nthreads, int *ret_bad,
+		       char *err, size_t errlen)
 {
 	const size_t nblts = (size_t)v->ntimes * v->nbls, rowlen = (size_t)nf * v->npols;
 	size_t blk = DIRECT_BLOCK_BYTES / (rowlen * 8), nblk;
@@ -398,6 +550,7 @@ static int direct_read(vis_set *v, const char *const *paths, const int *sb_of, i
 			fail = i;
 	}
 	if (fail >= 0) {
+		*ret_bad = fail;
 		r = err_set(err, errlen, -errno, "%s: cannot open: %s", paths[fail], strerror(errno));
 		goto out;
 	}
@@ -454,10 +607,12 @@ static int direct_read(vis_set *v, const char *const *paths, const int *sb_of, i
 		free(bf);
 		free(bw);
 	}
-	if (fail == npaths)
+	if (fail == npaths) {
 		r = err_set(err, errlen, -ENOMEM, "convert: out of memory for read buffers");
-	else if (fail >= 0)
+	} else if (fail >= 0) {
+		*ret_bad = fail;
 		r = err_set(err, errlen, -EIO, "%s: read error or file truncated in Data/", paths[fail]);
+	}
 out:
 	for (int i = 0; i < npaths; i++)
 		if (fds[i] >= 0)
@@ -488,24 +643,31 @@ static void copy_meta(vis_set *v, vis_set *tmpl, int nchan)
 }
 
 /* The history line of a combined group: which subbands, which channels.  The
- * set's history so far is that of the lowest-numbered present subband file,
+ * set's history so far is that of the lowest-numbered used subband file,
  * path0. */
 static int history_combined(vis_set *v, int nsub, int npresent, uint32_t missing,
-			    const char *path0, char *err, size_t errlen)
+			    uint32_t dropped, const char *path0, char *err, size_t errlen)
 {
 	const char *base = strrchr(path0, '/');
 	char miss[16 + 5 * CONVERT_MAX_SUB] = ""; /* "; missing " + "sbNN," each */
-	size_t n = 0;
+	char drop[48 + 5 * CONVERT_MAX_SUB] = "";
+	size_t n = 0, d = 0;
 
 	for (int k = 0; k < nsub && n < sizeof miss; k++)
 		if (missing & (1u << k))
 			n += (size_t)snprintf(miss + n, sizeof miss - n, "%ssb%02d",
 					      n ? "," : "; missing ", k);
+	for (int k = 0; k < nsub && d < sizeof drop; k++)
+		if (dropped & (1u << k))
+			d += (size_t)snprintf(drop + d, sizeof drop - d, "%ssb%02d",
+					      d ? "," : " (dropped as inconsistent with the others: ", k);
+	if (d && d < sizeof drop)
+		snprintf(drop + d, sizeof drop - d, ")");
 	if (vis_history_add(v, "contimg convert: combined %d of %d subband files into %d "
 			    "channels, %.6f to %.6f MHz, ascending (the history above is that of "
-			    "%s, the lowest-numbered)%s.", npresent, nsub, v->nchan,
+			    "%s, the lowest-numbered)%s%s.", npresent, nsub, v->nchan,
 			    v->freq_hz[0] / 1e6, v->freq_hz[v->nchan - 1] / 1e6,
-			    base ? base + 1 : path0, miss) < 0)
+			    base ? base + 1 : path0, miss, drop) < 0)
 		return err_set(err, errlen, -ENOMEM, "%s: out of memory for the history", v->name);
 	return 0;
 }
@@ -515,12 +677,16 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 {
 	convert_params p;
 	convert_info info;
-	uvh5_header *hdr = NULL;
+	sub_sum *sum = NULL;
 	raw_file *rf = NULL;
-	int sb_of[CONVERT_MAX_SUB], file_of[CONVERT_MAX_SUB], *perm = NULL, *map = NULL;
-	int r = 0, nf, nsub, nchan, first = -1, nthreads, ndirect = 0;
+	int sb_of[CONVERT_MAX_SUB], file_of[CONVERT_MAX_SUB], idx[CONVERT_MAX_SUB];
+	int keep[CONVERT_MAX_SUB], ksb[CONVERT_MAX_SUB], kfile[CONVERT_MAX_SUB];
+	const char *kpaths[CONVERT_MAX_SUB];
+	int *perm = NULL, *map = NULL;
+	int r = 0, nf, nsub, nchan, first = -1, nthreads, ndirect = 0, npresent = 0, nk = 0;
+	int bad = -1;
 	vis_set *tmpl = NULL, *v = NULL;
-	double t0, cw, *fr = NULL, *fsort = NULL;
+	double t0, cw, *fsort = NULL;
 	size_t rl;
 
 	if (pp)
@@ -528,65 +694,84 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 	else
 		convert_params_default(&p);
 	memset(&info, 0, sizeof info);
+	info.failed_file = -1;
 	nsub = p.nsub_expected;
 	nthreads = p.nthreads > 0 ? p.nthreads : omp_get_max_threads();
-	if (nsub <= 0 || nsub > CONVERT_MAX_SUB)
-		return err_set(err, errlen, -EINVAL, "convert: nsub_expected %d out of range", nsub);
-	if (npaths <= 0)
-		return err_set(err, errlen, -EINVAL, "convert: no subband files given");
+	if (nsub <= 0 || nsub > CONVERT_MAX_SUB) {
+		r = err_set(err, errlen, -EINVAL, "convert: nsub_expected %d out of range", nsub);
+		goto out;
+	}
+	if (npaths <= 0) {
+		r = err_set(err, errlen, -EINVAL, "convert: no subband files given");
+		goto out;
+	}
 	for (int k = 0; k < nsub; k++)
 		file_of[k] = -1;
 	for (int i = 0; i < npaths; i++) {
 		int sb;
-		if (convert_subband_from_name(paths[i], &sb) != 0)
-			return err_set(err, errlen, -EINVAL, "%s: name does not end in _sbNN.hdf5", paths[i]);
-		if (sb >= nsub)
-			return err_set(err, errlen, -EINVAL, "%s: subband %d outside 0..%d", paths[i], sb, nsub - 1);
-		if (file_of[sb] >= 0)
-			return err_set(err, errlen, -EINVAL, "subband %d given twice: %s and %s", sb,
-				       paths[file_of[sb]], paths[i]);
+		if (convert_subband_from_name(paths[i], &sb) != 0) {
+			r = err_set(err, errlen, -EINVAL, "%s: name does not end in _sbNN.hdf5", paths[i]);
+			goto out;
+		}
+		if (sb >= nsub) {
+			r = err_set(err, errlen, -EINVAL, "%s: subband %d outside 0..%d", paths[i], sb,
+				    nsub - 1);
+			goto out;
+		}
+		if (file_of[sb] >= 0) {
+			r = err_set(err, errlen, -EINVAL, "subband %d given twice: %s and %s", sb,
+				    paths[file_of[sb]], paths[i]);
+			goto out;
+		}
 		file_of[sb] = i;
 		sb_of[i] = sb;
 	}
-	hdr = calloc(npaths, sizeof *hdr);
+	sum = calloc(npaths, sizeof *sum);
 	rf = calloc(npaths, sizeof *rf);
-	if (!hdr || !rf) {
+	if (!sum || !rf) {
 		r = err_set(err, errlen, -ENOMEM, "convert: out of memory");
 		goto out;
 	}
 
 	t0 = now_s();
-	/* Headers first (cheap), then the full metadata of the lowest-numbered
-	 * present subband as the template the others are compared with. */
+	/* Every file's header and geometry (cheap next to the data), then the
+	 * majority decides which subbands go in: one odd file must not sink the
+	 * group, and the lowest-numbered one is not more right than the others. */
 	for (int k = 0; k < nsub; k++) {
 		int i = file_of[k];
 		if (i < 0)
 			continue;
-		r = uvh5_read_header(paths[i], &hdr[i], err, errlen);
-		if (r)
+		idx[npresent++] = i;
+		r = uvh5_read_header(paths[i], &sum[i].h, err, errlen);
+		if (r == 0 && !sum[i].h.imageable)
+			r = err_set(err, errlen, -EINVAL, "%s: not loadable: %s", paths[i],
+				    sum[i].h.not_imageable);
+		if (r == 0)
+			r = read_sum(paths[i], &sum[i], err, errlen);
+		if (r) {
+			bad = i;
 			goto out;
-		if (first < 0) {
-			first = i;
-			if (!hdr[i].imageable) {
-				r = err_set(err, errlen, -EINVAL, "%s: not loadable: %s", paths[i],
-					    hdr[i].not_imageable);
-				goto out;
-			}
-			continue;
 		}
-		r = check_header(paths[first], &hdr[first], paths[i], &hdr[i], err, errlen);
-		if (r)
-			goto out;
 	}
-	r = uvh5_read_meta(paths[first], &tmpl, err, errlen);
+	r = choose_majority(sum, idx, npresent, sb_of, paths, keep, &info, err, errlen);
 	if (r)
 		goto out;
-	for (int i = 0; i < npaths; i++) {
-		if (i == first)
-			continue;
-		r = check_arrays(tmpl, paths[first], paths[i], err, errlen);
-		if (r)
-			goto out;
+	/* The files used, in the caller's order; the template is the
+	 * lowest-numbered of them. */
+	for (int i = 0; i < npaths; i++)
+		if (keep[i]) {
+			kfile[nk] = i;
+			kpaths[nk] = paths[i];
+			ksb[nk] = sb_of[i];
+			nk++;
+		}
+	for (int k = 0; k < nsub && first < 0; k++)
+		if (file_of[k] >= 0 && keep[file_of[k]])
+			first = file_of[k];
+	r = uvh5_read_meta(paths[first], &tmpl, err, errlen);
+	if (r) {
+		bad = first;
+		goto out;
 	}
 
 	nf = tmpl->nchan;
@@ -619,32 +804,17 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 
 	/* Frequencies of every subband in file order (subband k, file channel j
 	 * at k·nf + j) from the template: consecutive subbands are contiguous,
-	 * sb00 highest.  Present subbands must agree. */
-	fr = malloc(nchan * sizeof *fr);
+	 * sb00 highest (the used files agree with that: choose_majority). */
 	fsort = malloc(nchan * sizeof *fsort);
 	perm = malloc(nchan * sizeof *perm);
 	map = malloc(nchan * sizeof *map);
-	if (!fr || !fsort || !perm || !map) {
+	if (!fsort || !perm || !map) {
 		r = err_set(err, errlen, -ENOMEM, "convert: out of memory");
 		goto out;
 	}
 	for (int k = 0; k < nsub; k++)
 		for (int j = 0; j < nf; j++)
 			fsort[k * nf + j] = tmpl->freq_hz[j] - (double)(k - sb_of[first]) * nf * cw;
-	for (int i = 0; i < npaths; i++) {
-		int k = sb_of[i];
-		if (i == first)
-			continue;
-		if ((r = read_header_array(paths[i], "freq_array", H5T_NATIVE_DOUBLE, nf, fr, err, errlen)))
-			goto out;
-		for (int j = 0; j < nf; j++)
-			if (fabs(fr[j] - fsort[k * nf + j]) > 0.01 * cw) {
-				r = err_set(err, errlen, -EINVAL,
-					    "%s: channel %d at %.1f Hz, expected %.1f Hz for subband %d (subbands must be contiguous, sb00 highest)",
-					    paths[i], j, fr[j], fsort[k * nf + j], k);
-				goto out;
-			}
-	}
 	/* perm: ascending channel c is file-order channel perm[c]; map inverts it. */
 	for (int c = 0; c < nchan; c++)
 		perm[c] = c;
@@ -654,33 +824,38 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 		v->freq_hz[c] = fsort[perm[c]];
 	}
 
-	/* Read.  When every present file qualifies for the direct path, decode
+	/* Read.  When every used file qualifies for the direct path, decode
 	 * straight into the ascending order; otherwise lay subbands out in file
 	 * order (uvh5_read_into for the rest) and sort afterwards. */
 	if (p.direct_read)
-		for (int i = 0; i < npaths; i++) {
-			raw_probe(paths[i], (size_t)v->ntimes * v->nbls * nf * v->npols, &rf[i]);
+		for (int i = 0; i < nk; i++) {
+			raw_probe(kpaths[i], (size_t)v->ntimes * v->nbls * nf * v->npols, &rf[i]);
 			ndirect += rf[i].ok;
 		}
-	if (ndirect < npaths)
+	if (ndirect < nk)
 		for (int c = 0; c < nchan; c++)
 			map[c] = c;
 	if (ndirect) {
-		r = direct_read(v, paths, sb_of, npaths, rf, map, nf, nthreads, err, errlen);
-		if (r)
+		int kbad = -1;
+		r = direct_read(v, kpaths, ksb, nk, rf, map, nf, nthreads, &kbad, err, errlen);
+		if (r) {
+			bad = kbad >= 0 ? kfile[kbad] : -1;
 			goto out;
+		}
 	}
-	for (int i = 0; i < npaths; i++) {
+	for (int i = 0; i < nk; i++) {
 		if (rf[i].ok)
 			continue;
-		r = uvh5_read_into(paths[i], v, sb_of[i] * nf, err, errlen);
-		if (r)
+		r = uvh5_read_into(kpaths[i], v, ksb[i] * nf, err, errlen);
+		if (r) {
+			bad = kfile[i];
 			goto out;
+		}
 	}
-	/* Missing subbands: flagged, zero weight, zero data. */
+	/* Missing subbands (absent or dropped): flagged, zero weight, zero data. */
 	rl = (size_t)v->nchan * v->npols;
 	for (int k = 0; k < nsub; k++) {
-		if (file_of[k] >= 0)
+		if (file_of[k] >= 0 && keep[file_of[k]])
 			continue;
 		info.missing_mask |= 1u << k;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -694,7 +869,7 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 				}
 			}
 	}
-	if (ndirect < npaths) {
+	if (ndirect < nk) {
 		r = permute_channels(v, perm, nthreads);
 		if (r) {
 			err_set(err, errlen, r, "convert: out of memory");
@@ -702,12 +877,19 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 		}
 	}
 	info.read_s = now_s() - t0;
-	info.nsub_present = npaths;
+	info.nsub_present = nk;
 	info.nsub_direct = ndirect;
 	info.chan_per_sub = nf;
-	r = history_combined(v, nsub, npaths, info.missing_mask, paths[first], err, errlen);
+	r = history_combined(v, nsub, nk, info.missing_mask, info.dropped_mask, paths[first], err,
+			     errlen);
 	if (r)
 		goto out;
+	if (v->phase_type == VIS_PHASE_DRIFT) {
+		r = convert_drift_geometry(v, &info.drift_fit, err, errlen);
+		if (r)
+			goto out;
+		info.has_drift_fit = 1;
+	}
 
 	if (p.rephase) {
 		double t1 = now_s();
@@ -719,14 +901,17 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 	}
 	*ret = v;
 	v = NULL;
+out:
+	if (r)
+		info.failed_file = bad;
 	if (ret_info)
 		*ret_info = info;
-out:
 	free(perm);
 	free(map);
-	free(fr);
 	free(fsort);
-	free(hdr);
+	for (int i = 0; sum && i < npaths; i++)
+		sub_sum_release(&sum[i]);
+	free(sum);
 	free(rf);
 	vis_free(tmpl);
 	if (v != p.reuse)
@@ -757,12 +942,152 @@ int convert_common_centre(const vis_set *v, const astro_eop *eop, double *ret_ra
 	return 0;
 }
 
+/* pos[a2] - pos[a1] of every baseline of v into bl[nbls * 3]. */
+static int baseline_vectors(const vis_set *v, double *bl, char *err, size_t errlen)
+{
+	for (int b = 0; b < v->nbls; b++) {
+		int i1 = vis_ant_index(v, v->ant1[b]), i2 = vis_ant_index(v, v->ant2[b]);
+		if (i1 < 0 || i2 < 0)
+			return err_set(err, errlen, -EINVAL, "%s: baseline %d-%d names an unknown antenna",
+				       v->name, v->ant1[b], v->ant2[b]);
+		for (int k = 0; k < 3; k++)
+			bl[b * 3 + k] = v->ants[i2].pos_m[k] - v->ants[i1].pos_m[k];
+	}
+	return 0;
+}
+
+/* The Earth-fixed direction (H = 0, δ) of the meridian of east longitude λ:
+ * ECEF (cos δ cos λ, cos δ sin λ, sin δ). */
+static void meridian_dir(double lon_rad, double dec_rad, double s[3])
+{
+	s[0] = cos(dec_rad) * cos(lon_rad);
+	s[1] = cos(dec_rad) * sin(lon_rad);
+	s[2] = sin(dec_rad);
+}
+
+static double dot3(const double *a, const double *b)
+{
+	return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+/* convert_drift_geometry with the baseline vectors given. */
+static void drift_fit(const vis_set *v, const double *bl, convert_drift_fit *ret)
+{
+	const double as = 180 / M_PI * 3600;
+	convert_drift_fit g;
+	double sh[3], s[3], lon = v->lon_rad, dec = v->phase_dec_rad, sum2 = 0;
+	int header_ok = 1, fit_ok = 1, all_zero = 1;
+
+	memset(&g, 0, sizeof g);
+	meridian_dir(v->lon_rad, v->phase_dec_rad, sh);
+	for (int t = 0; t < v->ntimes; t++)
+		for (int b = 0; b < v->nbls; b++) {
+			const double *p = bl + 3 * b, w = v->uvw_m[((size_t)t * v->nbls + b) * 3 + 2];
+			double d = fabs(w - dot3(sh, p));
+			if (p[0] == 0 && p[1] == 0 && p[2] == 0)
+				continue;
+			g.nrows++;
+			all_zero &= w == 0;
+			g.max_header_m = fmax(g.max_header_m, d);
+			if (!(d <= half_ulp32(w) + W_SLACK_M))
+				header_ok = 0;
+		}
+	/* Least squares of w = s(λ, δ)·b over λ and δ by Gauss-Newton from the
+	 * header's values: ∂s/∂λ = cos δ (−sin λ, cos λ, 0) (east), ∂s/∂δ =
+	 * (−sin δ cos λ, −sin δ sin λ, cos δ).  The baselines of a flat array
+	 * span east and north, which is all the two derivatives need. */
+	g.fitted = g.nrows >= 2;
+	for (int it = 0; it < 50 && g.fitted; it++) {
+		double a11 = 0, a12 = 0, a22 = 0, r1 = 0, r2 = 0, det, dl, dd;
+		double cl = cos(lon), sl = sin(lon), cd = cos(dec), sd = sin(dec);
+		double el[3] = { -cd * sl, cd * cl, 0 }, ed[3] = { -sd * cl, -sd * sl, cd };
+
+		meridian_dir(lon, dec, s);
+		for (int t = 0; t < v->ntimes; t++)
+			for (int b = 0; b < v->nbls; b++) {
+				const double *p = bl + 3 * b;
+				double w = v->uvw_m[((size_t)t * v->nbls + b) * 3 + 2];
+				double j1 = dot3(el, p), j2 = dot3(ed, p), res = w - dot3(s, p);
+				a11 += j1 * j1;
+				a12 += j1 * j2;
+				a22 += j2 * j2;
+				r1 += j1 * res;
+				r2 += j2 * res;
+			}
+		det = a11 * a22 - a12 * a12;
+		if (!(det > 1e-12 * a11 * a22) || !(a11 > 0)) {
+			g.fitted = 0;
+			break;
+		}
+		dl = (a22 * r1 - a12 * r2) / det;
+		dd = (a11 * r2 - a12 * r1) / det;
+		lon += dl;
+		dec += dd;
+		if (fabs(dl) + fabs(dd) < 1e-15)
+			break;
+	}
+	if (g.fitted) {
+		double c[3];
+		meridian_dir(lon, dec, s);
+		for (int t = 0; t < v->ntimes; t++)
+			for (int b = 0; b < v->nbls; b++) {
+				const double *p = bl + 3 * b;
+				double w = v->uvw_m[((size_t)t * v->nbls + b) * 3 + 2];
+				double d = fabs(w - dot3(s, p));
+				if (p[0] == 0 && p[1] == 0 && p[2] == 0)
+					continue;
+				sum2 += d * d;
+				g.max_m = fmax(g.max_m, d);
+				if (!(d <= half_ulp32(w) + W_SLACK_M))
+					fit_ok = 0;
+			}
+		g.rms_m = sqrt(sum2 / g.nrows);
+		g.lon_rad = remainder(lon, 2 * M_PI);
+		g.dec_rad = dec;
+		g.dlon_arcsec = remainder(lon - v->lon_rad, 2 * M_PI) * as;
+		g.ddec_arcsec = (dec - v->phase_dec_rad) * as;
+		c[0] = s[1] * sh[2] - s[2] * sh[1];
+		c[1] = s[2] * sh[0] - s[0] * sh[2];
+		c[2] = s[0] * sh[1] - s[1] * sh[0];
+		g.sep_arcsec = atan2(sqrt(dot3(c, c)), dot3(s, sh)) * as;
+	} else {
+		g.lon_rad = g.dec_rad = g.dlon_arcsec = g.ddec_arcsec = g.sep_arcsec = NAN;
+		g.rms_m = g.max_m = NAN;
+	}
+	if (header_ok)
+		g.source = CONVERT_W_HEADER;
+	else if (all_zero || (g.fitted && !(g.sep_arcsec <= 1800)))
+		g.source = CONVERT_W_HEADER_ONLY;
+	else
+		g.source = g.fitted && fit_ok ? CONVERT_W_FIT : CONVERT_W_ROWS;
+	*ret = g;
+}
+
+int convert_drift_geometry(const vis_set *v, convert_drift_fit *ret, char *err, size_t errlen)
+{
+	double *bl;
+	int r;
+
+	if (v->phase_type != VIS_PHASE_DRIFT)
+		return err_set(err, errlen, -EINVAL, "%s: not a drift-phased set", v->name);
+	bl = malloc((size_t)v->nbls * 3 * sizeof *bl);
+	if (!bl)
+		return err_set(err, errlen, -ENOMEM, "convert: out of memory");
+	r = baseline_vectors(v, bl, err, errlen);
+	if (r == 0)
+		drift_fit(v, bl, ret);
+	free(bl);
+	return r;
+}
+
 int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, const astro_eop *eop,
 		       int nthreads, char *err, size_t errlen)
 {
 	static const astro_eop zero;
-	double *bl = NULL, s0d[3];
-	int r = 0, drift = v->phase_type == VIS_PHASE_DRIFT;
+	double *bl = NULL, s0d[3] = { 0, 0, 0 };
+	int r = 0, drift = v->phase_type == VIS_PHASE_DRIFT, wrows = 0;
+	convert_drift_fit fit;
+	char wfrom[160] = "";
 	size_t rl = (size_t)v->nchan * v->npols;
 
 	if (nthreads <= 0)
@@ -779,21 +1104,31 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, const astro_eo
 		r = err_set(err, errlen, -ENOMEM, "convert: out of memory");
 		goto out;
 	}
-	for (int b = 0; b < v->nbls; b++) {
-		int i1 = vis_ant_index(v, v->ant1[b]), i2 = vis_ant_index(v, v->ant2[b]);
-		if (i1 < 0 || i2 < 0) {
-			r = err_set(err, errlen, -EINVAL, "%s: baseline %d-%d names an unknown antenna",
-				    v->name, v->ant1[b], v->ant2[b]);
-			goto out;
+	r = baseline_vectors(v, bl, err, errlen);
+	if (r)
+		goto out;
+	if (drift) {
+		/* The drift centre (H = 0, δ0) is fixed to the Earth: w_old = s0·b for
+		 * the ECEF direction s0 the file's uvw were computed for (the
+		 * header's, or the one fitted to them), or each row's own w when
+		 * no single direction explains them (convert.h). */
+		drift_fit(v, bl, &fit);
+		if (fit.source == CONVERT_W_HEADER || fit.source == CONVERT_W_HEADER_ONLY) {
+			meridian_dir(v->lon_rad, v->phase_dec_rad, s0d);
+			snprintf(wfrom, sizeof wfrom, " The meridian centre's w from the header's site "
+				 "and declination (%s).", fit.source == CONVERT_W_HEADER ?
+				 "uvw_array agrees" : "uvw_array does not describe the data");
+		} else if (fit.source == CONVERT_W_FIT) {
+			meridian_dir(fit.lon_rad, fit.dec_rad, s0d);
+			snprintf(wfrom, sizeof wfrom, " The meridian centre's w from uvw_array: longitude "
+				 "%+.3f\", declination %+.3f\" from the header's.", fit.dlon_arcsec,
+				 fit.ddec_arcsec);
+		} else {
+			wrows = 1;
+			snprintf(wfrom, sizeof wfrom, " The meridian centre's w from each row of uvw_array "
+				 "(no single direction fits it: %.3g m).", fit.max_m);
 		}
-		for (int k = 0; k < 3; k++)
-			bl[b * 3 + k] = v->ants[i2].pos_m[k] - v->ants[i1].pos_m[k];
 	}
-	/* The drift centre (H = 0, δ0) is fixed in the Earth-fixed frame:
-	 * ECEF direction (cos δ0 cos λ, cos δ0 sin λ, sin δ0). */
-	s0d[0] = cos(v->phase_dec_rad) * cos(v->lon_rad);
-	s0d[1] = cos(v->phase_dec_rad) * sin(v->lon_rad);
-	s0d[2] = sin(v->phase_dec_rad);
 	if (!v->has_pointing_dec && drift) {
 		v->pointing_dec_rad = v->phase_dec_rad;
 		v->has_pointing_dec = 1;
@@ -827,7 +1162,9 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, const astro_eo
 			int uniform = 1;
 
 			astro_frame_itrs_to_gcrs(&f, bl + b * 3, bg);
-			if (drift)
+			if (drift && wrows)
+				wo = v->uvw_m[row * 3 + 2];
+			else if (drift)
 				wo = bl[b * 3] * s0d[0] + bl[b * 3 + 1] * s0d[1] + bl[b * 3 + 2] * s0d[2];
 			else
 				wo = qold[2][0] * bg[0] + qold[2][1] * bg[1] + qold[2][2] * bg[2];
@@ -878,10 +1215,10 @@ int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, const astro_eo
 		snprintf(pm, sizeof pm, ", polar motion x %.4f arcsec, y %.4f arcsec",
 			 eop->xp_rad * 648000 / M_PI, eop->yp_rad * 648000 / M_PI);
 	if (vis_history_add(v, "contimg rephase: %s to the ICRS centre RA %.6f deg, Dec %+.6f deg "
-			    "(uvw in ICRS-aligned axes), UT1 - UTC = %.4f s%s.",
+			    "(uvw in ICRS-aligned axes), UT1 - UTC = %.4f s%s.%s",
 			    drift ? "from the meridian (drift) of each integration"
 				  : "from a fixed centre",
-			    ra_rad * 180 / M_PI, dec_rad * 180 / M_PI, eop->dut1_s, pm) < 0)
+			    ra_rad * 180 / M_PI, dec_rad * 180 / M_PI, eop->dut1_s, pm, wfrom) < 0)
 		r = err_set(err, errlen, -ENOMEM, "%s: out of memory for the history", v->name);
 out:
 	free(bl);

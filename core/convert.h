@@ -4,10 +4,18 @@
  *
  * convert_load_group():
  *  - the subband index of each file comes from its name (`..._sbNN.hdf5`);
- *  - every present subband must agree with the others on times, baselines
- *    (ant1/ant2), antennas (numbers and positions), polarisations, pointing
- *    dec, channel width and channel count — a disagreement fails the group
- *    with a message naming both files and the quantity;
+ *  - the present subbands must agree on times (8.6 ms), baselines
+ *    (ant1/ant2 row by row), antenna numbers, baseline vectors
+ *    pos[a2] − pos[a1] (1 mm: a constant shift of all positions, as a node
+ *    with another software install writes, is accepted), the w of uvw_array
+ *    (float32 rounding + 20 µm: the centre each file was fringe-stopped at),
+ *    polarisations, pointing dec, channel width and count, and frequencies
+ *    that place them contiguously (sb00 highest).  A subband that disagrees
+ *    with the majority of the present subbands (a writer restarted mid-window
+ *    stamps other times, a node with other positions) is dropped: it counts
+ *    as missing (channels flagged VIS_FLAG_MISSING) and convert_info says
+ *    which and why.  With no strict majority agreeing the group fails
+ *    (-EINVAL, naming the largest agreeing set and what differs);
  *  - channels come out ascending in frequency (sb15 lowest … sb00 highest,
  *    each file's descending channels reversed);
  *  - a missing subband (among nsub_expected) becomes channels flagged
@@ -19,9 +27,22 @@
  *    present subband), unless params.rephase is set (default), in which case
  *    convert_rephase() is applied;
  *  - provenance (core/vis.h): history, vis_units, dut1 and x_orientation
- *    are the lowest-numbered present subband file's, and one history line
- *    says what was combined (N of M subbands, which are missing, the
- *    channels).
+ *    are the lowest-numbered used subband file's, and one history line
+ *    says what was combined (N of M subbands, which are missing or dropped,
+ *    the channels).
+ *
+ * The old centre of a DRIFT set (convert_drift_geometry): the correlator
+ * fringe-stopped each baseline with the w of its own uvw_array (computed
+ * with casacore's OVRO_MMA site, which need not be the header's longitude),
+ * so w_old comes from the set's uvw, not from the header: w_old = s·b with
+ * s = (cos δ cos λ, cos δ sin λ, sin δ) the header's (λ = Header/longitude,
+ * δ = phase_center_dec) when every row's w equals s·b within float32
+ * rounding + 20 µm, else the direction fitted to the rows' w (least
+ * squares over λ and δ) when that one explains them, else each row's own w.
+ * The first two are exact (no float32 noise); docs/conventions.md gives the
+ * numbers.  uvw that are all zero, or whose fitted direction is more than
+ * 0.5° from the header's (a site error is arcseconds), are not believed:
+ * the header's direction is used (CONVERT_W_HEADER_ONLY).
  *
  * convert_rephase(): rephases every integration from its meridian centre to
  * the common centre of convert_common_centre() (RA = apparent LST at the
@@ -76,14 +97,48 @@ typedef struct convert_params {
 
 void convert_params_default(convert_params *p);
 
+/* Where the w of a DRIFT set's old (meridian) centre comes from. */
+enum convert_w_source {
+	CONVERT_W_HEADER = 0, /* the header's (λ, δ0): the uvw agree with it */
+	CONVERT_W_FIT = 1,    /* the direction fitted to the uvw (they disagree with the header) */
+	CONVERT_W_ROWS = 2,   /* each row's own w (no single direction explains them) */
+	CONVERT_W_HEADER_ONLY = 3, /* the header's (λ, δ0) although the uvw disagree: they are
+				    * all zero or point more than 0.5° away, i.e. they do not
+				    * describe the data */
+};
+
+/* The centre a DRIFT set's uvw_array were computed for (convert_drift_geometry). */
+typedef struct convert_drift_fit {
+	int source;            /* enum convert_w_source: what the rephasing uses */
+	int fitted;            /* 1: lon/dec_rad hold a fit; 0: too few or degenerate baselines */
+	double lon_rad, dec_rad; /* the fitted direction: east longitude of its meridian and dec */
+	double dlon_arcsec;    /* fitted − header longitude (Header/longitude) */
+	double ddec_arcsec;    /* fitted − header declination (phase_center_dec) */
+	double sep_arcsec;     /* angle between the two directions (≈ |dlon| cos δ0 on the sky) */
+	double rms_m, max_m;   /* residual w − s·b of the fit over the cross-correlation rows */
+	double max_header_m;   /* largest |w − s·b| with the header's direction */
+	int nrows;             /* cross-correlation rows used */
+} convert_drift_fit;
+
+#define CONVERT_REASON_LEN 320
+
 /* What happened while loading (all optional to look at). */
 typedef struct convert_info {
-	int nsub_present;
-	uint32_t missing_mask;   /* bit k set: subband k missing */
+	int nsub_present;        /* subband files used */
+	uint32_t missing_mask;   /* bit k set: subband k missing (absent or dropped) */
+	uint32_t dropped_mask;   /* bit k set: subband k was given but disagrees with the
+				  * majority (counted as missing); why in dropped_reason[k] */
+	char dropped_reason[CONVERT_MAX_SUB][CONVERT_REASON_LEN];
 	int chan_per_sub;
 	int nsub_direct;         /* subbands read by the direct (pread) path */
 	double read_s;           /* wall seconds checking and reading files */
 	double rephase_s;        /* wall seconds rephasing */
+	int has_drift_fit;       /* the input was DRIFT: drift_fit is filled */
+	convert_drift_fit drift_fit;
+	int failed_file;         /* on failure: index into paths of the one file at fault
+				  * (unreadable, not loadable, read error), so the caller may
+				  * retry without it; -1 when the group as a whole fails
+				  * (no majority, bad names, out of memory) */
 } convert_info;
 
 /* Subband index NN of a name ending in "_sbNN.hdf5" (directories ignored).
@@ -92,11 +147,21 @@ int convert_subband_from_name(const char *path, int *ret_sb);
 
 /* Load the group made of `paths[0..npaths-1]` (any order; each must name a
  * distinct subband < nsub_expected).  *ret is a new vis_set (caller frees with
- * vis_free); *ret_info is filled when non-NULL.  v->name is the common
- * timestamp prefix of the first file.  Unreadable files fail the group here
- * (the daemon decides whether to retry without them). */
+ * vis_free); *ret_info is filled when non-NULL, on failure too (then
+ * failed_file is what to look at).  v->name is the common timestamp prefix of
+ * the first used file.  Subbands that disagree with the majority are dropped
+ * (info.dropped_mask); an unreadable file fails the group here with
+ * info.failed_file naming it (the daemon decides whether to retry without
+ * it).  -EINVAL for inconsistent input (no majority, bad names), -EIO for a
+ * read error, -ENOMEM. */
 int convert_load_group(const char *const *paths, int npaths, const convert_params *p,
 		       vis_set **ret, convert_info *ret_info, char *err, size_t errlen);
+
+/* The centre the uvw of a DRIFT set were computed for, and which w the
+ * rephasing takes for the old centre (see above).  Uses ant1/ant2, the
+ * antenna positions, uvw_m, lon_rad and phase_dec_rad; -EINVAL for a set
+ * that is not DRIFT or names an unknown antenna. */
+int convert_drift_geometry(const vis_set *v, convert_drift_fit *ret, char *err, size_t errlen);
 
 /* The common centre of a DRIFT set: the drift centre at the mid time, i.e.
  * the CIRS position of terrestrial (H = 0, phase_dec_rad) — (ERA + lon,
@@ -107,13 +172,13 @@ int convert_common_centre(const vis_set *v, const astro_eop *eop, double *ret_ra
 
 /* Rephase v (DRIFT or FIXED) to the ICRS centre (ra_rad, dec_rad): multiply
  * each sample by exp(+2πi (w_old − w_new) ν / c) where w_old/w_new are the
- * baseline's projections on the old/new centre's direction at that time,
- * rewrite uvw as above, set FIXED.  Needs antenna positions.  nthreads <= 0:
- * the OpenMP default.  eop: the Earth orientation at the group's time (NULL:
- * zero); it enters through C2T (ERA and polar motion), while w_old of a
- * DRIFT set is the baseline on the Earth-fixed centre's ITRS direction.
- * Records v->dut1_s = eop->dut1_s and a history line (the centre, UT1 − UTC
- * and any polar motion); -ENOMEM when that line cannot be added (the data
+ * baseline's projections on the old/new centre's direction at that time
+ * (DRIFT: w_old as convert_drift_geometry says), rewrite uvw as above, set
+ * FIXED.  Needs antenna positions.  nthreads <= 0: the OpenMP default.
+ * eop: the Earth orientation at the group's time (NULL: zero); it enters
+ * through C2T (ERA and polar motion).  Records v->dut1_s = eop->dut1_s and a
+ * history line (the centre, UT1 − UTC, any polar motion and where w_old came
+ * from); -ENOMEM when that line cannot be added (the data
  * are then rephased already). */
 int convert_rephase_to(vis_set *v, double ra_rad, double dec_rad, const astro_eop *eop,
 		       int nthreads, char *err, size_t errlen);

@@ -137,6 +137,34 @@ static json_object *missing_array(sqlite3 *db, int64_t gid, int n_expected, int 
 	return a;
 }
 
+/* Why each subband in miss is missing, as {"SB": "FILE: reason"} ("absent"
+ * when no file of it was usable or none came). */
+static json_object *missing_reasons(sqlite3 *db, int64_t gid, json_object *miss)
+{
+	sqlite3_stmt *st = NULL;
+	json_object *m = json_object_new_object();
+
+	for (size_t i = 0; i < json_object_array_length(miss); i++) {
+		int sb = json_object_get_int(json_object_array_get_idx(miss, i));
+		char key[8], why[600] = "absent";
+		snprintf(key, sizeof key, "%d", sb);
+		if (db_prepare(db, NULL, 0, &st,
+			       "SELECT path, reason FROM subband_files WHERE group_id = ? AND subband = ?"
+			       " AND status = 'bad' LIMIT 1", "Ii", gid, sb) == 0) {
+			if (sqlite3_step(st) == SQLITE_ROW) {
+				const char *p = (const char *)sqlite3_column_text(st, 0);
+				const char *b = strrchr(p, '/');
+				snprintf(why, sizeof why, "%s: %s", b ? b + 1 : p,
+					 sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1)
+								    : "unusable");
+			}
+			sqlite3_finalize(st);
+		}
+		json_object_object_add(m, key, json_object_new_string(why));
+	}
+	return m;
+}
+
 /* The groups --json object of the current row of a
  * "SELECT id, name, state, n_expected, retries, error, stage, calibrated,
  *  created_at, updated_at, started_at, finished_at, runs" statement. */
@@ -152,6 +180,7 @@ static json_object *group_object(sqlite3 *db, sqlite3_stmt *st)
 	json_object_object_add(o, "n_subbands", json_object_new_int(ngood));
 	json_object_object_add(o, "n_expected", json_object_new_int(sqlite3_column_int(st, 3)));
 	json_object_object_add(o, "missing", miss);
+	json_object_object_add(o, "missing_reasons", missing_reasons(db, gid, miss));
 	json_object_object_add(o, "retries", json_object_new_int(sqlite3_column_int(st, 4)));
 	jadd_text(o, "error", st, 5);
 	jadd_text(o, "stage", st, 6);
@@ -489,7 +518,7 @@ static json_object *pointing_json(const pointingdb_group *g)
 static json_object *group_detail(sqlite3 *db, int64_t gid)
 {
 	sqlite3_stmt *st = NULL;
-	json_object *o = NULL, *a, *m;
+	json_object *o = NULL, *a;
 
 	if (db_prepare(db, NULL, 0, &st, "SELECT " GROUP_COLS " FROM groups WHERE id = ?", "I",
 		       gid) < 0)
@@ -516,30 +545,6 @@ static json_object *group_detail(sqlite3 *db, int64_t gid)
 		sqlite3_finalize(st);
 	}
 	json_object_object_add(o, "files", a);
-
-	/* Why each missing subband is missing: a bad file's reason, else absent. */
-	m = json_object_new_object();
-	json_object *miss;
-	json_object_object_get_ex(o, "missing", &miss);
-	for (size_t i = 0; i < json_object_array_length(miss); i++) {
-		int sb = json_object_get_int(json_object_array_get_idx(miss, i));
-		char key[8], why[600] = "absent";
-		snprintf(key, sizeof key, "%d", sb);
-		if (db_prepare(db, NULL, 0, &st,
-			       "SELECT path, reason FROM subband_files WHERE group_id = ? AND subband = ?"
-			       " AND status = 'bad' LIMIT 1", "Ii", gid, sb) == 0) {
-			if (sqlite3_step(st) == SQLITE_ROW) {
-				const char *p = (const char *)sqlite3_column_text(st, 0);
-				const char *b = strrchr(p, '/');
-				snprintf(why, sizeof why, "%s: %s", b ? b + 1 : p,
-					 sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1)
-								    : "unusable");
-			}
-			sqlite3_finalize(st);
-		}
-		json_object_object_add(m, key, json_object_new_string(why));
-	}
-	json_object_object_add(o, "missing_reasons", m);
 
 	/* Where the dishes pointed (null: not processed since the table exists). */
 	pointingdb_group pg;

@@ -203,6 +203,11 @@ int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen)
 	if ((r = range(r, o.earth.yp_arcsec, -2, 2, "earth", "yp_arcsec", err, errlen)) < 0)
 		return r;
 	o.earth.pm_set = cfg_lookup(c, "earth", "xp_arcsec") || cfg_lookup(c, "earth", "yp_arcsec");
+	r = cfg_double(c, "pipeline", "uvw_tolerance_arcsec", 1.0, &o.uvw_tolerance_arcsec, err,
+		       errlen);
+	if ((r = range(r, o.uvw_tolerance_arcsec, 0, 3600, "pipeline", "uvw_tolerance_arcsec", err,
+		       errlen)) < 0)
+		return r;
 	{
 		const char *x = cfg_lookup(c, "pipeline", "x_orientation");
 		const char *name = x && *x ? vis_x_orientation_name(x) : "";
@@ -611,19 +616,53 @@ out:
 
 /* ---- stage: convert ---- */
 
-/* The one usable file whose name appears in msg, or -1 (none or several:
- * an inconsistency between two files does not say which is wrong). */
-static int blamed_file(const pipe_ctx *ctx, const char *msg)
+/* File i of the group counts as missing from now on: the reason goes into
+ * its record (contimgctl show), an event and the log. */
+static void file_missing(pipe_ctx *ctx, int i, const char *stage, const char *why)
 {
-	int k = -1;
-	for (int i = 0; i < ctx->nfiles; i++) {
-		if (!ctx->file_ok[i] || !strstr(msg, base_name(ctx->files[i])))
-			continue;
-		if (k >= 0)
-			return -1;
-		k = i;
+	char msg[ERR_LEN + 400];
+
+	snprintf(msg, sizeof msg, "%s counts as missing: %s", base_name(ctx->files[i]), why);
+	log_msg(LOG_WARNING, ctx->group_name, stage, ctx->subband[i], "%s", msg);
+	queue_event(ctx->db, ctx->group_id, "missing", stage, msg, NULL, 0);
+	queue_set_file_status(ctx->db, ctx->file_ids[i], why, NULL, 0);
+	ctx->file_ok[i] = 0;
+	ctx->ngood--;
+}
+
+/* The centre the files' uvw_array were computed for against the header's
+ * site and declination (core/convert.h): log it, and warn (log and a
+ * "warning" event in the group's record) when it disagrees by more than
+ * [pipeline] uvw_tolerance_arcsec or no single centre explains the uvw. */
+static void report_drift_fit(pipe_ctx *ctx, const convert_drift_fit *g)
+{
+	double tol = cfg_get_double(ctx->cfg, "pipeline", "uvw_tolerance_arcsec", 1.0);
+	char msg[700] = "";
+
+	if (g->source == CONVERT_W_HEADER_ONLY)
+		snprintf(msg, sizeof msg, "uvw_array does not describe the data (%s): the rephasing "
+			 "uses the header's site and declination", g->fitted && g->sep_arcsec > 1800 ?
+			 "its centre is more than 0.5 deg from the header's" : "all zero");
+	else if (g->source == CONVERT_W_ROWS)
+		snprintf(msg, sizeof msg, "uvw_array is not the projection of the baselines on one "
+			 "direction (largest residual %.3g m over %d rows): the rephasing takes the w of "
+			 "the meridian centre from each row as it is", g->max_m, g->nrows);
+	else if (g->fitted && (fabs(g->dlon_arcsec) > tol || fabs(g->ddec_arcsec) > tol))
+		snprintf(msg, sizeof msg, "uvw_array was computed for the meridian of longitude "
+			 "%.6f deg at declination %+.6f deg, %+.2f\" in longitude and %+.2f\" in "
+			 "declination from Header/longitude and phase_center_dec (more than "
+			 "uvw_tolerance_arcsec %g): the rephasing uses the uvw's centre; with the "
+			 "header's, every source would be %.2f\" off; check the site the correlator's "
+			 "writer uses", g->lon_rad * 180 / M_PI, g->dec_rad * 180 / M_PI, g->dlon_arcsec,
+			 g->ddec_arcsec, tol, g->sep_arcsec);
+	if (msg[0]) {
+		log_msg(LOG_WARNING, ctx->group_name, "convert", -1, "%s", msg);
+		queue_event(ctx->db, ctx->group_id, "warning", "convert", msg, NULL, 0);
+	} else if (g->fitted) {
+		log_msg(LOG_DEBUG, ctx->group_name, "convert", -1, "uvw_array: meridian centre "
+			"%+.3f\" in longitude, %+.3f\" in declination from the header's (rms %.2g m "
+			"over %d rows)", g->dlon_arcsec, g->ddec_arcsec, g->rms_m, g->nrows);
 	}
-	return k;
 }
 
 /* Copy src to dst (replacing it) with copy_file_range, falling back to
@@ -736,14 +775,17 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 {
 	char **staged = NULL, sdir[4200] = "";
 	const char **paths = NULL;
+	int *fidx = NULL;
 	convert_params p;
-	convert_info info;
+	convert_info *info = NULL;
 	vis_set *v = NULL;
 	int r;
 
 	paths = calloc((size_t)ctx->nfiles + 1, sizeof *paths);
+	fidx = calloc((size_t)ctx->nfiles + 1, sizeof *fidx);
 	staged = calloc((size_t)ctx->nfiles + 1, sizeof *staged);
-	if (!paths || !staged) {
+	info = calloc(1, sizeof *info);
+	if (!paths || !fidx || !staged || !info) {
 		r = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -766,27 +808,37 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 	for (;;) {
 		int n = 0, bad;
 		for (int i = 0; i < ctx->nfiles; i++)
-			if (ctx->file_ok[i])
+			if (ctx->file_ok[i]) {
+				fidx[n] = i;
 				paths[n++] = staged[i] ? staged[i] : ctx->files[i];
-		r = convert_load_group(paths, n, &p, &v, &info, err, errlen);
+			}
+		r = convert_load_group(paths, n, &p, &v, info, err, errlen);
 		if (r >= 0 || r == -ENOMEM)
 			break;
 		/* A subband whose data (not just header) turns out unreadable counts
 		 * as missing, like one that failed in load: drop it and go on while
-		 * enough remain. */
-		bad = blamed_file(ctx, err);
+		 * enough remain.  Inconsistent input as a whole (no majority of the
+		 * subbands agrees) will not get better by retrying. */
+		bad = info->failed_file >= 0 && info->failed_file < n ? fidx[info->failed_file] : -1;
+		if (bad < 0 && r == -EINVAL)
+			ctx->permanent = 1;
 		if (bad < 0 || ctx->ngood - 1 < ctx->min_subbands)
 			break;
-		char msg[ERR_LEN + 300];
-		snprintf(msg, sizeof msg, "%s counts as missing: %s", base_name(ctx->files[bad]), err);
-		log_msg(LOG_WARNING, ctx->group_name, "convert", ctx->subband[bad], "%s", msg);
-		queue_event(ctx->db, ctx->group_id, "missing", "convert", msg, NULL, 0);
-		queue_set_file_status(ctx->db, ctx->file_ids[bad], err, NULL, 0);
-		ctx->file_ok[bad] = 0;
-		ctx->ngood--;
+		file_missing(ctx, bad, "convert", err);
 	}
 	if (r < 0)
 		goto out;
+	/* Subbands that disagree with the majority were left out (their channels
+	 * flagged): they count as missing, with the reason. */
+	for (int k = 0; k < CONVERT_MAX_SUB; k++) {
+		if (!(info->dropped_mask & (1u << k)))
+			continue;
+		for (int i = 0; i < ctx->nfiles; i++)
+			if (ctx->file_ok[i] && ctx->subband[i] == k) {
+				file_missing(ctx, i, "convert", info->dropped_reason[k]);
+				break;
+			}
+	}
 	if (p.reuse && v == p.reuse)
 		*ctx->vis_pool = NULL; /* the pooled buffer now belongs to ctx */
 	else if (ctx->vis_pool && *ctx->vis_pool) {
@@ -804,8 +856,24 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 		snprintf(ctx->vis->x_orientation, sizeof ctx->vis->x_orientation, "%s",
 			 ctx->x_orientation);
 	log_msg(LOG_INFO, ctx->group_name, "convert", -1,
-		"%d subbands, %d channels; read %.2f s, rephase %.2f s%s", info.nsub_present,
-		ctx->vis->nchan, info.read_s, info.rephase_s, sdir[0] ? " (staged)" : "");
+		"%d subbands, %d channels; read %.2f s, rephase %.2f s%s", info->nsub_present,
+		ctx->vis->nchan, info->read_s, info->rephase_s, sdir[0] ? " (staged)" : "");
+	if (info->has_drift_fit)
+		report_drift_fit(ctx, &info->drift_fit);
+	if (ctx->ngood < ctx->min_subbands) {
+		/* The set stays in ctx (its buffer goes back to the pool). */
+		ctx->permanent = 1;
+		r = err_set(err, errlen, -EIO, "%d good subbands of %d (min_subbands %d) after "
+			    "leaving out those that disagree with the others", ctx->ngood,
+			    ctx->nsubbands, ctx->min_subbands);
+		for (int k = 0; k < CONVERT_MAX_SUB; k++) {
+			size_t len = strlen(err);
+			if (!(info->dropped_mask & (1u << k)) || len + 8 >= errlen)
+				continue;
+			snprintf(err + len, errlen - len, "; sb%02d %s", k, info->dropped_reason[k]);
+		}
+		goto out;
+	}
 	/* Where the dishes point: the files' declination or an override. */
 	r = pipe_pointing_resolve(ctx, err, errlen);
 out:
@@ -813,6 +881,8 @@ out:
 		stage_out(ctx, staged, sdir);
 	free(staged);
 	free(paths);
+	free(fidx);
+	free(info);
 	return r;
 }
 

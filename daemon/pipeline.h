@@ -201,6 +201,8 @@ typedef struct pipe_settings {
 	int export_vis;              /* [pipeline] export_vis (false) */
 	earth_settings earth;        /* [earth] eop_file, eop_max_age_days, xp_arcsec, yp_arcsec
 					and the [pipeline] dut1_s override (|dut1_s| < 1 s) */
+	double uvw_tolerance_arcsec; /* [pipeline] uvw_tolerance_arcsec (1): warn when the
+					centre uvw_array implies is further from the header's */
 	char x_orientation[8];       /* [pipeline] x_orientation ("" = unknown, not written) */
 	double stop_grace_s;         /* [pipeline] stop_grace_s (120) */
 	double stall_timeout_s;      /* [pipeline] stall_timeout_s (900) */

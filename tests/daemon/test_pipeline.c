@@ -36,6 +36,13 @@ static void test_settings(void)
 	cfg_set(c, "pipeline", "stages", "load,convert");
 	CHECK_OK(pipe_settings_read(c, &s, err, sizeof err), e);
 	CHECK(s.q.min_subbands == 15, "%s", "");
+	CHECK(s.uvw_tolerance_arcsec == 1.0, "uvw_tolerance_arcsec %g", s.uvw_tolerance_arcsec);
+	cfg_set(c, "pipeline", "uvw_tolerance_arcsec", "-1");
+	CHECK(pipe_settings_read(c, &s, err, sizeof err) == -EINVAL &&
+	      strstr(err, "uvw_tolerance_arcsec") != NULL, "negative tolerance: %s", err);
+	cfg_set(c, "pipeline", "uvw_tolerance_arcsec", "0.25");
+	CHECK_OK(pipe_settings_read(c, &s, err, sizeof err), e);
+	CHECK(s.uvw_tolerance_arcsec == 0.25, "uvw_tolerance_arcsec %g", s.uvw_tolerance_arcsec);
 	cfg_free(c);
 
 	/* The table starts with load and convert and has unique names. */
