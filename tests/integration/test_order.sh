@@ -18,8 +18,9 @@
 #  - the caltables agree between orders (same refant; B and G solutions
 #    matched by antenna number) and, per antenna, with the true gains the
 #    simulator wrote (gains_*.h5): antennas 101 and 115 as well as the others;
-#  - the pbcor images agree pixel for pixel to a small fraction of the noise;
-#  - forced photometry gives the same fluxes.
+#  - the PSFs agree to float rounding, the images and residuals within the
+#    noise (CLEAN is not bit-reproducible run to run, see below);
+#  - forced photometry gives the same fluxes within half their errors.
 . "$(dirname "$0")/lib.sh"
 CTL=$BIN/contimgctl
 SIM=$BIN/contimg-sim
@@ -64,8 +65,8 @@ run() {
 		--set image.cell_arcsec=6 >"$D/out.json" 2>"$D/err" || return 1
 	p() { grep "\"$1\": \"" "$D/out.json" | head -1 | cut -d'"' -f4; }
 	"$TC" "$(p pbcor)" "$(p residual)" "$(p pb)" "$D"/sim/truth_*.json 20 >"$D/check" || return 1
-	for n in N1 N2 N3 N4 N5 N6; do
-		CONTIMG_CONFIG=$D/c.conf "$CTL" lightcurve "$n" --csv | tail -n +2 | sed "s/^/$n,/"
+	for src in N1 N2 N3 N4 N5 N6; do
+		CONTIMG_CONFIG=$D/c.conf "$CTL" lightcurve "$src" --csv | tail -n +2 | sed "s/^/$src,/"
 	done >"$D/phot.csv"
 }
 
@@ -106,7 +107,8 @@ from astropy.io import fits
 def table(d, kind):
     f = h5py.File(glob.glob(d + "/products/caltables/*_" + kind + ".h5")[0], "r")
     g = f["gains"][()]
-    g = g["r"] + 1j * g["i"]
+    if g.dtype.names:                                   # h5py maps {r, i} to complex
+        g = g["r"] + 1j * g["i"]
     return (dict((int(a), i) for i, a in enumerate(f["antenna_numbers"][:])), g, f["flags"][()],
             int(f.attrs["refant"]), f["freq_hz"][:])
 
@@ -127,7 +129,9 @@ def truth_errors(d, b):
     ant, g, fl, ref, freq = b
     f = h5py.File(glob.glob(d + "/sim/gains_*.h5")[0], "r")
     t = f["gains"][()]
-    t = (t["r"] + 1j * t["i"]).mean(axis=0)             # [ant][chan][pol], time mean
+    if t.dtype.names:
+        t = t["r"] + 1j * t["i"]
+    t = t.mean(axis=0)                                  # [ant][chan][pol], time mean
     tn = dict((int(a), i) for i, a in enumerate(f["antenna_numbers"][:]))
     tf = f["freq_hz"][:]
     ch = [int(np.argmin(np.abs(tf - x))) for x in freq]
@@ -161,24 +165,25 @@ for n in ("asc", "cor"):
           "antenna 115 %.3f %% %.3f deg" % (n, 100 * wa, wp, 100 * e[101][0], e[101][1],
                                            100 * e[115][0], e[115][1]))
     print("truth_%s %d" % (n, 101 in e and 115 in e and wa < 0.01 and wp < 1.0))
-def img(n):
-    p = glob.glob(T + "/" + n + "/products/*/*/*.pbcor.fits")[0]
+def img(n, kind):
+    p = glob.glob(T + "/" + n + "/products/*/*/*." + kind + ".fits")[0]
     return fits.getdata(p).astype(np.float64).squeeze()
-def res(n):
-    p = glob.glob(T + "/" + n + "/products/*/*/*.residual.fits")[0]
-    r = fits.getdata(p).astype(np.float64).squeeze()
-    r = r[np.isfinite(r)]
-    return 1.4826 * np.median(np.abs(r - np.median(r)))
-a = img("asc")
+r = img("asc", "residual")
+r = r[np.isfinite(r)]
+rms = 1.4826 * np.median(np.abs(r - np.median(r)))
 for n in ("cor", "desc"):
-    x = img(n)
-    ok = np.isfinite(a) & np.isfinite(x)
-    d = float(np.max(np.abs(x[ok] - a[ok])))
-    print("# %s vs asc pbcor: max |difference| %.3g Jy/beam = %.2g of the residual rms (%.3g), "
-          "%.2g of the peak (%.3g); NaN pixels differ: %d"
-          % (n, d, d / res("asc"), res("asc"), d / np.max(a[ok]), np.max(a[ok]),
-             int((np.isfinite(a) != np.isfinite(x)).sum())))
-    print("image_%s %d" % (n, d < 0.01 * res("asc") and (np.isfinite(a) == np.isfinite(x)).all()))
+    d = {}
+    for kind in ("psf", "image", "residual", "pbcor"):
+        a, x = img("asc", kind), img(n, kind)
+        ok = np.isfinite(a) & np.isfinite(x)
+        d[kind] = (float(np.max(np.abs(x[ok] - a[ok]))), float(np.max(np.abs(a[ok]))),
+                   int((np.isfinite(a) != np.isfinite(x)).sum()))
+    print("# %s vs asc: psf max |difference| %.2g; image %.3g mJy/beam = %.2f of the residual rms "
+          "(%.3g mJy), residual %.2f of it, pbcor %.3g mJy; image peak %.3g Jy; NaN pixels differ %d"
+          % (n, d["psf"][0], 1e3 * d["image"][0], d["image"][0] / rms, 1e3 * rms,
+             d["residual"][0] / rms, 1e3 * d["pbcor"][0], d["image"][1], d["pbcor"][2]))
+    print("image_%s %d" % (n, d["psf"][0] < 1e-5 and d["image"][0] < rms and d["residual"][0] < rms
+                          and d["pbcor"][2] == 0))
 EOF
 if [ -s "$T/asc/check" ] && [ -s "$T/cor/check" ] && [ -s "$T/desc/check" ]; then
 	"$PY" "$T/compare.py" "$T" >"$T/cmp" 2>"$T/cmp.err" || cat "$T/cmp.err" >&2
@@ -191,17 +196,28 @@ if [ -s "$T/asc/check" ] && [ -s "$T/cor/check" ] && [ -s "$T/desc/check" ]; the
 		check "$k: B within 1 % and 1 deg of the true gains for every antenna, 101 and 115 included" \
 			grep -q "^$k 1" "$T/cmp"
 	done
+	# The PSF depends on uvw and weights only: equal to float rounding.  The
+	# CLEANed products are not reproducible bit for bit even for one group
+	# (the gridder adds its chunks in thread order): the ascending group
+	# imaged twice differed by 0.35 mJy/beam (0.33 of the residual rms) and 11
+	# CLEAN iterations.  So the images must agree within the noise.
 	for k in image_cor image_desc; do
-		check "$k: the pbcor image equals the ascending one to 1 % of the noise" grep -q "^$k 1" "$T/cmp"
+		check "$k: the same PSF (1e-5), image and residual within the residual rms" \
+			grep -q "^$k 1" "$T/cmp"
 	done
-	# Forced photometry: the six neighbours, same fluxes in every order.
-	for n in cor desc; do
-		check "$n: forced photometry of the six neighbours equals the ascending run's (1e-3 relative)" \
-			awk -F, 'NR == FNR { if (NF > 3) f[$1] = $0; next }
-				{ split(f[$1], a, ","); for (i = 2; i <= NF; i++) if ($i + 0 == $i && a[i] + 0 == a[i]) {
-					d = $i - a[i]; if (d < 0) d = -d; s = a[i] < 0 ? -a[i] : a[i];
-					if (d > 1e-3 * s + 1e-9) { print "differs: " $0 " vs " f[$1]; bad = 1 } }
+	# Forced photometry of the six neighbours: the same MJD and fluxes within
+	# half their errors (run to run: 0.15 of the error at most).
+	for o in cor desc; do
+		awk -F, 'NR == FNR { f[$1] = $3; e[$1] = $4; m[$1] = $2; next }
+			{ d = $3 - f[$1]; if (d < 0) d = -d; r = d / e[$1]; if (r > w) w = r
+			  if ($2 != m[$1] || !(e[$1] > 0)) bad = 1; n++ }
+			END { printf "# %s vs asc: forced photometry of %d sources, max |dF| = %.3f of the error\n", o, n, w }' \
+			o=$o "$T/asc/phot.csv" "$T/$o/phot.csv"
+		check "$o: forced photometry of the six neighbours equals the ascending run's within half the errors" \
+			awk -F, 'NR == FNR { f[$1] = $3; e[$1] = $4; m[$1] = $2; next }
+				{ d = $3 - f[$1]; if (d < 0) d = -d
+				  if ($2 != m[$1] || !(e[$1] > 0) || d > 0.5 * e[$1]) { print "differs: " $0; bad = 1 }
 				  n++ }
-				END { exit !(n == 6 && !bad) }' "$T/asc/phot.csv" "$T/$n/phot.csv"
+				END { exit !(n == 6 && !bad) }' "$T/asc/phot.csv" "$T/$o/phot.csv"
 	done
 fi
