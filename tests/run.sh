@@ -21,8 +21,12 @@ pass=0; fail=0
 run_one() { # label command...
 	label=$1; shift
 	out="$LOG/$(echo "$label" | tr '/ ' '__').out"
-	TMPDIR=$(mktemp -d /tmp/contimg-t-XXXXXX) "$@" >"$out" 2>"$out.err"
+	tmp=$(mktemp -d /tmp/contimg-t-XXXXXX)
+	TMPDIR=$tmp "$@" >"$out" 2>"$out.err"
 	rc=$?
+	# Only this test's scratch directory: other runs of this script (other
+	# worktrees on the same machine) have theirs under /tmp/contimg-t-* too.
+	rm -rf "$tmp"
 	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; echo "not ok - $label (exit $rc)" >>"$out"; fi
 	pass=$((pass + p)); fail=$((fail + f))
@@ -41,7 +45,6 @@ if [ -n "$A" ]; then
 		run_one "asan:$t" "$t"
 	done
 fi
-rm -rf /tmp/contimg-t-* 2>/dev/null
 echo
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
