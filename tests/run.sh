@@ -21,11 +21,12 @@ pass=0; fail=0
 run_one() { # label command...
 	label=$1; shift
 	out="$LOG/$(echo "$label" | tr '/ ' '__').out"
-	tmp=$(mktemp -d /tmp/contimg-t-XXXXXX)
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/contimg-t-XXXXXX")
 	TMPDIR=$tmp "$@" >"$out" 2>"$out.err"
 	rc=$?
-	# Only this test's scratch directory: other runs of this script (other
-	# worktrees on the same machine) have theirs under /tmp/contimg-t-* too.
+	# Only this test's scratch directory (under $TMPDIR, default /tmp): other
+	# runs of this script (other worktrees on the same machine) have theirs
+	# there too.
 	rm -rf "$tmp"
 	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; echo "not ok - $label (exit $rc)" >>"$out"; fi
