@@ -206,6 +206,10 @@ static int setup_init(setup *s, const vis_set *v, const float complex *model,
 	}
 	for (int a = 0; a < v->nants; a++)
 		ant_map[a] = -1;
+	/* The solved antennas in ascending antenna number, whatever the order of
+	 * the file's baselines (the correlator's input order is not ascending):
+	 * the tables' antenna axis and the refant among equally connected
+	 * antennas (the first one) then do not depend on the baseline order. */
 	for (int b = 0; b < v->nbls; b++) {
 		int i1, i2;
 		if (v->ant1[b] == v->ant2[b])
@@ -217,17 +221,29 @@ static int setup_init(setup *s, const vis_set *v, const float complex *model,
 				      v->name, b, v->ant1[b], v->ant2[b]);
 			goto out;
 		}
-		if (ant_map[i1] < 0) {
-			ant_map[i1] = s->nant;
-			s->ant_number[s->nant++] = v->ant1[b];
+		ant_map[i1] = ant_map[i2] = 0;
+	}
+	for (int a = 0; a < v->nants; a++)
+		if (ant_map[a] == 0) {
+			int k = s->nant++;
+			/* Insertion by number (n is the antenna count). */
+			while (k > 0 && s->ant_number[k - 1] > v->ants[a].number) {
+				s->ant_number[k] = s->ant_number[k - 1];
+				k--;
+			}
+			s->ant_number[k] = v->ants[a].number;
 		}
-		if (ant_map[i2] < 0) {
-			ant_map[i2] = s->nant;
-			s->ant_number[s->nant++] = v->ant2[b];
-		}
+	for (int a = 0; a < v->nants; a++)
+		if (ant_map[a] == 0)
+			for (int k = 0; k < s->nant; k++)
+				if (s->ant_number[k] == v->ants[a].number)
+					ant_map[a] = k;
+	for (int b = 0; b < v->nbls; b++) {
+		if (v->ant1[b] == v->ant2[b])
+			continue;
 		s->bl[s->nbl] = b;
-		s->a1[s->nbl] = ant_map[i1];
-		s->a2[s->nbl] = ant_map[i2];
+		s->a1[s->nbl] = ant_map[vis_ant_index(v, v->ant1[b])];
+		s->a2[s->nbl] = ant_map[vis_ant_index(v, v->ant2[b])];
 		s->nbl++;
 	}
 	if (s->nbl == 0) {

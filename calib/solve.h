@@ -9,7 +9,9 @@
  * the convention V_corrected = V_obs / (g[a1] · conj(g[a2])).  Pol index 0 of
  * a table is the X (or R) hand, 1 the Y (or L) hand; a set with only one
  * parallel hand gives one-pol tables.  Antennas are those on cross baselines,
- * numbered as in the set.
+ * numbered as in the set, in ascending antenna number (not in the order the
+ * baselines happen to be written: a correlator's input order gives the same
+ * tables as an ascending one, rows with ant_1 > ant_2 included).
  *
  * Solve order and what each table holds:
  *  - K (optional, off by default): per antenna/pol delay τ.  Stored as
@@ -21,7 +23,8 @@
  *    group combined (K applied to the model first when given).  Phases are
  *    referred to the reference antenna (first of the ranked list that has at
  *    least refant_min_frac of the best-connected antenna's data, else the
- *    best-connected antenna; per channel, the next candidate when the refant
+ *    best-connected antenna, the lowest antenna number among equally
+ *    connected ones; per channel, the next candidate when the refant
  *    has no solution there).  Solutions with SNR < min_snr are flagged.  The
  *    amplitude is normalised to mean 1 over each antenna's unflagged channels.
  *  - G: per solution interval (solint_s; 0 = the whole group, < 0 = every

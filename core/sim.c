@@ -202,12 +202,74 @@ static int default_inactive(int station)
 	       (station >= 52 && station <= 67) || station == 117;
 }
 
+/* Station numbers; docs/simulator.md ("Baselines") says why this order. */
+const int sim_dsa110_input_order[SIM_NSTATIONS] = {
+	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+	21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,
+	102, 116,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70,
+	71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90,
+	91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101,
+	103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 117,
+};
+
+int sim_array_set_order(sim_array *a, const int *stations, int nstations, char *err,
+			size_t errlen)
+{
+	int pos[SIM_NSTATIONS], order[SIM_NSTATIONS], n = 0;
+
+	if (!stations) {
+		memcpy(a->order, a->active, a->nactive * sizeof *a->order);
+		return 0;
+	}
+	for (int s = 0; s < SIM_NSTATIONS; s++)
+		pos[s] = -1;
+	for (int i = 0; i < nstations; i++) {
+		int s = stations[i];
+		if (s < 1 || s > SIM_NSTATIONS)
+			return err_set(err, errlen, -EINVAL, "input order: station %d is not one of 1..%d",
+				       s, SIM_NSTATIONS);
+		if (pos[s - 1] >= 0)
+			return err_set(err, errlen, -EINVAL, "input order: station %d is listed twice", s);
+		pos[s - 1] = i;
+	}
+	for (int i = 0; i < a->nactive; i++)
+		if (pos[a->active[i]] < 0)
+			return err_set(err, errlen, -EINVAL,
+				       "input order: active station %d is not in the list",
+				       a->active[i] + 1);
+	for (int i = 0; i < nstations; i++) {
+		int ant = stations[i] - 1;
+		for (int k = 0; k < a->nactive; k++)
+			if (a->active[k] == ant) {
+				order[n++] = ant;
+				break;
+			}
+	}
+	memcpy(a->order, order, n * sizeof *order);
+	return 0;
+}
+
+int sim_array_reversed(const sim_array *a)
+{
+	int n = 0;
+
+	/* Row (order[i], order[j]) for i <= j, as sim_meta_new writes them. */
+	for (int j = 0; j < a->nactive; j++)
+		for (int i = 0; i < j; i++)
+			n += a->order[i] > a->order[j];
+	return n;
+}
+
 static void select_default(sim_array *a)
 {
 	a->nactive = 0;
 	for (int s = 1; s <= SIM_NSTATIONS; s++)
 		if (!default_inactive(s))
 			a->active[a->nactive++] = s - 1;
+	/* Cannot fail: the list holds every station. */
+	sim_array_set_order(a, sim_dsa110_input_order, SIM_NSTATIONS, NULL, 0);
 }
 
 /* East/north/up offsets (metres) from the site → ECEF offsets.  The rotation is
@@ -363,13 +425,13 @@ int sim_array_select(sim_array *a, const int *stations, int nstations, int nants
 	if (nants == 0 || nants == n) {
 		memcpy(a->active, list, n * sizeof *list);
 		a->nactive = n;
-		return 0;
+	} else {
+		/* Spread the choice over the list so the long baselines stay. */
+		for (int i = 0; i < nants; i++)
+			a->active[i] = list[(int)floor((double)i * (n - 1) / (nants - 1) + 0.5)];
+		a->nactive = nants;
 	}
-	/* Spread the choice over the list so the long baselines stay. */
-	for (int i = 0; i < nants; i++)
-		a->active[i] = list[(int)floor((double)i * (n - 1) / (nants - 1) + 0.5)];
-	a->nactive = nants;
-	return 0;
+	return sim_array_set_order(a, sim_dsa110_input_order, SIM_NSTATIONS, err, errlen);
 }
 
 /* ---- observation geometry ------------------------------------------------ */
@@ -436,16 +498,20 @@ int sim_meta_new(const sim_array *a, const sim_obs *o, int sb, vis_set **ret,
 	v->lat_rad = a->lat_rad;
 	v->lon_rad = a->lon_rad;
 	v->alt_m = a->alt_m;
-	/* The correlator's order: for each second antenna, every first antenna up
-	 * to and including it (so each run ends with the autocorrelation). */
+	/* The correlator's order (dsa110-antpos get_baselines, as dsa110-meridian-fs
+	 * calls it): for each antenna in input order, every antenna before it and
+	 * then itself, so each run ends with the autocorrelation and a row has
+	 * ant_1 > ant_2 where the input order is not ascending. */
 	for (int j = 0; j < n; j++)
 		for (int i = 0; i <= j; i++, b++) {
-			v->ant1[b] = a->active[i];
-			v->ant2[b] = a->active[j];
+			v->ant1[b] = a->order[i];
+			v->ant2[b] = a->order[j];
 		}
 	for (int t = 0; t < o->ntimes; t++)
 		v->time_jd[t] = sim_time_jd(o, t);
-	v->int_time_s = o->int_time_s;
+	/* The writer stores float32(τ) (a float32 array times τ); the centres
+	 * above step by the exact τ, as the writer's time stamps do. */
+	v->int_time_s = (double)(float)o->int_time_s;
 	for (b = 0; b < nbls; b++) {
 		double uvw[3];
 		sim_uvw(a->ants[v->ant1[b]].pos_m, a->ants[v->ant2[b]].pos_m, a->lon_rad,
@@ -603,6 +669,8 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 	const sim_array *a = &c->array;
 	int nact = a->nactive, nchan = v->nchan, ntimes = v->ntimes, nbls = v->nbls;
 	int index_of[SIM_NSTATIONS], dead[SIM_NSTATIONS] = {0};
+	int *pair_of = NULL, *row_of_pair = NULL; /* baseline ↔ ascending pair index */
+	uint8_t *rev = NULL;                       /* [nbls] 1: ant_1 > ant_2 */
 	double complex *gain = NULL;
 	double sigma, t0;
 	size_t nrows = (size_t)ntimes * nbls;
@@ -624,6 +692,34 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 	for (int i = 0; i < c->ndead; i++)
 		if (c->dead[i] >= 0 && c->dead[i] < SIM_NSTATIONS)
 			dead[c->dead[i]] = 1;
+
+	/* Every random number belongs to an unordered antenna pair {p < q} (indices
+	 * in the ascending active list), numbered q (q + 1) / 2 + p: the row that
+	 * pair has in the ascending layout.  So a baseline order only permutes
+	 * the rows, and a reversed row gets the conjugate of its ascending twin. */
+	pair_of = malloc(nbls * sizeof *pair_of);
+	row_of_pair = malloc(nbls * sizeof *row_of_pair);
+	rev = malloc(nbls);
+	if (!pair_of || !row_of_pair || !rev) {
+		rc = err_set(err, errlen, -ENOMEM, "sb%02d: out of memory", sb);
+		goto out;
+	}
+	for (int k = 0; k < nbls; k++)
+		row_of_pair[k] = -1;
+	for (int b = 0; b < nbls; b++) {
+		int a1 = v->ant1[b], a2 = v->ant2[b];
+		int i1 = a1 >= 0 && a1 < SIM_NSTATIONS ? index_of[a1] : -1;
+		int i2 = a2 >= 0 && a2 < SIM_NSTATIONS ? index_of[a2] : -1;
+		int lo = i1 < i2 ? i1 : i2, hi = i1 < i2 ? i2 : i1, k = hi * (hi + 1) / 2 + lo;
+		if (lo < 0 || row_of_pair[k] >= 0) {
+			rc = err_set(err, errlen, -EINVAL, "sb%02d: baseline %d (%d, %d) is %s", sb, b, a1,
+				     a2, lo < 0 ? "not between active antennas" : "listed twice");
+			goto out;
+		}
+		pair_of[b] = k;
+		row_of_pair[k] = b;
+		rev[b] = i1 > i2;
+	}
 
 	/* The sky, through the prediction code calibration uses. */
 	t0 = now_s();
@@ -660,7 +756,8 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 	}
 
 	pthread_once(&zig_once, zig_init);
-	sigma = c->sefd_jy > 0 ? sim_sigma_vis(c->sefd_jy, v->chan_width_hz, v->int_time_s) : 0.0;
+	/* The exact integration time (the file holds it rounded to float32). */
+	sigma = c->sefd_jy > 0 ? sim_sigma_vis(c->sefd_jy, v->chan_width_hz, c->obs.int_time_s) : 0.0;
 	{
 		const uint64_t noise_seed = sim_mix(sim_mix(c->noise_seed, STREAM_NOISE), (uint64_t)sb);
 		const double sefd = c->sefd_jy > 0 ? c->sefd_jy : 0.0;
@@ -675,12 +772,14 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 			int i1 = index_of[v->ant1[b]], i2 = index_of[v->ant2[b]];
 			int is_auto = v->ant1[b] == v->ant2[b];
 			int is_dead = dead[v->ant1[b]] || dead[v->ant2[b]];
+			/* The noise of a reversed row is the conjugate of its pair's. */
+			double conj_sign = rev[b] ? -1.0 : 1.0;
 			const double complex *g1 = gain + ((size_t)t * nact + i1) * nchan * 2;
 			const double complex *g2 = gain + ((size_t)t * nact + i2) * nchan * 2;
 			float complex *out = v->vis + row * nchan * 2;
 			sim_rng r;
 
-			sim_rng_seed(&r, sim_mix(noise_seed, row));
+			sim_rng_seed(&r, sim_mix(noise_seed, (size_t)t * nbls + pair_of[b]));
 			for (int k = 0; k < nchan * 2; k++) {
 				/* Real arithmetic: C's complex multiply would call
 				 * __muldc3 for its NaN rules, 5x slower here. */
@@ -708,7 +807,7 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 						xr += M_SQRT2 * sigma * n1;
 					} else {
 						xr += sigma * n1;
-						xi += sigma * n2;
+						xi += conj_sign * sigma * n2;
 					}
 				}
 				out[k] = CMPLXF((float)xr, (float)xi);
@@ -729,15 +828,18 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 		if (ch < 0 || ch >= nchan)
 			continue;
 		sim_rng_seed(&r, sim_mix(sim_mix(c->noise_seed, STREAM_RFI), (uint64_t)rfi->chan[k]));
-		for (size_t row = 0; row < nrows; row++) {
-			int b = (int)(row % nbls);
+		/* Draw in the ascending layout's row order (pairs), whatever the order. */
+		for (size_t prow = 0; prow < nrows; prow++) {
+			int b = row_of_pair[prow % nbls];
 			/* A transmitter that comes and goes: the amplitude varies per row. */
 			double amp = rfi->amp_jy[k] * (0.3 + 0.7 * sim_rng_uniform(&r));
 			double ph = 2.0 * M_PI * sim_rng_uniform(&r);
+			if (rev[b])
+				ph = -ph;
 			if (dead[v->ant1[b]] || dead[v->ant2[b]])
 				continue; /* no signal path */
 			for (int p = 0; p < 2; p++) {
-				float complex *x = v->vis + vis_idx(v, (int)(row / nbls), b, ch, p);
+				float complex *x = v->vis + vis_idx(v, (int)(prow / nbls), b, ch, p);
 				if (v->ant1[b] == v->ant2[b])
 					*x += (float)amp;
 				else
@@ -748,9 +850,12 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 	if (rfi->burst_t >= 0) {
 		sim_rng r;
 		sim_rng_seed(&r, sim_mix(sim_mix(sim_mix(c->noise_seed, STREAM_RFI), 1000000u), (uint64_t)sb));
-		for (int b = 0; b < nbls; b++)
+		for (int k = 0; k < nbls; k++)
 			for (int ch = 0; ch < nchan; ch++) {
+				int b = row_of_pair[k];
 				double ph = 2.0 * M_PI * sim_rng_uniform(&r);
+				if (rev[b])
+					ph = -ph;
 				if (dead[v->ant1[b]] || dead[v->ant2[b]])
 					continue;
 				for (int p = 0; p < 2; p++) {
@@ -780,7 +885,12 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 			if (gap >= (double)(n - i))
 				break;
 			i += (size_t)gap;
-			v->vis[i] = NAN + I * NAN;
+			{
+				/* i counts samples in the ascending layout; find the row. */
+				size_t per_row = (size_t)nchan * v->npols, prow = i / per_row;
+				size_t row = prow / nbls * nbls + row_of_pair[prow % nbls];
+				v->vis[row * per_row + i % per_row] = NAN + I * NAN;
+			}
 			if (++i >= n)
 				break;
 		}
@@ -790,6 +900,9 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 out:
 	free(rfi);
 	free(gain);
+	free(pair_of);
+	free(row_of_pair);
+	free(rev);
 	return rc;
 }
 
@@ -1118,6 +1231,7 @@ static int write_truth(const sim_config *c, const sim_result *res, const char *p
 	json_object_object_add(j, "nsub", json_object_new_int(c->nsub));
 	json_object_object_add(j, "ntimes", json_object_new_int(o->ntimes));
 	json_object_object_add(j, "int_time", jnum(o->int_time_s));
+	json_object_object_add(j, "int_time_file", jnum((double)(float)o->int_time_s));
 	json_object_object_add(j, "sefd", jnum(c->sefd_jy));
 	json_object_object_add(j, "sigma_vis", jnum(res->sigma_vis));
 	json_object_object_add(j, "flux_scale", jnum(1.0));
@@ -1152,6 +1266,9 @@ static int write_truth(const sim_config *c, const sim_result *res, const char *p
 		json_object_array_add(times, jnum(sim_time_jd(o, t)));
 	json_object_object_add(j, "time_jd", times);
 	json_object_object_add(j, "antenna_numbers", json_int_list(c->array.active, c->array.nactive, 0));
+	/* The correlator input order that ordered the baselines (antenna numbers). */
+	json_object_object_add(j, "input_order", json_int_list(c->array.order, c->array.nactive, 0));
+	json_object_object_add(j, "reversed_baselines", json_object_new_int(sim_array_reversed(&c->array)));
 	json_object_object_add(j, "dead_antennas", json_int_list(c->dead, c->ndead, 0));
 	json_object_object_add(j, "dead_mode",
 			       json_object_new_string(c->dead_mode == SIM_DEAD_ZERO ? "zero" : "noise"));

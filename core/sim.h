@@ -11,10 +11,14 @@
  * reference test of core/predict also validates the simulator.
  *
  * Conventions follow core/vis.h and ../shared/data/README.md: antenna number =
- * station − 1, names "1".."117"; baselines (a1 <= a2) ordered by a2, then a1
- * (autos last in each run, as the correlator writes them); uvw =
- * R(H_G = −longitude, δ0) · (pos[a2] − pos[a1]), the same every integration;
- * V_obs(a1,a2) = g[a1] · V_true · conj(g[a2]).
+ * station − 1, names "1".."117"; baselines in the correlator's order, built
+ * from its antenna input order o[0..n) as dsa110-antpos get_baselines does:
+ * for j = 0..n−1, for i = 0..j, the row (ant_1, ant_2) = (o[i], o[j]) — so
+ * each run ends with an autocorrelation, and ant_1 > ant_2 wherever the input
+ * order is not ascending (sim_array.order, sim_array_set_order); uvw =
+ * R(H_G = −longitude, δ0) · (pos[ant_2] − pos[ant_1]) of the row as written,
+ * the same every integration; V_obs(a1,a2) = g[a1] · V_true(a1,a2) ·
+ * conj(g[a2]) with V_true(a1,a2) the visibility of that orientation.
  *
  * Determinism: every random quantity comes from xoshiro256** streams derived
  * from the user's seed and the quantity's coordinates (antenna, subband, row),
@@ -39,7 +43,12 @@
 #define SIM_FINE_PER_SUB 48              /* correlator channels per subband */
 #define SIM_FINE_CHAN_HZ 244140.625      /* correlator channel width */
 #define SIM_TOP_CHAN_HZ 1498643200.0     /* centre of the highest channel (sb00, ch 0) */
-#define SIM_INT_TIME_S 12.884901888      /* integration time */
+#define SIM_INT_TIME_S 12.884901888      /* integration time: 96 × 0.134217728 s, the spacing
+					* of the integration centres (docs/simulator.md) */
+/* What the correlator's writer puts in Header/integration_time: the same value
+ * rounded to float32 (dsa110-meridian-fs multiplies a float32 array of ones by
+ * it), 12.884902000427246 s. */
+#define SIM_INT_TIME_FILE_S ((double)(float)SIM_INT_TIME_S)
 #define SIM_DISH_M 4.65
 #define SIM_NSAMPLES 24.0f               /* nsamples the correlator writes */
 #define SIM_SITE_LAT_DEG 37.2339
@@ -68,7 +77,19 @@ typedef struct sim_array {
 	double lat_rad, lon_rad, alt_m; /* site (the reference point of pos_m) */
 	int nactive;
 	int active[SIM_NSTATIONS];    /* antenna numbers in the data, ascending */
+	int order[SIM_NSTATIONS];     /* the same antennas in the correlator's input
+				       * order, which orders the baselines (above) */
 } sim_array;
+
+/* The correlator input order contimg-sim uses by default, as station numbers
+ * (all 117): 1–51, 102, 116, 52–101, 103–115, 117.  The real 96-antenna order
+ * is not in DSA's public repositories; this one is consistent with what is:
+ * the commissioning orders in dsa110-cnf and dsa110-pyutils wire DSA-102 and
+ * DSA-116 in right after a first block of core antennas, and the rows with
+ * ant_1 > ant_2 in 2026 files involve antennas 101 and 115 only
+ * (dsa110-continuum).  With it every reversed row has ant_1 = 101 or 115:
+ * 81 of the 4656 baselines of the 96 default antennas (docs/simulator.md). */
+extern const int sim_dsa110_input_order[SIM_NSTATIONS];
 
 /* The built-in T-shaped layout: 51 stations on an east–west arm, 51 on a
  * north–south arm, 15 outriggers out to ~1.5 km, at the DSA-110 site.  Active
@@ -85,10 +106,24 @@ int sim_array_load_csv(sim_array *a, const char *path, char *err, size_t errlen)
 /* Choose the antennas in the data.  stations: list of active station numbers
  * (1..117), or NULL/0 for the default DSA-110 set; then, when 0 < nants <
  * count, keep nants of them spread evenly over the list (index round(i (n−1) /
- * (nants−1)), which picks the reference groups' 24 of the 96).  -EINVAL on a
- * bad station number or nants. */
+ * (nants−1)), which picks the reference groups' 24 of the 96).  The input
+ * order becomes sim_dsa110_input_order's (sim_array_set_order to change it).
+ * -EINVAL on a bad station number or nants. */
 int sim_array_select(sim_array *a, const int *stations, int nstations, int nants,
 		     char *err, size_t errlen);
+
+/* Set the correlator input order of the active antennas: the order in which
+ * they appear in stations (station numbers 1..117, each at most once;
+ * stations that are not active are skipped, so one list serves any subset),
+ * or ascending antenna numbers when stations is NULL (every row then has
+ * ant_1 <= ant_2, the layout of the reference groups).  -EINVAL, a unchanged,
+ * when a station number is bad or repeated or an active station is missing. */
+int sim_array_set_order(sim_array *a, const int *stations, int nstations, char *err,
+			size_t errlen);
+
+/* Rows with ant_1 > ant_2 among the array's baselines (autos included in the
+ * count of all, nactive (nactive + 1) / 2). */
+int sim_array_reversed(const sim_array *a);
 
 /* Parse "1,5,9-12" into out[] (at most max entries); returns the count or
  * -EINVAL.  Used for station, subband and antenna lists. */
@@ -97,7 +132,8 @@ int sim_parse_list(const char *s, int *out, int max);
 /* ---- observation geometry ---- */
 typedef struct sim_obs {
 	double start_jd;   /* UTC JD of the leading edge of integration 0 */
-	double int_time_s; /* SIM_INT_TIME_S */
+	double int_time_s; /* SIM_INT_TIME_S: spacing of the centres, noise σ; files
+			    * hold it rounded to float32 (vis_set.int_time_s) */
 	int ntimes;
 	int nchan;         /* channels per subband (1..48 divides the subband evenly) */
 	double dec_rad;    /* apparent declination of the pointing */
@@ -126,11 +162,13 @@ void sim_uvw(const double pos1[3], const double pos2[3], double lon_rad, double 
 
 /* Allocate a vis_set for subband sb and fill every piece of metadata: all
  * 117 antennas, the baselines of the active antennas (autos included) in the
- * correlator order, times, uvw (rounded to float32 as stored, so the model
+ * correlator order (a->order, above), times, int_time_s = the float32 value
+ * the correlator writes, uvw (rounded to float32 as stored, so the model
  * matches what a reader sees), frequencies, XX/YY, DRIFT phasing with
  * phase_dec = o->dec_rad and pointing_dec = o->dec_rad + o->pointing_offset_rad
  * (the beam predict_vis applies), telescope OVRO_MMA, instrument DSA.
- * vis = 0, flags = 0, weight = SIM_NSAMPLES.  Caller frees with vis_free. */
+ * vis = 0, flags = 0 (the writer never sets a flag), weight = SIM_NSAMPLES.
+ * Caller frees with vis_free. */
 int sim_meta_new(const sim_array *a, const sim_obs *o, int sb, vis_set **ret,
 		 char *err, size_t errlen);
 /* Refill the metadata of an existing set of the right shape for subband sb
@@ -215,9 +253,17 @@ int sim_write_group(const sim_config *c, sim_result *ret, char *err, size_t errl
 /* Fill the data of one subband (v from sim_meta_new/sim_meta_set_subband with
  * subband sb and c's array and shape): V = g[a1] (M + SEFD·[auto]) conj(g[a2])
  * + noise with M from predict_vis (DRIFT), then dead antennas, RFI, NaNs.
+ * The random numbers belong to the unordered antenna pair, not to the row:
+ * the same seed in any baseline order gives the same visibilities, those of
+ * a row with ant_1 > ant_2 being the complex conjugates (to float rounding)
+ * of the pair's ascending twin, noise and RFI included; the ascending order
+ * reproduces the simulator's output before baseline orders existed, bit for
+ * bit.  v may hold the active antennas' baselines in any order and
+ * orientation, each pair once.
  * res (may be NULL) accumulates predict_s/noise_s and gets the RFI plan.
  * Exposed for tests and benchmarks (no file I/O).  -EINVAL on a shape
- * mismatch, -ENOMEM, or predict_vis's error. */
+ * mismatch or a baseline set that is not every pair once, -ENOMEM, or
+ * predict_vis's error. */
 int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 		     char *err, size_t errlen);
 

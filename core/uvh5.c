@@ -937,6 +937,8 @@ static int check_layout(ctx *c, char *err, size_t errlen)
 			imax = c->inttime[i];
 		if (c->ant1[i] == c->ant2[i])
 			h->has_autos = 1;
+		else if (c->ant1[i] > c->ant2[i])
+			h->reversed_rows++;
 	}
 	h->integration_time_s = c->inttime[0];
 	if (imax - imin > 1e-6 * fabs(imax))

@@ -41,6 +41,8 @@ typedef struct uvh5_header {
 	int has_ra;              /* ra_rad valid (sidereal phase centre) */
 	double ra_rad;
 	int has_autos;
+	int reversed_rows;       /* rows with ant_1 > ant_2 (correlator order; valid
+				  * data, core/vis.h: nothing conjugates them) */
 	int freq_descending;     /* freq_array decreases along the channel axis */
 	double lat_rad, lon_rad, alt_m;
 	int imageable;           /* 1 when uvh5_read() can load it into a vis_set */

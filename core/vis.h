@@ -11,6 +11,9 @@
  * Conventions (see docs/conventions.md for the full statement):
  *  - Baseline b joins antenna numbers ant1[b] and ant2[b]; uvw = pos(ant2) − pos(ant1)
  *    in metres, in the frame of the phase centre.  V(a1,a2) = <conj(E(a1)) E(a2)>.
+ *    Baselines come in any order and either orientation: the correlator's
+ *    files have rows with ant1 > ant2, which mean exactly that (nothing
+ *    conjugates or swaps them; code must not assume ant1 <= ant2).
  *  - Phase sign: a source at direction cosines (l, m, n) relative to the phase
  *    centre contributes S · exp(+2πi (u l + v m + w (n − 1)) ν / c) — the
  *    convention of the DSA-110 correlator's files, pyuvdata and the Measurement

@@ -41,6 +41,12 @@ static const char usage[] =
 "                           default: a built-in T-shaped layout\n"
 "  --active LIST            active station numbers, e.g. 1-9,11-20 (default: all but\n"
 "                           10,21-23,52-67,117)\n"
+"  --order dsa110|ascending|LIST\n"
+"                           the correlator's antenna input order, which orders the\n"
+"                           baselines: dsa110 (default; 1-51,102,116,52-101,103-115,117,\n"
+"                           so some rows have ant_1 > ant_2, as in the real files),\n"
+"                           ascending (every row ant_1 <= ant_2, as in the reference\n"
+"                           groups) or station numbers (inactive ones are skipped)\n"
 "  --start ISO|now          UTC start of the group (default 2026-03-01T05:49:14.410)\n"
 "  --dec DEG                apparent declination of the pointing (default 54.9, or the\n"
 "                           calibrator's apparent declination with --calibrator)\n"
@@ -88,7 +94,7 @@ enum {
 	OPT_SUBBANDS, OPT_NTIMES, OPT_SKY, OPT_RANDOM, OPT_CAL, OPT_SEFD, OPT_SEED, OPT_GAINS,
 	OPT_NO_GAINS, OPT_RFI, OPT_DEAD, OPT_DEAD_MODE, OPT_MISSING, OPT_CORRUPT,
 	OPT_CORRUPT_MODE, OPT_NANS, OPT_JITTER, OPT_STREAM, OPT_INTERVAL, OPT_STEP, OPT_THREADS,
-	OPT_FULL, OPT_TINY, OPT_NO_TRUTH, OPT_QUIET, OPT_HELP, OPT_VARY, OPT_POINTING_OFFSET,
+	OPT_FULL, OPT_TINY, OPT_NO_TRUTH, OPT_QUIET, OPT_HELP, OPT_VARY, OPT_POINTING_OFFSET, OPT_ORDER,
 };
 
 static const struct option longopts[] = {
@@ -127,6 +133,7 @@ static const struct option longopts[] = {
 	{"help", no_argument, 0, OPT_HELP},
 	{"vary", required_argument, 0, OPT_VARY},
 	{"pointing-offset", required_argument, 0, OPT_POINTING_OFFSET},
+	{"order", required_argument, 0, OPT_ORDER},
 	{0, 0, 0, 0},
 };
 
@@ -241,6 +248,7 @@ int main(int argc, char **argv)
 	char err[ERR_LEN] = "";
 	const char *stations_csv = NULL, *sky_csv = NULL, *start_iso = NULL;
 	int active[SIM_NSTATIONS], nactive = 0, nants = 0, nrandom = -1, dec_set = 0;
+	int order[SIM_NSTATIONS], norder = -1; /* --order: -1 dsa110, 0 ascending, > 0 a list */
 	int nstream = 1, quiet = 0, opt, rc, status = 0, list[4096], n;
 	int preset = 0, given[4] = {0, 0, 0, 0}; /* --nants, --nchan-per-subband, --subbands, --ntimes */
 	vary_opt vary[MAX_VARY];
@@ -385,6 +393,18 @@ int main(int argc, char **argv)
 		case OPT_NO_TRUTH: c.write_truth = 0; break;
 		case OPT_QUIET: quiet = 1; break;
 		case OPT_HELP: fputs(usage, stdout); return 0;
+		case OPT_ORDER:
+			if (strcmp(optarg, "dsa110") == 0) {
+				norder = -1;
+			} else if (strcmp(optarg, "ascending") == 0) {
+				norder = 0;
+			} else {
+				norder = sim_parse_list(optarg, order, SIM_NSTATIONS);
+				if (norder < 1)
+					return bad("bad --order '%s' (dsa110, ascending or station numbers)",
+						   optarg);
+			}
+			break;
 		case OPT_VARY:
 			if (nvary >= MAX_VARY || parse_vary(optarg, &vary[nvary]))
 				return bad("bad --vary '%s' (NAME,DEPTH,MJD0,WIDTH_DAYS; at most 16)", optarg);
@@ -417,6 +437,11 @@ int main(int argc, char **argv)
 	rc = sim_array_select(&c.array, nactive ? active : NULL, nactive, nants, err, sizeof err);
 	if (rc)
 		return bad("%s", err);
+	if (norder >= 0) {
+		rc = sim_array_set_order(&c.array, norder ? order : NULL, norder, err, sizeof err);
+		if (rc)
+			return bad("bad --order: %s", err);
+	}
 
 	/* Times and pointing. */
 	if (start_iso && strcmp(start_iso, "now") == 0) {

@@ -59,6 +59,11 @@ static void print_text(const char *path, const uvh5_header *h)
 	else
 		printf("dec (deg):            none\n");
 	printf("autos present:        %s\n", h->has_autos ? "yes" : "no");
+	if (h->nblts == h->ntimes * h->nbls && h->ntimes > 0)
+		printf("ant_1 > ant_2:        %d of %d baselines (correlator order)\n",
+		       h->reversed_rows / h->ntimes, h->nbls);
+	else
+		printf("ant_1 > ant_2:        %d of %d rows\n", h->reversed_rows, h->nblts);
 	printf("imageable:            %s%s\n", h->imageable ? "yes" : "no: ",
 	       h->imageable ? "" : h->not_imageable);
 }
@@ -103,6 +108,7 @@ static int print_json(const char *path, const uvh5_header *h)
 	json_object_object_add(o, "dec_deg",
 			       h->has_dec ? json_object_new_double(h->dec_rad * 180 / M_PI) : NULL);
 	json_object_object_add(o, "has_autos", json_object_new_boolean(h->has_autos));
+	json_object_object_add(o, "reversed_rows", json_object_new_int(h->reversed_rows));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return 0;

@@ -21,8 +21,13 @@ pass=0; fail=0
 run_one() { # label command...
 	label=$1; shift
 	out="$LOG/$(echo "$label" | tr '/ ' '__').out"
-	TMPDIR=$(mktemp -d "$LOG/t-XXXXXX") "$@" >"$out" 2>"$out.err"
+	# Each test's scratch directory lives in this run's own directory and goes
+	# when the test ends: another run of this script (another checkout on the
+	# same machine) never loses its files to this one.
+	tmp=$(mktemp -d "$LOG/t-XXXXXX")
+	TMPDIR=$tmp "$@" >"$out" 2>"$out.err"
 	rc=$?
+	rm -rf "$tmp"
 	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; echo "not ok - $label (exit $rc)" >>"$out"; fi
 	pass=$((pass + p)); fail=$((fail + f))
@@ -41,8 +46,6 @@ if [ -n "$A" ]; then
 		run_one "asan:$t" "$t"
 	done
 fi
-# Only this run's scratch directories (another suite may be running beside it).
-rm -rf "$LOG"/t-* 2>/dev/null
 echo
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -177,8 +177,10 @@ static void test_reference_geometry(void)
 		return;
 	}
 	CHECK(arr.nactive == 96, "default active = %d", arr.nactive);
-	/* The reference's 24 antennas are the even spread over the default 96. */
+	/* The reference's 24 antennas are the even spread over the default 96;
+	 * its baselines are in ascending order (every row ant_1 <= ant_2). */
 	CHECK_OK(sim_array_select(&arr, NULL, 0, 24, err, sizeof err), err);
+	CHECK_OK(sim_array_set_order(&arr, NULL, 0, err, sizeof err), err);
 
 	for (int sb = 0; sb < 16; sb++) {
 		if (!ref_file(dir, sb, path, sizeof path)) {
@@ -290,7 +292,8 @@ static void test_reference_data(void)
 	sim_config_init(&c);
 	if (!g || sim_array_load_csv(&c.array, test_data("dsa110/DSA110_Station_Coordinates.csv"),
 				     err, sizeof err) ||
-	    sim_array_select(&c.array, NULL, 0, 24, err, sizeof err)) {
+	    sim_array_select(&c.array, NULL, 0, 24, err, sizeof err) ||
+	    sim_array_set_order(&c.array, NULL, 0, err, sizeof err)) {
 		CHECK(0, "%s", err);
 		goto out;
 	}
@@ -499,8 +502,12 @@ static void test_noise_level(void)
 	if (!v)
 		return;
 	CHECK_OK(sim_fill_subband(&c, 4, v, NULL, err, sizeof err), err);
-	sigma = sim_sigma_vis(c.sefd_jy, v->chan_width_hz, v->int_time_s);
-	CHECK_NEAR(sigma, 0.9162052611651776, 1e-9);
+	/* The noise follows the exact integration time; the set (and the file)
+	 * carry it rounded to float32, as the correlator's writer stores it. */
+	sigma = sim_sigma_vis(c.sefd_jy, v->chan_width_hz, c.obs.int_time_s);
+	CHECK_NEAR(sigma, 0.9162052611651776, 1e-12);
+	CHECK(v->int_time_s == 12.884902000427246, "int_time_s %.17g", v->int_time_s);
+	CHECK(c.obs.int_time_s == 12.884901888);
 	for (int t = 0; t < v->ntimes; t++)
 		for (int b = 0; b < v->nbls; b++)
 			for (int ch = 0; ch < v->nchan; ch++)
@@ -576,15 +583,32 @@ static void test_gains_roundtrip(void)
 	CHECK_OK(gaintab_divide(v, g, 1, err, sizeof err), err);
 	if (model) {
 		predict_params pp;
+		double maxrev = 0, maxrev_cross = 0;
+		long nrev = 0;
 		predict_params_default(&pp);
 		CHECK_OK(predict_vis(model, &sky, &pp, PREDICT_OVERWRITE, err, sizeof err), err);
 		for (size_t i = 0; i < vis_nsamples(v); i++) {
+			int b = (int)(i / ((size_t)v->nchan * v->npols) % v->nbls);
+			double d = cabsf(v->vis[i] - model->vis[i]);
 			peak = fmax(peak, cabsf(model->vis[i]));
-			maxrel = fmax(maxrel, cabsf(v->vis[i] - model->vis[i]));
+			maxrel = fmax(maxrel, d);
 			CHECK(v->flags[i] == 0);
+			if (v->ant1[b] > v->ant2[b]) {
+				/* The same rows against the wrong orientation's model. */
+				maxrev = fmax(maxrev, d);
+				maxrev_cross = fmax(maxrev_cross, cabsf(v->vis[i] - conjf(model->vis[i])));
+				nrev++;
+			}
 		}
+		/* The default (correlator) order has rows with ant_1 > ant_2: the
+		 * gains of those rows follow the same relation, g[ant_1] V conj(g[ant_2]). */
+		printf("# gains: residual after dividing the true gains %.2g of peak %.3g Jy; "
+		       "%ld samples on rows with ant_1 > ant_2: %.2g (against the conjugate model %.3g)\n",
+		       maxrel, peak, nrev, maxrev, maxrev_cross);
+		CHECK(nrev > 0, "no reversed rows in the default order");
 		CHECK(peak > 0.5, "model peak %g", peak);
 		CHECK(maxrel < 1e-5 * peak, "residual after dividing the true gains: %g of %g", maxrel, peak);
+		CHECK(maxrev_cross > 0.1 * peak, "the test cannot tell the orientation: %g", maxrev_cross);
 	}
 	/* time_jd is stored next to time_mjd, like the reference truth gains. */
 	{
@@ -704,6 +728,206 @@ static void test_damage(void)
 	if (nrfi > 0 && nother > 0)
 		CHECK(rfi_pow / nrfi > 100 * other_pow / nother, "RFI power %g vs %g",
 		      rfi_pow / nrfi, other_pow / nother);
+	vis_free(v);
+}
+
+/* The correlator's input order and the baselines it makes (dsa110-antpos
+ * get_baselines: for j, for i <= j, the row (o[i], o[j])). */
+static void test_input_order(void)
+{
+	char err[ERR_LEN] = "";
+	sim_array a;
+	sim_obs obs;
+	vis_set *v = NULL;
+	int seen[SIM_NSTATIONS][SIM_NSTATIONS];
+	int nrev = 0, rev_other = 0, twice = 0, auto_last = 1, a2_down = 0;
+
+	sim_array_builtin(&a);
+	CHECK(a.nactive == 96 && sim_array_reversed(&a) == 81, "default: %d antennas, %d reversed",
+	      a.nactive, sim_array_reversed(&a));
+	memset(&obs, 0, sizeof obs);
+	obs.start_jd = 2461100.74;
+	obs.int_time_s = SIM_INT_TIME_S;
+	obs.ntimes = 2;
+	obs.nchan = 1;
+	obs.dec_rad = 0.9;
+	CHECK_OK(sim_meta_new(&a, &obs, 0, &v, err, sizeof err), err);
+	if (!v)
+		return;
+	memset(seen, 0, sizeof seen);
+	for (int b = 0; b < v->nbls; b++) {
+		int p = v->ant1[b], q = v->ant2[b];
+		int lo = p < q ? p : q, hi = p < q ? q : p;
+		twice += seen[lo][hi]++ > 0;
+		if (p > q) {
+			nrev++;
+			/* Every reversed row starts at antenna 101 or 115 (DSA-102, DSA-116). */
+			rev_other += p != 101 && p != 115;
+		}
+		if (b + 1 == v->nbls || v->ant2[b + 1] != q) {
+			/* A run (one ant_2) ends with its autocorrelation. */
+			auto_last &= p == q;
+			a2_down += b + 1 < v->nbls && v->ant2[b + 1] < q;
+		}
+	}
+	printf("# default input order, 96 antennas: %d baselines, %d with ant_1 > ant_2 "
+	       "(ant_1 101 or 115: %d), runs of ant_2 going down %d times\n",
+	       v->nbls, nrev, nrev - rev_other, a2_down);
+	CHECK(v->nbls == 4656 && nrev == 81 && rev_other == 0 && twice == 0 && auto_last,
+	      "nbls %d reversed %d other %d twice %d", v->nbls, nrev, rev_other, twice);
+	CHECK(a2_down == 1, "ant_2 runs: %d descents", a2_down);
+	/* uvw of every row, reversed ones included: pos[ant_2] − pos[ant_1]. */
+	{
+		double worst = 0;
+		for (int b = 0; b < v->nbls; b++) {
+			double uvw[3];
+			sim_uvw(a.ants[v->ant1[b]].pos_m, a.ants[v->ant2[b]].pos_m, a.lon_rad, obs.dec_rad,
+				uvw);
+			for (int k = 0; k < 3; k++)
+				worst = fmax(worst, fabs(v->uvw_m[3 * b + k] - (double)(float)uvw[k]));
+		}
+		CHECK(worst == 0, "uvw differs by %g m", worst);
+	}
+	vis_free(v);
+
+	/* Subsets keep the order; the presets have reversed rows too. */
+	CHECK_OK(sim_array_select(&a, NULL, 0, 8, err, sizeof err), err);
+	CHECK(sim_array_reversed(&a) == 4 && a.order[4] == 101 && a.order[5] == 115,
+	      "tiny: %d reversed", sim_array_reversed(&a));
+	CHECK_OK(sim_array_select(&a, NULL, 0, 24, err, sizeof err), err);
+	CHECK(sim_array_reversed(&a) == 11, "24 antennas: %d reversed", sim_array_reversed(&a));
+	CHECK_OK(sim_array_set_order(&a, NULL, 0, err, sizeof err), err);
+	CHECK(sim_array_reversed(&a) == 0);
+	{
+		int desc[SIM_NSTATIONS], bad[3] = {5, 5, 1};
+		for (int i = 0; i < SIM_NSTATIONS; i++)
+			desc[i] = SIM_NSTATIONS - i;
+		CHECK_OK(sim_array_set_order(&a, desc, SIM_NSTATIONS, err, sizeof err), err);
+		CHECK(sim_array_reversed(&a) == 24 * 23 / 2, "descending: %d", sim_array_reversed(&a));
+		CHECK(sim_array_set_order(&a, bad, 3, err, sizeof err) == -EINVAL &&
+		      strstr(err, "twice"), "%s", err);
+		CHECK(sim_array_set_order(&a, desc, 100, err, sizeof err) == -EINVAL &&
+		      strstr(err, "not in the list"), "%s", err);
+		desc[0] = 118;
+		CHECK(sim_array_set_order(&a, desc, 3, err, sizeof err) == -EINVAL);
+		CHECK(sim_array_reversed(&a) == 24 * 23 / 2, "a failed call changed the order");
+	}
+}
+
+/* The same group in any baseline order: the rows are a permutation of the
+ * ascending layout's, those with ant_1 > ant_2 carrying the conjugate (and
+ * −uvw) of their ascending twin, with gains, sky, noise, RFI, NaNs and a dead
+ * antenna.  So nothing a pipeline computes may depend on the order beyond
+ * rounding.  Orders: ascending, the default, and descending (every cross row
+ * reversed). */
+static void test_order_equivalence(void)
+{
+	char err[ERR_LEN] = "";
+	sim_config c;
+	sky_model sky;
+	vis_set *v[3] = {NULL, NULL, NULL};
+	int desc[SIM_NSTATIONS];
+
+	for (int i = 0; i < SIM_NSTATIONS; i++)
+		desc[i] = SIM_NSTATIONS - i;
+	sky_init(&sky);
+	sim_config_init(&c);
+	c.obs.ntimes = 4;
+	c.obs.nchan = 48;
+	c.rfi = 1;
+	c.nan_frac = 0.002;
+	c.seed = c.noise_seed = 17;
+	c.dead[0] = 115; /* DSA-116, an antenna of the reversed rows */
+	c.ndead = 1;
+	CHECK_OK(sim_array_select(&c.array, NULL, 0, 24, err, sizeof err), err);
+	small_sky(&sky, &c);
+	c.sky = &sky;
+	for (int k = 0; k < 3; k++) {
+		int rc = k == 0 ? sim_array_set_order(&c.array, NULL, 0, err, sizeof err)
+		       : k == 1 ? sim_array_select(&c.array, NULL, 0, 24, err, sizeof err)
+				: sim_array_set_order(&c.array, desc, SIM_NSTATIONS, err, sizeof err);
+		CHECK_OK(rc, err);
+		CHECK_OK(sim_meta_new(&c.array, &c.obs, 0, &v[k], err, sizeof err), err);
+		if (v[k])
+			CHECK_OK(sim_fill_subband(&c, 0, v[k], NULL, err, sizeof err), err);
+	}
+	for (int k = 1; k < 3 && v[0] && v[k]; k++) {
+		const vis_set *A = v[0], *B = v[k];
+		size_t per = (size_t)B->nchan * B->npols;
+		long nrev = 0, nsamp = 0, nan_mismatch = 0, missing = 0;
+		double worst = 0, uvw_worst = 0, peak = 0;
+		for (int b = 0; b < B->nbls; b++) {
+			int p = B->ant1[b], q = B->ant2[b], r = p > q, twin = -1;
+			for (int j = 0; j < A->nbls && twin < 0; j++)
+				if (A->ant1[j] == (r ? q : p) && A->ant2[j] == (r ? p : q))
+					twin = j;
+			if (twin < 0) {
+				missing++;
+				continue;
+			}
+			nrev += r;
+			for (int t = 0; t < B->ntimes; t++) {
+				const float complex *x = B->vis + ((size_t)t * B->nbls + b) * per;
+				const float complex *y = A->vis + ((size_t)t * A->nbls + twin) * per;
+				for (int kk = 0; kk < 3; kk++) {
+					double u = B->uvw_m[((size_t)t * B->nbls + b) * 3 + kk];
+					double w = A->uvw_m[((size_t)t * A->nbls + twin) * 3 + kk];
+					uvw_worst = fmax(uvw_worst, fabs(u - (r ? -w : w)));
+				}
+				for (size_t i = 0; i < per; i++) {
+					float complex yy = r ? conjf(y[i]) : y[i];
+					if (isnan(crealf(x[i])) || isnan(crealf(yy))) {
+						nan_mismatch += isnan(crealf(x[i])) != isnan(crealf(yy));
+						continue;
+					}
+					peak = fmax(peak, cabsf(yy));
+					worst = fmax(worst, cabsf(x[i] - yy));
+					nsamp++;
+				}
+			}
+		}
+		printf("# order %s vs ascending: %d baselines, %ld with ant_1 > ant_2; %ld samples, "
+		       "max |V - V_twin| %.3g Jy (peak %.3g Jy), NaN positions differ %ld, max |uvw + uvw_twin| %.3g m\n",
+		       k == 1 ? "default" : "descending", B->nbls, nrev, nsamp, worst, peak,
+		       nan_mismatch, uvw_worst);
+		CHECK(missing == 0 && nrev == (k == 1 ? 11 : 24 * 23 / 2), "missing %ld, reversed %ld",
+		      missing, nrev);
+		CHECK(worst <= 1e-6 * peak, "data differ by %g of %g", worst, peak);
+		CHECK(nan_mismatch == 0 && uvw_worst == 0);
+	}
+	for (int k = 0; k < 3; k++)
+		vis_free(v[k]);
+	sky_release(&sky);
+}
+
+/* What the file says: Header/integration_time is the float32 value the
+ * correlator's writer stores; the centres step by the exact τ. */
+static void test_file_integration_time(void)
+{
+	char err[ERR_LEN] = "", dir[1024], path[1024];
+	sim_config c;
+	sim_result res;
+	vis_set *v = NULL;
+
+	snprintf(dir, sizeof dir, "%s/inttime", test_tmpdir());
+	tiny_config(&c, dir, NULL);
+	c.nsub = 1;
+	c.write_truth = 0;
+	CHECK_OK(sim_write_group(&c, &res, err, sizeof err), err);
+	CHECK(ref_file(dir, 0, path, sizeof path));
+	CHECK_OK(uvh5_read(path, &v, err, sizeof err), err);
+	if (!v)
+		return;
+	printf("# file: integration_time %.17g s (float32 of %.12g); centre 2 - centre 0 = %.9f s\n",
+	       v->int_time_s, SIM_INT_TIME_S, (v->time_jd[2] - v->time_jd[0]) * ASTRO_DAY_S);
+	CHECK(v->int_time_s == 12.884902000427246 && v->int_time_s == SIM_INT_TIME_FILE_S);
+	for (int t = 0; t < v->ntimes; t++)
+		CHECK(v->time_jd[t] == sim_time_jd(&c.obs, t), "time %d", t);
+	for (size_t i = 0; i < vis_nsamples(v); i++)
+		if (v->flags[i]) {
+			CHECK(0, "the writer set a flag at sample %zu", i);
+			break;
+		}
 	vis_free(v);
 }
 
@@ -837,6 +1061,9 @@ int main(void)
 	RUN(test_gains_roundtrip);
 	RUN(test_missing_corrupt);
 	RUN(test_damage);
+	RUN(test_input_order);
+	RUN(test_order_equivalence);
+	RUN(test_file_integration_time);
 	RUN(test_transit_and_random_sky);
 	RUN(test_pointing_offset);
 	return TEST_DONE();

@@ -216,14 +216,15 @@ static void test_real_files(void)
 	static const struct {
 		const char *file, *tel, *version;
 		int nblts, nfreqs, npols, rank, vtype, imageable;
+		int reversed; /* rows with ant_1 > ant_2, counted with h5py */
 	} cases[] = {
-		{ "zen.2458661.23480.HH.uvh5", "HERA", "", 200, 4, 2, 4, UVH5_VIS_C16, 1 },
-		{ "zen.2458432.34569.uvh5", "HERA", "1.2", 80, 64, 4, 3, UVH5_VIS_I32, 1 },
-		{ "zen.2458098.45361.HH_downselected.uvh5", "HERA", "0.1", 360, 64, 2, 4, UVH5_VIS_C8, 1 },
+		{ "zen.2458661.23480.HH.uvh5", "HERA", "", 200, 4, 2, 4, UVH5_VIS_C16, 1, 20 },
+		{ "zen.2458432.34569.uvh5", "HERA", "1.2", 80, 64, 4, 3, UVH5_VIS_I32, 1, 24 },
+		{ "zen.2458098.45361.HH_downselected.uvh5", "HERA", "0.1", 360, 64, 2, 4, UVH5_VIS_C8, 1, 0 },
 		{ "ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5", "ATA", "1.2", 406, 16, 4, 3,
-		  UVH5_VIS_C8, 1 },
-		{ "1061315448_20130823175130_mini_vv_07_01.uvh5", "MWA", "", 8256, 1, 4, 4, UVH5_VIS_C16, 1 },
-		{ "simulated_bda_file.uvh5", "mock-HERA", "", 17, 4, 2, 4, UVH5_VIS_C16, 0 },
+		  UVH5_VIS_C8, 1, 30 },
+		{ "1061315448_20130823175130_mini_vv_07_01.uvh5", "MWA", "", 8256, 1, 4, 4, UVH5_VIS_C16, 1, 0 },
+		{ "simulated_bda_file.uvh5", "mock-HERA", "", 17, 4, 2, 4, UVH5_VIS_C16, 0, 0 },
 	};
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		char rel[256], err[ERR_LEN] = "";
@@ -245,13 +246,21 @@ static void test_real_files(void)
 		CHECK(h.data_rank == cases[k].rank && h.vis_type == cases[k].vtype, "%s rank %d type %d",
 		      cases[k].file, h.data_rank, h.vis_type);
 		CHECK(h.imageable == cases[k].imageable, "%s: %s", cases[k].file, h.not_imageable);
+		CHECK(h.reversed_rows == cases[k].reversed, "%s: %d rows with ant_1 > ant_2",
+		      cases[k].file, h.reversed_rows);
 		r = uvh5_read(path, &v, err, sizeof err);
 		if (cases[k].imageable) {
 			size_t flagged = 0, nonfinite = 0;
+			int nrev = 0;
 			CHECK(r == 0 && v, "%s: %s", cases[k].file, err);
 			if (!v)
 				continue;
 			CHECK((int)((size_t)v->ntimes * v->nbls) == h.nblts && v->nchan == h.nfreqs);
+			/* Rows with ant_1 > ant_2 are kept as they are (not swapped). */
+			for (int b = 0; b < v->nbls; b++)
+				nrev += v->ant1[b] > v->ant2[b];
+			CHECK(nrev * v->ntimes == cases[k].reversed, "%s: %d reversed baselines read",
+			      cases[k].file, nrev);
 			for (size_t i = 0; i < vis_nsamples(v); i++) {
 				flagged += (v->flags[i] & VIS_FLAG_INPUT) != 0;
 				nonfinite += !isfinite(crealf(v->vis[i])) || !isfinite(cimagf(v->vis[i]));
@@ -432,6 +441,21 @@ static void test_roundtrip_dsa110(void)
 		CHECK(sets_equal(v, w, why, sizeof why), "differs after the round trip: %s", why);
 		CHECK(w->has_pointing_dec && w->pointing_dec_rad == v->pointing_dec_rad);
 	}
+	/* Rows with ant_1 > ant_2 (the correlator's order) are written and read
+	 * back as they are: baselines 1 and 6 turned round. */
+	for (int k = 0; k < 2; k++) {
+		int b = k ? 6 : 1, t = v->ant1[b];
+		v->ant1[b] = v->ant2[b];
+		v->ant2[b] = t;
+	}
+	vis_free(w);
+	w = NULL;
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_DSA110, err, sizeof err), err);
+	CHECK_OK(uvh5_read_header(path, &h, err, sizeof err), err);
+	CHECK(h.reversed_rows == 2 * v->ntimes && h.imageable, "%d reversed rows", h.reversed_rows);
+	CHECK_OK(uvh5_read(path, &w, err, sizeof err), err);
+	if (w)
+		CHECK(sets_equal(v, w, why, sizeof why), "reversed rows: differs after the round trip: %s", why);
 	/* A fixed-phase set cannot be written in the drift-only DSA-110 layout. */
 	v->phase_type = VIS_PHASE_FIXED;
 	CHECK(uvh5_write(path, v, UVH5_LAYOUT_DSA110, err, sizeof err) == -EINVAL);

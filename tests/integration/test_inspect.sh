@@ -97,6 +97,28 @@ check "BDA file: reported (Nblts 17, phase type unknown, no autos)" \
 check "BDA file: text gives the precise reason it cannot be imaged" \
 	grep -q '^imageable: *no: .*Nblts 17 is not Ntimes 15 x Nbls 6.*not rectangular' "$T/bda.txt"
 
+# Rows with ant_1 > ant_2 (a correlator's baseline order): three of the real
+# pyuvdata files have them (counted with h5py: ATA 30 of 406 rows, HERA
+# int32 24 of 80, HERA old 20 of 200), the MWA file and the reference (ascending
+# order) none.  The key is an addition to the 21 keys above.
+check "reversed rows: ATA 30, HERA int32 24, HERA old 20, MWA 0, reference 0" \
+	test "$(jval "$T/ata.json" reversed_rows)/$(jval "$T/int.json" reversed_rows)/$(jval "$T/old.json" reversed_rows)/$(jval "$T/mwa.json" reversed_rows)/$(jval "$T/ref.json" reversed_rows)" = 30/24/20/0/0
+check "reference: text says 0 of 300 baselines have ant_1 > ant_2" \
+	grep -q '^ant_1 > ant_2: *0 of 300 baselines' "$T/ref.txt"
+# contimg-sim's default is the correlator's order: 4 of the 36 baselines of
+# --tiny are reversed; the file's integration time is the float32 value the
+# correlator writes, 12.884902000427246 s.
+"$BIN/contimg-sim" --tiny --subbands 1 --out "$T/sim" --quiet --no-truth
+"$CTL" inspect --json "$T"/sim/*_sb00.hdf5 >"$T/sim.json"
+"$CTL" inspect "$T"/sim/*_sb00.hdf5 >"$T/sim.txt"
+check "contimg-sim --tiny: 16 reversed rows (4 baselines x 4 integrations)" \
+	test "$(jval "$T/sim.json" reversed_rows)" = 16
+check "contimg-sim --tiny: text says 4 of 36 baselines" \
+	grep -q '^ant_1 > ant_2: *4 of 36 baselines (correlator order)' "$T/sim.txt"
+check "contimg-sim: integration_time 12.884902000427246 s (float32)" \
+	test "$(jval "$T/sim.json" integration_time_s)" = 12.884902000427246
+sed -n 's/^ant_1 > ant_2: */# sim --tiny: ant_1 > ant_2: /p' "$T/sim.txt"
+
 # Errors: the reason on stderr, exit 2, the readable files still reported.
 printf 'not hdf5\n' >"$T/bad.hdf5"
 "$CTL" inspect --json "$REF" "$T/missing.hdf5" "$T/bad.hdf5" >"$T/err.out" 2>"$T/err.err"

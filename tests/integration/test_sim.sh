@@ -33,6 +33,22 @@ else
 	fail "contimgctl not built"
 fi
 
+# Baseline order: the correlator's input order by default (rows with
+# ant_1 > ant_2), the old ascending layout on request, or a station list.
+# (truthkey FILE KEY: the value of a number or list key of a truth JSON.)
+truthkey() { tr -d ' \n' <"$1" | sed -n "s/.*\"$2\":\(\[[0-9,]*\]\|[0-9][0-9]*\).*/\1/p"; }
+$SIM --tiny --subbands 1 --order ascending --out "$T/asc" --quiet
+check "--order ascending: no row with ant_1 > ant_2" test "$(truthkey "$T"/asc/truth_*.json reversed_baselines)" = 0
+check "default order: 4 reversed baselines" test "$(truthkey "$T"/g/truth_*.json reversed_baselines)" = 4
+check "default order: input order 0,15,31,45,101,115,74,88 (DSA-102, DSA-116 after the EW arm)" \
+	test "$(truthkey "$T"/g/truth_*.json input_order)" = "[0,15,31,45,101,115,74,88]"
+$SIM --tiny --subbands 1 --order 117,116,102,89,75,46,32,16,1 --out "$T/desc" --quiet
+check "--order LIST: descending stations reverse every cross row (28 of 36)" \
+	test "$(truthkey "$T"/desc/truth_*.json reversed_baselines)" = 28
+$SIM --tiny --order 1,2,3 --out "$T/bad2" 2>"$T/bad2.err"
+check "--order LIST without an active station is refused (exit 2)" test $? = 2
+check "... with the reason" grep -q 'active station .* is not in the list' "$T/bad2.err"
+
 # Missing and corrupt subbands.
 check "missing + corrupt group is written" $SIM --tiny --out "$T/m" --missing 3,7 --corrupt 5 --quiet
 check "missing subbands are not written" sh -c \

@@ -7,7 +7,9 @@
 # that kind of shared error (docs/conventions.md, ../shared/data/README.md).
 #
 # Forward (WSClean → contimg), tests/wsclean/oracle.py:
-#   ms     a Measurement Set of one integration, 28 real DSA-110 stations,
+#   ms     a Measurement Set of one integration, 28 real DSA-110 stations
+#          in the correlator's baseline order (21 of 406 rows with
+#          ant_1 > ant_2, as in the real files and contimg-sim's default),
 #          16 subbands × 2 channels over the band, whose UVW are exactly a
 #          DSA file's uvw_array, R(H_G = −longitude, δ0)·(pos[a2] − pos[a1]),
 #          and whose PHASE_DIR is the drift phase centre (hour angle 0, δ0)

@@ -12,8 +12,9 @@ WSClean.  Run with /usr/bin/python3 (Debian's python3-casacore, -astropy,
 
   oracle.py ms DIR --template GROUP_DIR [--time ISO] [--dec DEG]
       DIR/oracle.ms: one integration (centre ISO, UTC), STATIONS of the
-      template group's antenna_positions, every pair a1 <= a2 in the
-      correlator's order, 16 subbands x 2 channels of 5.86 MHz over the
+      template group's antenna_positions, every pair in the correlator's
+      order (STATIONS is the input order: 21 rows have ant_1 > ant_2, as in
+      the real files), 16 subbands x 2 channels of 5.86 MHz over the
       DSA-110 band, UVW = the DSA file's uvw_array (float32) unchanged, DATA
       zero, PHASE_DIR = the drift phase centre (below).  DIR/setup.json keeps
       what `group` needs.
@@ -114,9 +115,14 @@ C = 299792458.0
 # east-west arm, 8 on the north-south arm and 8 outriggers chosen for long
 # east-west as well as north-south baselines, so that one integration gives
 # a beam CLEAN can deconvolve and a position can be fitted along either axis.
+# Listed in the correlator's input order that contimg-sim uses by default
+# (docs/simulator.md): DSA-102 and DSA-116 right after the east-west arm, so
+# the rows (102, x) and (116, x) of the stations after them have
+# ant_1 > ant_2 (21 of the 406 baselines), which WSClean takes as they are.
 STATIONS = [2, 6, 11, 15, 20, 25, 29, 33, 37, 42, 46, 51,
-            68, 72, 77, 82, 87, 92, 97, 102,
-            103, 104, 106, 109, 111, 114, 115, 116]
+            102, 116,
+            68, 72, 77, 82, 87, 92, 97,
+            103, 104, 106, 109, 111, 114, 115]
 
 # Sources: name, offset east and north of the phase centre (degrees; moved
 # to the nearest pixel centre of WSClean's model image), flux (Jy, flat
@@ -138,7 +144,8 @@ SEFD = 0.0                       # noise-free: the comparison is geometric
 
 
 def baseline_order(ants):
-    """The correlator's order: for each a2 ascending, every a1 up to it."""
+    """The correlator's order (dsa110-antpos get_baselines): for each antenna
+    of the input order, every antenna before it, then itself."""
     a1 = [a for j, _ in enumerate(ants) for a in ants[:j + 1]]
     a2 = [b for j, b in enumerate(ants) for _ in ants[:j + 1]]
     return np.array(a1, np.int64), np.array(a2, np.int64)
