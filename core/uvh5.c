@@ -1728,6 +1728,124 @@ static void app_coords(double ra, double dec, double jd_utc, double dut1_s, doub
 	*lst = eraAnp(eraGst06a(jd_utc, dut1_s / 86400.0, tt1, tt2) + lon_rad);
 }
 
+void uvh5_guess_chunk(int rank, const unsigned long long *shape, size_t typesize,
+		      unsigned long long *ret_chunk)
+{
+	const double base = 16 * 1024, lo = 8 * 1024, hi = 1024 * 1024;
+	double c[H5S_MAX_RANK], n = 1, target;
+
+	/* h5py/_hl/filters.py guess_chunk (PyTables' rule), step for step, in
+	 * doubles as numpy does it. */
+	for (int i = 0; i < rank; i++) {
+		c[i] = shape[i] ? (double)shape[i] : 1024;
+		n *= c[i];
+	}
+	target = base * pow(2, log10(n * typesize / (1024.0 * 1024.0)));
+	target = target > hi ? hi : target < lo ? lo : target;
+	for (int idx = 0; rank > 0; idx++) {
+		double bytes = typesize;
+		n = 1;
+		for (int i = 0; i < rank; i++)
+			n *= c[i];
+		bytes *= n;
+		if ((bytes < target || fabs(bytes - target) / target < 0.5) && bytes < hi)
+			break;
+		if (n == 1)
+			break;
+		c[idx % rank] = ceil(c[idx % rank] / 2);
+	}
+	for (int i = 0; i < rank; i++)
+		ret_chunk[i] = (unsigned long long)c[i];
+}
+
+/*
+ * One array of the baseline-time axis: `rows` rows of `rowbytes` bytes (in
+ * memory) starting at buf, stored as `rank` axes of dims (dims[0] = rows).
+ * chunk[0] == 0: h5py's automatic shape.
+ */
+typedef struct rowds {
+	hid_t g;
+	const char *name;
+	hid_t ftype, mtype;
+	int rank;
+	hsize_t dims[4];
+	unsigned long long chunk[4];
+	const void *buf;
+	size_t rowbytes;
+	hid_t ds;
+} rowds;
+
+/* Create rd's dataset: contiguous (storage CONTIGUOUS), chunked at its full
+ * fixed shape, or (resizable) empty with an unlimited first axis and h5py's
+ * chunks for an empty dataset, as the correlator's writer creates it. */
+static int rowds_create(wctx *w, rowds *rd, int chunked, int resizable)
+{
+	hsize_t cur[4], max[4], ch[4];
+	unsigned long long shp[4], g[4];
+	hid_t sp = -1, dcpl = -1;
+	int r = -1;
+
+	for (int i = 0; i < rd->rank; i++) {
+		cur[i] = max[i] = rd->dims[i];
+		shp[i] = rd->dims[i];
+	}
+	if (resizable) {
+		cur[0] = 0;
+		max[0] = H5S_UNLIMITED;
+		shp[0] = 0;
+	}
+	sp = H5Screate_simple(rd->rank, cur, max);
+	dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	if (sp < 0 || dcpl < 0)
+		goto out;
+	if (chunked) {
+		uvh5_guess_chunk(rd->rank, shp, H5Tget_size(rd->ftype), g);
+		for (int i = 0; i < rd->rank; i++)
+			ch[i] = rd->chunk[0] ? rd->chunk[i] : g[i];
+		if (H5Pset_chunk(dcpl, rd->rank, ch) < 0)
+			goto out;
+	}
+	rd->ds = H5Dcreate2(rd->g, rd->name, rd->ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	if (rd->ds >= 0)
+		r = 0;
+out:
+	close_if(dcpl, H5Pclose);
+	close_if(sp, H5Sclose);
+	if (r && !w->bad)
+		w->bad = rd->name;
+	return r;
+}
+
+/* Write rows [row0, row0 + nrows) of rd, extending it first when it is
+ * resizable (as h5py's resize + slice assignment does). */
+static int rowds_write(wctx *w, rowds *rd, size_t row0, size_t nrows, int resizable)
+{
+	hsize_t start[4] = { row0, 0, 0, 0 }, count[4], ext[4];
+	hid_t fsp = -1, msp = -1;
+	int r = -1;
+
+	for (int i = 0; i < rd->rank; i++)
+		count[i] = ext[i] = rd->dims[i];
+	count[0] = nrows;
+	ext[0] = row0 + nrows;
+	if (resizable && H5Dset_extent(rd->ds, ext) < 0)
+		goto out;
+	fsp = H5Dget_space(rd->ds);
+	msp = H5Screate_simple(rd->rank, count, NULL);
+	if (fsp < 0 || msp < 0 ||
+	    H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, count, NULL) < 0)
+		goto out;
+	if (H5Dwrite(rd->ds, rd->mtype, msp, fsp, H5P_DEFAULT,
+		     (const char *)rd->buf + row0 * rd->rowbytes) >= 0)
+		r = 0;
+out:
+	close_if(msp, H5Sclose);
+	close_if(fsp, H5Sclose);
+	if (r && !w->bad)
+		w->bad = rd->name;
+	return r;
+}
+
 const char *uvh5_writer_version(void)
 {
 	return CONTIMG_VERSION;
@@ -1735,29 +1853,70 @@ const char *uvh5_writer_version(void)
 
 int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t errlen)
 {
-	const int dsa = layout == UVH5_LAYOUT_DSA110;
+	uvh5_write_opts o;
+
+	memset(&o, 0, sizeof o);
+	o.layout = layout;
+	return uvh5_write_with(path, v, &o, err, errlen);
+}
+
+int uvh5_write_with(const char *path, const vis_set *v, const uvh5_write_opts *o, char *err,
+		    size_t errlen)
+{
+	const int layout = o ? o->layout : -1, dsa = layout == UVH5_LAYOUT_DSA110;
+	const int storage = o ? o->storage : -1;
+	/* Chunked: Data/ always; resizable (and the per-row Header/ arrays
+	 * chunked too): the DSA-110 correlator's layout. */
+	const int chunked = storage == UVH5_STORAGE_CHUNKED;
+	const int resizable = chunked && dsa;
 	wctx w = { path, NULL };
 	hid_t f = -1, hdr = -1, dat = -1, ek = -1, cat = -1, c0 = -1, t = -1;
+	hid_t ct = -1, mt = -1, bt = -1, fapl = -1;
 	size_t nblts, n, big;
-	int64_t *i64 = NULL, nants_data = 0;
-	double *f64 = NULL, *f64b = NULL, *f64c = NULL, *f64d = NULL;
+	int64_t *i64 = NULL, *a1 = NULL, *a2 = NULL, nants_data = 0;
+	double *f64 = NULL, *f64b = NULL, *f64c = NULL, *f64d = NULL, *tm = NULL, *it = NULL;
 	float *f32 = NULL;
 	signed char *fl = NULL;
 	char *names = NULL, *history = NULL, why[256];
 	size_t namelen = 1;
 	hsize_t dims[4];
-	int r = 0, created = 0;
+	rowds rd[8];
+	int nrd = 0, r = 0, created = 0;
 
 	h5_enter();
-	if (!path || !v)
-		return err_set(err, errlen, -EINVAL, "uvh5_write: no file name or no data");
+	memset(rd, 0, sizeof rd);
+	for (int k = 0; k < 8; k++)
+		rd[k].ds = -1;
+	if (!path || !v || !o)
+		return err_set(err, errlen, -EINVAL, "uvh5_write: no file name, data or options");
 	if (layout != UVH5_LAYOUT_DSA110 && layout != UVH5_LAYOUT_PYUVDATA)
 		return err_set(err, errlen, -EINVAL, "%s: unknown layout %d", path, layout);
+	if (storage != UVH5_STORAGE_DEFAULT && storage != UVH5_STORAGE_CHUNKED &&
+	    storage != UVH5_STORAGE_CONTIGUOUS)
+		return err_set(err, errlen, -EINVAL, "%s: unknown storage %d", path, storage);
 	if (v->ntimes < 1 || v->nbls < 1 || v->nchan < 1 || v->npols < 1 || v->npols > 4 ||
 	    v->nants < 1 || !v->ants)
 		return err_set(err, errlen, -EINVAL, "%s: empty visibility set (%d times, %d baselines, "
 			       "%d channels, %d pols, %d antennas)", path, v->ntimes, v->nbls,
 			       v->nchan, v->npols, v->nants);
+	for (int k = 0; k < 3 && chunked; k++) {
+		/* Data/ shapes: (rows, 1, channels, pols) or (rows, channels, pols). */
+		const unsigned long long *c = o->data_chunk[k];
+		unsigned long long fixed[4] = { 0, 1, (unsigned long long)v->nchan,
+						(unsigned long long)v->npols };
+		const int rank = dsa ? 4 : 3;
+
+		if (!dsa)
+			fixed[1] = v->nchan, fixed[2] = v->npols;
+		if (!c[0])
+			continue;
+		for (int i = 0; i < rank; i++)
+			if (c[i] < 1 || (i > 0 && c[i] > fixed[i]) ||
+			    (i == 0 && !resizable && c[0] > (unsigned long long)v->ntimes * v->nbls))
+				return err_set(err, errlen, -EINVAL, "%s: chunk axis %d of Data array %d "
+					       "is %llu: outside 1..the dataset's length", path, i, k,
+					       c[i]);
+	}
 	if (dsa && v->phase_type != VIS_PHASE_DRIFT)
 		return err_set(err, errlen, -EINVAL, "%s: the DSA-110 layout is drift-phased; this set "
 			       "has a fixed phase centre (write the pyuvdata layout)", path);
@@ -1813,6 +1972,10 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 	big = big > (size_t)v->nchan ? big : (size_t)v->nchan;
 	big = big > 4 ? big : 4;
 	i64 = malloc(big * sizeof *i64);
+	a1 = malloc(nblts * sizeof *a1);
+	a2 = malloc(nblts * sizeof *a2);
+	tm = malloc(nblts * sizeof *tm);
+	it = malloc(nblts * sizeof *it);
 	f64 = malloc(big * 3 * sizeof *f64);
 	f64b = malloc(big * sizeof *f64b);
 	f64c = malloc(nblts * sizeof *f64c);
@@ -1831,13 +1994,20 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 			snprintf(history, len, "%s%sWritten by contimg %s (UVH5, pyuvdata layout).",
 				 h, hl ? "\n" : "", uvh5_writer_version());
 	}
-	if (!i64 || !f64 || !f64b || !f64c || !f64d || !f32 || !fl || !names ||
+	if (!i64 || !a1 || !a2 || !tm || !it || !f64 || !f64b || !f64c || !f64d || !f32 || !fl || !names ||
 	    (!dsa && !history)) {
 		r = err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 
-	f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	if (o->latest_format) {
+		fapl = H5Pcreate(H5P_FILE_ACCESS);
+		if (fapl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) < 0) {
+			r = err_set(err, errlen, -ENOMEM, "%s: cannot set the file format", path);
+			goto out;
+		}
+	}
+	f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, o->latest_format ? fapl : H5P_DEFAULT);
 	if (f < 0) {
 		r = err_set(err, errlen, -EIO, "%s: cannot create: %s", path, h5_reason(why, sizeof why));
 		goto out;
@@ -1884,29 +2054,30 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 	else
 		w_ds(&w, hdr, "antenna_names", t, t, 1, dims, names);
 
-	/* Baseline-time axis: time-major, the same baseline order every integration. */
-	dims[0] = nblts;
-	for (size_t i = 0; i < nblts; i++)
-		i64[i] = v->ant1[i % v->nbls];
-	w_ds(&w, hdr, "ant_1_array", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims, i64);
-	for (size_t i = 0; i < nblts; i++)
-		i64[i] = v->ant2[i % v->nbls];
-	w_ds(&w, hdr, "ant_2_array", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims, i64);
+	/* Baseline-time axis: time-major, the same baseline order every
+	 * integration.  Written below with Data/ (rd[]), in the correlator's
+	 * creation order. */
 	for (size_t i = 0; i < nblts; i++) {
-		f64b[i] = v->time_jd[i / v->nbls];
-		f64c[i] = v->int_time_s;
+		a1[i] = v->ant1[i % v->nbls];
+		a2[i] = v->ant2[i % v->nbls];
+		tm[i] = v->time_jd[i / v->nbls];
+		it[i] = v->int_time_s;
 	}
-	w_ds(&w, hdr, "time_array", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, f64b);
-	w_ds(&w, hdr, "integration_time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, f64c);
-	dims[1] = 3;
-	if (dsa) {
-		/* The correlator writes uvw as float32. */
-		for (size_t i = 0; i < nblts * 3; i++)
-			f32[i] = (float)v->uvw_m[i];
-		w_ds(&w, hdr, "uvw_array", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, f32);
-	} else {
-		w_ds(&w, hdr, "uvw_array", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, v->uvw_m);
-	}
+	/* The correlator writes uvw as float32. */
+	for (size_t i = 0; dsa && i < nblts * 3; i++)
+		f32[i] = (float)v->uvw_m[i];
+	rd[nrd++] = (rowds){ hdr, "ant_1_array", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, { nblts },
+			     { 0 }, a1, 8, -1 };
+	rd[nrd++] = (rowds){ hdr, "ant_2_array", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, { nblts },
+			     { 0 }, a2, 8, -1 };
+	rd[nrd++] = dsa ? (rowds){ hdr, "uvw_array", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2,
+				   { nblts, 3 }, { 0 }, f32, 12, -1 }
+			: (rowds){ hdr, "uvw_array", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2,
+				   { nblts, 3 }, { 0 }, v->uvw_m, 24, -1 };
+	rd[nrd++] = (rowds){ hdr, "time_array", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, { nblts },
+			     { 0 }, tm, 8, -1 };
+	rd[nrd++] = (rowds){ hdr, "integration_time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1,
+			     { nblts }, { 0 }, it, 8, -1 };
 
 	/* Spectral and polarisation axes. */
 	for (int p = 0; p < v->npols; p++)
@@ -2003,26 +2174,54 @@ int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t
 
 	/* Data: rank 4 (Nblts, 1, Nfreqs, Npols) for DSA-110, rank 3 for pyuvdata. */
 	{
-		int rank = dsa ? 4 : 3;
-		hid_t ct = complex_type(H5T_IEEE_F32LE), mt = complex_type(H5T_NATIVE_FLOAT);
-		hid_t bt = bool_type();
+		const int rank = dsa ? 4 : 3;
+		const size_t rl = (size_t)v->nchan * v->npols;
 
-		dims[0] = nblts;
-		if (dsa) {
-			dims[1] = 1, dims[2] = v->nchan, dims[3] = v->npols;
-		} else {
-			dims[1] = v->nchan, dims[2] = v->npols;
+		ct = complex_type(H5T_IEEE_F32LE);
+		mt = complex_type(H5T_NATIVE_FLOAT);
+		bt = bool_type();
+		if (ct < 0 || mt < 0 || bt < 0) {
+			w.bad = "visdata";
+			goto fail;
 		}
 		for (size_t i = 0; i < n; i++)
 			fl[i] = v->flags[i] ? 1 : 0;
-		if (ct < 0 || mt < 0 || bt < 0)
-			w.bad = "visdata";
-		else if (!w_ds(&w, dat, "visdata", ct, mt, rank, dims, v->vis) &&
-			 !w_ds(&w, dat, "flags", bt, bt, rank, dims, fl))
-			w_ds(&w, dat, "nsamples", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, v->weight);
-		close_if(ct, H5Tclose);
-		close_if(mt, H5Tclose);
-		close_if(bt, H5Tclose);
+		rd[nrd++] = (rowds){ dat, "visdata", ct, mt, rank, { 0 }, { 0 }, v->vis, rl * 8, -1 };
+		rd[nrd++] = (rowds){ dat, "flags", bt, bt, rank, { 0 }, { 0 }, fl, rl, -1 };
+		rd[nrd++] = (rowds){ dat, "nsamples", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, { 0 },
+				     { 0 }, v->weight, rl * 4, -1 };
+		for (int k = 0; k < 3; k++) {
+			rowds *d = &rd[nrd - 3 + k];
+			d->dims[0] = nblts;
+			if (dsa)
+				d->dims[1] = 1, d->dims[2] = v->nchan, d->dims[3] = v->npols;
+			else
+				d->dims[1] = v->nchan, d->dims[2] = v->npols;
+			memcpy(d->chunk, o->data_chunk[k], sizeof d->chunk);
+		}
+	}
+
+	/* The arrays of the baseline-time axis.  Resizable (the correlator's
+	 * layout): all created empty, then extended and written one integration
+	 * at a time in dsamfs/io.py update_uvh5_file's order (time_array,
+	 * integration_time, uvw_array, ant_1_array, ant_2_array, visdata, flags,
+	 * nsamples), so HDF5 allocates their chunks interleaved as in the
+	 * correlator's files.  Otherwise each is written whole; the per-row
+	 * Header/ arrays are then contiguous and Data/ chunked or not. */
+	if (resizable) {
+		static const int order[8] = { 3, 4, 2, 0, 1, 5, 6, 7 };
+		for (int k = 0; k < nrd; k++)
+			if (rowds_create(&w, &rd[k], 1, 1) < 0)
+				goto fail;
+		for (int ti = 0; ti < v->ntimes; ti++)
+			for (int k = 0; k < nrd; k++)
+				if (rowds_write(&w, &rd[order[k]], (size_t)ti * v->nbls, v->nbls, 1) < 0)
+					goto fail;
+	} else {
+		for (int k = 0; k < nrd; k++)
+			if (rowds_create(&w, &rd[k], chunked && rd[k].g == dat, 0) < 0 ||
+			    rowds_write(&w, &rd[k], 0, nblts, 0) < 0)
+				goto fail;
 	}
 	if (w.bad)
 		goto fail;
@@ -2031,6 +2230,12 @@ fail:
 	r = err_set(err, errlen, -EIO, "%s: cannot write %s: %s", path, w.bad ? w.bad : "?",
 		    h5_reason(why, sizeof why));
 out:
+	for (int k = 0; k < nrd; k++)
+		close_if(rd[k].ds, H5Dclose);
+	close_if(ct, H5Tclose);
+	close_if(mt, H5Tclose);
+	close_if(bt, H5Tclose);
+	close_if(fapl, H5Pclose);
 	close_if(t, H5Tclose);
 	close_if(c0, H5Gclose);
 	close_if(cat, H5Gclose);
@@ -2043,6 +2248,10 @@ out:
 	if (r && created)
 		unlink(path);
 	free(i64);
+	free(a1);
+	free(a2);
+	free(tm);
+	free(it);
 	free(f64);
 	free(f64b);
 	free(f64c);

@@ -9,8 +9,9 @@
  * The optional history, vis_units, dut1 and x_orientation become the set's
  * provenance (core/vis.h); a malformed one is ignored, never fatal.
  *
- * Writes the DSA-110 layout exactly (simulator) and a pyuvdata 1.x rank-3
- * layout with a sidereal phase_center_catalog (exported, rephased groups).
+ * Writes the DSA-110 layout exactly (simulator), contiguous or chunked as
+ * the correlator's h5py writer stores it, and a pyuvdata 1.x rank-3 layout
+ * with a sidereal phase_center_catalog (exported, rephased groups).
  *
  * All functions are safe to call from several threads (the Debian HDF5 build is
  * thread-safe; calls are serialised inside the library).
@@ -86,6 +87,41 @@ enum uvh5_layout {
 	UVH5_LAYOUT_PYUVDATA = 1, /* rank-3, version 1.x, phase_center_catalog (sidereal) */
 };
 
+/* How uvh5_write_with() stores the arrays of the baseline-time axis. */
+enum uvh5_storage {
+	/* The layout's own: contiguous. */
+	UVH5_STORAGE_DEFAULT = 0,
+	/* DSA110: what the correlator's writer (dsa110-meridian-fs dsamfs/io.py)
+	 * gets from h5py: Data/visdata, flags, nsamples and Header/ant_1_array,
+	 * ant_2_array, time_array, integration_time, uvw_array created empty and
+	 * resizable (unlimited first axis), chunked with h5py's automatic shape
+	 * for such a dataset (uvh5_guess_chunk with 0 rows: visdata
+	 * (128, 1, 12, 1) for 48 channels and 2 pols), no filters, extended and
+	 * written one integration at a time in the writer's order, so the
+	 * chunks of the arrays interleave in the file as in real files.
+	 * PYUVDATA: Data/ chunked with h5py's shape for the full, fixed shape
+	 * (pyuvdata's chunks=True), not resizable. */
+	UVH5_STORAGE_CHUNKED = 1,
+	/* Every array contiguous (what contimg wrote before issue 19; the fast
+	 * path's comparison case). */
+	UVH5_STORAGE_CONTIGUOUS = 2,
+};
+
+typedef struct uvh5_write_opts {
+	int layout;   /* enum uvh5_layout */
+	int storage;  /* enum uvh5_storage */
+	/* When chunked: the chunk shapes of Data/visdata, flags and nsamples in
+	 * the dataset's rank (4 for DSA110: rows, 1, channels, pols; 3 for
+	 * PYUVDATA: rows, channels, pols).  A row of zeros: h5py's automatic
+	 * shape.  Lets tests write shapes that split channels and pols
+	 * unevenly and leave a partial last chunk. */
+	unsigned long long data_chunk[3][4];
+	/* 1: HDF5's newest file format (h5py's libver='latest': version 2
+	 * object headers, extensible-array chunk indexes) instead of the
+	 * default, oldest one the correlator's h5py writes. */
+	int latest_format;
+} uvh5_write_opts;
+
 /* Write v to path in the given layout, replacing any existing file.  Writing is
  * not atomic: callers that need atomicity write a temporary name and rename.
  * DSA110 needs a drift-phased set, PYUVDATA a fixed one (-EINVAL otherwise);
@@ -99,6 +135,23 @@ enum uvh5_layout {
  * layout writes the correlator's fields only.  docs/uvh5.md lists every
  * dataset written. */
 int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t errlen);
+
+/* uvh5_write with a choice of storage (UVH5_STORAGE_DEFAULT: the same as
+ * uvh5_write(path, v, o->layout, ...)).  -EINVAL for an unknown storage or a
+ * chunk shape with a zero axis or one longer than a fixed axis. */
+int uvh5_write_with(const char *path, const vis_set *v, const uvh5_write_opts *o, char *err,
+		    size_t errlen);
+
+/* h5py's automatic chunk shape (h5py/_hl/filters.py guess_chunk, what
+ * `chunks=True` and a resizable dataset without chunks get) for a dataset of
+ * `rank` axes shaped `shape` with elements of typesize bytes; an axis of
+ * length 0 (an empty resizable dataset, as the correlator creates them)
+ * counts as 1024.  Target chunk: 16 KiB · 2^log10(dataset MiB), clamped to
+ * 8 KiB .. 1 MiB; the axes are halved in turn, first to last, until the chunk
+ * is below the target or within 50 % of it, and below 1 MiB.  Exposed for
+ * tests (real pyuvdata/h5py files carry exactly these shapes). */
+void uvh5_guess_chunk(int rank, const unsigned long long *shape, size_t typesize,
+		      unsigned long long *ret_chunk);
 
 /* The contimg version the writer names in a file's history ("unknown" when
  * built outside a git checkout).  Static storage. */

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "core/err.h"
 #include "core/uvh5.h"
@@ -725,6 +726,213 @@ static void test_dsa110_layout_matches_reference(void)
 	vis_free(w);
 }
 
+/* ---- chunked files (issue 19) ------------------------------------------- */
+
+/* How a dataset is stored, as HDF5 itself reports it. */
+struct storage {
+	int chunked, rank, nfilters, unlimited;
+	hsize_t dims[8], chunk[8];
+	size_t typesize;
+};
+
+static int ds_storage(const char *path, const char *name, struct storage *s)
+{
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1, sp = -1, dcpl = -1, t = -1;
+	hsize_t maxd[8];
+	int r = -1;
+
+	memset(s, 0, sizeof *s);
+	if (f < 0)
+		return -1;
+	d = H5Dopen2(f, name, H5P_DEFAULT);
+	if (d < 0)
+		goto out;
+	sp = H5Dget_space(d);
+	dcpl = H5Dget_create_plist(d);
+	t = H5Dget_type(d);
+	s->rank = H5Sget_simple_extent_ndims(sp);
+	if (s->rank < 1 || s->rank > 8)
+		goto out;
+	H5Sget_simple_extent_dims(sp, s->dims, maxd);
+	s->unlimited = maxd[0] == H5S_UNLIMITED;
+	s->chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
+	if (s->chunked)
+		H5Pget_chunk(dcpl, s->rank, s->chunk);
+	s->nfilters = H5Pget_nfilters(dcpl);
+	s->typesize = H5Tget_size(t);
+	r = 0;
+out:
+	if (t >= 0)
+		H5Tclose(t);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (d >= 0)
+		H5Dclose(d);
+	H5Fclose(f);
+	return r;
+}
+
+/* uvh5_guess_chunk(shape) against the chunk shapes h5py chose for the real
+ * files' Data/ arrays (pyuvdata writes them with chunks=True) and the
+ * reference subbands (h5py, chunks=True): the same rule, or the simulator
+ * could not claim to write the correlator's chunks. */
+static void test_guess_chunk_matches_h5py(void)
+{
+	static const char *const files[] = {
+		"uvh5-real/zen.2458661.23480.HH.uvh5",
+		"uvh5-real/zen.2458432.34569.uvh5",
+		"uvh5-real/zen.2458098.45361.HH_downselected.uvh5",
+		"uvh5-real/ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5",
+		"uvh5-real/1061315448_20130823175130_mini_vv_07_01.uvh5",
+		"uvh5-real/simulated_bda_file.uvh5",
+		REF_SB00,
+		REF_SB01,
+	};
+	static const char *const names[] = { "Data/visdata", "Data/flags", "Data/nsamples" };
+	int n = 0;
+
+	for (size_t k = 0; k < sizeof files / sizeof files[0]; k++)
+		for (int j = 0; j < 3; j++) {
+			struct storage s;
+			unsigned long long shape[8], g[8];
+			int same = 1;
+
+			CHECK(ds_storage(test_data(files[k]), names[j], &s) == 0, "%s %s", files[k],
+			      names[j]);
+			if (!s.chunked)
+				continue;
+			for (int i = 0; i < s.rank; i++)
+				shape[i] = s.dims[i];
+			uvh5_guess_chunk(s.rank, shape, s.typesize, g);
+			for (int i = 0; i < s.rank; i++)
+				same &= g[i] == s.chunk[i];
+			CHECK(same, "%s %s: h5py chose (%llu, %llu, %llu), we guess (%llu, %llu, %llu)",
+			      files[k], names[j], (unsigned long long)s.chunk[0],
+			      (unsigned long long)s.chunk[1], (unsigned long long)s.chunk[2], g[0], g[1],
+			      g[2]);
+			n++;
+		}
+	CHECK(n == 24, "%d chunked Data/ arrays in the real and reference files", n);
+	printf("# uvh5_guess_chunk equals h5py's chunks on %d real/reference Data/ arrays\n", n);
+	{
+		/* What it gives for the correlator's datasets (created empty). */
+		unsigned long long z4[4] = { 0, 1, 48, 2 }, z2[2] = { 0, 3 }, z1[1] = { 0 }, c[4];
+		uvh5_guess_chunk(4, z4, 8, c);
+		printf("# correlator: visdata (%llu, %llu, %llu, %llu)", c[0], c[1], c[2], c[3]);
+		uvh5_guess_chunk(4, z4, 1, c);
+		printf(", flags (%llu, %llu, %llu, %llu)", c[0], c[1], c[2], c[3]);
+		uvh5_guess_chunk(4, z4, 4, c);
+		printf(", nsamples (%llu, %llu, %llu, %llu)", c[0], c[1], c[2], c[3]);
+		uvh5_guess_chunk(2, z2, 4, c);
+		printf(", uvw_array (%llu, %llu)", c[0], c[1]);
+		uvh5_guess_chunk(1, z1, 8, c);
+		printf(", time_array (%llu)\n", c[0]);
+	}
+}
+
+/* The DSA-110 layout chunked is the correlator's storage: Data/ and the
+ * per-row Header/ arrays resizable and chunked with h5py's shapes for empty
+ * datasets, unfiltered; the contiguous variant is contiguous; both read
+ * back identically; the pyuvdata layout stays contiguous unless asked. */
+static void test_dsa110_chunked_layout(void)
+{
+	static const struct {
+		const char *name;
+		int rank;
+		unsigned long long shape[4];
+	} rows[] = {
+		{ "Data/visdata", 4, { 0, 1, 4, 2 } },
+		{ "Data/flags", 4, { 0, 1, 4, 2 } },
+		{ "Data/nsamples", 4, { 0, 1, 4, 2 } },
+		{ "Header/ant_1_array", 1, { 0 } },
+		{ "Header/ant_2_array", 1, { 0 } },
+		{ "Header/time_array", 1, { 0 } },
+		{ "Header/integration_time", 1, { 0 } },
+		{ "Header/uvw_array", 2, { 0, 3 } },
+	};
+	char path[600], path2[600], path3[600], err[ERR_LEN] = "", why[128] = "";
+	vis_set *v = make_set(0), *w = NULL, *x = NULL;
+	uvh5_write_opts o;
+	struct storage s;
+
+	if (!v)
+		return;
+	snprintf(path, sizeof path, "%s/chunked.hdf5", test_tmpdir());
+	snprintf(path2, sizeof path2, "%s/contig.hdf5", test_tmpdir());
+	memset(&o, 0, sizeof o);
+	o.layout = UVH5_LAYOUT_DSA110;
+	o.storage = UVH5_STORAGE_CHUNKED;
+	CHECK_OK(uvh5_write_with(path, v, &o, err, sizeof err), err);
+	o.storage = UVH5_STORAGE_CONTIGUOUS;
+	CHECK_OK(uvh5_write_with(path2, v, &o, err, sizeof err), err);
+	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+		unsigned long long g[4];
+		int same = 1;
+
+		CHECK(ds_storage(path, rows[k].name, &s) == 0, "%s", rows[k].name);
+		uvh5_guess_chunk(rows[k].rank, rows[k].shape, s.typesize, g);
+		for (int i = 0; i < rows[k].rank; i++)
+			same &= s.chunk[i] == g[i];
+		CHECK(s.chunked && s.unlimited && s.nfilters == 0 && same && s.dims[0] == 45,
+		      "%s: chunked %d unlimited %d filters %d chunk %llu", rows[k].name, s.chunked,
+		      s.unlimited, s.nfilters, (unsigned long long)s.chunk[0]);
+		CHECK(ds_storage(path2, rows[k].name, &s) == 0 && !s.chunked && !s.unlimited &&
+		      s.dims[0] == 45, "%s: contiguous variant", rows[k].name);
+	}
+	CHECK(ds_storage(path, "Header/antenna_positions", &s) == 0 && !s.chunked,
+	      "antenna_positions chunked");
+	CHECK_OK(uvh5_read(path, &w, err, sizeof err), err);
+	CHECK_OK(uvh5_read(path2, &x, err, sizeof err), err);
+	if (w)
+		CHECK(sets_equal(v, w, why, sizeof why), "chunked file differs: %s", why);
+	if (x)
+		CHECK(sets_equal(v, x, why, sizeof why), "contiguous file differs: %s", why);
+	vis_free(w);
+	vis_free(x);
+	w = x = NULL;
+
+	/* The pyuvdata layout: contiguous by default; chunked on request with
+	 * h5py's shape for the full, fixed shape (pyuvdata's chunks=True). */
+	vis_free(v);
+	v = make_set(1);
+	snprintf(path3, sizeof path3, "%s/pyuv_chunked.uvh5", test_tmpdir());
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err), err);
+	CHECK(ds_storage(path, "Data/visdata", &s) == 0 && !s.chunked, "pyuvdata default chunked");
+	o.layout = UVH5_LAYOUT_PYUVDATA;
+	o.storage = UVH5_STORAGE_CHUNKED;
+	CHECK_OK(uvh5_write_with(path3, v, &o, err, sizeof err), err);
+	{
+		unsigned long long shape[3] = { 45, 4, 2 }, g[3];
+		uvh5_guess_chunk(3, shape, 8, g);
+		CHECK(ds_storage(path3, "Data/visdata", &s) == 0 && s.chunked && !s.unlimited &&
+		      s.chunk[0] == g[0] && s.chunk[1] == g[1] && s.chunk[2] == g[2],
+		      "pyuvdata chunked: %d %llu", s.chunked, (unsigned long long)s.chunk[0]);
+		CHECK(ds_storage(path3, "Header/time_array", &s) == 0 && !s.chunked);
+	}
+	CHECK_OK(uvh5_read(path3, &w, err, sizeof err), err);
+	if (w)
+		CHECK(sets_equal(v, w, why, sizeof why), "chunked pyuvdata file differs: %s", why);
+
+	/* Refused: an unknown storage, a chunk with a zero axis or wider than
+	 * the channel axis; no file is left behind. */
+	o.layout = UVH5_LAYOUT_PYUVDATA;
+	o.storage = 7;
+	unlink(path3);
+	CHECK(uvh5_write_with(path3, v, &o, err, sizeof err) == -EINVAL && strstr(err, "storage"),
+	      "%s", err);
+	o.storage = UVH5_STORAGE_CHUNKED;
+	o.data_chunk[0][0] = 5, o.data_chunk[0][1] = 0, o.data_chunk[0][2] = 1;
+	CHECK(uvh5_write_with(path3, v, &o, err, sizeof err) == -EINVAL && strstr(err, "chunk"),
+	      "%s", err);
+	o.data_chunk[0][1] = 5; /* 5 channels of 4 */
+	CHECK(uvh5_write_with(path3, v, &o, err, sizeof err) == -EINVAL, "%s", err);
+	CHECK(access(path3, F_OK) != 0, "refused write left a file");
+	vis_free(v);
+	vis_free(w);
+}
+
 /* NaN and Inf in visdata: flagged VIS_FLAG_NONFINITE, zeroed; the rest intact. */
 static void test_nonfinite(void)
 {
@@ -953,6 +1161,8 @@ int main(void)
 	RUN(test_provenance_pyuvdata);
 	RUN(test_provenance_real);
 	RUN(test_dsa110_layout_matches_reference);
+	RUN(test_guess_chunk_matches_h5py);
+	RUN(test_dsa110_chunked_layout);
 	RUN(test_nonfinite);
 	RUN(test_read_into);
 	RUN(test_header_image);
