@@ -20,6 +20,7 @@
 #define CONTIMG_UVH5_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/vis.h"
 
@@ -81,6 +82,69 @@ int uvh5_read_into(const char *path, vis_set *dst, int chan0, char *err, size_t 
  * (Ntimes, Nbls, Nfreqs, Npols): ants, site, ant1/ant2, times, uvw, freqs,
  * pols, phase info.  vis/flags/weight are allocated but left zero / 1. */
 int uvh5_read_meta(const char *path, vis_set **ret, char *err, size_t errlen);
+
+/*
+ * Raw reads of Data/: the fast path of core/convert.c (docs/uvh5.md, *Raw
+ * reads*).  A file qualifies when Data/visdata is a little-endian complex64
+ * {r, i}, Data/flags 8-bit (any non-zero = flagged) and Data/nsamples a
+ * little-endian float32, all three unfiltered and either contiguous or chunked
+ * with every chunk written (what the DSA-110 correlator writes, chunked; and
+ * contimg-sim --layout contiguous), in a file without a user block.  Then the
+ * bytes are read as they are stored, without HDF5's selection and conversion
+ * machinery: contiguous arrays and chunks whose addresses the file's chunk
+ * index gives (read once at open: the chunk map) with pread() from any
+ * thread, other chunks with H5Dread_chunk; and decoded here.  Anything else
+ * (LZF flags, float64 or int32 visdata, unwritten chunks) is for
+ * uvh5_read_into(); both give the same bits (tests/core/test_uvh5.c,
+ * tests/core/test_convert.c).
+ */
+typedef struct uvh5_raw uvh5_raw;
+
+/* Probe path, whose Data/ arrays must hold nrows x nfreqs x npols samples
+ * (rank 3 or rank 4 with the spw axis of 1).  *ret is a new handle (free with
+ * uvh5_raw_close) when the file qualifies, NULL when it does not (then 0 is
+ * returned and `why`, when not NULL, says why in a few words).  Errors:
+ * -ENOMEM only; a file HDF5 cannot open simply does not qualify. */
+int uvh5_raw_open(const char *path, size_t nrows, int nfreqs, int npols, uvh5_raw **ret,
+		  char *why, size_t whylen, char *err, size_t errlen);
+
+/* How uvh5_raw_read_rows gets the bytes (for a file whose arrays differ, the
+ * slowest of them). */
+enum uvh5_raw_kind {
+	UVH5_RAW_CONTIGUOUS = 0,    /* pread() of contiguous arrays */
+	UVH5_RAW_CHUNKS_MAPPED = 1, /* pread() of chunks located by the chunk map,
+				     * read from the file's index (v1 B-tree) at open */
+	UVH5_RAW_CHUNKS_HDF5 = 2,   /* H5Dread_chunk, one chunk at a time (other
+				     * chunk indexes, e.g. HDF5's newest format) */
+};
+int uvh5_raw_kind(const uvh5_raw *r);
+
+/* Rows per read that never split a chunk of any of the three arrays, at least
+ * min_rows (a multiple of every row-chunk length; min_rows itself when
+ * contiguous).  Reading in multiples of it reads every chunk once. */
+size_t uvh5_raw_block_rows(const uvh5_raw *r, size_t min_rows);
+
+/* Bytes of scratch uvh5_raw_read_rows needs for blocks of up to nrows rows
+ * (the rows of the contiguous arrays and every chunk such a block touches). */
+size_t uvh5_raw_scratch_bytes(const uvh5_raw *r, size_t nrows);
+
+/* Read rows [row0, row0 + nrows) of the file into the same rows of dst (a
+ * set of the file's Ntimes x Nbls rows and Npols): file channel j goes to
+ * dst channel chan_map[j], decoded as uvh5_read_into does (non-zero flag ->
+ * VIS_FLAG_INPUT, nsamples -> weight, non-finite samples zeroed and flagged
+ * VIS_FLAG_NONFINITE).  Other channels of dst are not touched.  scratch: at
+ * least uvh5_raw_scratch_bytes(r, nrows) bytes, one per concurrent caller.
+ * Safe to call from several threads at once on the same handle and set
+ * (different rows or channels): pread() needs no lock; H5Dread_chunk reads
+ * take all of one call's chunks in one stretch under a lock (HDF5 serialises
+ * them anyway); the decoding runs in parallel.  -EIO with a message naming
+ * the file and dataset when a read fails or comes up short (a truncated
+ * file), -EINVAL for rows out of range or a target of another shape. */
+int uvh5_raw_read_rows(uvh5_raw *r, size_t row0, size_t nrows, vis_set *dst, const int *chan_map,
+		       void *scratch, char *err, size_t errlen);
+
+/* Close the handle (NULL is a no-op). */
+void uvh5_raw_close(uvh5_raw *r);
 
 enum uvh5_layout {
 	UVH5_LAYOUT_DSA110 = 0,   /* rank-4, no version, drift, extra_keywords (SPEC §2) */
