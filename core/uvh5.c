@@ -2599,7 +2599,7 @@ int uvh5_write_with(const char *path, const vis_set *v, const uvh5_write_opts *o
 	const int storage = o ? o->storage : -1;
 	/* Chunked: Data/ always; resizable (and the per-row Header/ arrays
 	 * chunked too): the DSA-110 correlator's layout. */
-	const int chunked = storage == UVH5_STORAGE_CHUNKED;
+	const int chunked = storage == UVH5_STORAGE_CHUNKED || (dsa && storage == UVH5_STORAGE_DEFAULT);
 	const int resizable = chunked && dsa;
 	wctx w = { path, NULL };
 	hid_t f = -1, hdr = -1, dat = -1, ek = -1, cat = -1, c0 = -1, t = -1;

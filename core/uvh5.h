@@ -9,9 +9,10 @@
  * The optional history, vis_units, dut1 and x_orientation become the set's
  * provenance (core/vis.h); a malformed one is ignored, never fatal.
  *
- * Writes the DSA-110 layout exactly (simulator), contiguous or chunked as
- * the correlator's h5py writer stores it, and a pyuvdata 1.x rank-3 layout
- * with a sidereal phase_center_catalog (exported, rephased groups).
+ * Writes the DSA-110 layout exactly (simulator), chunked as the correlator's
+ * h5py writer stores it unless asked for contiguous arrays, and a pyuvdata
+ * 1.x rank-3 layout with a sidereal phase_center_catalog (exported, rephased
+ * groups).
  *
  * All functions are safe to call from several threads (the Debian HDF5 build is
  * thread-safe; calls are serialised inside the library).
@@ -153,7 +154,8 @@ enum uvh5_layout {
 
 /* How uvh5_write_with() stores the arrays of the baseline-time axis. */
 enum uvh5_storage {
-	/* The layout's own: contiguous. */
+	/* The layout's own: DSA110 chunked as the correlator writes it,
+	 * PYUVDATA contiguous. */
 	UVH5_STORAGE_DEFAULT = 0,
 	/* DSA110: what the correlator's writer (dsa110-meridian-fs dsamfs/io.py)
 	 * gets from h5py: Data/visdata, flags, nsamples and Header/ant_1_array,

@@ -126,8 +126,8 @@ static vis_set *subband_set(int sb, const variant *var)
 	return v;
 }
 
-/* How write_group stores the files: uvh5_write's DSA-110 default unless a
- * test says otherwise. */
+/* How write_group stores the files: uvh5_write's DSA-110 default (chunked as
+ * the correlator writes them) unless a test says otherwise. */
 static uvh5_write_opts wopts = { .layout = UVH5_LAYOUT_DSA110 };
 
 /* Write subbands present in `mask` to dir; names get a jittered timestamp. */
@@ -528,7 +528,9 @@ static void test_direct_equals_hdf5(void)
 	CHECK_OK(convert_load_group(ptrs(paths, n), n, &p, &b, &i2, err, sizeof err), err);
 	if (!a || !b)
 		goto out;
-	CHECK(i1.nsub_direct == 3 && i2.nsub_direct == 0, "direct %d / %d", i1.nsub_direct, i2.nsub_direct);
+	CHECK(i1.nsub_direct == 3 && i2.nsub_direct == 0 && i1.nsub_chunked == 3 && i2.nsub_chunked == 0,
+	      "direct %d / %d, chunked %d / %d", i1.nsub_direct, i2.nsub_direct, i1.nsub_chunked,
+	      i2.nsub_chunked);
 	CHECK(!memcmp(a->vis, b->vis, vis_nsamples(a) * sizeof *a->vis), "%s", "vis differ");
 	CHECK(!memcmp(a->flags, b->flags, vis_nsamples(a)), "%s", "flags differ");
 	CHECK(!memcmp(a->weight, b->weight, vis_nsamples(a) * sizeof *a->weight), "%s", "weights differ");

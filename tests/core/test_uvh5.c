@@ -832,7 +832,7 @@ static void test_guess_chunk_matches_h5py(void)
 	}
 }
 
-/* The DSA-110 layout chunked is the correlator's storage: Data/ and the
+/* The DSA-110 layout by default is the correlator's storage: Data/ and the
  * per-row Header/ arrays resizable and chunked with h5py's shapes for empty
  * datasets, unfiltered; the contiguous variant is contiguous; both read
  * back identically; the pyuvdata layout stays contiguous unless asked. */
@@ -861,10 +861,9 @@ static void test_dsa110_chunked_layout(void)
 		return;
 	snprintf(path, sizeof path, "%s/chunked.hdf5", test_tmpdir());
 	snprintf(path2, sizeof path2, "%s/contig.hdf5", test_tmpdir());
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_DSA110, err, sizeof err), err);
 	memset(&o, 0, sizeof o);
 	o.layout = UVH5_LAYOUT_DSA110;
-	o.storage = UVH5_STORAGE_CHUNKED;
-	CHECK_OK(uvh5_write_with(path, v, &o, err, sizeof err), err);
 	o.storage = UVH5_STORAGE_CONTIGUOUS;
 	CHECK_OK(uvh5_write_with(path2, v, &o, err, sizeof err), err);
 	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
