@@ -44,8 +44,8 @@ BINS     := bin/contimgd bin/contimgctl bin/contimg-sim
 # Unit tests: tests/<dir>/test_*.c, one binary each.
 TEST_SRC := $(wildcard tests/*/test_*.c)
 TEST_BIN := $(TEST_SRC:%.c=$(B)/%)
-# Helpers of the integration tests that need the library.
-TOOL_BIN := $(B)/tests/integration/truthcheck
+# Helpers of the integration tests and benchmarks that need the library.
+TOOL_BIN := $(B)/tests/integration/truthcheck $(B)/tests/bench_convert
 
 DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf hdf5-tools \
 	libcfitsio-dev libfftw3-dev libsqlite3-dev sqlite3 wcslib-dev wcslib-tools libsystemd-dev \
@@ -104,11 +104,11 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/demo.sh
 
-bench: all
-	@sh tests/bench.sh
+bench: all $(B)/tests/bench_convert
+	@B=$(B) sh tests/bench.sh
 
-bench-wsclean: all
-	@BENCH_WSCLEAN=1 sh tests/bench.sh
+bench-wsclean: all $(B)/tests/bench_convert
+	@B=$(B) BENCH_WSCLEAN=1 sh tests/bench.sh
 
 fuzz:
 	@sh tests/fuzz/run.sh

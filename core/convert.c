@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -411,213 +410,70 @@ static void sort_by_freq(int *perm, int n, const double *f)
 
 /* ---- direct reads ---------------------------------------------------------- */
 
-/* Where the three Data/ arrays of one file sit, when they can be read raw. */
-typedef struct raw_file {
-	int ok;
-	off_t off_vis, off_flags, off_w;
-} raw_file;
+/* Rows per task: ~1 MiB of visdata (measured in docs/performance.md). */
+#define DIRECT_BLOCK_BYTES (1u << 20)
 
-/* 1 when dataset `name` is contiguous, unfiltered, allocated, holds n
- * elements of `size` bytes, and passes `type_ok`; fills *ret_off. */
-static int raw_dataset(hid_t f, const char *name, size_t n, size_t size, int (*type_ok)(hid_t),
-		       off_t *ret_off)
-{
-	hid_t ds = -1, sp = -1, dcpl = -1, t = -1;
-	haddr_t off;
-	int ok = 0;
-
-	H5E_BEGIN_TRY {
-		ds = H5Dopen2(f, name, H5P_DEFAULT);
-	} H5E_END_TRY;
-	if (ds < 0)
-		return 0;
-	sp = H5Dget_space(ds);
-	dcpl = H5Dget_create_plist(ds);
-	t = H5Dget_type(ds);
-	if (sp < 0 || dcpl < 0 || t < 0)
-		goto out;
-	if (H5Sget_simple_extent_npoints(sp) != (hssize_t)n || H5Pget_layout(dcpl) != H5D_CONTIGUOUS ||
-	    H5Pget_nfilters(dcpl) != 0 || H5Tget_size(t) != size || !type_ok(t))
-		goto out;
-	if (H5Dget_storage_size(ds) != (hsize_t)(n * size))
-		goto out;
-	off = H5Dget_offset(ds);
-	if (off == HADDR_UNDEF)
-		goto out;
-	*ret_off = (off_t)off;
-	ok = 1;
-out:
-	if (t >= 0)
-		H5Tclose(t);
-	if (dcpl >= 0)
-		H5Pclose(dcpl);
-	if (sp >= 0)
-		H5Sclose(sp);
-	H5Dclose(ds);
-	return ok;
-}
-
-/* compound {r: f32 LE at 0, i: f32 LE at 4} — exactly a little-endian float complex. */
-static int type_is_c8(hid_t t)
-{
-	int ok = 1;
-
-	if (H5Tget_class(t) != H5T_COMPOUND || H5Tget_nmembers(t) != 2)
-		return 0;
-	for (unsigned k = 0; k < 2 && ok; k++) {
-		char *name = H5Tget_member_name(t, k);
-		hid_t mt = H5Tget_member_type(t, k);
-		ok = name && !strcmp(name, k ? "i" : "r") && H5Tget_member_offset(t, k) == 4 * k &&
-		     mt >= 0 && H5Tequal(mt, H5T_IEEE_F32LE) > 0;
-		if (mt >= 0)
-			H5Tclose(mt);
-		if (name)
-			H5free_memory(name);
-	}
-	return ok;
-}
-
-/* One byte per flag, nonzero = flagged: bool enum (h5py), int8/uint8, bitfield. */
-static int type_is_flag8(hid_t t)
-{
-	H5T_class_t c = H5Tget_class(t);
-	return c == H5T_ENUM || c == H5T_INTEGER || c == H5T_BITFIELD;
-}
-
-static int type_is_f32le(hid_t t)
-{
-	return H5Tequal(t, H5T_IEEE_F32LE) > 0;
-}
-
-static void raw_probe(const char *path, size_t nsamp, raw_file *rf)
-{
-	hid_t f;
-
-	memset(rf, 0, sizeof *rf);
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-	return; /* the raw bytes are little-endian */
-#endif
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-	H5E_BEGIN_TRY {
-		f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	} H5E_END_TRY;
-	if (f < 0)
-		return;
-	rf->ok = raw_dataset(f, "Data/visdata", nsamp, 8, type_is_c8, &rf->off_vis) &&
-		 raw_dataset(f, "Data/flags", nsamp, 1, type_is_flag8, &rf->off_flags) &&
-		 raw_dataset(f, "Data/nsamples", nsamp, 4, type_is_f32le, &rf->off_w);
-	H5Fclose(f);
-}
-
-static int pread_all(int fd, void *buf, size_t n, off_t off)
-{
-	char *p = buf;
-	while (n > 0) {
-		ssize_t k = pread(fd, p, n, off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-		off += k;
-	}
-	return 0;
-}
-
-#define DIRECT_BLOCK_BYTES (1u << 20) /* per array per task: ~1 MiB reads */
-
-/* Read the files marked ok in rf[] with pread() on all threads; file i's
- * channel j goes to v's channel map[sb_of[i] * nf + j].  Each task is one
- * block of rows of one file.  On a file's failure *ret_bad is its index. */
-static int direct_read(vis_set *v, const char *const *paths, const int *sb_of, int npaths,
-		       const raw_file *rf, const int *map, int nf, int nthreads, int *ret_bad,
-		       char *err, size_t errlen)
+/* Read the files that have a raw handle (rf[i] != NULL) on all threads; file
+ * i's channel j goes to v's channel map[sb_of[i] * nf + j].  Each task is
+ * one block of rows of one file (uvh5_raw_read_rows: read as stored, decoded
+ * into place).  On a file's failure *ret_bad is its index (left alone when
+ * memory ran out: no file is at fault). */
+static int direct_read(vis_set *v, const int *sb_of, int npaths, uvh5_raw *const *rf,
+		       const int *map, int nf, int nthreads, int *ret_bad, char *err,
+		       size_t errlen)
 {
 	const size_t nblts = (size_t)v->ntimes * v->nbls, rowlen = (size_t)nf * v->npols;
-	size_t blk = DIRECT_BLOCK_BYTES / (rowlen * 8), nblk;
-	int *fds = NULL, fail = -1, r = 0;
+	size_t blk = DIRECT_BLOCK_BYTES / (rowlen * 8), nblk, scratch = 0;
+	int fail = -1, r = 0, first = -1;
 
-	if (blk < 1)
-		blk = 1;
+	for (int i = 0; i < npaths && first < 0; i++)
+		if (rf[i])
+			first = i;
+	if (first < 0)
+		return 0;
+	/* Whole chunks per task: the subbands of a group share one layout, so
+	 * the first file's chunk lengths stand for all (a file with other
+	 * lengths would read the chunks that straddle two blocks twice). */
+	blk = uvh5_raw_block_rows(rf[first], blk);
+	if (blk > nblts)
+		blk = nblts;
 	nblk = (nblts + blk - 1) / blk;
-	fds = malloc(npaths * sizeof *fds);
-	if (!fds)
-		return err_set(err, errlen, -ENOMEM, "convert: out of memory");
 	for (int i = 0; i < npaths; i++) {
-		fds[i] = rf[i].ok ? open(paths[i], O_RDONLY | O_CLOEXEC) : -1;
-		if (rf[i].ok && fds[i] < 0 && fail < 0)
-			fail = i;
-	}
-	if (fail >= 0) {
-		*ret_bad = fail;
-		r = err_set(err, errlen, -errno, "%s: cannot open: %s", paths[fail], strerror(errno));
-		goto out;
+		size_t s = uvh5_raw_scratch_bytes(rf[i], blk);
+		scratch = s > scratch ? s : scratch;
 	}
 #pragma omp parallel num_threads(nthreads)
 	{
-		float complex *bv = malloc(blk * rowlen * sizeof *bv);
-		uint8_t *bf = malloc(blk * rowlen);
-		float *bw = malloc(blk * rowlen * sizeof *bw);
-		int ok = bv && bf && bw;
+		void *sc = malloc(scratch);
+		char msg[ERR_LEN];
 
 #pragma omp for schedule(dynamic, 1)
 		for (size_t task = 0; task < (size_t)npaths * nblk; task++) {
-			int i = (int)(task / nblk);
+			int i = (int)(task / nblk), rc, failed;
 			size_t r0 = (task % nblk) * blk, nr = r0 + blk <= nblts ? blk : nblts - r0;
-			size_t n = nr * rowlen;
-			const int *m = map + (size_t)sb_of[i] * nf;
 
-			if (!rf[i].ok)
+#pragma omp atomic read
+			failed = fail;
+			if (!rf[i] || failed >= 0)
 				continue;
-			if (!ok || pread_all(fds[i], bv, n * 8, rf[i].off_vis + (off_t)(r0 * rowlen * 8)) ||
-			    pread_all(fds[i], bf, n, rf[i].off_flags + (off_t)(r0 * rowlen)) ||
-			    pread_all(fds[i], bw, n * 4, rf[i].off_w + (off_t)(r0 * rowlen * 4))) {
+			rc = sc ? uvh5_raw_read_rows(rf[i], r0, nr, v, map + (size_t)sb_of[i] * nf, sc,
+						     msg, sizeof msg)
+				: -ENOMEM;
+			if (rc) {
 #pragma omp critical
-				if (fail < 0)
-					fail = ok ? i : npaths;
-				continue;
-			}
-			for (size_t k = 0; k < nr; k++) {
-				size_t row = r0 + k, s0 = k * rowlen;
-				float complex *dv = v->vis + row * v->nchan * v->npols;
-				uint8_t *df = v->flags + row * v->nchan * v->npols;
-				float *dw = v->weight + row * v->nchan * v->npols;
-				for (int j = 0; j < nf; j++) {
-					size_t d = (size_t)m[j] * v->npols;
-					for (int p = 0; p < v->npols; p++) {
-						size_t s = s0 + (size_t)j * v->npols + p;
-						float complex z = bv[s];
-						float w = bw[s];
-						uint8_t f = bf[s] ? VIS_FLAG_INPUT : 0;
-						/* Same rule as uvh5_read_into: never let NaN/Inf through. */
-						if (!isfinite(crealf(z)) || !isfinite(cimagf(z)) || !isfinite(w)) {
-							z = 0;
-							w = isfinite(w) ? w : 0;
-							f |= VIS_FLAG_NONFINITE;
-						}
-						dv[d + p] = z;
-						df[d + p] = f;
-						dw[d + p] = w;
-					}
+				if (fail < 0) {
+#pragma omp atomic write
+					fail = i;
+					r = rc == -ENOMEM ? err_set(err, errlen, rc, "convert: out of memory "
+								     "for read buffers")
+							  : err_set(err, errlen, rc, "%s", msg);
 				}
 			}
 		}
-		free(bv);
-		free(bf);
-		free(bw);
+		free(sc);
 	}
-	if (fail == npaths) {
-		r = err_set(err, errlen, -ENOMEM, "convert: out of memory for read buffers");
-	} else if (fail >= 0) {
+	if (r && r != -ENOMEM)
 		*ret_bad = fail;
-		r = err_set(err, errlen, -EIO, "%s: read error or file truncated in Data/", paths[fail]);
-	}
-out:
-	for (int i = 0; i < npaths; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	free(fds);
 	return r;
 }
 
@@ -678,7 +534,7 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 	convert_params p;
 	convert_info info;
 	sub_sum *sum = NULL;
-	raw_file *rf = NULL;
+	uvh5_raw **rf = NULL;
 	int sb_of[CONVERT_MAX_SUB], file_of[CONVERT_MAX_SUB], idx[CONVERT_MAX_SUB];
 	int keep[CONVERT_MAX_SUB], ksb[CONVERT_MAX_SUB], kfile[CONVERT_MAX_SUB];
 	const char *kpaths[CONVERT_MAX_SUB];
@@ -829,22 +685,28 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 	 * order (uvh5_read_into for the rest) and sort afterwards. */
 	if (p.direct_read)
 		for (int i = 0; i < nk; i++) {
-			raw_probe(kpaths[i], (size_t)v->ntimes * v->nbls * nf * v->npols, &rf[i]);
-			ndirect += rf[i].ok;
+			r = uvh5_raw_open(kpaths[i], (size_t)v->ntimes * v->nbls, nf, v->npols, &rf[i],
+					  NULL, 0, err, errlen);
+			if (r) {
+				bad = kfile[i];
+				goto out;
+			}
+			ndirect += rf[i] != NULL;
+			info.nsub_chunked += rf[i] && uvh5_raw_kind(rf[i]) != UVH5_RAW_CONTIGUOUS;
 		}
 	if (ndirect < nk)
 		for (int c = 0; c < nchan; c++)
 			map[c] = c;
 	if (ndirect) {
 		int kbad = -1;
-		r = direct_read(v, kpaths, ksb, nk, rf, map, nf, nthreads, &kbad, err, errlen);
+		r = direct_read(v, ksb, nk, rf, map, nf, nthreads, &kbad, err, errlen);
 		if (r) {
 			bad = kbad >= 0 ? kfile[kbad] : -1;
 			goto out;
 		}
 	}
 	for (int i = 0; i < nk; i++) {
-		if (rf[i].ok)
+		if (rf[i])
 			continue;
 		r = uvh5_read_into(kpaths[i], v, ksb[i] * nf, err, errlen);
 		if (r) {
@@ -912,6 +774,8 @@ out:
 	for (int i = 0; sum && i < npaths; i++)
 		sub_sum_release(&sum[i]);
 	free(sum);
+	for (int i = 0; rf && i < npaths; i++)
+		uvh5_raw_close(rf[i]);
 	free(rf);
 	vis_free(tmpl);
 	if (v != p.reuse)

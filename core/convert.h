@@ -58,12 +58,15 @@
  *
  * Reading: the Debian HDF5 build serialises every call, so reading subbands
  * from several threads through HDF5 is slower than one after the other
- * (docs/performance.md).  DSA-110 files are uncompressed and contiguous, so
- * the data arrays are located with HDF5 (H5Dget_offset) and read with plain
- * pread() by all threads, decoded straight into their ascending-frequency
- * place; anything else (chunked, filtered, other types) uses uvh5_read_into().
- * Both give identical sets: flags → VIS_FLAG_INPUT, nsamples → weight,
- * non-finite samples zeroed and flagged VIS_FLAG_NONFINITE.
+ * (docs/performance.md).  DSA-110 files are uncompressed, chunked as the
+ * correlator's h5py writes them (or contiguous), so their Data/ arrays are
+ * located once (uvh5_raw_open: the contiguous offset, or every chunk's
+ * address from the file's chunk index) and read with plain pread() by all
+ * threads, decoded straight into their ascending-frequency place (the direct
+ * path, core/uvh5.h *Raw reads*); anything else (filtered, other types) uses
+ * uvh5_read_into().  Both give identical sets: flags → VIS_FLAG_INPUT,
+ * nsamples → weight, non-finite samples zeroed and flagged
+ * VIS_FLAG_NONFINITE.
  *
  * All functions: 0 or a negative errno with the reason in err.
  */
@@ -81,9 +84,10 @@
 typedef struct convert_params {
 	int nsub_expected;   /* subbands in a full group (default 16) */
 	int nthreads;        /* threads for reading and rephasing (<= 0: OpenMP default) */
-	int direct_read;     /* 1 (default): read uncompressed contiguous Data/ arrays with
-			      * pread() in parallel, decoding straight into place; files
-			      * that do not qualify go through uvh5_read_into() */
+	int direct_read;     /* 1 (default): read uncompressed Data/ arrays (contiguous or
+			      * chunked) as stored, in parallel, decoding straight into
+			      * place (uvh5_raw_*); files that do not qualify go through
+			      * uvh5_read_into() */
 	int rephase;         /* 1 (default): convert_rephase() after loading */
 	double dut1_s;       /* UT1 − UTC (default 0) */
 	double xp_rad;       /* polar motion (default 0; core/astro.h astro_eop) */
@@ -130,7 +134,8 @@ typedef struct convert_info {
 				  * majority (counted as missing); why in dropped_reason[k] */
 	char dropped_reason[CONVERT_MAX_SUB][CONVERT_REASON_LEN];
 	int chan_per_sub;
-	int nsub_direct;         /* subbands read by the direct (pread) path */
+	int nsub_direct;         /* subbands read by the direct path (uvh5_raw_*) */
+	int nsub_chunked;        /* ... of which chunked (H5Dread_chunk) */
 	double read_s;           /* wall seconds checking and reading files */
 	double rephase_s;        /* wall seconds rephasing */
 	int has_drift_fit;       /* the input was DRIFT: drift_fit is filled */

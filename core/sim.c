@@ -1337,7 +1337,8 @@ static int write_subband(const sim_config *c, const vis_set *v, int sb, const ch
 
 	/* A watcher must ignore this name until the rename. */
 	snprintf(tmp, sizeof tmp, "%.*s_incomplete.hdf5", (int)(strlen(path) - 5), path);
-	rc = uvh5_write(tmp, v, UVH5_LAYOUT_DSA110, err, errlen);
+	rc = uvh5_write_with(tmp, v, &(uvh5_write_opts){ .layout = UVH5_LAYOUT_DSA110,
+							.storage = c->storage }, err, errlen);
 	if (!rc && c->corrupt[sb])
 		rc = corrupt_file(tmp, c->corrupt_mode, sim_mix(c->noise_seed, (uint64_t)sb), err, errlen);
 	if (!rc && rename(tmp, path) != 0)

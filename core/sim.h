@@ -219,6 +219,8 @@ typedef struct sim_config {
 	int threads;           /* OpenMP threads for prediction and noise; 0 = default
 				* (subbands under 1e5 samples per pol use one) */
 	int write_truth;       /* write truth_<group>.json and gains_<group>.h5 */
+	int storage;           /* enum uvh5_storage of the subband files: 0 (default)
+				* chunked as the correlator writes them */
 	const char *sky_label; /* truth "sky" description (e.g. the CSV path), may be NULL */
 } sim_config;
 

@@ -9,8 +9,10 @@
  * The optional history, vis_units, dut1 and x_orientation become the set's
  * provenance (core/vis.h); a malformed one is ignored, never fatal.
  *
- * Writes the DSA-110 layout exactly (simulator) and a pyuvdata 1.x rank-3
- * layout with a sidereal phase_center_catalog (exported, rephased groups).
+ * Writes the DSA-110 layout exactly (simulator), chunked as the correlator's
+ * h5py writer stores it unless asked for contiguous arrays, and a pyuvdata
+ * 1.x rank-3 layout with a sidereal phase_center_catalog (exported, rephased
+ * groups).
  *
  * All functions are safe to call from several threads (the Debian HDF5 build is
  * thread-safe; calls are serialised inside the library).
@@ -19,6 +21,7 @@
 #define CONTIMG_UVH5_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/vis.h"
 
@@ -83,10 +86,109 @@ int uvh5_read_into(const char *path, vis_set *dst, int chan0, char *err, size_t 
  * pols, phase info.  vis/flags/weight are allocated but left zero / 1. */
 int uvh5_read_meta(const char *path, vis_set **ret, char *err, size_t errlen);
 
+/*
+ * Raw reads of Data/: the fast path of core/convert.c (docs/uvh5.md, *Raw
+ * reads*).  A file qualifies when Data/visdata is a little-endian complex64
+ * {r, i}, Data/flags 8-bit (any non-zero = flagged) and Data/nsamples a
+ * little-endian float32, all three unfiltered and either contiguous or chunked
+ * with every chunk written (what the DSA-110 correlator writes, chunked; and
+ * contimg-sim --layout contiguous), in a file without a user block.  Then the
+ * bytes are read as they are stored, without HDF5's selection and conversion
+ * machinery: contiguous arrays and chunks whose addresses the file's chunk
+ * index gives (read once at open: the chunk map) with pread() from any
+ * thread, other chunks with H5Dread_chunk; and decoded here.  Anything else
+ * (LZF flags, float64 or int32 visdata, unwritten chunks) is for
+ * uvh5_read_into(); both give the same bits (tests/core/test_uvh5.c,
+ * tests/core/test_convert.c).
+ */
+typedef struct uvh5_raw uvh5_raw;
+
+/* Probe path, whose Data/ arrays must hold nrows x nfreqs x npols samples
+ * (rank 3 or rank 4 with the spw axis of 1).  *ret is a new handle (free with
+ * uvh5_raw_close) when the file qualifies, NULL when it does not (then 0 is
+ * returned and `why`, when not NULL, says why in a few words).  Errors:
+ * -ENOMEM only; a file HDF5 cannot open simply does not qualify. */
+int uvh5_raw_open(const char *path, size_t nrows, int nfreqs, int npols, uvh5_raw **ret,
+		  char *why, size_t whylen, char *err, size_t errlen);
+
+/* How uvh5_raw_read_rows gets the bytes (for a file whose arrays differ, the
+ * slowest of them). */
+enum uvh5_raw_kind {
+	UVH5_RAW_CONTIGUOUS = 0,    /* pread() of contiguous arrays */
+	UVH5_RAW_CHUNKS_MAPPED = 1, /* pread() of chunks located by the chunk map,
+				     * read from the file's index (v1 B-tree) at open */
+	UVH5_RAW_CHUNKS_HDF5 = 2,   /* H5Dread_chunk, one chunk at a time (other
+				     * chunk indexes, e.g. HDF5's newest format) */
+};
+int uvh5_raw_kind(const uvh5_raw *r);
+
+/* Rows per read that never split a chunk of any of the three arrays, at least
+ * min_rows (a multiple of every row-chunk length; min_rows itself when
+ * contiguous).  Reading in multiples of it reads every chunk once. */
+size_t uvh5_raw_block_rows(const uvh5_raw *r, size_t min_rows);
+
+/* Bytes of scratch uvh5_raw_read_rows needs for blocks of up to nrows rows
+ * (the rows of the contiguous arrays and every chunk such a block touches). */
+size_t uvh5_raw_scratch_bytes(const uvh5_raw *r, size_t nrows);
+
+/* Read rows [row0, row0 + nrows) of the file into the same rows of dst (a
+ * set of the file's Ntimes x Nbls rows and Npols): file channel j goes to
+ * dst channel chan_map[j], decoded as uvh5_read_into does (non-zero flag ->
+ * VIS_FLAG_INPUT, nsamples -> weight, non-finite samples zeroed and flagged
+ * VIS_FLAG_NONFINITE).  Other channels of dst are not touched.  scratch: at
+ * least uvh5_raw_scratch_bytes(r, nrows) bytes, one per concurrent caller.
+ * Safe to call from several threads at once on the same handle and set
+ * (different rows or channels): pread() needs no lock; H5Dread_chunk reads
+ * take all of one call's chunks in one stretch under a lock (HDF5 serialises
+ * them anyway); the decoding runs in parallel.  -EIO with a message naming
+ * the file and dataset when a read fails or comes up short (a truncated
+ * file), -EINVAL for rows out of range or a target of another shape. */
+int uvh5_raw_read_rows(uvh5_raw *r, size_t row0, size_t nrows, vis_set *dst, const int *chan_map,
+		       void *scratch, char *err, size_t errlen);
+
+/* Close the handle (NULL is a no-op). */
+void uvh5_raw_close(uvh5_raw *r);
+
 enum uvh5_layout {
 	UVH5_LAYOUT_DSA110 = 0,   /* rank-4, no version, drift, extra_keywords (SPEC §2) */
 	UVH5_LAYOUT_PYUVDATA = 1, /* rank-3, version 1.x, phase_center_catalog (sidereal) */
 };
+
+/* How uvh5_write_with() stores the arrays of the baseline-time axis. */
+enum uvh5_storage {
+	/* The layout's own: DSA110 chunked as the correlator writes it,
+	 * PYUVDATA contiguous. */
+	UVH5_STORAGE_DEFAULT = 0,
+	/* DSA110: what the correlator's writer (dsa110-meridian-fs dsamfs/io.py)
+	 * gets from h5py: Data/visdata, flags, nsamples and Header/ant_1_array,
+	 * ant_2_array, time_array, integration_time, uvw_array created empty and
+	 * resizable (unlimited first axis), chunked with h5py's automatic shape
+	 * for such a dataset (uvh5_guess_chunk with 0 rows: visdata
+	 * (128, 1, 12, 1) for 48 channels and 2 pols), no filters, extended and
+	 * written one integration at a time in the writer's order, so the
+	 * chunks of the arrays interleave in the file as in real files.
+	 * PYUVDATA: Data/ chunked with h5py's shape for the full, fixed shape
+	 * (pyuvdata's chunks=True), not resizable. */
+	UVH5_STORAGE_CHUNKED = 1,
+	/* Every array contiguous (what contimg wrote before issue 19; the fast
+	 * path's comparison case). */
+	UVH5_STORAGE_CONTIGUOUS = 2,
+};
+
+typedef struct uvh5_write_opts {
+	int layout;   /* enum uvh5_layout */
+	int storage;  /* enum uvh5_storage */
+	/* When chunked: the chunk shapes of Data/visdata, flags and nsamples in
+	 * the dataset's rank (4 for DSA110: rows, 1, channels, pols; 3 for
+	 * PYUVDATA: rows, channels, pols).  A row of zeros: h5py's automatic
+	 * shape.  Lets tests write shapes that split channels and pols
+	 * unevenly and leave a partial last chunk. */
+	unsigned long long data_chunk[3][4];
+	/* 1: HDF5's newest file format (h5py's libver='latest': version 2
+	 * object headers, extensible-array chunk indexes) instead of the
+	 * default, oldest one the correlator's h5py writes. */
+	int latest_format;
+} uvh5_write_opts;
 
 /* Write v to path in the given layout, replacing any existing file.  Writing is
  * not atomic: callers that need atomicity write a temporary name and rename.
@@ -101,6 +203,23 @@ enum uvh5_layout {
  * layout writes the correlator's fields only.  docs/uvh5.md lists every
  * dataset written. */
 int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t errlen);
+
+/* uvh5_write with a choice of storage (UVH5_STORAGE_DEFAULT: the same as
+ * uvh5_write(path, v, o->layout, ...)).  -EINVAL for an unknown storage or a
+ * chunk shape with a zero axis or one longer than a fixed axis. */
+int uvh5_write_with(const char *path, const vis_set *v, const uvh5_write_opts *o, char *err,
+		    size_t errlen);
+
+/* h5py's automatic chunk shape (h5py/_hl/filters.py guess_chunk, what
+ * `chunks=True` and a resizable dataset without chunks get) for a dataset of
+ * `rank` axes shaped `shape` with elements of typesize bytes; an axis of
+ * length 0 (an empty resizable dataset, as the correlator creates them)
+ * counts as 1024.  Target chunk: 16 KiB · 2^log10(dataset MiB), clamped to
+ * 8 KiB .. 1 MiB; the axes are halved in turn, first to last, until the chunk
+ * is below the target or within 50 % of it, and below 1 MiB.  Exposed for
+ * tests (real pyuvdata/h5py files carry exactly these shapes). */
+void uvh5_guess_chunk(int rank, const unsigned long long *shape, size_t typesize,
+		      unsigned long long *ret_chunk);
 
 /* The contimg version the writer names in a file's history ("unknown" when
  * built outside a git checkout).  Static storage. */

@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/sim.h"
 #include "core/sky.h"
+#include "core/uvh5.h"
 
 static const char usage[] =
 "usage: contimg-sim [options]\n"
@@ -36,6 +37,9 @@ static const char usage[] =
 "  --subbands N             write sb00..sb(N-1) (default 16)\n"
 "  --ntimes N               integrations of 12.884901888 s (default 24)\n"
 "  --no-truth               do not write the truth JSON and the gains file\n"
+"  --layout chunked|contiguous\n"
+"                           storage of the data arrays: chunked and resizable as the\n"
+"                           correlator writes them (default), or contiguous\n"
 "Array and pointing\n"
 "  --stations CSV           station table (format of DSA110_Station_Coordinates.csv);\n"
 "                           default: a built-in T-shaped layout\n"
@@ -94,7 +98,7 @@ enum {
 	OPT_SUBBANDS, OPT_NTIMES, OPT_SKY, OPT_RANDOM, OPT_CAL, OPT_SEFD, OPT_SEED, OPT_GAINS,
 	OPT_NO_GAINS, OPT_RFI, OPT_DEAD, OPT_DEAD_MODE, OPT_MISSING, OPT_CORRUPT,
 	OPT_CORRUPT_MODE, OPT_NANS, OPT_JITTER, OPT_STREAM, OPT_INTERVAL, OPT_STEP, OPT_THREADS,
-	OPT_FULL, OPT_TINY, OPT_NO_TRUTH, OPT_QUIET, OPT_HELP, OPT_VARY, OPT_POINTING_OFFSET, OPT_ORDER,
+	OPT_FULL, OPT_TINY, OPT_NO_TRUTH, OPT_QUIET, OPT_HELP, OPT_VARY, OPT_POINTING_OFFSET, OPT_ORDER, OPT_LAYOUT,
 };
 
 static const struct option longopts[] = {
@@ -134,6 +138,7 @@ static const struct option longopts[] = {
 	{"vary", required_argument, 0, OPT_VARY},
 	{"pointing-offset", required_argument, 0, OPT_POINTING_OFFSET},
 	{"order", required_argument, 0, OPT_ORDER},
+	{"layout", required_argument, 0, OPT_LAYOUT},
 	{0, 0, 0, 0},
 };
 
@@ -391,6 +396,14 @@ int main(int argc, char **argv)
 		case OPT_FULL: preset = OPT_FULL; break;
 		case OPT_TINY: preset = OPT_TINY; break;
 		case OPT_NO_TRUTH: c.write_truth = 0; break;
+		case OPT_LAYOUT:
+			if (strcmp(optarg, "chunked") == 0)
+				c.storage = UVH5_STORAGE_CHUNKED;
+			else if (strcmp(optarg, "contiguous") == 0)
+				c.storage = UVH5_STORAGE_CONTIGUOUS;
+			else
+				return bad("bad --layout '%s' (chunked or contiguous)", optarg);
+			break;
 		case OPT_QUIET: quiet = 1; break;
 		case OPT_HELP: fputs(usage, stdout); return 0;
 		case OPT_ORDER:

@@ -7,7 +7,11 @@
 # both again through contimgd, whose worker keeps its buffers from one group
 # to the next: the second group is the daemon's steady state.
 #
-# BENCH_DIR (default /tmp/contimg-bench) holds the 2 x 2.3 GB of data; it is
+# The simulated files are chunked as the correlator writes them; a
+# contiguous copy of the first group measures the read of both layouts
+# (BENCH_CONVERT_REPS loads each, default 3).
+#
+# BENCH_DIR (default /tmp/contimg-bench) holds the 3 x 2.3 GB of data; it is
 # removed at the end unless BENCH_KEEP=1.  BENCH_THREADS sets [pipeline] threads.
 # BENCH_WSCLEAN=1 (make bench-wsclean) also images the field group with
 # WSClean (tests/wsclean/run.sh).
@@ -110,6 +114,35 @@ for tj in $truths; do
 	[ $rc = 0 ] || tail -5 "$D/$name.err"
 done
 
+# The read of load + convert by storage layout (docs/performance.md, *Chunked
+# files*): the calibrator group as simulated (chunked as the correlator writes
+# it), a contiguous copy of the same files made with h5repack, and the chunked
+# files through HDF5's generic path (what they got before issue 19), each
+# loaded BENCH_CONVERT_REPS times after a first load that touches the buffer
+# (tests/bench_convert.c); then both layouts are checked to read identically.
+first=$(basename "$(echo "$truths" | head -1)" .json | sed 's/^truth_//')
+CH=$D/in/$first
+CO=$D/contig/$first
+R=${BENCH_CONVERT_REPS:-3}
+BC=$ROOT/${B:-build}/tests/bench_convert
+mkdir -p "$CO"
+ls "$CH" | grep '_sb[0-9][0-9]\.hdf5$' |
+	xargs -P 2 -I {} h5repack -l CONTI -i "$CH/{}" -o "$CO/{}" || exit 1
+{
+	OMP_WAIT_POLICY=passive "$BC" --reps "$R" --compare "$CH" "$CO"
+	OMP_WAIT_POLICY=passive "$BC" --reps "$R" --hdf5 "$CH"
+} >"$D/layout.txt" 2>&1
+printf '\n%s\n' "load + convert read by layout ($R loads each after the first; wall seconds median [min-max])"
+printf '%-34s %20s %10s %10s\n' "layout, path" "wall (s)" "CPU-s" "MB/s"
+awk -v ch="$CH" '
+	/^summary/ {
+		what = ($2 == ch ? "chunked" : "contiguous") ", " ($3 == "hdf5" ? "HDF5 generic" : "direct")
+		printf "%-34s %6.2f [%5.2f-%5.2f] %10.2f %10.0f\n", what, $6, $5, $7, $10, $12
+	}
+	/^compare/ { sub(/^compare [^ ]* vs [^ ]*: /, ""); cmp = $0 }
+	/^bench_convert:/ { print }
+	END { if (cmp != "") print "chunked vs contiguous: " cmp }' "$D/layout.txt"
+
 # The same two groups through the daemon, as in operation: one worker that
 # keeps its visibility buffer and its cache of work buffers (core/pool.h)
 # from one group to the next, so the second group shows the steady state.
@@ -171,4 +204,4 @@ fi
 
 echo
 awk -v n="$nvis" 'BEGIN { printf "visibilities per group: %d (%.2f GB complex64)\n", n, n * 8 / 1e9 }'
-[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D/sim" "$D/in" "$DD" "$D/wsclean"
+[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D/sim" "$D/in" "$D/contig" "$DD" "$D/wsclean"

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "core/err.h"
 #include "core/uvh5.h"
@@ -749,6 +750,475 @@ static void test_dsa110_layout_matches_reference(void)
 	vis_free(w);
 }
 
+/* ---- chunked files (issue 19) ------------------------------------------- */
+
+/* How a dataset is stored, as HDF5 itself reports it. */
+struct storage {
+	int chunked, rank, nfilters, unlimited;
+	hsize_t dims[8], chunk[8];
+	size_t typesize;
+};
+
+static int ds_storage(const char *path, const char *name, struct storage *s)
+{
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1, sp = -1, dcpl = -1, t = -1;
+	hsize_t maxd[8];
+	int r = -1;
+
+	memset(s, 0, sizeof *s);
+	if (f < 0)
+		return -1;
+	d = H5Dopen2(f, name, H5P_DEFAULT);
+	if (d < 0)
+		goto out;
+	sp = H5Dget_space(d);
+	dcpl = H5Dget_create_plist(d);
+	t = H5Dget_type(d);
+	s->rank = H5Sget_simple_extent_ndims(sp);
+	if (s->rank < 1 || s->rank > 8)
+		goto out;
+	H5Sget_simple_extent_dims(sp, s->dims, maxd);
+	s->unlimited = maxd[0] == H5S_UNLIMITED;
+	s->chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
+	if (s->chunked)
+		H5Pget_chunk(dcpl, s->rank, s->chunk);
+	s->nfilters = H5Pget_nfilters(dcpl);
+	s->typesize = H5Tget_size(t);
+	r = 0;
+out:
+	if (t >= 0)
+		H5Tclose(t);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (d >= 0)
+		H5Dclose(d);
+	H5Fclose(f);
+	return r;
+}
+
+/* uvh5_guess_chunk(shape) against the chunk shapes h5py chose for the real
+ * files' Data/ arrays (pyuvdata writes them with chunks=True) and the
+ * reference subbands (h5py, chunks=True): the same rule, or the simulator
+ * could not claim to write the correlator's chunks. */
+static void test_guess_chunk_matches_h5py(void)
+{
+	static const char *const files[] = {
+		"uvh5-real/zen.2458661.23480.HH.uvh5",
+		"uvh5-real/zen.2458432.34569.uvh5",
+		"uvh5-real/zen.2458098.45361.HH_downselected.uvh5",
+		"uvh5-real/ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5",
+		"uvh5-real/1061315448_20130823175130_mini_vv_07_01.uvh5",
+		"uvh5-real/simulated_bda_file.uvh5",
+		REF_SB00,
+		REF_SB01,
+	};
+	static const char *const names[] = { "Data/visdata", "Data/flags", "Data/nsamples" };
+	int n = 0;
+
+	for (size_t k = 0; k < sizeof files / sizeof files[0]; k++)
+		for (int j = 0; j < 3; j++) {
+			struct storage s;
+			unsigned long long shape[8], g[8];
+			int same = 1;
+
+			CHECK(ds_storage(test_data(files[k]), names[j], &s) == 0, "%s %s", files[k],
+			      names[j]);
+			if (!s.chunked)
+				continue;
+			for (int i = 0; i < s.rank; i++)
+				shape[i] = s.dims[i];
+			uvh5_guess_chunk(s.rank, shape, s.typesize, g);
+			for (int i = 0; i < s.rank; i++)
+				same &= g[i] == s.chunk[i];
+			CHECK(same, "%s %s: h5py chose (%llu, %llu, %llu), we guess (%llu, %llu, %llu)",
+			      files[k], names[j], (unsigned long long)s.chunk[0],
+			      (unsigned long long)s.chunk[1], (unsigned long long)s.chunk[2], g[0], g[1],
+			      g[2]);
+			n++;
+		}
+	CHECK(n == 24, "%d chunked Data/ arrays in the real and reference files", n);
+	printf("# uvh5_guess_chunk equals h5py's chunks on %d real/reference Data/ arrays\n", n);
+	{
+		/* What it gives for the correlator's datasets (created empty). */
+		unsigned long long z4[4] = { 0, 1, 48, 2 }, z2[2] = { 0, 3 }, z1[1] = { 0 }, c[4];
+		uvh5_guess_chunk(4, z4, 8, c);
+		printf("# correlator: visdata (%llu, %llu, %llu, %llu)", c[0], c[1], c[2], c[3]);
+		uvh5_guess_chunk(4, z4, 1, c);
+		printf(", flags (%llu, %llu, %llu, %llu)", c[0], c[1], c[2], c[3]);
+		uvh5_guess_chunk(4, z4, 4, c);
+		printf(", nsamples (%llu, %llu, %llu, %llu)", c[0], c[1], c[2], c[3]);
+		uvh5_guess_chunk(2, z2, 4, c);
+		printf(", uvw_array (%llu, %llu)", c[0], c[1]);
+		uvh5_guess_chunk(1, z1, 8, c);
+		printf(", time_array (%llu)\n", c[0]);
+	}
+}
+
+/* The DSA-110 layout by default is the correlator's storage: Data/ and the
+ * per-row Header/ arrays resizable and chunked with h5py's shapes for empty
+ * datasets, unfiltered; the contiguous variant is contiguous; both read
+ * back identically; the pyuvdata layout stays contiguous unless asked. */
+static void test_dsa110_chunked_layout(void)
+{
+	static const struct {
+		const char *name;
+		int rank;
+		unsigned long long shape[4];
+	} rows[] = {
+		{ "Data/visdata", 4, { 0, 1, 4, 2 } },
+		{ "Data/flags", 4, { 0, 1, 4, 2 } },
+		{ "Data/nsamples", 4, { 0, 1, 4, 2 } },
+		{ "Header/ant_1_array", 1, { 0 } },
+		{ "Header/ant_2_array", 1, { 0 } },
+		{ "Header/time_array", 1, { 0 } },
+		{ "Header/integration_time", 1, { 0 } },
+		{ "Header/uvw_array", 2, { 0, 3 } },
+	};
+	char path[600], path2[600], path3[600], err[ERR_LEN] = "", why[128] = "";
+	vis_set *v = make_set(0), *w = NULL, *x = NULL;
+	uvh5_write_opts o;
+	struct storage s;
+
+	if (!v)
+		return;
+	snprintf(path, sizeof path, "%s/chunked.hdf5", test_tmpdir());
+	snprintf(path2, sizeof path2, "%s/contig.hdf5", test_tmpdir());
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_DSA110, err, sizeof err), err);
+	memset(&o, 0, sizeof o);
+	o.layout = UVH5_LAYOUT_DSA110;
+	o.storage = UVH5_STORAGE_CONTIGUOUS;
+	CHECK_OK(uvh5_write_with(path2, v, &o, err, sizeof err), err);
+	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+		unsigned long long g[4];
+		int same = 1;
+
+		CHECK(ds_storage(path, rows[k].name, &s) == 0, "%s", rows[k].name);
+		uvh5_guess_chunk(rows[k].rank, rows[k].shape, s.typesize, g);
+		for (int i = 0; i < rows[k].rank; i++)
+			same &= s.chunk[i] == g[i];
+		CHECK(s.chunked && s.unlimited && s.nfilters == 0 && same && s.dims[0] == 45,
+		      "%s: chunked %d unlimited %d filters %d chunk %llu", rows[k].name, s.chunked,
+		      s.unlimited, s.nfilters, (unsigned long long)s.chunk[0]);
+		CHECK(ds_storage(path2, rows[k].name, &s) == 0 && !s.chunked && !s.unlimited &&
+		      s.dims[0] == 45, "%s: contiguous variant", rows[k].name);
+	}
+	CHECK(ds_storage(path, "Header/antenna_positions", &s) == 0 && !s.chunked,
+	      "antenna_positions chunked");
+	CHECK_OK(uvh5_read(path, &w, err, sizeof err), err);
+	CHECK_OK(uvh5_read(path2, &x, err, sizeof err), err);
+	if (w)
+		CHECK(sets_equal(v, w, why, sizeof why), "chunked file differs: %s", why);
+	if (x)
+		CHECK(sets_equal(v, x, why, sizeof why), "contiguous file differs: %s", why);
+	vis_free(w);
+	vis_free(x);
+	w = x = NULL;
+
+	/* The pyuvdata layout: contiguous by default; chunked on request with
+	 * h5py's shape for the full, fixed shape (pyuvdata's chunks=True). */
+	vis_free(v);
+	v = make_set(1);
+	snprintf(path3, sizeof path3, "%s/pyuv_chunked.uvh5", test_tmpdir());
+	CHECK_OK(uvh5_write(path, v, UVH5_LAYOUT_PYUVDATA, err, sizeof err), err);
+	CHECK(ds_storage(path, "Data/visdata", &s) == 0 && !s.chunked, "pyuvdata default chunked");
+	o.layout = UVH5_LAYOUT_PYUVDATA;
+	o.storage = UVH5_STORAGE_CHUNKED;
+	CHECK_OK(uvh5_write_with(path3, v, &o, err, sizeof err), err);
+	{
+		unsigned long long shape[3] = { 45, 4, 2 }, g[3];
+		uvh5_guess_chunk(3, shape, 8, g);
+		CHECK(ds_storage(path3, "Data/visdata", &s) == 0 && s.chunked && !s.unlimited &&
+		      s.chunk[0] == g[0] && s.chunk[1] == g[1] && s.chunk[2] == g[2],
+		      "pyuvdata chunked: %d %llu", s.chunked, (unsigned long long)s.chunk[0]);
+		CHECK(ds_storage(path3, "Header/time_array", &s) == 0 && !s.chunked);
+	}
+	CHECK_OK(uvh5_read(path3, &w, err, sizeof err), err);
+	if (w)
+		CHECK(sets_equal(v, w, why, sizeof why), "chunked pyuvdata file differs: %s", why);
+
+	/* Refused: an unknown storage, a chunk with a zero axis or wider than
+	 * the channel axis; no file is left behind. */
+	o.layout = UVH5_LAYOUT_PYUVDATA;
+	o.storage = 7;
+	unlink(path3);
+	CHECK(uvh5_write_with(path3, v, &o, err, sizeof err) == -EINVAL && strstr(err, "storage"),
+	      "%s", err);
+	o.storage = UVH5_STORAGE_CHUNKED;
+	o.data_chunk[0][0] = 5, o.data_chunk[0][1] = 0, o.data_chunk[0][2] = 1;
+	CHECK(uvh5_write_with(path3, v, &o, err, sizeof err) == -EINVAL && strstr(err, "chunk"),
+	      "%s", err);
+	o.data_chunk[0][1] = 5; /* 5 channels of 4 */
+	CHECK(uvh5_write_with(path3, v, &o, err, sizeof err) == -EINVAL, "%s", err);
+	CHECK(access(path3, F_OK) != 0, "refused write left a file");
+	vis_free(v);
+	vis_free(w);
+}
+
+/* A set whose shape no chunk divides: 5 integrations x 13 baselines = 65
+ * rows, 5 channels, 2 pols; values all distinct, with NaN/Inf visibilities,
+ * non-finite weights and input flags sprinkled in. */
+static vis_set *make_odd_set(void)
+{
+	vis_set *v = make_set(0), *o;
+	uint64_t x = 12345;
+
+	if (!v)
+		return NULL;
+	o = vis_new(5, 13, 5, 2, v->nants);
+	if (!o) {
+		vis_free(v);
+		return NULL;
+	}
+	memcpy(o->ants, v->ants, v->nants * sizeof *o->ants);
+	memcpy(o->ant1, v->ant1, 13 * sizeof *o->ant1);
+	memcpy(o->ant2, v->ant2, 13 * sizeof *o->ant2);
+	o->nants_data = 5;
+	o->lat_rad = v->lat_rad, o->lon_rad = v->lon_rad, o->alt_m = v->alt_m;
+	for (int t = 0; t < 5; t++)
+		o->time_jd[t] = 2461100.5 + t * 12.884901888 / 86400;
+	o->int_time_s = v->int_time_s;
+	for (int c = 0; c < 5; c++)
+		o->freq_hz[c] = 1.4e9 - c * 244140.625;
+	o->chan_width_hz = 244140.625;
+	o->pols[0] = -5, o->pols[1] = -6;
+	for (size_t r = 0; r < 65 * 3; r++)
+		o->uvw_m[r] = (double)(float)(0.37 * r - 3);
+	o->phase_type = VIS_PHASE_DRIFT;
+	o->phase_dec_rad = o->pointing_dec_rad = v->phase_dec_rad;
+	o->has_pointing_dec = 1;
+	snprintf(o->telescope, sizeof o->telescope, "OVRO_MMA");
+	snprintf(o->instrument, sizeof o->instrument, "DSA");
+	for (size_t i = 0; i < vis_nsamples(o); i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		o->vis[i] = (float)(x >> 40) / 1024.0f - 8000.0f + I * ((float)(i % 97) - 48.5f);
+		o->weight[i] = (float)(1 + (x >> 60));
+		o->flags[i] = (x >> 20) % 13 == 0 ? VIS_FLAG_INPUT : 0;
+	}
+	o->vis[7] = NAN;
+	o->vis[300] = 2.0f + I * -INFINITY;
+	o->weight[301] = INFINITY;
+	o->weight[640] = NAN;
+	o->vis[649] = INFINITY; /* the very last sample */
+	vis_free(v);
+	return o;
+}
+
+/* uvh5_raw_read_rows on every storage the reader can meet gives exactly what
+ * the HDF5 path (uvh5_read) gives on the contiguous file: contiguous, the
+ * h5py chunks (one partial chunk row, channels split 3 + 2, pols split),
+ * chunk shapes that divide nothing (rows 7, 4 and 100 > 65 rows; channels
+ * 2 + 2 + 1) read through the chunk map, the same in HDF5's newest format
+ * (no map: H5Dread_chunk), and one-sample chunks; any block of rows, at
+ * any start, into any channels of a bigger set. */
+static void test_raw_read_rows(void)
+{
+	static const struct {
+		const char *name;
+		int storage, latest, kind;
+		unsigned long long chunk[3][4];
+	} cases[] = {
+		{ "contiguous", UVH5_STORAGE_CONTIGUOUS, 0, UVH5_RAW_CONTIGUOUS, { { 0 } } },
+		{ "h5py", UVH5_STORAGE_CHUNKED, 0, UVH5_RAW_CHUNKS_MAPPED, { { 0 } } },
+		{ "odd", UVH5_STORAGE_CHUNKED, 0, UVH5_RAW_CHUNKS_MAPPED,
+		  { { 7, 1, 2, 1 }, { 4, 1, 5, 2 }, { 100, 1, 3, 1 } } },
+		{ "odd-latest", UVH5_STORAGE_CHUNKED, 1, UVH5_RAW_CHUNKS_HDF5,
+		  { { 7, 1, 2, 1 }, { 4, 1, 5, 2 }, { 100, 1, 3, 1 } } },
+		{ "tiny", UVH5_STORAGE_CHUNKED, 0, UVH5_RAW_CHUNKS_MAPPED,
+		  { { 65, 1, 5, 2 }, { 1, 1, 1, 1 }, { 13, 1, 5, 1 } } },
+	};
+	static const size_t windows[][2] = { { 0, 65 }, { 3, 14 }, { 20, 1 }, { 60, 5 }, { 6, 52 } };
+	char err[ERR_LEN] = "", why[128] = "";
+	vis_set *v = make_odd_set(), *ref = NULL;
+	int map[5];
+
+	if (!v)
+		return;
+	for (int j = 0; j < 5; j++)
+		map[j] = 6 - j; /* into channels 6..2 of a 7-channel set, reversed */
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		char path[600];
+		uvh5_write_opts o;
+		uvh5_raw *r = NULL;
+		vis_set *w = NULL, *g = vis_new(5, 13, 7, 2, 0);
+		void *scratch = NULL;
+		size_t bad = 0, untouched = 0;
+
+		snprintf(path, sizeof path, "%s/raw_%s.hdf5", test_tmpdir(), cases[k].name);
+		memset(&o, 0, sizeof o);
+		o.layout = UVH5_LAYOUT_DSA110;
+		o.storage = cases[k].storage;
+		o.latest_format = cases[k].latest;
+		memcpy(o.data_chunk, cases[k].chunk, sizeof o.data_chunk);
+		CHECK_OK(uvh5_write_with(path, v, &o, err, sizeof err), err);
+		CHECK_OK(uvh5_read(path, &w, err, sizeof err), err);
+		if (!ref && w) {
+			ref = w; /* the HDF5 path on the contiguous file */
+			w = NULL;
+		} else if (w && ref) {
+			CHECK(!memcmp(w->vis, ref->vis, vis_nsamples(ref) * sizeof *ref->vis) &&
+			      !memcmp(w->flags, ref->flags, vis_nsamples(ref)) &&
+			      !memcmp(w->weight, ref->weight, vis_nsamples(ref) * sizeof *ref->weight),
+			      "%s: the HDF5 path differs", cases[k].name);
+		}
+		CHECK_OK(uvh5_raw_open(path, 65, 5, 2, &r, why, sizeof why, err, sizeof err), err);
+		CHECK(r != NULL, "%s: no raw path: %s", cases[k].name, why);
+		if (!r || !g || !ref)
+			goto next;
+		CHECK(uvh5_raw_kind(r) == cases[k].kind, "%s: kind %d", cases[k].name,
+		      uvh5_raw_kind(r));
+		scratch = malloc(uvh5_raw_scratch_bytes(r, 65));
+		if (!scratch)
+			goto next;
+		for (size_t wi = 0; wi < sizeof windows / sizeof windows[0]; wi++) {
+			const size_t r0 = windows[wi][0], nr = windows[wi][1];
+			for (size_t i = 0; i < vis_nsamples(g); i++) {
+				g->vis[i] = 99;
+				g->flags[i] = 0x80;
+				g->weight[i] = -1;
+			}
+			CHECK_OK(uvh5_raw_read_rows(r, r0, nr, g, map, scratch, err, sizeof err), err);
+			for (size_t row = 0; row < 65; row++)
+				for (int c = 0; c < 7; c++)
+					for (int p = 0; p < 2; p++) {
+						size_t gi = (row * 7 + c) * 2 + p;
+						int in = row >= r0 && row < r0 + nr && c >= 2;
+						if (!in) {
+							untouched += g->vis[gi] == 99 && g->flags[gi] == 0x80 &&
+								     g->weight[gi] == -1;
+							continue;
+						}
+						size_t ri = (row * 5 + (size_t)(6 - c)) * 2 + p;
+						bad += memcmp(&g->vis[gi], &ref->vis[ri], sizeof g->vis[gi]) ||
+						       g->flags[gi] != ref->flags[ri] ||
+						       memcmp(&g->weight[gi], &ref->weight[ri], sizeof g->weight[gi]);
+					}
+			CHECK(untouched == 65 * 7 * 2 - nr * 5 * 2, "%s: window %zu+%zu wrote %zu "
+			      "samples outside it", cases[k].name, r0, nr,
+			      65 * 7 * 2 - nr * 5 * 2 - untouched);
+			untouched = 0;
+		}
+		/* Blocks of 6 rows (never a multiple of a chunk) cover the file. */
+		for (size_t r0 = 0; r0 < 65; r0 += 6)
+			CHECK_OK(uvh5_raw_read_rows(r, r0, r0 + 6 <= 65 ? 6 : 65 - r0, g, map, scratch,
+						    err, sizeof err), err);
+		for (size_t row = 0; row < 65; row++)
+			for (int j = 0; j < 5; j++)
+				for (int p = 0; p < 2; p++) {
+					size_t gi = (row * 7 + (size_t)map[j]) * 2 + p, ri = (row * 5 + j) * 2 + p;
+					bad += memcmp(&g->vis[gi], &ref->vis[ri], sizeof g->vis[gi]) ||
+					       g->flags[gi] != ref->flags[ri] || g->weight[gi] != ref->weight[ri];
+				}
+		CHECK(bad == 0, "%s: %zu samples differ from the HDF5 path", cases[k].name, bad);
+		/* The NaN rule on this path too. */
+		CHECK((g->flags[(0 * 7 + 3) * 2 + 1] & VIS_FLAG_NONFINITE) && g->vis[(0 * 7 + 3) * 2 + 1] == 0,
+		      "%s: NaN sample (row 0, channel 3, pol 1) not zeroed and flagged", cases[k].name);
+		CHECK(uvh5_raw_read_rows(r, 60, 6, g, map, scratch, err, sizeof err) == -EINVAL,
+		      "%s: rows past the end accepted", cases[k].name);
+		printf("# %s: kind %d, block rows %zu, scratch %zu bytes for 65 rows: identical\n",
+		       cases[k].name, uvh5_raw_kind(r), uvh5_raw_block_rows(r, 6),
+		       uvh5_raw_scratch_bytes(r, 65));
+	next:
+		free(scratch);
+		uvh5_raw_close(r);
+		vis_free(w);
+		vis_free(g);
+	}
+	{
+		/* Block rows: whole chunks of every array (lcm of 7, 4 and 100). */
+		char path[600];
+		uvh5_raw *r = NULL;
+		snprintf(path, sizeof path, "%s/raw_odd.hdf5", test_tmpdir());
+		CHECK_OK(uvh5_raw_open(path, 65, 5, 2, &r, why, sizeof why, err, sizeof err), err);
+		CHECK(r && uvh5_raw_block_rows(r, 10) == 700 && uvh5_raw_block_rows(r, 701) == 1400,
+		      "block rows %zu", r ? uvh5_raw_block_rows(r, 10) : 0);
+		uvh5_raw_close(r);
+	}
+	vis_free(ref);
+	vis_free(v);
+}
+
+/* Files the raw path must leave to HDF5, and damage it must report. */
+static void test_raw_refusals(void)
+{
+	static const struct {
+		const char *file, *why;
+		size_t nrows;
+		int nf, np;
+	} cases[] = {
+		{ "uvh5-real/zen.2458098.45361.HH_downselected.uvh5", "compressed", 360, 64, 2 },
+		{ "uvh5-real/zen.2458432.34569.uvh5", "conversion", 80, 64, 4 },
+		{ "uvh5-real/1061315448_20130823175130_mini_vv_07_01.uvh5", "conversion", 8256, 1, 4 },
+		{ REF_SB00, "shape", 7201, 6, 2 },
+	};
+	char err[ERR_LEN] = "", why[128];
+
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		uvh5_raw *r = (uvh5_raw *)1;
+		CHECK_OK(uvh5_raw_open(test_data(cases[k].file), cases[k].nrows, cases[k].nf,
+				       cases[k].np, &r, why, sizeof why, err, sizeof err), err);
+		CHECK(r == NULL && strstr(why, cases[k].why), "%s: '%s'", cases[k].file, why);
+		printf("# %s: %s\n", cases[k].file, why);
+	}
+	/* The reference subbands (h5py, chunked, unfiltered) qualify. */
+	{
+		uvh5_raw *r = NULL;
+		CHECK_OK(uvh5_raw_open(test_data(REF_SB00), 7200, 6, 2, &r, why, sizeof why, err,
+				       sizeof err), err);
+		CHECK(r && uvh5_raw_kind(r) == UVH5_RAW_CHUNKS_MAPPED, "reference: %s", why);
+		uvh5_raw_close(r);
+	}
+	/* A file cut short: HDF5 refuses to open it (so neither path takes it);
+	 * cut after opening, the chunk map's reads fail with the file and the
+	 * dataset named.  (HDF5's own reads, the generic path and H5Dread_chunk,
+	 * return zeros past the end of a file cut after opening.) */
+	for (int latest = 0; latest < 2; latest++) {
+		char path[600];
+		uvh5_write_opts o;
+		vis_set *v = make_odd_set(), *g = vis_new(5, 13, 5, 2, 0);
+		uvh5_raw *r = NULL;
+		void *scratch = NULL;
+		int map[5] = { 0, 1, 2, 3, 4 }, rc;
+		struct stat st;
+
+		snprintf(path, sizeof path, "%s/cut%d.hdf5", test_tmpdir(), latest);
+		memset(&o, 0, sizeof o);
+		o.layout = UVH5_LAYOUT_DSA110;
+		o.storage = UVH5_STORAGE_CHUNKED;
+		o.latest_format = latest;
+		o.data_chunk[0][0] = 7, o.data_chunk[0][1] = 1, o.data_chunk[0][2] = 2;
+		o.data_chunk[0][3] = 1;
+		if (!v || !g || uvh5_write_with(path, v, &o, err, sizeof err)) {
+			CHECK(0, "cannot write %s: %s", path, err);
+			goto next;
+		}
+		CHECK_OK(uvh5_raw_open(path, 65, 5, 2, &r, why, sizeof why, err, sizeof err), err);
+		scratch = r ? malloc(uvh5_raw_scratch_bytes(r, 65)) : NULL;
+		if (!r || !scratch || stat(path, &st) || truncate(path, st.st_size / 3)) {
+			CHECK(0, "setting up the cut file: %s", why);
+			goto next;
+		}
+		err[0] = 0;
+		rc = uvh5_raw_read_rows(r, 0, 65, g, map, scratch, err, sizeof err);
+		if (!latest) {
+			CHECK(rc == -EIO && strstr(err, path) && strstr(err, "Data/"),
+			      "cut file: %d '%s'", rc, err);
+			printf("# file cut after opening, chunk map: %s\n", err);
+		}
+		uvh5_raw_close(r);
+		r = (uvh5_raw *)1;
+		CHECK_OK(uvh5_raw_open(path, 65, 5, 2, &r, why, sizeof why, err, sizeof err), err);
+		CHECK(r == NULL && strstr(why, "cannot open"), "cut file opened: '%s'", why);
+		r = NULL;
+	next:
+		free(scratch);
+		uvh5_raw_close(r);
+		vis_free(v);
+		vis_free(g);
+	}
+}
+
 /* NaN and Inf in visdata: flagged VIS_FLAG_NONFINITE, zeroed; the rest intact. */
 static void test_nonfinite(void)
 {
@@ -977,6 +1447,10 @@ int main(void)
 	RUN(test_provenance_pyuvdata);
 	RUN(test_provenance_real);
 	RUN(test_dsa110_layout_matches_reference);
+	RUN(test_guess_chunk_matches_h5py);
+	RUN(test_dsa110_chunked_layout);
+	RUN(test_raw_read_rows);
+	RUN(test_raw_refusals);
 	RUN(test_nonfinite);
 	RUN(test_read_into);
 	RUN(test_header_image);

@@ -29,7 +29,7 @@ PK="hdf5 json-c erfa"
 echo "fuzz: building $OUT/fuzz_uvh5_header with $CC_FUZZ"
 "$CC_FUZZ" -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-I. $(pkg-config --cflags $PK) -o "$OUT/fuzz_uvh5_header" \
-	tests/fuzz/fuzz_uvh5_header.c core/uvh5.c core/vis.c core/err.c \
+	tests/fuzz/fuzz_uvh5_header.c core/uvh5.c core/vis.c core/pool.c core/err.c \
 	$(pkg-config --libs $PK) -lm -lpthread || exit 2
 
 # First stack frame that is in HDF5, in core/uvh5.c or in the harness.
