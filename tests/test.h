@@ -15,6 +15,7 @@
 #define CONTIMG_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,23 @@ static inline const char *test_tmpdir(void)
 		}
 	}
 	return dir;
+}
+
+/* Deterministic random numbers for tests: xorshift64 (Marsaglia 2003), a
+ * uniform deviate in (0, 1), and a normal one by Box–Muller.  Each test keeps
+ * its own state, seeded with any non-zero value, so its data never depend on
+ * another test's draws. */
+static inline double test_urand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return ((*s >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+static inline double test_grand(uint64_t *s)
+{
+	return sqrt(-2 * log(test_urand(s))) * cos(2 * M_PI * test_urand(s));
 }
 
 #endif

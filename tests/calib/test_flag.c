@@ -16,17 +16,8 @@
 
 /* Deterministic Gaussian noise (xorshift + Box–Muller). */
 static uint64_t rng_state = 88172645463325252ull;
-static double urand(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return ((rng_state >> 11) + 0.5) / 9007199254740992.0;
-}
-static double grand(void)
-{
-	return sqrt(-2.0 * log(urand())) * cos(2.0 * M_PI * urand());
-}
+static double urand(void) { return test_urand(&rng_state); }
+static double grand(void) { return test_grand(&rng_state); }
 
 /* A set with autos: 16 antennas on a ~1 km random layout, three point sources
  * that drift across the field (so amplitudes beat smoothly in time and

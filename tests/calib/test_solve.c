@@ -327,17 +327,8 @@ static void test_dead_refant(void)
 /* ---- synthetic sets ------------------------------------------------------- */
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static double urand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((rng >> 11) + 0.5) / 9007199254740992.0;
-}
-static double grand(void)
-{
-	return sqrt(-2.0 * log(urand())) * cos(2.0 * M_PI * urand());
-}
+static double urand(void) { return test_urand(&rng); }
+static double grand(void) { return test_grand(&rng); }
 
 /* A point source of 5 Jy at the phase centre (model = 5 everywhere), gains
  * g(a, c, h, t) = B(a, c, h) · exp(i φ(a, h) t) · D(a, h, c) with

@@ -11,17 +11,8 @@
 #define NS 30 /* samples per baseline (e.g. integrations of one channel) */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static double urand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((rng >> 11) + 0.5) / 9007199254740992.0;
-}
-static double grand(void)
-{
-	return sqrt(-2.0 * log(urand())) * cos(2.0 * M_PI * urand());
-}
+static double urand(void) { return test_urand(&rng); }
+static double grand(void) { return test_grand(&rng); }
 
 typedef struct problem {
 	int nbl, a1[NA * NA], a2[NA * NA];

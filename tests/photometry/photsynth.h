@@ -46,18 +46,9 @@ static void sin_p2s(const sinproj *s, double x, double y, double *ra, double *de
 static uint64_t photsynth_rng = PHOTSYNTH_SEED;
 
 /* Uniform in (0, 1). */
-static double urand(void)
-{
-	photsynth_rng ^= photsynth_rng << 13;
-	photsynth_rng ^= photsynth_rng >> 7;
-	photsynth_rng ^= photsynth_rng << 17;
-	return ((photsynth_rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
+static double urand(void) { return test_urand(&photsynth_rng); }
 
 /* Standard normal (Box–Muller). */
-static double grand(void)
-{
-	return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
-}
+static double grand(void) { return test_grand(&photsynth_rng); }
 
 #endif

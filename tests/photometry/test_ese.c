@@ -12,17 +12,7 @@
 #include "photometry/plot.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static double urand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-static double grand(void)
-{
-	return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
-}
+static double grand(void) { return test_grand(&rng); }
 
 /* The lens gain against closed forms: a weak lens (no caustics) has a single
  * image with gain 1/(1 + α) on axis; far from the lens the gain is 1; the

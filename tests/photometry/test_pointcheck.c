@@ -27,18 +27,9 @@
 /* xorshift64: uniform in (0, 1), and Box–Muller normal deviates. */
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
-static double urand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
+static double urand(void) { return test_urand(&rng); }
 
-static double grand(void)
-{
-	return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
-}
+static double grand(void) { return test_grand(&rng); }
 
 /* One field: NSRC sources in the beam of a drift at dec_app, their z and
  * their beam ratio pb(δ_p + Δδ)/pb(δ_p) for the true offset. */

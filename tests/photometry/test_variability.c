@@ -120,17 +120,8 @@ static void test_vasttools_source_vectors(void)
 }
 
 static uint64_t rng = 88172645463325252ull;
-static double urand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-static double grand(void)
-{
-	return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
-}
+static double urand(void) { return test_urand(&rng); }
+static double grand(void) { return test_grand(&rng); }
 
 /* Incremental (var_add) == batch (two-pass + all pairs) to 1e-9 on random
  * light curves of several shapes, including ones built to grow the Pareto
