@@ -14,6 +14,7 @@
 #include "daemon/pipeline.h"
 #include "daemon/pointing.h"
 #include "imaging/image.h"
+#include "photometry/epoch.h"
 #include "photometry/variability.h"
 #include "state/db.h"
 #include "state/photdb.h"
@@ -104,67 +105,36 @@ void phot_result_free(struct phot_result *r)
 	free(r);
 }
 
-static double ang_dist(double ra1, double dec1, double ra2, double dec2)
+_Static_assert(PHOTDB_MAX_BASE == NORM_MAX_BASELINE, "a stored baseline holds every epoch");
+
+static void ref_from_db(const photdb_ref *d, epoch_ref *r)
 {
-	double s = sin(0.5 * (dec2 - dec1)), t = sin(0.5 * (ra2 - ra1));
-	return 2 * asin(sqrt(s * s + cos(dec1) * cos(dec2) * t * t));
+	epoch_ref_init(r);
+	r->norm.nbase = d->nbase;
+	memcpy(r->norm.base_flux, d->base_flux, (size_t)d->nbase * sizeof *d->base_flux);
+	r->norm.baseline = d->baseline;
+	r->norm.retired = d->retired;
+	r->snr = d->snr;
+	r->retired_mjd = d->retired_mjd;
+	r->retire_chi2_nu = d->retire_chi2_nu;
 }
 
-static void to_photdb_var(const char *source, const var_state *st, double ese_score,
-			  photdb_var *v)
+static void ref_to_db(const char *source, const epoch_ref *r, photdb_ref *d)
 {
-	var_stats vs;
-	var_get(st, &vs);
-	memset(v, 0, sizeof *v);
-	snprintf(v->source, sizeof v->source, "%s", source);
-	v->n = vs.n;
-	v->mean = vs.mean;
-	v->std = vs.std;
-	v->min = vs.min;
-	v->max = vs.max;
-	v->wmean = vs.wmean;
-	v->chi2_nu = vs.chi2_nu;
-	v->eta = vs.eta;
-	v->v = vs.v;
-	v->sigma_deviation = vs.sigma_deviation;
-	v->vs = vs.vs;
-	v->m = vs.m;
-	v->first_mjd = st->first_mjd;
-	v->last_mjd = st->last_mjd;
-	v->ese_score = ese_score;
+	memset(d, 0, sizeof *d);
+	snprintf(d->source, sizeof d->source, "%s", source);
+	d->snr = r->snr;
+	d->nbase = r->norm.nbase;
+	memcpy(d->base_flux, r->norm.base_flux, (size_t)r->norm.nbase * sizeof *d->base_flux);
+	d->baseline = r->norm.baseline;
+	d->retired = r->norm.retired;
+	d->retired_mjd = r->retired_mjd;
+	d->retire_chi2_nu = r->retire_chi2_nu;
 }
 
-/* The light curve that enters the statistics: rows with in_variability. */
-static int load_var_lc(sqlite3 *db, const char *source, double since_mjd, double **ret_t,
-		       double **ret_f, double **ret_e, size_t *ret_n, char *err, size_t errlen)
+static epoch_lc lc_view(const photdb_lc *l)
 {
-	photdb_row *rows = NULL;
-	size_t n = 0, k = 0;
-	int rc = photdb_lightcurve(db, source, &rows, &n, err, errlen);
-	if (rc)
-		return rc;
-	double *t = malloc((n ? n : 1) * sizeof *t), *f = malloc((n ? n : 1) * sizeof *f),
-	       *e = malloc((n ? n : 1) * sizeof *e);
-	if (!t || !f || !e) {
-		free(t);
-		free(f);
-		free(e);
-		free(rows);
-		return err_set(err, errlen, -ENOMEM, "light curve of %s: out of memory", source);
-	}
-	for (size_t i = 0; i < n; i++)
-		if (rows[i].in_variability && rows[i].mjd >= since_mjd) {
-			t[k] = rows[i].mjd;
-			f[k] = rows[i].normalized_flux_jy;
-			e[k] = rows[i].normalized_flux_err_jy;
-			k++;
-		}
-	free(rows);
-	*ret_t = t;
-	*ret_f = f;
-	*ret_e = e;
-	*ret_n = k;
-	return 0;
+	return (epoch_lc){ .mjd = l->mjd, .flux = l->flux, .err = l->err, .n = l->n };
 }
 
 /* The running sums of a source: stored state, or rebuilt from the stored
@@ -179,29 +149,46 @@ static int load_var_state(sqlite3 *db, const char *source, var_state *st, char *
 	}
 	if (rc != -EPROTO)
 		return rc;
-	double *t, *f, *e;
-	size_t n;
-	if ((rc = load_var_lc(db, source, -INFINITY, &t, &f, &e, &n, err, errlen)))
+	photdb_lc lc;
+	if ((rc = photdb_var_lightcurve(db, source, -INFINITY, -1, &lc, err, errlen)))
 		return rc;
-	var_init(st);
-	for (size_t i = 0; i < n; i++)
-		var_add(st, t[i], f[i], e[i], VAR_VS_MIN);
-	free(t);
-	free(f);
-	free(e);
+	epoch_lc v = lc_view(&lc);
+	epoch_var_rebuild(&v, st);
+	photdb_lc_release(&lc);
 	return 0;
 }
 
-static void cand_from(const char *source, const var_stats *vs, const ese_result *er,
-		      photdb_cand *c)
+static void var_to_db(const char *source, const epoch_var *v, photdb_var *d)
 {
+	memset(d, 0, sizeof *d);
+	snprintf(d->source, sizeof d->source, "%s", source);
+	d->n = v->vs.n;
+	d->mean = v->vs.mean;
+	d->std = v->vs.std;
+	d->min = v->vs.min;
+	d->max = v->vs.max;
+	d->wmean = v->vs.wmean;
+	d->chi2_nu = v->vs.chi2_nu;
+	d->eta = v->vs.eta;
+	d->v = v->vs.v;
+	d->sigma_deviation = v->vs.sigma_deviation;
+	d->vs = v->vs.vs;
+	d->m = v->vs.m;
+	d->first_mjd = v->st.first_mjd;
+	d->last_mjd = v->st.last_mjd;
+	d->ese_score = v->ese_score;
+}
+
+static void cand_to_db(const char *source, const epoch_var *v, photdb_cand *c)
+{
+	const ese_result *er = &v->ese;
 	memset(c, 0, sizeof *c);
 	snprintf(c->source, sizeof c->source, "%s", source);
 	c->score = er->score;
-	c->n = vs->n;
-	c->chi2_nu = vs->chi2_nu;
-	c->eta = vs->eta;
-	c->v = vs->v;
+	c->n = v->vs.n;
+	c->chi2_nu = v->vs.chi2_nu;
+	c->eta = v->vs.eta;
+	c->v = v->vs.v;
 	c->amplitude = er->amplitude;
 	c->timescale_days = er->timescale_days;
 	c->asymmetry = er->asymmetry;
@@ -212,249 +199,247 @@ static void cand_from(const char *source, const var_stats *vs, const ese_result 
 	c->src_size = er->src_size;
 }
 
-/* A source whose running statistics take this epoch (and maybe an ESE fit). */
-typedef struct ese_job {
-	size_t src;
-	var_state st;
-	var_stats vs;
-	int gated;
-	double *t, *f, *e;  /* the light curve for the fit (gated only) */
-	size_t n;
-	ese_result er;
-} ese_job;
+/* What the epoch's science needs from the database (photometry/epoch.h, step
+ * 2): the candidates' reference state and recent light curves, and each
+ * measured source's running statistics and whether this group is counted. */
+typedef struct epoch_loaded {
+	epoch_ref *ref;
+	photdb_lc *ref_lcs;
+	epoch_lc *ref_lc;
+	int *counted;
+	var_state *var;
+} epoch_loaded;
+
+static void loaded_release(epoch_loaded *l, size_t n)
+{
+	for (size_t i = 0; l->ref_lcs && i < n; i++)
+		photdb_lc_release(&l->ref_lcs[i]);
+	free(l->ref);
+	free(l->ref_lcs);
+	free(l->ref_lc);
+	free(l->counted);
+	free(l->var);
+}
+
+static int load_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
+		      const catalog_source *src, const epoch_params *p, epoch_loaded *l,
+		      char *err, size_t errlen)
+{
+	size_t n = in->n ? in->n : 1, *cand = NULL, ncand = 0;
+	int rc;
+	l->ref = malloc(n * sizeof *l->ref);
+	l->ref_lcs = calloc(n, sizeof *l->ref_lcs);
+	l->ref_lc = calloc(n, sizeof *l->ref_lc);
+	l->counted = calloc(n, sizeof *l->counted);
+	l->var = calloc(n, sizeof *l->var);
+	if (!l->ref || !l->ref_lcs || !l->ref_lc || !l->counted || !l->var ||
+	    epoch_ref_candidates(in, &p->norm, &cand, &ncand)) {
+		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < ncand; k++) {
+		size_t i = cand[k];
+		photdb_ref d;
+		rc = photdb_ref_get(db, src[i].name, &d, err, errlen);
+		if (rc == -ENOENT)
+			epoch_ref_init(&l->ref[i]);
+		else if (rc)
+			goto out;
+		else
+			ref_from_db(&d, &l->ref[i]);
+		if (l->ref[i].norm.retired)
+			continue;
+		if ((rc = photdb_var_lightcurve(db, src[i].name,
+						in->mjd - p->norm.retire_window_days - 1, group_id,
+						&l->ref_lcs[i], err, errlen)))
+			goto out;
+		l->ref_lc[i] = lc_view(&l->ref_lcs[i]);
+	}
+	for (size_t i = 0; i < in->n; i++) {
+		if (!epoch_measured(&in->fr[i]))
+			continue;
+		photdb_row old;
+		rc = photdb_get(db, group_id, src[i].name, &old, err, errlen);
+		if (rc && rc != -ENOENT)
+			goto out;
+		l->counted[i] = rc == 0 && old.in_variability;
+		if ((rc = load_var_state(db, src[i].name, &l->var[i], err, errlen)))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(cand);
+	return rc;
+}
+
+static int store_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
+		       const catalog_source *src, const epoch_result *er, char *err,
+		       size_t errlen)
+{
+	int rc;
+	for (size_t k = 0; k < er->nref; k++) {
+		photdb_ref d;
+		if (!er->ref[k].store)
+			continue;
+		ref_to_db(src[er->ref[k].src].name, &er->ref[k].state, &d);
+		if ((rc = photdb_ref_put(db, &d, err, errlen)))
+			return rc;
+	}
+	for (size_t i = 0; i < in->n; i++) {
+		const forced_result *f = &in->fr[i];
+		const epoch_row *w = &er->row[i];
+		if (!w->measured)
+			continue;
+		photdb_row row;
+		memset(&row, 0, sizeof row);
+		row.group_id = group_id;
+		snprintf(row.source, sizeof row.source, "%s", src[i].name);
+		row.mjd = in->mjd;
+		row.ra_deg = src[i].ra_deg;
+		row.dec_deg = src[i].dec_deg;
+		row.flux_jy = f->flux_jy;
+		row.flux_err_jy = f->flux_err_jy;
+		row.normalized_flux_jy = w->norm_flux_jy;
+		row.normalized_flux_err_jy = w->norm_flux_err_jy;
+		row.correction = er->norm.correction;
+		row.correction_err = er->norm.correction_err;
+		row.local_rms_jy = f->rms_jy;
+		row.pb = f->pb;
+		row.chi2 = f->chi2;
+		row.npix = f->npix;
+		row.forced_flags = f->flags;
+		row.norm_flags = er->norm.flags;
+		row.calibrated = in->calibrated;
+		row.in_variability = w->in_variability;
+		if ((rc = photdb_put(db, &row, err, errlen)))
+			return rc;
+	}
+	for (size_t k = 0; k < er->nvar; k++) {
+		const epoch_var *v = &er->var[k];
+		const char *name = src[v->src].name;
+		photdb_var pv;
+		photdb_cand c;
+		var_to_db(name, v, &pv);
+		if ((rc = photdb_var_put(db, &pv, &v->st, sizeof v->st, err, errlen)))
+			return rc;
+		if (v->cand == EPOCH_CAND_NONE)
+			continue;
+		cand_to_db(name, v, &c);
+		rc = v->cand == EPOCH_CAND_UPSERT ? photdb_cand_upsert(db, &c, err, errlen)
+						  : photdb_cand_refresh(db, &c, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
 
 int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated,
 		       const forced_image *img, double ra0_rad, double dec0_rad,
 		       const catalog_source *src, size_t nsrc, const phot_settings *s,
 		       struct phot_result **ret, char *err, size_t errlen)
 {
-	double *ra = NULL, *dec = NULL, *rf = NULL, *re = NULL;
+	epoch_params ep = { .norm = s->np, .ese = s->ep, .ese_window_days = s->ese_window_days,
+			    .threads = s->fp.threads };
+	double *ra = NULL, *dec = NULL;
 	forced_result *fr = NULL;
-	norm_candidate *cand = NULL;
-	size_t *order = NULL;
-	norm_ref *refs = NULL;
-	photdb_ref *prefs = NULL;
+	epoch_source *es = NULL;
+	epoch_input in = { .mjd = mjd, .calibrated = calibrated, .ra0_rad = ra0_rad,
+			   .dec0_rad = dec0_rad, .n = nsrc };
+	epoch_loaded ld = { 0 };
+	epoch_result er = { 0 };
+	photdb_lc *ese_lcs = NULL;
+	epoch_lc *ese_lc = NULL;
 	phot_result *res = NULL;
-	ese_job *jobs = NULL;
-	size_t njobs = 0;
 	int rc = 0, in_tx = 0;
 	size_t nm = nsrc ? nsrc : 1;
 
 	res = calloc(1, sizeof *res);
-	jobs = calloc(nm, sizeof *jobs);
 	ra = malloc(nm * sizeof *ra);
 	dec = malloc(nm * sizeof *dec);
 	fr = malloc(nm * sizeof *fr);
-	cand = malloc(nm * sizeof *cand);
-	order = malloc(nm * sizeof *order);
-	size_t rmax = (size_t)(s->np.ref_max > 0 ? s->np.ref_max : 1);
-	refs = malloc(rmax * sizeof *refs);
-	prefs = malloc(rmax * sizeof *prefs);
-	rf = malloc(rmax * sizeof *rf);
-	re = malloc(rmax * sizeof *re);
-	if (!res || !jobs || !ra || !dec || !fr || !cand || !order || !refs || !prefs || !rf || !re) {
+	es = malloc(nm * sizeof *es);
+	if (!res || !ra || !dec || !fr || !es) {
 		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
 		goto out;
 	}
-	res->mjd = mjd;
-	res->ncatalog = nsrc;
-	res->correction = res->correction_err = NAN;
 
 	/* 1. forced photometry (before taking the write lock) */
 	for (size_t i = 0; i < nsrc; i++) {
 		ra[i] = src[i].ra_deg * DEG;
 		dec[i] = src[i].dec_deg * DEG;
+		es[i] = (epoch_source){ .ra_rad = ra[i], .dec_rad = dec[i], .snr = src[i].snr,
+					.flux_mjy = src[i].flux_mjy,
+					.e_flux_mjy = src[i].e_flux_mjy,
+					.resolved = src[i].resolved, .confused = src[i].confused };
 	}
 	if ((rc = forced_measure(img, NULL, &s->fp, ra, dec, nsrc, fr, err, errlen)))
 		goto out;
+	in.src = es;
+	in.fr = fr;
 
+	/* 2. load what the epoch needs, 3. run it, 4.-5. the ESE fits, 6. store:
+	 * one transaction, so a concurrent re-run cannot interleave */
 	if ((rc = db_begin(db, err, errlen)))
 		goto out;
 	in_tx = 1;
-
-	/* 2. references: eligible by the catalog, measured now, not retired */
-	for (size_t i = 0; i < nsrc; i++) {
-		/* catalog SNR; a catalog without errors (a plain CSV) falls back to
-		 * the SNR measured in this image */
-		double snr = src[i].snr;
-		if (!isfinite(snr) && src[i].e_flux_mjy > 0)
-			snr = src[i].flux_mjy / src[i].e_flux_mjy;
-		if (!isfinite(snr) && fr[i].flux_err_jy > 0)
-			snr = fr[i].flux_jy / fr[i].flux_err_jy;
-		cand[i].snr = (fr[i].flags & FORCED_BAD) || (fr[i].flags & FORCED_BLENDED) ? NAN : snr;
-		cand[i].resolved = src[i].resolved;
-		cand[i].confused = src[i].confused;
-		cand[i].offset_rad = ang_dist(ra[i], dec[i], ra0_rad, dec0_rad);
-	}
-	norm_params all = s->np;
-	all.ref_max = (int)nsrc;
-	size_t nelig = nsrc ? norm_select_refs(cand, nsrc, &all, order) : 0, nref = 0;
-	for (size_t k = 0; k < nelig && nref < rmax; k++) {
-		size_t i = order[k];
-		photdb_ref *pr = &prefs[nref];
-		int g = photdb_ref_get(db, src[i].name, pr, err, errlen);
-		if (g == -ENOENT) {
-			memset(pr, 0, sizeof *pr);
-			snprintf(pr->source, sizeof pr->source, "%s", src[i].name);
-			pr->baseline = pr->retired_mjd = pr->retire_chi2_nu = NAN;
-		} else if (g) {
-			rc = g;
-			goto out;
-		}
-		pr->snr = cand[i].snr;
-		if (pr->retired)
-			continue;
-		/* rebuild the baseline from the stored epochs; uncalibrated epochs
-		 * do not shape the flux scale */
-		norm_ref *nr = &refs[nref];
-		norm_ref_init(nr);
-		for (int j = 0; j < pr->nbase && j < NORM_MAX_BASELINE; j++)
-			norm_ref_add_baseline(nr, pr->base_flux[j], &s->np);
-		if (calibrated)
-			norm_ref_add_baseline(nr, fr[i].flux_jy, &s->np);
-		pr->nbase = nr->nbase;
-		memcpy(pr->base_flux, nr->base_flux, nr->nbase * sizeof *nr->base_flux);
-		pr->baseline = nr->baseline;
-		rf[nref] = fr[i].flux_jy;
-		re[nref] = fr[i].flux_err_jy;
-		nref++;
-	}
-	norm_epoch ne;
-	if ((rc = norm_epoch_correction(refs, rf, re, nref, &s->np, &ne))) {
-		err_set(err, errlen, rc, "photometry: out of memory");
+	if ((rc = load_epoch(db, group_id, &in, src, &ep, &ld, err, errlen)))
+		goto out;
+	in.ref = ld.ref;
+	in.ref_lc = ld.ref_lc;
+	in.counted = ld.counted;
+	in.var = ld.var;
+	if ((rc = epoch_run(&in, &ep, &er))) {
+		err_set(err, errlen, rc, "photometry: %s", rc == -ENOMEM ? "out of memory"
+								   : "bad epoch input");
 		goto out;
 	}
-	res->nrefs = (size_t)ne.nref_used;
-	res->correction = ne.correction;
-	res->correction_err = ne.correction_err;
-	res->norm_flags = ne.flags;
-	if (calibrated)
-		for (size_t r = 0; r < nref; r++)
-			if ((rc = photdb_ref_put(db, &prefs[r], err, errlen)))
-				goto out;
-	int final = calibrated && !(ne.flags & (NORM_TOO_FEW_REFS | NORM_PROVISIONAL));
-
-	/* 3. rows, running statistics, ESE scores */
-	for (size_t i = 0; i < nsrc; i++) {
-		if (fr[i].flags & (FORCED_OUTSIDE | FORCED_PB_CUT))
-			continue;
-		res->nmeasured++;
-		photdb_row row;
-		memset(&row, 0, sizeof row);
-		row.group_id = group_id;
-		snprintf(row.source, sizeof row.source, "%s", src[i].name);
-		row.mjd = mjd;
-		row.ra_deg = src[i].ra_deg;
-		row.dec_deg = src[i].dec_deg;
-		row.flux_jy = fr[i].flux_jy;
-		row.flux_err_jy = fr[i].flux_err_jy;
-		norm_apply(fr[i].flux_jy, fr[i].flux_err_jy, &ne, &row.normalized_flux_jy,
-			   &row.normalized_flux_err_jy);
-		row.correction = ne.correction;
-		row.correction_err = ne.correction_err;
-		row.local_rms_jy = fr[i].rms_jy;
-		row.pb = fr[i].pb;
-		row.chi2 = fr[i].chi2;
-		row.npix = fr[i].npix;
-		row.forced_flags = fr[i].flags;
-		row.norm_flags = ne.flags;
-		row.calibrated = calibrated;
-		if (!(fr[i].flags & FORCED_BAD))
-			res->nvalid++;
-		int usable = final && !(fr[i].flags & FORCED_BAD) &&
-			     isfinite(row.normalized_flux_jy) && row.normalized_flux_err_jy > 0;
-		photdb_row old;
-		int had = photdb_get(db, group_id, row.source, &old, err, errlen);
-		if (had && had != -ENOENT) {
-			rc = had;
-			goto out;
-		}
-		int counted = had == 0 && old.in_variability;
-		row.in_variability = usable || counted;
-		if ((rc = photdb_put(db, &row, err, errlen)))
-			goto out;
-		if (!usable || counted)
-			continue;
-
-		ese_job *j = &jobs[njobs];
-		j->src = i;
-		if ((rc = load_var_state(db, row.source, &j->st, err, errlen)))
-			goto out;
-		var_add(&j->st, mjd, row.normalized_flux_jy, row.normalized_flux_err_jy, VAR_VS_MIN);
-		res->nvariability++;
-		var_get(&j->st, &j->vs);
-		j->gated = j->vs.n > s->ep.min_epochs &&
-			   (j->vs.chi2_nu > s->ep.gate_chi2_nu || j->vs.v > s->ep.gate_v);
-		if (j->gated && (rc = load_var_lc(db, row.source, mjd - s->ese_window_days, &j->t,
-						  &j->f, &j->e, &j->n, err, errlen)))
-			goto out;
-		njobs++;
-	}
-
-	/* ESE fits are pure and independent: run them in parallel */
-	int nthreads = s->fp.threads > 0 ? s->fp.threads : 1, nomem = 0;
-	#pragma omp parallel for schedule(dynamic) num_threads(nthreads) reduction(|:nomem)
-	for (size_t k = 0; k < njobs; k++)
-		if (jobs[k].gated && ese_score(jobs[k].t, jobs[k].f, jobs[k].e, jobs[k].n, &s->ep,
-					       &jobs[k].er))
-			nomem = 1;
-	if (nomem) {
+	ese_lcs = calloc(er.nvar ? er.nvar : 1, sizeof *ese_lcs);
+	ese_lc = calloc(er.nvar ? er.nvar : 1, sizeof *ese_lc);
+	if (!ese_lcs || !ese_lc) {
 		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
 		goto out;
 	}
-	for (size_t k = 0; k < njobs; k++) {
-		ese_job *j = &jobs[k];
-		const char *name = src[j->src].name;
-		double score = j->vs.n > s->ep.min_epochs ? 0 : NAN;
-		if (j->gated && isfinite(j->er.score))
-			score = j->er.score;
-		if (j->gated)
-			res->nscored += j->er.scored;
-		photdb_var pv;
-		to_photdb_var(name, &j->st, score, &pv);
-		if ((rc = photdb_var_put(db, &pv, &j->st, sizeof j->st, err, errlen)))
-			goto out;
-		if (j->gated && j->er.scored) {
-			photdb_cand c;
-			cand_from(name, &j->vs, &j->er, &c);
-			if (j->er.score >= s->ep.candidate_score) {
-				res->ncandidates++;
-				rc = photdb_cand_upsert(db, &c, err, errlen);
-			} else {
-				rc = photdb_cand_refresh(db, &c, err, errlen);
-			}
-			if (rc)
-				goto out;
-		}
-	}
-
-	/* 4. retire references whose recent normalised light curve is not constant */
-	for (size_t r = 0; r < nref && final; r++) {
-		double *t, *f, *e, chi2_nu;
-		size_t n;
-		if ((rc = load_var_lc(db, prefs[r].source, mjd - s->np.retire_window_days - 1, &t, &f,
-				      &e, &n, err, errlen)))
-			goto out;
-		int retire = norm_should_retire(t, f, e, n, mjd, &s->np, &chi2_nu);
-		free(t);
-		free(f);
-		free(e);
-		if (!retire)
+	for (size_t k = 0; k < er.nvar; k++) {
+		if (!er.var[k].gated)
 			continue;
-		prefs[r].retired = 1;
-		prefs[r].retired_mjd = mjd;
-		prefs[r].retire_chi2_nu = chi2_nu;
-		if ((rc = photdb_ref_put(db, &prefs[r], err, errlen)))
+		if ((rc = photdb_var_lightcurve(db, src[er.var[k].src].name,
+						mjd - ep.ese_window_days, group_id, &ese_lcs[k], err,
+						errlen)))
 			goto out;
+		ese_lc[k] = lc_view(&ese_lcs[k]);
+	}
+	if ((rc = epoch_score_ese(&in, ese_lc, &ep, &er))) {
+		err_set(err, errlen, rc, "photometry: out of memory");
+		goto out;
+	}
+	if ((rc = store_epoch(db, group_id, &in, src, &er, err, errlen)))
+		goto out;
+	rc = db_end(db, 1, err, errlen);
+	in_tx = 0;
+	if (rc)
+		goto out;
+
+	res->mjd = mjd;
+	res->ncatalog = nsrc;
+	res->nmeasured = er.nmeasured;
+	res->nvalid = er.nvalid;
+	res->nrefs = (size_t)er.norm.nref_used;
+	res->correction = er.norm.correction;
+	res->correction_err = er.norm.correction_err;
+	res->norm_flags = er.norm.flags;
+	res->nvariability = er.nvar;
+	res->nscored = er.nscored;
+	res->ncandidates = er.ncandidates;
+	for (size_t k = 0; k < er.nref; k++) {
+		if (!er.ref[k].retired_now)
+			continue;
 		if (res->nretired < sizeof res->retired / sizeof res->retired[0]) {
 			snprintf(res->retired[res->nretired], sizeof res->retired[0], "%s",
-				 prefs[r].source);
-			res->retired_chi2_nu[res->nretired] = chi2_nu;
+				 src[er.ref[k].src].name);
+			res->retired_chi2_nu[res->nretired] = er.ref[k].state.retire_chi2_nu;
 		}
 		res->nretired++;
 	}
-	rc = db_end(db, 1, err, errlen);
-	in_tx = 0;
 out:
 	if (in_tx) {
 		char e2[ERR_LEN];
@@ -466,22 +451,17 @@ out:
 		*ret = res;
 		res = NULL;
 	}
+	for (size_t k = 0; ese_lcs && k < er.nvar; k++)
+		photdb_lc_release(&ese_lcs[k]);
+	free(ese_lcs);
+	free(ese_lc);
+	epoch_result_release(&er);
+	loaded_release(&ld, nsrc);
 	free(res);
-	for (size_t k = 0; jobs && k < njobs; k++) {
-		free(jobs[k].t);
-		free(jobs[k].f);
-		free(jobs[k].e);
-	}
-	free(jobs);
 	free(ra);
 	free(dec);
 	free(fr);
-	free(cand);
-	free(order);
-	free(refs);
-	free(prefs);
-	free(rf);
-	free(re);
+	free(es);
 	return rc;
 }
 

@@ -3,12 +3,12 @@
  * between the pure photometry/ modules and the state database.
  *
  * Per image (one group): forced photometry of every catalog source inside
- * the pbcor cut (photometry/forced.h) → flux normalisation with the field's
- * reference ensemble (photometry/normalize.h; reference state in the
- * reference_sources table) → one photometry row per source → incremental
- * variability statistics (photometry/variability.h; running sums stored in
- * variability_stats) → ESE scoring of the sources that pass the variability
- * gate (photometry/ese.h) → ese_candidates rows.
+ * the pbcor cut (photometry/forced.h), then the epoch's science
+ * (photometry/epoch.h: references, correction, normalised fluxes, variability
+ * updates, retirements, ESE scores) between loading what it needs from
+ * state/photdb.h and storing what it returns — photometry rows,
+ * variability_stats, ese_candidates, reference_sources — in one BEGIN
+ * IMMEDIATE transaction.  This file holds no science and no SQL.
  *
  * Uncalibrated groups are measured and stored (flag PHOT_FLAG_UNCALIBRATED in
  * the CLI's point flags) but kept out of the reference baselines, the
@@ -77,10 +77,12 @@ void phot_result_free(struct phot_result *r); /* NULL ok */
 
 /* One epoch, without the pipeline: measure img (pbcor, with its pb) at the
  * catalog positions src[nsrc] (image centre ra0/dec0 for the reference
- * offsets), normalise, record in db (one transaction) and update the
- * statistics and candidates.  calibrated = 0 keeps the epoch out of
- * baselines and variability.  *ret (may be NULL) gets a new phot_result.
- * Returns 0 or a negative errno with the reason in err. */
+ * offsets), then in one transaction load the sources' stored state, run
+ * photometry/epoch.h on it and store its results (rows, statistics,
+ * candidates, references).  calibrated = 0 keeps the epoch out of baselines
+ * and variability.  *ret (may be NULL) gets a new phot_result (caller frees
+ * with phot_result_free()).  Returns 0 or a negative errno with the reason in
+ * err; on failure nothing is stored. */
 int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated,
 		       const forced_image *img, double ra0_rad, double dec0_rad,
 		       const catalog_source *src, size_t nsrc, const phot_settings *s,

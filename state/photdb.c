@@ -164,6 +164,71 @@ out:
 	return 0;
 }
 
+void photdb_lc_release(photdb_lc *lc)
+{
+	if (!lc)
+		return;
+	free(lc->mjd);
+	free(lc->flux);
+	free(lc->err);
+	memset(lc, 0, sizeof *lc);
+}
+
+int photdb_var_lightcurve(sqlite3 *db, const char *source, double since_mjd,
+			  int64_t exclude_group, photdb_lc *ret, char *err, size_t errlen)
+{
+	static const char sql[] =
+		"SELECT mjd, normalized_flux_jy, normalized_flux_err_jy FROM photometry "
+		"WHERE source = ? AND in_variability = 1 AND mjd >= ? AND group_id <> ? "
+		"ORDER BY mjd, group_id";
+	static const char sql_all[] =
+		"SELECT mjd, normalized_flux_jy, normalized_flux_err_jy FROM photometry "
+		"WHERE source = ? AND in_variability = 1 AND group_id <> ? "
+		"ORDER BY mjd, group_id";
+	sqlite3_stmt *st = NULL;
+	photdb_lc lc = { 0 };
+	size_t cap = 0;
+	int rc = 0, s, k = 1;
+	int bounded = isfinite(since_mjd);
+	if (sqlite3_prepare_v2(db, bounded ? sql : sql_all, -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "light curve query");
+	sqlite3_bind_text(st, k++, source, -1, SQLITE_TRANSIENT);
+	if (bounded)
+		sqlite3_bind_double(st, k++, since_mjd);
+	sqlite3_bind_int64(st, k++, exclude_group);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (lc.n == cap) {
+			size_t nc = cap ? 2 * cap : 64;
+			double *a = realloc(lc.mjd, nc * sizeof *a);
+			if (a)
+				lc.mjd = a;
+			double *b = a ? realloc(lc.flux, nc * sizeof *b) : NULL;
+			if (b)
+				lc.flux = b;
+			double *c = b ? realloc(lc.err, nc * sizeof *c) : NULL;
+			if (!c) {
+				rc = err_set(err, errlen, -ENOMEM, "light curve of %s: out of memory", source);
+				goto out;
+			}
+			lc.err = c;
+			cap = nc;
+		}
+		lc.mjd[lc.n] = db_column_real_or_nan(st, 0);
+		lc.flux[lc.n] = db_column_real_or_nan(st, 1);
+		lc.err[lc.n] = db_column_real_or_nan(st, 2);
+		lc.n++;
+	}
+	if (s != SQLITE_DONE)
+		rc = sql_fail(db, err, errlen, "light curve query");
+out:
+	sqlite3_finalize(st);
+	if (rc || lc.n == 0)
+		photdb_lc_release(&lc);
+	if (rc == 0)
+		*ret = lc;
+	return rc;
+}
+
 /* ---- variability_stats ---- */
 
 int photdb_var_put(sqlite3 *db, const photdb_var *v, const void *state, size_t state_len,

@@ -51,6 +51,24 @@ int photdb_get(sqlite3 *db, int64_t group_id, const char *source, photdb_row *re
 int photdb_lightcurve(sqlite3 *db, const char *source, photdb_row **ret, size_t *ret_n,
 		      char *err, size_t errlen);
 
+/* The normalised light curve that entered the variability statistics (rows
+ * with in_variability = 1).  The three arrays are malloc'd together with the
+ * struct's owner: release with photdb_lc_release(). */
+typedef struct photdb_lc {
+	double *mjd;
+	double *flux;           /* normalized_flux_jy (NAN when NULL) */
+	double *err;            /* normalized_flux_err_jy (NAN when NULL) */
+	size_t n;
+} photdb_lc;
+
+void photdb_lc_release(photdb_lc *lc); /* frees the arrays and zeroes *lc; NULL ok */
+
+/* The rows of source with in_variability = 1 and mjd >= since_mjd (-INFINITY
+ * or NAN: all), except those of group exclude_group (-1: none), ordered by
+ * mjd, group_id.  *ret is filled on success (arrays NULL when n == 0). */
+int photdb_var_lightcurve(sqlite3 *db, const char *source, double since_mjd,
+			  int64_t exclude_group, photdb_lc *ret, char *err, size_t errlen);
+
 /* Summary metrics of a source (a variability_stats row). */
 typedef struct photdb_var {
 	char source[PHOTDB_NAME_LEN];

@@ -222,6 +222,53 @@ static void test_stage_epochs(void)
 	CHECK(photdb_cand_decide(db, "SRC01", "dismissed", NULL, err, ERR_LEN) == -ENOENT,
 	      "deciding on a non-candidate");
 	CHECK(photdb_cand_decide(db, "SRC13", "maybe", NULL, err, ERR_LEN) == -EINVAL, "bad status");
+
+	/* the light curve the statistics read: rows in variability, from a date,
+	 * without one group */
+	photdb_lc plc;
+	double since = 61000 + 20.5;
+	CHECK_OK(photdb_var_lightcurve(db, "SRC05", since, gid[30], &plc, err, ERR_LEN), err);
+	CHECK_OK(photdb_lightcurve(db, "SRC05", &lc, &n, err, ERR_LEN), err);
+	k = 0;
+	int same = 1;
+	for (size_t i = 0; i < n; i++)
+		if (lc[i].in_variability && lc[i].mjd >= since && lc[i].group_id != gid[30]) {
+			same &= k < plc.n && plc.mjd[k] == lc[i].mjd &&
+				plc.flux[k] == lc[i].normalized_flux_jy &&
+				plc.err[k] == lc[i].normalized_flux_err_jy;
+			k++;
+		}
+	CHECK(same && k == plc.n && k == NEP + 2 - 21 - 1, "windowed light curve %zu points, "
+	      "%zu expected", plc.n, k);
+	photdb_lc_release(&plc);
+	free(lc);
+
+	/* a state blob written by another build is rebuilt from the stored rows,
+	 * and the new epoch is added to it once */
+	db_exec(db, err, ERR_LEN, "UPDATE variability_stats SET state = x'00' WHERE source = "
+		"'SRC01'", "");
+	CHECK_OK(photdb_var_get(db, "SRC01", &v, NULL, 0, err, ERR_LEN), err);
+	int64_t g = add_group(db, NEP + 2);
+	make_image(d, white, NX, NY, 6, 2e-3, x, y, amp, NSRC);
+	CHECK_OK(phot_process_epoch(db, g, 61000 + NEP + 2, 1, &img, sp.ra0, sp.dec0, cat, NSRC,
+				    &s, NULL, err, ERR_LEN), err);
+	CHECK_OK(photdb_lightcurve(db, "SRC01", &lc, &n, err, ERR_LEN), err);
+	double f1[NEP + 3], e1[NEP + 3];
+	k = 0;
+	for (size_t i = 0; i < n && k < NEP + 3; i++)
+		if (lc[i].in_variability) {
+			f1[k] = lc[i].normalized_flux_jy;
+			e1[k] = lc[i].normalized_flux_err_jy;
+			k++;
+		}
+	free(lc);
+	var_batch(f1, e1, k, VAR_VS_MIN, &b);
+	CHECK_OK(photdb_var_get(db, "SRC01", &v2, NULL, 0, err, ERR_LEN), err);
+	printf("# SRC01 after its state was rebuilt: n %ld (was %ld), %zu rows in variability\n",
+	       v2.n, v.n, k);
+	CHECK(v2.n == v.n + 1 && v2.n == (long)k, "rebuilt n %ld, was %ld, rows %zu", v2.n, v.n, k);
+	CHECK_NEAR(v2.mean, b.mean, 1e-12);
+	CHECK_NEAR(v2.chi2_nu, b.chi2_nu, 1e-9 * fmax(1, b.chi2_nu));
 	free(d);
 	free(white);
 	db_close(db);
