@@ -19,6 +19,15 @@
  * >>> or remove an existing element: databases in the field already ran it.
  * >>> Use IF NOT EXISTS and foreign keys to groups(id) ON DELETE CASCADE where
  * >>> a row belongs to a group.
+ *
+ * Each table has one owner in state/ that holds all of its SQL; a label
+ * below names the module of the day its migration was written.  Today: the
+ * queue tables (groups, subband_files, stage_timings, group_events, products)
+ * state/queue.c, read for contimgctl by state/report.c; daemon
+ * state/heartbeat.c; caltables state/calreg.c; the photometry tables
+ * state/photdb.c; flag_stats state/flagdb.c; images state/imagedb.c (read by
+ * state/mosaicdb.c); mosaics state/mosaicdb.c; the pointing tables
+ * state/pointingdb.c.
  */
 static const struct db_migration {
 	const char *what;
