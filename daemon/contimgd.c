@@ -33,6 +33,7 @@
 #include "daemon/watch.h"
 #include "daemon/workers.h"
 #include "state/db.h"
+#include "state/heartbeat.h"
 #include "state/queue.h"
 
 typedef struct daemon_state {
@@ -92,11 +93,7 @@ static void update_status(daemon_state *d)
 		snprintf(d->last_status, sizeof d->last_status, "%s", st);
 	}
 	if (now - d->last_heartbeat >= 5) {
-		db_exec(d->db, NULL, 0,
-			"INSERT INTO daemon (id, pid, started_at, heartbeat_at, status)"
-			" VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid,"
-			" heartbeat_at = excluded.heartbeat_at, status = excluded.status", "idds",
-			(int)getpid(), now, now, st);
+		heartbeat_beat(d->db, (int)getpid(), now, st, NULL, 0);
 		d->last_heartbeat = now;
 	}
 }
@@ -519,11 +516,7 @@ int main(int argc, char **argv)
 	}
 	if (n)
 		log_notice("recovered %d interrupted group(s): back to pending", n);
-	db_exec(d.db, NULL, 0,
-		"INSERT INTO daemon (id, pid, started_at, heartbeat_at, status) VALUES"
-		" (1, ?, ?, ?, 'starting') ON CONFLICT (id) DO UPDATE SET pid = excluded.pid,"
-		" started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
-		" status = excluded.status", "idd", (int)getpid(), util_wall_s(), util_wall_s());
+	heartbeat_start(d.db, (int)getpid(), util_wall_s(), NULL, 0);
 
 	d.loop = uv_default_loop();
 	uv_signal_init(d.loop, &d.sig_term);

@@ -28,8 +28,10 @@
 #include "daemon/util.h"
 #include "imaging/image.h"
 #include "state/db.h"
+#include "state/heartbeat.h"
 #include "state/pointingdb.h"
 #include "state/queue.h"
+#include "state/report.h"
 
 static double wall_s(void)
 {
@@ -55,21 +57,10 @@ static json_object *jiso(double t)
 	return json_object_new_string(buf);
 }
 
-static json_object *jstr(const unsigned char *s)
+/* A string, or null for NULL. */
+static json_object *jstr(const char *s)
 {
-	return s ? json_object_new_string((const char *)s) : NULL;
-}
-
-/* o[key] = the text of column col of the current row (null when NULL). */
-static void jadd_text(json_object *o, const char *key, sqlite3_stmt *st, int col)
-{
-	json_object_object_add(o, key, jstr(sqlite3_column_text(st, col)));
-}
-
-/* o[key] = column col (unix seconds) as ISO-8601 UTC (null when not positive). */
-static void jadd_iso(json_object *o, const char *key, sqlite3_stmt *st, int col)
-{
-	json_object_object_add(o, key, jiso(sqlite3_column_double(st, col)));
+	return s ? json_object_new_string(s) : NULL;
 }
 
 static void print_json(json_object *o)
@@ -109,93 +100,72 @@ static int load_settings_from(const cfg *c, pipe_settings *s)
 	return CTL_OK;
 }
 
-/* Subbands 0..n_expected-1 without a good file, as a JSON array of ints. */
-static json_object *missing_array(sqlite3 *db, int64_t gid, int n_expected, int *ret_ngood)
+/* A list of subband numbers as a JSON array of ints. */
+static json_object *int_array(const int *v, int n)
 {
-	sqlite3_stmt *st = NULL;
-	char have[64] = { 0 };
 	json_object *a = json_object_new_array();
-	int ngood = 0;
-
-	if (db_prepare(db, NULL, 0, &st,
-		       "SELECT DISTINCT subband FROM subband_files WHERE group_id = ?"
-		       " AND status IN ('ok','late')", "I", gid) == 0) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			int sb = sqlite3_column_int(st, 0);
-			if (sb >= 0 && sb < 64 && !have[sb]) {
-				have[sb] = 1;
-				ngood++;
-			}
-		}
-		sqlite3_finalize(st);
-	}
-	for (int sb = 0; sb < n_expected && sb < 64; sb++)
-		if (!have[sb])
-			json_object_array_add(a, json_object_new_int(sb));
-	if (ret_ngood)
-		*ret_ngood = ngood;
+	for (int i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_int(v[i]));
 	return a;
 }
 
-/* Why each subband in miss is missing, as {"SB": "FILE: reason"} ("absent"
- * when no file of it was usable or none came). */
-static json_object *missing_reasons(sqlite3 *db, int64_t gid, json_object *miss)
+/* The subbands 0..n_expected-1 of group gid without a usable file, as a JSON
+ * array of ints (all of them when the database cannot say). */
+static json_object *missing_subbands(sqlite3 *db, int64_t gid, int n_expected)
 {
-	sqlite3_stmt *st = NULL;
+	int sbs[REPORT_MAX_SUBBANDS], n = 0, ngood;
+
+	if (report_subbands(db, gid, n_expected, &ngood, sbs, &n, NULL, 0) < 0)
+		for (n = 0; n < n_expected && n < REPORT_MAX_SUBBANDS; n++)
+			sbs[n] = n;
+	return int_array(sbs, n);
+}
+
+/* Why each missing subband is missing, as {"SB": "FILE: reason"} ("absent"
+ * when no file of it was usable or none came). */
+static json_object *missing_reasons(const report_group *g)
+{
 	json_object *m = json_object_new_object();
 
-	for (size_t i = 0; i < json_object_array_length(miss); i++) {
-		int sb = json_object_get_int(json_object_array_get_idx(miss, i));
+	for (int i = 0; i < g->nmissing; i++) {
+		const report_missing *x = &g->missing[i];
 		char key[8], why[600] = "absent";
-		snprintf(key, sizeof key, "%d", sb);
-		if (db_prepare(db, NULL, 0, &st,
-			       "SELECT path, reason FROM subband_files WHERE group_id = ? AND subband = ?"
-			       " AND status = 'bad' LIMIT 1", "Ii", gid, sb) == 0) {
-			if (sqlite3_step(st) == SQLITE_ROW) {
-				const char *p = (const char *)sqlite3_column_text(st, 0);
-				const char *b = strrchr(p, '/');
-				snprintf(why, sizeof why, "%s: %s", b ? b + 1 : p,
-					 sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1)
-								    : "unusable");
-			}
-			sqlite3_finalize(st);
+		snprintf(key, sizeof key, "%d", x->subband);
+		if (x->bad_path) {
+			const char *b = strrchr(x->bad_path, '/');
+			snprintf(why, sizeof why, "%s: %s", b ? b + 1 : x->bad_path,
+				 x->bad_reason ? x->bad_reason : "unusable");
 		}
 		json_object_object_add(m, key, json_object_new_string(why));
 	}
 	return m;
 }
 
-/* The groups --json object of the current row of a
- * "SELECT id, name, state, n_expected, retries, error, stage, calibrated,
- *  created_at, updated_at, started_at, finished_at, runs" statement. */
-static json_object *group_object(sqlite3 *db, sqlite3_stmt *st)
+/* The groups --json object of a group (docs/cli.md). */
+static json_object *group_object(const report_group *g)
 {
 	json_object *o = json_object_new_object();
-	int64_t gid = sqlite3_column_int64(st, 0);
-	int ngood = 0;
-	json_object *miss = missing_array(db, gid, sqlite3_column_int(st, 3), &ngood);
+	int sbs[REPORT_MAX_SUBBANDS];
 
-	jadd_text(o, "group_id", st, 1);
-	jadd_text(o, "state", st, 2);
-	json_object_object_add(o, "n_subbands", json_object_new_int(ngood));
-	json_object_object_add(o, "n_expected", json_object_new_int(sqlite3_column_int(st, 3)));
-	json_object_object_add(o, "missing", miss);
-	json_object_object_add(o, "missing_reasons", missing_reasons(db, gid, miss));
-	json_object_object_add(o, "retries", json_object_new_int(sqlite3_column_int(st, 4)));
-	jadd_text(o, "error", st, 5);
-	jadd_text(o, "stage", st, 6);
-	json_object_object_add(o, "calibrated", json_object_new_boolean(sqlite3_column_int(st, 7)));
-	jadd_iso(o, "created_at", st, 8);
-	jadd_iso(o, "updated_at", st, 9);
-	jadd_iso(o, "started_at", st, 10);
-	jadd_iso(o, "finished_at", st, 11);
-	json_object_object_add(o, "runs", json_object_new_int(sqlite3_column_int(st, 12)));
+	for (int i = 0; i < g->nmissing; i++)
+		sbs[i] = g->missing[i].subband;
+	json_object_object_add(o, "group_id", jstr(g->name));
+	json_object_object_add(o, "state", jstr(g->state));
+	json_object_object_add(o, "n_subbands", json_object_new_int(g->n_subbands));
+	json_object_object_add(o, "n_expected", json_object_new_int(g->n_expected));
+	json_object_object_add(o, "missing", int_array(sbs, g->nmissing));
+	json_object_object_add(o, "missing_reasons", missing_reasons(g));
+	json_object_object_add(o, "retries", json_object_new_int(g->retries));
+	json_object_object_add(o, "error", jstr(g->error));
+	json_object_object_add(o, "stage", jstr(g->stage));
+	json_object_object_add(o, "calibrated", json_object_new_boolean(g->calibrated));
+	json_object_object_add(o, "created_at", jiso(g->created_at));
+	json_object_object_add(o, "updated_at", jiso(g->updated_at));
+	json_object_object_add(o, "started_at", jiso(g->started_at));
+	json_object_object_add(o, "finished_at", jiso(g->finished_at));
+	json_object_object_add(o, "runs", json_object_new_int(g->runs));
 	return o;
 }
-
-#define GROUP_COLS                                                                          \
-	"id, name, state, n_expected, retries, error, stage, calibrated, created_at,"       \
-	" updated_at, coalesce(started_at, 0), coalesce(finished_at, 0), runs"
 
 static const char *jget_str(json_object *o, const char *k)
 {
@@ -265,23 +235,18 @@ static int daemon_running(const pipe_settings *s, int *ret_pid)
 	return up;
 }
 
-/* The first row of sql (group name, unix time[, stage, message]) as
- * {group_id, at_key[, message]}; NULL when there is none. */
-static json_object *latest(sqlite3 *db, const char *sql, const char *at_key)
+/* {group_id, at_key[, message]} of l; NULL when there is none. */
+static json_object *latest(const report_last *l, const char *at_key, int with_message)
 {
-	sqlite3_stmt *st = NULL;
-	json_object *o = NULL;
+	json_object *o;
 
-	if (db_prepare(db, NULL, 0, &st, sql, NULL) < 0)
+	if (!l->name)
 		return NULL;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		o = json_object_new_object();
-		jadd_text(o, "group_id", st, 0);
-		jadd_iso(o, at_key, st, 1);
-		if (sqlite3_column_count(st) > 3)
-			jadd_text(o, "message", st, 3);
-	}
-	sqlite3_finalize(st);
+	o = json_object_new_object();
+	json_object_object_add(o, "group_id", jstr(l->name));
+	json_object_object_add(o, at_key, jiso(l->at));
+	if (with_message)
+		json_object_object_add(o, "message", jstr(l->message));
 	return o;
 }
 
@@ -290,10 +255,12 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 	pipe_settings s;
 	cfg *c = NULL;
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
 	json_object *o = NULL, *counts, *running, *dm;
-	int64_t cnt[5], per_hour = 0;
+	report_status rs = { 0 };
+	heartbeat hb;
+	int64_t cnt[5], per_hour;
 	int json = 0, pid = 0, up, rc;
+	char err[ERR_LEN];
 	double now = wall_s();
 
 	for (int i = 1; i < argc; i++) {
@@ -310,21 +277,23 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 	rc = CTL_UNREACHABLE;
 	if (queue_counts(db, cnt, NULL, 0) < 0)
 		goto out;
+	if (report_status_get(db, now - 3600, &rs, err, sizeof err) < 0) {
+		fprintf(stderr, "contimgctl: %s\n", err);
+		goto out;
+	}
+	per_hour = rs.completed_since;
 	up = daemon_running(&s, &pid);
 	o = json_object_new_object();
 	dm = json_object_new_object();
 	json_object_object_add(dm, "running", json_object_new_boolean(up));
 	json_object_object_add(dm, "pid", up ? json_object_new_int(pid) : NULL);
-	if (db_prepare(db, NULL, 0, &st, "SELECT pid, started_at, heartbeat_at, status FROM daemon",
-		       NULL) == 0) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			jadd_iso(dm, "started_at", st, 1);
-			json_object_object_add(dm, "heartbeat_age_s",
-					       json_object_new_double(now - sqlite3_column_double(st, 2)));
-			json_object_object_add(dm, "status", up ? jstr(sqlite3_column_text(st, 3)) : NULL);
-		}
-		sqlite3_finalize(st);
-		st = NULL;
+	/* The heartbeat row is informative: an unreadable one is left out. */
+	if (heartbeat_read(db, &hb, NULL, 0) == 1) {
+		json_object_object_add(dm, "started_at", jiso(hb.started_at));
+		json_object_object_add(dm, "heartbeat_age_s",
+				       json_object_new_double(now - hb.heartbeat_at));
+		json_object_object_add(dm, "status", up ? jstr(hb.status) : NULL);
+		heartbeat_release(&hb);
 	}
 	json_object_object_add(o, "daemon", dm);
 	json_object_object_add(o, "state_db", json_object_new_string(s.db_path));
@@ -334,34 +303,20 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 	json_object_object_add(o, "counts", counts);
 
 	running = json_object_new_array();
-	if (db_prepare(db, NULL, 0, &st,
-		       "SELECT name, stage, started_at, owner_pid FROM groups WHERE state = 'in_progress'"
-		       " ORDER BY started_at", NULL) == 0) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			json_object *g = json_object_new_object();
-			jadd_text(g, "group_id", st, 0);
-			jadd_text(g, "stage", st, 1);
-			json_object_object_add(g, "elapsed_s",
-					       json_object_new_double(now - sqlite3_column_double(st, 2)));
-			json_object_object_add(g, "pid", json_object_new_int(sqlite3_column_int(st, 3)));
-			json_object_array_add(running, g);
-		}
-		sqlite3_finalize(st);
-		st = NULL;
+	for (size_t i = 0; i < rs.nrunning; i++) {
+		const report_running *r = &rs.running[i];
+		json_object *g = json_object_new_object();
+		json_object_object_add(g, "group_id", jstr(r->name));
+		json_object_object_add(g, "stage", jstr(r->stage));
+		json_object_object_add(g, "elapsed_s", json_object_new_double(now - r->started_at));
+		json_object_object_add(g, "pid", json_object_new_int(r->pid));
+		json_object_array_add(running, g);
 	}
 	json_object_object_add(o, "running", running);
 
 	json_object_object_add(o, "last_completed",
-			       latest(db, "SELECT name, finished_at FROM groups WHERE state = 'completed'"
-					  " ORDER BY finished_at DESC LIMIT 1", "finished_at"));
-	json_object_object_add(o, "last_error",
-			       latest(db, "SELECT g.name, e.at, e.stage, e.message FROM group_events e"
-					  " JOIN groups g ON g.id = e.group_id"
-					  " WHERE e.kind IN ('error','retry') ORDER BY e.at DESC LIMIT 1",
-				      "at"));
-	db_query_int(db, &per_hour, NULL, 0,
-		     "SELECT count(*) FROM groups WHERE state = 'completed' AND finished_at >= ?", "d",
-		     now - 3600);
+			       latest(&rs.last_completed, "finished_at", 0));
+	json_object_object_add(o, "last_error", latest(&rs.last_error, "at", 1));
 	json_object_object_add(o, "groups_per_hour", json_object_new_int64(per_hour));
 
 	if (json) {
@@ -389,6 +344,7 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 	}
 	rc = CTL_OK;
 out:
+	report_status_release(&rs);
 	json_object_put(o);
 	db_close(db);
 	cfg_free(c);
@@ -402,11 +358,13 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 	pipe_settings s;
 	cfg *c = NULL;
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	report_group *groups = NULL;
+	size_t ngroups = 0;
 	json_object *arr = NULL;
 	const char *state = NULL;
 	int64_t since = 0;
 	int json = 0, limit = 50, rc;
+	char err[ERR_LEN];
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
@@ -446,17 +404,14 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 	rc = open_state(env, 0, 0, &c, &s, &db);
 	if (rc)
 		return rc;
-	if (db_prepare(db, NULL, 0, &st,
-		       "SELECT " GROUP_COLS " FROM groups WHERE (?1 IS NULL OR state = ?1)"
-		       " AND t_first >= ?2 ORDER BY t_first DESC LIMIT ?3", "sIi", state, since,
-		       limit ? limit : -1) < 0) {
+	if (report_groups(db, state, since, limit, &groups, &ngroups, err, sizeof err) < 0) {
+		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = CTL_UNREACHABLE;
 		goto out;
 	}
 	arr = json_object_new_array();
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_object_array_add(arr, group_object(db, st));
-	sqlite3_finalize(st);
+	for (size_t i = 0; i < ngroups; i++)
+		json_object_array_add(arr, group_object(&groups[i]));
 	if (json) {
 		print_json(arr);
 	} else {
@@ -475,6 +430,7 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 	rc = CTL_OK;
 out:
 	json_object_put(arr);
+	report_groups_free(groups, ngroups);
 	db_close(db);
 	cfg_free(c);
 	return rc;
@@ -515,34 +471,32 @@ static json_object *pointing_json(const pointingdb_group *g)
 	return o;
 }
 
+/* The show --json object of group gid (docs/cli.md); NULL when the group
+ * cannot be read (the reason printed). */
 static json_object *group_detail(sqlite3 *db, int64_t gid)
 {
-	sqlite3_stmt *st = NULL;
-	json_object *o = NULL, *a;
+	report_detail d;
+	json_object *o, *a;
+	char err[ERR_LEN];
+	int r = report_detail_get(db, gid, &d, err, sizeof err);
 
-	if (db_prepare(db, NULL, 0, &st, "SELECT " GROUP_COLS " FROM groups WHERE id = ?", "I",
-		       gid) < 0)
+	if (r <= 0) {
+		if (r < 0)
+			fprintf(stderr, "contimgctl: %s\n", err);
 		return NULL;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		o = group_object(db, st);
-	sqlite3_finalize(st);
-	if (!o)
-		return NULL;
+	}
+	o = group_object(&d.group);
 
 	a = json_object_new_array();
-	if (db_prepare(db, NULL, 0, &st,
-		       "SELECT subband, path, status, reason, size FROM subband_files"
-		       " WHERE group_id = ? ORDER BY subband, path", "I", gid) == 0) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			json_object *f = json_object_new_object();
-			json_object_object_add(f, "subband", json_object_new_int(sqlite3_column_int(st, 0)));
-			jadd_text(f, "path", st, 1);
-			jadd_text(f, "status", st, 2);
-			jadd_text(f, "reason", st, 3);
-			json_object_object_add(f, "size", json_object_new_int64(sqlite3_column_int64(st, 4)));
-			json_object_array_add(a, f);
-		}
-		sqlite3_finalize(st);
+	for (size_t i = 0; i < d.nfiles; i++) {
+		const report_file *x = &d.files[i];
+		json_object *f = json_object_new_object();
+		json_object_object_add(f, "subband", json_object_new_int(x->subband));
+		json_object_object_add(f, "path", jstr(x->path));
+		json_object_object_add(f, "status", jstr(x->status));
+		json_object_object_add(f, "reason", jstr(x->reason));
+		json_object_object_add(f, "size", json_object_new_int64(x->size));
+		json_object_array_add(a, f);
 	}
 	json_object_object_add(o, "files", a);
 
@@ -552,53 +506,37 @@ static json_object *group_detail(sqlite3 *db, int64_t gid)
 						      ? pointing_json(&pg) : NULL);
 
 	json_object *stages = json_object_new_object(), *sd = json_object_new_array();
-	if (db_prepare(db, NULL, 0, &st,
-		       "SELECT stage, seconds, ok, error, at FROM stage_timings WHERE group_id = ?"
-		       " ORDER BY at, rowid", "I", gid) == 0) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			json_object *x = json_object_new_object();
-			const char *name = (const char *)sqlite3_column_text(st, 0);
-			json_object_object_add(stages, name,
-					       json_object_new_double(sqlite3_column_double(st, 1)));
-			json_object_object_add(x, "stage", json_object_new_string(name));
-			json_object_object_add(x, "seconds",
-					       json_object_new_double(sqlite3_column_double(st, 1)));
-			json_object_object_add(x, "ok", json_object_new_boolean(sqlite3_column_int(st, 2)));
-			jadd_text(x, "error", st, 3);
-			jadd_iso(x, "at", st, 4);
-			json_object_array_add(sd, x);
-		}
-		sqlite3_finalize(st);
+	for (size_t i = 0; i < d.nstage_runs; i++) {
+		const report_stage_run *sr = &d.stage_runs[i];
+		json_object *x = json_object_new_object();
+		json_object_object_add(stages, sr->stage, json_object_new_double(sr->seconds));
+		json_object_object_add(x, "stage", json_object_new_string(sr->stage));
+		json_object_object_add(x, "seconds", json_object_new_double(sr->seconds));
+		json_object_object_add(x, "ok", json_object_new_boolean(sr->ok));
+		json_object_object_add(x, "error", jstr(sr->error));
+		json_object_object_add(x, "at", jiso(sr->at));
+		json_object_array_add(sd, x);
 	}
 	json_object_object_add(o, "stages", stages);
 	json_object_object_add(o, "stage_runs", sd);
 
 	json_object *prod = json_object_new_object();
-	if (db_prepare(db, NULL, 0, &st,
-		       "SELECT name, path FROM products WHERE group_id = ? ORDER BY name", "I",
-		       gid) == 0) {
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_object_object_add(prod, (const char *)sqlite3_column_text(st, 0),
-					       jstr(sqlite3_column_text(st, 1)));
-		sqlite3_finalize(st);
-	}
+	for (size_t i = 0; i < d.nproducts; i++)
+		json_object_object_add(prod, d.products[i].name, jstr(d.products[i].path));
 	json_object_object_add(o, "products", prod);
 
 	json_object *ev = json_object_new_array();
-	if (db_prepare(db, NULL, 0, &st,
-		       "SELECT at, kind, stage, message FROM group_events WHERE group_id = ?"
-		       " ORDER BY at, id", "I", gid) == 0) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			json_object *x = json_object_new_object();
-			jadd_iso(x, "at", st, 0);
-			jadd_text(x, "kind", st, 1);
-			jadd_text(x, "stage", st, 2);
-			jadd_text(x, "message", st, 3);
-			json_object_array_add(ev, x);
-		}
-		sqlite3_finalize(st);
+	for (size_t i = 0; i < d.nevents; i++) {
+		const report_event *e = &d.events[i];
+		json_object *x = json_object_new_object();
+		json_object_object_add(x, "at", jiso(e->at));
+		json_object_object_add(x, "kind", jstr(e->kind));
+		json_object_object_add(x, "stage", jstr(e->stage));
+		json_object_object_add(x, "message", jstr(e->message));
+		json_object_array_add(ev, x);
 	}
 	json_object_object_add(o, "events", ev);
+	report_detail_release(&d);
 	return o;
 }
 
@@ -1230,7 +1168,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	r = pipe_execute(&ctx, &q, state, err, sizeof err);
 	if (json) {
 		json_object *o = process_json(&ctx, name, state, r, err,
-					      missing_array(db, gid, ctx.nsubbands, NULL));
+					      missing_subbands(db, gid, ctx.nsubbands));
 		print_json(o);
 		json_object_put(o);
 	} else {

@@ -19,7 +19,7 @@
 
 #include "calib/flag.h"
 #include "core/err.h"
-#include "state/db.h"
+#include "state/flagdb.h"
 
 struct flag_report {
 	flag_stats st;
@@ -123,45 +123,35 @@ static int read_params(const cfg *c, const vis_set *v, int threads, flag_params 
 static int record(sqlite3 *db, int64_t group_id, const vis_set *v, const flag_stats *st,
 		  char *err, size_t errlen)
 {
-	static const char *ins =
-		"INSERT INTO flag_stats (group_id, kind, key, freq_hz, fraction) VALUES (?, ?, ?, ?, ?)";
-	int r, ok = 0;
+	flagdb_row *rows;
+	size_t n = 0;
+	int r;
 
 	if (!db)
 		return 0;
-	if ((r = db_begin(db, err, errlen)) < 0)
-		return r;
-	if ((r = db_exec(db, err, errlen, "DELETE FROM flag_stats WHERE group_id = ?", "I",
-			 group_id)) < 0)
-		goto out;
-	if ((r = db_exec(db, err, errlen, ins, "Issnd", group_id, "total", "", st->total_frac)) < 0)
-		goto out;
-	for (int k = 0; k < FLAG_NREASONS; k++)
-		if ((r = db_exec(db, err, errlen, ins, "Issnd", group_id, "reason", flag_reason_name(k),
-				 st->reason_frac[k])) < 0)
-			goto out;
+	rows = calloc(1 + FLAG_NREASONS + (size_t)st->nants + (size_t)st->nchan, sizeof *rows);
+	if (!rows)
+		return err_set(err, errlen, -ENOMEM, "flag_stats: out of memory");
+	rows[n++] = (flagdb_row){ .kind = "total", .freq_hz = NAN, .fraction = st->total_frac };
+	for (int k = 0; k < FLAG_NREASONS; k++) {
+		rows[n] = (flagdb_row){ .kind = "reason", .freq_hz = NAN,
+					.fraction = st->reason_frac[k] };
+		snprintf(rows[n++].key, FLAGDB_KEY_LEN, "%s", flag_reason_name(k));
+	}
 	for (int a = 0; a < st->nants; a++) {
 		if (st->ant_frac[a] < 0)
 			continue; /* not on any baseline */
-		if ((r = db_exec(db, err, errlen, ins, "Issnd", group_id, "antenna", v->ants[a].name,
-				 st->ant_frac[a])) < 0)
-			goto out;
+		rows[n] = (flagdb_row){ .kind = "antenna", .freq_hz = NAN,
+					.fraction = st->ant_frac[a] };
+		snprintf(rows[n++].key, FLAGDB_KEY_LEN, "%s", v->ants[a].name);
 	}
 	for (int c = 0; c < st->nchan; c++) {
-		char key[16];
-		snprintf(key, sizeof key, "%d", c);
-		if ((r = db_exec(db, err, errlen, ins, "Issdd", group_id, "channel", key, v->freq_hz[c],
-				 st->chan_frac[c])) < 0)
-			goto out;
+		rows[n] = (flagdb_row){ .kind = "channel", .freq_hz = v->freq_hz[c],
+					.fraction = st->chan_frac[c] };
+		snprintf(rows[n++].key, FLAGDB_KEY_LEN, "%d", c);
 	}
-	ok = 1;
-	r = 0;
-out:
-	{
-		int e = db_end(db, ok, ok ? err : NULL, ok ? errlen : 0);
-		if (ok && e < 0)
-			r = e;
-	}
+	r = flagdb_replace(db, group_id, rows, n, err, errlen);
+	free(rows);
 	return r;
 }
 

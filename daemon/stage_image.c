@@ -30,6 +30,7 @@
 #include "imaging/grid.h"
 #include "imaging/image.h"
 #include "state/db.h"
+#include "state/imagedb.h"
 
 #define ARCSEC (M_PI / 648000.0)
 #define DEG (M_PI / 180.0)
@@ -130,29 +131,32 @@ int stage_image_params(const cfg *c, image_params *p, char *err, size_t errlen)
 static int record_image(pipe_ctx *ctx, const image_result *r, const char *path, int pbcor,
 			char *err, size_t errlen)
 {
-	return db_exec(
-		ctx->db, err, errlen,
-		"INSERT INTO images (group_id, path, pbcor, bmaj_arcsec, bmin_arcsec, bpa_deg,"
-		" noise_jy, peak_jy, dynamic_range, ra_deg, dec_deg, nx, ny, cell_arcsec, freq_hz,"
-		" bandwidth_hz, integration_s, mjd_obs, calibrated, niter, nmajor, weighting,"
-		" created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-		" ON CONFLICT(path) DO UPDATE SET group_id = excluded.group_id,"
-		" pbcor = excluded.pbcor, bmaj_arcsec = excluded.bmaj_arcsec,"
-		" bmin_arcsec = excluded.bmin_arcsec, bpa_deg = excluded.bpa_deg,"
-		" noise_jy = excluded.noise_jy, peak_jy = excluded.peak_jy,"
-		" dynamic_range = excluded.dynamic_range, ra_deg = excluded.ra_deg,"
-		" dec_deg = excluded.dec_deg, nx = excluded.nx, ny = excluded.ny,"
-		" cell_arcsec = excluded.cell_arcsec, freq_hz = excluded.freq_hz,"
-		" bandwidth_hz = excluded.bandwidth_hz, integration_s = excluded.integration_s,"
-		" mjd_obs = excluded.mjd_obs, calibrated = excluded.calibrated,"
-		" niter = excluded.niter, nmajor = excluded.nmajor, weighting = excluded.weighting,"
-		" created_at = excluded.created_at",
-		"Isiddddddddiidddddiiisd", (int64_t)ctx->group_id, path, pbcor,
-		r->beam.bmaj_rad / ARCSEC, r->beam.bmin_rad / ARCSEC, r->beam.bpa_rad / DEG,
-		r->noise_jy, r->peak_jy, r->dynamic_range, r->ra0_rad / DEG, r->dec0_rad / DEG,
-		r->nx, r->ny, r->cell_rad / ARCSEC, r->freq_hz, r->bandwidth_hz, r->exposure_s,
-		r->jd_start - 2400000.5, ctx->calibrated, r->clean.iterations,
-		r->clean.major_cycles, r->weighting_desc, (double)time(NULL));
+	imagedb_row w = {
+		.group_id = ctx->group_id,
+		.path = path,
+		.pbcor = pbcor,
+		.bmaj_arcsec = r->beam.bmaj_rad / ARCSEC,
+		.bmin_arcsec = r->beam.bmin_rad / ARCSEC,
+		.bpa_deg = r->beam.bpa_rad / DEG,
+		.noise_jy = r->noise_jy,
+		.peak_jy = r->peak_jy,
+		.dynamic_range = r->dynamic_range,
+		.ra_deg = r->ra0_rad / DEG,
+		.dec_deg = r->dec0_rad / DEG,
+		.nx = r->nx,
+		.ny = r->ny,
+		.cell_arcsec = r->cell_rad / ARCSEC,
+		.freq_hz = r->freq_hz,
+		.bandwidth_hz = r->bandwidth_hz,
+		.integration_s = r->exposure_s,
+		.mjd_obs = r->jd_start - 2400000.5,
+		.calibrated = ctx->calibrated,
+		.niter = r->clean.iterations,
+		.nmajor = r->clean.major_cycles,
+		.weighting = r->weighting_desc,
+		.created_at = (double)time(NULL),
+	};
+	return imagedb_record(ctx->db, &w, err, errlen);
 }
 
 int stage_image(pipe_ctx *ctx, char *err, size_t errlen)

@@ -218,38 +218,25 @@ int calreg_select_set(sqlite3 *db, double t_mjd, calreg_set *ret, char *err, siz
 	return 0;
 }
 
+static int read_listed(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	(void)arg, (void)err, (void)errlen;
+	read_row(st, row);
+	return 1;
+}
+
 int calreg_list(sqlite3 *db, calreg_entry **ret_rows, size_t *ret_n, char *err, size_t errlen)
 {
+	static const db_row_type type = { sizeof(calreg_entry), read_listed, NULL };
 	sqlite3_stmt *st = NULL;
-	calreg_entry *v = NULL;
-	size_t n = 0, cap = 0;
-	int r = 0, rc;
+	void *v = NULL;
+	int r;
 
 	if (sqlite3_prepare_v2(db, "SELECT " COLS " FROM caltables ORDER BY created DESC, id DESC",
 			       -1, &st, NULL) != SQLITE_OK)
 		return sql_err(err, errlen, db, "list");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			calreg_entry *nv = realloc(v, nc * sizeof *nv);
-			if (!nv) {
-				r = err_set(err, errlen, -ENOMEM, "caltables: out of memory");
-				goto out;
-			}
-			v = nv;
-			cap = nc;
-		}
-		read_row(st, &v[n++]);
-	}
-	if (rc != SQLITE_DONE)
-		r = sql_err(err, errlen, db, "list");
-out:
-	sqlite3_finalize(st);
-	if (r < 0) {
-		free(v);
-		return r;
-	}
-	*ret_rows = v;
-	*ret_n = n;
-	return 0;
+	r = db_rows(st, &type, NULL, &v, ret_n, "caltables: list", err, errlen);
+	if (r == 0)
+		*ret_rows = v;
+	return r;
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,6 +19,15 @@
  * >>> or remove an existing element: databases in the field already ran it.
  * >>> Use IF NOT EXISTS and foreign keys to groups(id) ON DELETE CASCADE where
  * >>> a row belongs to a group.
+ *
+ * Each table has one owner in state/ that holds all of its SQL; a label
+ * below names the module of the day its migration was written.  Today: the
+ * queue tables (groups, subband_files, stage_timings, group_events, products)
+ * state/queue.c, read for contimgctl by state/report.c; daemon
+ * state/heartbeat.c; caltables state/calreg.c; the photometry tables
+ * state/photdb.c; flag_stats state/flagdb.c; images state/imagedb.c (read by
+ * state/mosaicdb.c); mosaics state/mosaicdb.c; the pointing tables
+ * state/pointingdb.c.
  */
 static const struct db_migration {
 	const char *what;
@@ -491,4 +501,67 @@ void db_column_text(sqlite3_stmt *st, int i, char *dst, size_t len)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
 	snprintf(dst, len, "%s", s ? (const char *)s : "");
+}
+
+int db_column_strdup(sqlite3_stmt *st, int i, char **ret)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	char *d = NULL;
+
+	if (s && !(d = strdup((const char *)s)))
+		return -ENOMEM;
+	*ret = d;
+	return 0;
+}
+
+/* The step-and-grow loop every list query needs, once. */
+int db_rows(sqlite3_stmt *st, const db_row_type *type, void *arg, void **ret_rows,
+	    size_t *ret_n, const char *what, char *err, size_t errlen)
+{
+	sqlite3 *db = sqlite3_db_handle(st);
+	char *v = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0, rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			char *nv = realloc(v, nc * type->size);
+			if (!nv) {
+				r = err_set(err, errlen, -ENOMEM, "%s: out of memory", what);
+				goto out;
+			}
+			v = nv;
+			cap = nc;
+		}
+		char *row = v + n * type->size;
+		memset(row, 0, type->size);
+		r = type->read(st, row, arg, err, errlen);
+		if (r > 0)
+			n++;
+		else if (type->release)
+			type->release(row); /* skipped, or partly read before an error */
+		if (r < 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = err_set(err, errlen, -EIO, "%s: %s", what, sqlite3_errmsg(db));
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	if (r < 0) {
+		for (size_t i = 0; type->release && i < n; i++)
+			type->release(v + i * type->size);
+		free(v);
+		return r;
+	}
+	if (n == 0) {
+		free(v);
+		v = NULL;
+	}
+	*ret_rows = v;
+	*ret_n = n;
+	return 0;
 }

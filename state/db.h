@@ -74,4 +74,28 @@ void db_bind_real_or_null(sqlite3_stmt *st, int i, double v);
 double db_column_real_or_nan(sqlite3_stmt *st, int i);
 void db_column_text(sqlite3_stmt *st, int i, char *dst, size_t len);
 
+/* A nullable TEXT column as a new string: *ret is NULL for a NULL column,
+ * else a copy the caller free()s.  -ENOMEM (*ret untouched). */
+int db_column_strdup(sqlite3_stmt *st, int i, char **ret);
+
+/* How db_rows() turns the rows of a query into an array of structs. */
+typedef struct db_row_type {
+	size_t size; /* bytes per element */
+	/* Read the current row of st into row (zeroed before the call); arg is
+	 * db_rows()'s.  Returns 1 to keep the row, 0 to skip it (then release,
+	 * if any, is called on it), or a negative errno with the reason in err. */
+	int (*read)(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen);
+	/* Free what one read row owns; NULL when rows own nothing. */
+	void (*release)(void *row);
+} db_row_type;
+
+/* Step st (prepared and bound, e.g. by db_prepare) to its end and collect the
+ * rows type->read keeps into one growing array.  On success *ret_rows is a
+ * new array the caller frees (release each element first when the type owns
+ * memory; NULL when *ret_n == 0).  st is finalized in every case.  Errors:
+ * -ENOMEM ("WHAT: out of memory"), -EIO ("WHAT: SQLite's message"), or
+ * read's error; the rows read so far are released and *ret_* untouched. */
+int db_rows(sqlite3_stmt *st, const db_row_type *type, void *arg, void **ret_rows,
+	    size_t *ret_n, const char *what, char *err, size_t errlen);
+
 #endif

@@ -39,13 +39,46 @@ static void pb_from_pbcor(char *dst, size_t len, const char *pbcor)
 		dst[0] = 0;
 }
 
+/* Keep only tiles within radius_deg of (ra_deg, dec_deg) when near. */
+struct plan_filter {
+	int near;
+	double ra_deg, dec_deg, radius_deg;
+};
+
+static int read_tile(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	const struct plan_filter *f = arg;
+	mosaicdb_tile *t = row;
+	(void)err, (void)errlen;
+
+	copy_text(t->group, sizeof t->group, sqlite3_column_text(st, 0));
+	copy_text(t->path, sizeof t->path, sqlite3_column_text(st, 1));
+	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		copy_text(t->pb_path, sizeof t->pb_path, sqlite3_column_text(st, 2));
+	else
+		pb_from_pbcor(t->pb_path, sizeof t->pb_path, t->path);
+	t->mid_mjd = sqlite3_column_double(st, 3);
+	t->noise_jy = sqlite3_column_double(st, 4);
+	t->ra_deg = sqlite3_column_double(st, 5);
+	t->dec_deg = sqlite3_column_double(st, 6);
+	t->nx = sqlite3_column_int(st, 7);
+	t->cell_arcsec = sqlite3_column_double(st, 8);
+	t->bmaj_arcsec = sqlite3_column_double(st, 9);
+	t->bmin_arcsec = sqlite3_column_double(st, 10);
+	t->calibrated = sqlite3_column_int(st, 11);
+	return !f->near || sep_deg(f->ra_deg, f->dec_deg, t->ra_deg, t->dec_deg) <= f->radius_deg;
+}
+
 int mosaicdb_plan(sqlite3 *db, double t_start_mjd, double t_end_mjd, int near, double ra_deg,
 		  double dec_deg, double radius_deg, mosaicdb_tile **ret, int *ret_n, char *err,
 		  size_t errlen)
 {
+	static const db_row_type type = { sizeof(mosaicdb_tile), read_tile, NULL };
+	struct plan_filter f = { near, ra_deg, dec_deg, radius_deg };
 	sqlite3_stmt *st = NULL;
-	mosaicdb_tile *a = NULL;
-	int n = 0, cap = 0, r, rc;
+	void *v = NULL;
+	size_t n = 0;
+	int r;
 
 	r = db_prepare(
 		db, err, errlen, &st,
@@ -64,50 +97,12 @@ int mosaicdb_plan(sqlite3 *db, double t_start_mjd, double t_end_mjd, int near, d
 		"dd", t_start_mjd, t_end_mjd);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		mosaicdb_tile t;
-		memset(&t, 0, sizeof t);
-		copy_text(t.group, sizeof t.group, sqlite3_column_text(st, 0));
-		copy_text(t.path, sizeof t.path, sqlite3_column_text(st, 1));
-		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-			copy_text(t.pb_path, sizeof t.pb_path, sqlite3_column_text(st, 2));
-		else
-			pb_from_pbcor(t.pb_path, sizeof t.pb_path, t.path);
-		t.mid_mjd = sqlite3_column_double(st, 3);
-		t.noise_jy = sqlite3_column_double(st, 4);
-		t.ra_deg = sqlite3_column_double(st, 5);
-		t.dec_deg = sqlite3_column_double(st, 6);
-		t.nx = sqlite3_column_int(st, 7);
-		t.cell_arcsec = sqlite3_column_double(st, 8);
-		t.bmaj_arcsec = sqlite3_column_double(st, 9);
-		t.bmin_arcsec = sqlite3_column_double(st, 10);
-		t.calibrated = sqlite3_column_int(st, 11);
-		if (near && !(sep_deg(ra_deg, dec_deg, t.ra_deg, t.dec_deg) <= radius_deg))
-			continue;
-		if (n == cap) {
-			int nc = cap ? 2 * cap : 16;
-			mosaicdb_tile *b = realloc(a, nc * sizeof *b);
-			if (!b) {
-				r = err_set(err, errlen, -ENOMEM, "mosaic plan: out of memory");
-				goto out;
-			}
-			a = b;
-			cap = nc;
-		}
-		a[n++] = t;
-	}
-	if (rc != SQLITE_DONE) {
-		r = err_set(err, errlen, -EIO, "mosaic plan: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	*ret = a;
-	*ret_n = n;
-	a = NULL;
-	r = 0;
-out:
-	sqlite3_finalize(st);
-	free(a);
-	return r;
+	r = db_rows(st, &type, &f, &v, &n, "mosaic plan", err, errlen);
+	if (r < 0)
+		return r;
+	*ret = v;
+	*ret_n = (int)n;
+	return 0;
 }
 
 int mosaicdb_record(sqlite3 *db, const mosaicdb_row *row, int64_t *ret_id, char *err,

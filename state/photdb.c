@@ -123,45 +123,28 @@ int photdb_get(sqlite3 *db, int64_t group_id, const char *source, photdb_row *re
 	return rc;
 }
 
+static int read_lc_row(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	(void)arg, (void)err, (void)errlen;
+	read_row(st, row);
+	return 1;
+}
+
 int photdb_lightcurve(sqlite3 *db, const char *source, photdb_row **ret, size_t *ret_n,
 		      char *err, size_t errlen)
 {
+	static const db_row_type type = { sizeof(photdb_row), read_lc_row, NULL };
 	sqlite3_stmt *st = NULL;
-	photdb_row *rows = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0, s;
+	void *rows = NULL;
+	int rc;
 	if (sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM photometry WHERE source = ? "
 			       "ORDER BY mjd, group_id", -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(db, err, errlen, "light curve query");
 	sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 64;
-			photdb_row *p = realloc(rows, nc * sizeof *p);
-			if (!p) {
-				rc = err_set(err, errlen, -ENOMEM, "light curve of %s: out of memory", source);
-				goto out;
-			}
-			rows = p;
-			cap = nc;
-		}
-		read_row(st, &rows[n++]);
-	}
-	if (s != SQLITE_DONE)
-		rc = sql_fail(db, err, errlen, "light curve query");
-out:
-	sqlite3_finalize(st);
-	if (rc) {
-		free(rows);
-		return rc;
-	}
-	if (n == 0) {
-		free(rows);
-		rows = NULL;
-	}
-	*ret = rows;
-	*ret_n = n;
-	return 0;
+	rc = db_rows(st, &type, NULL, &rows, ret_n, "light curve query", err, errlen);
+	if (rc == 0)
+		*ret = rows;
+	return rc;
 }
 
 void photdb_lc_release(photdb_lc *lc)
@@ -409,41 +392,26 @@ static void read_cand(sqlite3_stmt *st, photdb_cand *c)
 	c->updated_at = db_column_real_or_nan(st, k++);
 }
 
+static int read_cand_row(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	(void)arg, (void)err, (void)errlen;
+	read_cand(st, row);
+	return 1;
+}
+
 int photdb_cand_list(sqlite3 *db, photdb_cand **ret, size_t *ret_n, char *err, size_t errlen)
 {
+	static const db_row_type type = { sizeof(photdb_cand), read_cand_row, NULL };
 	sqlite3_stmt *st = NULL;
-	photdb_cand *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0, s;
+	void *v = NULL;
+	int rc;
 	if (sqlite3_prepare_v2(db, "SELECT " CAND_COLS " FROM ese_candidates ORDER BY score DESC, "
 			       "source", -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(db, err, errlen, "ese_candidates query");
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			photdb_cand *p = realloc(v, nc * sizeof *p);
-			if (!p) {
-				rc = err_set(err, errlen, -ENOMEM, "candidates: out of memory");
-				goto out;
-			}
-			v = p;
-			cap = nc;
-		}
-		read_cand(st, &v[n++]);
-	}
-	if (s != SQLITE_DONE)
-		rc = sql_fail(db, err, errlen, "ese_candidates query");
-out:
-	sqlite3_finalize(st);
-	if (rc || n == 0) {
-		free(v);
-		v = NULL;
-		if (rc)
-			return rc;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	rc = db_rows(st, &type, NULL, &v, ret_n, "ese_candidates query", err, errlen);
+	if (rc == 0)
+		*ret = v;
+	return rc;
 }
 
 int photdb_cand_get(sqlite3 *db, const char *source, photdb_cand *ret, char *err, size_t errlen)

@@ -110,42 +110,29 @@ int pointingdb_remove(sqlite3 *db, int64_t id, char *err, size_t errlen)
 		      : 0;
 }
 
+static int read_listed(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	(void)arg, (void)err, (void)errlen;
+	read_override(st, row);
+	return 1;
+}
+
 int pointingdb_list(sqlite3 *db, pointingdb_override **ret, size_t *ret_n, char *err,
 		    size_t errlen)
 {
+	static const db_row_type type = { sizeof(pointingdb_override), read_listed, NULL };
 	sqlite3_stmt *st = NULL;
-	pointingdb_override *a = NULL;
-	size_t n = 0, cap = 0;
-	int r, rc;
+	void *v = NULL;
+	int r;
 
 	r = db_prepare(db, err, errlen, &st,
 		       "SELECT " OVERRIDE_COLS " FROM pointing_overrides ORDER BY start_mjd, id",
 		       NULL);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 8;
-			pointingdb_override *b = realloc(a, nc * sizeof *b);
-			if (!b) {
-				r = err_set(err, errlen, -ENOMEM, "pointing overrides: out of memory");
-				goto out;
-			}
-			a = b;
-			cap = nc;
-		}
-		read_override(st, &a[n++]);
-	}
-	if (rc != SQLITE_DONE) {
-		r = err_set(err, errlen, -EIO, "pointing overrides: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	*ret = a;
-	*ret_n = n;
-	a = NULL;
-out:
-	sqlite3_finalize(st);
-	free(a);
+	r = db_rows(st, &type, NULL, &v, ret_n, "pointing overrides", err, errlen);
+	if (r == 0)
+		*ret = v;
 	return r;
 }
 
@@ -289,13 +276,21 @@ int pointingdb_group_get(sqlite3 *db, int64_t group_id, pointingdb_group *ret, c
 	return r;
 }
 
+/* A group name into a char[32] element. */
+static int read_name(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	(void)arg, (void)err, (void)errlen;
+	db_column_text(st, 0, row, 32);
+	return 1;
+}
+
 int pointingdb_groups_to_redo(sqlite3 *db, double start_mjd, double end_mjd, double dec_deg,
 			      char (**ret)[32], size_t *ret_n, char *err, size_t errlen)
 {
+	static const db_row_type type = { 32, read_name, NULL };
 	sqlite3_stmt *st = NULL;
-	char (*a)[32] = NULL;
-	size_t n = 0, cap = 0;
-	int open = open_end(end_mjd), r, rc;
+	void *v = NULL;
+	int open = open_end(end_mjd), r;
 
 	if (open)
 		r = db_prepare(db, err, errlen, &st,
@@ -311,28 +306,8 @@ int pointingdb_groups_to_redo(sqlite3 *db, double start_mjd, double end_mjd, dou
 			       "ddd", start_mjd, end_mjd, dec_deg);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			char (*b)[32] = realloc(a, nc * sizeof *b);
-			if (!b) {
-				r = err_set(err, errlen, -ENOMEM, "group pointing: out of memory");
-				goto out;
-			}
-			a = b;
-			cap = nc;
-		}
-		db_column_text(st, 0, a[n++], sizeof a[0]);
-	}
-	if (rc != SQLITE_DONE) {
-		r = err_set(err, errlen, -EIO, "group pointing: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	*ret = a;
-	*ret_n = n;
-	a = NULL;
-out:
-	sqlite3_finalize(st);
-	free(a);
+	r = db_rows(st, &type, NULL, &v, ret_n, "group pointing", err, errlen);
+	if (r == 0)
+		*ret = v;
 	return r;
 }

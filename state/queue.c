@@ -357,12 +357,34 @@ static int subband_list(sqlite3 *db, int64_t gid, int nsub, int want_present, ch
 	return 0;
 }
 
+/* Rows of one or two integer columns (ids) into int64_t[1] or int64_t[2]. */
+static int read_id(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	(void)arg, (void)err, (void)errlen;
+	*(int64_t *)row = sqlite3_column_int64(st, 0);
+	return 1;
+}
+
+static int read_id_pair(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	int64_t *v = row;
+	(void)arg, (void)err, (void)errlen;
+	v[0] = sqlite3_column_int64(st, 0);
+	v[1] = sqlite3_column_int64(st, 1);
+	return 1;
+}
+
+static const db_row_type id_type = { sizeof(int64_t), read_id, NULL };
+static const db_row_type id_pair_type = { 2 * sizeof(int64_t), read_id_pair, NULL };
+
 int queue_collect_timeouts(sqlite3 *db, const queue_params *p, double timeout_s, double now,
 			   int *ret_changed, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t *ids = NULL;
-	int n = 0, cap = 0, changed = 0, r;
+	void *v = NULL;
+	size_t n = 0;
+	int changed = 0, r;
 
 	r = db_begin(db, err, errlen);
 	if (r < 0)
@@ -372,22 +394,12 @@ int queue_collect_timeouts(sqlite3 *db, const queue_params *p, double timeout_s,
 		       now - timeout_s);
 	if (r < 0)
 		goto out;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (n == cap) {
-			int ncap = cap ? cap * 2 : 16;
-			int64_t *ni = realloc(ids, (size_t)ncap * sizeof *ni);
-			if (!ni) {
-				r = err_set(err, errlen, -ENOMEM, "out of memory");
-				goto out;
-			}
-			ids = ni;
-			cap = ncap;
-		}
-		ids[n++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
+	r = db_rows(st, &id_type, NULL, &v, &n, "groups", err, errlen);
 	st = NULL;
-	for (int i = 0; i < n; i++) {
+	if (r < 0)
+		goto out;
+	ids = v;
+	for (size_t i = 0; i < n; i++) {
 		int64_t good = 0;
 		char list[1024], msg[1200];
 
@@ -553,49 +565,43 @@ void queue_files_free(queue_file *f, int n)
 	free(f);
 }
 
+static int read_file(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	queue_file *f = row;
+	(void)arg;
+	f->id = sqlite3_column_int64(st, 0);
+	f->subband = sqlite3_column_int(st, 2);
+	db_column_text(st, 3, f->status, sizeof f->status);
+	if (db_column_strdup(st, 1, &f->path) < 0) /* NOT NULL in the schema */
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	return 1;
+}
+
+static void release_file(void *row)
+{
+	free(((queue_file *)row)->path);
+}
+
 int queue_files(sqlite3 *db, int64_t group_id, queue_file **ret, int *ret_n, char *err,
 		size_t errlen)
 {
+	static const db_row_type type = { sizeof(queue_file), read_file, release_file };
 	sqlite3_stmt *st = NULL;
-	queue_file *f = NULL;
-	int n = 0, cap = 0, r;
+	void *v = NULL;
+	size_t n = 0;
+	int r;
 
 	r = db_prepare(db, err, errlen, &st,
 		       "SELECT id, path, subband, status FROM subband_files WHERE group_id = ?"
 		       " AND status != 'duplicate' ORDER BY subband, ts, id", "I", group_id);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			int ncap = cap ? 2 * cap : 16;
-			queue_file *nf = realloc(f, (size_t)ncap * sizeof *nf);
-			if (!nf)
-				goto oom;
-			f = nf;
-			cap = ncap;
-		}
-		f[n].id = sqlite3_column_int64(st, 0);
-		f[n].path = strdup((const char *)sqlite3_column_text(st, 1));
-		if (!f[n].path)
-			goto oom;
-		f[n].subband = sqlite3_column_int(st, 2);
-		snprintf(f[n].status, sizeof f[n].status, "%s", sqlite3_column_text(st, 3));
-		n++;
-	}
-	if (r != SQLITE_DONE) {
-		r = err_set(err, errlen, -EIO, "subband_files: %s", sqlite3_errmsg(db));
-		goto fail;
-	}
-	sqlite3_finalize(st);
-	*ret = f;
-	*ret_n = n;
+	r = db_rows(st, &type, NULL, &v, &n, "subband_files", err, errlen);
+	if (r < 0)
+		return r;
+	*ret = v;
+	*ret_n = (int)n;
 	return 0;
-oom:
-	r = err_set(err, errlen, -ENOMEM, "out of memory");
-fail:
-	sqlite3_finalize(st);
-	queue_files_free(f, n);
-	return r;
 }
 
 int queue_set_file_status(sqlite3 *db, int64_t file_id, const char *reason, char *err,
@@ -759,31 +765,18 @@ static int ids_where(sqlite3 *db, const char *sql, int64_t **ret, int *ret_n, ch
 		     size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t *ids = NULL;
-	int n = 0, cap = 0, r;
+	void *v = NULL;
+	size_t n = 0;
+	int r;
 
 	r = db_prepare(db, err, errlen, &st, sql, NULL);
 	if (r < 0)
 		return r;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (n == cap) {
-			int ncap = cap ? 2 * cap : 16;
-			int64_t *ni = realloc(ids, (size_t)ncap * 2 * sizeof *ni);
-			if (!ni) {
-				sqlite3_finalize(st);
-				free(ids);
-				return err_set(err, errlen, -ENOMEM, "out of memory");
-			}
-			ids = ni;
-			cap = ncap;
-		}
-		ids[2 * n] = sqlite3_column_int64(st, 0);
-		ids[2 * n + 1] = sqlite3_column_int64(st, 1);
-		n++;
-	}
-	sqlite3_finalize(st);
-	*ret = ids;
-	*ret_n = n;
+	r = db_rows(st, &id_pair_type, NULL, &v, &n, "groups", err, errlen);
+	if (r < 0)
+		return r;
+	*ret = v;
+	*ret_n = (int)n;
 	return 0;
 }
 

@@ -158,11 +158,124 @@ static void test_concurrent_migration(void)
 	db_close(db);
 }
 
+/* db_rows: rows of (i, s) where s is NULL for every seventh i. */
+struct row_ctx {
+	int fail_at;      /* read fails (-ENOMEM) on this i; -1: never */
+	int nreleased;    /* release calls */
+};
+
+struct irow {
+	int i;
+	char *s;
+	struct row_ctx *ctx;
+};
+
+static int read_irow(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	struct irow *r = row;
+	struct row_ctx *c = arg;
+
+	r->ctx = c;
+	r->i = sqlite3_column_int(st, 0);
+	if (db_column_strdup(st, 1, &r->s) < 0)
+		return -ENOMEM;
+	if (r->i == c->fail_at)
+		return err_set(err, errlen, -ENOMEM, "row %d: refused", r->i);
+	return r->i % 2 == 0; /* keep the even ones */
+}
+
+static void release_irow(void *row)
+{
+	struct irow *r = row;
+	free(r->s);
+	r->s = NULL;
+	if (r->ctx)
+		r->ctx->nreleased++;
+}
+
+static const db_row_type irow_type = { sizeof(struct irow), read_irow, release_irow };
+
+static void test_rows(void)
+{
+	char path[1100], err[ERR_LEN] = "", *e = err;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct row_ctx c = { -1, 0 };
+	struct irow sentinel, *rows;
+	void *v = NULL;
+	size_t n = 12345;
+
+	snprintf(path, sizeof path, "%s/rows.sqlite", test_tmpdir());
+	CHECK_OK(db_open(path, 1, &db, err, sizeof err), e);
+	if (!db)
+		return;
+	CHECK(db_exec(db, err, sizeof err, "CREATE TABLE t (i INTEGER, s TEXT)", NULL) == 0,
+	      "%s", err);
+	for (int i = 0; i < 100; i++)
+		db_exec(db, NULL, 0, "INSERT INTO t VALUES (?, ?)", "is", i,
+			i % 7 ? "x" : NULL);
+
+	/* 100 rows, 50 kept: the array grew past its first 16 slots several
+	 * times; skipped rows were released as they went. */
+	CHECK(db_prepare(db, err, sizeof err, &st, "SELECT i, s FROM t ORDER BY i", NULL) == 0,
+	      "%s", err);
+	CHECK_OK(db_rows(st, &irow_type, &c, &v, &n, "t", err, sizeof err), e);
+	rows = v;
+	printf("# db_rows: %zu of 100 rows kept, %d skipped rows released\n", n, c.nreleased);
+	CHECK(n == 50, "n %zu", n);
+	CHECK(c.nreleased == 50, "released %d", c.nreleased);
+	for (size_t k = 0; rows && k < n; k++) {
+		CHECK(rows[k].i == (int)(2 * k), "row %zu is %d", k, rows[k].i);
+		CHECK((rows[k].s == NULL) == (rows[k].i % 7 == 0), "row %d text %s", rows[k].i,
+		      rows[k].s ? rows[k].s : "NULL");
+	}
+	for (size_t k = 0; rows && k < n; k++)
+		release_irow(&rows[k]);
+	free(rows);
+	CHECK(sqlite3_next_stmt(db, NULL) == NULL, "%s", "statement finalized");
+
+	/* No row: NULL and 0. */
+	v = &sentinel;
+	CHECK(db_prepare(db, err, sizeof err, &st, "SELECT i, s FROM t WHERE i < 0", NULL) == 0,
+	      "%s", err);
+	CHECK_OK(db_rows(st, &irow_type, &c, &v, &n, "t", err, sizeof err), e);
+	CHECK(v == NULL && n == 0, "v %p n %zu", v, n);
+
+	/* read fails at i = 60: its error, every row read so far released
+	 * (31 kept + 30 skipped + the failing one), outputs untouched. */
+	c = (struct row_ctx){ 60, 0 };
+	v = &sentinel;
+	n = 777;
+	CHECK(db_prepare(db, err, sizeof err, &st, "SELECT i, s FROM t ORDER BY i", NULL) == 0,
+	      "%s", err);
+	CHECK(db_rows(st, &irow_type, &c, &v, &n, "t", err, sizeof err) == -ENOMEM, "%s", err);
+	CHECK(!strcmp(err, "row 60: refused"), "%s", err);
+	CHECK(c.nreleased == 61, "released %d", c.nreleased);
+	CHECK(v == &sentinel && n == 777, "%s", "outputs untouched");
+	CHECK(sqlite3_next_stmt(db, NULL) == NULL, "%s", "statement finalized");
+
+	/* SQLite fails in the middle of the rows (abs() of the most negative
+	 * integer overflows): -EIO with SQLite's message, after the rows before
+	 * it were read and released. */
+	c = (struct row_ctx){ -1, 0 };
+	db_exec(db, NULL, 0, "INSERT INTO t VALUES (1000, 'y')", NULL);
+	CHECK(db_prepare(db, err, sizeof err, &st,
+			 "SELECT i, s, abs(CASE WHEN i = 1000 THEN -9223372036854775807 - 1"
+			 " ELSE i END) FROM t", NULL) == 0, "%s", err); /* no sort: one row a step */
+	CHECK(db_rows(st, &irow_type, &c, &v, &n, "t", err, sizeof err) == -EIO, "%s", err);
+	printf("# db_rows on a failing statement: %s\n", err);
+	CHECK(strstr(err, "t: ") == err && strstr(err, "overflow"), "%s", err);
+	CHECK(c.nreleased == 100, "released %d", c.nreleased);
+	CHECK(v == &sentinel && n == 777, "%s", "outputs untouched");
+	db_close(db);
+}
+
 int main(void)
 {
 	RUN(test_open_migrate);
 	RUN(test_bind_and_quotes);
 	RUN(test_nested_transactions);
 	RUN(test_concurrent_migration);
+	RUN(test_rows);
 	return TEST_DONE();
 }
