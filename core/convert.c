@@ -10,13 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hdf5.h>
 #include <omp.h>
 
 #include "core/astro.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/uvh5.h"
 
@@ -36,13 +36,6 @@ void convert_params_default(convert_params *p)
 	p->dut1_s = 0;
 	p->xp_rad = 0;
 	p->yp_rad = 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 int convert_subband_from_name(const char *path, int *ret_sb)
@@ -589,7 +582,7 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 		goto out;
 	}
 
-	t0 = now_s();
+	t0 = clk_mono_s();
 	/* Every file's header and geometry (cheap next to the data), then the
 	 * majority decides which subbands go in: one odd file must not sink the
 	 * group, and the lowest-numbered one is not more right than the others. */
@@ -738,7 +731,7 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 			goto out;
 		}
 	}
-	info.read_s = now_s() - t0;
+	info.read_s = clk_mono_s() - t0;
 	info.nsub_present = nk;
 	info.nsub_direct = ndirect;
 	info.chan_per_sub = nf;
@@ -754,12 +747,12 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 	}
 
 	if (p.rephase) {
-		double t1 = now_s();
+		double t1 = clk_mono_s();
 		astro_eop eop = { p.dut1_s, p.xp_rad, p.yp_rad };
 		r = convert_rephase(v, &eop, nthreads, err, errlen);
 		if (r)
 			goto out;
-		info.rephase_s = now_s() - t1;
+		info.rephase_s = clk_mono_s() - t1;
 	}
 	*ret = v;
 	v = NULL;

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hdf5.h>
 #include <json-c/json.h>
 
 #include "core/astro.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/gaintab.h"
 #include "core/predict.h"
@@ -610,13 +610,6 @@ double sim_sigma_vis(double sefd_jy, double chan_width_hz, double int_time_s)
 	return sefd_jy / sqrt(2.0 * chan_width_hz * int_time_s);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int nthreads_of(const sim_config *c)
 {
 	return c->threads > 0 ? c->threads : omp_get_max_threads();
@@ -722,7 +715,7 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 	}
 
 	/* The sky, through the prediction code calibration uses. */
-	t0 = now_s();
+	t0 = clk_mono_s();
 	if (c->sky && c->sky->n > 0) {
 		predict_params pp;
 		predict_params_default(&pp);
@@ -736,9 +729,9 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 		memset(v->vis, 0, vis_nsamples(v) * sizeof *v->vis);
 	}
 	if (res)
-		res->predict_s += now_s() - t0;
+		res->predict_s += clk_mono_s() - t0;
 
-	t0 = now_s();
+	t0 = clk_mono_s();
 	/* Gains of this subband's channels: [t][active antenna][c][p]. */
 	gain = malloc((size_t)ntimes * nact * nchan * 2 * sizeof *gain);
 	if (!gain) {
@@ -896,7 +889,7 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 		}
 	}
 	if (res)
-		res->noise_s += now_s() - t0;
+		res->noise_s += clk_mono_s() - t0;
 out:
 	free(rfi);
 	free(gain);
@@ -1442,12 +1435,12 @@ int sim_write_group(const sim_config *c, sim_result *ret, char *err, size_t errl
 			continue;
 		sim_meta_set_subband(buf[me], sb);
 		frc = sim_fill_subband(&inner, sb, buf[me], &part[me], e, sizeof e);
-		t0 = now_s();
+		t0 = clk_mono_s();
 		if (!frc) {
 			snprintf(path, sizeof path, "%s/%s", c->out_dir, res->files[sb]);
 			frc = write_subband(c, buf[me], sb, path, e, sizeof e);
 		}
-		part[me].write_s += now_s() - t0;
+		part[me].write_s += clk_mono_s() - t0;
 		if (frc) {
 #pragma omp critical(sim_error)
 			if (!failed) {
