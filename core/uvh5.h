@@ -96,7 +96,7 @@ int uvh5_read_meta(const char *path, vis_set **ret, char *err, size_t errlen);
  * bytes are read as they are stored, without HDF5's selection and conversion
  * machinery: contiguous arrays and chunks whose addresses the file's chunk
  * index gives (read once at open: the chunk map) with pread() from any
- * thread, other chunks with H5Dread_chunk; and decoded here.  Anything else
+ * thread, other chunks with HDF5's direct chunk read; and decoded here.  Anything else
  * (LZF flags, float64 or int32 visdata, unwritten chunks) is for
  * uvh5_read_into(); both give the same bits (tests/core/test_uvh5.c,
  * tests/core/test_convert.c).
@@ -117,7 +117,7 @@ enum uvh5_raw_kind {
 	UVH5_RAW_CONTIGUOUS = 0,    /* pread() of contiguous arrays */
 	UVH5_RAW_CHUNKS_MAPPED = 1, /* pread() of chunks located by the chunk map,
 				     * read from the file's index (v1 B-tree) at open */
-	UVH5_RAW_CHUNKS_HDF5 = 2,   /* H5Dread_chunk, one chunk at a time (other
+	UVH5_RAW_CHUNKS_HDF5 = 2,   /* HDF5's direct chunk read, one chunk at a time (other
 				     * chunk indexes, e.g. HDF5's newest format) */
 };
 int uvh5_raw_kind(const uvh5_raw *r);
@@ -138,7 +138,7 @@ size_t uvh5_raw_scratch_bytes(const uvh5_raw *r, size_t nrows);
  * VIS_FLAG_NONFINITE).  Other channels of dst are not touched.  scratch: at
  * least uvh5_raw_scratch_bytes(r, nrows) bytes, one per concurrent caller.
  * Safe to call from several threads at once on the same handle and set
- * (different rows or channels): pread() needs no lock; H5Dread_chunk reads
+ * (different rows or channels): pread() needs no lock; HDF5's chunk reads
  * take all of one call's chunks in one stretch under a lock (HDF5 serialises
  * them anyway); the decoding runs in parallel.  -EIO with a message naming
  * the file and dataset when a read fails or comes up short (a truncated
