@@ -64,6 +64,30 @@ int uvh5_read_header(const char *path, uvh5_header *ret, char *err, size_t errle
 int uvh5_read_header_image(const void *image, size_t len, const char *name, uvh5_header *ret,
 			   char *err, size_t errlen);
 
+/* The arrays of a file's Header/ that describe its rows, antennas and
+ * channels, as stored (every row, file channel order), without building a
+ * vis_set or touching Data/: what core/convert.c compares between the
+ * subbands of a group. */
+typedef struct uvh5_axes {
+	int64_t *ant1, *ant2; /* [Nblts] ant_1_array, ant_2_array */
+	double *time_jd;      /* [Nblts] time_array */
+	double *uvw_m;        /* [Nblts * 3] uvw_array */
+	int64_t *antnum;      /* [Nants_telescope] antenna_numbers */
+	double *antpos_m;     /* [Nants_telescope * 3] antenna_positions */
+	double *freq_hz;      /* [Nfreqs] freq_array */
+} uvh5_axes;
+
+/* uvh5_read_header, and for an imageable file also its axes into *ret_axes
+ * (arrays allocated here; free them with uvh5_axes_release), from one
+ * opening of the file.  For a file that is not imageable *ret_axes is all
+ * NULL (the header says why).  On failure *ret_axes is all NULL and *ret
+ * untouched. */
+int uvh5_read_header_axes(const char *path, uvh5_header *ret, uvh5_axes *ret_axes, char *err,
+			  size_t errlen);
+
+/* Free the arrays of a (NULL and an all-NULL a are fine) and zero it. */
+void uvh5_axes_release(uvh5_axes *a);
+
 /* Read a whole file into a new vis_set (*ret, caller frees with vis_free).
  * Channels keep the file's order (freq_hz as stored).  Requires an imageable
  * file: time-major, rectangular blt layout, one spectral window.  Flags from the

@@ -1070,6 +1070,62 @@ int uvh5_read_header_image(const void *image, size_t len, const char *name, uvh5
 	return header_of(name, image, len, ret, err, errlen);
 }
 
+void uvh5_axes_release(uvh5_axes *a)
+{
+	if (!a)
+		return;
+	free(a->ant1);
+	free(a->ant2);
+	free(a->time_jd);
+	free(a->uvw_m);
+	free(a->antnum);
+	free(a->antpos_m);
+	free(a->freq_hz);
+	memset(a, 0, sizeof *a);
+}
+
+int uvh5_read_header_axes(const char *path, uvh5_header *ret, uvh5_axes *ret_axes, char *err,
+			  size_t errlen)
+{
+	const uvh5_header *h;
+	uvh5_axes a;
+	ctx c;
+	int r;
+
+	memset(&a, 0, sizeof a);
+	memset(ret_axes, 0, sizeof *ret_axes);
+	r = open_header(&c, path, NULL, 0, err, errlen);
+	if (r)
+		goto out;
+	h = &c.h;
+	if (h->imageable) {
+		/* The header read and checked these already: take them over. */
+		a.ant1 = c.ant1, c.ant1 = NULL;
+		a.ant2 = c.ant2, c.ant2 = NULL;
+		a.time_jd = c.time, c.time = NULL;
+		a.freq_hz = c.freq, c.freq = NULL;
+		a.antnum = c.antnum, c.antnum = NULL;
+		a.uvw_m = malloc((size_t)h->nblts * 3 * sizeof *a.uvw_m);
+		a.antpos_m = malloc((size_t)h->nants_telescope * 3 * sizeof *a.antpos_m);
+		if (!a.uvw_m || !a.antpos_m) {
+			r = fail(&c, err, errlen, -ENOMEM, "out of memory");
+			goto out;
+		}
+		if ((r = read_nums(&c, c.hdr, "Header", "uvw_array", 1, H5T_NATIVE_DOUBLE, 0,
+				   (hsize_t)h->nblts * 3, 3, a.uvw_m, err, errlen)) ||
+		    (r = read_nums(&c, c.hdr, "Header", "antenna_positions", 1, H5T_NATIVE_DOUBLE, 0,
+				   (hsize_t)h->nants_telescope * 3, 3, a.antpos_m, err, errlen)))
+			goto out;
+		*ret_axes = a;
+		memset(&a, 0, sizeof a);
+	}
+	*ret = *h;
+out:
+	uvh5_axes_release(&a);
+	ctx_close(&c);
+	return r;
+}
+
 /*
  * The optional provenance of the file into v: history, vis_units, dut1 and
  * x_orientation (docs/uvh5.md).  Nothing here makes a file unreadable: a
