@@ -2,7 +2,7 @@
  * contimg-sim — write simulated DSA-110 subband groups (SPEC §2 layout).
  *
  * The command line is documented by `contimg-sim --help` and docs/simulator.md.
- * Everything but option handling lives in core/sim.c.
+ * Everything but option handling lives in daemon/sim.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,7 +17,7 @@
 #include "core/beam.h"
 #include "core/clock.h"
 #include "core/err.h"
-#include "core/sim.h"
+#include "daemon/sim.h"
 #include "core/sky.h"
 #include "core/uvh5.h"
 

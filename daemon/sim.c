@@ -1,7 +1,7 @@
 /*
- * core/sim.c — simulate DSA-110 subband groups.  See core/sim.h.
+ * daemon/sim.c — simulate DSA-110 subband groups.  See daemon/sim.h.
  */
-#include "core/sim.h"
+#include "daemon/sim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,13 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <hdf5.h>
 #include <json-c/json.h>
 
 #include "core/astro.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/gaintab.h"
+#include "core/h5.h"
 #include "core/predict.h"
 #include "core/stats.h"
 #include "core/uvh5.h"
@@ -1109,31 +1109,24 @@ static gaintab *true_gains(const sim_config *c)
 /* Add `time_jd` (what the reference truth files carry) next to gaintab's time_mjd. */
 static int add_time_jd(const char *path, const sim_config *c, char *err, size_t errlen)
 {
-	hid_t f = -1, sp = -1, ds = -1;
-	hsize_t n = (hsize_t)c->obs.ntimes;
+	const size_t n = (size_t)c->obs.ntimes;
 	double *jd = malloc(n * sizeof *jd);
+	h5_file *f = NULL;
 	int rc = 0;
 
 	if (!jd)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	for (int t = 0; t < c->obs.ntimes; t++)
 		jd[t] = sim_time_jd(&c->obs, t);
-	f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-	if (f < 0) {
+	if (h5_file_open(path, H5_MODE_UPDATE, &f, NULL, 0) < 0) {
 		rc = err_set(err, errlen, -EIO, "%s: cannot reopen to add time_jd", path);
 		goto out;
 	}
-	sp = H5Screate_simple(1, &n, NULL);
-	ds = sp < 0 ? -1 : H5Dcreate2(f, "time_jd", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-	if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, jd) < 0)
+	if (h5_write(f, "time_jd", H5_TYPE_F64, 1, &n, jd, NULL, 0) < 0)
 		rc = err_set(err, errlen, -EIO, "%s: cannot write time_jd", path);
-out:
-	if (ds >= 0)
-		H5Dclose(ds);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (f >= 0 && H5Fclose(f) < 0 && !rc)
+	if (h5_file_close(f, NULL, 0) < 0 && !rc)
 		rc = err_set(err, errlen, -EIO, "%s: close failed", path);
+out:
 	free(jd);
 	return rc;
 }
