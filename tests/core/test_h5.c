@@ -5,6 +5,7 @@
  * capture.
  */
 #include <complex.h>
+#include <dirent.h>
 #include <hdf5.h>
 
 #include "core/err.h"
@@ -291,6 +292,65 @@ static void test_errors(void)
 	CHECK(!strcmp(h5_reason(why, sizeof why), "HDF5 error"), "%s", why);
 }
 
+/* Only the UVH5 reader and writer and core/h5.c touch HDF5: no other file
+ * of the library floors or the daemon names an HDF5 identifier (H5 and a
+ * capital: H5Fopen, H5T_NATIVE_INT ...) or includes <hdf5.h>.  Run from the
+ * repository's root (tests/run.sh does); skipped elsewhere. */
+static void test_only_here(void)
+{
+	static const char *const dirs[] = { "core", "state", "calib", "imaging", "photometry",
+					    "daemon" };
+	static const char *const allowed[] = { "core/uvh5_read.c", "core/uvh5_raw.c",
+					       "core/uvh5_write.c", "core/h5.c" };
+	size_t nfiles = 0, nbad = 0;
+
+	if (access("core/h5.c", R_OK)) {
+		printf("# skip: not run from the repository's root\n");
+		return;
+	}
+	for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
+		DIR *dp = opendir(dirs[d]);
+		struct dirent *e;
+
+		while (dp && (e = readdir(dp))) {
+			size_t l = strlen(e->d_name);
+			char path[512], *text = NULL;
+			int ok = 0;
+			long n;
+			FILE *f;
+
+			if (l < 3 || (strcmp(e->d_name + l - 2, ".c") && strcmp(e->d_name + l - 2, ".h")))
+				continue;
+			snprintf(path, sizeof path, "%s/%s", dirs[d], e->d_name);
+			for (size_t k = 0; k < sizeof allowed / sizeof allowed[0]; k++)
+				ok |= !strcmp(path, allowed[k]);
+			if (ok || !(f = fopen(path, "r")))
+				continue;
+			fseek(f, 0, SEEK_END);
+			n = ftell(f);
+			rewind(f);
+			text = calloc(1, (size_t)n + 1);
+			if (text && fread(text, 1, (size_t)n, f) == (size_t)n) {
+				for (char *p = strstr(text, "H5"); p; p = strstr(p + 1, "H5"))
+					if (p[2] >= 'A' && p[2] <= 'Z') {
+						CHECK(0, "%s names %.12s", path, p);
+						nbad++;
+						break;
+					}
+				CHECK(!strstr(text, "#include <hdf5.h>"), "%s includes <hdf5.h>", path);
+			}
+			nfiles++;
+			free(text);
+			fclose(f);
+		}
+		if (dp)
+			closedir(dp);
+	}
+	printf("# %zu source files outside core/uvh5_{read,raw,write}.c and core/h5.c: %zu name "
+	       "HDF5\n", nfiles, nbad);
+	CHECK(nfiles > 100);
+}
+
 int main(void)
 {
 	RUN(test_write_layout);
@@ -298,5 +358,6 @@ int main(void)
 	RUN(test_attrs);
 	RUN(test_close_id);
 	RUN(test_errors);
+	RUN(test_only_here);
 	return TEST_DONE();
 }
