@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "core/err.h"
+#include "core/fluxscale.h"
 #include "state/db.h"
 
 #define DEG2RAD (M_PI / 180.0)
@@ -1375,77 +1376,9 @@ int catalog_counts(catalog *c, size_t *ret_sources, size_t *ret_cals, char *err,
 /* ------------------------------------------------------------------ */
 /* flux models                                                          */
 
-/*
- * Perley, R. A. & Butler, B. J. 2017, ApJS 230, 7, "An Accurate Flux Density
- * Scale from 50 MHz to 50 GHz" (arXiv:1609.05940), table of fitted
- * coefficients: log10 S[Jy] = Σ_i a_i (log10 ν[GHz])^i.  Valid ranges from the
- * same table (3C138 from 0.2 GHz).  These four are the VLA's flux-scale
- * standards; their list fluxes are rounded epoch values.
- */
-static const struct pb17_model {
-	const char *names[4];
-	double a[6];
-	double fmin_ghz, fmax_ghz;
-} pb17[] = {
-	{ { "3C48", "0137+331", "J0137+3309", NULL },
-	  { 1.3253, -0.7553, -0.1914, 0.0498, 0.0, 0.0 }, 0.05, 50 },
-	{ { "3C138", "0521+166", "J0521+1638", NULL },
-	  { 1.0088, -0.4981, -0.1550, -0.0100, 0.0220, 0.0 }, 0.2, 50 },
-	{ { "3C147", "0542+498", "J0542+4951", NULL },
-	  { 1.4516, -0.6961, -0.2010, 0.0640, -0.0460, 0.0290 }, 0.05, 50 },
-	{ { "3C286", "1331+305", "J1331+3030", NULL },
-	  { 1.2481, -0.4507, -0.1798, 0.0357, 0.0, 0.0 }, 0.05, 50 },
-};
-
-/* Compare ignoring case and blanks ("3C 286" == "3c286"). */
-static int name_eq(const char *a, const char *b)
-{
-	for (;;) {
-		while (*a == ' ')
-			a++;
-		while (*b == ' ')
-			b++;
-		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-			return 0;
-		if (!*a)
-			return 1;
-		a++;
-		b++;
-	}
-}
-
-static int pb17_find(const char *name)
-{
-	if (!name || !*name)
-		return -1;
-	for (size_t i = 0; i < sizeof pb17 / sizeof pb17[0]; i++)
-		for (int k = 0; k < 4 && pb17[i].names[k]; k++)
-			if (name_eq(name, pb17[i].names[k]))
-				return (int)i;
-	return -1;
-}
-
-static double pb17_eval(int i, double freq_hz, double *ret_alpha)
-{
-	double x = log10(freq_hz / 1e9), lg = 0, d = 0, p = 1;
-	for (int k = 0; k < 6; k++) {
-		lg += pb17[i].a[k] * p;
-		if (k + 1 < 6)
-			d += (k + 1) * pb17[i].a[k + 1] * p;
-		p *= x;
-	}
-	if (ret_alpha)
-		*ret_alpha = d;
-	return pow(10.0, lg);
-}
-
 int catalog_pb17_flux(const char *name, double freq_hz, double *ret_flux_jy, double *ret_alpha)
 {
-	int i = pb17_find(name);
-	if (i < 0 || !(freq_hz > 0))
-		return -ENOENT;
-	*ret_flux_jy = pb17_eval(i, freq_hz, ret_alpha);
-	return 0;
+	return fluxscale_lookup(name, freq_hz, ret_flux_jy, ret_alpha);
 }
 
 double catalog_cal_lband_jy(const catalog_cal *cal)
@@ -1461,10 +1394,10 @@ int catalog_cal_model(catalog *c, const catalog_cal *cal, catalog_calmodel *ret_
 		      char *err, size_t errlen)
 {
 	catalog_calmodel m;
-	int i = pb17_find(cal->name);
+	int i = fluxscale_find(cal->name);
 
 	if (i < 0)
-		i = pb17_find(cal->alt_name);
+		i = fluxscale_find(cal->alt_name);
 	memset(&m, 0, sizeof m);
 	snprintf(m.name, sizeof m.name, "%s", cal->name);
 	m.ra_rad = cal->ra_deg * DEG2RAD;
@@ -1474,7 +1407,7 @@ int catalog_cal_model(catalog *c, const catalog_cal *cal, catalog_calmodel *ret_
 	if (i >= 0) {
 		m.kind = CATALOG_MODEL_PB17;
 		m.pb17_index = i;
-		m.flux_jy = pb17_eval(i, m.ref_freq_hz, &m.alpha);
+		m.flux_jy = fluxscale_flux_jy(i, m.ref_freq_hz, &m.alpha);
 		goto done;
 	}
 	if (c) {
@@ -1509,7 +1442,7 @@ done:
 double catalog_model_flux_jy(const catalog_calmodel *m, double freq_hz)
 {
 	if (m->kind == CATALOG_MODEL_PB17 && m->pb17_index >= 0 &&
-	    (size_t)m->pb17_index < sizeof pb17 / sizeof pb17[0])
-		return pb17_eval(m->pb17_index, freq_hz, NULL);
-	return m->flux_jy * pow(freq_hz / m->ref_freq_hz, m->alpha);
+	    m->pb17_index < fluxscale_count())
+		return fluxscale_flux_jy(m->pb17_index, freq_hz, NULL);
+	return fluxscale_power_law_jy(m->flux_jy, m->ref_freq_hz, m->alpha, freq_hz);
 }

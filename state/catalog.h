@@ -19,8 +19,8 @@
  * so importing the same file twice leaves the same database.
  *
  * Calibrator flux models (catalog_cal_model): for 3C48, 3C138, 3C147 and 3C286
- * the Perley & Butler (2017, ApJS 230, 7) polynomials override the list's
- * fluxes; otherwise a source-catalog entry at the calibrator's position (within
+ * the Perley & Butler (2017, ApJS 230, 7) polynomials (core/fluxscale.h, which
+ * needs no database) override the list's fluxes; otherwise a source-catalog entry at the calibrator's position (within
  * CATALOG_MATCH_ARCSEC, e.g. from reference/catalog.csv) gives flux and
  * spectral index; otherwise the list's L-band (20cm) flux with a flat spectrum.
  *
@@ -91,7 +91,7 @@ typedef struct catalog_calmodel {
 	double flux_jy;          /* at ref_freq_hz */
 	double alpha;            /* power-law index at ref_freq_hz (PB17: local slope) */
 	int kind;                /* enum catalog_model_kind */
-	int pb17_index;          /* internal: which PB17 polynomial (kind == PB17) */
+	int pb17_index;          /* kind == PB17: the standard's index in core/fluxscale.h */
 } catalog_calmodel;
 
 /* ---- opening ---- */
@@ -185,7 +185,8 @@ double catalog_model_flux_jy(const catalog_calmodel *m, double freq_hz);
  * "1331+305", "3C48", "0137+331", "3C138", "0521+166", "3C147", "0542+498";
  * case-insensitive) at freq_hz.  Returns 0 and fills *ret_flux_jy (and the local
  * spectral index dlogS/dlogν into *ret_alpha if non-NULL), or -ENOENT when the
- * name has no PB17 model. */
+ * name has no PB17 model.  The same as core/fluxscale.h fluxscale_lookup (the
+ * physics lives there; this name stays for its callers). */
 int catalog_pb17_flux(const char *name, double freq_hz, double *ret_flux_jy, double *ret_alpha);
 
 /* L-band (band code 'L') flux of a calibrator list entry in Jy, NAN when absent. */
