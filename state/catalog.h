@@ -107,7 +107,8 @@ int catalog_open(const char *path, int readonly, catalog **ret_cat, char *err, s
 /* Close; catalog_close(NULL) is a no-op. */
 void catalog_close(catalog *c);
 
-/* ---- imports (each one transaction; upsert by name; *ret_n = rows read) ---- */
+/* ---- imports (state/catalog_import.c; each one transaction; upsert by name;
+ * *ret_n = rows read) ---- */
 
 /* CSV: `name,ra_deg,dec_deg,flux_mjy[,spectral_index]`, header line optional,
  * '#' comments and blank lines ignored.  -EINVAL (with the line number) on a
@@ -128,6 +129,24 @@ int catalog_import_vla(catalog *c, const char *path, size_t *ret_n, char *err, s
  * Names default to "NVSS Jhhmmss.s+ddmmss".  resolved = MajAxis given and
  * MajAxis > 0 without a '<' limit; snr = S1.4 / e_S1.4. */
 int catalog_import_nvss(catalog *c, const char *path, size_t *ret_n, char *err, size_t errlen);
+
+/* ---- writing: the database side of the imports ---- */
+
+/* A source import in progress: one write transaction (BEGIN IMMEDIATE) with
+ * the upsert prepared.  catalog_batch_begin starts it (*ret, ended by
+ * catalog_batch_end in every case); catalog_batch_add upserts one source by
+ * name; catalog_batch_end(b, r, ...) finishes with the outcome r so far: when
+ * r is 0 it recomputes every source's `confused` flag and commits, otherwise
+ * (or when that fails) it rolls back; it frees b (NULL: returns r) and returns
+ * the outcome.  Errors: -EIO with SQLite's message, -ENOMEM. */
+typedef struct catalog_batch catalog_batch;
+int catalog_batch_begin(catalog *c, catalog_batch **ret, char *err, size_t errlen);
+int catalog_batch_add(catalog_batch *b, const catalog_source *s, char *err, size_t errlen);
+int catalog_batch_end(catalog_batch *b, int r, char *err, size_t errlen);
+
+/* Upsert n calibrators by name with their band rows (replacing the stored
+ * bands of each), in one transaction; nothing is written on failure. */
+int catalog_store_cals(catalog *c, const catalog_cal *cals, size_t n, char *err, size_t errlen);
 
 /* ---- queries ---- */
 
