@@ -259,6 +259,7 @@ static int pol_hands(const gaintab *g, int code, int *p1, int *p2)
 	return 0;
 }
 
+/* Index of the element of a[0 .. n) nearest x (the first of equals). */
 static int nearest(const double *a, int n, double x)
 {
 	int best = 0;
@@ -268,10 +269,29 @@ static int nearest(const double *a, int n, double x)
 	return best;
 }
 
+void gaintab_match(const gaintab *g, const vis_set *v, int *ret_chan, int *ret_time)
+{
+	double spacing = INFINITY;
+
+	for (int c = 1; c < g->nchan; c++)
+		spacing = fmin(spacing, fabs(g->freq_hz[c] - g->freq_hz[c - 1]));
+	for (int c = 0; c < v->nchan; c++) {
+		if (g->nchan == 1) {
+			ret_chan[c] = 0;
+			continue;
+		}
+		ret_chan[c] = nearest(g->freq_hz, g->nchan, v->freq_hz[c]);
+		/* A data channel that falls between solutions has none. */
+		if (fabs(g->freq_hz[ret_chan[c]] - v->freq_hz[c]) > 0.5 * spacing * (1 + 1e-9))
+			ret_chan[c] = -1;
+	}
+	for (int t = 0; t < v->ntimes; t++)
+		ret_time[t] = nearest(g->time_mjd, g->ntime, v->time_jd[t] - 2400000.5);
+}
+
 static int apply(vis_set *v, const gaintab *g, int divide, int nthreads, char *err, size_t errlen)
 {
 	int *cmap = NULL, *tmap = NULL, *am1 = NULL, *am2 = NULL, p1[4], p2[4], r = 0;
-	double spacing = INFINITY;
 
 	for (int q = 0; q < v->npols; q++)
 		if (pol_hands(g, v->pols[q], &p1[q], &p2[q]) || p1[q] >= g->npol || p2[q] >= g->npol)
@@ -285,20 +305,7 @@ static int apply(vis_set *v, const gaintab *g, int divide, int nthreads, char *e
 		r = err_set(err, errlen, -ENOMEM, "gain apply: out of memory");
 		goto out;
 	}
-	for (int c = 1; c < g->nchan; c++)
-		spacing = fmin(spacing, fabs(g->freq_hz[c] - g->freq_hz[c - 1]));
-	for (int c = 0; c < v->nchan; c++) {
-		if (g->nchan == 1) {
-			cmap[c] = 0;
-			continue;
-		}
-		cmap[c] = nearest(g->freq_hz, g->nchan, v->freq_hz[c]);
-		/* A data channel that falls between solutions has none. */
-		if (fabs(g->freq_hz[cmap[c]] - v->freq_hz[c]) > 0.5 * spacing * (1 + 1e-9))
-			cmap[c] = -1;
-	}
-	for (int t = 0; t < v->ntimes; t++)
-		tmap[t] = nearest(g->time_mjd, g->ntime, v->time_jd[t] - 2400000.5);
+	gaintab_match(g, v, cmap, tmap);
 	for (int b = 0; b < v->nbls; b++) {
 		am1[b] = gaintab_ant_index(g, v->ant1[b]);
 		am2[b] = gaintab_ant_index(g, v->ant2[b]);
