@@ -2,7 +2,7 @@
  * tests/core/test_uvh5.c — the UVH5 reader and writer against the shared real
  * files, the reference DSA-110 subbands, their truth JSON / gains files (an
  * independent source for frequencies, times, antennas and pointing), and raw
- * HDF5 reads done here without core/uvh5.c.
+ * HDF5 reads done here without core/uvh5_*.c.
  */
 #include <complex.h>
 #include <hdf5.h>
@@ -27,7 +27,7 @@
 #define REF_TRUTH "reference/cal-0834/truth_2026-03-01T05:49:14.json"
 #define REF_GAINS "reference/cal-0834/gains_2026-03-01T05:49:14.h5"
 
-/* Raw read of a whole dataset with plain HDF5 (independent of core/uvh5.c). */
+/* Raw read of a whole dataset with plain HDF5 (independent of core/uvh5_*.c). */
 static int raw_read(const char *path, const char *name, hid_t memtype, void *buf)
 {
 	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d;
