@@ -115,18 +115,15 @@ static void not_imageable(ctx *c, const char *fmt, ...)
 
 static void ctx_close(ctx *c)
 {
-	if (c->vis > 0)
-		H5Dclose(c->vis);
-	if (c->flags > 0)
-		H5Dclose(c->flags);
-	if (c->nsamples > 0)
-		H5Dclose(c->nsamples);
-	if (c->hdr > 0)
-		H5Gclose(c->hdr);
-	if (c->data > 0)
-		H5Gclose(c->data);
-	if (c->file > 0)
+	/* A closed context is all zeros: close only what ctx_open opened. */
+	if (c->file > 0) {
+		h5_close_id(c->vis);
+		h5_close_id(c->flags);
+		h5_close_id(c->nsamples);
+		h5_close_id(c->hdr);
+		h5_close_id(c->data);
 		H5Fclose(c->file);
+	}
 	free(c->ant1);
 	free(c->ant2);
 	free(c->time);
