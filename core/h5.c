@@ -203,7 +203,8 @@ int h5_file_open(const char *path, int mode, h5_file **ret, char *err, size_t er
 				H5P_DEFAULT);
 	if (f->id < 0) {
 		int r = err_set(err, errlen, -EIO, "%s: cannot %s as HDF5: %s", path,
-				mode == H5_MODE_CREATE ? "create" : "open", h5_reason(why, sizeof why));
+				mode == H5_MODE_CREATE ? "create" : "open",
+				h5_reason(why, sizeof why));
 		free(f->path);
 		free(f);
 		return r;
@@ -347,7 +348,8 @@ static int write_attr(h5_file *f, const char *name, hid_t ft, hid_t mt, const vo
 	char why[256];
 	int r = 0;
 
-	a = sp < 0 || ft < 0 || mt < 0 ? -1 : H5Acreate2(f->id, name, ft, sp, H5P_DEFAULT, H5P_DEFAULT);
+	if (sp >= 0 && ft >= 0 && mt >= 0)
+		a = H5Acreate2(f->id, name, ft, sp, H5P_DEFAULT, H5P_DEFAULT);
 	if (a < 0 || H5Awrite(a, mt, value) < 0)
 		r = err_set(err, errlen, -EIO, "%s: cannot write attribute %s: %s", f->path, name,
 			    h5_reason(why, sizeof why));
