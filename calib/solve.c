@@ -340,15 +340,6 @@ typedef struct corrupt_map {
 	int h1[4], h2[4];    /* table pol of each data pol's two hands */
 } corrupt_map;
 
-static int nearest(const double *a, int n, double x)
-{
-	int best = 0;
-	for (int i = 1; i < n; i++)
-		if (fabs(a[i] - x) < fabs(a[best] - x))
-			best = i;
-	return best;
-}
-
 static void corrupt_release(corrupt_map *m)
 {
 	free(m->ant);
@@ -357,14 +348,13 @@ static void corrupt_release(corrupt_map *m)
 	memset(m, 0, sizeof *m);
 }
 
-/* Match a table to v the way gaintab_divide() does (antenna number, nearest
- * channel within half the table's spacing, nearest time), so the model is
- * corrupted with exactly what will later be divided out. */
+/* Match a table to v the way gaintab_divide() does (antenna number;
+ * gaintab_match: nearest channel within half the table's spacing, nearest
+ * time), so the model is corrupted with exactly what will later be divided
+ * out. */
 static int corrupt_init(corrupt_map *m, const vis_set *v, const gaintab *g, char *err,
 			size_t errlen)
 {
-	double spacing = INFINITY;
-
 	memset(m, 0, sizeof *m);
 	if (!g)
 		return 0;
@@ -380,19 +370,7 @@ static int corrupt_init(corrupt_map *m, const vis_set *v, const gaintab *g, char
 		m->ant[2 * b] = gaintab_ant_index(g, v->ant1[b]);
 		m->ant[2 * b + 1] = gaintab_ant_index(g, v->ant2[b]);
 	}
-	for (int c = 1; c < g->nchan; c++)
-		spacing = fmin(spacing, fabs(g->freq_hz[c] - g->freq_hz[c - 1]));
-	for (int c = 0; c < v->nchan; c++) {
-		if (g->nchan == 1) {
-			m->chan[c] = 0;
-			continue;
-		}
-		m->chan[c] = nearest(g->freq_hz, g->nchan, v->freq_hz[c]);
-		if (fabs(g->freq_hz[m->chan[c]] - v->freq_hz[c]) > 0.5 * spacing * (1 + 1e-9))
-			m->chan[c] = -1;
-	}
-	for (int t = 0; t < v->ntimes; t++)
-		m->time[t] = nearest(g->time_mjd, g->ntime, v->time_jd[t] - 2400000.5);
+	gaintab_match(g, v, m->chan, m->time);
 	for (int q = 0; q < v->npols; q++) {
 		int x = 0, y = 0;
 		if (g->npol == 2) {

@@ -10,13 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <hdf5.h>
 #include <omp.h>
 
 #include "core/astro.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/uvh5.h"
 
@@ -36,13 +35,6 @@ void convert_params_default(convert_params *p)
 	p->dut1_s = 0;
 	p->xp_rad = 0;
 	p->yp_rad = 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 int convert_subband_from_name(const char *path, int *ret_sb)
@@ -110,41 +102,13 @@ static void sub_sum_release(sub_sum *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Read Header/<name> of the open file f, exactly n elements, as mtype. */
-static int read_ds(hid_t f, const char *path, const char *name, hid_t mtype, size_t n, void *buf,
-		   char *err, size_t errlen)
-{
-	hid_t ds = -1, sp = -1;
-	char full[128];
-	int r = 0;
-
-	snprintf(full, sizeof full, "Header/%s", name);
-	H5E_BEGIN_TRY {
-		ds = H5Dopen2(f, full, H5P_DEFAULT);
-	} H5E_END_TRY;
-	if (ds < 0)
-		return err_set(err, errlen, -EIO, "%s: cannot read %s", path, full);
-	sp = H5Dget_space(ds);
-	if (sp < 0 || H5Sget_simple_extent_npoints(sp) != (hssize_t)n)
-		r = err_set(err, errlen, -EIO, "%s: %s has the wrong size", path, full);
-	else if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-		r = err_set(err, errlen, -EIO, "%s: cannot read %s", path, full);
-	if (sp >= 0)
-		H5Sclose(sp);
-	H5Dclose(ds);
-	return r;
-}
-
-/* Fill s (whose header s->h is read and imageable) from the file. */
-static int read_sum(const char *path, sub_sum *s, char *err, size_t errlen)
+/* Fill s (whose header s->h is read and imageable) from its file's axes. */
+static int read_sum(const char *path, const uvh5_axes *ax, sub_sum *s, char *err, size_t errlen)
 {
 	const int nt = s->h.ntimes, nb = s->h.nbls, na = s->h.nants_telescope, nf = s->h.nfreqs;
 	const size_t nblt = (size_t)nt * nb;
-	int64_t *a1 = malloc(nblt * sizeof *a1), *a2 = malloc(nblt * sizeof *a2);
-	double *tm = malloc(nblt * sizeof *tm), *uvw = malloc(nblt * 3 * sizeof *uvw);
-	double *pos = malloc((size_t)na * 3 * sizeof *pos);
-	hid_t f = -1;
-	int r = 0;
+	const int64_t *a1 = ax->ant1, *a2 = ax->ant2;
+	const double *pos = ax->antpos_m;
 
 	s->time = malloc((size_t)nt * sizeof *s->time);
 	s->a1 = malloc((size_t)nb * sizeof *s->a1);
@@ -153,33 +117,14 @@ static int read_sum(const char *path, sub_sum *s, char *err, size_t errlen)
 	s->bl = malloc((size_t)nb * 3 * sizeof *s->bl);
 	s->w = malloc(nblt * sizeof *s->w);
 	s->freq = malloc((size_t)nf * sizeof *s->freq);
-	if (!a1 || !a2 || !tm || !uvw || !pos || !s->time || !s->a1 || !s->a2 || !s->num ||
-	    !s->bl || !s->w || !s->freq) {
-		r = err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors come back through err */
-	H5E_BEGIN_TRY {
-		f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	} H5E_END_TRY;
-	if (f < 0) {
-		r = err_set(err, errlen, -EIO, "%s: cannot open", path);
-		goto out;
-	}
-	if ((r = read_ds(f, path, "ant_1_array", H5T_NATIVE_INT64, nblt, a1, err, errlen)) ||
-	    (r = read_ds(f, path, "ant_2_array", H5T_NATIVE_INT64, nblt, a2, err, errlen)) ||
-	    (r = read_ds(f, path, "time_array", H5T_NATIVE_DOUBLE, nblt, tm, err, errlen)) ||
-	    (r = read_ds(f, path, "uvw_array", H5T_NATIVE_DOUBLE, nblt * 3, uvw, err, errlen)) ||
-	    (r = read_ds(f, path, "antenna_positions", H5T_NATIVE_DOUBLE, (size_t)na * 3, pos, err,
-			 errlen)) ||
-	    (r = read_ds(f, path, "antenna_numbers", H5T_NATIVE_INT64, (size_t)na, s->num, err,
-			 errlen)) ||
-	    (r = read_ds(f, path, "freq_array", H5T_NATIVE_DOUBLE, (size_t)nf, s->freq, err, errlen)))
-		goto out;
+	if (!s->time || !s->a1 || !s->a2 || !s->num || !s->bl || !s->w || !s->freq)
+		return err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
+	memcpy(s->num, ax->antnum, (size_t)na * sizeof *s->num);
+	memcpy(s->freq, ax->freq_hz, (size_t)nf * sizeof *s->freq);
 	for (int t = 0; t < nt; t++)
-		s->time[t] = tm[(size_t)t * nb];
+		s->time[t] = ax->time_jd[(size_t)t * nb];
 	for (size_t i = 0; i < nblt; i++)
-		s->w[i] = uvw[i * 3 + 2];
+		s->w[i] = ax->uvw_m[i * 3 + 2];
 	for (int b = 0; b < nb; b++) {
 		int i1 = -1, i2 = -1;
 		s->a1[b] = (int)a1[b];
@@ -190,23 +135,14 @@ static int read_sum(const char *path, sub_sum *s, char *err, size_t errlen)
 			if (s->num[a] == a2[b])
 				i2 = a;
 		}
-		if (i1 < 0 || i2 < 0) {
-			r = err_set(err, errlen, -EIO, "%s: baseline %lld-%lld names an antenna not in "
-				    "Header/antenna_numbers", path, (long long)a1[b], (long long)a2[b]);
-			goto out;
-		}
+		if (i1 < 0 || i2 < 0)
+			return err_set(err, errlen, -EIO, "%s: baseline %lld-%lld names an antenna not "
+				       "in Header/antenna_numbers", path, (long long)a1[b],
+				       (long long)a2[b]);
 		for (int k = 0; k < 3; k++)
 			s->bl[b * 3 + k] = pos[i2 * 3 + k] - pos[i1 * 3 + k];
 	}
-out:
-	if (f >= 0)
-		H5Fclose(f);
-	free(a1);
-	free(a2);
-	free(tm);
-	free(uvw);
-	free(pos);
-	return r;
+	return 0;
 }
 
 /* 0 when subband files a (subband ka) and b (subband kb) agree; else 1 with
@@ -534,6 +470,7 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 	convert_params p;
 	convert_info info;
 	sub_sum *sum = NULL;
+	uvh5_axes axes;
 	uvh5_raw **rf = NULL;
 	int sb_of[CONVERT_MAX_SUB], file_of[CONVERT_MAX_SUB], idx[CONVERT_MAX_SUB];
 	int keep[CONVERT_MAX_SUB], ksb[CONVERT_MAX_SUB], kfile[CONVERT_MAX_SUB];
@@ -589,7 +526,7 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 		goto out;
 	}
 
-	t0 = now_s();
+	t0 = clk_mono_s();
 	/* Every file's header and geometry (cheap next to the data), then the
 	 * majority decides which subbands go in: one odd file must not sink the
 	 * group, and the lowest-numbered one is not more right than the others. */
@@ -598,12 +535,13 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 		if (i < 0)
 			continue;
 		idx[npresent++] = i;
-		r = uvh5_read_header(paths[i], &sum[i].h, err, errlen);
+		r = uvh5_read_header_axes(paths[i], &sum[i].h, &axes, err, errlen);
 		if (r == 0 && !sum[i].h.imageable)
 			r = err_set(err, errlen, -EINVAL, "%s: not loadable: %s", paths[i],
 				    sum[i].h.not_imageable);
 		if (r == 0)
-			r = read_sum(paths[i], &sum[i], err, errlen);
+			r = read_sum(paths[i], &axes, &sum[i], err, errlen);
+		uvh5_axes_release(&axes);
 		if (r) {
 			bad = i;
 			goto out;
@@ -738,7 +676,7 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 			goto out;
 		}
 	}
-	info.read_s = now_s() - t0;
+	info.read_s = clk_mono_s() - t0;
 	info.nsub_present = nk;
 	info.nsub_direct = ndirect;
 	info.chan_per_sub = nf;
@@ -754,12 +692,12 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 	}
 
 	if (p.rephase) {
-		double t1 = now_s();
+		double t1 = clk_mono_s();
 		astro_eop eop = { p.dut1_s, p.xp_rad, p.yp_rad };
 		r = convert_rephase(v, &eop, nthreads, err, errlen);
 		if (r)
 			goto out;
-		info.rephase_s = now_s() - t1;
+		info.rephase_s = clk_mono_s() - t1;
 	}
 	*ret = v;
 	v = NULL;

@@ -135,7 +135,7 @@ typedef struct convert_info {
 	char dropped_reason[CONVERT_MAX_SUB][CONVERT_REASON_LEN];
 	int chan_per_sub;
 	int nsub_direct;         /* subbands read by the direct path (uvh5_raw_*) */
-	int nsub_chunked;        /* ... of which chunked (H5Dread_chunk) */
+	int nsub_chunked;        /* ... of which chunked (read chunk by chunk) */
 	double read_s;           /* wall seconds checking and reading files */
 	double rephase_s;        /* wall seconds rephasing */
 	int has_drift_fit;       /* the input was DRIFT: drift_fit is filled */

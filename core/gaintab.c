@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hdf5.h>
 #include <omp.h>
 
 #include "core/err.h"
+#include "core/h5.h"
 
 /* The `convention` attribute: the relation in words, for a reader without this
  * header.  `gain_convention` is pyuvdata UVCal's name and value for the same
@@ -78,77 +78,16 @@ int gaintab_ant_index(const gaintab *g, int number)
 	return -1;
 }
 
-/* ---- HDF5 helpers --------------------------------------------------------- */
-
-static hid_t complex_type(void)
-{
-	hid_t t = H5Tcreate(H5T_COMPOUND, 2 * sizeof(float));
-	if (t < 0)
-		return t;
-	H5Tinsert(t, "r", 0, H5T_NATIVE_FLOAT);
-	H5Tinsert(t, "i", sizeof(float), H5T_NATIVE_FLOAT);
-	return t;
-}
-
-static int write_ds(hid_t file, const char *name, hid_t ftype, hid_t mtype, int rank,
-		    const hsize_t *dims, const void *data)
-{
-	hid_t sp = H5Screate_simple(rank, dims, NULL), ds = -1;
-	int r = -EIO;
-
-	if (sp < 0)
-		return -EIO;
-	ds = H5Dcreate2(file, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-	if (ds >= 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0)
-		r = 0;
-	if (ds >= 0)
-		H5Dclose(ds);
-	H5Sclose(sp);
-	return r;
-}
-
-static int write_attr(hid_t obj, const char *name, hid_t type, const void *data)
-{
-	hid_t sp = H5Screate(H5S_SCALAR), a;
-	int r = -EIO;
-
-	if (sp < 0)
-		return -EIO;
-	a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-	if (a >= 0 && H5Awrite(a, type, data) >= 0)
-		r = 0;
-	if (a >= 0)
-		H5Aclose(a);
-	H5Sclose(sp);
-	return r;
-}
-
-static int write_str_attr(hid_t obj, const char *name, const char *s)
-{
-	hid_t t = H5Tcopy(H5T_C_S1);
-	int r;
-
-	if (t < 0)
-		return -EIO;
-	/* Variable-length UTF-8, as h5py writes Python strings. */
-	H5Tset_size(t, H5T_VARIABLE);
-	H5Tset_cset(t, H5T_CSET_UTF8);
-	r = write_attr(obj, name, t, &s);
-	H5Tclose(t);
-	return r;
-}
+/* ---- files (core/h5.h) ------------------------------------------------------ */
 
 int gaintab_write(const char *path, const gaintab *g, char *err, size_t errlen)
 {
-	hid_t f = -1, ct = -1;
-	size_t n = (size_t)g->ntime * g->nant * g->nchan * g->npol;
-	hsize_t dims[4], d1;
+	h5_file *f = NULL;
+	size_t dims[4], d1;
 	int rank, r = 0;
 	int64_t *ants = NULL, refant = g->refant;
 	int32_t pols[2] = {g->pols[0], g->pols[1]};
 
-	/* Library code prints nothing: failures come back through err. */
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 	ants = malloc((size_t)g->nant * sizeof *ants);
 	if (!ants)
 		return err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
@@ -161,154 +100,77 @@ int gaintab_write(const char *path, const gaintab *g, char *err, size_t errlen)
 		rank = 4;
 		dims[0] = g->ntime; dims[1] = g->nant; dims[2] = g->nchan; dims[3] = g->npol;
 	}
-	(void)n;
-	f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-	if (f < 0) {
+	if (h5_file_open(path, H5_MODE_CREATE, &f, NULL, 0) < 0) {
 		r = err_set(err, errlen, -EIO, "%s: cannot create HDF5 file", path);
 		goto out;
 	}
-	ct = complex_type();
-	if (ct < 0 || write_ds(f, "gains", ct, ct, rank, dims, g->gain) ||
-	    write_ds(f, "flags", H5T_STD_U8LE, H5T_NATIVE_UINT8, rank, dims, g->flag) ||
-	    write_ds(f, "snr", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, g->snr)) {
+	if (h5_write(f, "gains", H5_TYPE_C8, rank, dims, g->gain, NULL, 0) ||
+	    h5_write(f, "flags", H5_TYPE_U8, rank, dims, g->flag, NULL, 0) ||
+	    h5_write(f, "snr", H5_TYPE_F32, rank, dims, g->snr, NULL, 0)) {
 		r = err_set(err, errlen, -EIO, "%s: cannot write gains/flags/snr", path);
 		goto out;
 	}
 	d1 = g->nant;
-	if (write_ds(f, "antenna_numbers", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &d1, ants))
+	if (h5_write(f, "antenna_numbers", H5_TYPE_I64, 1, &d1, ants, NULL, 0))
 		goto fail;
 	d1 = g->nchan;
-	if (write_ds(f, "freq_hz", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &d1, g->freq_hz))
+	if (h5_write(f, "freq_hz", H5_TYPE_F64, 1, &d1, g->freq_hz, NULL, 0))
 		goto fail;
 	d1 = g->ntime;
-	if (write_ds(f, "time_mjd", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &d1, g->time_mjd))
+	if (h5_write(f, "time_mjd", H5_TYPE_F64, 1, &d1, g->time_mjd, NULL, 0))
 		goto fail;
 	d1 = g->npol;
-	if (write_ds(f, "polarization_array", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, pols))
+	if (h5_write(f, "polarization_array", H5_TYPE_I32, 1, &d1, pols, NULL, 0))
 		goto fail;
-	if (write_str_attr(f, "type", g->type) || write_attr(f, "refant", H5T_NATIVE_INT64, &refant) ||
-	    write_attr(f, "valid_start_mjd", H5T_NATIVE_DOUBLE, &g->valid_start_mjd) ||
-	    write_attr(f, "valid_end_mjd", H5T_NATIVE_DOUBLE, &g->valid_end_mjd) ||
-	    write_str_attr(f, "source_group", g->source_group) ||
-	    write_str_attr(f, "calibrator", g->calibrator) ||
-	    write_str_attr(f, "convention", GAINTAB_CONVENTION) ||
-	    write_str_attr(f, "gain_convention", "divide"))
+	if (h5_write_attr_str(f, "type", g->type, NULL, 0) ||
+	    h5_write_attr(f, "refant", H5_TYPE_I64, &refant, NULL, 0) ||
+	    h5_write_attr(f, "valid_start_mjd", H5_TYPE_F64, &g->valid_start_mjd, NULL, 0) ||
+	    h5_write_attr(f, "valid_end_mjd", H5_TYPE_F64, &g->valid_end_mjd, NULL, 0) ||
+	    h5_write_attr_str(f, "source_group", g->source_group, NULL, 0) ||
+	    h5_write_attr_str(f, "calibrator", g->calibrator, NULL, 0) ||
+	    h5_write_attr_str(f, "convention", GAINTAB_CONVENTION, NULL, 0) ||
+	    h5_write_attr_str(f, "gain_convention", "divide", NULL, 0))
 		goto fail;
 	goto out;
 fail:
 	r = err_set(err, errlen, -EIO, "%s: cannot write the table's axes or attributes", path);
 out:
-	if (ct >= 0)
-		H5Tclose(ct);
-	if (f >= 0 && H5Fclose(f) < 0 && !r)
+	if (h5_file_close(f, NULL, 0) < 0 && !r)
 		r = err_set(err, errlen, -EIO, "%s: error closing the file", path);
 	free(ants);
 	return r;
 }
 
-/* Read a whole 1-D dataset of `want` elements (as mtype) if it exists.
- * Returns 1 when read, 0 when absent, negative on a shape/type problem. */
-static int read_1d(hid_t f, const char *name, hid_t mtype, hssize_t want, void *buf)
+/* Read a whole dataset of `want` elements (as type) if it exists.  Returns 1
+ * when read, 0 when absent, negative on a shape/type problem. */
+static int read_opt(h5_file *f, const char *name, int type, size_t want, void *buf)
 {
-	hid_t ds, sp;
-	hssize_t n;
-	int r = 1;
-
-	if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
-		return 0;
-	ds = H5Dopen2(f, name, H5P_DEFAULT);
-	if (ds < 0)
-		return -EIO;
-	sp = H5Dget_space(ds);
-	n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-	if (n != want)
-		r = -EINVAL;
-	else if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-		r = -EIO;
-	if (sp >= 0)
-		H5Sclose(sp);
-	H5Dclose(ds);
-	return r;
-}
-
-static void read_str_attr(hid_t f, const char *name, char *buf, size_t len)
-{
-	hid_t a, t, mt;
-
-	if (H5Aexists(f, name) <= 0)
-		return;
-	a = H5Aopen(f, name, H5P_DEFAULT);
-	if (a < 0)
-		return;
-	t = H5Aget_type(a);
-	if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
-		if (H5Tis_variable_str(t) > 0) {
-			char *s = NULL;
-			mt = H5Tcopy(H5T_C_S1);
-			H5Tset_size(mt, H5T_VARIABLE);
-			H5Tset_cset(mt, H5Tget_cset(t));
-			if (H5Aread(a, mt, &s) >= 0 && s) {
-				snprintf(buf, len, "%s", s);
-				H5free_memory(s);
-			}
-			H5Tclose(mt);
-		} else {
-			size_t sz = H5Tget_size(t);
-			char *s = calloc(1, sz + 1);
-			if (s) {
-				mt = H5Tcopy(H5T_C_S1);
-				H5Tset_size(mt, sz + 1);
-				if (H5Aread(a, mt, s) >= 0)
-					snprintf(buf, len, "%s", s);
-				H5Tclose(mt);
-				free(s);
-			}
-		}
-	}
-	if (t >= 0)
-		H5Tclose(t);
-	H5Aclose(a);
-}
-
-static void read_num_attr(hid_t f, const char *name, hid_t mtype, void *buf)
-{
-	hid_t a;
-
-	if (H5Aexists(f, name) <= 0)
-		return;
-	a = H5Aopen(f, name, H5P_DEFAULT);
-	if (a < 0)
-		return;
-	H5Aread(a, mtype, buf);
-	H5Aclose(a);
+	int r = h5_read(f, name, type, want, buf, NULL, 0);
+	return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 }
 
 int gaintab_read(const char *path, gaintab **ret, char *err, size_t errlen)
 {
-	hid_t f = -1, ds = -1, sp = -1, ct = -1;
-	hsize_t dims[4] = {0};
-	int rank, ntime, nant, nchan, npol, r = 0, k;
+	h5_file *f = NULL;
+	size_t dims[H5_MAX_RANK] = {0};
+	int rank = -1, ntime, nant, nchan, npol, r = 0, k;
 	gaintab *g = NULL;
 	int64_t *ants = NULL, refant = -1;
 	int32_t pols[2];
 	size_t n;
 
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors come back through err */
-	f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	if (f < 0)
+	if (h5_file_open(path, H5_MODE_READ, &f, NULL, 0) < 0)
 		return err_set(err, errlen, -EIO, "%s: not a readable HDF5 file", path);
-	if (H5Lexists(f, "gains", H5P_DEFAULT) <= 0) {
+	if (h5_exists(f, "gains") <= 0) {
 		r = err_set(err, errlen, -EINVAL, "%s: no `gains` dataset", path);
 		goto out;
 	}
-	ds = H5Dopen2(f, "gains", H5P_DEFAULT);
-	sp = ds >= 0 ? H5Dget_space(ds) : -1;
-	rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+	if (h5_shape(f, "gains", &rank, dims, NULL, 0) < 0)
+		rank = -1;
 	if (rank != 3 && rank != 4) {
 		r = err_set(err, errlen, -EINVAL, "%s: `gains` has rank %d, expected 3 or 4", path, rank);
 		goto out;
 	}
-	H5Sget_simple_extent_dims(sp, dims, NULL);
 	ntime = rank == 4 ? (int)dims[0] : 1;
 	nant = (int)dims[rank - 3];
 	nchan = (int)dims[rank - 2];
@@ -319,13 +181,12 @@ int gaintab_read(const char *path, gaintab **ret, char *err, size_t errlen)
 		goto out;
 	}
 	n = (size_t)ntime * nant * nchan * npol;
-	ct = complex_type();
-	if (ct < 0 || H5Dread(ds, ct, H5S_ALL, H5S_ALL, H5P_DEFAULT, g->gain) < 0) {
+	if (h5_read(f, "gains", H5_TYPE_C8, n, g->gain, NULL, 0) < 0) {
 		r = err_set(err, errlen, -EIO, "%s: cannot read `gains` as compound r/i floats", path);
 		goto out;
 	}
-	if (read_1d(f, "flags", H5T_NATIVE_UINT8, (hssize_t)n, g->flag) < 0 ||
-	    read_1d(f, "snr", H5T_NATIVE_FLOAT, (hssize_t)n, g->snr) < 0) {
+	if (read_opt(f, "flags", H5_TYPE_U8, n, g->flag) < 0 ||
+	    read_opt(f, "snr", H5_TYPE_F32, n, g->snr) < 0) {
 		r = err_set(err, errlen, -EINVAL, "%s: `flags`/`snr` do not match `gains`", path);
 		goto out;
 	}
@@ -334,20 +195,20 @@ int gaintab_read(const char *path, gaintab **ret, char *err, size_t errlen)
 		r = err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
-	if (read_1d(f, "antenna_numbers", H5T_NATIVE_INT64, nant, ants) != 1) {
+	if (read_opt(f, "antenna_numbers", H5_TYPE_I64, nant, ants) != 1) {
 		r = err_set(err, errlen, -EINVAL, "%s: missing or mis-sized `antenna_numbers`", path);
 		goto out;
 	}
 	for (int a = 0; a < nant; a++)
 		g->antenna_numbers[a] = (int)ants[a];
-	if (read_1d(f, "freq_hz", H5T_NATIVE_DOUBLE, nchan, g->freq_hz) != 1) {
+	if (read_opt(f, "freq_hz", H5_TYPE_F64, nchan, g->freq_hz) != 1) {
 		r = err_set(err, errlen, -EINVAL, "%s: missing or mis-sized `freq_hz`", path);
 		goto out;
 	}
-	k = read_1d(f, "time_mjd", H5T_NATIVE_DOUBLE, ntime, g->time_mjd);
+	k = read_opt(f, "time_mjd", H5_TYPE_F64, ntime, g->time_mjd);
 	if (k == 0) {
 		/* Reference truth files carry Julian dates. */
-		k = read_1d(f, "time_jd", H5T_NATIVE_DOUBLE, ntime, g->time_mjd);
+		k = read_opt(f, "time_jd", H5_TYPE_F64, ntime, g->time_mjd);
 		for (int t = 0; k == 1 && t < ntime; t++)
 			g->time_mjd[t] -= 2400000.5;
 	}
@@ -355,29 +216,23 @@ int gaintab_read(const char *path, gaintab **ret, char *err, size_t errlen)
 		r = err_set(err, errlen, -EINVAL, "%s: missing or mis-sized `time_mjd`/`time_jd`", path);
 		goto out;
 	}
-	if (npol <= 2 && read_1d(f, "polarization_array", H5T_NATIVE_INT32, npol, pols) == 1)
+	if (npol <= 2 && read_opt(f, "polarization_array", H5_TYPE_I32, npol, pols) == 1)
 		for (int p = 0; p < npol; p++)
 			g->pols[p] = pols[p];
-	read_str_attr(f, "type", g->type, sizeof g->type);
-	read_str_attr(f, "source_group", g->source_group, sizeof g->source_group);
-	read_str_attr(f, "calibrator", g->calibrator, sizeof g->calibrator);
-	read_num_attr(f, "refant", H5T_NATIVE_INT64, &refant);
+	/* The attributes are optional: an absent or unreadable one keeps its default. */
+	h5_read_attr_str(f, "type", g->type, sizeof g->type);
+	h5_read_attr_str(f, "source_group", g->source_group, sizeof g->source_group);
+	h5_read_attr_str(f, "calibrator", g->calibrator, sizeof g->calibrator);
+	h5_read_attr(f, "refant", H5_TYPE_I64, &refant);
 	g->refant = (int)refant;
-	read_num_attr(f, "valid_start_mjd", H5T_NATIVE_DOUBLE, &g->valid_start_mjd);
-	read_num_attr(f, "valid_end_mjd", H5T_NATIVE_DOUBLE, &g->valid_end_mjd);
+	h5_read_attr(f, "valid_start_mjd", H5_TYPE_F64, &g->valid_start_mjd);
+	h5_read_attr(f, "valid_end_mjd", H5_TYPE_F64, &g->valid_end_mjd);
 	*ret = g;
 	g = NULL;
 out:
 	free(ants);
 	gaintab_free(g);
-	if (ct >= 0)
-		H5Tclose(ct);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (ds >= 0)
-		H5Dclose(ds);
-	if (f >= 0)
-		H5Fclose(f);
+	h5_file_close(f, NULL, 0);
 	return r;
 }
 
@@ -404,6 +259,7 @@ static int pol_hands(const gaintab *g, int code, int *p1, int *p2)
 	return 0;
 }
 
+/* Index of the element of a[0 .. n) nearest x (the first of equals). */
 static int nearest(const double *a, int n, double x)
 {
 	int best = 0;
@@ -413,10 +269,29 @@ static int nearest(const double *a, int n, double x)
 	return best;
 }
 
+void gaintab_match(const gaintab *g, const vis_set *v, int *ret_chan, int *ret_time)
+{
+	double spacing = INFINITY;
+
+	for (int c = 1; c < g->nchan; c++)
+		spacing = fmin(spacing, fabs(g->freq_hz[c] - g->freq_hz[c - 1]));
+	for (int c = 0; c < v->nchan; c++) {
+		if (g->nchan == 1) {
+			ret_chan[c] = 0;
+			continue;
+		}
+		ret_chan[c] = nearest(g->freq_hz, g->nchan, v->freq_hz[c]);
+		/* A data channel that falls between solutions has none. */
+		if (fabs(g->freq_hz[ret_chan[c]] - v->freq_hz[c]) > 0.5 * spacing * (1 + 1e-9))
+			ret_chan[c] = -1;
+	}
+	for (int t = 0; t < v->ntimes; t++)
+		ret_time[t] = nearest(g->time_mjd, g->ntime, v->time_jd[t] - 2400000.5);
+}
+
 static int apply(vis_set *v, const gaintab *g, int divide, int nthreads, char *err, size_t errlen)
 {
 	int *cmap = NULL, *tmap = NULL, *am1 = NULL, *am2 = NULL, p1[4], p2[4], r = 0;
-	double spacing = INFINITY;
 
 	for (int q = 0; q < v->npols; q++)
 		if (pol_hands(g, v->pols[q], &p1[q], &p2[q]) || p1[q] >= g->npol || p2[q] >= g->npol)
@@ -430,20 +305,7 @@ static int apply(vis_set *v, const gaintab *g, int divide, int nthreads, char *e
 		r = err_set(err, errlen, -ENOMEM, "gain apply: out of memory");
 		goto out;
 	}
-	for (int c = 1; c < g->nchan; c++)
-		spacing = fmin(spacing, fabs(g->freq_hz[c] - g->freq_hz[c - 1]));
-	for (int c = 0; c < v->nchan; c++) {
-		if (g->nchan == 1) {
-			cmap[c] = 0;
-			continue;
-		}
-		cmap[c] = nearest(g->freq_hz, g->nchan, v->freq_hz[c]);
-		/* A data channel that falls between solutions has none. */
-		if (fabs(g->freq_hz[cmap[c]] - v->freq_hz[c]) > 0.5 * spacing * (1 + 1e-9))
-			cmap[c] = -1;
-	}
-	for (int t = 0; t < v->ntimes; t++)
-		tmap[t] = nearest(g->time_mjd, g->ntime, v->time_jd[t] - 2400000.5);
+	gaintab_match(g, v, cmap, tmap);
 	for (int b = 0; b < v->nbls; b++) {
 		am1[b] = gaintab_ant_index(g, v->ant1[b]);
 		am2[b] = gaintab_ant_index(g, v->ant2[b]);

@@ -74,6 +74,15 @@ int gaintab_write(const char *path, const gaintab *g, char *err, size_t errlen);
 /* Read a caltable or a reference truth gains file into a new table. */
 int gaintab_read(const char *path, gaintab **ret, char *err, size_t errlen);
 
+/* How g's solutions are matched to v's samples (gaintab_divide, gaintab_multiply
+ * and the solvers' model corruption all use this): ret_chan[c] (v->nchan
+ * entries) is the table channel nearest v's channel c, or -1 when that is
+ * farther than half the table's smallest channel spacing (a channel between
+ * solutions has none; a one-channel table gives 0 for every channel);
+ * ret_time[t] (v->ntimes entries) is the table time nearest v's integration t
+ * (v's time_jd against the table's UTC MJD). */
+void gaintab_match(const gaintab *g, const vis_set *v, int *ret_chan, int *ret_time);
+
 /* Correct v in place: V /= g[a1]·conj(g[a2]).  Antennas are matched by number,
  * channels by nearest frequency (a table with one channel applies to all; a
  * channel farther than half the table's channel spacing — or than v's channel

@@ -64,6 +64,30 @@ int uvh5_read_header(const char *path, uvh5_header *ret, char *err, size_t errle
 int uvh5_read_header_image(const void *image, size_t len, const char *name, uvh5_header *ret,
 			   char *err, size_t errlen);
 
+/* The arrays of a file's Header/ that describe its rows, antennas and
+ * channels, as stored (every row, file channel order), without building a
+ * vis_set or touching Data/: what core/convert.c compares between the
+ * subbands of a group. */
+typedef struct uvh5_axes {
+	int64_t *ant1, *ant2; /* [Nblts] ant_1_array, ant_2_array */
+	double *time_jd;      /* [Nblts] time_array */
+	double *uvw_m;        /* [Nblts * 3] uvw_array */
+	int64_t *antnum;      /* [Nants_telescope] antenna_numbers */
+	double *antpos_m;     /* [Nants_telescope * 3] antenna_positions */
+	double *freq_hz;      /* [Nfreqs] freq_array */
+} uvh5_axes;
+
+/* uvh5_read_header, and for an imageable file also its axes into *ret_axes
+ * (arrays allocated here; free them with uvh5_axes_release), from one
+ * opening of the file.  For a file that is not imageable *ret_axes is all
+ * NULL (the header says why).  On failure *ret_axes is all NULL and *ret
+ * untouched. */
+int uvh5_read_header_axes(const char *path, uvh5_header *ret, uvh5_axes *ret_axes, char *err,
+			  size_t errlen);
+
+/* Free the arrays of a (NULL and an all-NULL a are fine) and zero it. */
+void uvh5_axes_release(uvh5_axes *a);
+
 /* Read a whole file into a new vis_set (*ret, caller frees with vis_free).
  * Channels keep the file's order (freq_hz as stored).  Requires an imageable
  * file: time-major, rectangular blt layout, one spectral window.  Flags from the
@@ -96,7 +120,7 @@ int uvh5_read_meta(const char *path, vis_set **ret, char *err, size_t errlen);
  * bytes are read as they are stored, without HDF5's selection and conversion
  * machinery: contiguous arrays and chunks whose addresses the file's chunk
  * index gives (read once at open: the chunk map) with pread() from any
- * thread, other chunks with H5Dread_chunk; and decoded here.  Anything else
+ * thread, other chunks with HDF5's direct chunk read; and decoded here.  Anything else
  * (LZF flags, float64 or int32 visdata, unwritten chunks) is for
  * uvh5_read_into(); both give the same bits (tests/core/test_uvh5.c,
  * tests/core/test_convert.c).
@@ -117,7 +141,7 @@ enum uvh5_raw_kind {
 	UVH5_RAW_CONTIGUOUS = 0,    /* pread() of contiguous arrays */
 	UVH5_RAW_CHUNKS_MAPPED = 1, /* pread() of chunks located by the chunk map,
 				     * read from the file's index (v1 B-tree) at open */
-	UVH5_RAW_CHUNKS_HDF5 = 2,   /* H5Dread_chunk, one chunk at a time (other
+	UVH5_RAW_CHUNKS_HDF5 = 2,   /* HDF5's direct chunk read, one chunk at a time (other
 				     * chunk indexes, e.g. HDF5's newest format) */
 };
 int uvh5_raw_kind(const uvh5_raw *r);
@@ -138,7 +162,7 @@ size_t uvh5_raw_scratch_bytes(const uvh5_raw *r, size_t nrows);
  * VIS_FLAG_NONFINITE).  Other channels of dst are not touched.  scratch: at
  * least uvh5_raw_scratch_bytes(r, nrows) bytes, one per concurrent caller.
  * Safe to call from several threads at once on the same handle and set
- * (different rows or channels): pread() needs no lock; H5Dread_chunk reads
+ * (different rows or channels): pread() needs no lock; HDF5's chunk reads
  * take all of one call's chunks in one stretch under a lock (HDF5 serialises
  * them anyway); the decoding runs in parallel.  -EIO with a message naming
  * the file and dataset when a read fails or comes up short (a truncated

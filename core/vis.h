@@ -28,7 +28,7 @@
  *    phase_type FIXED: every integration is phased to (phase_ra_rad,
  *    phase_dec_rad) in ICRS (after core/convert.c rephasing).
  *
- * Provenance: the set says what its data are, so a writer (core/uvh5.c)
+ * Provenance: the set says what its data are, so a writer (core/uvh5_write.c)
  * writes what the data say rather than what the caller remembers.  The
  * readers fill these fields from the file; the stages that change the data
  * update them: vis_units (calib/apply.c: "Jy" once a bandpass or gain table

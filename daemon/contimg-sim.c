@@ -2,7 +2,7 @@
  * contimg-sim — write simulated DSA-110 subband groups (SPEC §2 layout).
  *
  * The command line is documented by `contimg-sim --help` and docs/simulator.md.
- * Everything but option handling lives in core/sim.c.
+ * Everything but option handling lives in daemon/sim.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,8 +15,9 @@
 
 #include "core/astro.h"
 #include "core/beam.h"
+#include "core/clock.h"
 #include "core/err.h"
-#include "core/sim.h"
+#include "daemon/sim.h"
 #include "core/sky.h"
 #include "core/uvh5.h"
 
@@ -168,13 +169,6 @@ static int inum(const char *s, long lo, long hi, int *ret)
 		return -1;
 	*ret = (int)x;
 	return 0;
-}
-
-static double wall_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 typedef struct cal_opt {
@@ -545,7 +539,7 @@ int main(int argc, char **argv)
 
 	for (int k = 0; k < nstream; k++) {
 		sim_result res;
-		double t0 = wall_s(), ra0, dec0;
+		double t0 = clk_mono_s(), ra0, dec0;
 
 		c.obs.start_jd = start_jd + k * step_s / ASTRO_DAY_S;
 		c.noise_seed = c.seed + (uint64_t)k;
@@ -575,11 +569,11 @@ int main(int argc, char **argv)
 			printf("group %s: %d files in %s, %d antennas, %d sources, sigma %.4g Jy; "
 			       "predict %.2f s, noise %.2f s, write %.2f s, total %.2f s\n",
 			       res.group, nf, c.out_dir, c.array.nactive, group_sky.n, res.sigma_vis,
-			       res.predict_s, res.noise_s, res.write_s, wall_s() - t0);
+			       res.predict_s, res.noise_s, res.write_s, clk_mono_s() - t0);
 			fflush(stdout);
 		}
 		if (k + 1 < nstream && interval_s > 0) {
-			double left = interval_s - (wall_s() - t0);
+			double left = interval_s - (clk_mono_s() - t0);
 			if (left > 0) {
 				struct timespec ts = {(time_t)left, (long)((left - floor(left)) * 1e9)};
 				while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

@@ -7,18 +7,11 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/simd.h"
 #include "core/stats.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 void clean_params_default(clean_params *p)
 {
@@ -280,7 +273,7 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 		 * rule; re-checking that residual against a threshold that follows
 		 * the falling σ would keep CLEAN crawling through the noise, one
 		 * expensive major cycle per few hundred components. */
-		t = now_s();
+		t = clk_mono_s();
 		double t_minor = t;
 		int iter0 = st.iterations;
 		float level = (float)fmax(stage_thr, (1 - p->major_gain) * peak);
@@ -290,10 +283,10 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 		if (!hogbom(psf, nx, ny, cx, cy, cval, nc, level, (float)p->gain, p->niter, model,
 			    &st.iterations, nthreads))
 			last = 0; /* stopped by niter, not by the level */
-		st.minor_s += now_s() - t;
+		st.minor_s += clk_mono_s() - t;
 
 		/* Major cycle: the exact residual from the visibilities. */
-		t = now_s();
+		t = clk_mono_s();
 		r = grid_degrid(g, model, rvis);
 		if (r < 0) {
 			err_set(err, errlen, r, "clean: degridding failed");
@@ -312,7 +305,7 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 		for (size_t j = 0; j < npix; j++)
 			residual[j] *= scale;
 		st.major_cycles++;
-		st.major_s += now_s() - t;
+		st.major_s += clk_mono_s() - t;
 		st.peak_jy = peak_abs(residual, npix, nthreads);
 		st.sigma_jy = clean_mad_sigma(residual, npix);
 		double now_peak = masking ? peak_masked(residual, npix, mask) : st.peak_jy;
@@ -325,7 +318,7 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 			c->peak_after_jy = now_peak;
 			c->sigma_after_jy = st.sigma_jy;
 			c->minor_s = t - t_minor;
-			c->major_s = now_s() - t;
+			c->major_s = clk_mono_s() - t;
 		}
 		if (last) {
 			st.stop = "threshold";

@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <fftw3.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/simd.h"
 #include "core/vis.h"
@@ -104,13 +104,6 @@ struct grid_plan {
 	double degrid_fft_s, dft_s_per_term;
 	int ndegrid_dft;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 void grid_params_default(grid_params *p)
 {
@@ -418,7 +411,7 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 	const grid_params *p = &g->p;
 	size_t ns = d->nrows * (size_t)d->nchan, npix = (size_t)p->nx * p->ny;
 	uint32_t *key = NULL, *cnt = NULL;
-	double t0 = now_s();
+	double t0 = clk_mono_s();
 	double wmin = INFINITY, wmax = -INFINITY;
 	int vmin = INT32_MAX, vmax = INT32_MIN;
 	size_t nkeys, nsel = 0, ndrop = 0;
@@ -625,7 +618,7 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 out:
 	pool_put(p->pool, key);
 	free(cnt);
-	g->index_s += now_s() - t0;
+	g->index_s += clk_mono_s() - t0;
 	return r;
 }
 
@@ -1007,7 +1000,7 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 
 	if (!g->have_data)
 		return -EINVAL;
-	t = now_s();
+	t = clk_mono_s();
 	/* The weighted samples in sorted order, conjugated where sample_geom says. */
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
 	for (size_t i = 0; i < g->nsel; i++) {
@@ -1017,28 +1010,28 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 			val = conjf(val);
 		g->svis[i] = val * g->d.weight[k];
 	}
-	g->grid_s += now_s() - t;
-	t = now_s();
+	g->grid_s += clk_mono_s() - t;
+	t = clk_mono_s();
 	memset(acc, 0, npix * sizeof *acc);
-	g->screen_s += now_s() - t;
+	g->screen_s += clk_mono_s() - t;
 	for (int plane = 0; plane < g->nplanes; plane++) {
 		size_t a, b;
 		plane_range(g, plane, &a, &b);
 		if (a >= b)
 			continue;
-		t = now_s();
+		t = clk_mono_s();
 		over_chunks(g, a, b, plane, spread_range);
-		g->grid_s += now_s() - t;
-		t = now_s();
+		g->grid_s += clk_mono_s() - t;
+		t = clk_mono_s();
 		fft_rows(g, +1);
 		fft_cols_dirty(g, g->w0 + plane * g->dw, acc);
-		g->fft_s += now_s() - t;
-		t = now_s();
+		g->fft_s += clk_mono_s() - t;
+		t = clk_mono_s();
 		zero_rows(g);
-		g->screen_s += now_s() - t;
+		g->screen_s += clk_mono_s() - t;
 	}
 	/* Gridding corrections, and back to row-major. */
-	t = now_s();
+	t = clk_mono_s();
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
 	for (int iy = 0; iy < ny; iy++)
 		for (int ix = 0; ix < nx; ix++) {
@@ -1048,7 +1041,7 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
 				c *= g->wcorr[jt];
 			image[(size_t)iy * nx + ix] = acc[jt] * c;
 		}
-	g->screen_s += now_s() - t;
+	g->screen_s += clk_mono_s() - t;
 	return 0;
 }
 
@@ -1138,7 +1131,7 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 		int pix[MAXPIX];
 		double flux[MAXPIX];
 		size_t npix = 0;
-		t = now_s();
+		t = clk_mono_s();
 		for (size_t j = 0; j < (size_t)nx * ny; j++)
 			if (image[j] != 0) {
 				if (npix == MAXPIX) {
@@ -1153,20 +1146,20 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 		double per = g->dft_s_per_term > 0 ? g->dft_s_per_term : 2e-9 / g->nthreads;
 		if (npix <= MAXPIX &&
 		    (g->p.degrid_dft == GRID_DFT_ALWAYS || per * npix * ns < 0.8 * fft_est)) {
-			double td = now_s();
+			double td = clk_mono_s();
 			if (degrid_direct(g, pix, flux, npix, vis) == 0) {
-				double dt = now_s() - td; /* the sum alone, not the scan */
+				double dt = clk_mono_s() - td; /* the sum alone, not the scan */
 				if (npix * ns > 0)
 					g->dft_s_per_term = dt / ((double)npix * ns);
-				g->grid_s += now_s() - t;
+				g->grid_s += clk_mono_s() - t;
 				g->ndegrid_dft++;
 				return 0;
 			}
 		}
-		g->screen_s += now_s() - t;
+		g->screen_s += clk_mono_s() - t;
 	}
-	double t_all = now_s();
-	t = now_s();
+	double t_all = clk_mono_s();
+	t = clk_mono_s();
 	memset(g->svis, 0, g->nsel * sizeof *g->svis);
 	/* The corrected model, column-major. */
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
@@ -1178,34 +1171,34 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 				c *= g->wcorr[jt];
 			xc[jt] = image[(size_t)iy * nx + ix] * c;
 		}
-	g->screen_s += now_s() - t;
+	g->screen_s += clk_mono_s() - t;
 	for (int plane = 0; plane < g->nplanes; plane++) {
 		size_t a, b;
 		plane_range(g, plane, &a, &b);
 		if (a >= b)
 			continue;
-		t = now_s();
+		t = clk_mono_s();
 		fft_cols_degrid(g, g->w0 + plane * g->dw, xc);
 		fft_rows(g, -1);
-		g->fft_s += now_s() - t;
-		t = now_s();
+		g->fft_s += clk_mono_s() - t;
+		t = clk_mono_s();
 		over_chunks(g, a, b, plane, interp_range);
-		g->grid_s += now_s() - t;
-		t = now_s();
+		g->grid_s += clk_mono_s() - t;
+		t = clk_mono_s();
 		zero_rows(g);
-		g->screen_s += now_s() - t;
+		g->screen_s += clk_mono_s() - t;
 	}
 	/* Back to the caller's order, undoing sample_geom's choice (the
 	 * prediction of (uvw, V) is the conjugate of that of (−uvw)). */
-	t = now_s();
+	t = clk_mono_s();
 	memset(vis, 0, ns * sizeof *vis);
 #pragma omp parallel for num_threads(g->nthreads) schedule(static)
 	for (size_t i = 0; i < g->nsel; i++) {
 		uint32_t k = g->idx[i] & ~CONJ;
 		vis[k] = g->idx[i] & CONJ ? conjf(g->svis[i]) : g->svis[i];
 	}
-	g->grid_s += now_s() - t;
-	g->degrid_fft_s = now_s() - t_all;
+	g->grid_s += clk_mono_s() - t;
+	g->degrid_fft_s = clk_mono_s() - t_all;
 	return 0;
 }
 

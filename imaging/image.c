@@ -8,21 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/astro.h"
 #include "core/beam.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "imaging/pbeam.h"
 
 #define ARCSEC (M_PI / 648000.0)
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 void image_params_default(image_params *p)
 {
@@ -166,7 +159,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	grid_params gp;
 	int r = 0, nthreads = p->nthreads > 0 ? p->nthreads : omp_get_max_threads();
 	size_t npix;
-	double t0 = now_s(), t;
+	double t0 = clk_mono_s(), t;
 
 	if (v->phase_type != VIS_PHASE_FIXED)
 		return err_set(err, errlen, -EINVAL,
@@ -210,7 +203,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	}
 
 	/* Stokes I and weights. */
-	t = now_s();
+	t = clk_mono_s();
 	r = weight_stokes_new(v, p->chan_avg, nthreads, p->pool, &s, err, errlen);
 	if (r < 0)
 		goto out;
@@ -231,7 +224,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 		r = err_set(err, errlen, -EINVAL, "%s: every visibility is flagged or cut", v->name);
 		goto out;
 	}
-	res->t.weight_s = now_s() - t;
+	res->t.weight_s = clk_mono_s() - t;
 
 	/* Gridder, in the slant projection of the array's plane when that
 	 * shrinks the w range (imaging/proj.h, grid_fit_wplane). */
@@ -249,23 +242,23 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	gp.wstacking = p->wstacking;
 	gp.nthreads = nthreads;
 	gp.pool = p->pool;
-	t = now_s();
+	t = clk_mono_s();
 	r = grid_plan_new(&gp, &g, err, errlen);
 	if (r < 0)
 		goto out;
 	r = grid_plan_set_data(g, &ud, err, errlen);
 	if (r < 0)
 		goto out;
-	res->t.plan_s = now_s() - t;
+	res->t.plan_s = clk_mono_s() - t;
 
-	t = now_s();
+	t = clk_mono_s();
 	grid_dirty(g, NULL, res->psf);
 	scale(res->psf, npix, 1 / s->sum_w, nthreads);
-	res->t.psf_s = now_s() - t;
-	t = now_s();
+	res->t.psf_s = clk_mono_s() - t;
+	t = clk_mono_s();
 	grid_dirty(g, s->vis, res->residual);
 	scale(res->residual, npix, 1 / s->sum_w, nthreads);
-	res->t.dirty_s = now_s() - t;
+	res->t.dirty_s = clk_mono_s() - t;
 
 	r = beamfit_psf(res->psf, p->nx, p->ny, p->cell_rad, &res->beam, err, errlen);
 	if (r < 0)
@@ -288,13 +281,13 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	res->t.minor_s = res->clean.minor_s;
 	res->t.major_s = res->clean.major_s;
 
-	t = now_s();
+	t = clk_mono_s();
 	memcpy(res->image, res->residual, npix * sizeof(float));
 	beamfit_restore(res->image, res->model, p->nx, p->ny, p->cell_rad, &res->beam, nthreads);
-	res->t.restore_s = now_s() - t;
+	res->t.restore_s = clk_mono_s() - t;
 
 	/* Primary beam of the drift and the corrected image. */
-	t = now_s();
+	t = clk_mono_s();
 	pbeam_params pp = { 0 };
 	double pdec = v->pointing_dec_rad;
 	if (!v->has_pointing_dec) {
@@ -326,7 +319,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	if (r < 0)
 		goto out;
 	pbeam_correct(res->image, res->pb, npix, p->pb_cut, res->pbcor);
-	res->t.pb_s = now_s() - t;
+	res->t.pb_s = clk_mono_s() - t;
 
 	/* Statistics. */
 	res->noise_jy = clean_mad_sigma(res->residual, npix);
@@ -356,7 +349,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	res->t.grid_s = res->grid.grid_s;
 	res->t.fft_s = res->grid.fft_s;
 	res->t.screen_s = res->grid.screen_s;
-	res->t.total_s = now_s() - t0;
+	res->t.total_s = clk_mono_s() - t0;
 	res->mvis_per_s = res->nvis_in / res->t.total_s / 1e6;
 out:
 	grid_plan_free(g);

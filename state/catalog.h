@@ -19,8 +19,8 @@
  * so importing the same file twice leaves the same database.
  *
  * Calibrator flux models (catalog_cal_model): for 3C48, 3C138, 3C147 and 3C286
- * the Perley & Butler (2017, ApJS 230, 7) polynomials override the list's
- * fluxes; otherwise a source-catalog entry at the calibrator's position (within
+ * the Perley & Butler (2017, ApJS 230, 7) polynomials (core/fluxscale.h, which
+ * needs no database) override the list's fluxes; otherwise a source-catalog entry at the calibrator's position (within
  * CATALOG_MATCH_ARCSEC, e.g. from reference/catalog.csv) gives flux and
  * spectral index; otherwise the list's L-band (20cm) flux with a flat spectrum.
  *
@@ -91,7 +91,7 @@ typedef struct catalog_calmodel {
 	double flux_jy;          /* at ref_freq_hz */
 	double alpha;            /* power-law index at ref_freq_hz (PB17: local slope) */
 	int kind;                /* enum catalog_model_kind */
-	int pb17_index;          /* internal: which PB17 polynomial (kind == PB17) */
+	int pb17_index;          /* kind == PB17: the standard's index in core/fluxscale.h */
 } catalog_calmodel;
 
 /* ---- opening ---- */
@@ -107,7 +107,8 @@ int catalog_open(const char *path, int readonly, catalog **ret_cat, char *err, s
 /* Close; catalog_close(NULL) is a no-op. */
 void catalog_close(catalog *c);
 
-/* ---- imports (each one transaction; upsert by name; *ret_n = rows read) ---- */
+/* ---- imports (state/catalog_import.c; each one transaction; upsert by name;
+ * *ret_n = rows read) ---- */
 
 /* CSV: `name,ra_deg,dec_deg,flux_mjy[,spectral_index]`, header line optional,
  * '#' comments and blank lines ignored.  -EINVAL (with the line number) on a
@@ -128,6 +129,24 @@ int catalog_import_vla(catalog *c, const char *path, size_t *ret_n, char *err, s
  * Names default to "NVSS Jhhmmss.s+ddmmss".  resolved = MajAxis given and
  * MajAxis > 0 without a '<' limit; snr = S1.4 / e_S1.4. */
 int catalog_import_nvss(catalog *c, const char *path, size_t *ret_n, char *err, size_t errlen);
+
+/* ---- writing: the database side of the imports ---- */
+
+/* A source import in progress: one write transaction (BEGIN IMMEDIATE) with
+ * the upsert prepared.  catalog_batch_begin starts it (*ret, ended by
+ * catalog_batch_end in every case); catalog_batch_add upserts one source by
+ * name; catalog_batch_end(b, r, ...) finishes with the outcome r so far: when
+ * r is 0 it recomputes every source's `confused` flag and commits, otherwise
+ * (or when that fails) it rolls back; it frees b (NULL: returns r) and returns
+ * the outcome.  Errors: -EIO with SQLite's message, -ENOMEM. */
+typedef struct catalog_batch catalog_batch;
+int catalog_batch_begin(catalog *c, catalog_batch **ret, char *err, size_t errlen);
+int catalog_batch_add(catalog_batch *b, const catalog_source *s, char *err, size_t errlen);
+int catalog_batch_end(catalog_batch *b, int r, char *err, size_t errlen);
+
+/* Upsert n calibrators by name with their band rows (replacing the stored
+ * bands of each), in one transaction; nothing is written on failure. */
+int catalog_store_cals(catalog *c, const catalog_cal *cals, size_t n, char *err, size_t errlen);
 
 /* ---- queries ---- */
 
@@ -185,7 +204,8 @@ double catalog_model_flux_jy(const catalog_calmodel *m, double freq_hz);
  * "1331+305", "3C48", "0137+331", "3C138", "0521+166", "3C147", "0542+498";
  * case-insensitive) at freq_hz.  Returns 0 and fills *ret_flux_jy (and the local
  * spectral index dlogS/dlogν into *ret_alpha if non-NULL), or -ENOENT when the
- * name has no PB17 model. */
+ * name has no PB17 model.  The same as core/fluxscale.h fluxscale_lookup (the
+ * physics lives there; this name stays for its callers). */
 int catalog_pb17_flux(const char *name, double freq_hz, double *ret_flux_jy, double *ret_alpha);
 
 /* L-band (band code 'L') flux of a calibrator list entry in Jy, NAN when absent. */

@@ -1,6 +1,6 @@
 /*
  * tests/h5raw.h — read what a file really holds with plain HDF5 calls, not
- * through core/uvh5.c, for the tests that check what a writer wrote.
+ * through core/uvh5_*.c, for the tests that check what a writer wrote.
  * Static inline: a test uses what it needs.
  */
 #ifndef CONTIMG_TEST_H5RAW_H

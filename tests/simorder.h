@@ -3,7 +3,7 @@
  * the pipeline loads a group (subband files → convert_load_group).
  *
  * The same sky, gains, noise, RFI and dead antennas are written twice by
- * core/sim: once with every row ant_1 <= ant_2 (ascending, the layout of the
+ * daemon/sim: once with every row ant_1 <= ant_2 (ascending, the layout of the
  * reference groups) and once in a correlator input order, where some rows
  * have ant_1 > ant_2 (docs/simulator.md, "Baselines").  The simulator gives a
  * pair the same random numbers in any order, so the two groups hold the same
@@ -25,7 +25,7 @@
 #include "core/convert.h"
 #include "core/err.h"
 #include "core/predict.h"
-#include "core/sim.h"
+#include "daemon/sim.h"
 #include "core/sky.h"
 #include "core/vis.h"
 #include "tests/test.h"

@@ -1,6 +1,6 @@
 /*
  * tests/calib/test_cal_rfi.c — issue 5's simulated failure cases for the
- * calibration path (flag → model → bandpass), on groups made by core/sim
+ * calibration path (flag → model → bandpass), on groups made by daemon/sim
  * (written as subband files and read back with convert_load_group, like the
  * pipeline), where the true gains are known exactly (sim_gain_eval):
  *
@@ -48,7 +48,7 @@
 #include "core/err.h"
 #include "core/gaintab.h"
 #include "core/predict.h"
-#include "core/sim.h"
+#include "daemon/sim.h"
 #include "core/sky.h"
 #include "core/vis.h"
 

@@ -10,6 +10,7 @@
 #include "calib/apply.h"
 #include "calib/flag.h"
 #include "calib/solve.h"
+#include "core/clock.h"
 #include "core/convert.h"
 #include "core/err.h"
 #include "core/gaintab.h"
@@ -589,13 +590,6 @@ static void test_low_snr_flagged(void)
 #include <sys/resource.h>
 #include <time.h>
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 /* CPU seconds of the process (all threads): with other load on the machine
  * the wall time overstates the cost, CPU / threads does not. */
 static double cpu_s(void)
@@ -660,29 +654,29 @@ static void bench_full_size(void)
 				}
 	}
 	mvis = vis_nsamples(v) / 1e6;
-	t0 = now_s();
+	t0 = clk_mono_s();
 	c0 = cpu_s();
 	CHECK_OK(flag_run(v, NULL, &st, err, sizeof err), err);
-	t_flag = now_s() - t0;
+	t_flag = clk_mono_s() - t0;
 	c_flag = cpu_s() - c0;
 	printf("# bench: flag     %6.2f s wall, %6.2f s CPU (%.1f Mvis/s per CPU-s), flagged %.3f %%\n",
 	       t_flag, c_flag, mvis / c_flag, 100 * st.total_frac);
 	flag_stats_release(&st);
 	solve_params_init(&sp);
-	t0 = now_s();
+	t0 = clk_mono_s();
 	c0 = cpu_s();
 	CHECK_OK(solve_bandpass(v, m, NULL, &sp, &b, NULL, err, sizeof err), err);
-	t_b = now_s() - t0;
+	t_b = clk_mono_s() - t0;
 	c_b = cpu_s() - c0;
-	t0 = now_s();
+	t0 = clk_mono_s();
 	c0 = cpu_s();
 	CHECK_OK(solve_gains(v, m, NULL, b, &sp, &g, NULL, err, sizeof err), err);
-	t_g = now_s() - t0;
+	t_g = clk_mono_s() - t0;
 	c_g = cpu_s() - c0;
-	t0 = now_s();
+	t0 = clk_mono_s();
 	c0 = cpu_s();
 	CHECK_OK(apply_solutions(v, NULL, b, g, 0, NULL, err, sizeof err), err);
-	t_apply = now_s() - t0;
+	t_apply = clk_mono_s() - t0;
 	c_apply = cpu_s() - c0;
 	printf("# bench: %d ants, %d chans, %d ints, %.1f Mvis, %d threads\n", NA, NC, NT, mvis,
 	       omp_get_max_threads());

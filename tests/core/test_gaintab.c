@@ -310,6 +310,51 @@ out:
 	vis_free(v);
 }
 
+/* gaintab_match: nearest table channel within half the smallest spacing,
+ * nearest time; the expected indices are worked out by hand below. */
+static void test_match(void)
+{
+	gaintab *g = gaintab_new(2, 1, 4, 1), *g1 = gaintab_new(1, 1, 1, 1);
+	vis_set *v = vis_new(3, 1, 6, 1, 1);
+	/* table channels 1.30, 1.31, 1.32, 1.34 GHz: smallest spacing 10 MHz */
+	static const double tf[4] = { 1.30e9, 1.31e9, 1.32e9, 1.34e9 };
+	/* 4 MHz from 1.30; 5.1 MHz from 1.30 (outside half a spacing); half way
+	 * between 1.32 and 1.34 (10 MHz from either); 4 MHz from 1.34; exactly
+	 * half a spacing from 1.34; 1.31 itself */
+	static const double vf[6] = { 1.296e9, 1.2949e9, 1.33e9, 1.336e9, 1.345e9, 1.31e9 };
+	static const int want_chan[6] = { 0, -1, -1, 3, 3, 1 };
+	/* table times MJD 61100.25, 61100.26; integrations 0.004, 0.0051 and
+	 * 0.02 d after the first */
+	static const double vt[3] = { 61100.254, 61100.2551, 61100.27 };
+	static const int want_time[3] = { 0, 1, 1 };
+	int chan[6], tim[3];
+
+	CHECK(g && g1 && v);
+	if (!g || !g1 || !v)
+		goto out;
+	memcpy(g->freq_hz, tf, sizeof tf);
+	g->time_mjd[0] = 61100.25;
+	g->time_mjd[1] = 61100.26;
+	memcpy(v->freq_hz, vf, sizeof vf);
+	for (int t = 0; t < 3; t++)
+		v->time_jd[t] = vt[t] + 2400000.5;
+	gaintab_match(g, v, chan, tim);
+	for (int c = 0; c < 6; c++)
+		CHECK(chan[c] == want_chan[c], "channel %d: %d, expected %d", c, chan[c], want_chan[c]);
+	for (int t = 0; t < 3; t++)
+		CHECK(tim[t] == want_time[t], "time %d: %d, expected %d", t, tim[t], want_time[t]);
+	/* A one-channel table (one solution for the band) applies everywhere. */
+	g1->freq_hz[0] = 1.4e9;
+	gaintab_match(g1, v, chan, tim);
+	for (int c = 0; c < 6; c++)
+		CHECK(chan[c] == 0);
+	CHECK(tim[0] == 0 && tim[2] == 0);
+out:
+	gaintab_free(g);
+	gaintab_free(g1);
+	vis_free(v);
+}
+
 int main(void)
 {
 	RUN(test_roundtrip_bandpass);
@@ -318,5 +363,6 @@ int main(void)
 	RUN(test_read_reference_truth);
 	RUN(test_apply_convention);
 	RUN(test_apply_flags);
+	RUN(test_match);
 	return TEST_DONE();
 }

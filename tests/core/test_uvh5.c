@@ -2,7 +2,7 @@
  * tests/core/test_uvh5.c — the UVH5 reader and writer against the shared real
  * files, the reference DSA-110 subbands, their truth JSON / gains files (an
  * independent source for frequencies, times, antennas and pointing), and raw
- * HDF5 reads done here without core/uvh5.c.
+ * HDF5 reads done here without core/uvh5_*.c.
  */
 #include <complex.h>
 #include <hdf5.h>
@@ -27,7 +27,7 @@
 #define REF_TRUTH "reference/cal-0834/truth_2026-03-01T05:49:14.json"
 #define REF_GAINS "reference/cal-0834/gains_2026-03-01T05:49:14.h5"
 
-/* Raw read of a whole dataset with plain HDF5 (independent of core/uvh5.c). */
+/* Raw read of a whole dataset with plain HDF5 (independent of core/uvh5_*.c). */
 static int raw_read(const char *path, const char *name, hid_t memtype, void *buf)
 {
 	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d;
@@ -128,6 +128,69 @@ static void test_reference_header(void)
 
 /* uvh5_read of a reference subband against raw HDF5 reads of the same file,
  * and against the gains file (antenna numbers, times). */
+/* uvh5_read_header_axes: the same header as uvh5_read_header, and every
+ * axis array equal to the dataset read with plain HDF5; nothing for a file
+ * that is not imageable; nothing and an error for a broken one. */
+static void test_header_axes(void)
+{
+	static const struct {
+		const char *name;
+		hid_t type;
+		size_t esize;
+		int per; /* 0: Nblts, 1: Nants_telescope, 2: Nfreqs */
+		int ncol;
+	} ds[] = {
+		{ "Header/ant_1_array", 0, 8, 0, 1 },        { "Header/ant_2_array", 0, 8, 0, 1 },
+		{ "Header/time_array", 1, 8, 0, 1 },         { "Header/uvw_array", 1, 8, 0, 3 },
+		{ "Header/antenna_numbers", 0, 8, 1, 1 },    { "Header/antenna_positions", 1, 8, 1, 3 },
+		{ "Header/freq_array", 1, 8, 2, 1 },
+	};
+	const char *files[] = { REF_SB00, "uvh5-real/zen.2458432.34569.uvh5",
+				"uvh5-real/ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5" };
+	char err[ERR_LEN] = "";
+	uvh5_header h, h2;
+	uvh5_axes ax;
+
+	for (int k = 0; k < 3; k++) {
+		const char *path = test_data(files[k]);
+		int same = 1;
+
+		CHECK_OK(uvh5_read_header(path, &h, err, sizeof err), err);
+		CHECK_OK(uvh5_read_header_axes(path, &h2, &ax, err, sizeof err), err);
+		CHECK(!memcmp(&h, &h2, sizeof h), "%s: headers differ", files[k]);
+		for (int d = 0; d < 7; d++) {
+			const void *got[7] = { ax.ant1, ax.ant2, ax.time_jd, ax.uvw_m, ax.antnum,
+					       ax.antpos_m, ax.freq_hz };
+			size_t n = (size_t)(ds[d].per == 0 ? h.nblts : ds[d].per == 1 ? h.nants_telescope
+										      : h.nfreqs) *
+				   ds[d].ncol;
+			void *want = malloc(n * ds[d].esize);
+			CHECK(raw_read(path, ds[d].name, ds[d].type ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64,
+				       want) == 0, "%s %s", files[k], ds[d].name);
+			CHECK(got[d] && !memcmp(got[d], want, n * ds[d].esize), "%s: %s differs",
+			      files[k], ds[d].name);
+			same &= got[d] && !memcmp(got[d], want, n * ds[d].esize);
+			free(want);
+		}
+		printf("# %s: header and 7 axis arrays %s plain HDF5 (%d rows, %d antennas)\n",
+		       files[k], same ? "equal to" : "DIFFER FROM", h.nblts, h.nants_telescope);
+		uvh5_axes_release(&ax);
+		CHECK(!ax.ant1 && !ax.uvw_m);
+	}
+	/* Not imageable (baseline-time axis not rectangular): header only. */
+	CHECK_OK(uvh5_read_header_axes(test_data("uvh5-real/simulated_bda_file.uvh5"), &h, &ax, err,
+				       sizeof err), err);
+	CHECK(!h.imageable && !ax.ant1 && !ax.ant2 && !ax.time_jd && !ax.uvw_m && !ax.antnum &&
+	      !ax.antpos_m && !ax.freq_hz);
+	/* Not a file: an error naming it, the header untouched, no arrays. */
+	memset(&h2, 0x5a, sizeof h2);
+	h = h2;
+	CHECK(uvh5_read_header_axes("/nonexistent/x_sb00.hdf5", &h2, &ax, err, sizeof err) < 0);
+	CHECK(strstr(err, "/nonexistent/x_sb00.hdf5") != NULL, "%s", err);
+	CHECK(!memcmp(&h, &h2, sizeof h) && !ax.ant1 && !ax.freq_hz);
+	uvh5_axes_release(NULL);
+}
+
 static void test_reference_read(void)
 {
 	const char *path = test_data(REF_SB00);
@@ -1439,6 +1502,7 @@ int main(void)
 	RUN(test_pol_names);
 	RUN(test_reference_header);
 	RUN(test_reference_read);
+	RUN(test_header_axes);
 	RUN(test_real_files);
 	RUN(test_real_values);
 	RUN(test_roundtrip_dsa110);

@@ -10,7 +10,7 @@
  *    off by one, other rank, empty), and special values (NaN, duplicate
  *    baselines, unknown antennas, odd strings).  The harness builds that file
  *    in memory with plain HDF5 (core driver) and hands its image to the
- *    reader.  This reaches every validation branch of core/uvh5.c without
+ *    reader.  This reaches every validation branch of core/uvh5_read.c without
  *    depending on HDF5's own binary parser.
  *
  *  "bytes" — the input is a list of (offset, xor) edits applied to the image

@@ -10,7 +10,8 @@
 # surveys several; every crash input is kept in build-fuzz/ and classified by
 # its first stack frame in our code or in HDF5 (malloc may return NULL, as in
 # production, so an absurd size request is an error HDF5 handles, not a crash):
-#   - ours (core/uvh5.c or a broken invariant in the harness): the run fails;
+#   - ours (core/uvh5_*.c, core/h5.c, core/lzf.c or a broken invariant in the
+#     harness): the run fails;
 #   - HDF5-internal (HDF5 1.10's decoder on corrupt metadata, "bytes" mode):
 #     reported, not failed — we cannot fix them; see docs/uvh5.md.
 set -u
@@ -29,14 +30,15 @@ PK="hdf5 json-c erfa"
 echo "fuzz: building $OUT/fuzz_uvh5_header with $CC_FUZZ"
 "$CC_FUZZ" -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-I. $(pkg-config --cflags $PK) -o "$OUT/fuzz_uvh5_header" \
-	tests/fuzz/fuzz_uvh5_header.c core/uvh5.c core/vis.c core/pool.c core/err.c \
+	tests/fuzz/fuzz_uvh5_header.c core/uvh5_read.c core/uvh5_raw.c core/uvh5_write.c \
+	core/h5.c core/lzf.c core/vis.c core/pool.c core/err.c \
 	$(pkg-config --libs $PK) -lm -lpthread || exit 2
 
-# First stack frame that is in HDF5, in core/uvh5.c or in the harness.
+# First stack frame that is in HDF5, in our HDF5 code or in the harness.
 classify() { # mode artifact
 	UVH5_FUZZ_MODE=$1 ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 "$OUT/fuzz_uvh5_header" -rss_limit_mb=4096 \
 		"$2" >"$2.txt" 2>&1
-	f=$(grep -E '^ +#[0-9]+ ' "$2.txt" | grep -E 'libhdf5|core/uvh5\.c|fuzz_uvh5_header\.c' | head -1)
+	f=$(grep -E '^ +#[0-9]+ ' "$2.txt" | grep -E 'libhdf5|core/(uvh5_[a-z]+|h5|lzf)\.c|fuzz_uvh5_header\.c' | head -1)
 	case "$f" in
 	*libhdf5*) echo hdf5 ;;
 	"") grep -q 'out-of-memory\|timeout' "$2.txt" && echo ours || echo none ;;

@@ -21,7 +21,7 @@
 #include "core/astro.h"
 #include "core/convert.h"
 #include "core/err.h"
-#include "core/sim.h"
+#include "daemon/sim.h"
 #include "imaging/image.h"
 #include "imaging/proj.h"
 #include "tests/test.h"

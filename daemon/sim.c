@@ -1,7 +1,7 @@
 /*
- * core/sim.c — simulate DSA-110 subband groups.  See core/sim.h.
+ * daemon/sim.c — simulate DSA-110 subband groups.  See daemon/sim.h.
  */
-#include "core/sim.h"
+#include "daemon/sim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,15 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <hdf5.h>
 #include <json-c/json.h>
 
 #include "core/astro.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/gaintab.h"
+#include "core/h5.h"
 #include "core/predict.h"
 #include "core/stats.h"
 #include "core/uvh5.h"
@@ -610,13 +610,6 @@ double sim_sigma_vis(double sefd_jy, double chan_width_hz, double int_time_s)
 	return sefd_jy / sqrt(2.0 * chan_width_hz * int_time_s);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int nthreads_of(const sim_config *c)
 {
 	return c->threads > 0 ? c->threads : omp_get_max_threads();
@@ -722,7 +715,7 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 	}
 
 	/* The sky, through the prediction code calibration uses. */
-	t0 = now_s();
+	t0 = clk_mono_s();
 	if (c->sky && c->sky->n > 0) {
 		predict_params pp;
 		predict_params_default(&pp);
@@ -736,9 +729,9 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 		memset(v->vis, 0, vis_nsamples(v) * sizeof *v->vis);
 	}
 	if (res)
-		res->predict_s += now_s() - t0;
+		res->predict_s += clk_mono_s() - t0;
 
-	t0 = now_s();
+	t0 = clk_mono_s();
 	/* Gains of this subband's channels: [t][active antenna][c][p]. */
 	gain = malloc((size_t)ntimes * nact * nchan * 2 * sizeof *gain);
 	if (!gain) {
@@ -896,7 +889,7 @@ int sim_fill_subband(const sim_config *c, int sb, vis_set *v, sim_result *res,
 		}
 	}
 	if (res)
-		res->noise_s += now_s() - t0;
+		res->noise_s += clk_mono_s() - t0;
 out:
 	free(rfi);
 	free(gain);
@@ -1116,31 +1109,24 @@ static gaintab *true_gains(const sim_config *c)
 /* Add `time_jd` (what the reference truth files carry) next to gaintab's time_mjd. */
 static int add_time_jd(const char *path, const sim_config *c, char *err, size_t errlen)
 {
-	hid_t f = -1, sp = -1, ds = -1;
-	hsize_t n = (hsize_t)c->obs.ntimes;
+	const size_t n = (size_t)c->obs.ntimes;
 	double *jd = malloc(n * sizeof *jd);
+	h5_file *f = NULL;
 	int rc = 0;
 
 	if (!jd)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	for (int t = 0; t < c->obs.ntimes; t++)
 		jd[t] = sim_time_jd(&c->obs, t);
-	f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-	if (f < 0) {
+	if (h5_file_open(path, H5_MODE_UPDATE, &f, NULL, 0) < 0) {
 		rc = err_set(err, errlen, -EIO, "%s: cannot reopen to add time_jd", path);
 		goto out;
 	}
-	sp = H5Screate_simple(1, &n, NULL);
-	ds = sp < 0 ? -1 : H5Dcreate2(f, "time_jd", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-	if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, jd) < 0)
+	if (h5_write(f, "time_jd", H5_TYPE_F64, 1, &n, jd, NULL, 0) < 0)
 		rc = err_set(err, errlen, -EIO, "%s: cannot write time_jd", path);
-out:
-	if (ds >= 0)
-		H5Dclose(ds);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (f >= 0 && H5Fclose(f) < 0 && !rc)
+	if (h5_file_close(f, NULL, 0) < 0 && !rc)
 		rc = err_set(err, errlen, -EIO, "%s: close failed", path);
+out:
 	free(jd);
 	return rc;
 }
@@ -1442,12 +1428,12 @@ int sim_write_group(const sim_config *c, sim_result *ret, char *err, size_t errl
 			continue;
 		sim_meta_set_subband(buf[me], sb);
 		frc = sim_fill_subband(&inner, sb, buf[me], &part[me], e, sizeof e);
-		t0 = now_s();
+		t0 = clk_mono_s();
 		if (!frc) {
 			snprintf(path, sizeof path, "%s/%s", c->out_dir, res->files[sb]);
 			frc = write_subband(c, buf[me], sb, path, e, sizeof e);
 		}
-		part[me].write_s += now_s() - t0;
+		part[me].write_s += clk_mono_s() - t0;
 		if (frc) {
 #pragma omp critical(sim_error)
 			if (!failed) {

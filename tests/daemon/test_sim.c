@@ -1,5 +1,5 @@
 /*
- * tests/core/test_sim.c — the simulator against the reference groups and
+ * tests/daemon/test_sim.c — the simulator against the reference groups and
  * against its own stated statistics.
  */
 #include <complex.h>
@@ -12,7 +12,7 @@
 #include "core/err.h"
 #include "core/gaintab.h"
 #include "core/predict.h"
-#include "core/sim.h"
+#include "daemon/sim.h"
 #include "core/uvh5.h"
 #include "tests/test.h"
 

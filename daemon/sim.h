@@ -1,5 +1,5 @@
 /*
- * core/sim.h — simulate DSA-110 subband groups (the engine behind contimg-sim).
+ * daemon/sim.h — simulate DSA-110 subband groups (the engine behind contimg-sim).
  *
  * A group is ntimes integrations of the drift-scanning array written as up to
  * 16 UVH5 subband files in the correlator's layout (SPEC §2).  Everything that
@@ -25,10 +25,13 @@
  * never from the thread schedule, so the same seed gives bit-identical files
  * for any thread count.
  *
- * Library code: no logging, no exit; errors per core/err.h.
+ * A tool for tests, demos and benchmarks, not part of the pipeline, so it
+ * lives on the programs' floor beside contimg-sim (daemon/contimg-sim.c); the
+ * tests link it with the other daemon objects.  Written like library code: no
+ * logging, no exit; errors per core/err.h.
  */
-#ifndef CONTIMG_SIM_H
-#define CONTIMG_SIM_H
+#ifndef CONTIMG_DAEMON_SIM_H
+#define CONTIMG_DAEMON_SIM_H
 
 #include <complex.h>
 #include <stddef.h>
