@@ -1,5 +1,5 @@
 /*
- * daemon/util.c — clocks, mkdir -p and the log level (see util.h).
+ * daemon/util.c — mkdir -p and the log level (see util.h).
  */
 #include "daemon/util.h"
 
@@ -8,21 +8,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-
-double util_mono_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-double util_wall_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 int util_mkdir_p(const char *path)
 {
