@@ -344,25 +344,27 @@ static int cat_list(int argc, char **argv, const ctl_env *env, cat_env *ce)
 	return CTL_OK;
 }
 
-/* The table's rows `catalog import` and `catalog list`. */
-int ctl_catalog_import(int argc, char **argv, const ctl_env *env)
+/* The table's rows `catalog import` and `catalog list`: the prologue, the
+ * step, the epilogue. */
+static int with_catalog(int argc, char **argv, const ctl_env *env,
+			int (*step)(int, char **, const ctl_env *, cat_env *))
 {
 	cat_env ce;
 	int rc = env_load(env, &ce);
 
 	if (rc != CTL_OK)
 		return rc;
-	return ctl_end(&ce.st, cat_import(argc, argv, env, &ce));
+	return ctl_end(&ce.st, step(argc, argv, env, &ce));
+}
+
+int ctl_catalog_import(int argc, char **argv, const ctl_env *env)
+{
+	return with_catalog(argc, argv, env, cat_import);
 }
 
 int ctl_catalog_list(int argc, char **argv, const ctl_env *env)
 {
-	cat_env ce;
-	int rc = env_load(env, &ce);
-
-	if (rc != CTL_OK)
-		return rc;
-	return ctl_end(&ce.st, cat_list(argc, argv, env, &ce));
+	return with_catalog(argc, argv, env, cat_list);
 }
 
 /* ------------------------------------------------------------------ */
