@@ -10,15 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "state/db.h"
-
-static double now_unix(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static int sql_fail(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
@@ -263,7 +257,7 @@ int photdb_var_put(sqlite3 *db, const photdb_var *v, const void *state, size_t s
 	db_bind_real_or_null(st, k++, v->last_mjd);
 	db_bind_real_or_null(st, k++, v->ese_score);
 	sqlite3_bind_blob(st, k++, state, (int)state_len, SQLITE_TRANSIENT);
-	sqlite3_bind_double(st, k++, now_unix());
+	sqlite3_bind_double(st, k++, clk_wall_s());
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "variability_stats upsert");
 	sqlite3_finalize(st);
 	return rc;
@@ -345,7 +339,7 @@ static int cand_write(sqlite3 *db, const photdb_cand *c, int insert, char *err, 
 		"t_days = ?12, alpha = ?13, src_size = ?14, updated_at = ?16 WHERE source = ?1";
 	sqlite3_stmt *st = NULL;
 	int rc, k = 1;
-	double now = now_unix();
+	double now = clk_wall_s();
 	if (sqlite3_prepare_v2(db, insert ? sql_upsert : sql_refresh, -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(db, err, errlen, "ese_candidates write");
 	sqlite3_bind_text(st, k++, c->source, -1, SQLITE_TRANSIENT);
@@ -465,7 +459,7 @@ int photdb_cand_decide(sqlite3 *db, const char *source, const char *status, cons
 		sqlite3_bind_text(st, 2, note, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, 2);
-	sqlite3_bind_double(st, 3, now_unix());
+	sqlite3_bind_double(st, 3, clk_wall_s());
 	sqlite3_bind_text(st, 4, source, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = sql_fail(db, err, errlen, "ese_candidates update");
@@ -539,7 +533,7 @@ int photdb_ref_put(sqlite3 *db, const photdb_ref *r, char *err, size_t errlen)
 	sqlite3_bind_int(st, 6, r->retired);
 	db_bind_real_or_null(st, 7, r->retired_mjd);
 	db_bind_real_or_null(st, 8, r->retire_chi2_nu);
-	sqlite3_bind_double(st, 9, now_unix());
+	sqlite3_bind_double(st, 9, clk_wall_s());
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "reference_sources upsert");
 	sqlite3_finalize(st);
 	return rc;
