@@ -19,7 +19,14 @@
 #ifndef CONTIMG_CTL_H
 #define CONTIMG_CTL_H
 
-#include "daemon/pipeline.h"
+/* Struct tags rather than the typedefs keep this header free of includes (in
+ * particular of the runner's daemon/pipeline.h, which only the ctl_*.c files
+ * that need it include): struct cfg is core/config.h's cfg, struct
+ * pipe_settings daemon/pipeline.h's pipe_settings, struct sqlite3 SQLite's
+ * handle. */
+struct cfg;
+struct pipe_settings;
+struct sqlite3;
 
 enum {
 	CTL_OK = 0,          /* success */
@@ -61,9 +68,9 @@ typedef struct ctl_env {
 /* What ctl_begin opened; zero it (or let ctl_begin do it) and give it to
  * ctl_end.  Fields the row did not ask for stay NULL / zero. */
 typedef struct ctl_state {
-	struct cfg *cfg;  /* the configuration (owned; cfg_free by ctl_end) */
-	pipe_settings s;  /* the pipeline settings read from it */
-	sqlite3 *db;      /* the state database (owned; db_close by ctl_end) */
+	struct cfg *cfg;          /* the configuration (owned; cfg_free by ctl_end) */
+	struct pipe_settings *s;  /* the pipeline settings read from it (owned; freed by ctl_end) */
+	struct sqlite3 *db;       /* the state database (owned; db_close by ctl_end) */
 } ctl_state;
 
 /* Command implementations (one family per daemon/ctl_*.c file). */
@@ -93,10 +100,11 @@ int ctl_pointing_remove(int argc, char **argv, const ctl_env *env);  /* ctl_poin
  * Each prints its own one-line "contimgctl: ..." diagnostic on stderr and
  * returns the exit code the command should return (CTL_OK on success). */
 
-/* The prologue: open what env->cmd->needs asks for into *st (zeroed first).
- * On failure the message is printed, nothing is left open and the exit code
- * is returned (CTL_USAGE for a bad configuration, CTL_UNREACHABLE for the
- * database, CTL_FAILED out of memory). */
+/* The prologue: open what env->cmd->needs asks for into *st (zeroed first;
+ * st->s is allocated from CTL_NEEDS_SETTINGS on).  On failure the message is
+ * printed, nothing is left open and the exit code is returned (CTL_USAGE for
+ * a bad configuration, CTL_UNREACHABLE for the database, CTL_FAILED out of
+ * memory). */
 int ctl_begin(const ctl_env *env, ctl_state *st);
 
 /* The epilogue: close what ctl_begin opened (st may be partly filled or
@@ -132,12 +140,12 @@ int ctl_load_config(const ctl_env *env, struct cfg **ret_c);
 /* ctl_load_config, then the pipeline settings from it into *s (pipe_settings_read).
  * Bad settings: "contimgctl: CONFIG_PATH: reason", CTL_USAGE.  On success the
  * caller owns *ret_c (cfg_free); on failure nothing is left to free. */
-int ctl_load_settings(const ctl_env *env, struct cfg **ret_c, pipe_settings *s);
+int ctl_load_settings(const ctl_env *env, struct cfg **ret_c, struct pipe_settings *s);
 
 /* Open the state database s->db_path: read-write when write (created, with
  * s->state_dir made first if missing, when create), else read-only.  Failure:
  * "contimgctl: state database unreachable: reason" (or "cannot create DIR"),
  * CTL_UNREACHABLE.  The caller closes *ret with db_close. */
-int ctl_open_db(const pipe_settings *s, int write, int create, sqlite3 **ret);
+int ctl_open_db(const struct pipe_settings *s, int write, int create, struct sqlite3 **ret);
 
 #endif

@@ -59,7 +59,7 @@ static int env_load(const ctl_env *env, cat_env *ce)
 	p = cfg_get_str(ce->st.cfg, "catalog", "path", "");
 	if (*p)
 		snprintf(ce->catalog_path, sizeof ce->catalog_path, "%s", p);
-	else if (catalog_default_path(ce->st.s.state_dir, ce->catalog_path,
+	else if (catalog_default_path(ce->st.s->state_dir, ce->catalog_path,
 				      sizeof ce->catalog_path) < 0) {
 		fprintf(stderr, "contimgctl: [paths] state_dir too long\n");
 		return ctl_end(&ce->st, CTL_USAGE);
@@ -132,7 +132,7 @@ static int cat_import(int argc, char **argv, const ctl_env *env, cat_env *ce)
 		return ctl_usage(env);
 	/* The state directory is the daemon's; create the last level so a fresh
 	 * installation can load its catalog before the first start. */
-	mkdir(ce->st.s.state_dir, 0755);
+	mkdir(ce->st.s->state_dir, 0755);
 	if ((r = catalog_open(ce->catalog_path, 0, &c, err, sizeof err)) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		return CTL_UNREACHABLE;
@@ -501,15 +501,15 @@ int ctl_caltables(int argc, char **argv, const ctl_env *env)
 		return rc;
 	if ((rc = env_load(env, &ce)) != CTL_OK)
 		return rc;
-	if (stat(ce.st.s.db_path, &st) < 0) {
+	if (stat(ce.st.s->db_path, &st) < 0) {
 		/* As `status`: a missing state database is a wrong config or a daemon
 		 * that never ran, not an empty registry. */
 		fprintf(stderr, "contimgctl: state database unreachable: %s: no state database\n",
-			ce.st.s.db_path);
+			ce.st.s->db_path);
 		rc = CTL_UNREACHABLE;
 		goto out;
 	} else {
-		if ((r = db_open_readonly(ce.st.s.db_path, &ce.st.db, err, sizeof err)) < 0) {
+		if ((r = db_open_readonly(ce.st.s->db_path, &ce.st.db, err, sizeof err)) < 0) {
 			fprintf(stderr, "contimgctl: %s\n", err);
 			rc = CTL_UNREACHABLE;
 			goto out;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -83,12 +84,13 @@ int ctl_begin(const ctl_env *env, ctl_state *st)
 	memset(st, 0, sizeof *st);
 	if (needs == CTL_NEEDS_NOTHING)
 		return CTL_OK;
-	rc = ctl_load_settings(env, &st->cfg, &st->s);
+	st->s = malloc(sizeof *st->s);
+	rc = st->s ? ctl_load_settings(env, &st->cfg, st->s) : CTL_FAILED;
 	if (rc == CTL_FAILED) /* the only failure ctl_load_config leaves unreported */
 		fprintf(stderr, "contimgctl: out of memory\n");
 	if (rc != CTL_OK || needs == CTL_NEEDS_SETTINGS)
 		goto out;
-	rc = ctl_open_db(&st->s, needs != CTL_NEEDS_DB_RO, needs == CTL_NEEDS_DB_CREATE, &st->db);
+	rc = ctl_open_db(st->s, needs != CTL_NEEDS_DB_RO, needs == CTL_NEEDS_DB_CREATE, &st->db);
 out:
 	if (rc != CTL_OK)
 		ctl_end(st, rc);
@@ -101,6 +103,8 @@ int ctl_end(ctl_state *st, int rc)
 	st->db = NULL;
 	cfg_free(st->cfg);
 	st->cfg = NULL;
+	free(st->s);
+	st->s = NULL;
 	return rc;
 }
 

@@ -434,7 +434,7 @@ static int mosaic_cmd(int argc, char **argv, const ctl_env *env, int build)
 		return ctl_usage(env);
 	if ((rc = ctl_begin(env, &st)) != CTL_OK)
 		return rc;
-	rc = build ? mosaic_build_cmd(st.cfg, &st.s, &o) : mosaic_plan_cmd(&st.s, &o);
+	rc = build ? mosaic_build_cmd(st.cfg, st.s, &o) : mosaic_plan_cmd(st.s, &o);
 	return ctl_end(&st, rc);
 }
 

@@ -242,7 +242,7 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 		goto out;
 	}
 	per_hour = rs.completed_since;
-	up = daemon_running(&st.s, &pid);
+	up = daemon_running(st.s, &pid);
 	o = json_object_new_object();
 	dm = json_object_new_object();
 	json_object_object_add(dm, "running", json_object_new_boolean(up));
@@ -256,7 +256,7 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 		heartbeat_release(&hb);
 	}
 	json_object_object_add(o, "daemon", dm);
-	json_object_object_add(o, "state_db", json_object_new_string(st.s.db_path));
+	json_object_object_add(o, "state_db", json_object_new_string(st.s->db_path));
 	counts = json_object_new_object();
 	for (int i = 0; i < 5; i++)
 		json_object_object_add(counts, queue_states[i], json_object_new_int64(cnt[i]));
@@ -285,7 +285,7 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 		printf("daemon:      %s", up ? "running" : "not running");
 		if (up)
 			printf(" (pid %d)", pid);
-		printf("\nstate db:    %s\n", st.s.db_path);
+		printf("\nstate db:    %s\n", st.s->db_path);
 		printf("groups:      %lld collecting, %lld pending, %lld in progress, %lld completed,"
 		       " %lld failed\n", (long long)cnt[0], (long long)cnt[1], (long long)cnt[2],
 		       (long long)cnt[3], (long long)cnt[4]);
@@ -845,7 +845,7 @@ int ctl_ingest(int argc, char **argv, const ctl_env *env)
 		rc = CTL_FAILED;
 		goto out;
 	}
-	if (register_files(st.db, &l, &st.s.q, gids, &ngid, &nnew, err, sizeof err) < 0) {
+	if (register_files(st.db, &l, &st.s->q, gids, &ngid, &nnew, err, sizeof err) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = CTL_UNREACHABLE;
 		goto out;

@@ -14,7 +14,6 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "daemon/ctl.h"
-#include "daemon/pipeline.h"
 #include "daemon/stage_photometry.h"
 #include "photometry/ese.h"
 #include "photometry/normalize.h"

@@ -17,7 +17,6 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "daemon/ctl.h"
-#include "daemon/pipeline.h"
 #include "state/db.h"
 #include "state/pointingdb.h"
 

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "daemon/ctl.h"
+#include "daemon/pipeline.h"
 
 static char conf[1024], state_dir[1024], db_path[sizeof ((pipe_settings *)0)->db_path];
 
@@ -68,8 +69,8 @@ static void test_begin_by_needs(void)
 	/* Settings: the configuration and its settings, no database. */
 	rc = begin(CTL_NEEDS_SETTINGS, 1, &st);
 	CHECK(rc == CTL_OK && st.cfg && !st.db, "rc %d", rc);
-	CHECK(!strcmp(st.s.state_dir, state_dir), "state_dir '%s'", st.s.state_dir);
-	snprintf(db_path, sizeof db_path, "%s", st.s.db_path);
+	CHECK(!strcmp(st.s->state_dir, state_dir), "state_dir '%s'", st.s->state_dir);
+	snprintf(db_path, sizeof db_path, "%s", st.s->db_path);
 	CHECK(ctl_end(&st, 7) == 7 && !st.cfg);
 
 	/* No database yet: read-only and read-write rows are unreachable (3),
@@ -113,7 +114,7 @@ static void test_begin_config_errors(void)
 	rc = begin(CTL_NEEDS_SETTINGS, 1, &st);
 	CHECK(rc == CTL_USAGE && !st.cfg, "rc %d", rc);
 	rc = begin(CTL_NEEDS_SETTINGS, 0, &st);
-	CHECK(rc == CTL_OK && st.cfg && st.s.threads >= 1, "rc %d", rc);
+	CHECK(rc == CTL_OK && st.cfg && st.s->threads >= 1, "rc %d", rc);
 	ctl_end(&st, rc);
 
 	/* A bad setting is bad usage (2), before any database is opened. */
