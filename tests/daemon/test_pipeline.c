@@ -54,18 +54,6 @@ static void test_settings(void)
 			      pipe_stages[i].name);
 }
 
-static void test_products(void)
-{
-	pipe_ctx ctx;
-	memset(&ctx, 0, sizeof ctx);
-	CHECK(pipe_add_product(&ctx, "image", "/a") == 0, "%s", "");
-	CHECK(pipe_add_product(&ctx, "image", "/b") == 0, "%s", "");
-	CHECK(ctx.nproducts == 1 && !strcmp(pipe_product_path(&ctx, "image"), "/b"), "%s", "");
-	CHECK(pipe_add_product(&ctx, "", "/b") == -EINVAL, "%s", "");
-	CHECK(pipe_product_path(&ctx, "psf") == NULL, "%s", "");
-	pipe_ctx_release(&ctx);
-}
-
 /* Register the reference group (one subband left out, one replaced by a
  * corrupt file), run load + convert through pipe_execute, and check what the
  * stages left in the context and the DB. */
@@ -168,7 +156,6 @@ out:
 int main(void)
 {
 	RUN(test_settings);
-	RUN(test_products);
 	RUN(test_run_reference);
 	return TEST_DONE();
 }
