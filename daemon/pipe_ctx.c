@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/convert.h"
 #include "core/err.h"
 #include "state/queue.h"
 
@@ -31,6 +32,9 @@ void pipe_ctx_release(pipe_ctx *ctx)
 	free(ctx->file_ids);
 	free(ctx->file_ok);
 	free(ctx->hdr);
+	for (int i = 0; ctx->sub && i < ctx->nfiles; i++)
+		convert_sub_free(ctx->sub[i]);
+	free(ctx->sub);
 	if (ctx->vis_pool && ctx->vis) {
 		/* Keep the newest buffer for the next group; the pool holds one. */
 		if (*ctx->vis_pool != ctx->vis)
@@ -118,7 +122,9 @@ int pipe_ctx_setup(pipe_ctx *ctx, const cfg *c, const pipe_ctx_params *p, sqlite
 	ctx->file_ids = calloc((size_t)n + 1, sizeof *ctx->file_ids);
 	ctx->file_ok = calloc((size_t)n + 1, sizeof *ctx->file_ok);
 	ctx->hdr = calloc((size_t)n + 1, sizeof *ctx->hdr);
-	if (!ctx->files || !ctx->subband || !ctx->file_ids || !ctx->file_ok || !ctx->hdr) {
+	ctx->sub = calloc((size_t)n + 1, sizeof *ctx->sub);
+	if (!ctx->files || !ctx->subband || !ctx->file_ids || !ctx->file_ok || !ctx->hdr ||
+	    !ctx->sub) {
 		r = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}

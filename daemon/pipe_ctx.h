@@ -60,6 +60,7 @@ struct cal_result;
 struct img_result;
 struct phot_result;
 struct mem_pool;
+struct convert_sub;
 
 typedef struct pipe_product {
 	char name[PIPE_NAME_LEN]; /* e.g. "vis", "image", "pbcor", "psf" (unique per group) */
@@ -105,6 +106,9 @@ struct pipe_ctx {
 	int64_t *file_ids;          /* [nfiles] subband_files.id */
 	int *file_ok;               /* [nfiles] 1 = usable; load sets 0 for unreadable/inconsistent */
 	uvh5_header *hdr;           /* [nfiles] headers read by `load` (valid where file_ok) */
+	struct convert_sub **sub;   /* [nfiles] what `load` read of each file for convert
+				       (core/convert.h convert_sub_read; NULL where the
+				       header did not read or load did not run) */
 	int hdr_read;               /* 1 once `load` filled hdr[] */
 	int ngood;                  /* number of files with file_ok == 1 after load */
 

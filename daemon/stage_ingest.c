@@ -70,14 +70,28 @@ int stage_load(pipe_ctx *ctx, char *err, size_t errlen)
 	if (!reason)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 
-	/* Headers only: cheap, and enough to find unreadable files before the
-	 * expensive read. */
+	/* Headers and the axes the subbands must agree on (core/convert.h
+	 * convert_sub_read): cheap next to the data, enough to find unreadable
+	 * files before the expensive read, and convert takes them from here
+	 * instead of reading them again. */
 	for (int i = 0; i < ctx->nfiles; i++) {
 		char e[ERR_LEN] = "";
+		int rr;
 		ctx->file_ok[i] = 0;
-		if (uvh5_read_header(ctx->files[i], &ctx->hdr[i], e, sizeof e) < 0) {
+		convert_sub_free(ctx->sub[i]);
+		ctx->sub[i] = NULL;
+		rr = convert_sub_read(ctx->files[i], &ctx->sub[i], e, sizeof e);
+		if (rr == -ENOMEM) {
+			r = err_set(err, errlen, rr, "%s", e);
+			goto out;
+		}
+		if (rr < 0) {
 			snprintf(reason[i], sizeof reason[i], "unreadable: %s", e);
-		} else if (!ctx->hdr[i].imageable) {
+			pipe_progress(ctx);
+			continue;
+		}
+		ctx->hdr[i] = *convert_sub_header(ctx->sub[i]);
+		if (!ctx->hdr[i].imageable) {
 			snprintf(reason[i], sizeof reason[i], "not usable: %s",
 				 ctx->hdr[i].not_imageable);
 		} else {
@@ -85,6 +99,7 @@ int stage_load(pipe_ctx *ctx, char *err, size_t errlen)
 		}
 		pipe_progress(ctx);
 	}
+	ctx->hdr_read = 1;
 	for (int i = 1; i < ctx->nfiles; i++)
 		if (ctx->subband[i] == ctx->subband[i - 1] && ctx->file_ok[i - 1] && ctx->file_ok[i]) {
 			ctx->file_ok[i] = 0;
@@ -322,18 +337,18 @@ static int choose_eop(pipe_ctx *ctx, char *err, size_t errlen)
 int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 {
 	char **staged = NULL, sdir[4200] = "";
-	const char **paths = NULL;
-	int *fidx = NULL;
+	convert_input *in = NULL;
+	int *fidx = NULL, n = 0;
 	convert_params p;
 	convert_info *info = NULL;
 	vis_set *v = NULL;
 	int r;
 
-	paths = calloc((size_t)ctx->nfiles + 1, sizeof *paths);
+	in = calloc((size_t)ctx->nfiles + 1, sizeof *in);
 	fidx = calloc((size_t)ctx->nfiles + 1, sizeof *fidx);
 	staged = calloc((size_t)ctx->nfiles + 1, sizeof *staged);
 	info = calloc(1, sizeof *info);
-	if (!paths || !fidx || !staged || !info) {
+	if (!in || !fidx || !staged || !info) {
 		r = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -353,40 +368,38 @@ int stage_convert(pipe_ctx *ctx, char *err, size_t errlen)
 	p.yp_rad = ctx->eop.yp_rad;
 	if (ctx->vis_pool && !ctx->vis)
 		p.reuse = *ctx->vis_pool;
-	for (;;) {
-		int n = 0, bad;
-		for (int i = 0; i < ctx->nfiles; i++)
-			if (ctx->file_ok[i]) {
-				fidx[n] = i;
-				paths[n++] = staged[i] ? staged[i] : ctx->files[i];
-			}
-		r = convert_load_group(paths, n, &p, &v, info, err, errlen);
-		if (r >= 0 || r == -ENOMEM)
-			break;
-		/* A subband whose data (not just header) turns out unreadable counts
-		 * as missing, like one that failed in load: drop it and go on while
-		 * enough remain.  Inconsistent input as a whole (no majority of the
-		 * subbands agrees) will not get better by retrying. */
-		bad = info->failed_file >= 0 && info->failed_file < n ? fidx[info->failed_file] : -1;
-		if (bad < 0 && r == -EINVAL)
+	/* The good files with the subband numbers the DB gave and what load
+	 * read of them (a staged copy is read from scratch_dir). */
+	for (int i = 0; i < ctx->nfiles; i++)
+		if (ctx->file_ok[i]) {
+			fidx[n] = i;
+			in[n].path = staged[i] ? staged[i] : ctx->files[i];
+			in[n].subband = ctx->subband[i];
+			in[n].sub = ctx->sub ? ctx->sub[i] : NULL;
+			n++;
+		}
+	/* A subband whose axes or data (not just header) turn out unreadable
+	 * counts as missing, like one that failed in load: convert leaves it out
+	 * and goes on while min_subbands remain, and says which and why in
+	 * info->file[]. */
+	p.min_usable = ctx->min_subbands;
+	r = convert_load_inputs(in, n, &p, &v, info, err, errlen);
+	for (int j = 0; j < n; j++)
+		if (info->file[j].status == CONVERT_FILE_UNUSABLE && !(r < 0 && j == info->failed_file))
+			file_missing(ctx, fidx[j], "convert", info->file[j].reason);
+	if (r < 0) {
+		/* Inconsistent input as a whole (no majority of the subbands
+		 * agrees) will not get better by retrying; one unreadable file too
+		 * many may (a file still being copied). */
+		if (info->failed_file < 0 && r == -EINVAL)
 			ctx->permanent = 1;
-		if (bad < 0 || ctx->ngood - 1 < ctx->min_subbands)
-			break;
-		file_missing(ctx, bad, "convert", err);
-	}
-	if (r < 0)
 		goto out;
+	}
 	/* Subbands that disagree with the majority were left out (their channels
 	 * flagged): they count as missing, with the reason. */
-	for (int k = 0; k < CONVERT_MAX_SUB; k++) {
-		if (!(info->dropped_mask & (1u << k)))
-			continue;
-		for (int i = 0; i < ctx->nfiles; i++)
-			if (ctx->file_ok[i] && ctx->subband[i] == k) {
-				file_missing(ctx, i, "convert", info->dropped_reason[k]);
-				break;
-			}
-	}
+	for (int j = 0; j < n; j++)
+		if (info->file[j].status == CONVERT_FILE_DROPPED)
+			file_missing(ctx, fidx[j], "convert", info->file[j].reason);
 	if (p.reuse && v == p.reuse)
 		*ctx->vis_pool = NULL; /* the pooled buffer now belongs to ctx */
 	else if (ctx->vis_pool && *ctx->vis_pool) {
@@ -428,7 +441,7 @@ out:
 	if (staged)
 		stage_out(ctx, staged, sdir);
 	free(staged);
-	free(paths);
+	free(in);
 	free(fidx);
 	free(info);
 	return r;
