@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "daemon/ctl.h"
 #include "daemon/pipeline.h"
+#include "daemon/stage_calibrate.h"
 #include "daemon/util.h"
 #include "imaging/image.h"
 #include "state/db.h"

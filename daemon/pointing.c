@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "imaging/image.h"
+#include "daemon/stage_image.h"
 #include "imaging/pbeam.h"
 #include "state/pointingdb.h"
 #include "state/queue.h"

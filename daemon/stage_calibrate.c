@@ -23,7 +23,7 @@
  * Configuration: section [calibrate] (docs/config.md; the cal_* keys are shared
  * with `contimgctl transits`), the catalog from [catalog] path.
  */
-#include "daemon/pipeline.h"
+#include "daemon/stage_calibrate.h"
 
 #include <errno.h>
 #include <math.h>
@@ -64,6 +64,12 @@ struct cal_result {
 void cal_result_free(struct cal_result *r)
 {
 	free(r);
+}
+
+void stage_calibrate_release(pipe_ctx *ctx)
+{
+	cal_result_free(ctx->cal);
+	ctx->cal = NULL;
 }
 
 void cal_result_timing(const struct cal_result *r, double *ret_model_s, double *ret_solve_s,
@@ -125,7 +131,6 @@ static int read_settings(const pipe_ctx *ctx, cal_settings *s, char *err, size_t
 {
 	const cfg *c = ctx->cfg;
 	const char *sec = "calibrate", *mode, *str;
-	pipe_settings ps;
 	int r;
 
 	memset(s, 0, sizeof *s);
@@ -193,17 +198,18 @@ static int read_settings(const pipe_ctx *ctx, cal_settings *s, char *err, size_t
 	if ((r = refant_names(ctx->vis, cfg_get_str(c, sec, "refants", ""), &s->sp, err, errlen)))
 		return r;
 
-	if ((r = pipe_settings_read(c, &ps, err, errlen)) < 0)
-		return r;
+	/* The catalog's default home is [paths] state_dir, which the runner
+	 * read (and validated) once for the group: ctx->state_dir. */
 	str = cfg_get_str(c, "catalog", "path", "");
 	if (*str)
 		snprintf(s->catalog_path, sizeof s->catalog_path, "%s", str);
-	else if (catalog_default_path(ps.state_dir, s->catalog_path, sizeof s->catalog_path))
+	else if (catalog_default_path(pipe_str(ctx->state_dir), s->catalog_path,
+				      sizeof s->catalog_path))
 		return err_set(err, errlen, -ENAMETOOLONG, "[paths] state_dir: path too long");
 	str = cfg_get_str(c, sec, "caltables_dir", "");
 	if ((*str ? snprintf(s->caltables_dir, sizeof s->caltables_dir, "%s", str)
 		  : snprintf(s->caltables_dir, sizeof s->caltables_dir, "%s/caltables",
-			     ctx->products_dir)) >= (int)sizeof s->caltables_dir)
+			     pipe_str(ctx->products_dir))) >= (int)sizeof s->caltables_dir)
 		return err_set(err, errlen, -ENAMETOOLONG, "[calibrate] caltables_dir: path too long");
 	return 0;
 }

@@ -9,7 +9,7 @@
  * ascending-frequency band), bad_freq_mhz ("1381.0-1381.1, 1400.2"), the
  * SumThreshold/SIR/clip parameters of calib/flag.h, and max_flagged_fraction.
  */
-#include "daemon/pipeline.h"
+#include "daemon/stage_flag.h"
 
 #include <errno.h>
 #include <math.h>
@@ -32,6 +32,12 @@ void flag_report_free(struct flag_report *r)
 		return;
 	flag_stats_release(&r->st);
 	free(r);
+}
+
+void stage_flag_release(pipe_ctx *ctx)
+{
+	flag_report_free(ctx->flags);
+	ctx->flags = NULL;
 }
 
 /* Station names ("10", "21-23") → antenna numbers of v (names not present

@@ -12,7 +12,7 @@
  * integration and calibration state.  The result stays in ctx->image for
  * the photometry stage.
  */
-#include "daemon/pipeline.h"
+#include "daemon/stage_image.h"
 
 #include <errno.h>
 #include <math.h>
@@ -159,6 +159,12 @@ static int record_image(pipe_ctx *ctx, const image_result *r, const char *path, 
 	return imagedb_record(ctx->db, &w, err, errlen);
 }
 
+void stage_image_release(pipe_ctx *ctx)
+{
+	image_result_free(ctx->image);
+	ctx->image = NULL;
+}
+
 int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 {
 	image_params p;
@@ -203,7 +209,7 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 	char wdef[4200] = "";
 	const char *wpath = cfg_get_str(ctx->cfg, "image", "fftw_wisdom", NULL);
 	if (!wpath) {
-		if (ctx->state_dir[0])
+		if (pipe_str(ctx->state_dir)[0])
 			snprintf(wdef, sizeof wdef, "%s/fftw.wisdom", ctx->state_dir);
 		wpath = wdef;
 	}
@@ -241,7 +247,7 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		log_msg(LOG_WARNING, ctx->group_name, "image", -1,
 			"cannot save FFTW wisdom to %s: %s", wpath, strerror(-wr));
 	/* products_dir/YYYY-MM-DD/<group>/ (the date is the group name's). */
-	if ((size_t)snprintf(dir, sizeof dir, "%s/%.10s/%s", ctx->products_dir, ctx->group_name,
+	if ((size_t)snprintf(dir, sizeof dir, "%s/%.10s/%s", pipe_str(ctx->products_dir), ctx->group_name,
 			     ctx->group_name) >= sizeof dir) {
 		r = err_set(err, errlen, -ENAMETOOLONG, "products_dir too long");
 		goto out;

@@ -11,7 +11,6 @@
 
 #include "core/err.h"
 #include "core/log.h"
-#include "daemon/pipeline.h"
 #include "daemon/pointing.h"
 #include "imaging/image.h"
 #include "photometry/epoch.h"
@@ -470,6 +469,12 @@ out:
 static int img_sky2pix(void *ctx, double ra, double dec, double *x, double *y)
 {
 	return image_radec_to_pix(ctx, ra, dec, x, y);
+}
+
+void stage_photometry_release(pipe_ctx *ctx)
+{
+	phot_result_free(ctx->phot);
+	ctx->phot = NULL;
 }
 
 int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)

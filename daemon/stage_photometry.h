@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include "core/config.h"
+#include "daemon/pipe_ctx.h"
 #include "photometry/ese.h"
 #include "photometry/forced.h"
 #include "photometry/normalize.h"
@@ -74,6 +75,13 @@ typedef struct phot_result {
 } phot_result;
 
 void phot_result_free(struct phot_result *r); /* NULL ok */
+
+/* The photometry stage (a pipeline stage, daemon/pipe_ctx.h): forced
+ * photometry of ctx->image, leaves ctx->phot. */
+int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen);
+
+/* Frees ctx->phot (the table's release for this stage). */
+void stage_photometry_release(pipe_ctx *ctx);
 
 /* One epoch, without the pipeline: measure img (pbcor, with its pb) at the
  * catalog positions src[nsrc] (image centre ra0/dec0 for the reference

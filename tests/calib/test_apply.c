@@ -20,6 +20,8 @@
 #include "core/uvh5.h"
 #include "core/vis.h"
 #include "daemon/pipeline.h"
+#include "daemon/stage_calibrate.h"
+#include "daemon/stage_flag.h"
 #include "state/calreg.h"
 #include "state/catalog.h"
 #include "state/db.h"
@@ -351,7 +353,10 @@ static void test_stages_reference(void)
 	ctx.cfg = c;
 	ctx.db = db;
 	ctx.threads = 2;
-	snprintf(ctx.products_dir, sizeof ctx.products_dir, "%s/products", dir);
+	/* The directories the runner's pipe_ctx_init would set from [paths]. */
+	snprintf(path, sizeof path, "%s/products", dir);
+	ctx.products_dir = strdup(path);
+	ctx.state_dir = strdup(dir);
 	snprintf(ctx.group_name, sizeof ctx.group_name, "2026-03-01T06:50:09");
 	ctx.group_id = add_group_row(db, ctx.group_name);
 	if (load_group("reference/field-0834-plus1h", &field, truth_field))
@@ -450,6 +455,8 @@ out:
 	vis_free(ctx.vis);
 	flag_report_free(ctx.flags);
 	cal_result_free(ctx.cal);
+	free(ctx.products_dir);
+	free(ctx.state_dir);
 	free(rows);
 	catalog_close(cat);
 	cfg_free(c);
