@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/pointing.h"
+#include "daemon/settings.h"
 #include "daemon/util.h"
 #include "state/db.h"
 
@@ -262,6 +263,7 @@ void pipe_ctx_release(pipe_ctx *ctx)
 	image_result_free(ctx->image);
 	flag_report_free(ctx->flags);
 	cal_result_free(ctx->cal);
+	contimg_config_free(ctx->conf);
 	cfg_free(ctx->cfg);
 	memset(ctx, 0, sizeof *ctx);
 }
@@ -269,15 +271,28 @@ void pipe_ctx_release(pipe_ctx *ctx)
 int pipe_ctx_init(pipe_ctx *ctx, const cfg *c, sqlite3 *db, int64_t group_id, char *err,
 		  size_t errlen)
 {
-	pipe_settings s;
+	contimg_config *conf = NULL;
+	int r;
+
+	memset(ctx, 0, sizeof *ctx);
+	r = contimg_config_new(c, &conf, err, errlen);
+	if (r < 0)
+		return r;
+	r = pipe_ctx_init_config(ctx, conf, db, group_id, err, errlen);
+	contimg_config_free(conf);
+	return r;
+}
+
+int pipe_ctx_init_config(pipe_ctx *ctx, const contimg_config *conf, sqlite3 *db,
+			 int64_t group_id, char *err, size_t errlen)
+{
+	const pipe_settings s = conf->pipe;
 	queue_file *f = NULL;
 	int n = 0, r;
 
 	memset(ctx, 0, sizeof *ctx);
-	r = pipe_settings_read(c, &s, err, errlen);
-	if (r < 0)
-		return r;
-	ctx->cfg = cfg_ref(c);
+	ctx->conf = contimg_config_ref(conf);
+	ctx->cfg = cfg_ref(conf->cfg);
 	ctx->db = db;
 	ctx->group_id = group_id;
 	ctx->threads = s.threads;
@@ -378,7 +393,7 @@ int pipe_cancelled(const pipe_ctx *ctx)
  * production.  Not counted in the stage's time. */
 static void fault_delay(pipe_ctx *ctx)
 {
-	double d = cfg_get_double(ctx->cfg, "debug", "stage_delay_s", 0.0);
+	double d = ctx->conf->stage_delay_s;
 	for (double t = 0; t < d && !pipe_cancelled(ctx); t += 0.05) {
 		struct timespec ts = { 0, 50000000L };
 		nanosleep(&ts, NULL);
@@ -636,7 +651,7 @@ static void file_missing(pipe_ctx *ctx, int i, const char *stage, const char *wh
  * [pipeline] uvw_tolerance_arcsec or no single centre explains the uvw. */
 static void report_drift_fit(pipe_ctx *ctx, const convert_drift_fit *g)
 {
-	double tol = cfg_get_double(ctx->cfg, "pipeline", "uvw_tolerance_arcsec", 1.0);
+	double tol = ctx->conf->pipe.uvw_tolerance_arcsec;
 	char msg[700] = "";
 
 	if (g->source == CONVERT_W_HEADER_ONLY)

@@ -27,8 +27,10 @@
  * place in pipe_stages[] (pipeline.c), and add the fields it produces in the
  * marked section of pipe_ctx.  Free what your stage leaves in pipe_ctx with
  * one line at the marked place in pipeline.c's pipe_ctx_release().
- * Configuration: read your own section with cfg_get_*(ctx->cfg, "<stage>",
- * ...) and document it in docs/config.md.  [pipeline] stages (a comma list)
+ * Configuration: parse your own section once, in a function beside your stage
+ * registered in daemon/settings.c (keys and parser), into a settings struct of
+ * daemon/settings.h; the stage reads it from ctx->conf, never cfg_get_* at run
+ * time.  Document it in docs/config.md.  [pipeline] stages (a comma list)
  * lets operators and tests run a subset of the table.
  */
 #ifndef CONTIMG_PIPELINE_H
@@ -149,6 +151,10 @@ typedef struct pipe_ctx {
 	int has_pointing;           /* 1 once pipe_pointing_resolve ran */
 	pointingdb_group pointing;
 
+	/* configuration (daemon/settings.h): every section parsed and validated
+	 * once; stages read their typed settings here, not from cfg */
+	const struct contimg_config *conf; /* a reference held for the run */
+
 	/* ==== END OF HELPER FIELDS ==== */
 } pipe_ctx;
 
@@ -212,11 +218,19 @@ typedef struct pipe_settings {
  * out-of-range value. */
 int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen);
 
-/* Set up ctx for one group: copies settings from c (taking a cfg reference),
- * remembers db (not owned), loads the group's files from the DB.  On failure
- * ctx is released and a negative errno returned. */
+/* Set up ctx for one group: builds the configuration from c (contimg_config_new,
+ * failing with its errors; tests), then as pipe_ctx_init_config. */
 int pipe_ctx_init(pipe_ctx *ctx, const cfg *c, sqlite3 *db, int64_t group_id,
 		  char *err, size_t errlen);
+
+/* Set up ctx for one group from a built configuration (daemon/settings.h;
+ * references to it and its cfg are taken), what contimgd's workers and
+ * `contimgctl process` use, so nothing is parsed per group: copies the
+ * settings, remembers db (not owned), loads the group's files from the DB.
+ * On failure ctx is released and a negative errno returned. */
+struct contimg_config;
+int pipe_ctx_init_config(pipe_ctx *ctx, const struct contimg_config *conf, sqlite3 *db,
+			 int64_t group_id, char *err, size_t errlen);
 
 /* Free everything the context owns (files, headers, vis, stage results, the
  * cfg reference).  Safe on a zeroed or already-released ctx. */

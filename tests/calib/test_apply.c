@@ -20,6 +20,7 @@
 #include "core/uvh5.h"
 #include "core/vis.h"
 #include "daemon/pipeline.h"
+#include "daemon/settings.h"
 #include "state/calreg.h"
 #include "state/catalog.h"
 #include "state/db.h"
@@ -327,6 +328,8 @@ static void test_stages_reference(void)
 	double complex ratio;
 	int64_t nflagrows = 0;
 
+	contimg_config *conf = NULL;
+
 	memset(&ctx, 0, sizeof ctx);
 	snprintf(dir, sizeof dir, "%s/stages", test_tmpdir());
 	mkdir(dir, 0755);
@@ -349,6 +352,10 @@ static void test_stages_reference(void)
 
 	/* 1. The field group with an empty registry: uncalibrated, not failed. */
 	ctx.cfg = c;
+	CHECK_OK(contimg_config_new(c, &conf, err, sizeof err), err); /* what the stages read */
+	if (!conf)
+		goto out;
+	ctx.conf = conf;
 	ctx.db = db;
 	ctx.threads = 2;
 	snprintf(ctx.products_dir, sizeof ctx.products_dir, "%s/products", dir);
@@ -452,6 +459,7 @@ out:
 	cal_result_free(ctx.cal);
 	free(rows);
 	catalog_close(cat);
+	contimg_config_free(conf);
 	cfg_free(c);
 	db_close(db);
 }
