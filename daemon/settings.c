@@ -228,7 +228,7 @@ const cfg_known *contimg_config_known(size_t *ret_n)
  * key's location in front, as the strict getters' messages have it. */
 static void locate(const cfg *c, char *msg, size_t len)
 {
-	char sec[64], key[64], at[512], tmp[ERR_LEN];
+	char sec[64], key[64], at[512];
 	const char *p = msg, *q;
 	size_t n;
 
@@ -243,10 +243,14 @@ static void locate(const cfg *c, char *msg, size_t len)
 		key[n] = p[n];
 	key[n] = 0;
 	cfg_where(c, sec, n ? key : NULL, at, sizeof at);
-	if (!at[0])
+	size_t la = strlen(at), lm = strlen(msg);
+	if (!la || la + 1 >= len)
 		return;
-	snprintf(tmp, sizeof tmp, "%s%s", at, msg);
-	snprintf(msg, len, "%s", tmp);
+	if (la + lm + 1 > len)
+		lm = len - la - 1; /* the end of the message gives way */
+	memmove(msg + la, msg, lm);
+	memcpy(msg, at, la);
+	msg[la + lm] = 0;
 }
 
 /* Append a problem to err unless it is there already ([pointing] is also

@@ -9,14 +9,16 @@
  * settings from ctx->conf (daemon/pipeline.h), never the raw cfg.
  *
  * Building one does, in order:
- *   1. refuses every section and key no reader knows (the table in
- *      settings.c: one row per section, the stages' keys beside their rows),
+ *   1. refuses every section and key no reader knows (settings.c's table
+ *      of every section and its keys, docs/config.md),
  *      "FILE:LINE: [section] key: unknown key (did you mean 'k'?)";
- *   2. runs each part's parser (the table in settings.c: [paths]/[ingest]/
- *      [pipeline]/[earth] by pipe_settings_read, then [log], [debug],
- *      [catalog], [site], [mosaic], and each stage's own function living
- *      beside the stage: stage_flag_settings, stage_calibrate_settings,
+ *   2. runs each part's parser (settings.c's list, in order: [paths]/
+ *      [ingest]/[pipeline]/[earth] by pipe_settings_read, then [log],
+ *      [debug], [catalog], [site], [mosaic], and each stage's own function
+ *      living beside the stage: stage_flag_settings, stage_calibrate_settings,
  *      stage_image_settings, phot_settings_read, pointing_settings_read).
+ * Adding a stage's section: a keys row and a parser row in settings.c, the
+ * settings struct here, the function beside the stage.
  * Every problem found is reported, one line each, "FILE:LINE: [section] key:
  * reason" where the value has a line (a cfg_set override has none, an
  * environment override says "$CONTIMG_SECTION_KEY: ").
