@@ -29,6 +29,7 @@ static const struct {
 	{ "candidates", ctl_candidates, "candidates [--json]             ESE candidates, best first" },
 	{ "candidate", ctl_candidate, "candidate SOURCE --investigated|--dismissed [--note TEXT]" },
 	{ "pointing", ctl_pointing, "pointing add|list|remove ...    pointing overrides (docs/operations.md)" },
+	{ "config", ctl_config, "config check [--json]           validate the configuration file (exit 0 ok, 2 bad)" },
 	{ "mosaic", ctl_mosaic, "mosaic plan|build (--start ISO --end ISO | --around ISO --minutes N) [--json]  PB-weighted mosaics" },
 };
 

@@ -42,6 +42,7 @@ int ctl_candidates(int argc, char **argv, const ctl_env *env);  /* ctl_phot.c */
 int ctl_candidate(int argc, char **argv, const ctl_env *env);   /* ctl_phot.c */
 int ctl_mosaic(int argc, char **argv, const ctl_env *env);      /* ctl_mosaic.c */
 int ctl_pointing(int argc, char **argv, const ctl_env *env);    /* ctl_pointing.c */
+int ctl_config(int argc, char **argv, const ctl_env *env);      /* ctl_config.c */
 
 /* ---- helpers shared by command families (ctl_common.c) ----
  * Each prints its own one-line "contimgctl: ..." diagnostic on stderr and

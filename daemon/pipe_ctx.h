@@ -61,6 +61,7 @@ struct img_result;
 struct phot_result;
 struct mem_pool;
 struct convert_sub;
+struct contimg_config;
 
 typedef struct pipe_product {
 	char name[PIPE_NAME_LEN]; /* e.g. "vis", "image", "pbcor", "psf" (unique per group) */
@@ -167,6 +168,12 @@ struct pipe_ctx {
 	 * where it came from, and the photometry stage's check of it */
 	int has_pointing;           /* 1 once pipe_pointing_resolve ran */
 	pointingdb_group pointing;
+
+	/* configuration (daemon/settings.h): every section parsed and validated
+	 * once; stages read their typed settings here, never from cfg.  Set by
+	 * the runner (pipe_ctx_init_config), which holds a reference for the
+	 * run and drops it at pipe_ctx_release. */
+	const struct contimg_config *conf;
 
 	/* ==== END OF HELPER FIELDS ==== */
 };

@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/pointing.h"
+#include "daemon/settings.h"
 #include "daemon/stage_calibrate.h"
 #include "daemon/stage_flag.h"
 #include "daemon/stage_image.h"
@@ -26,17 +27,15 @@
  * left in pipe_ctx.
  */
 const pipe_stage pipe_stages[] = {
-	/* name         settings  run              release */
-	{ "load",       NULL,     stage_load,      NULL },
-	{ "convert",    NULL,     stage_convert,   NULL }, /* ctx->vis: pipe_ctx_release */
-	/* >>> HELPERS: flag and calibrate rows go here <<< */
-	{ "flag",       NULL,     stage_flag,      stage_flag_release },
-	{ "calibrate",  NULL,     stage_calibrate, stage_calibrate_release },
-	{ "export",     NULL,     stage_export,    NULL },
-	/* >>> HELPERS: image, photometry (and later) rows go here <<< */
-	{ "image",      NULL,     stage_image,     stage_image_release },
+	/* name         settings            run               release */
+	{ "load",       NULL,               stage_load,       NULL },
+	{ "convert",    NULL,               stage_convert,    NULL }, /* ctx->vis: pipe_ctx_release */
+	{ "flag",       settings_flag,      stage_flag,       stage_flag_release },
+	{ "calibrate",  settings_calibrate, stage_calibrate,  stage_calibrate_release },
+	{ "export",     NULL,               stage_export,     NULL },
+	{ "image",      settings_image,     stage_image,      stage_image_release },
 	/* needs ctx->image: keep after the "image" row */
-	{ "photometry", NULL,     stage_photometry, stage_photometry_release },
+	{ "photometry", settings_photometry, stage_photometry, stage_photometry_release },
 };
 const int pipe_nstages = (int)(sizeof pipe_stages / sizeof pipe_stages[0]);
 
@@ -230,28 +229,58 @@ int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen)
 
 /* ---- context ---- */
 
+/* The configuration's reference, dropped with the context (registered
+ * first, so released after every stage's result). */
+static void release_conf(pipe_ctx *ctx)
+{
+	contimg_config_free(ctx->conf);
+	ctx->conf = NULL;
+}
+
 int pipe_ctx_init(pipe_ctx *ctx, const cfg *c, sqlite3 *db, int64_t group_id, char *err,
 		  size_t errlen)
 {
-	pipe_settings s;
-	pipe_ctx_params p;
+	contimg_config *conf = NULL;
 	int r;
 
 	memset(ctx, 0, sizeof *ctx);
-	r = pipe_settings_read(c, &s, err, errlen);
+	r = contimg_config_new(c, &conf, err, errlen);
 	if (r < 0)
 		return r;
+	r = pipe_ctx_init_config(ctx, conf, db, group_id, err, errlen);
+	contimg_config_free(conf);
+	return r;
+}
+
+int pipe_ctx_init_config(pipe_ctx *ctx, const contimg_config *conf, sqlite3 *db,
+			 int64_t group_id, char *err, size_t errlen)
+{
+	const pipe_settings *s = &conf->pipe;
+	pipe_ctx_params p;
+	int r;
+
 	memset(&p, 0, sizeof p);
-	p.threads = s.threads;
-	p.nsubbands = s.q.nsubbands;
-	p.min_subbands = s.q.min_subbands;
-	p.export_vis = s.export_vis;
-	p.x_orientation = s.x_orientation;
-	p.products_dir = s.products_dir;
-	p.state_dir = s.state_dir;
-	p.scratch_dir = s.scratch_dir;
-	p.earth = s.earth;
-	return pipe_ctx_setup(ctx, c, &p, db, group_id, err, errlen);
+	p.threads = s->threads;
+	p.nsubbands = s->q.nsubbands;
+	p.min_subbands = s->q.min_subbands;
+	p.export_vis = s->export_vis;
+	p.x_orientation = s->x_orientation;
+	p.products_dir = s->products_dir;
+	p.state_dir = s->state_dir;
+	p.scratch_dir = s->scratch_dir;
+	p.earth = s->earth;
+	r = pipe_ctx_setup(ctx, conf->cfg, &p, db, group_id, err, errlen);
+	if (r < 0)
+		return r;
+	ctx->conf = contimg_config_ref(conf);
+	r = pipe_ctx_on_release(ctx, release_conf);
+	if (r < 0) {
+		contimg_config_free(ctx->conf);
+		ctx->conf = NULL;
+		pipe_ctx_release(ctx);
+		return err_set(err, errlen, r, "cannot register the configuration's release");
+	}
+	return 0;
 }
 
 /* ---- runner ---- */
@@ -263,7 +292,7 @@ int pipe_ctx_init(pipe_ctx *ctx, const cfg *c, sqlite3 *db, int64_t group_id, ch
  * production.  Not counted in the stage's time. */
 static void fault_delay(pipe_ctx *ctx)
 {
-	double d = cfg_get_double(ctx->cfg, "debug", "stage_delay_s", 0.0);
+	double d = ctx->conf->stage_delay_s;
 	for (double t = 0; t < d && !pipe_cancelled(ctx); t += 0.05) {
 		struct timespec ts = { 0, 50000000L };
 		nanosleep(&ts, NULL);

@@ -17,8 +17,10 @@
  * add the fields it produces in the marked section of pipe_ctx
  * (daemon/pipe_ctx.h) and one row {name, settings, run, release} at the
  * marked place in pipe_stages[] (pipeline.c).
- * Configuration: read your own section with cfg_get_*(ctx->cfg, "<stage>",
- * ...) and document it in docs/config.md.  [pipeline] stages (a comma list)
+ * Configuration: parse your own section once, in a function beside your stage
+ * registered in daemon/settings.c (keys and parser), into a settings struct of
+ * daemon/settings.h; the stage reads it from ctx->conf, never cfg_get_* at run
+ * time.  Document it in docs/config.md.  [pipeline] stages (a comma list)
  * lets operators and tests run a subset of the table.
  */
 #ifndef CONTIMG_PIPELINE_H
@@ -32,16 +34,17 @@
 #include "core/config.h"
 #include "daemon/earth.h"
 #include "daemon/pipe_ctx.h"
+#include "daemon/settings.h"
 #include "state/queue.h"
 
 /* One row of the table. */
 typedef struct pipe_stage {
 	const char *name;
-	/* Validates the stage's configuration section at start-up and reload
-	 * (-EINVAL with "[section] key ..." in err).  NULL for now: the typed
-	 * settings (issue 15 item 2) fill this slot; until then each stage reads
-	 * its section when it runs. */
-	int (*settings)(const cfg *c, char *err, size_t errlen);
+	/* Parses and validates the stage's configuration section into its
+	 * typed settings in *o (daemon/settings.h), once, when a contimg_config
+	 * is built (start-up, SIGHUP, contimgctl); -EINVAL with "[section] key
+	 * ..." in err.  NULL: the stage has no section. */
+	settings_parser settings;
 	int (*run)(pipe_ctx *ctx, char *err, size_t errlen);
 	/* Frees what the stage left in ctx (NULL: nothing).  The runner
 	 * registers it with pipe_ctx_on_release before the stage runs. */
@@ -52,37 +55,19 @@ typedef struct pipe_stage {
 extern const pipe_stage pipe_stages[];
 extern const int pipe_nstages;
 
-/* The settings contimgd and contimgctl share ([paths], [ingest], [pipeline]),
- * read once from a cfg with every documented default (docs/config.md). */
-typedef struct pipe_settings {
-	char ingest_dir[4096], state_dir[4096], products_dir[4096], scratch_dir[4096];
-	char db_path[4200];          /* state_dir/contimg.sqlite */
-	queue_params q;              /* subbands, group_tolerance_s, min_subbands, max_retries,
-					retry_delay_s */
-	double collect_timeout_s;    /* [ingest] collect_timeout_s (600) */
-	double rescan_interval_s;    /* [ingest] rescan_interval_s (60) */
-	double poll_interval_s;      /* [ingest] poll_interval_s (5): idle workers look for work */
-	int workers;                 /* [ingest] workers (1) */
-	int threads;                 /* [pipeline] threads (0 = all online CPUs) */
-	int export_vis;              /* [pipeline] export_vis (false) */
-	earth_settings earth;        /* [earth] eop_file, eop_max_age_days, xp_arcsec, yp_arcsec
-					and the [pipeline] dut1_s override (|dut1_s| < 1 s) */
-	double uvw_tolerance_arcsec; /* [pipeline] uvw_tolerance_arcsec (1): warn when the
-					centre uvw_array implies is further from the header's */
-	char x_orientation[8];       /* [pipeline] x_orientation ("" = unknown, not written) */
-	double stop_grace_s;         /* [pipeline] stop_grace_s (120) */
-	double stall_timeout_s;      /* [pipeline] stall_timeout_s (900) */
-} pipe_settings;
-
-/* Fill s from c; -EINVAL with "[section] key ..." in err for a malformed or
- * out-of-range value. */
-int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen);
-
-/* Set up ctx for one group: reads the settings above from c and calls
- * pipe_ctx_setup (daemon/pipe_ctx.h) with them.  On failure ctx is released
- * and a negative errno returned. */
+/* Set up ctx for one group: builds the configuration from c (contimg_config_new,
+ * failing with its errors; tests), then as pipe_ctx_init_config. */
 int pipe_ctx_init(pipe_ctx *ctx, const cfg *c, sqlite3 *db, int64_t group_id,
 		  char *err, size_t errlen);
+
+/* Set up ctx for one group from a built configuration (daemon/settings.h;
+ * references to it and its cfg are taken), what contimgd's workers and
+ * `contimgctl process` use, so nothing is parsed per group: copies the
+ * settings, remembers db (not owned), loads the group's files from the DB.
+ * On failure ctx is released and a negative errno returned. */
+struct contimg_config;
+int pipe_ctx_init_config(pipe_ctx *ctx, const struct contimg_config *conf, sqlite3 *db,
+			 int64_t group_id, char *err, size_t errlen);
 
 /* Run every stage in order on a claimed (in_progress) group: times each stage,
  * records it in the DB, stops at the first failure.  Does NOT change the

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE /* copy_file_range */
 #include "daemon/stage_ingest.h"
+#include "daemon/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -199,7 +200,7 @@ static void file_missing(pipe_ctx *ctx, int i, const char *stage, const char *wh
  * [pipeline] uvw_tolerance_arcsec or no single centre explains the uvw. */
 static void report_drift_fit(pipe_ctx *ctx, const convert_drift_fit *g)
 {
-	double tol = cfg_get_double(ctx->cfg, "pipeline", "uvw_tolerance_arcsec", 1.0);
+	double tol = ctx->conf->pipe.uvw_tolerance_arcsec;
 	char msg[700] = "";
 
 	if (g->source == CONVERT_W_HEADER_ONLY)

@@ -18,7 +18,8 @@
  * A re-run of a group replaces its photometry rows but never adds its epoch
  * to the running sums twice (photometry.in_variability).
  *
- * Configuration: section [photometry] (docs/config.md).
+ * Configuration: section [photometry] (docs/config.md), parsed once with the
+ * configuration (daemon/settings.h) and read from ctx->conf.
  */
 #ifndef CONTIMG_STAGE_PHOTOMETRY_H
 #define CONTIMG_STAGE_PHOTOMETRY_H
@@ -44,14 +45,16 @@ typedef struct phot_settings {
 	ese_params ep;
 	double ese_window_days;   /* ESE fits use the last this-many days (365) */
 	double min_flux_mjy;      /* catalog sources fainter than this are not measured (0) */
-	char catalog_path[4200];  /* [catalog] path, else state_dir/catalog.sqlite */
+	char catalog_path[4200];  /* [catalog] path, else state_dir/catalog.sqlite (set by
+				     daemon/settings.c, the one reader of [catalog]) */
 } phot_settings;
 
 /* Defaults for everything (catalog_path empty). */
 void phot_settings_default(phot_settings *s);
 
-/* Read [photometry] (and [catalog] path, [paths] state_dir) from c.  -EINVAL
- * with "[photometry] key ..." in err for a malformed or out-of-range value. */
+/* Read [photometry] from c (catalog_path is left empty: daemon/settings.c
+ * fills it).  -EINVAL with "[photometry] key ..." in err for a malformed or
+ * out-of-range value. */
 int phot_settings_read(const cfg *c, phot_settings *s, char *err, size_t errlen);
 
 /* What one epoch produced (pipe_ctx.phot). */

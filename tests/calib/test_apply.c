@@ -20,6 +20,7 @@
 #include "core/uvh5.h"
 #include "core/vis.h"
 #include "daemon/pipeline.h"
+#include "daemon/settings.h"
 #include "daemon/stage_calibrate.h"
 #include "daemon/stage_flag.h"
 #include "state/calreg.h"
@@ -329,6 +330,8 @@ static void test_stages_reference(void)
 	double complex ratio;
 	int64_t nflagrows = 0;
 
+	contimg_config *conf = NULL;
+
 	memset(&ctx, 0, sizeof ctx);
 	snprintf(dir, sizeof dir, "%s/stages", test_tmpdir());
 	mkdir(dir, 0755);
@@ -351,6 +354,10 @@ static void test_stages_reference(void)
 
 	/* 1. The field group with an empty registry: uncalibrated, not failed. */
 	ctx.cfg = c;
+	CHECK_OK(contimg_config_new(c, &conf, err, sizeof err), err); /* what the stages read */
+	if (!conf)
+		goto out;
+	ctx.conf = conf;
 	ctx.db = db;
 	ctx.threads = 2;
 	/* The directories the runner's pipe_ctx_init would set from [paths]. */
@@ -459,6 +466,7 @@ out:
 	free(ctx.state_dir);
 	free(rows);
 	catalog_close(cat);
+	contimg_config_free(conf);
 	cfg_free(c);
 	db_close(db);
 }

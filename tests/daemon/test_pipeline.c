@@ -159,7 +159,8 @@ static void test_run_reference(void)
 	CHECK_OK(pipe_ctx_init(&ctx, c, db, gid, err, sizeof err), e);
 	CHECK_OK(pipe_execute(&ctx, &s.q, state, err, sizeof err), e);
 	CHECK(!strcmp(state, "completed") && ctx.ntimes == 3, "%s, %d stages", state, ctx.ntimes);
-	CHECK(ctx.flags && ctx.nrelease == 1 && ctx.release[0] == stage_flag_release,
+	/* the configuration's reference first (pipe_ctx_init), then the stage's */
+	CHECK(ctx.flags && ctx.nrelease == 2 && ctx.release[1] == stage_flag_release,
 	      "flags %p, %d releases", (void *)ctx.flags, ctx.nrelease);
 	printf("# load, convert, flag: %d release registered; flagged fraction %.4f\n",
 	       ctx.nrelease, flag_report_fraction(ctx.flags));

@@ -11,8 +11,9 @@
 #      header daemon/pipeline.h, directly or through another header: pipeline.c
 #      (the table and the runner), workers.c/workers.h (contimgd's worker
 #      threads run groups through pipe_execute), contimgd.c (starts them and
-#      reads pipe_settings) and ctl_*.c (the contimgctl commands: `process`
-#      runs the table, the others read pipe_settings).  The stages
+#      reads pipe_settings), settings.c (builds the configuration from the
+#      settings slot of each row of the table) and ctl_*.c (the contimgctl
+#      commands: `process` runs the table, the others read pipe_settings).  The stages
 #      (stage_*.c), pointing.c and every other module stand on
 #      daemon/pipe_ctx.h, the context below the runner (issue 15 item 1).
 # The checker first runs on a small made-up tree with one violation of each
@@ -71,7 +72,7 @@ def split_code(text):
     return "".join(code), lits
 
 RUNNER = "daemon/pipeline.h"
-RUNNER_USERS = re.compile(r'^daemon/(pipeline\.[ch]|workers\.[ch]|contimgd\.c|ctl_\w+\.c)$')
+RUNNER_USERS = re.compile(r'^daemon/(pipeline\.[ch]|workers\.[ch]|contimgd\.c|settings\.c|ctl_\w+\.c)$')
 
 def runner_users(incs):
     """Files of daemon/ that reach RUNNER through their #include lines but are
