@@ -18,11 +18,11 @@
 
 void calsel_params_default(calsel_params *p)
 {
-	p->min_flux_jy = 2.0;
+	p->min_flux_jy = CALSEL_MIN_FLUX_JY;
 	p->radius_rad = 0;
-	p->beam_level = 0.3;
-	p->dish_m = 4.65;
-	p->freq_hz = 1.405e9;
+	p->beam_level = CALSEL_BEAM_LEVEL;
+	p->dish_m = CALSEL_DISH_M;
+	p->freq_hz = CALSEL_FREQ_HZ;
 }
 
 static double airy_power(double x)
@@ -138,7 +138,7 @@ int calsel_find(const calsel_cand *cands, size_t ncands, double t0_jd, double t1
 	if (!isfinite(radius))
 		return err_set(err, errlen, -EINVAL, "calsel: bad beam parameters (dish %g m,"
 			       " %g Hz, level %g)", p->dish_m, p->freq_hz, p->beam_level);
-	lambda = VIS_C_M_S / (p->freq_hz > 0 ? p->freq_hz : 1.405e9);
+	lambda = VIS_C_M_S / (p->freq_hz > 0 ? p->freq_hz : CALSEL_FREQ_HZ);
 	for (size_t i = 0; i < ncands; i++) {
 		const calsel_cand *c = &cands[i];
 		double tt, dec_app = NAN, sep, score, x;
@@ -160,7 +160,7 @@ int calsel_find(const calsel_cand *cands, size_t ncands, double t0_jd, double t1
 			continue;
 		found++;
 		/* Prefer the brightest apparent calibrator: flux × beam response. */
-		x = M_PI * (p->dish_m > 0 ? p->dish_m : 4.65) * sin(sep) / lambda;
+		x = M_PI * (p->dish_m > 0 ? p->dish_m : CALSEL_DISH_M) * sin(sep) / lambda;
 		score = c->flux_jy * airy_power(x);
 		if (score > best_score) {
 			best_score = score;

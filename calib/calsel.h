@@ -34,6 +34,13 @@
 
 #define CALSEL_SIDEREAL_DAY_S 86164.0905 /* mean sidereal day (23h56m4.0905s) */
 
+/* The defaults of calsel_params, the one place they are written ([calibrate]
+ * cal_min_flux_jy, cal_beam_level, cal_beam_freq_hz in docs/config.md). */
+#define CALSEL_MIN_FLUX_JY 2.0     /* weakest calibrator that makes a calibrator group */
+#define CALSEL_BEAM_LEVEL 0.3      /* primary-beam power level of the automatic radius */
+#define CALSEL_DISH_M 4.65         /* DSA-110 dish diameter */
+#define CALSEL_FREQ_HZ 1.405e9     /* band centre of the automatic radius */
+
 typedef struct calsel_site {
 	double lat_rad, lon_rad; /* geodetic latitude, east longitude */
 	double alt_m;
@@ -47,11 +54,12 @@ typedef struct calsel_cand {
 } calsel_cand;
 
 typedef struct calsel_params {
-	double min_flux_jy;   /* default 2.0 */
+	double min_flux_jy;   /* default CALSEL_MIN_FLUX_JY */
 	double radius_rad;    /* 0 = automatic: calsel_beam_radius_rad(dish_m, freq_hz, beam_level) */
-	double beam_level;    /* primary-beam power level of the automatic radius; default 0.3 */
-	double dish_m;        /* default 4.65 (DSA-110) */
-	double freq_hz;       /* band centre for the automatic radius; default 1.405e9 */
+	double beam_level;    /* primary-beam power level of the automatic radius; default
+				 CALSEL_BEAM_LEVEL */
+	double dish_m;        /* default CALSEL_DISH_M */
+	double freq_hz;       /* band centre for the automatic radius; default CALSEL_FREQ_HZ */
 } calsel_params;
 
 typedef struct calsel_match {
@@ -62,7 +70,7 @@ typedef struct calsel_match {
 	double flux_jy;
 } calsel_match;
 
-/* Defaults listed above. */
+/* The CALSEL_* defaults above (radius_rad 0: automatic). */
 void calsel_params_default(calsel_params *p);
 
 /* Angle from the beam centre where the Airy power pattern of a uniformly

@@ -81,17 +81,6 @@ typedef struct flag_params {
 /* Fill every field with its documented default (empty configured lists). */
 void flag_params_init(flag_params *p);
 
-/* Parse "3,7,10-12" (antenna numbers) and append them to p->bad_ants.
- * Returns 0, or -EINVAL (bad syntax) / -ERANGE (list full) with a message. */
-int flag_parse_ants(flag_params *p, const char *list, char *err, size_t errlen);
-
-/* Same syntax, channel indices, appended to p->bad_chans. */
-int flag_parse_chans(flag_params *p, const char *list, char *err, size_t errlen);
-
-/* Parse "1525.0-1559.0,1575.42" (MHz: ranges or single frequencies) and
- * append them to p->bad_freq_mhz. */
-int flag_parse_freq_mhz(flag_params *p, const char *list, char *err, size_t errlen);
-
 /* Reason slots in flag_stats.reason_frac, one per VIS_FLAG_* bit. */
 enum { FLAG_R_INPUT = 0, FLAG_R_NONFINITE, FLAG_R_CONFIG, FLAG_R_RFI, FLAG_R_MISSING,
        FLAG_R_CAL, FLAG_R_AUTO, FLAG_NREASONS };

@@ -79,16 +79,22 @@ static int w_agree(double a, double b)
 	return a == b || fabs(a - b) <= half_ulp32(a) + half_ulp32(b) + W_SLACK_M;
 }
 
-/* What one subband file says about everything but its data. */
-typedef struct sub_sum {
+/* What one subband file says about everything but its data (convert.h). */
+struct convert_sub {
 	uvh5_header h;
+	int code;      /* 0: usable; else why not (negative errno, reason) */
+	char reason[ERR_LEN];
 	double *time;  /* [ntimes] integration centres, JD */
 	int *a1, *a2;  /* [nbls] of integration 0 (the header reader checked the others repeat it) */
 	int64_t *num;  /* [nants_telescope] antenna numbers */
 	double *bl;    /* [nbls * 3] pos[a2] - pos[a1] */
 	double *w;     /* [nblts] w of uvw_array */
 	double *freq;  /* [nfreqs] as stored */
-} sub_sum;
+};
+typedef struct convert_sub sub_sum;
+
+static int read_sum(const char *path, const uvh5_axes *ax, sub_sum *s, char *err,
+		    size_t errlen);
 
 static void sub_sum_release(sub_sum *s)
 {
@@ -99,7 +105,67 @@ static void sub_sum_release(sub_sum *s)
 	free(s->bl);
 	free(s->w);
 	free(s->freq);
-	memset(s, 0, sizeof *s);
+	s->time = s->w = s->bl = s->freq = NULL;
+	s->a1 = s->a2 = NULL;
+	s->num = NULL;
+}
+
+void convert_sub_free(convert_sub *s)
+{
+	if (!s)
+		return;
+	sub_sum_release(s);
+	free(s);
+}
+
+const uvh5_header *convert_sub_header(const convert_sub *s)
+{
+	return &s->h;
+}
+
+int convert_sub_error(const convert_sub *s, const char **ret_reason)
+{
+	if (ret_reason)
+		*ret_reason = s->code ? s->reason : "";
+	return s->code;
+}
+
+int convert_sub_read(const char *path, convert_sub **ret, char *err, size_t errlen)
+{
+	convert_sub *s = calloc(1, sizeof *s);
+	uvh5_axes axes;
+	int r;
+
+	memset(&axes, 0, sizeof axes);
+	if (!s)
+		return err_set(err, errlen, -ENOMEM, "%s: out of memory", path);
+	r = uvh5_read_header_axes(path, &s->h, &axes, err, errlen);
+	if (r) {
+		free(s);
+		return r;
+	}
+	/* A file whose header reads but that cannot be combined is a summary
+	 * that says why (convert leaves it out or fails with that reason). */
+	if (!s->h.imageable) {
+		s->code = -EINVAL;
+		snprintf(s->reason, sizeof s->reason, "%s: not loadable: %s", path,
+			 s->h.not_imageable);
+	} else {
+		r = read_sum(path, &axes, s, s->reason, sizeof s->reason);
+		if (r == -ENOMEM) {
+			err_set(err, errlen, r, "%s", s->reason);
+			uvh5_axes_release(&axes);
+			convert_sub_free(s);
+			return r;
+		}
+		if (r) {
+			s->code = r;
+			sub_sum_release(s);
+		}
+	}
+	uvh5_axes_release(&axes);
+	*ret = s;
+	return 0;
 }
 
 /* Fill s (whose header s->h is read and imageable) from its file's axes. */
@@ -224,7 +290,7 @@ static int disagree(const sub_sum *a, int ka, const sub_sum *b, int kb, char *wh
  * present ones.  idx[0..n-1] are the present files in subband order, sb_of
  * their subbands.  Sets keep[i] for every file and fills info's dropped
  * fields; -EINVAL without a majority. */
-static int choose_majority(const sub_sum *s, const int *idx, int n, const int *sb_of,
+static int choose_majority(const sub_sum *const *s, const int *idx, int n, const int *sb_of,
 			   const char *const *paths, int *keep, convert_info *info, char *err,
 			   size_t errlen)
 {
@@ -235,7 +301,7 @@ static int choose_majority(const sub_sum *s, const int *idx, int n, const int *s
 	for (int i = 0; i < n; i++) {
 		ag[i][i] = 1;
 		for (int j = i + 1; j < n; j++)
-			ag[i][j] = ag[j][i] = !disagree(&s[idx[i]], sb_of[idx[i]], &s[idx[j]],
+			ag[i][j] = ag[j][i] = !disagree(s[idx[i]], sb_of[idx[i]], s[idx[j]],
 							 sb_of[idx[j]], why, sizeof why);
 	}
 	for (int i = 0; i < n; i++) {
@@ -257,7 +323,7 @@ static int choose_majority(const sub_sum *s, const int *idx, int n, const int *s
 			else if (other < 0)
 				other = j;
 		}
-		disagree(&s[idx[ref]], sb_of[idx[ref]], &s[idx[other]], sb_of[idx[other]], why,
+		disagree(s[idx[ref]], sb_of[idx[ref]], s[idx[other]], sb_of[idx[other]], why,
 			 sizeof why);
 		return err_set(err, errlen, -EINVAL, "subbands disagree and no majority of the %d "
 			       "agrees: the largest agreeing set is %d (%s); sb%02d differs from "
@@ -271,7 +337,7 @@ static int choose_majority(const sub_sum *s, const int *idx, int n, const int *s
 		keep[idx[j]] = ag[ref][j];
 		if (keep[idx[j]])
 			continue;
-		disagree(&s[idx[ref]], sb_of[idx[ref]], &s[idx[j]], k, why, sizeof why);
+		disagree(s[idx[ref]], sb_of[idx[ref]], s[idx[j]], k, why, sizeof why);
 		info->dropped_mask |= 1u << k;
 		if (snprintf(info->dropped_reason[k], sizeof info->dropped_reason[k],
 			     "disagrees with the majority (%d of %d subbands agree with %s) on %s",
@@ -413,25 +479,30 @@ static int direct_read(vis_set *v, const int *sb_of, int npaths, uvh5_raw *const
 	return r;
 }
 
-/* Copy the template's metadata into v (arrays already sized).  The template's
- * history moves to v (tmpl->history becomes NULL); a reused v's old history
- * is dropped with the rest of its old metadata. */
-static void copy_meta(vis_set *v, vis_set *tmpl, int nchan)
+/* Copy the template's metadata into v (arrays already sized).  v gets a copy
+ * of the template's history (the template stays whole: a second pass after
+ * a file turned out unreadable may use it again); a reused v's old history
+ * is dropped with the rest of its old metadata.  -ENOMEM. */
+static int copy_meta(vis_set *v, const vis_set *tmpl, int nchan)
 {
 	vis_set keep = *v;
+	char *hist = NULL;
 
+	if (tmpl->history && !(hist = strdup(tmpl->history)))
+		return -ENOMEM;
 	*v = *tmpl;
+	v->history = hist;
 	v->nchan = nchan;
 	v->ants = keep.ants; v->ant1 = keep.ant1; v->ant2 = keep.ant2;
 	v->time_jd = keep.time_jd; v->freq_hz = keep.freq_hz; v->uvw_m = keep.uvw_m;
 	v->vis = keep.vis; v->flags = keep.flags; v->weight = keep.weight;
 	free(keep.history);
-	tmpl->history = NULL;
 	memcpy(v->ants, tmpl->ants, tmpl->nants * sizeof *v->ants);
 	memcpy(v->ant1, tmpl->ant1, tmpl->nbls * sizeof *v->ant1);
 	memcpy(v->ant2, tmpl->ant2, tmpl->nbls * sizeof *v->ant2);
 	memcpy(v->time_jd, tmpl->time_jd, tmpl->ntimes * sizeof *v->time_jd);
 	memcpy(v->uvw_m, tmpl->uvw_m, (size_t)tmpl->ntimes * tmpl->nbls * 3 * sizeof *v->uvw_m);
+	return 0;
 }
 
 /* The history line of a combined group: which subbands, which channels.  The
@@ -464,20 +535,43 @@ static int history_combined(vis_set *v, int nsub, int npresent, uint32_t missing
 	return 0;
 }
 
-int convert_load_group(const char *const *paths, int npaths, const convert_params *pp,
-		       vis_set **ret, convert_info *ret_info, char *err, size_t errlen)
+/* File i of the call cannot be used (code, reason): record it in info.  With
+ * p->min_usable > 0 it is left out while at least that many usable files
+ * remain (returns 0: go on without it); else the call fails with its reason
+ * (returns code). */
+static int file_unusable(convert_info *info, int i, int code, const char *reason,
+			 const convert_params *p, int *nusable, int *excluded, char *err,
+			 size_t errlen)
+{
+	info->file[i].status = CONVERT_FILE_UNUSABLE;
+	info->file[i].code = code;
+	snprintf(info->file[i].reason, sizeof info->file[i].reason, "%s", reason);
+	if (p->min_usable <= 0 || *nusable - 1 < p->min_usable) {
+		info->failed_file = i;
+		return err_set(err, errlen, code, "%s", reason);
+	}
+	excluded[i] = 1;
+	(*nusable)--;
+	return 0;
+}
+
+int convert_load_inputs(const convert_input *in, int npaths, const convert_params *pp,
+			vis_set **ret, convert_info *ret_info, char *err, size_t errlen)
 {
 	convert_params p;
-	convert_info info;
-	sub_sum *sum = NULL;
-	uvh5_axes axes;
-	uvh5_raw **rf = NULL;
+	convert_info *info = NULL;
+	const char *paths[CONVERT_MAX_SUB];
+	const sub_sum *sum[CONVERT_MAX_SUB];
+	sub_sum *own[CONVERT_MAX_SUB] = { NULL };
+	uvh5_raw *rf[CONVERT_MAX_SUB] = { NULL }, *krf[CONVERT_MAX_SUB];
+	int rf_tried[CONVERT_MAX_SUB] = { 0 }, excluded[CONVERT_MAX_SUB] = { 0 };
 	int sb_of[CONVERT_MAX_SUB], file_of[CONVERT_MAX_SUB], idx[CONVERT_MAX_SUB];
 	int keep[CONVERT_MAX_SUB], ksb[CONVERT_MAX_SUB], kfile[CONVERT_MAX_SUB];
 	const char *kpaths[CONVERT_MAX_SUB];
+	char e[ERR_LEN];
 	int *perm = NULL, *map = NULL;
-	int r = 0, nf, nsub, nchan, first = -1, nthreads, ndirect = 0, npresent = 0, nk = 0;
-	int bad = -1;
+	int r = 0, nf, nsub, nchan, first, nthreads, ndirect, npresent, nk, nusable;
+	int tmpl_file = -1;
 	vis_set *tmpl = NULL, *v = NULL;
 	double t0, cw, *fsort = NULL;
 	size_t rl;
@@ -486,8 +580,11 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 		p = *pp;
 	else
 		convert_params_default(&p);
-	memset(&info, 0, sizeof info);
-	info.failed_file = -1;
+	/* On the heap: the per-file reasons make it large for a thread's stack. */
+	info = calloc(1, sizeof *info);
+	if (!info)
+		return err_set(err, errlen, -ENOMEM, "convert: out of memory");
+	info->failed_file = -1;
 	nsub = p.nsub_expected;
 	nthreads = p.nthreads > 0 ? p.nthreads : omp_get_max_threads();
 	if (nsub <= 0 || nsub > CONVERT_MAX_SUB) {
@@ -498,15 +595,17 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 		r = err_set(err, errlen, -EINVAL, "convert: no subband files given");
 		goto out;
 	}
+	if (npaths > CONVERT_MAX_SUB) {
+		r = err_set(err, errlen, -EINVAL, "convert: %d files for at most %d subbands", npaths,
+			    CONVERT_MAX_SUB);
+		goto out;
+	}
 	for (int k = 0; k < nsub; k++)
 		file_of[k] = -1;
 	for (int i = 0; i < npaths; i++) {
-		int sb;
-		if (convert_subband_from_name(paths[i], &sb) != 0) {
-			r = err_set(err, errlen, -EINVAL, "%s: name does not end in _sbNN.hdf5", paths[i]);
-			goto out;
-		}
-		if (sb >= nsub) {
+		int sb = in[i].subband;
+		paths[i] = in[i].path;
+		if (sb < 0 || sb >= nsub) {
 			r = err_set(err, errlen, -EINVAL, "%s: subband %d outside 0..%d", paths[i], sb,
 				    nsub - 1);
 			goto out;
@@ -519,53 +618,95 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 		file_of[sb] = i;
 		sb_of[i] = sb;
 	}
-	sum = calloc(npaths, sizeof *sum);
-	rf = calloc(npaths, sizeof *rf);
-	if (!sum || !rf) {
-		r = err_set(err, errlen, -ENOMEM, "convert: out of memory");
-		goto out;
-	}
 
 	t0 = clk_mono_s();
-	/* Every file's header and geometry (cheap next to the data), then the
-	 * majority decides which subbands go in: one odd file must not sink the
-	 * group, and the lowest-numbered one is not more right than the others. */
+	/* Every file's header and geometry (cheap next to the data; the caller
+	 * usually read them already, convert_sub_read), then the majority
+	 * decides which subbands go in: one odd file must not sink the group,
+	 * and the lowest-numbered one is not more right than the others. */
+	nusable = npaths;
 	for (int k = 0; k < nsub; k++) {
 		int i = file_of[k];
 		if (i < 0)
 			continue;
-		idx[npresent++] = i;
-		r = uvh5_read_header_axes(paths[i], &sum[i].h, &axes, err, errlen);
-		if (r == 0 && !sum[i].h.imageable)
-			r = err_set(err, errlen, -EINVAL, "%s: not loadable: %s", paths[i],
-				    sum[i].h.not_imageable);
-		if (r == 0)
-			r = read_sum(paths[i], &axes, &sum[i], err, errlen);
-		uvh5_axes_release(&axes);
-		if (r) {
-			bad = i;
-			goto out;
+		sum[i] = in[i].sub;
+		if (!sum[i]) {
+			r = convert_sub_read(paths[i], &own[i], e, sizeof e);
+			if (r == -ENOMEM) {
+				err_set(err, errlen, r, "%s", e);
+				goto out;
+			}
+			if (r) {
+				r = file_unusable(info, i, r, e, &p, &nusable, excluded, err, errlen);
+				if (r)
+					goto out;
+				continue;
+			}
+			sum[i] = own[i];
+		}
+		if (sum[i]->code) {
+			r = file_unusable(info, i, sum[i]->code, sum[i]->reason, &p, &nusable, excluded,
+					  err, errlen);
+			if (r)
+				goto out;
 		}
 	}
-	r = choose_majority(sum, idx, npresent, sb_of, paths, keep, &info, err, errlen);
+
+	/* From here on a file can still turn out unusable (its Data/ unreadable,
+	 * its metadata or raw layout unreadable).  Left out, the majority and
+	 * the template are decided again from the summaries already in memory
+	 * and the data are read again; no header is read twice. */
+again:
+	npresent = nk = ndirect = 0;
+	first = -1;
+	info->dropped_mask = info->missing_mask = 0;
+	info->nsub_chunked = 0;
+	memset(info->dropped_reason, 0, sizeof info->dropped_reason);
+	for (int i = 0; i < npaths; i++) {
+		keep[i] = 0;
+		if (info->file[i].status == CONVERT_FILE_DROPPED)
+			info->file[i].status = CONVERT_FILE_USED;
+	}
+	for (int k = 0; k < nsub; k++)
+		if (file_of[k] >= 0 && !excluded[file_of[k]])
+			idx[npresent++] = file_of[k];
+	r = choose_majority(sum, idx, npresent, sb_of, paths, keep, info, err, errlen);
 	if (r)
 		goto out;
 	/* The files used, in the caller's order; the template is the
 	 * lowest-numbered of them. */
-	for (int i = 0; i < npaths; i++)
+	for (int i = 0; i < npaths; i++) {
+		if (!excluded[i] && !keep[i]) {
+			info->file[i].status = CONVERT_FILE_DROPPED;
+			snprintf(info->file[i].reason, sizeof info->file[i].reason, "%s",
+				 info->dropped_reason[sb_of[i]]);
+		}
 		if (keep[i]) {
 			kfile[nk] = i;
 			kpaths[nk] = paths[i];
 			ksb[nk] = sb_of[i];
 			nk++;
 		}
+	}
 	for (int k = 0; k < nsub && first < 0; k++)
 		if (file_of[k] >= 0 && keep[file_of[k]])
 			first = file_of[k];
-	r = uvh5_read_meta(paths[first], &tmpl, err, errlen);
-	if (r) {
-		bad = first;
-		goto out;
+	if (first != tmpl_file) {
+		vis_free(tmpl);
+		tmpl = NULL;
+		tmpl_file = -1;
+		r = uvh5_read_meta(paths[first], &tmpl, e, sizeof e);
+		if (r == -ENOMEM) {
+			err_set(err, errlen, r, "%s", e);
+			goto out;
+		}
+		if (r) {
+			r = file_unusable(info, first, r, e, &p, &nusable, excluded, err, errlen);
+			if (r)
+				goto out;
+			goto again;
+		}
+		tmpl_file = first;
 	}
 
 	nf = tmpl->nchan;
@@ -573,32 +714,44 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 	cw = fabs(tmpl->chan_width_hz);
 	if (!(cw > 0) && nf > 1)
 		cw = fabs(tmpl->freq_hz[1] - tmpl->freq_hz[0]);
-	if (p.reuse && p.reuse->ntimes == tmpl->ntimes && p.reuse->nbls == tmpl->nbls &&
+	if (v && !(v->ntimes == tmpl->ntimes && v->nbls == tmpl->nbls && v->nchan == nchan &&
+		   v->npols == tmpl->npols && v->nants == tmpl->nants)) {
+		if (v != p.reuse)
+			vis_free(v);
+		v = NULL;
+	}
+	if (!v && p.reuse && p.reuse->ntimes == tmpl->ntimes && p.reuse->nbls == tmpl->nbls &&
 	    p.reuse->nchan == nchan && p.reuse->npols == tmpl->npols && p.reuse->nants == tmpl->nants)
 		v = p.reuse;
-	else
+	else if (!v)
 		v = vis_new(tmpl->ntimes, tmpl->nbls, nchan, tmpl->npols, tmpl->nants);
 	if (!v) {
 		r = err_set(err, errlen, -ENOMEM, "convert: out of memory for %d x %d x %d x %d visibilities",
 			    tmpl->ntimes, tmpl->nbls, nchan, tmpl->npols);
 		goto out;
 	}
-	copy_meta(v, tmpl, nchan);
+	if (copy_meta(v, tmpl, nchan) < 0) {
+		r = err_set(err, errlen, -ENOMEM, "convert: out of memory");
+		goto out;
+	}
 	if (!v->has_pointing_dec && isfinite(v->phase_dec_rad)) {
 		v->pointing_dec_rad = v->phase_dec_rad;
 		v->has_pointing_dec = 1;
 	}
 	{
 		const char *base = strrchr(paths[first], '/');
-		const char *e;
+		const char *ep;
 		base = base ? base + 1 : paths[first];
-		e = strstr(base, "_sb");
-		snprintf(v->name, sizeof v->name, "%.*s", e ? (int)(e - base) : (int)strlen(base), base);
+		ep = strstr(base, "_sb");
+		snprintf(v->name, sizeof v->name, "%.*s", ep ? (int)(ep - base) : (int)strlen(base), base);
 	}
 
 	/* Frequencies of every subband in file order (subband k, file channel j
 	 * at k·nf + j) from the template: consecutive subbands are contiguous,
 	 * sb00 highest (the used files agree with that: choose_majority). */
+	free(fsort);
+	free(perm);
+	free(map);
 	fsort = malloc(nchan * sizeof *fsort);
 	perm = malloc(nchan * sizeof *perm);
 	map = malloc(nchan * sizeof *map);
@@ -620,44 +773,68 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 
 	/* Read.  When every used file qualifies for the direct path, decode
 	 * straight into the ascending order; otherwise lay subbands out in file
-	 * order (uvh5_read_into for the rest) and sort afterwards. */
-	if (p.direct_read)
-		for (int i = 0; i < nk; i++) {
-			r = uvh5_raw_open(kpaths[i], (size_t)v->ntimes * v->nbls, nf, v->npols, &rf[i],
-					  NULL, 0, err, errlen);
-			if (r) {
-				bad = kfile[i];
+	 * order (uvh5_read_into for the rest) and sort afterwards.  A file's
+	 * raw layout is located once, however many passes there are. */
+	for (int i = 0; i < nk; i++) {
+		int f = kfile[i];
+		if (p.direct_read && !rf_tried[f]) {
+			r = uvh5_raw_open(kpaths[i], (size_t)v->ntimes * v->nbls, nf, v->npols, &rf[f],
+					  NULL, 0, e, sizeof e);
+			if (r == -ENOMEM) {
+				err_set(err, errlen, r, "%s", e);
 				goto out;
 			}
-			ndirect += rf[i] != NULL;
-			info.nsub_chunked += rf[i] && uvh5_raw_kind(rf[i]) != UVH5_RAW_CONTIGUOUS;
+			if (r) {
+				r = file_unusable(info, f, r, e, &p, &nusable, excluded, err, errlen);
+				if (r)
+					goto out;
+				goto again;
+			}
+			rf_tried[f] = 1;
 		}
+		krf[i] = p.direct_read ? rf[f] : NULL;
+		ndirect += krf[i] != NULL;
+		info->nsub_chunked += krf[i] && uvh5_raw_kind(krf[i]) != UVH5_RAW_CONTIGUOUS;
+	}
 	if (ndirect < nk)
 		for (int c = 0; c < nchan; c++)
 			map[c] = c;
 	if (ndirect) {
 		int kbad = -1;
-		r = direct_read(v, ksb, nk, rf, map, nf, nthreads, &kbad, err, errlen);
-		if (r) {
-			bad = kbad >= 0 ? kfile[kbad] : -1;
+		r = direct_read(v, ksb, nk, krf, map, nf, nthreads, &kbad, e, sizeof e);
+		if (r && kbad < 0) {
+			err_set(err, errlen, r, "%s", e);
 			goto out;
+		}
+		if (r) {
+			r = file_unusable(info, kfile[kbad], r, e, &p, &nusable, excluded, err, errlen);
+			if (r)
+				goto out;
+			goto again;
 		}
 	}
 	for (int i = 0; i < nk; i++) {
-		if (rf[i])
+		if (krf[i])
 			continue;
-		r = uvh5_read_into(kpaths[i], v, ksb[i] * nf, err, errlen);
-		if (r) {
-			bad = kfile[i];
+		r = uvh5_read_into(kpaths[i], v, ksb[i] * nf, e, sizeof e);
+		if (r == -ENOMEM) {
+			err_set(err, errlen, r, "%s", e);
 			goto out;
 		}
+		if (r) {
+			r = file_unusable(info, kfile[i], r, e, &p, &nusable, excluded, err, errlen);
+			if (r)
+				goto out;
+			goto again;
+		}
 	}
-	/* Missing subbands (absent or dropped): flagged, zero weight, zero data. */
+	/* Missing subbands (absent, unusable or dropped): flagged, zero weight,
+	 * zero data. */
 	rl = (size_t)v->nchan * v->npols;
 	for (int k = 0; k < nsub; k++) {
 		if (file_of[k] >= 0 && keep[file_of[k]])
 			continue;
-		info.missing_mask |= 1u << k;
+		info->missing_mask |= 1u << k;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
 		for (size_t row = 0; row < (size_t)v->ntimes * v->nbls; row++)
 			for (int j = 0; j < nf; j++) {
@@ -676,19 +853,19 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 			goto out;
 		}
 	}
-	info.read_s = clk_mono_s() - t0;
-	info.nsub_present = nk;
-	info.nsub_direct = ndirect;
-	info.chan_per_sub = nf;
-	r = history_combined(v, nsub, nk, info.missing_mask, info.dropped_mask, paths[first], err,
+	info->read_s = clk_mono_s() - t0;
+	info->nsub_present = nk;
+	info->nsub_direct = ndirect;
+	info->chan_per_sub = nf;
+	r = history_combined(v, nsub, nk, info->missing_mask, info->dropped_mask, paths[first], err,
 			     errlen);
 	if (r)
 		goto out;
 	if (v->phase_type == VIS_PHASE_DRIFT) {
-		r = convert_drift_geometry(v, &info.drift_fit, err, errlen);
+		r = convert_drift_geometry(v, &info->drift_fit, err, errlen);
 		if (r)
 			goto out;
-		info.has_drift_fit = 1;
+		info->has_drift_fit = 1;
 	}
 
 	if (p.rephase) {
@@ -697,28 +874,55 @@ int convert_load_group(const char *const *paths, int npaths, const convert_param
 		r = convert_rephase(v, &eop, nthreads, err, errlen);
 		if (r)
 			goto out;
-		info.rephase_s = clk_mono_s() - t1;
+		info->rephase_s = clk_mono_s() - t1;
 	}
 	*ret = v;
 	v = NULL;
 out:
-	if (r)
-		info.failed_file = bad;
-	if (ret_info)
-		*ret_info = info;
+	if (ret_info && info)
+		*ret_info = *info;
+	free(info);
 	free(perm);
 	free(map);
 	free(fsort);
-	for (int i = 0; sum && i < npaths; i++)
-		sub_sum_release(&sum[i]);
-	free(sum);
-	for (int i = 0; rf && i < npaths; i++)
+	for (int i = 0; i < CONVERT_MAX_SUB; i++) {
+		convert_sub_free(own[i]);
 		uvh5_raw_close(rf[i]);
-	free(rf);
+	}
 	vis_free(tmpl);
 	if (v != p.reuse)
 		vis_free(v);
 	return r;
+}
+
+int convert_load_group(const char *const *paths, int npaths, const convert_params *pp,
+		       vis_set **ret, convert_info *ret_info, char *err, size_t errlen)
+{
+	convert_input in[CONVERT_MAX_SUB];
+	int r;
+
+	if (npaths > CONVERT_MAX_SUB) {
+		if (ret_info) {
+			memset(ret_info, 0, sizeof *ret_info);
+			ret_info->failed_file = -1;
+		}
+		return err_set(err, errlen, -EINVAL, "convert: %d files for at most %d subbands",
+			       npaths, CONVERT_MAX_SUB);
+	}
+	for (int i = 0; i < npaths; i++) {
+		in[i].path = paths[i];
+		in[i].sub = NULL;
+		r = convert_subband_from_name(paths[i], &in[i].subband);
+		if (r) {
+			if (ret_info) {
+				memset(ret_info, 0, sizeof *ret_info);
+				ret_info->failed_file = -1;
+			}
+			return err_set(err, errlen, -EINVAL, "%s: name does not end in _sbNN.hdf5",
+				       paths[i]);
+		}
+	}
+	return convert_load_inputs(in, npaths, pp, ret, ret_info, err, errlen);
 }
 
 int convert_common_centre(const vis_set *v, const astro_eop *eop, double *ret_ra_rad,

@@ -2,8 +2,11 @@
  * core/convert.h — load the subband files of a group into one visibility set,
  * and rephase it to one ICRS phase centre (SPEC §3 Load & convert, issue 4).
  *
- * convert_load_group():
- *  - the subband index of each file comes from its name (`..._sbNN.hdf5`);
+ * convert_load_inputs() (convert_load_group() for a list of file names):
+ *  - the caller says which subband each file is (convert_load_group: from
+ *    its name, `..._sbNN.hdf5`) and may hand over what convert_sub_read()
+ *    read of it earlier (the daemon's load stage does), so no header is
+ *    read twice;
  *  - the present subbands must agree on times (8.6 ms), baselines
  *    (ant1/ant2 row by row), antenna numbers, baseline vectors
  *    pos[a2] − pos[a1] (1 mm: a constant shift of all positions, as a node
@@ -68,6 +71,16 @@
  * nsamples → weight, non-finite samples zeroed and flagged
  * VIS_FLAG_NONFINITE.
  *
+ * A file that cannot be used (its header, axes, metadata or Data/ unreadable,
+ * or not loadable) either fails the call (default) or, with
+ * convert_params.min_usable > 0, is left out like an absent subband while at
+ * least min_usable files remain usable; convert_info.file[i] says, for each
+ * input i, whether it was used, dropped (disagrees with the majority) or
+ * unusable and why: data, not a message to search.  Leaving a file out after
+ * the majority was decided (its Data/ turned out unreadable) decides the
+ * majority and the template again from the summaries in memory and reads the
+ * data again; headers and axes are never read twice.
+ *
  * All functions: 0 or a negative errno with the reason in err.
  */
 #ifndef CONTIMG_CONVERT_H
@@ -77,6 +90,8 @@
 #include <stdint.h>
 
 #include "core/astro.h"
+#include "core/err.h"
+#include "core/uvh5.h"
 #include "core/vis.h"
 
 #define CONVERT_MAX_SUB 32
@@ -92,6 +107,9 @@ typedef struct convert_params {
 	double dut1_s;       /* UT1 − UTC (default 0) */
 	double xp_rad;       /* polar motion (default 0; core/astro.h astro_eop) */
 	double yp_rad;
+	int min_usable;      /* > 0: a file that cannot be used is left out (as missing) while
+			      * at least this many usable files remain; 0 (default): such a
+			      * file fails the call (convert_info.failed_file names it) */
 	vis_set *reuse;      /* optional: a set from an earlier call with the same shape
 			      * (times, baselines, nsub × channels, pols, antennas); it is
 			      * overwritten and returned in *ret instead of allocating a new
@@ -126,6 +144,19 @@ typedef struct convert_drift_fit {
 
 #define CONVERT_REASON_LEN 320
 
+/* What became of one input file (convert_info.file[i]). */
+enum convert_file_status {
+	CONVERT_FILE_USED = 0,     /* combined (on failure: not found at fault) */
+	CONVERT_FILE_DROPPED = 1,  /* disagrees with the majority: counted as missing */
+	CONVERT_FILE_UNUSABLE = 2, /* unreadable or not loadable: counted as missing */
+};
+
+typedef struct convert_file {
+	int status;                /* enum convert_file_status */
+	int code;                  /* UNUSABLE: the negative errno of the failure */
+	char reason[ERR_LEN];      /* DROPPED, UNUSABLE: why, a sentence naming the file */
+} convert_file;
+
 /* What happened while loading (all optional to look at). */
 typedef struct convert_info {
 	int nsub_present;        /* subband files used */
@@ -140,15 +171,55 @@ typedef struct convert_info {
 	double rephase_s;        /* wall seconds rephasing */
 	int has_drift_fit;       /* the input was DRIFT: drift_fit is filled */
 	convert_drift_fit drift_fit;
-	int failed_file;         /* on failure: index into paths of the one file at fault
-				  * (unreadable, not loadable, read error), so the caller may
-				  * retry without it; -1 when the group as a whole fails
-				  * (no majority, bad names, out of memory) */
+	int failed_file;         /* on failure: index into the inputs of the one file at
+				  * fault (unreadable, not loadable, read error) that ended
+				  * the call; -1 when the group as a whole fails (no
+				  * majority, bad names, out of memory) */
+	convert_file file[CONVERT_MAX_SUB]; /* [i] for input i (on failure too) */
 } convert_info;
+
+/* What one subband file says about everything but its data: its header, its
+ * integration times, baselines, antenna numbers, baseline vectors, the w of
+ * its uvw_array and its frequencies (what the subbands of a group must agree
+ * on), or why it cannot be combined. */
+typedef struct convert_sub convert_sub;
+
+/* Read path's header and, when it is imageable, the axes above, from one
+ * opening of the file (uvh5_read_header_axes).  On success *ret is a new
+ * summary (convert_sub_free); a file whose header reads but that cannot be
+ * combined (not imageable, a baseline naming an unknown antenna) gives a
+ * summary too, which says why (convert_sub_error).  Negative errno with the
+ * reason in err when the header cannot be read (*ret untouched). */
+int convert_sub_read(const char *path, convert_sub **ret, char *err, size_t errlen);
+
+/* The header convert_sub_read read (owned by s). */
+const uvh5_header *convert_sub_header(const convert_sub *s);
+
+/* 0 when the file can be combined, else the negative errno, with the
+ * sentence (naming the file) in *ret_reason when non-NULL (owned by s). */
+int convert_sub_error(const convert_sub *s, const char **ret_reason);
+
+void convert_sub_free(convert_sub *s); /* NULL ok */
+
+/* One file of a group, as the caller knows it. */
+typedef struct convert_input {
+	const char *path;        /* the file whose data to read (a staged copy of the file
+				    `sub` was read from is fine) */
+	int subband;             /* 0..nsub_expected-1, distinct among the inputs */
+	const convert_sub *sub;  /* its summary (convert_sub_read), still the caller's;
+				    NULL: read here */
+} convert_input;
 
 /* Subband index NN of a name ending in "_sbNN.hdf5" (directories ignored).
  * -EINVAL when the name does not match. */
 int convert_subband_from_name(const char *path, int *ret_sb);
+
+/* Load the group made of in[0..n-1] (any order, at most CONVERT_MAX_SUB): as
+ * convert_load_group below, with the subbands and summaries the caller gives
+ * (see the top of this file for unusable files and p->min_usable).
+ * ret_info->file[i] is the fate of in[i]. */
+int convert_load_inputs(const convert_input *in, int n, const convert_params *p, vis_set **ret,
+			convert_info *ret_info, char *err, size_t errlen);
 
 /* Load the group made of `paths[0..npaths-1]` (any order; each must name a
  * distinct subband < nsub_expected).  *ret is a new vis_set (caller frees with

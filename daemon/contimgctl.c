@@ -110,6 +110,14 @@ static const ctl_command commands[] = {
 	  "remove a pointing override",
 	  "Delete an override; groups processed with it keep their pointing until\n"
 	  "requeued.  Exit 1 when there is no such override.\n" },
+	{ "config", "check", ctl_config_check, CTL_NEEDS_NOTHING, "[--json]",
+	  "validate the configuration file",
+	  "Validate the configuration file as contimgd does at start-up (every\n"
+	  "section, key and value, and the [earth] eop_file table), without touching\n"
+	  "the state database or a running daemon.  Exit 0 when contimgd would start\n"
+	  "with it, 2 when it would refuse; the problems, one per line,\n"
+	  "FILE:LINE: [section] key: reason, on stderr.\n"
+	  "  --json  {config, ok, errors}\n" },
 	{ "mosaic", "plan", ctl_mosaic_plan, CTL_NEEDS_SETTINGS,
 	  "(--start ISO --end ISO | --around ISO --minutes N) [--near RA DEC [--radius DEG]]"
 	  " [--json]", "tiles of a PB-weighted mosaic",

@@ -5,6 +5,12 @@
  *
  *   contimgd [--config FILE] [--foreground] [--log-format auto|text|json|journal]
  *            [--log-level debug|info|notice|warning|err]
+ *   contimgd --check-config [--config FILE]
+ *
+ * The configuration (daemon/settings.h) is parsed and validated once at
+ * start-up: any unknown section or key, or bad value, stops the start (exit
+ * 2) with "FILE:LINE: [section] key: reason".  --check-config does only that
+ * and exits 0 (valid) or 2.
  *
  * Signals: SIGTERM/SIGINT drain and exit 0, SIGHUP reloads the configuration,
  * SIGUSR1 rescans the ingest directory.
@@ -30,6 +36,7 @@
 #include "core/version.h"
 #include "daemon/earth.h"
 #include "daemon/pipeline.h"
+#include "daemon/settings.h"
 #include "daemon/util.h"
 #include "daemon/watch.h"
 #include "daemon/workers.h"
@@ -40,8 +47,8 @@
 typedef struct daemon_state {
 	uv_loop_t *loop;
 	const char *config_path;
-	cfg *cfg;
-	pipe_settings s;
+	contimg_config *conf;     /* the configuration in force */
+	pipe_settings s;          /* conf->pipe, with what needs a restart kept from the start */
 	sqlite3 *db;              /* the loop thread's connection */
 	watch *watch;
 	workers *workers;
@@ -261,7 +268,7 @@ static void on_eop_timer(uv_timer_t *t)
 /* Every EARTH_CHECK_S, or [debug] eop_check_s (tests). */
 static void eop_timer_start(daemon_state *d)
 {
-	double s = cfg_get_double(d->cfg, "debug", "eop_check_s", EARTH_CHECK_S);
+	double s = d->conf->eop_check_s;
 	uint64_t ms = (uint64_t)(fmax(s, 0.1) * 1000);
 	uv_timer_start(&d->eop, on_eop_timer, ms, ms);
 }
@@ -343,12 +350,25 @@ static void on_term(uv_signal_t *h, int sig)
 	on_worker_event(d);
 }
 
+/* Log a configuration's problems (one per line of err) at level. */
+static void log_lines(int level, const char *what, const char *err)
+{
+	const char *p = err;
+
+	do {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+		log_msg(level, NULL, NULL, -1, "%s%.*s", what, n, p);
+		p = nl ? nl + 1 : NULL;
+	} while (p && *p);
+}
+
 static void on_hup(uv_signal_t *h, int sig)
 {
 	daemon_state *d = h->data;
-	cfg *c = NULL;
+	contimg_config *c = NULL;
 	pipe_settings s;
-	char err[ERR_LEN];
+	char err[4 * ERR_LEN];
 	(void)sig;
 
 	if (d->draining) {
@@ -356,13 +376,14 @@ static void on_hup(uv_signal_t *h, int sig)
 		return;
 	}
 	sd_notify(0, "RELOADING=1");
-	if (cfg_load(d->config_path, &c, err, sizeof err) < 0 ||
-	    pipe_settings_read(c, &s, err, sizeof err) < 0) {
-		log_err("reload failed, keeping the old configuration: %s", err);
-		cfg_free(c);
+	/* A bad file keeps the configuration in force: running and later
+	 * groups see no change, and the operator sees why in the log. */
+	if (contimg_config_load(d->config_path, 0, &c, err, sizeof err) < 0) {
+		log_lines(LOG_WARNING, "reload failed, keeping the old configuration: ", err);
 		sd_notify(0, "READY=1");
 		return;
 	}
+	s = c->pipe;
 	if (strcmp(s.ingest_dir, d->s.ingest_dir) || strcmp(s.state_dir, d->s.state_dir) ||
 	    s.workers != d->s.workers)
 		log_warn("reload: ingest_dir, state_dir and workers take effect at the next restart");
@@ -374,9 +395,9 @@ static void on_hup(uv_signal_t *h, int sig)
 	d->s = s;
 	if (d->workers)
 		workers_set_config(d->workers, c, &s);
-	cfg_free(d->cfg);
-	d->cfg = c;
-	util_apply_log_level(c);
+	contimg_config_free(d->conf);
+	d->conf = c;
+	log_set_level(c->log_level);
 	if (s.rescan_interval_s > 0)
 		uv_timer_start(&d->rescan, on_rescan_timer, (uint64_t)(s.rescan_interval_s * 1000),
 			       (uint64_t)(s.rescan_interval_s * 1000));
@@ -427,8 +448,31 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: contimgd [--config FILE] [--foreground] [--log-format "
 		   "auto|text|json|journal] [--log-level LEVEL]\n"
-		   "  FILE defaults to $CONTIMG_CONFIG, then /etc/contimg/contimg.conf\n"
-		   "       contimgd --help | --version\n");
+		   "       contimgd --check-config [--config FILE]\n"
+		   "       contimgd --help | --version\n"
+		   "  FILE defaults to $CONTIMG_CONFIG, then /etc/contimg/contimg.conf\n");
+}
+
+/* --check-config: what the start-up checks (every section, key and value, and
+ * the [earth] eop_file table), nothing started.  0 valid, 2 not. */
+static int check_config(const char *path)
+{
+	contimg_config *c = NULL;
+	char err[4 * ERR_LEN];
+
+	if (contimg_config_load(path, 0, &c, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	if (earth_table_update(c->pipe.earth.eop_file, 1, err, sizeof err) < 0) {
+		fprintf(stderr, "[earth] eop_file: %s\n", err);
+		contimg_config_free(c);
+		return 2;
+	}
+	earth_table_update("", 0, NULL, 0);
+	contimg_config_free(c);
+	printf("%s: configuration OK\n", path);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -436,7 +480,7 @@ int main(int argc, char **argv)
 	daemon_state d;
 	char err[ERR_LEN];
 	const char *env = getenv("CONTIMG_CONFIG");
-	int foreground = 0, fmt = LOG_FORMAT_AUTO, level = -1, r, n = 0, rc = 1;
+	int foreground = 0, fmt = LOG_FORMAT_AUTO, level = -1, r, n = 0, rc = 1, check = 0;
 
 	memset(&d, 0, sizeof d);
 	d.pid_fd = -1;
@@ -444,6 +488,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
 			d.config_path = argv[++i];
+		} else if (!strcmp(argv[i], "--check-config")) {
+			check = 1;
 		} else if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
 			foreground = 1;
 		} else if (!strcmp(argv[i], "--log-format") && i + 1 < argc) {
@@ -469,21 +515,25 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (check)
+		return check_config(d.config_path);
 	log_init("contimgd", fmt, LOG_INFO);
-	if (cfg_load(d.config_path, &d.cfg, err, sizeof err) < 0 ||
-	    pipe_settings_read(d.cfg, &d.s, err, sizeof err) < 0) {
-		log_err("%s", err);
-		cfg_free(d.cfg);
-		return 2;
+	{
+		char errs[4 * ERR_LEN];
+		if (contimg_config_load(d.config_path, 0, &d.conf, errs, sizeof errs) < 0) {
+			log_lines(LOG_ERR, "", errs);
+			return 2;
+		}
 	}
+	d.s = d.conf->pipe;
 	if (level < 0)
-		level = log_parse_level(cfg_get_str(d.cfg, "log", "level", "info"));
-	log_set_level(level < 0 ? LOG_INFO : level);
+		level = d.conf->log_level;
+	log_set_level(level);
 	/* The IERS table is part of the configuration: one that cannot be read
 	 * stops the start, as a malformed key does. */
 	if (earth_table_update(d.s.earth.eop_file, 1, err, sizeof err) < 0) {
 		log_err("[earth] eop_file: %s", err);
-		cfg_free(d.cfg);
+		contimg_config_free(d.conf);
 		return 2;
 	}
 	{
@@ -548,7 +598,7 @@ int main(int argc, char **argv)
 	}
 	rescan(&d, "start-up");
 	on_tick(&d.tick);
-	if (workers_start(d.loop, d.cfg, &d.s, on_worker_event, &d, &d.workers, err,
+	if (workers_start(d.loop, d.conf, &d.s, on_worker_event, &d, &d.workers, err,
 			  sizeof err) < 0) {
 		log_err("%s", err);
 		goto out_loop;
@@ -581,7 +631,7 @@ out:
 		unlink(d.pid_path);
 		close(d.pid_fd);
 	}
-	cfg_free(d.cfg);
+	contimg_config_free(d.conf);
 	earth_table_update("", 0, NULL, 0);
 	return rc;
 }

@@ -95,6 +95,7 @@ int ctl_mosaic_build(int argc, char **argv, const ctl_env *env);     /* ctl_mosa
 int ctl_pointing_add(int argc, char **argv, const ctl_env *env);     /* ctl_pointing.c */
 int ctl_pointing_list(int argc, char **argv, const ctl_env *env);    /* ctl_pointing.c */
 int ctl_pointing_remove(int argc, char **argv, const ctl_env *env);  /* ctl_pointing.c */
+int ctl_config_check(int argc, char **argv, const ctl_env *env);     /* ctl_config.c */
 
 /* ---- the shared prologue and epilogue (ctl_common.c) ----
  * Each prints its own one-line "contimgctl: ..." diagnostic on stderr and

@@ -25,6 +25,8 @@
 #include "core/log.h"
 #include "daemon/ctl.h"
 #include "daemon/pipeline.h"
+#include "daemon/settings.h"
+#include "daemon/stage_calibrate.h"
 #include "daemon/util.h"
 #include "imaging/image.h"
 #include "state/db.h"
@@ -56,13 +58,19 @@ static json_object *jstr(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
-/* Re-read the settings after per-run overrides were applied to c. */
-static int load_settings_from(const cfg *c, pipe_settings *s)
+/* The configuration after per-run overrides were applied to c: every
+ * section checked, as contimgd does at start-up.  CTL_USAGE with each
+ * problem on its own "contimgctl: " line. */
+static int build_config(const cfg *c, contimg_config **ret)
 {
-	char err[ERR_LEN];
+	char err[4 * ERR_LEN];
+	int r = contimg_config_new(c, ret, err, sizeof err);
 
-	if (pipe_settings_read(c, s, err, sizeof err) < 0) {
-		fprintf(stderr, "contimgctl: %s\n", err);
+	if (r == -ENOMEM)
+		return CTL_FAILED;
+	if (r < 0) {
+		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+			fprintf(stderr, "contimgctl: %s\n", line);
 		return CTL_USAGE;
 	}
 	return CTL_OK;
@@ -957,6 +965,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 {
 	pipe_settings s;
 	cfg *c = NULL;
+	contimg_config *conf = NULL;
 	sqlite3 *db = NULL;
 	path_list l = { 0 };
 	int64_t *gids = NULL, gid;
@@ -1032,10 +1041,11 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 			}
 		}
 	}
-	rc = load_settings_from(c, &s);
+	rc = build_config(c, &conf);
 	if (rc)
 		goto out;
-	util_apply_log_level(c); /* as contimgd (debug shows each CLEAN cycle) */
+	s = conf->pipe;
+	log_set_level(conf->log_level); /* as contimgd (debug shows each CLEAN cycle) */
 	/* The same IERS table as the daemon ([earth] eop_file). */
 	if (earth_table_update(s.earth.eop_file, 1, err, sizeof err) < 0) {
 		fprintf(stderr, "contimgctl: [earth] eop_file: %s\n", err);
@@ -1080,7 +1090,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 		goto out;
 	}
 
-	r = pipe_ctx_init(&ctx, c, db, gid, err, sizeof err);
+	r = pipe_ctx_init_config(&ctx, conf, db, gid, err, sizeof err);
 	if (r < 0) {
 		char e2[ERR_LEN];
 		fprintf(stderr, "contimgctl: %s\n", err);
@@ -1119,6 +1129,7 @@ out:
 	free(gids);
 	list_free(&l);
 	db_close(db);
+	contimg_config_free(conf);
 	cfg_free(c);
 	earth_table_update("", 0, NULL, 0);
 	return rc;

@@ -14,7 +14,9 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "daemon/settings.h"
 #include "imaging/image.h"
+#include "daemon/stage_image.h"
 #include "imaging/pbeam.h"
 #include "state/pointingdb.h"
 #include "state/queue.h"
@@ -154,9 +156,7 @@ int pipe_pointing_check(pipe_ctx *ctx, const pointing_settings *s, const catalog
 
 	if (!s->qa || !im || !v || !ctx->has_pointing)
 		return 0;
-	image_params_default(&ip);
-	if ((r = stage_image_params(ctx->cfg, &ip, err, errlen)) < 0)
-		return r;
+	ip = ctx->conf->image.p; /* the dish the imager's beam uses */
 	size_t cap = n ? n : 1;
 	ps = calloc(cap, sizeof *ps);
 	ra = malloc(cap * sizeof *ra);

@@ -28,7 +28,7 @@
 #include <stddef.h>
 
 #include "core/config.h"
-#include "daemon/pipeline.h"
+#include "daemon/pipe_ctx.h"
 #include "photometry/forced.h"
 #include "photometry/pointcheck.h"
 #include "state/catalog.h"

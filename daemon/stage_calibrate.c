@@ -21,9 +21,11 @@
  *    applied; a group with none stays uncalibrated — that is not a failure.
  *
  * Configuration: section [calibrate] (docs/config.md; the cal_* keys are shared
- * with `contimgctl transits`), the catalog from [catalog] path.
+ * with `contimgctl transits`), the catalog from [catalog] path, parsed once by
+ * stage_calibrate_settings (daemon/settings.h) and read from ctx->conf.
  */
-#include "daemon/pipeline.h"
+#include "daemon/stage_calibrate.h"
+#include "daemon/settings.h"
 
 #include <errno.h>
 #include <math.h>
@@ -34,7 +36,6 @@
 
 #include "calib/apply.h"
 #include "calib/calsel.h"
-#include "calib/flag.h"
 #include "calib/solve.h"
 #include "core/err.h"
 #include "core/gaintab.h"
@@ -66,6 +67,12 @@ void cal_result_free(struct cal_result *r)
 	free(r);
 }
 
+void stage_calibrate_release(pipe_ctx *ctx)
+{
+	cal_result_free(ctx->cal);
+	ctx->cal = NULL;
+}
+
 void cal_result_timing(const struct cal_result *r, double *ret_model_s, double *ret_solve_s,
 		       double *ret_apply_s)
 {
@@ -86,55 +93,32 @@ const char *cal_result_calibrator(const struct cal_result *r)
 	return r && r->calibrator_group ? r->calibrator : NULL;
 }
 
-typedef struct cal_settings {
-	solve_params sp;
-	int do_k;
-	int apply;
-	double min_cal_flux_jy, cal_radius_deg, beam_level, beam_freq_hz;
-	double model_radius_deg, model_min_flux_mjy, default_alpha;
-	double b_valid_h, g_valid_h, k_valid_h;
-	double max_solution_flagged;
-	char catalog_path[4096];
-	char caltables_dir[4096];
-} cal_settings;
-
-/* Station names ("24, 25") → antenna numbers of v, in the given order. */
-static int refant_names(const vis_set *v, const char *list, solve_params *sp, char *err,
-			size_t errlen)
+/* The configured reference stations present in v → its antenna numbers, in
+ * the configured order. */
+static void refant_numbers(const vis_set *v, const cal_settings *s, solve_params *sp)
 {
-	flag_params tmp;
-	int r;
-
-	memset(&tmp, 0, sizeof tmp);
-	if ((r = flag_parse_ants(&tmp, list, err, errlen))) {
-		err_prefix(err, errlen, "[calibrate] refants");
-		return r;
-	}
 	sp->nrefants = 0;
-	for (int k = 0; k < tmp.nbad_ants && sp->nrefants < SOLVE_MAX_REFANTS; k++) {
+	for (int k = 0; k < s->nrefant_stations && sp->nrefants < SOLVE_MAX_REFANTS; k++) {
 		char name[16];
-		snprintf(name, sizeof name, "%d", tmp.bad_ants[k]);
-		for (int a = 0; a < v->nants; a++)
+		snprintf(name, sizeof name, "%d", s->refant_stations[k]);
+		for (int a = 0; a < v->nants && sp->nrefants < SOLVE_MAX_REFANTS; a++)
 			if (strcmp(v->ants[a].name, name) == 0)
 				sp->refants[sp->nrefants++] = v->ants[a].number;
 	}
-	return 0;
 }
 
-static int read_settings(const pipe_ctx *ctx, cal_settings *s, char *err, size_t errlen)
+int stage_calibrate_settings(const cfg *c, const pipe_settings *ps, cal_settings *s,
+			     char *err, size_t errlen)
 {
-	const cfg *c = ctx->cfg;
 	const char *sec = "calibrate", *mode, *str;
-	pipe_settings ps;
-	int r;
+	cfg_range *rg = NULL;
+	double radius_deg = 0;
+	int n = 0, r;
 
 	memset(s, 0, sizeof *s);
 	solve_params_init(&s->sp);
-	s->sp.nthreads = ctx->threads;
+	calsel_params_default(&s->cal);
 	s->apply = 1;
-	s->min_cal_flux_jy = 2.0;
-	s->beam_level = 0.3;
-	s->beam_freq_hz = 1.405e9;
 	s->model_radius_deg = 2.5;
 	s->model_min_flux_mjy = 10.0;
 	s->default_alpha = -0.7;
@@ -155,12 +139,12 @@ static int read_settings(const pipe_ctx *ctx, cal_settings *s, char *err, size_t
 	    (r = cfg_double(c, sec, "refant_min_frac", s->sp.refant_min_frac, &s->sp.refant_min_frac,
 			    err, errlen)) ||
 	    (r = cfg_double(c, sec, "solint_s", s->sp.solint_s, &s->sp.solint_s, err, errlen)) ||
-	    (r = cfg_double(c, sec, "cal_min_flux_jy", s->min_cal_flux_jy, &s->min_cal_flux_jy, err,
+	    (r = cfg_double(c, sec, "cal_min_flux_jy", s->cal.min_flux_jy, &s->cal.min_flux_jy, err,
 			    errlen)) ||
-	    (r = cfg_double(c, sec, "cal_radius_deg", s->cal_radius_deg, &s->cal_radius_deg, err,
+	    (r = cfg_double(c, sec, "cal_radius_deg", radius_deg, &radius_deg, err, errlen)) ||
+	    (r = cfg_double(c, sec, "cal_beam_level", s->cal.beam_level, &s->cal.beam_level, err,
 			    errlen)) ||
-	    (r = cfg_double(c, sec, "cal_beam_level", s->beam_level, &s->beam_level, err, errlen)) ||
-	    (r = cfg_double(c, sec, "cal_beam_freq_hz", s->beam_freq_hz, &s->beam_freq_hz, err,
+	    (r = cfg_double(c, sec, "cal_beam_freq_hz", s->cal.freq_hz, &s->cal.freq_hz, err,
 			    errlen)) ||
 	    (r = cfg_double(c, sec, "model_radius_deg", s->model_radius_deg, &s->model_radius_deg,
 			    err, errlen)) ||
@@ -175,36 +159,46 @@ static int read_settings(const pipe_ctx *ctx, cal_settings *s, char *err, size_t
 	    (r = cfg_double(c, sec, "max_solution_flagged", s->max_solution_flagged,
 			    &s->max_solution_flagged, err, errlen)))
 		return r;
+	s->cal.radius_rad = radius_deg * D2R;
 	mode = cfg_get_str(c, sec, "gain_mode", "phase");
 	if (strcmp(mode, "phase") == 0)
 		s->sp.gain_mode = SOLVE_GAIN_PHASE;
 	else if (strcmp(mode, "ap") == 0)
 		s->sp.gain_mode = SOLVE_GAIN_AP;
 	else
-		return err_set(err, errlen, -EINVAL, "[calibrate] gain_mode = '%s': expected phase or ap",
-			       mode);
-	if (s->b_valid_h < 0 || s->g_valid_h < 0 || s->k_valid_h < 0 || s->beam_level <= 0 ||
-	    s->beam_level >= 1 || !(s->beam_freq_hz > 0) || s->max_solution_flagged < 0 ||
-	    s->max_solution_flagged > 1)
-		return err_set(err, errlen, -EINVAL,
-			       "[calibrate] validity hours must be >= 0, 0 < cal_beam_level < 1, "
-			       "cal_beam_freq_hz > 0, "
-			       "0 <= max_solution_flagged <= 1");
-	if ((r = refant_names(ctx->vis, cfg_get_str(c, sec, "refants", ""), &s->sp, err, errlen)))
+		return cfg_err(c, sec, "gain_mode", err, errlen, "'%s': expected phase or ap", mode);
+	if (s->b_valid_h < 0)
+		return cfg_err(c, sec, "bandpass_valid_hours", err, errlen, "must be >= 0");
+	if (s->g_valid_h < 0)
+		return cfg_err(c, sec, "gain_valid_hours", err, errlen, "must be >= 0");
+	if (s->k_valid_h < 0)
+		return cfg_err(c, sec, "delay_valid_hours", err, errlen, "must be >= 0");
+	if (!(s->cal.beam_level > 0 && s->cal.beam_level < 1))
+		return cfg_err(c, sec, "cal_beam_level", err, errlen, "%g: expected 0 < x < 1",
+			       s->cal.beam_level);
+	if (!(s->cal.freq_hz > 0))
+		return cfg_err(c, sec, "cal_beam_freq_hz", err, errlen, "%g: must be > 0",
+			       s->cal.freq_hz);
+	if (!(s->max_solution_flagged >= 0 && s->max_solution_flagged <= 1))
+		return cfg_err(c, sec, "max_solution_flagged", err, errlen, "%g: expected 0..1",
+			       s->max_solution_flagged);
+	if ((r = cfg_get_ranges(c, sec, "refants", 1, &rg, &n, err, errlen)))
 		return r;
-
-	if ((r = pipe_settings_read(c, &ps, err, errlen)) < 0)
-		return r;
-	str = cfg_get_str(c, "catalog", "path", "");
-	if (*str)
-		snprintf(s->catalog_path, sizeof s->catalog_path, "%s", str);
-	else if (catalog_default_path(ps.state_dir, s->catalog_path, sizeof s->catalog_path))
-		return err_set(err, errlen, -ENAMETOOLONG, "[paths] state_dir: path too long");
+	for (int i = 0; i < n; i++)
+		for (double k = rg[i].lo; k <= rg[i].hi; k++) {
+			if (s->nrefant_stations >= SETTINGS_MAX_STATIONS) {
+				free(rg);
+				return cfg_err(c, sec, "refants", err, errlen, "more than %d entries",
+					       SETTINGS_MAX_STATIONS);
+			}
+			s->refant_stations[s->nrefant_stations++] = (int)k;
+		}
+	free(rg);
 	str = cfg_get_str(c, sec, "caltables_dir", "");
 	if ((*str ? snprintf(s->caltables_dir, sizeof s->caltables_dir, "%s", str)
 		  : snprintf(s->caltables_dir, sizeof s->caltables_dir, "%s/caltables",
-			     ctx->products_dir)) >= (int)sizeof s->caltables_dir)
-		return err_set(err, errlen, -ENAMETOOLONG, "[calibrate] caltables_dir: path too long");
+			     ps->products_dir)) >= (int)sizeof s->caltables_dir)
+		return cfg_err(c, sec, "caltables_dir", err, errlen, "path too long");
 	return 0;
 }
 
@@ -226,8 +220,9 @@ static double pointing_dec_rad(const vis_set *v)
  * calibrator's flux model.  Returns 1 (calibrator group), 0 (not, or no
  * catalog), negative on error.  *ret_cat receives the open catalog when 1.
  */
-static int find_calibrator(const vis_set *v, const cal_settings *s, catalog **ret_cat,
-			   catalog_calmodel *ret_model, char *err, size_t errlen)
+static int find_calibrator(const vis_set *v, const cal_settings *s, const char *catalog_path,
+			   catalog **ret_cat, catalog_calmodel *ret_model, char *err,
+			   size_t errlen)
 {
 	catalog *cat = NULL;
 	catalog_cal *cals = NULL;
@@ -240,16 +235,12 @@ static int find_calibrator(const vis_set *v, const cal_settings *s, catalog **re
 	double fmid = band_centre_hz(v), radius_rad, t0, t1;
 	int r;
 
-	r = catalog_open(s->catalog_path, 1, &cat, err, errlen);
+	r = catalog_open(catalog_path, 1, &cat, err, errlen);
 	if (r == -ENOENT)
 		return 0; /* no catalog yet: nothing can be a calibrator group */
 	if (r)
 		return r;
-	calsel_params_default(&cp);
-	cp.min_flux_jy = s->min_cal_flux_jy;
-	cp.radius_rad = s->cal_radius_deg * D2R;
-	cp.beam_level = s->beam_level;
-	cp.freq_hz = s->beam_freq_hz;
+	cp = s->cal;
 	if (v->nants > 0 && v->ants[0].diam_m > 0)
 		cp.dish_m = v->ants[0].diam_m;
 	radius_rad = cp.radius_rad > 0 ? cp.radius_rad
@@ -259,7 +250,7 @@ static int find_calibrator(const vis_set *v, const cal_settings *s, catalog **re
 	/* J2000 declinations differ from apparent ones by up to ~0.5° (precession
 	 * since 2000): search a little wider, calsel decides on apparent places. */
 	r = catalog_cals_near_dec(cat, pointing_dec_rad(v) / D2R, radius_rad / D2R + 1.0,
-				  0.5 * s->min_cal_flux_jy, &cals, &ncal, err, errlen);
+				  0.5 * s->cal.min_flux_jy, &cals, &ncal, err, errlen);
 	if (r)
 		goto out;
 	if (ncal == 0)
@@ -566,7 +557,7 @@ static void log_outcome(const pipe_ctx *ctx, const cal_settings *s, const struct
 		log_msg(LOG_NOTICE, ctx->group_name, "calibrate", -1,
 			"left uncalibrated: no calibrator of at least %.3g Jy (cal_min_flux_jy) "
 			"transits in the beam, and no valid solutions are registered",
-			s->min_cal_flux_jy);
+			s->cal.min_flux_jy);
 }
 
 int stage_calibrate(pipe_ctx *ctx, char *err, size_t errlen)
@@ -579,15 +570,15 @@ int stage_calibrate(pipe_ctx *ctx, char *err, size_t errlen)
 
 	if (!ctx->vis)
 		return err_set(err, errlen, -EINVAL, "no visibilities to calibrate (convert did not run)");
-	if ((r = read_settings(ctx, &s, err, errlen))) {
-		ctx->permanent = 1;
-		return r;
-	}
+	/* [calibrate] was parsed and validated with the configuration. */
+	s = ctx->conf->calibrate;
+	s.sp.nthreads = ctx->threads;
+	refant_numbers(ctx->vis, &s, &s.sp);
 	res = calloc(1, sizeof *res);
 	if (!res)
 		return err_set(err, errlen, -ENOMEM, "calibrate: out of memory");
 
-	r = find_calibrator(ctx->vis, &s, &cat, &cm, err, errlen);
+	r = find_calibrator(ctx->vis, &s, ctx->conf->catalog_path, &cat, &cm, err, errlen);
 	if (r < 0)
 		goto out;
 	if (r == 1) {

@@ -4,12 +4,14 @@
  * the state database (table flag_stats) and fails the group when too much of
  * it is flagged.
  *
- * Configuration ([flag], docs/config.md): bad_antennas (station names as in
- * antenna_names, e.g. "10, 21-23"), bad_channels (indices in the combined,
+ * Configuration ([flag], docs/config.md), parsed once by stage_flag_settings
+ * (daemon/settings.h) and read from ctx->conf: bad_antennas (station names as
+ * in antenna_names, e.g. "10, 21-23"), bad_channels (indices in the combined,
  * ascending-frequency band), bad_freq_mhz ("1381.0-1381.1, 1400.2"), the
  * SumThreshold/SIR/clip parameters of calib/flag.h, and max_flagged_fraction.
  */
-#include "daemon/pipeline.h"
+#include "daemon/stage_flag.h"
+#include "daemon/settings.h"
 
 #include <errno.h>
 #include <math.h>
@@ -34,45 +36,44 @@ void flag_report_free(struct flag_report *r)
 	free(r);
 }
 
-/* Station names ("10", "21-23") → antenna numbers of v (names not present
- * in the data are ignored: a configured station may be inactive). */
-static int names_to_numbers(const vis_set *v, const char *list, int *out, int *nout, int cap,
-			    const char *key, char *err, size_t errlen)
+void stage_flag_release(pipe_ctx *ctx)
 {
-	flag_params tmp;
-	int r;
-
-	memset(&tmp, 0, sizeof tmp);
-	r = flag_parse_ants(&tmp, list, err, errlen);
-	if (r) {
-		err_prefix(err, errlen, "[%s] %s", "flag", key);
-		return r;
-	}
-	for (int k = 0; k < tmp.nbad_ants; k++) {
-		char name[16];
-		snprintf(name, sizeof name, "%d", tmp.bad_ants[k]);
-		for (int a = 0; a < v->nants; a++) {
-			if (strcmp(v->ants[a].name, name) != 0)
-				continue;
-			if (*nout >= cap)
-				return err_set(err, errlen, -ERANGE, "[flag] %s: too many antennas", key);
-			out[(*nout)++] = v->ants[a].number;
-		}
-	}
-	return 0;
+	flag_report_free(ctx->flags);
+	ctx->flags = NULL;
 }
 
-/* Read [flag] into p (defaults from flag_params_init). */
-static int read_params(const cfg *c, const vis_set *v, int threads, flag_params *p,
-		       double *max_frac, char *err, size_t errlen)
+/* A list key of station names or channels ("10, 21-23") into out[cap]
+ * (ranges expanded). */
+static int int_list(const cfg *c, const char *key, int *out, int *nout, int cap, char *err,
+		    size_t errlen)
+{
+	cfg_range *rg = NULL;
+	int n = 0, r;
+
+	*nout = 0;
+	r = cfg_get_ranges(c, "flag", key, 1, &rg, &n, err, errlen);
+	for (int i = 0; r == 0 && i < n; i++)
+		for (double k = rg[i].lo; k <= rg[i].hi; k++) {
+			if (*nout >= cap) {
+				r = cfg_err(c, "flag", key, err, errlen, "more than %d entries", cap);
+				break;
+			}
+			out[(*nout)++] = (int)k;
+		}
+	free(rg);
+	return r;
+}
+
+int stage_flag_settings(const cfg *c, flag_settings *s, char *err, size_t errlen)
 {
 	const char *sec = "flag";
-	const char *s;
-	int r;
+	flag_params *p = &s->p;
+	cfg_range *rg = NULL;
+	int n = 0, r;
 
+	memset(s, 0, sizeof *s);
 	flag_params_init(p);
-	p->nthreads = threads;
-	*max_frac = 0.8;
+	s->max_flagged_fraction = 0.8;
 	if ((r = cfg_bool(c, sec, "rfi", p->rfi, &p->rfi, err, errlen)) ||
 	    (r = cfg_bool(c, sec, "flag_autos", p->flag_autos, &p->flag_autos, err, errlen)) ||
 	    (r = cfg_double(c, sec, "chi1", p->chi1, &p->chi1, err, errlen)) ||
@@ -96,27 +97,45 @@ static int read_params(const cfg *c, const vis_set *v, int threads, flag_params 
 			    errlen)) ||
 	    (r = cfg_double(c, sec, "dead_cross_frac", p->dead_cross_frac, &p->dead_cross_frac, err,
 			    errlen)) ||
-	    (r = cfg_double(c, sec, "max_flagged_fraction", *max_frac, max_frac, err, errlen)))
+	    (r = cfg_double(c, sec, "max_flagged_fraction", s->max_flagged_fraction,
+			    &s->max_flagged_fraction, err, errlen)))
 		return r;
-	s = cfg_get_str(c, sec, "bad_antennas", "");
-	r = names_to_numbers(v, s, p->bad_ants, &p->nbad_ants, FLAG_MAX_LIST, "bad_antennas", err,
-			     errlen);
+	if ((r = int_list(c, "bad_antennas", s->bad_stations, &s->nbad_stations,
+			  SETTINGS_MAX_STATIONS, err, errlen)) ||
+	    (r = int_list(c, "bad_channels", p->bad_chans, &p->nbad_chans, FLAG_MAX_LIST, err,
+			  errlen)))
+		return r;
+	if ((r = cfg_get_ranges(c, sec, "bad_freq_mhz", 0, &rg, &n, err, errlen)))
+		return r;
+	if (n > FLAG_MAX_LIST)
+		r = cfg_err(c, sec, "bad_freq_mhz", err, errlen, "more than %d ranges", FLAG_MAX_LIST);
+	for (int i = 0; r == 0 && i < n; i++) {
+		p->bad_freq_mhz[i][0] = rg[i].lo;
+		p->bad_freq_mhz[i][1] = rg[i].hi;
+		p->nbad_freq = i + 1;
+	}
+	free(rg);
 	if (r)
 		return r;
-	s = cfg_get_str(c, sec, "bad_channels", "");
-	if ((r = flag_parse_chans(p, s, err, errlen))) {
-		err_prefix(err, errlen, "[flag] bad_channels");
-		return r;
-	}
-	s = cfg_get_str(c, sec, "bad_freq_mhz", "");
-	if ((r = flag_parse_freq_mhz(p, s, err, errlen))) {
-		err_prefix(err, errlen, "[flag] bad_freq_mhz");
-		return r;
-	}
-	if (!(*max_frac > 0) || *max_frac > 1)
-		return err_set(err, errlen, -EINVAL, "[flag] max_flagged_fraction = %g: expected 0 < x <= 1",
-			       *max_frac);
+	if (!(s->max_flagged_fraction > 0) || s->max_flagged_fraction > 1)
+		return cfg_err(c, sec, "max_flagged_fraction", err, errlen, "%g: expected 0 < x <= 1",
+			       s->max_flagged_fraction);
 	return 0;
+}
+
+/* The configured station names present in v → its antenna numbers (a
+ * configured station may be inactive). */
+static void stations_to_numbers(const vis_set *v, const int *names, int n, int *out, int *nout,
+				int cap)
+{
+	*nout = 0;
+	for (int k = 0; k < n; k++) {
+		char name[16];
+		snprintf(name, sizeof name, "%d", names[k]);
+		for (int a = 0; a < v->nants && *nout < cap; a++)
+			if (strcmp(v->ants[a].name, name) == 0)
+				out[(*nout)++] = v->ants[a].number;
+	}
 }
 
 /* Replace the group's flag_stats rows (idempotent across re-runs). */
@@ -166,11 +185,12 @@ int stage_flag(pipe_ctx *ctx, char *err, size_t errlen)
 	rep = calloc(1, sizeof *rep);
 	if (!rep)
 		return err_set(err, errlen, -ENOMEM, "flag: out of memory");
-	r = read_params(ctx->cfg, ctx->vis, ctx->threads, &p, &rep->max_flagged_fraction, err, errlen);
-	if (r) {
-		ctx->permanent = 1; /* a configuration error does not go away by retrying */
-		goto fail;
-	}
+	/* [flag] was parsed and validated with the configuration. */
+	p = ctx->conf->flag.p;
+	p.nthreads = ctx->threads;
+	rep->max_flagged_fraction = ctx->conf->flag.max_flagged_fraction;
+	stations_to_numbers(ctx->vis, ctx->conf->flag.bad_stations, ctx->conf->flag.nbad_stations,
+			    p.bad_ants, &p.nbad_ants, FLAG_MAX_LIST);
 	r = flag_run(ctx->vis, &p, &rep->st, err, errlen);
 	if (r)
 		goto fail;

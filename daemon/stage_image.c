@@ -2,8 +2,8 @@
  * daemon/stage_image.c — the image stage: the pipeline's adapter between the
  * pure imager (imaging/image.h) and the files and database.
  *
- * Reads [image] from the configuration (docs/config.md) into image_params,
- * images ctx->vis, writes the six products
+ * Reads [image] (docs/config.md; parsed once by stage_image_settings,
+ * daemon/settings.h) from ctx->conf, images ctx->vis, writes the six products
  *     products_dir/YYYY-MM-DD/<group>/<group>.{image,residual,psf,model,pb,pbcor}.fits
  * (each atomically: temporary name, rename), registers them as products
  * named image, residual, psf, model, pb, pbcor, and upserts two `images`
@@ -12,7 +12,7 @@
  * integration and calibration state.  The result stays in ctx->image for
  * the photometry stage.
  */
-#include "daemon/pipeline.h"
+#include "daemon/stage_image.h"
 
 #include <errno.h>
 #include <math.h>
@@ -25,6 +25,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "daemon/settings.h"
 #include "daemon/util.h"
 #include "imaging/fitsout.h"
 #include "imaging/grid.h"
@@ -128,6 +129,40 @@ int stage_image_params(const cfg *c, image_params *p, char *err, size_t errlen)
 	return 0;
 }
 
+int stage_image_settings(const cfg *c, const pipe_settings *ps, image_settings *s, char *err,
+			 size_t errlen)
+{
+	const char *w;
+	int r;
+
+	memset(s, 0, sizeof *s);
+	if ((r = stage_image_params(c, &s->p, err, errlen)) < 0)
+		return r;
+	/* No explicit chan_avg: the stage averages adjacent channels up to
+	 * avg_width_mhz of the group's data. */
+	s->chan_avg_set = cfg_lookup(c, "image", "chan_avg") != NULL;
+	r = cfg_double(c, "image", "avg_width_mhz", 1.953125, &s->avg_width_mhz, err, errlen);
+	if (r < 0)
+		return r;
+	if (!(s->avg_width_mhz >= 0))
+		return cfg_err(c, "image", "avg_width_mhz", err, errlen, "%g: must be >= 0",
+			       s->avg_width_mhz);
+	/* FFTW wisdom: [image] fftw_wisdom, by default state_dir/fftw.wisdom;
+	 * "none" or "" turns it off. */
+	w = cfg_get_str(c, "image", "fftw_wisdom", NULL);
+	if (!w) {
+		if (ps->state_dir[0] &&
+		    (size_t)snprintf(s->fftw_wisdom, sizeof s->fftw_wisdom, "%s/fftw.wisdom",
+				     ps->state_dir) >= sizeof s->fftw_wisdom)
+			return cfg_err(c, "paths", "state_dir", err, errlen, "path too long");
+	} else if (strcmp(w, "none") != 0) {
+		if (strlen(w) >= sizeof s->fftw_wisdom)
+			return cfg_err(c, "image", "fftw_wisdom", err, errlen, "path too long");
+		snprintf(s->fftw_wisdom, sizeof s->fftw_wisdom, "%s", w);
+	}
+	return 0;
+}
+
 static int record_image(pipe_ctx *ctx, const image_result *r, const char *path, int pbcor,
 			char *err, size_t errlen)
 {
@@ -159,6 +194,12 @@ static int record_image(pipe_ctx *ctx, const image_result *r, const char *path, 
 	return imagedb_record(ctx->db, &w, err, errlen);
 }
 
+void stage_image_release(pipe_ctx *ctx)
+{
+	image_result_free(ctx->image);
+	ctx->image = NULL;
+}
+
 int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 {
 	image_params p;
@@ -168,46 +209,30 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 
 	if (!ctx->vis)
 		return err_set(err, errlen, -EINVAL, "no visibilities to image (convert did not run)");
-	r = stage_image_params(ctx->cfg, &p, err, errlen);
-	if (r < 0) {
-		ctx->permanent = 1;
-		return r;
-	}
+	/* [image] was parsed and validated with the configuration. */
+	p = ctx->conf->image.p;
 	p.nthreads = ctx->threads;
 	p.pool = ctx->pool;
 	/* The beam's pointing with the Earth orientation convert used. */
 	p.dut1_s = ctx->eop.dut1_s;
 	p.xp_rad = ctx->eop.xp_rad;
 	p.yp_rad = ctx->eop.yp_rad;
-	if (!cfg_lookup(ctx->cfg, "image", "chan_avg")) {
+	if (!ctx->conf->image.chan_avg_set) {
 		/* No explicit chan_avg: average adjacent channels up to
 		 * [image] avg_width_mhz (default 1.953125 MHz, 8 correlator channels).
 		 * That is the width of the reference groups' channels, whose
 		 * smearing the acceptance tests measure (docs/imaging.md); data
 		 * already that coarse is not averaged. */
-		double w_mhz;
-		r = cfg_double(ctx->cfg, "image", "avg_width_mhz", 1.953125, &w_mhz, err, errlen);
-		if (r < 0 || !(w_mhz >= 0)) {
-			ctx->permanent = 1;
-			return r < 0 ? r : err_set(err, errlen, -EINVAL,
-						   "[image] avg_width_mhz must be >= 0");
-		}
+		double w_mhz = ctx->conf->image.avg_width_mhz;
 		if (ctx->vis->chan_width_hz > 0) {
 			int n = (int)floor(w_mhz * 1e6 / ctx->vis->chan_width_hz + 1e-6);
 			p.chan_avg = n > 1 ? n : 1;
 		}
 	}
-	/* FFTW wisdom: [image] fftw_wisdom, by default state_dir/fftw.wisdom;
-	 * "none" or "" turns it off.  A missing or unwritable file only costs
-	 * the planning time, so it is a warning, never a failure. */
-	char wdef[4200] = "";
-	const char *wpath = cfg_get_str(ctx->cfg, "image", "fftw_wisdom", NULL);
-	if (!wpath) {
-		if (ctx->state_dir[0])
-			snprintf(wdef, sizeof wdef, "%s/fftw.wisdom", ctx->state_dir);
-		wpath = wdef;
-	}
-	int wisdom = wpath[0] && strcmp(wpath, "none") != 0, wr;
+	/* FFTW wisdom ([image] fftw_wisdom): a missing or unwritable file only
+	 * costs the planning time, so it is a warning, never a failure. */
+	const char *wpath = ctx->conf->image.fftw_wisdom;
+	int wisdom = wpath[0] != 0, wr;
 	if (wisdom && (wr = grid_wisdom_import(wpath)) < 0 && wr != -ENOENT)
 		log_msg(LOG_WARNING, ctx->group_name, "image", -1, "FFTW wisdom %s not used: %s",
 			wpath, wr == -EILSEQ ? "FFTW rejects it (written by another FFTW build or "
@@ -241,7 +266,7 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		log_msg(LOG_WARNING, ctx->group_name, "image", -1,
 			"cannot save FFTW wisdom to %s: %s", wpath, strerror(-wr));
 	/* products_dir/YYYY-MM-DD/<group>/ (the date is the group name's). */
-	if ((size_t)snprintf(dir, sizeof dir, "%s/%.10s/%s", ctx->products_dir, ctx->group_name,
+	if ((size_t)snprintf(dir, sizeof dir, "%s/%.10s/%s", pipe_str(ctx->products_dir), ctx->group_name,
 			     ctx->group_name) >= sizeof dir) {
 		r = err_set(err, errlen, -ENAMETOOLONG, "products_dir too long");
 		goto out;

@@ -11,8 +11,8 @@
 
 #include "core/err.h"
 #include "core/log.h"
-#include "daemon/pipeline.h"
 #include "daemon/pointing.h"
+#include "daemon/settings.h"
 #include "imaging/image.h"
 #include "photometry/epoch.h"
 #include "photometry/variability.h"
@@ -87,14 +87,6 @@ int phot_settings_read(const cfg *c, phot_settings *s, char *err, size_t errlen)
 			       "rms_box_beams > 0; 1 <= baseline_min_epochs <= baseline_epochs <= %d; "
 			       "ref_max, min_refs >= 1; 0 <= ese_candidate_score <= 1; "
 			       "ese_tmax_days > ese_tmin_days)", NORM_MAX_BASELINE);
-	const char *p = cfg_get_str(c, "catalog", "path", "");
-	if (*p) {
-		snprintf(s->catalog_path, sizeof s->catalog_path, "%s", p);
-	} else {
-		const char *sd = cfg_get_str(c, "paths", "state_dir", "/var/lib/contimg");
-		if (catalog_default_path(sd, s->catalog_path, sizeof s->catalog_path) < 0)
-			return err_set(err, errlen, -EINVAL, "[paths] state_dir: path too long");
-	}
 	return 0;
 }
 
@@ -472,10 +464,16 @@ static int img_sky2pix(void *ctx, double ra, double dec, double *x, double *y)
 	return image_radec_to_pix(ctx, ra, dec, x, y);
 }
 
+void stage_photometry_release(pipe_ctx *ctx)
+{
+	phot_result_free(ctx->phot);
+	ctx->phot = NULL;
+}
+
 int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 {
-	phot_settings s;
-	pointing_settings ps;
+	phot_settings s = ctx->conf->phot; /* parsed and validated with the configuration */
+	const pointing_settings *ps = &ctx->conf->pointing;
 	catalog *cat = NULL;
 	catalog_source *src = NULL;
 	size_t nsrc = 0;
@@ -483,9 +481,6 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 	image_result *im = ctx->image;
 	if (!im || !im->pbcor)
 		return PIPE_SKIPPED;
-	if ((rc = phot_settings_read(ctx->cfg, &s, err, errlen)) ||
-	    (rc = pointing_settings_read(ctx->cfg, &ps, err, errlen)))
-		return rc;
 	s.fp.threads = ctx->threads;
 	rc = catalog_open(s.catalog_path, 1, &cat, err, errlen);
 	if (rc == -ENOENT)
@@ -514,7 +509,7 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 		/* Is the beam where we think it is?  A failure to check (database,
 		 * memory) is logged, not fatal: the photometry is stored. */
 		char e[ERR_LEN] = "";
-		if (pipe_pointing_check(ctx, &ps, src, ctx->phot->forced, nsrc, e, sizeof e) < 0)
+		if (pipe_pointing_check(ctx, ps, src, ctx->phot->forced, nsrc, e, sizeof e) < 0)
 			log_msg(LOG_WARNING, ctx->group_name, "photometry", -1,
 				"pointing check failed: %s", e);
 	}

@@ -18,7 +18,8 @@
  * A re-run of a group replaces its photometry rows but never adds its epoch
  * to the running sums twice (photometry.in_variability).
  *
- * Configuration: section [photometry] (docs/config.md).
+ * Configuration: section [photometry] (docs/config.md), parsed once with the
+ * configuration (daemon/settings.h) and read from ctx->conf.
  */
 #ifndef CONTIMG_STAGE_PHOTOMETRY_H
 #define CONTIMG_STAGE_PHOTOMETRY_H
@@ -29,6 +30,7 @@
 #include <sqlite3.h>
 
 #include "core/config.h"
+#include "daemon/pipe_ctx.h"
 #include "photometry/ese.h"
 #include "photometry/forced.h"
 #include "photometry/normalize.h"
@@ -43,14 +45,16 @@ typedef struct phot_settings {
 	ese_params ep;
 	double ese_window_days;   /* ESE fits use the last this-many days (365) */
 	double min_flux_mjy;      /* catalog sources fainter than this are not measured (0) */
-	char catalog_path[4200];  /* [catalog] path, else state_dir/catalog.sqlite */
+	char catalog_path[4200];  /* [catalog] path, else state_dir/catalog.sqlite (set by
+				     daemon/settings.c, the one reader of [catalog]) */
 } phot_settings;
 
 /* Defaults for everything (catalog_path empty). */
 void phot_settings_default(phot_settings *s);
 
-/* Read [photometry] (and [catalog] path, [paths] state_dir) from c.  -EINVAL
- * with "[photometry] key ..." in err for a malformed or out-of-range value. */
+/* Read [photometry] from c (catalog_path is left empty: daemon/settings.c
+ * fills it).  -EINVAL with "[photometry] key ..." in err for a malformed or
+ * out-of-range value. */
 int phot_settings_read(const cfg *c, phot_settings *s, char *err, size_t errlen);
 
 /* What one epoch produced (pipe_ctx.phot). */
@@ -74,6 +78,13 @@ typedef struct phot_result {
 } phot_result;
 
 void phot_result_free(struct phot_result *r); /* NULL ok */
+
+/* The photometry stage (a pipeline stage, daemon/pipe_ctx.h): forced
+ * photometry of ctx->image, leaves ctx->phot. */
+int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen);
+
+/* Frees ctx->phot (the table's release for this stage). */
+void stage_photometry_release(pipe_ctx *ctx);
 
 /* One epoch, without the pipeline: measure img (pbcor, with its pb) at the
  * catalog positions src[nsrc] (image centre ra0/dec0 for the reference

@@ -16,8 +16,4 @@
  * longer. */
 int util_mkdir_p(const char *path);
 
-/* Set the log level from [log] level of c (default info); a value
- * log_parse_level does not know leaves the level as it is. */
-void util_apply_log_level(const cfg *c);
-
 #endif

@@ -31,7 +31,7 @@ struct workers {
 	void *arg;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	const cfg *cfg;       /* guarded by lock */
+	const contimg_config *conf; /* guarded by lock */
 	pipe_settings s;      /* guarded by lock */
 	int stop;             /* guarded by lock */
 	int kicked;           /* guarded by lock */
@@ -59,7 +59,8 @@ static void progress(void *arg, const char *stage)
 	uv_async_send(&k->pool->async);
 }
 
-static void run_group(struct worker *k, sqlite3 *db, const cfg *c, const pipe_settings *s,
+static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
+		      const pipe_settings *s,
 		      int64_t id, const char *name)
 {
 	workers *w = k->pool;
@@ -77,7 +78,7 @@ static void run_group(struct worker *k, sqlite3 *db, const cfg *c, const pipe_se
 	uv_async_send(&w->async);
 	log_msg(LOG_INFO, name, NULL, -1, "worker %d: processing", k->index);
 
-	r = pipe_ctx_init(&ctx, c, db, id, err, sizeof err);
+	r = pipe_ctx_init_config(&ctx, c, db, id, err, sizeof err);
 	if (r < 0) {
 		char e2[ERR_LEN];
 		log_msg(LOG_ERR, name, NULL, -1, "cannot set up the group: %s", err);
@@ -128,7 +129,7 @@ static void *worker_main(void *arg)
 	/* Without a cache the worker still runs, allocating afresh per group. */
 	k->bufs = pool_new();
 	for (;;) {
-		const cfg *c;
+		const contimg_config *c;
 		pipe_settings s;
 		int64_t id = 0;
 		char name[QUEUE_NAME_LEN];
@@ -139,7 +140,7 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&w->lock);
 			break;
 		}
-		c = cfg_ref(w->cfg);
+		c = contimg_config_ref(w->conf);
 		s = w->s;
 		w->kicked = 0;
 		k->st.progress_mono = clk_mono_s();
@@ -152,10 +153,10 @@ static void *worker_main(void *arg)
 			atomic_fetch_add(&w->busy, 1);
 			run_group(k, db, c, &s, id, name);
 			atomic_fetch_sub(&w->busy, 1);
-			cfg_free(c);
+			contimg_config_free(c);
 			continue;
 		}
-		cfg_free(c);
+		contimg_config_free(c);
 
 		/* Nothing to do: sleep until kicked or the poll interval passes
 		 * (contimgctl requeue/process write the DB without telling us). */
@@ -185,7 +186,7 @@ out:
 	return NULL;
 }
 
-int workers_start(uv_loop_t *loop, const cfg *c, const pipe_settings *s,
+int workers_start(uv_loop_t *loop, const contimg_config *c, const pipe_settings *s,
 		  void (*on_event)(void *arg), void *arg, workers **ret, char *err, size_t errlen)
 {
 	workers *w = calloc(1, sizeof *w);
@@ -202,14 +203,14 @@ int workers_start(uv_loop_t *loop, const cfg *c, const pipe_settings *s,
 	pthread_cond_init(&w->cond, NULL);
 	w->on_event = on_event;
 	w->arg = arg;
-	w->cfg = cfg_ref(c);
+	w->conf = contimg_config_ref(c);
 	w->s = *s;
 	w->n = s->workers;
 	atomic_init(&w->alive, 0);
 	atomic_init(&w->busy, 0);
 	r = uv_async_init(loop, &w->async, on_async);
 	if (r < 0) {
-		cfg_free(w->cfg);
+		contimg_config_free(w->conf);
 		free(w->w);
 		free(w);
 		return err_set(err, errlen, -EIO, "uv_async_init: %s", uv_strerror(r));
@@ -240,12 +241,12 @@ void workers_kick(workers *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-void workers_set_config(workers *w, const cfg *c, const pipe_settings *s)
+void workers_set_config(workers *w, const contimg_config *c, const pipe_settings *s)
 {
-	const cfg *old;
+	const contimg_config *old;
 	pthread_mutex_lock(&w->lock);
-	old = w->cfg;
-	w->cfg = cfg_ref(c);
+	old = w->conf;
+	w->conf = contimg_config_ref(c);
 	/* The database path and the thread count are fixed for this run. */
 	char path[sizeof w->s.db_path];
 	int n = w->s.workers;
@@ -254,7 +255,7 @@ void workers_set_config(workers *w, const cfg *c, const pipe_settings *s)
 	memcpy(w->s.db_path, path, sizeof path);
 	w->s.workers = n;
 	pthread_mutex_unlock(&w->lock);
-	cfg_free(old);
+	contimg_config_free(old);
 }
 
 void workers_stop(workers *w)
@@ -306,7 +307,7 @@ void workers_free(workers *w)
 	for (int i = 0; i < w->n; i++)
 		if (w->w[i].started)
 			pthread_join(w->w[i].thread, NULL);
-	cfg_free(w->cfg);
-	w->cfg = NULL;
+	contimg_config_free(w->conf);
+	w->conf = NULL;
 	uv_close((uv_handle_t *)&w->async, on_closed);
 }

@@ -16,8 +16,8 @@
 
 #include <uv.h>
 
-#include "core/config.h"
 #include "daemon/pipeline.h"
+#include "daemon/settings.h"
 
 typedef struct workers workers;
 
@@ -29,17 +29,18 @@ typedef struct worker_status {
 	double progress_mono;      /* last sign of life (stage boundary, pipe_progress, idle poll) */
 } worker_status;
 
-/* Start s->workers threads.  c is referenced (cfg_ref) for the runs; on_event
+/* Start s->workers threads.  c is referenced (contimg_config_ref) for the runs
+ * (s: its pipe settings with what needs a restart kept); on_event
  * is called on the loop thread after any worker reports (claim, stage,
  * finish, exit).  Fails with a negative errno (thread or DB open failure). */
-int workers_start(uv_loop_t *loop, const cfg *c, const pipe_settings *s,
+int workers_start(uv_loop_t *loop, const contimg_config *c, const pipe_settings *s,
 		  void (*on_event)(void *arg), void *arg, workers **ret, char *err, size_t errlen);
 
 /* Wake idle workers to look for pending groups now. */
 void workers_kick(workers *w);
 
 /* New configuration for groups claimed from now on (SIGHUP). */
-void workers_set_config(workers *w, const cfg *c, const pipe_settings *s);
+void workers_set_config(workers *w, const contimg_config *c, const pipe_settings *s);
 
 /* Stop claiming; idle workers exit, busy ones exit after their group. */
 void workers_stop(workers *w);

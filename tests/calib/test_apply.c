@@ -20,6 +20,9 @@
 #include "core/uvh5.h"
 #include "core/vis.h"
 #include "daemon/pipeline.h"
+#include "daemon/settings.h"
+#include "daemon/stage_calibrate.h"
+#include "daemon/stage_flag.h"
 #include "state/calreg.h"
 #include "state/catalog.h"
 #include "state/db.h"
@@ -327,6 +330,8 @@ static void test_stages_reference(void)
 	double complex ratio;
 	int64_t nflagrows = 0;
 
+	contimg_config *conf = NULL;
+
 	memset(&ctx, 0, sizeof ctx);
 	snprintf(dir, sizeof dir, "%s/stages", test_tmpdir());
 	mkdir(dir, 0755);
@@ -349,9 +354,16 @@ static void test_stages_reference(void)
 
 	/* 1. The field group with an empty registry: uncalibrated, not failed. */
 	ctx.cfg = c;
+	CHECK_OK(contimg_config_new(c, &conf, err, sizeof err), err); /* what the stages read */
+	if (!conf)
+		goto out;
+	ctx.conf = conf;
 	ctx.db = db;
 	ctx.threads = 2;
-	snprintf(ctx.products_dir, sizeof ctx.products_dir, "%s/products", dir);
+	/* The directories the runner's pipe_ctx_init would set from [paths]. */
+	snprintf(path, sizeof path, "%s/products", dir);
+	ctx.products_dir = strdup(path);
+	ctx.state_dir = strdup(dir);
 	snprintf(ctx.group_name, sizeof ctx.group_name, "2026-03-01T06:50:09");
 	ctx.group_id = add_group_row(db, ctx.group_name);
 	if (load_group("reference/field-0834-plus1h", &field, truth_field))
@@ -450,8 +462,11 @@ out:
 	vis_free(ctx.vis);
 	flag_report_free(ctx.flags);
 	cal_result_free(ctx.cal);
+	free(ctx.products_dir);
+	free(ctx.state_dir);
 	free(rows);
 	catalog_close(cat);
+	contimg_config_free(conf);
 	cfg_free(c);
 	db_close(db);
 }

@@ -1,4 +1,5 @@
-/* tests/core/test_config.c — INI store: values, defaults, env overrides, lists. */
+/* tests/core/test_config.c — INI store: values, defaults, env overrides, lists,
+ * line numbers in errors, unknown keys and sections. */
 #include "tests/test.h"
 
 #include <errno.h>
@@ -120,11 +121,145 @@ static void test_files_and_refs(void)
 	cfg_free(NULL);
 }
 
+/* Every key and section header keeps its line; errors carry it. */
+static void test_lines(void)
+{
+	char path[1024], err[ERR_LEN] = "", *e = err, at[512];
+	cfg *c = NULL;
+	FILE *f;
+	int x = -1;
+
+	CHECK_OK(cfg_load_string(ini, &c, err, sizeof err), e);
+	if (!c)
+		return;
+	/* ini: line 1 comment, 2 [paths], 3 ingest_dir, 4 [ingest], 5 subbands,
+	 * 7 bad_int, 13 [Pipeline], 14 threads. */
+	CHECK(cfg_line(c, "paths", "ingest_dir") == 3, "%d", cfg_line(c, "paths", "ingest_dir"));
+	CHECK(cfg_line(c, "ingest", "bad_int") == 7, "%d", cfg_line(c, "ingest", "bad_int"));
+	CHECK(cfg_line(c, "pipeline", "threads") == 14, "%d", cfg_line(c, "pipeline", "threads"));
+	CHECK(cfg_line(c, "ingest", NULL) == 4, "section header line");
+	CHECK(cfg_line(c, "ingest", "absent") == 0, "absent key: line 0");
+	CHECK(cfg_int(c, "ingest", "bad_int", 5, &x, err, sizeof err) == -EINVAL, "%s", "");
+	CHECK(!strncmp(err, "config:7: [ingest] bad_int = '12x': expected an integer", 55),
+	      "'%s'", err);
+	printf("# strict getter: %s\n", err);
+	CHECK(cfg_err(c, "ingest", "subbands", err, sizeof err, "%d: too many", 16) == -EINVAL,
+	      "%s", "");
+	CHECK(!strcmp(err, "config:5: [ingest] subbands: 16: too many"), "'%s'", err);
+	/* cfg_set values have no line; environment overrides name the variable. */
+	CHECK_OK(cfg_set(c, "ingest", "extra", "1"), NULL);
+	cfg_where(c, "ingest", "extra", at, sizeof at);
+	CHECK(!strcmp(at, ""), "'%s'", at);
+	setenv("CONTIMG_INGEST_SUBBANDS", "8x", 1);
+	CHECK(cfg_int(c, "ingest", "subbands", 16, &x, err, sizeof err) == -EINVAL, "%s", "");
+	CHECK(!strncmp(err, "$CONTIMG_INGEST_SUBBANDS: [ingest] subbands = '8x'", 50), "'%s'", err);
+	unsetenv("CONTIMG_INGEST_SUBBANDS");
+	cfg_free(c);
+
+	/* A file: a repeated key lives on its last line. */
+	snprintf(path, sizeof path, "%s/lines.conf", test_tmpdir());
+	f = fopen(path, "w");
+	fprintf(f, "[a]\nk = 1\n; comment\n\n[b]\nk = 2\nk = 3\n");
+	fclose(f);
+	CHECK_OK(cfg_load(path, &c, err, sizeof err), e);
+	if (!c)
+		return;
+	CHECK(cfg_line(c, "b", NULL) == 5 && cfg_line(c, "b", "k") == 7, "b at %d, k at %d",
+	      cfg_line(c, "b", NULL), cfg_line(c, "b", "k"));
+	cfg_where(c, "b", "k", at, sizeof at);
+	CHECK(!strncmp(at, path, strlen(path)) && !strcmp(at + strlen(path), ":7: "), "'%s'", at);
+	cfg_free(c);
+}
+
+/* Unknown sections and keys are refused with their line and the nearest known name. */
+static void test_check_known(void)
+{
+	static const char *const a_keys[] = { "min_subbands", "subbands", NULL };
+	static const char *const p_keys[] = { "threads", "box_beams", NULL };
+	static const cfg_known known[] = { { "ingest", a_keys }, { "pipeline", p_keys } };
+	char err[ERR_LEN] = "", *e = err;
+	cfg *c = NULL;
+
+	CHECK_OK(cfg_load_string("[ingest]\nsubbands = 16\nmin_subband = 3\nthreads = 2\n"
+				 "[pipelin]\nthreads = 1\n[Pipeline]\nTHREADS = 4\nzzz = 1\n",
+				 &c, err, sizeof err), e);
+	if (!c)
+		return;
+	CHECK(cfg_check_known(c, known, 2, err, sizeof err) == -EINVAL, "%s", "");
+	for (const char *l = err; *l;) {
+		int n = (int)strcspn(l, "\n");
+		printf("# %.*s\n", n, l);
+		l += n + (l[n] == '\n');
+	}
+	CHECK(strstr(err, "config:5: [pipelin]: unknown section (did you mean [pipeline]?)"),
+	      "'%s'", err);
+	CHECK(strstr(err, "config:3: [ingest] min_subband: unknown key (did you mean "
+			  "'min_subbands'?)"), "'%s'", err);
+	CHECK(strstr(err, "config:4: [ingest] threads: unknown key (it belongs in [pipeline])"),
+	      "'%s'", err);
+	{
+		const char *z = strstr(err, "config:9: [Pipeline] zzz: unknown key");
+		CHECK(z && (z[37] == 0 || z[37] == '\n'),
+		      "no suggestion for a name far from every key: '%s'", err);
+	}
+	CHECK(!strstr(err, "THREADS") && !strstr(err, ":6:"),
+	      "known keys (any case) and keys of a reported section are not listed: '%s'", err);
+	cfg_free(c);
+	/* Overrides set in code are checked too (no line to give). */
+	c = cfg_new_empty();
+	CHECK_OK(cfg_set(c, "ingest", "subbands", "4"), NULL);
+	CHECK_OK(cfg_check_known(c, known, 2, err, sizeof err), e);
+	CHECK_OK(cfg_set(c, "ingest", "subband", "4"), NULL);
+	CHECK(cfg_check_known(c, known, 2, err, sizeof err) == -EINVAL &&
+	      !strcmp(err, "[ingest] subband: unknown key (did you mean 'subbands'?)"), "'%s'", err);
+	cfg_free(c);
+}
+
+/* Number lists with ranges: the syntax of [flag] bad_antennas, bad_channels,
+ * bad_freq_mhz and [calibrate] refants. */
+static void test_ranges(void)
+{
+	char err[ERR_LEN] = "", *e = err;
+	cfg_range *rg = NULL;
+	cfg *c = NULL;
+	int n = -1;
+
+	CHECK_OK(cfg_load_string("[f]\nants = 4, 10-11\nchans = 0,95\n"
+				 "freq = 1402.33, 1410.0 - 1410.5\nbad = 4,x\n"
+				 "down = 1500-1400\nneg = -3\nfrac = 1.5\nempty = 1,,2\n",
+				 &c, err, sizeof err), e);
+	if (!c)
+		return;
+	CHECK_OK(cfg_get_ranges(c, "f", "ants", 1, &rg, &n, err, sizeof err), e);
+	CHECK(n == 2 && rg && rg[0].lo == 4 && rg[0].hi == 4 && rg[1].lo == 10 && rg[1].hi == 11,
+	      "n %d", n);
+	free(rg);
+	CHECK_OK(cfg_get_ranges(c, "f", "freq", 0, &rg, &n, err, sizeof err), e);
+	CHECK(n == 2 && rg && rg[0].lo == 1402.33 && rg[0].hi == 1402.33 && rg[1].lo == 1410.0 &&
+	      rg[1].hi == 1410.5, "n %d", n);
+	free(rg);
+	CHECK_OK(cfg_get_ranges(c, "f", "absent", 1, &rg, &n, err, sizeof err), e);
+	CHECK(n == 0 && rg == NULL, "%s", "");
+	CHECK(cfg_get_ranges(c, "f", "bad", 1, &rg, &n, err, sizeof err) == -EINVAL &&
+	      strstr(err, "config:5: [f] bad = '4,x'"), "'%s'", err);
+	CHECK(cfg_get_ranges(c, "f", "down", 0, &rg, &n, err, sizeof err) == -EINVAL, "hi < lo");
+	CHECK(cfg_get_ranges(c, "f", "neg", 1, &rg, &n, err, sizeof err) == -EINVAL, "negative");
+	CHECK(cfg_get_ranges(c, "f", "frac", 1, &rg, &n, err, sizeof err) == -EINVAL,
+	      "fraction where integers are wanted");
+	CHECK_OK(cfg_get_ranges(c, "f", "frac", 0, &rg, &n, err, sizeof err), e);
+	free(rg);
+	CHECK(cfg_get_ranges(c, "f", "empty", 1, &rg, &n, err, sizeof err) == -EINVAL, "1,,2");
+	cfg_free(c);
+}
+
 int main(void)
 {
 	RUN(test_values_and_defaults);
 	RUN(test_env_override);
 	RUN(test_lists);
 	RUN(test_files_and_refs);
+	RUN(test_lines);
+	RUN(test_check_known);
+	RUN(test_ranges);
 	return TEST_DONE();
 }

@@ -982,6 +982,135 @@ static void test_truncated_file(void)
 	}
 }
 
+static int copy_to(const char *src, const char *dst)
+{
+	FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+	char buf[1 << 16];
+	size_t n;
+	int r = in && out ? 0 : -1;
+
+	while (r == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			r = -1;
+	if (in)
+		fclose(in);
+	if (out && fclose(out) != 0)
+		r = -1;
+	return r;
+}
+
+/* convert_load_inputs, as the daemon calls it: the subbands come from the
+ * caller (files named without _sbNN), the summaries convert_sub_read gave
+ * are used as they are (the data are read from copies), and with min_usable
+ * a file whose data turn out unreadable is left out within the same call,
+ * its fate in info.file[] as data. */
+static void test_inputs(void)
+{
+	char paths[NSUB][1024], copy[NSUB][1100], err[ERR_LEN] = "";
+	const char *dir = subdir("inputs");
+	int n = write_group(dir, 0xF, -1, NULL, paths), victim = -1;
+	convert_params p;
+	convert_info info;
+	convert_input in[NSUB];
+	convert_sub *sub[NSUB] = { NULL };
+	vis_set *ref = NULL, *v = NULL;
+
+	convert_params_default(&p);
+	p.nsub_expected = NSUB;
+	p.rephase = 0;
+	CHECK_OK(convert_load_group(ptrs(paths, n), n, &p, &ref, NULL, err, sizeof err), err);
+	if (!ref)
+		return;
+	for (int i = 0; i < n; i++) {
+		const char *reason = NULL;
+		int sb = -1;
+		CHECK_OK(convert_subband_from_name(paths[i], &sb), NULL);
+		CHECK_OK(convert_sub_read(paths[i], &sub[i], err, sizeof err), err);
+		CHECK(sub[i] && convert_sub_error(sub[i], &reason) == 0 && !reason[0] &&
+		      convert_sub_header(sub[i])->nfreqs == ref->nchan / NSUB, "%s", paths[i]);
+		/* In reverse order, under names that do not say the subband. */
+		snprintf(copy[i], sizeof copy[i], "%s/file%d.hdf5", dir, n - 1 - i);
+		CHECK(copy_to(paths[i], copy[i]) == 0, "copy %s", copy[i]);
+		in[i].path = copy[i];
+		in[i].subband = sb;
+		in[i].sub = sub[i];
+		if (sb == 1)
+			victim = i;
+	}
+	CHECK(convert_load_group((const char *[]){ copy[0] }, 1, &p, &v, NULL, err, sizeof err) < 0 &&
+	      strstr(err, "_sbNN"), "%s", "the names say nothing");
+	CHECK_OK(convert_load_inputs(in, n, &p, &v, &info, err, sizeof err), err);
+	if (v) {
+		int used = 0;
+		for (int i = 0; i < n; i++)
+			used += info.file[i].status == CONVERT_FILE_USED;
+		CHECK(used == n && info.missing_mask == 0, "used %d", used);
+		CHECK(vis_nsamples(v) == vis_nsamples(ref) &&
+		      !memcmp(v->vis, ref->vis, vis_nsamples(v) * sizeof *v->vis) &&
+		      !memcmp(v->flags, ref->flags, vis_nsamples(v)) &&
+		      !memcmp(v->freq_hz, ref->freq_hz, v->nchan * sizeof *v->freq_hz),
+		      "%s", "the same set as from the named files");
+	}
+	vis_free(v);
+	v = NULL;
+
+	/* sb01's copy loses its data after its summary was read. */
+	CHECK(victim >= 0 && truncate(copy[victim], 20000) == 0, "%s", "truncate");
+	for (int d = 0; d < 2; d++) {
+		size_t miss = 0, diff = 0;
+		p.direct_read = d;
+		p.min_usable = NSUB - 1;
+		CHECK_OK(convert_load_inputs(in, n, &p, &v, &info, err, sizeof err), err);
+		CHECK(v && info.file[victim].status == CONVERT_FILE_UNUSABLE &&
+		      info.file[victim].code < 0 && strstr(info.file[victim].reason, copy[victim]) &&
+		      info.missing_mask == 1u << 1 && info.nsub_present == NSUB - 1,
+		      "%s path: status %d missing %x reason '%s'", d ? "direct" : "HDF5",
+		      info.file[victim].status, info.missing_mask, info.file[victim].reason);
+		for (size_t k = 0; v && k < vis_nsamples(v); k++) {
+			if (v->flags[k] & VIS_FLAG_MISSING)
+				miss++;
+			else
+				diff += v->vis[k] != ref->vis[k] || v->flags[k] != ref->flags[k];
+		}
+		printf("# %s path, sb01 unreadable after its summary: left out in one call (%zu of %zu "
+		       "samples missing, %zu others differ from the whole group's): %s\n",
+		       d ? "direct" : "HDF5", miss, v ? vis_nsamples(v) : 0, diff,
+		       info.file[victim].reason);
+		CHECK(v && miss == vis_nsamples(v) / NSUB && diff == 0, "missing %zu, differ %zu", miss,
+		      diff);
+		vis_free(v);
+		v = NULL;
+		/* With no file to spare it fails, naming the file. */
+		p.min_usable = NSUB;
+		CHECK(convert_load_inputs(in, n, &p, &v, &info, err, sizeof err) < 0 && !v &&
+		      info.failed_file == victim && info.file[victim].status == CONVERT_FILE_UNUSABLE &&
+		      strstr(err, copy[victim]), "failed_file %d: %s", info.failed_file, err);
+	}
+	/* The template (the lowest-numbered file, sb00) unreadable: the next
+	 * one's metadata are used, the rest of the set is the same. */
+	for (int i = 0; i < n; i++)
+		if (in[i].subband == 0) {
+			CHECK(copy_to(paths[victim], copy[victim]) == 0 && truncate(copy[i], 20000) == 0,
+			      "%s", "restore sb01, truncate sb00");
+			victim = i;
+		}
+	p.direct_read = 1;
+	p.min_usable = NSUB - 1;
+	CHECK_OK(convert_load_inputs(in, n, &p, &v, &info, err, sizeof err), err);
+	CHECK(v && info.missing_mask == 1u && info.file[victim].status == CONVERT_FILE_UNUSABLE &&
+	      v->ntimes == ref->ntimes && v->time_jd[0] == ref->time_jd[0] && v->history &&
+	      strstr(v->history, "combined 3 of 4"), "template unreadable: missing %x", info.missing_mask);
+	for (size_t k = 0; v && k < vis_nsamples(v); k++)
+		if (!(v->flags[k] & VIS_FLAG_MISSING) && v->vis[k] != ref->vis[k]) {
+			CHECK(0, "sample %zu differs", k);
+			break;
+		}
+	vis_free(v);
+	for (int i = 0; i < n; i++)
+		convert_sub_free(sub[i]);
+	vis_free(ref);
+}
+
 /* Real files have rows with ant_1 > ant_2 (the correlator's input order).
  * The same group simulated in ascending and in correlator order, combined and
  * rephased: every row of the correlator-order set must be its ascending
@@ -1059,6 +1188,7 @@ int main(void)
 	RUN(test_direct_equals_hdf5);
 	RUN(test_chunked_equals_contiguous);
 	RUN(test_truncated_file);
+	RUN(test_inputs);
 	RUN(test_subband_from_name);
 	RUN(test_combine_order);
 	RUN(test_missing_subband);

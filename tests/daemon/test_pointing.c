@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "daemon/pipeline.h"
 #include "daemon/pointing.h"
+#include "daemon/settings.h"
 #include "imaging/image.h"
 #include "imaging/pbeam.h"
 #include "state/db.h"
@@ -99,8 +100,15 @@ static sqlite3 *fresh_db(const char *name, int64_t *ret_gid)
 
 static void ctx_setup(pipe_ctx *ctx, sqlite3 *db, int64_t gid, vis_set *v)
 {
+	char err[ERR_LEN];
+	contimg_config *conf = NULL;
+
 	memset(ctx, 0, sizeof *ctx);
 	ctx->cfg = cfg_new_empty();
+	/* The stages read their settings from the built configuration (the
+	 * defaults here); pipe_ctx_release drops it. */
+	CHECK_OK(contimg_config_new(ctx->cfg, &conf, err, sizeof err), err);
+	ctx->conf = conf;
 	ctx->db = db;
 	ctx->group_id = gid;
 	ctx->threads = 2;

@@ -61,7 +61,7 @@
 #define D2R (M_PI / 180.0)
 #define R2AS 206264.80624709636
 
-/* The calibrate stage's defaults (daemon/stage_calibrate.c read_settings). */
+/* The calibrate stage's defaults (daemon/stage_calibrate.c stage_calibrate_settings). */
 #define STAGE_MIN_CAL_FLUX_JY 2.0
 #define STAGE_MODEL_RADIUS_DEG 2.5
 #define STAGE_MODEL_MIN_FLUX_MJY 10.0

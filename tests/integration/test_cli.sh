@@ -9,7 +9,7 @@
 
 CTL=$BIN/contimgctl
 # The commands of docs/cli.md: the contract this test holds the table to.
-COMMANDS="status groups show requeue retry-failed ingest process inspect
+COMMANDS="status groups show requeue retry-failed ingest process inspect config:check
 catalog:import catalog:list transits caltables variability lightcurve candidates
 candidate pointing:add pointing:list pointing:remove mosaic:plan mosaic:build"
 
