@@ -68,14 +68,15 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-# The version that exported files name in their history.  $(B)/version changes
-# only when `git describe` does, so uvh5_write.o is rebuilt exactly then.
+# The version the programs print (--version) and exported files name in their
+# history (core/version.h).  $(B)/version changes only when `git describe`
+# does, so core/version.o is rebuilt exactly then.
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 $(B)/version: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
-$(B)/core/uvh5_write.o: $(B)/version
-$(B)/core/uvh5_write.o: CFLAGS += -DCONTIMG_VERSION='"$(VERSION)"'
+$(B)/core/version.o: $(B)/version
+$(B)/core/version.o: CFLAGS += -DCONTIMG_VERSION='"$(VERSION)"'
 FORCE:
 
 $(LIB): $(LIB_OBJ)

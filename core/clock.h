@@ -1,11 +1,11 @@
 /*
- * core/clock.h — the one monotonic clock of the library floors.
+ * core/clock.h — the clocks of every floor: one monotonic, one wall.
  *
- * Stages time themselves (convert, gridding, CLEAN, the simulator) with
- * clk_mono_s(): seconds on CLOCK_MONOTONIC, immune to steps of the wall
- * clock, origin arbitrary, so only differences mean anything.  Timestamps
- * stored in the database or shown to operators come from the wall clock,
- * which is the daemon's business (daemon/util.h, util_wall_s).
+ * Durations and timeouts (stages timing themselves, the daemon's progress
+ * watch) use clk_mono_s(): seconds on CLOCK_MONOTONIC, immune to steps of
+ * the wall clock, origin arbitrary, so only differences mean anything.
+ * Timestamps stored in the database or shown to operators use clk_wall_s():
+ * seconds since the Unix epoch on CLOCK_REALTIME.
  *
  * The prefix is clk_ because POSIX reserves clock_ for <time.h>.
  */
@@ -20,6 +20,15 @@ static inline double clk_mono_s(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* Seconds since the Unix epoch on CLOCK_REALTIME (for timestamps). */
+static inline double clk_wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 

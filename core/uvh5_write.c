@@ -16,13 +16,7 @@
 #include "core/err.h"
 #include "core/h5.h"
 #include "core/uvh5_internal.h"
-
-/* The version named in the history of every file we write.  The Makefile sets
- * it from `git describe --always --dirty` (for this file only); a build
- * outside the repository gets "unknown". */
-#ifndef CONTIMG_VERSION
-#define CONTIMG_VERSION "unknown"
-#endif
+#include "core/version.h"
 
 typedef struct wctx {
 	const char *path;
@@ -261,7 +255,7 @@ out:
 
 const char *uvh5_writer_version(void)
 {
-	return CONTIMG_VERSION;
+	return contimg_version();
 }
 
 int uvh5_write(const char *path, const vis_set *v, int layout, char *err, size_t errlen)

@@ -20,6 +20,7 @@
 #include "daemon/sim.h"
 #include "core/sky.h"
 #include "core/uvh5.h"
+#include "core/version.h"
 
 static const char usage[] =
 "usage: contimg-sim [options]\n"
@@ -91,7 +92,7 @@ static const char usage[] =
 "                           length, 309.24 s; 86164.0905 revisits the same field)\n"
 "  --threads N              threads for prediction and noise (default: all cores)\n"
 "  --quiet                  no progress lines\n"
-"  --help\n"
+"  --help, --version\n"
 "Exit status: 0 success, 2 bad usage or input, 1 a group could not be written.\n";
 
 enum {
@@ -100,6 +101,7 @@ enum {
 	OPT_NO_GAINS, OPT_RFI, OPT_DEAD, OPT_DEAD_MODE, OPT_MISSING, OPT_CORRUPT,
 	OPT_CORRUPT_MODE, OPT_NANS, OPT_JITTER, OPT_STREAM, OPT_INTERVAL, OPT_STEP, OPT_THREADS,
 	OPT_FULL, OPT_TINY, OPT_NO_TRUTH, OPT_QUIET, OPT_HELP, OPT_VARY, OPT_POINTING_OFFSET, OPT_ORDER, OPT_LAYOUT,
+	OPT_VERSION,
 };
 
 static const struct option longopts[] = {
@@ -140,6 +142,7 @@ static const struct option longopts[] = {
 	{"pointing-offset", required_argument, 0, OPT_POINTING_OFFSET},
 	{"order", required_argument, 0, OPT_ORDER},
 	{"layout", required_argument, 0, OPT_LAYOUT},
+	{"version", no_argument, 0, OPT_VERSION},
 	{0, 0, 0, 0},
 };
 
@@ -400,6 +403,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_QUIET: quiet = 1; break;
 		case OPT_HELP: fputs(usage, stdout); return 0;
+		case OPT_VERSION: printf("contimg-sim %s\n", contimg_version()); return 0;
 		case OPT_ORDER:
 			if (strcmp(optarg, "dsa110") == 0) {
 				norder = -1;

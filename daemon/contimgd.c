@@ -33,6 +33,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "daemon/earth.h"
 #include "daemon/pipeline.h"
 #include "daemon/settings.h"
@@ -77,7 +78,7 @@ static void update_status(daemon_state *d)
 	worker_status ws[64];
 	int n = 0;
 	size_t len = 0;
-	double now = util_wall_s();
+	double now = clk_wall_s();
 
 	if (queue_counts(d->db, c, NULL, 0) < 0)
 		return;
@@ -117,7 +118,7 @@ static void on_file(void *arg, const char *path)
 	if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return;
 	if (queue_add_file(d->db, path, (int64_t)sb.st_size,
-			   sb.st_mtim.tv_sec + sb.st_mtim.tv_nsec * 1e-9, &d->s.q, util_wall_s(), &res, err,
+			   sb.st_mtim.tv_sec + sb.st_mtim.tv_nsec * 1e-9, &d->s.q, clk_wall_s(), &res, err,
 			   sizeof err) < 0) {
 		log_warn("%s", err);
 		return;
@@ -170,11 +171,11 @@ static void on_tick(uv_timer_t *t)
 	char err[ERR_LEN];
 	int changed = 0, recovered = 0;
 
-	if (queue_collect_timeouts(d->db, &d->s.q, d->s.collect_timeout_s, util_wall_s(), &changed, err,
+	if (queue_collect_timeouts(d->db, &d->s.q, d->s.collect_timeout_s, clk_wall_s(), &changed, err,
 				   sizeof err) < 0)
 		log_err("collect timeout: %s", err);
 	/* A `contimgctl process` that died leaves its group in_progress. */
-	if (queue_recover(d->db, 0, d->s.q.max_retries, util_wall_s(), &recovered, err, sizeof err) < 0)
+	if (queue_recover(d->db, 0, d->s.q.max_retries, clk_wall_s(), &recovered, err, sizeof err) < 0)
 		log_err("recover: %s", err);
 	if ((changed || recovered) && d->workers)
 		workers_kick(d->workers);
@@ -189,7 +190,7 @@ static void on_wdog(uv_timer_t *t)
 	daemon_state *d = t->data;
 	worker_status ws[64];
 	int n = d->workers ? workers_snapshot(d->workers, ws, 64) : 0;
-	double now = util_mono_s();
+	double now = clk_mono_s();
 
 	for (int i = 0; i < n && i < 64; i++) {
 		if (ws[i].busy && now - ws[i].progress_mono > d->s.stall_timeout_s) {
@@ -253,7 +254,7 @@ static void eop_check(daemon_state *d, int force)
 		return;
 	}
 	snprintf(d->eop_path, sizeof d->eop_path, "%s", d->s.earth.eop_file);
-	d->eop_force = force || (d->eop_path[0] && util_mono_s() - earth_table_read_at() >= EARTH_REREAD_S);
+	d->eop_force = force || (d->eop_path[0] && clk_mono_s() - earth_table_read_at() >= EARTH_REREAD_S);
 	d->eop_work.data = d;
 	if (uv_queue_work(d->loop, &d->eop_work, eop_check_work, eop_check_done) == 0)
 		d->eop_busy = 1;
@@ -313,7 +314,7 @@ static void on_grace(uv_timer_t *t)
 	int n = 0;
 
 	workers_cancel(d->workers);
-	if (queue_recover(d->db, (int)getpid(), -1, util_wall_s(), &n, err, sizeof err) < 0)
+	if (queue_recover(d->db, (int)getpid(), -1, clk_wall_s(), &n, err, sizeof err) < 0)
 		log_err("requeue at shutdown: %s", err);
 	log_warn("stop grace period (%.0f s) over: %d running group(s) requeued; exiting",
 		 d->s.stop_grace_s, n);
@@ -448,6 +449,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: contimgd [--config FILE] [--foreground] [--log-format "
 		   "auto|text|json|journal] [--log-level LEVEL]\n"
 		   "       contimgd --check-config [--config FILE]\n"
+		   "       contimgd --help | --version\n"
 		   "  FILE defaults to $CONTIMG_CONFIG, then /etc/contimg/contimg.conf\n");
 }
 
@@ -505,6 +507,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("contimgd %s\n", contimg_version());
+			return 0;
 		} else {
 			usage(stderr);
 			return 2;
@@ -560,13 +565,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* Recovery first: our previous incarnation's groups go back to pending. */
-	if (queue_recover(d.db, (int)getpid(), d.s.q.max_retries, util_wall_s(), &n, err, sizeof err) < 0) {
+	if (queue_recover(d.db, (int)getpid(), d.s.q.max_retries, clk_wall_s(), &n, err, sizeof err) < 0) {
 		log_err("recovery: %s", err);
 		goto out;
 	}
 	if (n)
 		log_notice("recovered %d interrupted group(s): back to pending", n);
-	heartbeat_start(d.db, (int)getpid(), util_wall_s(), NULL, 0);
+	heartbeat_start(d.db, (int)getpid(), clk_wall_s(), NULL, 0);
 
 	d.loop = uv_default_loop();
 	uv_signal_init(d.loop, &d.sig_term);

@@ -23,6 +23,7 @@
 
 #include "calib/calsel.h"
 #include "core/astro.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "daemon/ctl.h"
@@ -38,45 +39,32 @@
 #define SITE_LON_DEG (-118.2825)
 #define SITE_ALT_M 1222.0
 
+/* What every command of this file opens: the shared prologue's state
+ * (configuration and settings; the database for none) and the catalog's path. */
 typedef struct cat_env {
-	cfg *cfg;
-	pipe_settings s;
+	ctl_state st;
 	char catalog_path[4300];
 } cat_env;
 
-/* Load the config (an absent default config means "all defaults"; an absent
- * explicit one is an error) and work out the catalog's path. */
+/* The shared prologue, then the catalog's path ([catalog] path, default
+ * state_dir/catalog.sqlite).  On failure nothing is left to release. */
 static int env_load(const ctl_env *env, cat_env *ce)
 {
-	char err[ERR_LEN];
 	const char *p;
-	int r;
+	int rc = ctl_begin(env, &ce->st);
 
-	memset(ce, 0, sizeof *ce);
-	r = ctl_load_config(env, &ce->cfg);
-	if (r == CTL_FAILED) /* the only failure ctl_load_config leaves unreported */
-		fprintf(stderr, "contimgctl: out of memory\n");
-	if (r != CTL_OK)
-		return r;
-	if (pipe_settings_read(ce->cfg, &ce->s, err, sizeof err) < 0) {
-		fprintf(stderr, "contimgctl: %s\n", err);
-		return CTL_USAGE;
-	}
-	p = cfg_get_str(ce->cfg, "catalog", "path", "");
+	ce->catalog_path[0] = 0;
+	if (rc != CTL_OK)
+		return rc;
+	p = cfg_get_str(ce->st.cfg, "catalog", "path", "");
 	if (*p)
 		snprintf(ce->catalog_path, sizeof ce->catalog_path, "%s", p);
-	else if (catalog_default_path(ce->s.state_dir, ce->catalog_path,
+	else if (catalog_default_path(ce->st.s->state_dir, ce->catalog_path,
 				      sizeof ce->catalog_path) < 0) {
 		fprintf(stderr, "contimgctl: [paths] state_dir too long\n");
-		return CTL_USAGE;
+		return ctl_end(&ce->st, CTL_USAGE);
 	}
 	return CTL_OK;
-}
-
-static void env_release(cat_env *ce)
-{
-	cfg_free(ce->cfg);
-	ce->cfg = NULL;
 }
 
 static int exit_code(int r)
@@ -121,7 +109,7 @@ static void iso(double jd, char *buf, size_t len)
 /* ------------------------------------------------------------------ */
 /* catalog import                                                       */
 
-static int cat_import(int argc, char **argv, cat_env *ce)
+static int cat_import(int argc, char **argv, const ctl_env *env, cat_env *ce)
 {
 	const char *kind = NULL, *file = NULL;
 	char err[ERR_LEN];
@@ -137,19 +125,14 @@ static int cat_import(int argc, char **argv, cat_env *ce)
 		} else if (!strcmp(argv[i], "--json")) {
 			json = 1;
 		} else {
-			fprintf(stderr, "usage: contimgctl catalog import --csv FILE|--vla FILE|"
-					"--nvss FILE [--json]\n");
-			return CTL_USAGE;
+			return ctl_usage(env);
 		}
 	}
-	if (!kind) {
-		fprintf(stderr, "usage: contimgctl catalog import --csv FILE|--vla FILE|--nvss FILE"
-				" [--json]\n");
-		return CTL_USAGE;
-	}
+	if (!kind)
+		return ctl_usage(env);
 	/* The state directory is the daemon's; create the last level so a fresh
 	 * installation can load its catalog before the first start. */
-	mkdir(ce->s.state_dir, 0755);
+	mkdir(ce->st.s->state_dir, 0755);
 	if ((r = catalog_open(ce->catalog_path, 0, &c, err, sizeof err)) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		return CTL_UNREACHABLE;
@@ -253,7 +236,7 @@ static json_object *cal_json(catalog *c, const catalog_cal *cal, int near)
 	return o;
 }
 
-static int cat_list(int argc, char **argv, cat_env *ce)
+static int cat_list(int argc, char **argv, const ctl_env *env, cat_env *ce)
 {
 	double ra = 0, dec = 0, radius = 180, min_flux = -1;
 	int near = 0, have_radius = 0, cals = 0, json = 0, r;
@@ -285,9 +268,7 @@ static int cat_list(int argc, char **argv, cat_env *ce)
 		} else if (!strcmp(argv[i], "--json")) {
 			json = 1;
 		} else {
-			fprintf(stderr, "usage: contimgctl catalog list [--near RA DEC --radius"
-					" DEG] [--min-flux MJY] [--calibrators] [--limit N] [--json]\n");
-			return CTL_USAGE;
+			return ctl_usage(env);
 		}
 	}
 	if (near && !have_radius) {
@@ -363,20 +344,27 @@ static int cat_list(int argc, char **argv, cat_env *ce)
 	return CTL_OK;
 }
 
-int ctl_catalog(int argc, char **argv, const ctl_env *env)
+/* The table's rows `catalog import` and `catalog list`: the prologue, the
+ * step, the epilogue. */
+static int with_catalog(int argc, char **argv, const ctl_env *env,
+			int (*step)(int, char **, const ctl_env *, cat_env *))
 {
 	cat_env ce;
-	int r;
+	int rc = env_load(env, &ce);
 
-	if (argc < 2 || (strcmp(argv[1], "import") && strcmp(argv[1], "list"))) {
-		fprintf(stderr, "usage: contimgctl catalog import|list ...\n");
-		return CTL_USAGE;
-	}
-	if ((r = env_load(env, &ce)) != CTL_OK)
-		return r;
-	r = !strcmp(argv[1], "import") ? cat_import(argc, argv, &ce) : cat_list(argc, argv, &ce);
-	env_release(&ce);
-	return r;
+	if (rc != CTL_OK)
+		return rc;
+	return ctl_end(&ce.st, step(argc, argv, env, &ce));
+}
+
+int ctl_catalog_import(int argc, char **argv, const ctl_env *env)
+{
+	return with_catalog(argc, argv, env, cat_import);
+}
+
+int ctl_catalog_list(int argc, char **argv, const ctl_env *env)
+{
+	return with_catalog(argc, argv, env, cat_list);
 }
 
 /* ------------------------------------------------------------------ */
@@ -407,15 +395,11 @@ int ctl_transits(int argc, char **argv, const ctl_env *env)
 		} else if (argv[i][0] != '-' && !name) {
 			name = argv[i];
 		} else {
-			fprintf(stderr, "usage: contimgctl transits CAL [--days N (0..366)] [--from ISO]"
-					" [--json]\n");
-			return CTL_USAGE;
+			return ctl_usage(env);
 		}
 	}
-	if (!name) {
-		fprintf(stderr, "usage: contimgctl transits CAL [--days N] [--from ISO] [--json]\n");
-		return CTL_USAGE;
-	}
+	if (!name)
+		return ctl_usage(env);
 	if (from_iso) {
 		if (astro_iso_to_jd(from_iso, &from_jd) < 0) {
 			fprintf(stderr, "contimgctl: --from '%s': expected YYYY-MM-DDTHH:MM:SS\n",
@@ -423,15 +407,13 @@ int ctl_transits(int argc, char **argv, const ctl_env *env)
 			return CTL_USAGE;
 		}
 	} else {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		from_jd = 2440587.5 + (ts.tv_sec + ts.tv_nsec * 1e-9) / 86400.0;
+		from_jd = 2440587.5 + clk_wall_s() / 86400.0;
 	}
 	if ((rc = env_load(env, &ce)) != CTL_OK)
 		return rc;
-	site.lat_rad = cfg_get_double(ce.cfg, "site", "lat_deg", SITE_LAT_DEG) * D2R;
-	site.lon_rad = cfg_get_double(ce.cfg, "site", "lon_deg", SITE_LON_DEG) * D2R;
-	site.alt_m = cfg_get_double(ce.cfg, "site", "alt_m", SITE_ALT_M);
+	site.lat_rad = cfg_get_double(ce.st.cfg, "site", "lat_deg", SITE_LAT_DEG) * D2R;
+	site.lon_rad = cfg_get_double(ce.st.cfg, "site", "lon_deg", SITE_LON_DEG) * D2R;
+	site.alt_m = cfg_get_double(ce.st.cfg, "site", "alt_m", SITE_ALT_M);
 	if ((r = catalog_open(ce.catalog_path, 1, &c, err, sizeof err)) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = CTL_UNREACHABLE;
@@ -500,8 +482,7 @@ int ctl_transits(int argc, char **argv, const ctl_env *env)
 	}
 out:
 	catalog_close(c);
-	env_release(&ce);
-	return rc;
+	return ctl_end(&ce.st, rc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -511,36 +492,29 @@ int ctl_caltables(int argc, char **argv, const ctl_env *env)
 {
 	int json = 0, rc = CTL_OK, r;
 	char err[ERR_LEN];
-	sqlite3 *db = NULL;
 	calreg_entry *rows = NULL;
 	size_t n = 0;
 	cat_env ce;
 	struct stat st;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else {
-			fprintf(stderr, "usage: contimgctl caltables [--json]\n");
-			return CTL_USAGE;
-		}
-	}
+	if ((rc = ctl_only_json(argc, argv, 1, env, &json)) != CTL_OK)
+		return rc;
 	if ((rc = env_load(env, &ce)) != CTL_OK)
 		return rc;
-	if (stat(ce.s.db_path, &st) < 0) {
+	if (stat(ce.st.s->db_path, &st) < 0) {
 		/* As `status`: a missing state database is a wrong config or a daemon
 		 * that never ran, not an empty registry. */
 		fprintf(stderr, "contimgctl: state database unreachable: %s: no state database\n",
-			ce.s.db_path);
+			ce.st.s->db_path);
 		rc = CTL_UNREACHABLE;
 		goto out;
 	} else {
-		if ((r = db_open_readonly(ce.s.db_path, &db, err, sizeof err)) < 0) {
+		if ((r = db_open_readonly(ce.st.s->db_path, &ce.st.db, err, sizeof err)) < 0) {
 			fprintf(stderr, "contimgctl: %s\n", err);
 			rc = CTL_UNREACHABLE;
 			goto out;
 		}
-		r = calreg_list(db, &rows, &n, err, sizeof err);
+		r = calreg_list(ce.st.db, &rows, &n, err, sizeof err);
 		/* A database from before the registry's migration has no rows either. */
 		if (r < 0 && strstr(err, "no such table"))
 			r = 0, n = 0;
@@ -600,7 +574,5 @@ int ctl_caltables(int argc, char **argv, const ctl_env *env)
 	}
 out:
 	free(rows);
-	db_close(db);
-	env_release(&ce);
-	return rc;
+	return ctl_end(&ce.st, rc);
 }

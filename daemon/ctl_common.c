@@ -1,11 +1,15 @@
 /*
- * daemon/ctl_common.c — helpers shared by contimgctl's command families:
- * loading the configuration and opening the state database (see ctl.h).
+ * daemon/ctl_common.c — what every contimgctl command shares: the prologue
+ * (configuration, settings, state database as the command's table row asks),
+ * the epilogue, the usage line and the JSON printer (see ctl.h).
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <json-c/json.h>
 
 #include "core/config.h"
 #include "core/err.h"
@@ -70,4 +74,66 @@ int ctl_open_db(const pipe_settings *s, int write, int create, sqlite3 **ret)
 		return CTL_UNREACHABLE;
 	}
 	return CTL_OK;
+}
+
+int ctl_begin(const ctl_env *env, ctl_state *st)
+{
+	ctl_needs needs = env->cmd ? env->cmd->needs : CTL_NEEDS_NOTHING;
+	int rc;
+
+	memset(st, 0, sizeof *st);
+	if (needs == CTL_NEEDS_NOTHING)
+		return CTL_OK;
+	st->s = malloc(sizeof *st->s);
+	rc = st->s ? ctl_load_settings(env, &st->cfg, st->s) : CTL_FAILED;
+	if (rc == CTL_FAILED) /* the only failure ctl_load_config leaves unreported */
+		fprintf(stderr, "contimgctl: out of memory\n");
+	if (rc != CTL_OK || needs == CTL_NEEDS_SETTINGS)
+		goto out;
+	rc = ctl_open_db(st->s, needs != CTL_NEEDS_DB_RO, needs == CTL_NEEDS_DB_CREATE, &st->db);
+out:
+	if (rc != CTL_OK)
+		ctl_end(st, rc);
+	return rc;
+}
+
+int ctl_end(ctl_state *st, int rc)
+{
+	db_close(st->db);
+	st->db = NULL;
+	cfg_free(st->cfg);
+	st->cfg = NULL;
+	free(st->s);
+	st->s = NULL;
+	return rc;
+}
+
+int ctl_usage(const ctl_env *env)
+{
+	const ctl_command *c = env->cmd;
+
+	if (c)
+		fprintf(stderr, "usage: contimgctl %s%s%s %s\n", c->name, c->sub ? " " : "",
+			c->sub ? c->sub : "", c->synopsis);
+	return CTL_USAGE;
+}
+
+int ctl_only_json(int argc, char **argv, int first, const ctl_env *env, int *ret_json)
+{
+	int json = 0;
+
+	for (int i = first; i < argc; i++) {
+		if (strcmp(argv[i], "--json"))
+			return ctl_usage(env);
+		json = 1;
+	}
+	*ret_json = json;
+	return CTL_OK;
+}
+
+void ctl_print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
 }

@@ -19,26 +19,16 @@
 #include "daemon/earth.h"
 #include "daemon/settings.h"
 
-static int usage(void)
-{
-	fprintf(stderr, "usage: contimgctl config check [--json]\n");
-	return CTL_USAGE;
-}
-
-int ctl_config(int argc, char **argv, const ctl_env *env)
+/* The table's row `config check` (contimgctl.c): it opens nothing through the
+ * shared prologue, since reporting every problem of the file is its job. */
+int ctl_config_check(int argc, char **argv, const ctl_env *env)
 {
 	char err[4 * ERR_LEN] = "";
 	contimg_config *c = NULL;
 	int json = 0, r;
 
-	if (argc < 2 || strcmp(argv[1], "check"))
-		return usage();
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else
-			return usage();
-	}
+	if ((r = ctl_only_json(argc, argv, 2, env, &json)) != CTL_OK)
+		return r;
 	/* The default file may be absent (every key at its default), as for
 	 * every contimgctl command; a named one must exist. */
 	r = contimg_config_load(env->config_path, !env->config_explicit, &c, err, sizeof err);
@@ -60,9 +50,7 @@ int ctl_config(int argc, char **argv, const ctl_env *env)
 		for (char *line = r ? strtok(err, "\n") : NULL; line; line = strtok(NULL, "\n"))
 			json_object_array_add(a, json_object_new_string(line));
 		json_object_object_add(o, "errors", a);
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-								 JSON_C_TO_STRING_SPACED |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
+		ctl_print_json(o);
 		json_object_put(o);
 	} else if (r == 0) {
 		printf("%s: configuration OK\n", env->config_path);

@@ -13,13 +13,6 @@
 #include "core/uvh5.h"
 #include "daemon/ctl.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: contimgctl inspect FILE... [--json]\n"
-		   "  Describe UVH5 files (telescope, layout, axes, frequencies, times, pointing).\n"
-		   "  --json  one JSON object per file and line\n");
-}
-
 static void pols_text(const uvh5_header *h, char *buf, size_t len)
 {
 	size_t n = 0;
@@ -118,27 +111,20 @@ int ctl_inspect(int argc, char **argv, const ctl_env *env)
 {
 	int json = 0, nfiles = 0, bad = 0, opts = 1;
 
-	(void)env;
 	for (int i = 1; i < argc; i++) {
 		if (opts && !strcmp(argv[i], "--")) {
 			opts = 0;
 		} else if (opts && !strcmp(argv[i], "--json")) {
 			json = 1;
-		} else if (opts && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
-			usage(stdout);
-			return CTL_OK;
 		} else if (opts && argv[i][0] == '-' && argv[i][1]) {
 			fprintf(stderr, "contimgctl inspect: unknown option %s\n", argv[i]);
-			usage(stderr);
-			return CTL_USAGE;
+			return ctl_usage(env);
 		} else {
 			nfiles++;
 		}
 	}
-	if (!nfiles) {
-		usage(stderr);
-		return CTL_USAGE;
-	}
+	if (!nfiles)
+		return ctl_usage(env);
 	opts = 1;
 	for (int i = 1, shown = 0; i < argc; i++) {
 		char err[ERR_LEN];

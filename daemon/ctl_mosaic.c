@@ -1,7 +1,8 @@
 /*
- * daemon/ctl_mosaic.c — `contimgctl mosaic plan|build`: PB-weighted linear
- * mosaics of the pbcor images in a time window (imaging/mosaic.h,
- * state/mosaicdb.h; docs/mosaic.md, docs/cli.md).
+ * daemon/ctl_mosaic.c — `contimgctl mosaic plan|build` (two rows of the
+ * command table in contimgctl.c): PB-weighted linear mosaics of the pbcor
+ * images in a time window (imaging/mosaic.h, state/mosaicdb.h;
+ * docs/mosaic.md, docs/cli.md).
  */
 #include <errno.h>
 #include <math.h>
@@ -25,13 +26,6 @@
 
 #define DEG (M_PI / 180.0)
 #define ARCSEC (M_PI / 648000.0)
-
-static void print_json(json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							 JSON_C_TO_STRING_SPACED |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-}
 
 static void mjd_iso(double mjd, char *buf, size_t len)
 {
@@ -153,15 +147,6 @@ static int parse_opts(int argc, char **argv, int build, opts *o)
 	return 0;
 }
 
-static void usage(void)
-{
-	fprintf(stderr,
-		"usage: contimgctl mosaic plan  (--start ISO --end ISO | --around ISO --minutes N)\n"
-		"                               [--near RA DEC [--radius DEG]] [--json]\n"
-		"       contimgctl mosaic build (same window options) [--out FILE] [--cell ARCSEC]\n"
-		"                               [--pb-cut X] [--json]\n");
-}
-
 static int plan_tiles(const pipe_settings *s, const opts *o, mosaicdb_tile **ret, int *ret_n)
 {
 	char err[ERR_LEN];
@@ -232,7 +217,7 @@ static int mosaic_plan_cmd(const pipe_settings *s, const opts *o)
 		for (int k = 0; k < n; k++)
 			json_object_array_add(a, tile_json(&t[k]));
 		json_object_object_add(root, "tiles", a);
-		print_json(root);
+		ctl_print_json(root);
 		json_object_put(root);
 	} else {
 		char a[40], b[40];
@@ -422,7 +407,7 @@ static int mosaic_build_cmd(const cfg *c, const pipe_settings *s, const opts *o)
 		json_object_object_add(root, "ny", json_object_new_int(m->ny));
 		json_object_object_add(root, "cell_arcsec",
 				       json_object_new_double(m->cell_rad / ARCSEC));
-		print_json(root);
+		ctl_print_json(root);
 		json_object_put(root);
 	} else {
 		printf("%s\n", out);
@@ -437,26 +422,28 @@ out:
 	return rc;
 }
 
-int ctl_mosaic(int argc, char **argv, const ctl_env *env)
+/* The table's rows `mosaic plan` and `mosaic build`: the options, the shared
+ * prologue (settings; each step opens the database as it needs it), the step. */
+static int mosaic_cmd(int argc, char **argv, const ctl_env *env, int build)
 {
-	pipe_settings s;
-	cfg *c = NULL;
+	ctl_state st;
 	opts o;
-	int rc, build;
+	int rc;
 
-	if (argc < 2 || (strcmp(argv[1], "plan") && strcmp(argv[1], "build"))) {
-		usage();
-		return CTL_USAGE;
-	}
-	build = !strcmp(argv[1], "build");
-	if (parse_opts(argc, argv, build, &o) < 0) {
-		usage();
-		return CTL_USAGE;
-	}
-	rc = ctl_load_settings(env, &c, &s);
-	if (rc != CTL_OK)
+	if (parse_opts(argc, argv, build, &o) < 0)
+		return ctl_usage(env);
+	if ((rc = ctl_begin(env, &st)) != CTL_OK)
 		return rc;
-	rc = build ? mosaic_build_cmd(c, &s, &o) : mosaic_plan_cmd(&s, &o);
-	cfg_free(c);
-	return rc;
+	rc = build ? mosaic_build_cmd(st.cfg, st.s, &o) : mosaic_plan_cmd(st.s, &o);
+	return ctl_end(&st, rc);
+}
+
+int ctl_mosaic_plan(int argc, char **argv, const ctl_env *env)
+{
+	return mosaic_cmd(argc, argv, env, 0);
+}
+
+int ctl_mosaic_build(int argc, char **argv, const ctl_env *env)
+{
+	return mosaic_cmd(argc, argv, env, 1);
 }

@@ -35,13 +35,6 @@
 #include "state/queue.h"
 #include "state/report.h"
 
-static double wall_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static void iso(double t, char *buf, size_t len)
 {
 	time_t s = (time_t)t;
@@ -63,31 +56,6 @@ static json_object *jiso(double t)
 static json_object *jstr(const char *s)
 {
 	return s ? json_object_new_string(s) : NULL;
-}
-
-static void print_json(json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							 JSON_C_TO_STRING_SPACED |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-/* Load the settings and open the state database (ctl_open_db's write and
- * create); on failure nothing is left to free. */
-static int open_state(const ctl_env *env, int write, int create, cfg **ret_c,
-		      pipe_settings *s, sqlite3 **ret_db)
-{
-	int rc = ctl_load_settings(env, ret_c, s);
-	if (rc)
-		return rc;
-	rc = ctl_open_db(s, write, create, ret_db);
-	if (rc) {
-		db_close(*ret_db);
-		*ret_db = NULL;
-		cfg_free(*ret_c);
-		*ret_c = NULL;
-	}
-	return rc;
 }
 
 /* The configuration after per-run overrides were applied to c: every
@@ -260,43 +228,35 @@ static json_object *latest(const report_last *l, const char *at_key, int with_me
 
 int ctl_status(int argc, char **argv, const ctl_env *env)
 {
-	pipe_settings s;
-	cfg *c = NULL;
-	sqlite3 *db = NULL;
+	ctl_state st;
 	json_object *o = NULL, *counts, *running, *dm;
 	report_status rs = { 0 };
 	heartbeat hb;
 	int64_t cnt[5], per_hour;
 	int json = 0, pid = 0, up, rc;
 	char err[ERR_LEN];
-	double now = wall_s();
+	double now = clk_wall_s();
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else {
-			fprintf(stderr, "usage: contimgctl status [--json]\n");
-			return CTL_USAGE;
-		}
-	}
-	rc = open_state(env, 0, 0, &c, &s, &db);
+	if ((rc = ctl_only_json(argc, argv, 1, env, &json)) != CTL_OK)
+		return rc;
+	rc = ctl_begin(env, &st);
 	if (rc)
 		return rc;
 	rc = CTL_UNREACHABLE;
-	if (queue_counts(db, cnt, NULL, 0) < 0)
+	if (queue_counts(st.db, cnt, NULL, 0) < 0)
 		goto out;
-	if (report_status_get(db, now - 3600, &rs, err, sizeof err) < 0) {
+	if (report_status_get(st.db, now - 3600, &rs, err, sizeof err) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		goto out;
 	}
 	per_hour = rs.completed_since;
-	up = daemon_running(&s, &pid);
+	up = daemon_running(st.s, &pid);
 	o = json_object_new_object();
 	dm = json_object_new_object();
 	json_object_object_add(dm, "running", json_object_new_boolean(up));
 	json_object_object_add(dm, "pid", up ? json_object_new_int(pid) : NULL);
 	/* The heartbeat row is informative: an unreadable one is left out. */
-	if (heartbeat_read(db, &hb, NULL, 0) == 1) {
+	if (heartbeat_read(st.db, &hb, NULL, 0) == 1) {
 		json_object_object_add(dm, "started_at", jiso(hb.started_at));
 		json_object_object_add(dm, "heartbeat_age_s",
 				       json_object_new_double(now - hb.heartbeat_at));
@@ -304,7 +264,7 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 		heartbeat_release(&hb);
 	}
 	json_object_object_add(o, "daemon", dm);
-	json_object_object_add(o, "state_db", json_object_new_string(s.db_path));
+	json_object_object_add(o, "state_db", json_object_new_string(st.s->db_path));
 	counts = json_object_new_object();
 	for (int i = 0; i < 5; i++)
 		json_object_object_add(counts, queue_states[i], json_object_new_int64(cnt[i]));
@@ -328,12 +288,12 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 	json_object_object_add(o, "groups_per_hour", json_object_new_int64(per_hour));
 
 	if (json) {
-		print_json(o);
+		ctl_print_json(o);
 	} else {
 		printf("daemon:      %s", up ? "running" : "not running");
 		if (up)
 			printf(" (pid %d)", pid);
-		printf("\nstate db:    %s\n", s.db_path);
+		printf("\nstate db:    %s\n", st.s->db_path);
 		printf("groups:      %lld collecting, %lld pending, %lld in progress, %lld completed,"
 		       " %lld failed\n", (long long)cnt[0], (long long)cnt[1], (long long)cnt[2],
 		       (long long)cnt[3], (long long)cnt[4]);
@@ -354,18 +314,14 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 out:
 	report_status_release(&rs);
 	json_object_put(o);
-	db_close(db);
-	cfg_free(c);
-	return rc;
+	return ctl_end(&st, rc);
 }
 
 /* ---- groups ---- */
 
 int ctl_groups(int argc, char **argv, const ctl_env *env)
 {
-	pipe_settings s;
-	cfg *c = NULL;
-	sqlite3 *db = NULL;
+	ctl_state st;
 	report_group *groups = NULL;
 	size_t ngroups = 0;
 	json_object *arr = NULL;
@@ -404,15 +360,13 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 			}
 			limit = (int)v;
 		} else {
-			fprintf(stderr, "usage: contimgctl groups [--state S] [--since ISO] [--limit N]"
-					" [--json]\n");
-			return CTL_USAGE;
+			return ctl_usage(env);
 		}
 	}
-	rc = open_state(env, 0, 0, &c, &s, &db);
+	rc = ctl_begin(env, &st);
 	if (rc)
 		return rc;
-	if (report_groups(db, state, since, limit, &groups, &ngroups, err, sizeof err) < 0) {
+	if (report_groups(st.db, state, since, limit, &groups, &ngroups, err, sizeof err) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = CTL_UNREACHABLE;
 		goto out;
@@ -421,7 +375,7 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 	for (size_t i = 0; i < ngroups; i++)
 		json_object_array_add(arr, group_object(&groups[i]));
 	if (json) {
-		print_json(arr);
+		ctl_print_json(arr);
 	} else {
 		printf("%-20s %-11s %4s %-16s %3s  %s\n", "GROUP", "STATE", "SUBS", "MISSING", "TRY",
 		       "ERROR");
@@ -439,9 +393,7 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 out:
 	json_object_put(arr);
 	report_groups_free(groups, ngroups);
-	db_close(db);
-	cfg_free(c);
-	return rc;
+	return ctl_end(&st, rc);
 }
 
 /* ---- show ---- */
@@ -559,9 +511,7 @@ static int check_group_name(const char *name)
 
 int ctl_show(int argc, char **argv, const ctl_env *env)
 {
-	pipe_settings s;
-	cfg *c = NULL;
-	sqlite3 *db = NULL;
+	ctl_state st;
 	json_object *o = NULL;
 	const char *name = NULL;
 	int64_t gid = 0;
@@ -577,28 +527,26 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 			break;
 		}
 	}
-	if (!name) {
-		fprintf(stderr, "usage: contimgctl show GROUP [--json]\n");
-		return CTL_USAGE;
-	}
+	if (!name)
+		return ctl_usage(env);
 	if ((rc = check_group_name(name)))
 		return rc;
-	rc = open_state(env, 0, 0, &c, &s, &db);
+	rc = ctl_begin(env, &st);
 	if (rc)
 		return rc;
-	int f = queue_find(db, name, &gid, NULL, 0);
+	int f = queue_find(st.db, name, &gid, NULL, 0);
 	if (f <= 0) {
 		fprintf(stderr, "contimgctl: no group %s\n", name);
 		rc = f < 0 ? CTL_UNREACHABLE : CTL_NOT_FOUND;
 		goto out;
 	}
-	o = group_detail(db, gid);
+	o = group_detail(st.db, gid);
 	if (!o) {
 		rc = CTL_UNREACHABLE;
 		goto out;
 	}
 	if (json) {
-		print_json(o);
+		ctl_print_json(o);
 	} else {
 		json_object *v;
 		char miss[128];
@@ -666,18 +614,14 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 	rc = CTL_OK;
 out:
 	json_object_put(o);
-	db_close(db);
-	cfg_free(c);
-	return rc;
+	return ctl_end(&st, rc);
 }
 
 /* ---- requeue, retry-failed ---- */
 
 int ctl_requeue(int argc, char **argv, const ctl_env *env)
 {
-	pipe_settings s;
-	cfg *c = NULL;
-	sqlite3 *db = NULL;
+	ctl_state st;
 	const char *reason = "requeued by operator";
 	char err[ERR_LEN];
 	int n = 0, rc, worst = CTL_OK;
@@ -694,11 +638,9 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 			n++;
 		}
 	}
-	if (!n) {
-		fprintf(stderr, "usage: contimgctl requeue GROUP... [--reason TEXT]\n");
-		return CTL_USAGE;
-	}
-	rc = open_state(env, 1, 0, &c, &s, &db);
+	if (!n)
+		return ctl_usage(env);
+	rc = ctl_begin(env, &st);
 	if (rc)
 		return rc;
 	for (int i = 1; i < argc; i++) {
@@ -708,7 +650,7 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 			i++;
 			continue;
 		}
-		r = queue_find(db, argv[i], &gid, err, sizeof err);
+		r = queue_find(st.db, argv[i], &gid, err, sizeof err);
 		if (r == 0) {
 			fprintf(stderr, "contimgctl: no group %s\n", argv[i]);
 			if (worst == CTL_OK)
@@ -716,7 +658,7 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 			continue;
 		}
 		if (r > 0)
-			r = queue_requeue(db, gid, reason, wall_s(), err, sizeof err);
+			r = queue_requeue(st.db, gid, reason, clk_wall_s(), err, sizeof err);
 		if (r < 0) {
 			fprintf(stderr, "contimgctl: %s: %s\n", argv[i], err);
 			worst = r == -EBUSY ? CTL_USAGE : CTL_UNREACHABLE;
@@ -725,16 +667,12 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 		printf("%s: pending\n", argv[i]);
 	}
 	rc = worst;
-	db_close(db);
-	cfg_free(c);
-	return rc;
+	return ctl_end(&st, rc);
 }
 
 int ctl_retry_failed(int argc, char **argv, const ctl_env *env)
 {
-	pipe_settings s;
-	cfg *c = NULL;
-	sqlite3 *db = NULL;
+	ctl_state st;
 	const char *reason = "retry-failed";
 	char err[ERR_LEN];
 	int n = 0, rc;
@@ -743,23 +681,20 @@ int ctl_retry_failed(int argc, char **argv, const ctl_env *env)
 		if (!strcmp(argv[i], "--reason") && i + 1 < argc) {
 			reason = argv[++i];
 		} else {
-			fprintf(stderr, "usage: contimgctl retry-failed [--reason TEXT]\n");
-			return CTL_USAGE;
+			return ctl_usage(env);
 		}
 	}
-	rc = open_state(env, 1, 0, &c, &s, &db);
+	rc = ctl_begin(env, &st);
 	if (rc)
 		return rc;
-	if (queue_retry_failed(db, reason, wall_s(), &n, err, sizeof err) < 0) {
+	if (queue_retry_failed(st.db, reason, clk_wall_s(), &n, err, sizeof err) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = CTL_UNREACHABLE;
 		goto out;
 	}
 	printf("%d failed group(s) back to pending\n", n);
 out:
-	db_close(db);
-	cfg_free(c);
-	return rc;
+	return ctl_end(&st, rc);
 }
 
 /* ---- ingest, process: collecting file paths ---- */
@@ -869,7 +804,7 @@ static int register_files(sqlite3 *db, const path_list *l, const queue_params *q
 		if (stat(l->p[i], &st) < 0)
 			return err_set(err, errlen, -errno, "%s: %s", l->p[i], strerror(errno));
 		r = queue_add_file(db, l->p[i], (int64_t)st.st_size,
-				   st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9, q, wall_s(), &res, err,
+				   st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9, q, clk_wall_s(), &res, err,
 				   errlen);
 		if (r < 0)
 			return r;
@@ -885,9 +820,7 @@ static int register_files(sqlite3 *db, const path_list *l, const queue_params *q
 
 int ctl_ingest(int argc, char **argv, const ctl_env *env)
 {
-	pipe_settings s;
-	cfg *c = NULL;
-	sqlite3 *db = NULL;
+	ctl_state st;
 	path_list l = { 0 };
 	int64_t *gids = NULL;
 	int ngid = 0, nnew = 0, json = 0, npaths = 0, rc;
@@ -904,16 +837,15 @@ int ctl_ingest(int argc, char **argv, const ctl_env *env)
 			npaths++;
 	}
 	if (!npaths) {
-		fprintf(stderr, "usage: contimgctl ingest PATH... [--json]\n");
 		json_object_put(rejected);
-		return CTL_USAGE;
+		return ctl_usage(env);
 	}
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--json") && collect(&l, argv[i], rejected) < 0) {
 			rc = CTL_FAILED;
 			goto out;
 		}
-	rc = open_state(env, 1, 1, &c, &s, &db);
+	rc = ctl_begin(env, &st);
 	if (rc)
 		goto out;
 	gids = calloc((size_t)l.n + 1, sizeof *gids);
@@ -921,7 +853,7 @@ int ctl_ingest(int argc, char **argv, const ctl_env *env)
 		rc = CTL_FAILED;
 		goto out;
 	}
-	if (register_files(db, &l, &s.q, gids, &ngid, &nnew, err, sizeof err) < 0) {
+	if (register_files(st.db, &l, &st.s->q, gids, &ngid, &nnew, err, sizeof err) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = CTL_UNREACHABLE;
 		goto out;
@@ -932,12 +864,12 @@ int ctl_ingest(int argc, char **argv, const ctl_env *env)
 		json_object_object_add(o, "new", json_object_new_int(nnew));
 		for (int i = 0; i < ngid; i++) {
 			char name[QUEUE_NAME_LEN];
-			if (queue_group_name(db, gids[i], name, sizeof name, NULL, 0) == 0)
+			if (queue_group_name(st.db, gids[i], name, sizeof name, NULL, 0) == 0)
 				json_object_array_add(ga, json_object_new_string(name));
 		}
 		json_object_object_add(o, "groups", ga);
 		json_object_object_add(o, "rejected", json_object_get(rejected));
-		print_json(o);
+		ctl_print_json(o);
 		json_object_put(o);
 	} else {
 		printf("%d file(s), %d new or updated, in %d group(s)\n", l.n, nnew, ngid);
@@ -947,9 +879,7 @@ out:
 	json_object_put(rejected);
 	free(gids);
 	list_free(&l);
-	db_close(db);
-	cfg_free(c);
-	return rc;
+	return ctl_end(&st, rc);
 }
 
 /* ---- process ---- */
@@ -1147,7 +1077,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	}
 	gid = gids[0];
 	if (r == 0)
-		r = queue_claim_group(db, gid, (int)getpid(), wall_s(), err, sizeof err);
+		r = queue_claim_group(db, gid, (int)getpid(), clk_wall_s(), err, sizeof err);
 	if (r < 0) {
 		db_end(db, 0, NULL, 0);
 		fprintf(stderr, "contimgctl: %s\n", err);
@@ -1164,7 +1094,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	if (r < 0) {
 		char e2[ERR_LEN];
 		fprintf(stderr, "contimgctl: %s\n", err);
-		queue_finish(db, gid, QUEUE_FAIL_HARD, err, 0, &s.q, wall_s(), NULL, e2, sizeof e2);
+		queue_finish(db, gid, QUEUE_FAIL_HARD, err, 0, &s.q, clk_wall_s(), NULL, e2, sizeof e2);
 		rc = CTL_FAILED;
 		goto out;
 	}
@@ -1179,7 +1109,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	if (json) {
 		json_object *o = process_json(&ctx, name, state, r, err,
 					      missing_subbands(db, gid, ctx.nsubbands));
-		print_json(o);
+		ctl_print_json(o);
 		json_object_put(o);
 	} else {
 		printf("group %s: %s\n", name, state);

@@ -14,7 +14,6 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "daemon/ctl.h"
-#include "daemon/pipeline.h"
 #include "daemon/stage_photometry.h"
 #include "photometry/ese.h"
 #include "photometry/normalize.h"
@@ -26,26 +25,6 @@
 static json_object *jnum(double v)
 {
 	return isfinite(v) ? json_object_new_double(v) : NULL; /* NULL serialises as null */
-}
-
-static void print_json(json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							 JSON_C_TO_STRING_SPACED |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-/* Open the state database named by the configuration (read-only unless write). */
-static int open_state(const ctl_env *env, int write, sqlite3 **ret)
-{
-	cfg *c = NULL;
-	pipe_settings s;
-	int rc = ctl_load_settings(env, &c, &s);
-
-	if (rc != CTL_OK)
-		return rc;
-	cfg_free(c);
-	return ctl_open_db(&s, write, 0, ret);
 }
 
 /* ---- variability --csv FILE [--json] ---- */
@@ -140,21 +119,16 @@ int ctl_variability(int argc, char **argv, const ctl_env *env)
 {
 	const char *csv = NULL;
 	int json = 0;
-	(void)env;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--csv") && i + 1 < argc)
 			csv = argv[++i];
 		else if (!strcmp(argv[i], "--json"))
 			json = 1;
-		else {
-			fprintf(stderr, "usage: contimgctl variability --csv FILE [--json]\n");
-			return CTL_USAGE;
-		}
+		else
+			return ctl_usage(env);
 	}
-	if (!csv) {
-		fprintf(stderr, "usage: contimgctl variability --csv FILE [--json]\n");
-		return CTL_USAGE;
-	}
+	if (!csv)
+		return ctl_usage(env);
 	char err[ERR_LEN];
 	double *t = NULL, *f = NULL, *e = NULL;
 	size_t n = 0;
@@ -185,7 +159,7 @@ int ctl_variability(int argc, char **argv, const ctl_env *env)
 		json_object_object_add(o, "n", json_object_new_int64(vs.n));
 		for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++)
 			json_object_object_add(o, names[k], jnum(vals[k]));
-		print_json(o);
+		ctl_print_json(o);
 		json_object_put(o);
 	} else {
 		printf("%-16s %ld\n", "n", vs.n);
@@ -234,24 +208,20 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 			svg = argv[++i];
 		} else if (argv[i][0] != '-' && !source)
 			source = argv[i];
-		else {
-			fprintf(stderr, "usage: contimgctl lightcurve SOURCE [--csv|--json|--svg FILE]\n");
-			return CTL_USAGE;
-		}
+		else
+			return ctl_usage(env);
 	}
-	if (!source) {
-		fprintf(stderr, "usage: contimgctl lightcurve SOURCE [--csv|--json|--svg FILE]\n");
-		return CTL_USAGE;
-	}
-	sqlite3 *db = NULL;
-	int rc = open_state(env, 0, &db);
+	if (!source)
+		return ctl_usage(env);
+	ctl_state st;
+	int rc = ctl_begin(env, &st);
 	if (rc)
 		return rc;
 	char err[ERR_LEN];
 	photdb_row *rows = NULL;
 	size_t n = 0;
 	double *t = NULL, *f = NULL, *e = NULL;
-	if (photdb_lightcurve(db, source, &rows, &n, err, sizeof err)) {
+	if (photdb_lightcurve(st.db, source, &rows, &n, err, sizeof err)) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = CTL_UNREACHABLE;
 		goto out;
@@ -281,7 +251,7 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 			json_object_array_add(pts, p);
 		}
 		json_object_object_add(o, "points", pts);
-		print_json(o);
+		ctl_print_json(o);
 		json_object_put(o);
 	} else if (mode == 1) {
 		printf("mjd,flux_jy,flux_err_jy,normalized_flux_jy,normalized_flux_err_jy,correction,flags\n");
@@ -319,7 +289,7 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 		}
 		photdb_cand c;
 		ese_result er, *model = NULL;
-		if (photdb_cand_get(db, source, &c, err, sizeof err) == 0) {
+		if (photdb_cand_get(st.db, source, &c, err, sizeof err) == 0) {
 			memset(&er, 0, sizeof er);
 			er.scored = 1;
 			er.score = c.score;
@@ -365,34 +335,26 @@ out:
 	free(t);
 	free(f);
 	free(e);
-	db_close(db);
-	return rc;
+	return ctl_end(&st, rc);
 }
 
 /* ---- candidates [--json] ---- */
 
 int ctl_candidates(int argc, char **argv, const ctl_env *env)
 {
-	int json = 0;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else {
-			fprintf(stderr, "usage: contimgctl candidates [--json]\n");
-			return CTL_USAGE;
-		}
-	}
-	sqlite3 *db = NULL;
-	int rc = open_state(env, 0, &db);
-	if (rc)
+	ctl_state st;
+	int json = 0, rc;
+
+	if ((rc = ctl_only_json(argc, argv, 1, env, &json)) != CTL_OK)
+		return rc;
+	if ((rc = ctl_begin(env, &st)) != CTL_OK)
 		return rc;
 	char err[ERR_LEN];
 	photdb_cand *c = NULL;
 	size_t n = 0;
-	if (photdb_cand_list(db, &c, &n, err, sizeof err)) {
+	if (photdb_cand_list(st.db, &c, &n, err, sizeof err)) {
 		fprintf(stderr, "contimgctl: %s\n", err);
-		db_close(db);
-		return CTL_UNREACHABLE;
+		return ctl_end(&st, CTL_UNREACHABLE);
 	}
 	if (json) {
 		json_object *a = json_object_new_array();
@@ -413,7 +375,7 @@ int ctl_candidates(int argc, char **argv, const ctl_env *env)
 								   : NULL);
 			json_object_array_add(a, o);
 		}
-		print_json(a);
+		ctl_print_json(a);
 		json_object_put(a);
 	} else {
 		printf("%-24s %6s %-13s %5s %9s %7s %6s %8s\n", "source", "score", "status", "n",
@@ -424,8 +386,7 @@ int ctl_candidates(int argc, char **argv, const ctl_env *env)
 			       c[i].timescale_days);
 	}
 	free(c);
-	db_close(db);
-	return CTL_OK;
+	return ctl_end(&st, CTL_OK);
 }
 
 /* ---- candidate SOURCE --investigated|--dismissed [--note TEXT] ---- */
@@ -445,22 +406,19 @@ int ctl_candidate(int argc, char **argv, const ctl_env *env)
 		else
 			status = source = NULL, i = argc;
 	}
-	if (!source || !status) {
-		fprintf(stderr, "usage: contimgctl candidate SOURCE --investigated|--dismissed "
-				"[--note TEXT]\n");
-		return CTL_USAGE;
-	}
-	sqlite3 *db = NULL;
-	int rc = open_state(env, 1, &db);
+	if (!source || !status)
+		return ctl_usage(env);
+	ctl_state st;
+	int rc = ctl_begin(env, &st);
 	if (rc)
 		return rc;
 	char err[ERR_LEN];
-	int r = photdb_cand_decide(db, source, status, note, err, sizeof err);
-	db_close(db);
+	int r = photdb_cand_decide(st.db, source, status, note, err, sizeof err);
 	if (r) {
 		fprintf(stderr, "contimgctl: %s\n", err);
-		return r == -ENOENT ? CTL_NOT_FOUND : CTL_UNREACHABLE;
+		rc = r == -ENOENT ? CTL_NOT_FOUND : CTL_UNREACHABLE;
+	} else {
+		printf("%s: %s\n", source, status);
 	}
-	printf("%s: %s\n", source, status);
-	return CTL_OK;
+	return ctl_end(&st, rc);
 }

@@ -1,7 +1,8 @@
 /*
- * daemon/ctl_pointing.c — contimgctl pointing add|list|remove: operators'
- * overrides of the files' pointing declination (state/pointingdb.h;
- * docs/operations.md, *Pointing*; docs/cli.md).
+ * daemon/ctl_pointing.c — contimgctl pointing add|list|remove (three rows of
+ * the command table in contimgctl.c): operators' overrides of the files'
+ * pointing declination (state/pointingdb.h; docs/operations.md, *Pointing*;
+ * docs/cli.md).
  */
 #include <errno.h>
 #include <math.h>
@@ -16,21 +17,8 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "daemon/ctl.h"
-#include "daemon/pipeline.h"
 #include "state/db.h"
 #include "state/pointingdb.h"
-
-static const char usage_text[] =
-	"usage: contimgctl pointing add --start ISO [--end ISO] --dec DEG [--note TEXT] [--json]\n"
-	"       contimgctl pointing list [--json]\n"
-	"       contimgctl pointing remove ID\n";
-
-static void print_json(json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							 JSON_C_TO_STRING_SPACED |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-}
 
 /* UTC MJD as "YYYY-MM-DDTHH:MM:SS" ("open" for an open end). */
 static const char *iso_of(double mjd, char *buf, size_t len)
@@ -68,20 +56,7 @@ static int parse_mjd(const char *opt, const char *iso, double *ret)
 	return CTL_OK;
 }
 
-/* Open the state database through the configuration (created when create). */
-static int open_db(const ctl_env *env, int write, int create, sqlite3 **ret)
-{
-	pipe_settings s;
-	cfg *c = NULL;
-	int rc = ctl_load_settings(env, &c, &s);
-	if (rc)
-		return rc;
-	rc = ctl_open_db(&s, write, create, ret);
-	cfg_free(c);
-	return rc;
-}
-
-static int cmd_add(int argc, char **argv, const ctl_env *env)
+int ctl_pointing_add(int argc, char **argv, const ctl_env *env)
 {
 	const char *start = NULL, *end = NULL, *dec = NULL, *note = "";
 	double start_mjd, end_mjd = INFINITY, dec_deg;
@@ -89,7 +64,7 @@ static int cmd_add(int argc, char **argv, const ctl_env *env)
 	char (*names)[32] = NULL;
 	size_t nredo = 0;
 	int64_t id = 0;
-	sqlite3 *db = NULL;
+	ctl_state st;
 	int json = 0, rc, r;
 
 	for (int i = 2; i < argc; i++) {
@@ -103,15 +78,11 @@ static int cmd_add(int argc, char **argv, const ctl_env *env)
 			note = argv[++i];
 		else if (!strcmp(argv[i], "--json"))
 			json = 1;
-		else {
-			fputs(usage_text, stderr);
-			return CTL_USAGE;
-		}
+		else
+			return ctl_usage(env);
 	}
-	if (!start || !dec) {
-		fputs(usage_text, stderr);
-		return CTL_USAGE;
-	}
+	if (!start || !dec)
+		return ctl_usage(env);
 	if ((rc = parse_mjd("--start", start, &start_mjd)) ||
 	    (end && (rc = parse_mjd("--end", end, &end_mjd))))
 		return rc;
@@ -120,9 +91,9 @@ static int cmd_add(int argc, char **argv, const ctl_env *env)
 		fprintf(stderr, "contimgctl: --dec '%s': expected degrees in -90..90\n", dec);
 		return CTL_USAGE;
 	}
-	if ((rc = open_db(env, 1, 1, &db)))
+	if ((rc = ctl_begin(env, &st)))
 		return rc;
-	r = pointingdb_add(db, start_mjd, end_mjd, dec_deg, note, (double)time(NULL), &id, err,
+	r = pointingdb_add(st.db, start_mjd, end_mjd, dec_deg, note, (double)time(NULL), &id, err,
 			   sizeof err);
 	if (r < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
@@ -130,7 +101,7 @@ static int cmd_add(int argc, char **argv, const ctl_env *env)
 		goto out;
 	}
 	/* What was already processed with another pointing in this range. */
-	r = pointingdb_groups_to_redo(db, start_mjd, end_mjd, dec_deg, &names, &nredo, err,
+	r = pointingdb_groups_to_redo(st.db, start_mjd, end_mjd, dec_deg, &names, &nredo, err,
 				      sizeof err);
 	if (r < 0) {
 		fprintf(stderr, "contimgctl: override %lld added, but listing the groups to redo "
@@ -145,7 +116,7 @@ static int cmd_add(int argc, char **argv, const ctl_env *env)
 		for (size_t i = 0; i < nredo; i++)
 			json_object_array_add(g, json_object_new_string(names[i]));
 		json_object_object_add(j, "groups_to_requeue", g);
-		print_json(j);
+		ctl_print_json(j);
 		json_object_put(j);
 	} else {
 		printf("override %lld: %s to %s, dec %+.4f deg%s%s\n", (long long)id,
@@ -162,29 +133,22 @@ static int cmd_add(int argc, char **argv, const ctl_env *env)
 	rc = CTL_OK;
 out:
 	free(names);
-	db_close(db);
-	return rc;
+	return ctl_end(&st, rc);
 }
 
-static int cmd_list(int argc, char **argv, const ctl_env *env)
+int ctl_pointing_list(int argc, char **argv, const ctl_env *env)
 {
 	pointingdb_override *o = NULL;
 	char err[ERR_LEN], a[40], b[40];
 	size_t n = 0;
-	sqlite3 *db = NULL;
+	ctl_state st;
 	int json = 0, rc, r;
 
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else {
-			fputs(usage_text, stderr);
-			return CTL_USAGE;
-		}
-	}
-	if ((rc = open_db(env, 0, 0, &db)))
+	if ((rc = ctl_only_json(argc, argv, 2, env, &json)) != CTL_OK)
 		return rc;
-	r = pointingdb_list(db, &o, &n, err, sizeof err);
+	if ((rc = ctl_begin(env, &st)))
+		return rc;
+	r = pointingdb_list(st.db, &o, &n, err, sizeof err);
 	/* A database from before the overrides' migration has none. */
 	if (r < 0 && strstr(err, "no such table"))
 		r = 0, n = 0;
@@ -197,7 +161,7 @@ static int cmd_list(int argc, char **argv, const ctl_env *env)
 		json_object *arr = json_object_new_array();
 		for (size_t i = 0; i < n; i++)
 			json_object_array_add(arr, override_json(&o[i]));
-		print_json(arr);
+		ctl_print_json(arr);
 		json_object_put(arr);
 	} else if (!n) {
 		printf("no pointing overrides: every group uses its files' declination\n");
@@ -212,29 +176,26 @@ static int cmd_list(int argc, char **argv, const ctl_env *env)
 	rc = CTL_OK;
 out:
 	free(o);
-	db_close(db);
-	return rc;
+	return ctl_end(&st, rc);
 }
 
-static int cmd_remove(int argc, char **argv, const ctl_env *env)
+int ctl_pointing_remove(int argc, char **argv, const ctl_env *env)
 {
 	char err[ERR_LEN], *e;
-	sqlite3 *db = NULL;
+	ctl_state st;
 	long long id;
 	int rc, r;
 
-	if (argc != 3) {
-		fputs(usage_text, stderr);
-		return CTL_USAGE;
-	}
+	if (argc != 3)
+		return ctl_usage(env);
 	id = strtoll(argv[2], &e, 10);
 	if (e == argv[2] || *e || id <= 0) {
 		fprintf(stderr, "contimgctl: '%s' is not an override id\n", argv[2]);
 		return CTL_USAGE;
 	}
-	if ((rc = open_db(env, 1, 0, &db)))
+	if ((rc = ctl_begin(env, &st)))
 		return rc;
-	r = pointingdb_remove(db, id, err, sizeof err);
+	r = pointingdb_remove(st.db, id, err, sizeof err);
 	if (r < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = r == -ENOENT ? CTL_NOT_FOUND : CTL_UNREACHABLE;
@@ -243,18 +204,5 @@ static int cmd_remove(int argc, char **argv, const ctl_env *env)
 		       "requeue them to use the files' declination)\n", id);
 		rc = CTL_OK;
 	}
-	db_close(db);
-	return rc;
-}
-
-int ctl_pointing(int argc, char **argv, const ctl_env *env)
-{
-	if (argc >= 2 && !strcmp(argv[1], "add"))
-		return cmd_add(argc, argv, env);
-	if (argc >= 2 && !strcmp(argv[1], "list"))
-		return cmd_list(argc, argv, env);
-	if (argc >= 2 && !strcmp(argv[1], "remove"))
-		return cmd_remove(argc, argv, env);
-	fputs(usage_text, stderr);
-	return CTL_USAGE;
+	return ctl_end(&st, rc);
 }

@@ -59,7 +59,7 @@ int earth_table_update(const char *path, int force, char *err, size_t errlen)
 	snprintf(cur_path, sizeof cur_path, "%s", path);
 	cur_mtime = st.st_mtim;
 	cur_size = st.st_size;
-	cur_read_at = util_mono_s();
+	cur_read_at = clk_mono_s();
 	pthread_mutex_unlock(&lock);
 	eop_table_free(old);
 	return 1;

@@ -330,9 +330,9 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 		log_msg(LOG_DEBUG, ctx->group_name, s->name, -1, "stage start");
 		fault_delay(ctx);
 		e[0] = 0;
-		t0 = util_mono_s();
+		t0 = clk_mono_s();
 		r = s->run(ctx, e, sizeof e);
-		dt = util_mono_s() - t0;
+		dt = clk_mono_s() - t0;
 		if (r == PIPE_SKIPPED) {
 			log_msg(LOG_DEBUG, ctx->group_name, s->name, -1, "skipped");
 			continue;
@@ -377,7 +377,7 @@ int pipe_execute(pipe_ctx *ctx, const queue_params *q, char *ret_state, char *er
 					      ctx->products[i].path, err, errlen);
 		if (w == 0)
 			w = queue_finish(ctx->db, ctx->group_id, QUEUE_DONE, NULL, ctx->calibrated, q,
-					 util_wall_s(), state, err, errlen);
+					 clk_wall_s(), state, err, errlen);
 		if (w < 0) {
 			db_end(ctx->db, 0, NULL, 0);
 			return w;
@@ -388,7 +388,7 @@ int pipe_execute(pipe_ctx *ctx, const queue_params *q, char *ret_state, char *er
 	} else {
 		outcome = r == -ECANCELED ? QUEUE_CANCEL : ctx->permanent ? QUEUE_FAIL_HARD
 									  : QUEUE_FAIL;
-		w = queue_finish(ctx->db, ctx->group_id, outcome, e, 0, q, util_wall_s(), state, err,
+		w = queue_finish(ctx->db, ctx->group_id, outcome, e, 0, q, clk_wall_s(), state, err,
 				 errlen);
 		if (w < 0)
 			return w;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/astro.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/settings.h"
@@ -22,13 +23,6 @@
 
 #define DEG (M_PI / 180.0)
 #define MAX_QA_CHAN 64 /* channels of the band average in the check's beam */
-
-static double wall_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 int pointing_settings_read(const cfg *c, pointing_settings *s, char *err, size_t errlen)
 {
@@ -135,7 +129,7 @@ int pipe_pointing_resolve(pipe_ctx *ctx, char *err, size_t errlen)
 	ctx->has_pointing = 1;
 	if (!ctx->db)
 		return 0;
-	r = pointingdb_group_put(ctx->db, ctx->group_id, &g, wall_s(), err, errlen);
+	r = pointingdb_group_put(ctx->db, ctx->group_id, &g, clk_wall_s(), err, errlen);
 	return r < 0 ? r : 0;
 }
 
@@ -248,7 +242,7 @@ int pipe_pointing_check(pipe_ctx *ctx, const pointing_settings *s, const catalog
 			res.offset_rad / DEG, res.offset_err_rad / DEG, g->dec_deg, from, res.nused,
 			res.nnorth, res.nsouth, res.scale, res.chi2_nu);
 	}
-	if (ctx->db && (r = pointingdb_group_qa(ctx->db, ctx->group_id, g, wall_s(), err,
+	if (ctx->db && (r = pointingdb_group_qa(ctx->db, ctx->group_id, g, clk_wall_s(), err,
 						errlen)) < 0)
 		goto out;
 	r = 0;

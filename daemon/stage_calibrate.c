@@ -422,13 +422,13 @@ static int solve_group(pipe_ctx *ctx, const cal_settings *s, catalog *cat,
 	pp.dut1_s = ctx->eop.dut1_s;
 	pp.xp_rad = ctx->eop.xp_rad;
 	pp.yp_rad = ctx->eop.yp_rad;
-	t0 = util_mono_s();
+	t0 = clk_mono_s();
 	r = predict_vis(&shell, &sky, &pp, PREDICT_OVERWRITE, err, errlen);
-	res->model_s = util_mono_s() - t0;
+	res->model_s = clk_mono_s() - t0;
 	if (r)
 		goto out;
 	pipe_progress(ctx);
-	t0 = util_mono_s();
+	t0 = clk_mono_s();
 	if ((r = util_mkdir_p(s->caltables_dir)) < 0) {
 		err_set(err, errlen, r, "calibrate: cannot create %s: %s", s->caltables_dir, strerror(-r));
 		goto out;
@@ -451,7 +451,7 @@ static int solve_group(pipe_ctx *ctx, const cal_settings *s, catalog *cat,
 				    sizeof res->solved[2], err, errlen)))
 			goto out;
 	}
-	res->solve_s = util_mono_s() - t0;
+	res->solve_s = clk_mono_s() - t0;
 	res->calibrator_group = 1;
 	/* Without a database the fresh tables are applied directly. */
 	if (!ctx->db && s->apply) {
@@ -459,10 +459,10 @@ static int solve_group(pipe_ctx *ctx, const cal_settings *s, catalog *cat,
 		const int bad_b = res->qb.flagged_frac > s->max_solution_flagged;
 		const int bad_g = !g || res->qg.flagged_frac > s->max_solution_flagged;
 		const char *const names[3] = {res->solved[0], res->solved[1], res->solved[2]};
-		t0 = util_mono_s();
+		t0 = clk_mono_s();
 		r = apply_solutions_named(v, k, bad_b ? NULL : b, bad_g ? NULL : g, names,
 					  ctx->threads, &st, err, errlen);
-		res->apply_s = util_mono_s() - t0;
+		res->apply_s = clk_mono_s() - t0;
 		if (r)
 			goto out;
 		res->applied_k = k != NULL;
@@ -508,12 +508,12 @@ static int apply_registered(pipe_ctx *ctx, struct cal_result *res, char *err, si
 	}
 	if (!t[0] && !t[1] && !t[2])
 		goto out;
-	t0 = util_mono_s();
+	t0 = clk_mono_s();
 	/* The history of an exported file names the tables by their paths. */
 	r = apply_solutions_named(ctx->vis, t[0], t[1], t[2],
 				  (const char *const[3]){res->applied[0], res->applied[1], res->applied[2]},
 				  ctx->threads, &st, err, errlen);
-	res->apply_s = util_mono_s() - t0;
+	res->apply_s = clk_mono_s() - t0;
 	if (r)
 		goto out;
 	res->applied_k = t[0] != NULL;

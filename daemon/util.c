@@ -1,28 +1,11 @@
 /*
- * daemon/util.c — clocks, mkdir -p and the log level (see util.h).
+ * daemon/util.c — mkdir -p (see util.h).
  */
 #include "daemon/util.h"
-
-#include "core/log.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-
-double util_mono_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-double util_wall_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 int util_mkdir_p(const char *path)
 {
@@ -44,11 +27,4 @@ int util_mkdir_p(const char *path)
 	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
-}
-
-void util_apply_log_level(const cfg *c)
-{
-	int lvl = log_parse_level(cfg_get_str(c, "log", "level", "info"));
-	if (lvl >= 0)
-		log_set_level(lvl);
 }

@@ -1,28 +1,19 @@
 /*
  * daemon/util.h — small system utilities shared by the daemon's files
- * (contimgd, the worker pool, the pipeline runner and its stages).
+ * (contimgd, the worker pool, the pipeline runner and its stages).  The
+ * clocks are core/clock.h's (clk_mono_s, clk_wall_s), included here for the
+ * files that time themselves.
  */
 #ifndef CONTIMG_DAEMON_UTIL_H
 #define CONTIMG_DAEMON_UTIL_H
 
+#include "core/clock.h"
 #include "core/config.h"
-
-/* Seconds on CLOCK_MONOTONIC: for durations and timeouts (immune to clock
- * steps; the origin is arbitrary). */
-double util_mono_s(void);
-
-/* Seconds since the Unix epoch on CLOCK_REALTIME: for timestamps stored in
- * the database or shown to operators. */
-double util_wall_s(void);
 
 /* `mkdir -p path` with mode 0755 (before umask): creates every missing
  * component; components that already exist are fine.  Returns 0, or -errno of
  * the mkdir that failed; -ENAMETOOLONG when path is empty or 4096 bytes or
  * longer. */
 int util_mkdir_p(const char *path);
-
-/* Set the log level from [log] level of c (default info); a value
- * log_parse_level does not know leaves the level as it is. */
-void util_apply_log_level(const cfg *c);
 
 #endif

@@ -53,7 +53,7 @@ static void progress(void *arg, const char *stage)
 {
 	struct worker *k = arg;
 	pthread_mutex_lock(&k->pool->lock);
-	k->st.progress_mono = util_mono_s();
+	k->st.progress_mono = clk_mono_s();
 	snprintf(k->st.stage, sizeof k->st.stage, "%s", stage ? stage : "");
 	pthread_mutex_unlock(&k->pool->lock);
 	uv_async_send(&k->pool->async);
@@ -66,7 +66,7 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 	workers *w = k->pool;
 	pipe_ctx ctx;
 	char err[ERR_LEN] = "", state[16] = "";
-	double t0 = util_mono_s();
+	double t0 = clk_mono_s();
 	int r;
 
 	pthread_mutex_lock(&w->lock);
@@ -82,7 +82,7 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 	if (r < 0) {
 		char e2[ERR_LEN];
 		log_msg(LOG_ERR, name, NULL, -1, "cannot set up the group: %s", err);
-		if (queue_finish(db, id, QUEUE_FAIL, err, 0, &s->q, util_wall_s(), state, e2,
+		if (queue_finish(db, id, QUEUE_FAIL, err, 0, &s->q, clk_wall_s(), state, e2,
 				 sizeof e2) < 0)
 			log_msg(LOG_ERR, name, NULL, -1, "cannot record the failure: %s", e2);
 		goto out;
@@ -95,7 +95,7 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 	r = pipe_execute(&ctx, &s->q, state, err, sizeof err);
 	if (r == 0)
 		log_msg(LOG_NOTICE, name, NULL, -1, "completed in %.1f s (%d products%s)",
-			util_mono_s() - t0, ctx.nproducts, ctx.calibrated ? ", calibrated" : "");
+			clk_mono_s() - t0, ctx.nproducts, ctx.calibrated ? ", calibrated" : "");
 	else if (r == -ECANCELED)
 		log_msg(LOG_WARNING, name, NULL, -1, "stopped, back to pending: %s", err);
 	else
@@ -106,7 +106,7 @@ out:
 	pthread_mutex_lock(&w->lock);
 	k->st.busy = 0;
 	k->st.group[0] = k->st.stage[0] = 0;
-	k->st.progress_mono = util_mono_s();
+	k->st.progress_mono = clk_mono_s();
 	pthread_mutex_unlock(&w->lock);
 	uv_async_send(&w->async);
 }
@@ -143,10 +143,10 @@ static void *worker_main(void *arg)
 		c = contimg_config_ref(w->conf);
 		s = w->s;
 		w->kicked = 0;
-		k->st.progress_mono = util_mono_s();
+		k->st.progress_mono = clk_mono_s();
 		pthread_mutex_unlock(&w->lock);
 
-		r = queue_claim(db, (int)getpid(), util_wall_s(), &id, name, err, sizeof err);
+		r = queue_claim(db, (int)getpid(), clk_wall_s(), &id, name, err, sizeof err);
 		if (r < 0)
 			log_err("worker %d: claim: %s", k->index, err);
 		if (r == 1) {

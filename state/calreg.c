@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "state/db.h"
 
@@ -66,7 +66,6 @@ static void read_row(sqlite3_stmt *st, calreg_entry *e)
 int calreg_add(sqlite3 *db, const calreg_entry *e, int64_t *ret_id, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	struct timeval tv;
 	char type[2] = { e->type, 0 };
 	int r = 0;
 
@@ -79,7 +78,6 @@ int calreg_add(sqlite3 *db, const calreg_entry *e, int64_t *ret_id, char *err, s
 			       e->path, e->valid_start_mjd, e->valid_end_mjd);
 	if (e->status < 0 || e->status > 2)
 		return err_set(err, errlen, -EINVAL, "caltables: bad status %d", e->status);
-	gettimeofday(&tv, NULL);
 	/* One statement: the upsert is atomic without an explicit transaction. */
 	if (sqlite3_prepare_v2(db,
 			       "INSERT INTO caltables(type, path, calibrator, source_group, refant,"
@@ -107,7 +105,7 @@ int calreg_add(sqlite3 *db, const calreg_entry *e, int64_t *ret_id, char *err, s
 	sqlite3_bind_double(st, 6, e->obs_mjd);
 	sqlite3_bind_double(st, 7, e->valid_start_mjd);
 	sqlite3_bind_double(st, 8, e->valid_end_mjd);
-	sqlite3_bind_double(st, 9, tv.tv_sec + tv.tv_usec * 1e-6);
+	sqlite3_bind_double(st, 9, clk_wall_s());
 	sqlite3_bind_text(st, 10, calreg_status_name(e->status), -1, SQLITE_STATIC);
 	db_bind_real_or_null(st, 11, e->flagged_fraction);
 	db_bind_real_or_null(st, 12, e->median_snr);

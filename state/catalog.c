@@ -253,14 +253,28 @@ typedef struct pos_row {
 	int confused, want;
 } pos_row;
 
+static int read_pos_row(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	pos_row *p = row;
+
+	(void)arg, (void)err, (void)errlen;
+	p->id = sqlite3_column_int64(st, 0);
+	p->ra = sqlite3_column_double(st, 1);
+	p->dec = sqlite3_column_double(st, 2);
+	p->confused = sqlite3_column_int(st, 3);
+	return 1;
+}
+
 /* Recompute `confused` for the whole table: a sweep over sources sorted by
  * declination compares each one only with those within the confusion radius
  * in dec, so a full NVSS table (1.8 M rows) takes seconds, not hours. */
 static int update_confused(catalog *c, char *err, size_t errlen)
 {
+	static const db_row_type type = { sizeof(pos_row), read_pos_row, NULL };
 	sqlite3_stmt *st = NULL;
 	pos_row *rows = NULL;
-	size_t n = 0, cap = 0;
+	void *v = NULL;
+	size_t n = 0;
 	int r = 0;
 	const double rad = CATALOG_CONFUSION_ARCSEC / 3600.0;
 
@@ -269,31 +283,11 @@ static int update_confused(catalog *c, char *err, size_t errlen)
 		r = sql_err(err, errlen, c->db, "confusion scan");
 		goto out;
 	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 1024;
-			pos_row *nr = realloc(rows, nc * sizeof *nr);
-			if (!nr) {
-				r = err_set(err, errlen, -ENOMEM, "catalog: out of memory");
-				goto out;
-			}
-			rows = nr;
-			cap = nc;
-		}
-		rows[n].id = sqlite3_column_int64(st, 0);
-		rows[n].ra = sqlite3_column_double(st, 1);
-		rows[n].dec = sqlite3_column_double(st, 2);
-		rows[n].confused = sqlite3_column_int(st, 3);
-		rows[n].want = 0;
-		n++;
-	}
-	if (r != SQLITE_DONE) {
-		r = sql_err(err, errlen, c->db, "confusion scan");
+	r = db_rows(st, &type, NULL, &v, &n, "catalog: confusion scan", err, errlen);
+	st = NULL; /* finalized by db_rows */
+	if (r < 0)
 		goto out;
-	}
-	r = 0;
-	sqlite3_finalize(st);
-	st = NULL;
+	rows = v;
 	for (size_t i = 0; i < n; i++) {
 		double cosd = cos(rows[i].dec * DEG2RAD);
 		for (size_t j = i + 1; j < n && rows[j].dec - rows[i].dec <= rad; j++) {
@@ -510,14 +504,33 @@ static int cmp_source_flux(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* The cone catalog_sources_near keeps (read_cone_source's arg). */
+typedef struct cone {
+	double ra_deg, dec_deg, radius_deg;
+	int all;
+} cone;
+
+static int read_cone_source(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	catalog_source *s = row;
+	const cone *k = arg;
+
+	(void)err, (void)errlen;
+	read_source(st, s);
+	s->sep_deg = sep_deg(k->ra_deg, k->dec_deg, s->ra_deg, s->dec_deg);
+	return k->all || s->sep_deg <= k->radius_deg;
+}
+
 int catalog_sources_near(catalog *c, double ra_deg, double dec_deg, double radius_deg,
 			 double min_flux_mjy, catalog_source **ret_src, size_t *ret_n,
 			 char *err, size_t errlen)
 {
+	static const db_row_type type = { sizeof(catalog_source), read_cone_source, NULL };
+	cone k = { ra_deg, dec_deg, radius_deg, radius_deg >= 180 };
 	sqlite3_stmt *st = NULL;
-	catalog_source *v = NULL;
-	size_t n = 0, cap = 0;
-	int r = 0, all = radius_deg >= 180;
+	void *v = NULL;
+	size_t n = 0;
+	int r;
 	char sql[512];
 
 	if (!isfinite(ra_deg) || !isfinite(dec_deg) || !(radius_deg >= 0))
@@ -526,44 +539,16 @@ int catalog_sources_near(catalog *c, double ra_deg, double dec_deg, double radiu
 	/* The dec index bounds the scan; the exact distance is computed here. */
 	snprintf(sql, sizeof sql, "SELECT %s FROM sources WHERE dec_deg BETWEEN ?1 AND ?2"
 		 " AND flux_mjy >= ?3", source_cols);
-	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		r = sql_err(err, errlen, c->db, "sources query");
-		goto out;
-	}
-	sqlite3_bind_double(st, 1, all ? -91.0 : dec_deg - radius_deg);
-	sqlite3_bind_double(st, 2, all ? 91.0 : dec_deg + radius_deg);
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, errlen, c->db, "sources query");
+	sqlite3_bind_double(st, 1, k.all ? -91.0 : dec_deg - radius_deg);
+	sqlite3_bind_double(st, 2, k.all ? 91.0 : dec_deg + radius_deg);
 	sqlite3_bind_double(st, 3, isfinite(min_flux_mjy) ? min_flux_mjy : -1e300);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		catalog_source s;
-		read_source(st, &s);
-		s.sep_deg = sep_deg(ra_deg, dec_deg, s.ra_deg, s.dec_deg);
-		if (!all && s.sep_deg > radius_deg)
-			continue;
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 64;
-			catalog_source *nv = realloc(v, nc * sizeof *nv);
-			if (!nv) {
-				r = err_set(err, errlen, -ENOMEM, "catalog: out of memory");
-				goto out;
-			}
-			v = nv;
-			cap = nc;
-		}
-		v[n++] = s;
-	}
-	if (r != SQLITE_DONE) {
-		r = sql_err(err, errlen, c->db, "sources query");
-		goto out;
-	}
-	r = 0;
-	if (n)
-		qsort(v, n, sizeof *v, cmp_source_flux);
-out:
-	sqlite3_finalize(st);
-	if (r < 0) {
-		free(v);
+	r = db_rows(st, &type, &k, &v, &n, "catalog: sources query", err, errlen);
+	if (r < 0)
 		return r;
-	}
+	if (n)
+		qsort(v, n, sizeof(catalog_source), cmp_source_flux);
 	*ret_src = v;
 	*ret_n = n;
 	return 0;
@@ -598,48 +583,21 @@ static int load_bands(catalog *c, sqlite3_int64 id, catalog_cal *cal, char *err,
 	return 0;
 }
 
-/* Run a calibrators query (columns id, name, alt_name, ra, dec, pos_code) and
- * collect the rows with their bands. */
-static int collect_cals(catalog *c, sqlite3_stmt *st, catalog_cal **ret, size_t *ret_n,
-			char *err, size_t errlen)
+static int read_cal(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
 {
-	catalog_cal *v = NULL;
-	size_t n = 0, cap = 0;
+	catalog_cal *cal = row;
+	const unsigned char *pc;
 	int r;
 
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		catalog_cal *cal;
-		const unsigned char *pc;
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 32;
-			catalog_cal *nv = realloc(v, nc * sizeof *nv);
-			if (!nv) {
-				free(v);
-				return err_set(err, errlen, -ENOMEM, "catalog: out of memory");
-			}
-			v = nv;
-			cap = nc;
-		}
-		cal = &v[n++];
-		memset(cal, 0, sizeof *cal);
-		db_column_text(st, 1, cal->name, sizeof cal->name);
-		db_column_text(st, 2, cal->alt_name, sizeof cal->alt_name);
-		cal->ra_deg = sqlite3_column_double(st, 3);
-		cal->dec_deg = sqlite3_column_double(st, 4);
-		pc = sqlite3_column_text(st, 5);
-		cal->pos_code = pc ? (char)pc[0] : '?';
-		if ((r = load_bands(c, sqlite3_column_int64(st, 0), cal, err, errlen)) < 0) {
-			free(v);
-			return r;
-		}
-	}
-	if (r != SQLITE_DONE) {
-		free(v);
-		return sql_err(err, errlen, c->db, "calibrators query");
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	db_column_text(st, 1, cal->name, sizeof cal->name);
+	db_column_text(st, 2, cal->alt_name, sizeof cal->alt_name);
+	cal->ra_deg = sqlite3_column_double(st, 3);
+	cal->dec_deg = sqlite3_column_double(st, 4);
+	pc = sqlite3_column_text(st, 5);
+	cal->pos_code = pc ? (char)pc[0] : '?';
+	if ((r = load_bands(arg, sqlite3_column_int64(st, 0), cal, err, errlen)) < 0)
+		return r;
+	return 1;
 }
 
 typedef struct cal_flux {
@@ -656,12 +614,15 @@ static int cmp_key_desc(const void *a, const void *b)
 }
 
 /* Run "SELECT id, name, alt_name, ra_deg, dec_deg, pos_code FROM calibrators
- * WHERE <where>" and collect the rows: ?1 is bound to name when one is given,
- * otherwise ?1 and ?2 to lo and hi. */
+ * WHERE <where>" and collect the rows with their bands: ?1 is bound to name
+ * when one is given, otherwise ?1 and ?2 to lo and hi. */
 static int query_cals(catalog *c, const char *where, const char *name, double lo, double hi,
 		      catalog_cal **ret, size_t *ret_n, char *err, size_t errlen)
 {
+	static const db_row_type type = { sizeof(catalog_cal), read_cal, NULL };
 	sqlite3_stmt *st = NULL;
+	void *v = NULL;
+	size_t n = 0;
 	char sql[256];
 	int r;
 
@@ -675,9 +636,12 @@ static int query_cals(catalog *c, const char *where, const char *name, double lo
 		sqlite3_bind_double(st, 1, lo);
 		sqlite3_bind_double(st, 2, hi);
 	}
-	r = collect_cals(c, st, ret, ret_n, err, errlen);
-	sqlite3_finalize(st);
-	return r;
+	r = db_rows(st, &type, c, &v, &n, "catalog: calibrators query", err, errlen);
+	if (r < 0)
+		return r;
+	*ret = v;
+	*ret_n = n;
+	return 0;
 }
 
 /* The calibrators with lo <= dec <= hi, and a scratch array as long (NULL

@@ -10,15 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "state/db.h"
-
-static double now_unix(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static int sql_fail(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
@@ -157,6 +151,23 @@ void photdb_lc_release(photdb_lc *lc)
 	memset(lc, 0, sizeof *lc);
 }
 
+/* One row of photdb_var_lightcurve's query, before it is split into the
+ * three arrays of photdb_lc. */
+typedef struct lc_point {
+	double mjd, flux, err;
+} lc_point;
+
+static int read_lc_point(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
+{
+	lc_point *p = row;
+
+	(void)arg, (void)err, (void)errlen;
+	p->mjd = db_column_real_or_nan(st, 0);
+	p->flux = db_column_real_or_nan(st, 1);
+	p->err = db_column_real_or_nan(st, 2);
+	return 1;
+}
+
 int photdb_var_lightcurve(sqlite3 *db, const char *source, double since_mjd,
 			  int64_t exclude_group, photdb_lc *ret, char *err, size_t errlen)
 {
@@ -168,47 +179,45 @@ int photdb_var_lightcurve(sqlite3 *db, const char *source, double since_mjd,
 		"SELECT mjd, normalized_flux_jy, normalized_flux_err_jy FROM photometry "
 		"WHERE source = ? AND in_variability = 1 AND group_id <> ? "
 		"ORDER BY mjd, group_id";
+	static const db_row_type type = { sizeof(lc_point), read_lc_point, NULL };
 	sqlite3_stmt *st = NULL;
 	photdb_lc lc = { 0 };
-	size_t cap = 0;
-	int rc = 0, s, k = 1;
+	void *v = NULL;
+	lc_point *p;
+	size_t n = 0;
+	int rc, k = 1;
 	int bounded = isfinite(since_mjd);
+
 	if (sqlite3_prepare_v2(db, bounded ? sql : sql_all, -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(db, err, errlen, "light curve query");
 	sqlite3_bind_text(st, k++, source, -1, SQLITE_TRANSIENT);
 	if (bounded)
 		sqlite3_bind_double(st, k++, since_mjd);
 	sqlite3_bind_int64(st, k++, exclude_group);
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		if (lc.n == cap) {
-			size_t nc = cap ? 2 * cap : 64;
-			double *a = realloc(lc.mjd, nc * sizeof *a);
-			if (a)
-				lc.mjd = a;
-			double *b = a ? realloc(lc.flux, nc * sizeof *b) : NULL;
-			if (b)
-				lc.flux = b;
-			double *c = b ? realloc(lc.err, nc * sizeof *c) : NULL;
-			if (!c) {
-				rc = err_set(err, errlen, -ENOMEM, "light curve of %s: out of memory", source);
-				goto out;
-			}
-			lc.err = c;
-			cap = nc;
+	rc = db_rows(st, &type, NULL, &v, &n, "light curve query", err, errlen);
+	if (rc < 0)
+		return rc;
+	p = v;
+	if (n) {
+		lc.mjd = malloc(n * sizeof *lc.mjd);
+		lc.flux = malloc(n * sizeof *lc.flux);
+		lc.err = malloc(n * sizeof *lc.err);
+		if (!lc.mjd || !lc.flux || !lc.err) {
+			rc = err_set(err, errlen, -ENOMEM, "light curve of %s: out of memory", source);
+			goto out;
 		}
-		lc.mjd[lc.n] = db_column_real_or_nan(st, 0);
-		lc.flux[lc.n] = db_column_real_or_nan(st, 1);
-		lc.err[lc.n] = db_column_real_or_nan(st, 2);
-		lc.n++;
+		for (size_t i = 0; i < n; i++) {
+			lc.mjd[i] = p[i].mjd;
+			lc.flux[i] = p[i].flux;
+			lc.err[i] = p[i].err;
+		}
+		lc.n = n;
 	}
-	if (s != SQLITE_DONE)
-		rc = sql_fail(db, err, errlen, "light curve query");
+	*ret = lc;
 out:
-	sqlite3_finalize(st);
-	if (rc || lc.n == 0)
+	free(v);
+	if (rc < 0)
 		photdb_lc_release(&lc);
-	if (rc == 0)
-		*ret = lc;
 	return rc;
 }
 
@@ -248,7 +257,7 @@ int photdb_var_put(sqlite3 *db, const photdb_var *v, const void *state, size_t s
 	db_bind_real_or_null(st, k++, v->last_mjd);
 	db_bind_real_or_null(st, k++, v->ese_score);
 	sqlite3_bind_blob(st, k++, state, (int)state_len, SQLITE_TRANSIENT);
-	sqlite3_bind_double(st, k++, now_unix());
+	sqlite3_bind_double(st, k++, clk_wall_s());
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "variability_stats upsert");
 	sqlite3_finalize(st);
 	return rc;
@@ -330,7 +339,7 @@ static int cand_write(sqlite3 *db, const photdb_cand *c, int insert, char *err, 
 		"t_days = ?12, alpha = ?13, src_size = ?14, updated_at = ?16 WHERE source = ?1";
 	sqlite3_stmt *st = NULL;
 	int rc, k = 1;
-	double now = now_unix();
+	double now = clk_wall_s();
 	if (sqlite3_prepare_v2(db, insert ? sql_upsert : sql_refresh, -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(db, err, errlen, "ese_candidates write");
 	sqlite3_bind_text(st, k++, c->source, -1, SQLITE_TRANSIENT);
@@ -450,7 +459,7 @@ int photdb_cand_decide(sqlite3 *db, const char *source, const char *status, cons
 		sqlite3_bind_text(st, 2, note, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, 2);
-	sqlite3_bind_double(st, 3, now_unix());
+	sqlite3_bind_double(st, 3, clk_wall_s());
 	sqlite3_bind_text(st, 4, source, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = sql_fail(db, err, errlen, "ese_candidates update");
@@ -524,7 +533,7 @@ int photdb_ref_put(sqlite3 *db, const photdb_ref *r, char *err, size_t errlen)
 	sqlite3_bind_int(st, 6, r->retired);
 	db_bind_real_or_null(st, 7, r->retired_mjd);
 	db_bind_real_or_null(st, 8, r->retire_chi2_nu);
-	sqlite3_bind_double(st, 9, now_unix());
+	sqlite3_bind_double(st, 9, clk_wall_s());
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "reference_sources upsert");
 	sqlite3_finalize(st);
 	return rc;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "state/db.h"
 
@@ -135,12 +136,10 @@ static int group_state(sqlite3 *db, int64_t gid, char *name, char *state, char *
 int queue_event(sqlite3 *db, int64_t group_id, const char *kind, const char *stage,
 		const char *message, char *err, size_t errlen)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
 	int r = db_exec(db, err, errlen,
 			"INSERT INTO group_events (group_id, at, kind, stage, message)"
 			" VALUES (?, ?, ?, ?, ?)", "Idsss", group_id,
-			now.tv_sec + now.tv_nsec * 1e-9, kind, stage, message);
+			clk_wall_s(), kind, stage, message);
 	return r < 0 ? r : 0;
 }
 
@@ -624,14 +623,12 @@ int queue_set_stage(sqlite3 *db, int64_t group_id, const char *stage, char *err,
 int queue_record_stage(sqlite3 *db, int64_t group_id, const char *stage, double seconds, int ok,
 		       const char *error, char *err, size_t errlen)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
 	int r = db_exec(db, err, errlen,
 			"INSERT INTO stage_timings (group_id, stage, seconds, ok, error, at)"
 			" VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_id, stage) DO UPDATE SET"
 			" seconds = excluded.seconds, ok = excluded.ok, error = excluded.error,"
 			" at = excluded.at", "Isdisd", group_id, stage, seconds, ok, error,
-			now.tv_sec + now.tv_nsec * 1e-9);
+			clk_wall_s());
 	return r < 0 ? r : 0;
 }
 
@@ -645,13 +642,11 @@ int queue_clear_stage_timings(sqlite3 *db, int64_t group_id, char *err, size_t e
 int queue_add_product(sqlite3 *db, int64_t group_id, const char *name, const char *path,
 		      char *err, size_t errlen)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
 	int r = db_exec(db, err, errlen,
 			"INSERT INTO products (group_id, name, path, created_at) VALUES (?, ?, ?, ?)"
 			" ON CONFLICT (group_id, name) DO UPDATE SET path = excluded.path,"
 			" created_at = excluded.created_at", "Issd", group_id, name, path,
-			now.tv_sec + now.tv_nsec * 1e-9);
+			clk_wall_s());
 	return r < 0 ? r : 0;
 }
 
