@@ -677,9 +677,13 @@ again:
 	 * lowest-numbered of them. */
 	for (int i = 0; i < npaths; i++) {
 		if (!excluded[i] && !keep[i]) {
+			/* two arrays of *info: a bounded copy (snprintf here makes
+			 * GCC's -Wrestrict guess they may overlap) */
+			const char *why = info->dropped_reason[sb_of[i]];
+			size_t n = strnlen(why, sizeof info->file[i].reason - 1);
 			info->file[i].status = CONVERT_FILE_DROPPED;
-			snprintf(info->file[i].reason, sizeof info->file[i].reason, "%s",
-				 info->dropped_reason[sb_of[i]]);
+			memcpy(info->file[i].reason, why, n);
+			info->file[i].reason[n] = 0;
 		}
 		if (keep[i]) {
 			kfile[nk] = i;
