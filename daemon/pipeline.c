@@ -210,9 +210,15 @@ int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen)
 				       "be east or north (or unset when unknown)", x);
 		snprintf(o.x_orientation, sizeof o.x_orientation, "%s", name);
 	}
-	r = check_stage_list(cfg_lookup(c, "pipeline", "stages"), err, errlen);
-	if (r < 0)
-		return r;
+	{
+		const char *list = cfg_lookup(c, "pipeline", "stages");
+
+		r = check_stage_list(list, err, errlen);
+		if (r < 0)
+			return r;
+		if (list && (size_t)snprintf(o.stages, sizeof o.stages, "%s", list) >= sizeof o.stages)
+			return err_set(err, errlen, -EINVAL, "[pipeline] stages: list too long");
+	}
 	r = pointing_settings_read(c, NULL, err, errlen); /* [pointing]: refused at start-up */
 	if (r < 0)
 		return r;
@@ -319,7 +325,7 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 
 		if (pipe_cancelled(ctx))
 			return err_set(err, errlen, -ECANCELED, "stopped before stage %s", s->name);
-		if (!stage_listed(cfg_lookup(ctx->cfg, "pipeline", "stages"), s->name))
+		if (!stage_listed(ctx->conf->pipe.stages, s->name))
 			continue;
 		if (s->release && pipe_ctx_on_release(ctx, s->release) < 0)
 			return err_set(err, errlen, -ENOSPC, "stage %s: too many stage results",

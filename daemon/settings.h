@@ -62,6 +62,8 @@ typedef struct pipe_settings {
 	char x_orientation[8];       /* [pipeline] x_orientation ("" = unknown, not written) */
 	double stop_grace_s;         /* [pipeline] stop_grace_s (120) */
 	double stall_timeout_s;      /* [pipeline] stall_timeout_s (900) */
+	char stages[512];            /* [pipeline] stages: the subset of the table to run
+					("" = every stage; checked against the table) */
 } pipe_settings;
 
 /* Fill s from c; -EINVAL with "[section] key ..." in err for a malformed or
