@@ -123,9 +123,14 @@ static void on_file(void *arg, const char *path)
 			log_warn("%s", err);
 		return;
 	}
-	if (!strcmp(res.state, "pending") && d->workers)
-		workers_kick(d->workers);
-	update_status(d);
+	/* The queue counts behind the status pass over the groups table: once
+	 * per group that became ready, not per file (the tick refreshes them
+	 * every second anyway). */
+	if (!strcmp(res.state, "pending")) {
+		if (d->workers)
+			workers_kick(d->workers);
+		update_status(d);
+	}
 }
 
 /* A rescan finished on the threadpool: one status update and one kick for
