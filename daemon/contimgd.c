@@ -106,58 +106,73 @@ static void update_status(daemon_state *d)
 	}
 }
 
+/* An inotify event: the writer closed or renamed the file, so it is
+ * registered at once (symbolic links and non-regular files are refused). */
 static void on_file(void *arg, const char *path)
 {
 	daemon_state *d = arg;
-	struct stat sb;
 	queue_add_result res;
 	char err[ERR_LEN];
+	int r;
 
 	if (d->draining)
 		return;
-	if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
-		return;
-	if (queue_add_file(d->db, path, (int64_t)sb.st_size,
-			   sb.st_mtim.tv_sec + sb.st_mtim.tv_nsec * 1e-9, &d->s.q, clk_wall_s(), &res, err,
-			   sizeof err) < 0) {
-		log_warn("%s", err);
+	r = watch_register(d->db, path, &d->s.q, clk_wall_s(), &res, err, sizeof err);
+	if (r < 0) {
+		/* Gone again since the event: nothing to register. */
+		if (r != -ENOENT)
+			log_warn("%s", err);
 		return;
 	}
-	switch (res.outcome) {
-	case QUEUE_ADD_NEW:
-		log_msg(LOG_INFO, res.group_name, "ingest", res.subband, "new file %s (group %s)",
-			path, res.state);
-		break;
-	case QUEUE_ADD_UPDATED:
-		log_msg(LOG_INFO, res.group_name, "ingest", res.subband, "rewritten file %s", path);
-		break;
-	case QUEUE_ADD_DUPLICATE:
-		log_msg(LOG_WARNING, res.group_name, "ingest", res.subband,
-			"%s: the group already has this subband; ignored", path);
-		break;
-	case QUEUE_ADD_LATE:
-		log_msg(LOG_WARNING, res.group_name, "ingest", res.subband,
-			"%s arrived after the group was %s; recorded, requeue the group to use it",
-			path, res.state);
-		break;
-	default:
-		break;
+	/* The queue counts behind the status pass over the groups table: once
+	 * per group that became ready, not per file (the tick refreshes them
+	 * every second anyway). */
+	if (!strcmp(res.state, "pending")) {
+		if (d->workers)
+			workers_kick(d->workers);
+		update_status(d);
 	}
-	if (!strcmp(res.state, "pending") && d->workers)
+}
+
+/* A rescan finished on the threadpool: one status update and one kick for
+ * the whole scan, never one per file (the queue counts cost a scan of the
+ * groups table each time). */
+static void on_scan_done(void *arg, const watch_scan_stats *s)
+{
+	daemon_state *d = arg;
+
+	if (s->rc < 0) {
+		log_err("rescan (%s): %s", s->why, s->err);
+		return;
+	}
+	/* The periodic scan that found nothing new stays quiet. */
+	log_msg(s->taken || s->unsettled || s->failed || strcmp(s->why, "periodic") ? LOG_INFO
+										    : LOG_DEBUG,
+		NULL, NULL, -1,
+		"rescan (%s): %d subband files, %d known, %d registered, %d still changing,"
+		" %d refused, %d failed in %.3f s", s->why, s->names, s->known, s->taken,
+		s->unsettled, s->refused, s->failed, s->seconds);
+	if (d->draining)
+		return;
+	if (s->pending && d->workers)
 		workers_kick(d->workers);
 	update_status(d);
 }
 
+static void watch_opts_fill(const daemon_state *d, watch_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	snprintf(o->db_path, sizeof o->db_path, "%s", d->s.db_path);
+	o->q = d->s.q;
+	o->settle_s = d->s.settle_s;
+}
+
 static void rescan(daemon_state *d, const char *why)
 {
-	char err[ERR_LEN];
-	int n = 0;
 	if (!d->watch)
 		return;
-	if (watch_rescan(d->watch, &n, err, sizeof err) < 0)
-		log_err("rescan (%s): %s", why, err);
-	else
-		log_debug("rescan (%s): %d candidate files", why, n);
+	if (watch_rescan(d->watch, why) < 0)
+		log_err("rescan (%s): could not start", why);
 }
 
 static void on_rescan_timer(uv_timer_t *t)
@@ -403,6 +418,11 @@ static void on_hup(uv_signal_t *h, int sig)
 			       (uint64_t)(s.rescan_interval_s * 1000));
 	else
 		uv_timer_stop(&d->rescan);
+	if (d->watch) {
+		watch_opts wo;
+		watch_opts_fill(d, &wo);
+		watch_set_opts(d->watch, &wo);
+	}
 	log_notice("configuration reloaded from %s", d->config_path);
 	/* Re-read the IERS table (maybe another file now) off the loop. */
 	eop_timer_start(d);
@@ -592,10 +612,17 @@ int main(int argc, char **argv)
 
 	/* Watch first, then scan: a file landing in between is seen twice at
 	 * worst, never missed. */
-	if (watch_start(d.loop, d.s.ingest_dir, on_file, &d, &d.watch, err, sizeof err) < 0) {
-		log_err("%s", err);
-		goto out_loop;
+	{
+		watch_opts wo;
+		watch_opts_fill(&d, &wo);
+		if (watch_start(d.loop, d.s.ingest_dir, &wo, on_file, on_scan_done, &d, &d.watch, err,
+				sizeof err) < 0) {
+			log_err("%s", err);
+			goto out_loop;
+		}
 	}
+	/* On the threadpool: READY=1 below does not wait for it, however long
+	 * the history. */
 	rescan(&d, "start-up");
 	on_tick(&d.tick);
 	if (workers_start(d.loop, d.conf, &d.s, on_worker_event, &d, &d.workers, err,

@@ -335,7 +335,7 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 			json = 1;
 		} else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
 			state = argv[++i];
-			int okst = 0;
+			int okst = !strcmp(state, "stale"); /* groups.stale: docs/operations.md */
 			for (int k = 0; k < 5; k++)
 				okst |= !strcmp(state, queue_states[k]);
 			if (!okst) {

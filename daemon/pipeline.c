@@ -152,6 +152,9 @@ int pipe_settings_read(const cfg *c, pipe_settings *s, char *err, size_t errlen)
 	if ((r = range(r, o.rescan_interval_s, 0, 86400, "ingest", "rescan_interval_s", err,
 		       errlen)) < 0)
 		return r;
+	r = cfg_double(c, "ingest", "settle_s", 10, &o.settle_s, err, errlen);
+	if ((r = range(r, o.settle_s, 0, 3600, "ingest", "settle_s", err, errlen)) < 0)
+		return r;
 	r = cfg_double(c, "ingest", "poll_interval_s", 5, &o.poll_interval_s, err, errlen);
 	if ((r = range(r, o.poll_interval_s, 0.05, 3600, "ingest", "poll_interval_s", err,
 		       errlen)) < 0)

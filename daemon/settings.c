@@ -142,7 +142,7 @@ static const char *const paths_keys[] = { "ingest_dir", "state_dir", "products_d
 static const char *const ingest_keys[] = { "subbands", "group_tolerance_s", "collect_timeout_s",
 					   "min_subbands", "max_retries", "retry_delay_s",
 					   "workers", "rescan_interval_s", "poll_interval_s",
-					   NULL };
+					   "settle_s", NULL };
 static const char *const pipeline_keys[] = { "threads", "export_vis", "stop_grace_s",
 					     "stall_timeout_s", "stages", "dut1_s",
 					     "uvw_tolerance_arcsec", "x_orientation", NULL };

@@ -51,6 +51,7 @@ typedef struct pipe_settings {
 					retry_delay_s */
 	double collect_timeout_s;    /* [ingest] collect_timeout_s (600) */
 	double rescan_interval_s;    /* [ingest] rescan_interval_s (60) */
+	double settle_s;             /* [ingest] settle_s (10): rescans take files unchanged this long */
 	double poll_interval_s;      /* [ingest] poll_interval_s (5): idle workers look for work */
 	int workers;                 /* [ingest] workers (1) */
 	int threads;                 /* [pipeline] threads (0 = all online CPUs) */

@@ -217,6 +217,9 @@ static const struct db_migration {
 	  "  qa_nsources INTEGER, qa_nnorth INTEGER, qa_nsouth INTEGER, qa_nclipped INTEGER,"
 	  "  updated_at REAL NOT NULL);"
 	  "CREATE INDEX IF NOT EXISTS group_pointing_t ON group_pointing(mid_mjd);" },
+	{ "ingest: groups.stale, a file a finished run used changed since (state/queue.c)",
+	  "ALTER TABLE groups ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;"
+	  "CREATE INDEX IF NOT EXISTS groups_stale ON groups(stale) WHERE stale != 0;" },
 	/* >>> append new migrations above this line <<< */
 };
 

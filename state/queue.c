@@ -12,6 +12,7 @@
 #include "state/db.h"
 
 #define PIPE_STAGE_LEN 64
+#define PATH_MAX_MSG 4400
 
 const char *const queue_states[5] = { "collecting", "pending", "in_progress", "completed",
 				      "failed" };
@@ -110,6 +111,15 @@ static int count_good_subbands(sqlite3 *db, int64_t gid, int64_t *ret, char *err
 	return db_query_int(db, ret, err, errlen,
 			    "SELECT count(DISTINCT subband) FROM subband_files"
 			    " WHERE group_id = ? AND status IN ('ok','late')", "I", gid);
+}
+
+/* A file's contents went into a run: the group has run (or is running) and
+ * the file was one it read (ok) or tried to read (bad). */
+static int used_by_run(const char *file_status, const char *group_state)
+{
+	if (strcmp(file_status, "ok") && strcmp(file_status, "bad"))
+		return 0;
+	return strcmp(group_state, "collecting") && strcmp(group_state, "pending");
 }
 
 static int group_state(sqlite3 *db, int64_t gid, char *name, char *state, char *err,
@@ -217,18 +227,47 @@ int queue_add_file(sqlite3 *db, const char *path, int64_t size, double mtime,
 
 	/* A path we know: a re-delivery or a rewrite; never a second row. */
 	r = db_prepare(db, err, errlen, &st,
-		       "SELECT group_id, size, mtime FROM subband_files WHERE path = ?",
+		       "SELECT f.group_id, f.size, f.mtime, f.status, g.state"
+		       " FROM subband_files f JOIN groups g ON g.id = f.group_id WHERE f.path = ?",
 		       "s", path);
 	if (r < 0)
 		goto out;
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		int same = sqlite3_column_int64(st, 1) == size && sqlite3_column_double(st, 2) == mtime;
+		int64_t old_size = sqlite3_column_int64(st, 1);
+		int same = old_size == size && sqlite3_column_double(st, 2) == mtime;
+		char fstatus[12], gstate[16];
+
 		gid = sqlite3_column_int64(st, 0);
+		db_column_text(st, 3, fstatus, sizeof fstatus);
+		db_column_text(st, 4, gstate, sizeof gstate);
 		sqlite3_finalize(st);
 		st = NULL;
 		res.outcome = same ? QUEUE_ADD_KNOWN : QUEUE_ADD_UPDATED;
-		if (!same) {
-			/* A rewritten file gets another chance if it was unreadable. */
+		if (!same && used_by_run(fstatus, gstate)) {
+			/* A run already read (or tried to read) the old contents:
+			 * its products no longer describe this file.  Keep the
+			 * file's status as that run saw it, and say so on the
+			 * group instead of silently calling the file "ok". */
+			char msg[PATH_MAX_MSG];
+			res.stale = 1;
+			snprintf(msg, sizeof msg,
+				 "%s changed after the group was %s (size %lld -> %lld bytes); its"
+				 " products may not match: requeue the group to use the new file",
+				 base_name(path), gstate, (long long)old_size, (long long)size);
+			r = db_exec(db, err, errlen,
+				    "UPDATE subband_files SET size = ?, mtime = ? WHERE path = ?", "Ids",
+				    size, mtime, path);
+			if (r >= 0)
+				r = db_exec(db, err, errlen,
+					    "UPDATE groups SET stale = 1, updated_at = ? WHERE id = ?",
+					    "dI", now, gid);
+			if (r >= 0)
+				r = queue_event(db, gid, "stale", "ingest", msg, err, errlen);
+			if (r < 0)
+				goto out;
+		} else if (!same) {
+			/* Not run yet: a rewritten file gets another chance if it
+			 * was unreadable. */
 			r = db_exec(db, err, errlen,
 				    "UPDATE subband_files SET size = ?, mtime = ?,"
 				    " status = CASE status WHEN 'bad' THEN 'ok' ELSE status END,"
@@ -253,9 +292,11 @@ int queue_add_file(sqlite3 *db, const char *path, int64_t size, double mtime,
 		res.outcome = QUEUE_ADD_LATE;
 	} else {
 		int64_t dup = 0;
+		/* Only a usable copy makes this one a duplicate: a subband whose
+		 * earlier file was found unreadable takes the re-sent one. */
 		r = db_query_int(db, &dup, err, errlen,
 				 "SELECT count(*) FROM subband_files WHERE group_id = ? AND subband = ?"
-				 " AND status != 'duplicate'", "Ii", gid, sb);
+				 " AND status IN ('ok','late')", "Ii", gid, sb);
 		if (r < 0)
 			goto out;
 		if (dup) {
@@ -321,6 +362,16 @@ out:
 	}
 	db_end(db, 0, NULL, 0);
 	return r;
+}
+
+int queue_file_known(sqlite3 *db, const char *path, int64_t size, double mtime, char *err,
+		     size_t errlen)
+{
+	int64_t one = 0;
+	int r = db_query_int(db, &one, err, errlen,
+			     "SELECT 1 FROM subband_files WHERE path = ? AND size = ? AND mtime = ?",
+			     "sId", path, size, mtime);
+	return r < 0 ? r : r == 1;
 }
 
 /* "sb00, sb03" for the subbands of 0..nsub-1 that have (want_present) or
@@ -730,7 +781,17 @@ static int requeue_one(sqlite3 *db, int64_t id, const char *reason, double now, 
 		return err_set(err, errlen, -EBUSY, "group %s is being processed now", name);
 	r = db_exec(db, err, errlen,
 		    "UPDATE groups SET state = 'pending', retries = 0, error = NULL, not_before = 0,"
-		    " updated_at = ? WHERE id = ?", "dI", now, id);
+		    " stale = 0, updated_at = ? WHERE id = ?", "dI", now, id);
+	/* A subband with no usable file takes its other copies again (a good
+	 * re-sent file that arrived while the first, bad, copy still looked
+	 * fine was recorded as a duplicate); the load stage keeps the first
+	 * readable one. */
+	if (r >= 0)
+		r = db_exec(db, err, errlen,
+			    "UPDATE subband_files SET status = 'ok', reason = NULL"
+			    " WHERE group_id = ?1 AND status = 'duplicate' AND subband NOT IN"
+			    " (SELECT subband FROM subband_files WHERE group_id = ?1"
+			    " AND status IN ('ok','late'))", "I", id);
 	/* Unreadable files are looked at again (the operator may have fixed
 	 * them), and files that came late are now part of the group. */
 	if (r >= 0)

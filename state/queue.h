@@ -65,15 +65,30 @@ typedef struct queue_add_result {
 	char group_name[QUEUE_NAME_LEN];
 	char state[16];              /* the group's state afterwards */
 	int subband;
+	int stale;                   /* 1: a file the group's run used changed (UPDATED) */
 } queue_add_result;
 
 /* Register the subband file at path (absolute; its base name must parse).
  * size/mtime describe the file (stat).  now = wall-clock unix seconds.  The
  * group becomes pending when all p->nsubbands subbands are present.
- * ret may be NULL. */
+ *
+ * A second file for a subband is a DUPLICATE only when the group already has
+ * a usable (ok or late) file for it: one whose earlier copy was found bad
+ * takes the new file.  A known path whose size or mtime changed is UPDATED:
+ * before the group has run (collecting, pending) a bad file gets another
+ * chance (status ok again); once a run read it (in_progress, completed,
+ * failed, and the file ok or bad) the file keeps the status that run gave it
+ * and the group is marked stale (groups.stale = 1, a "stale" event naming the
+ * file, ret->stale = 1) until it is requeued.  ret may be NULL. */
 int queue_add_file(sqlite3 *db, const char *path, int64_t size, double mtime,
 		   const queue_params *p, double now, queue_add_result *ret, char *err,
 		   size_t errlen);
+
+/* Is path registered with this size and mtime?  1 yes, 0 no (unknown, or
+ * changed since).  One indexed look-up (subband_files.path is unique), so a
+ * rescan's cost per known file does not grow with the history. */
+int queue_file_known(sqlite3 *db, const char *path, int64_t size, double mtime, char *err,
+		     size_t errlen);
 
 /* Move collecting groups created more than timeout_s before now to pending
  * (≥ min_subbands present; the absent subbands are recorded as a "missing"
@@ -151,6 +166,9 @@ int queue_finish(sqlite3 *db, int64_t group_id, int outcome, const char *error, 
 		 const queue_params *p, double now, char *ret_state, char *err, size_t errlen);
 
 /* completed | failed (or pending) → pending with reason recorded; retries reset.
+ * The group's files are reconsidered: bad and late files become ok (tried
+ * again), a subband without a usable file takes its duplicates (the load
+ * stage keeps the first readable copy), and the stale mark is cleared.
  * -ENOENT unknown group, -EBUSY when in_progress or collecting. */
 int queue_requeue(sqlite3 *db, int64_t group_id, const char *reason, double now, char *err,
 		  size_t errlen);

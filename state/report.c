@@ -255,7 +255,8 @@ int report_groups(sqlite3 *db, const char *state, int64_t since_t, int limit,
 	int r;
 
 	r = db_prepare(db, err, errlen, &st,
-		       "SELECT " GROUP_COLS " FROM groups WHERE (?1 IS NULL OR state = ?1)"
+		       "SELECT " GROUP_COLS " FROM groups WHERE (?1 IS NULL OR state = ?1"
+		       " OR (?1 = 'stale' AND stale != 0))"
 		       " AND t_first >= ?2 ORDER BY t_first DESC LIMIT ?3", "sIi", state, since_t,
 		       limit ? limit : -1);
 	if (r < 0)

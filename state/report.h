@@ -93,7 +93,8 @@ int report_subbands(sqlite3 *db, int64_t group_id, int n_expected, int *ret_ngoo
 		    size_t errlen);
 
 /* Groups newest first (by the time in their name): those in state (NULL:
- * any) whose time is >= since_t (unix seconds), at most limit of them (0: no
+ * any; "stale": those whose files changed after a run, whatever their
+ * state, state/queue.h) whose time is >= since_t (unix seconds), at most limit of them (0: no
  * limit).  *ret is a new array (NULL when *ret_n == 0) the caller frees with
  * report_groups_free(*ret, *ret_n). */
 int report_groups(sqlite3 *db, const char *state, int64_t since_t, int limit,
