@@ -7,7 +7,7 @@
 write_conf "stages = load, convert, export" "threads = 1" "[debug]" "stage_delay_s = 2"
 A=1772344154
 make_group "$REF1" $A 0 0 0 0 1 1 1 1 2 2 2 2 3 3 3 3
-start_daemon
+start_daemon --enable-fault-injection
 check "daemon became ready" wait_for 10 grep -q "ready:" "$T/daemon.log"
 mv "$T"/stage/*.hdf5 "$T/in/"
 # Kill while convert (the longest stage) runs.
@@ -21,7 +21,7 @@ check "no products recorded yet" is "SELECT count(*) FROM products" 0
 # The restarted daemon also checks the watchdog rule: a stage that shows no
 # progress for longer than stall_timeout_s withholds WATCHDOG=1.
 write_conf "stages = load, convert, export" "threads = 1" "stall_timeout_s = 0.1" "[debug]" "stage_delay_s = 0.5"
-WATCHDOG_USEC=200000 start_daemon
+WATCHDOG_USEC=200000 start_daemon --enable-fault-injection
 check "restarted daemon completes the group" wait_for 30 is "SELECT state FROM groups" completed
 check "the group ran to completion once" is "SELECT runs FROM groups" 1
 check "a stalled stage withholds the watchdog ping" grep -q "withholding the watchdog ping" "$T/daemon.log"
@@ -33,7 +33,7 @@ check "still one group and 16 files" is "SELECT count(*) || '/' || (SELECT count
 
 # A second restart with nothing to do must not run it again.
 stop_daemon
-start_daemon
+start_daemon --enable-fault-injection
 check "ready again" wait_for 10 sh -c "[ \$(grep -c 'ready:' '$T/daemon.log') = 3 ]"
 sleep 1
 check "not processed twice" is "SELECT runs FROM groups" 1
