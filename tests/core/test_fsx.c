@@ -234,7 +234,7 @@ static void test_syscall_order(void)
 	snprintf(log, sizeof log, "%s/strace.log", test_tmpdir());
 	CHECK(write_file(tmp, 'N', SIZE) == 0);
 	snprintf(cmd, sizeof cmd,
-		 "FSX_TRACE_CHILD=1 strace -qq -e trace=openat,fsync,rename,renameat,renameat2 "
+		 "FSX_TRACE_CHILD=1 ASAN_OPTIONS=detect_leaks=0 strace -qq -e trace=openat,fsync,rename,renameat,renameat2 "
 		 "-o '%s' /proc/%ld/exe '%s' '%s' 2>/dev/null", log, (long)getpid(), tmp, path);
 	CHECK(system(cmd) == 0, "%s", cmd);
 	f = fopen(log, "r");
