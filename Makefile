@@ -2,17 +2,22 @@
 #
 #   make            build bin/contimgd bin/contimgctl bin/contimg-sim
 #   make test       deps (+ the tests' wsclean, casacore) + build + unit tests +
-#                   integration tests + ASan/UBSan unit tests
+#                   integration tests + ASan/UBSan unit tests and programs (a few
+#                   daemon integration tests run with them) + fuzz (FUZZ_SECONDS=30)
 #   make run        deps + build + demo (simulate, run the daemon, show products)
 #   make bench      full-size timing table
 #   make bench-wsclean  the same, plus WSClean on the field group (installs wsclean)
-#   make asan       sanitizer build of the unit tests (build-asan/)
+#   make asan       sanitizer build of the unit tests and programs (build-asan/,
+#                   build-asan/bin/)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # B= selects the build directory (default build); helpers building in parallel
-# use their own (make B=build-x).
+# use their own (make B=build-x).  BIN_DIR= where the programs go (default bin).
 
 B        ?= build
+BIN_DIR  ?= bin
+FUZZ_SECONDS ?= 30
+ASAN_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
@@ -36,7 +41,7 @@ LIB      := $(B)/libcontimg.a
 MAINS    := daemon/contimgd.c daemon/contimgctl.c daemon/contimg-sim.c
 DAEMON_SRC := $(filter-out $(MAINS),$(wildcard daemon/*.c))
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
-BINS     := bin/contimgd bin/contimgctl bin/contimg-sim
+BINS     := $(BIN_DIR)/contimgd $(BIN_DIR)/contimgctl $(BIN_DIR)/contimg-sim
 # The mains' objects are intermediates of the bin/% pattern; keep them, or
 # every build recompiles them.
 .SECONDARY: $(MAINS:%.c=$(B)/%.o)
@@ -52,8 +57,10 @@ DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf h
 	liberfa-dev libjson-c-dev libinih-dev fitsverify systemd \
 	python3-numpy python3-h5py python3-erfa
 # For the tests only (the pipeline needs none of them): WSClean 3.1 and
-# casacore are the sign authority of tests/integration/test_wsclean_oracle.sh.
-TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy
+# casacore are the sign authority of tests/integration/test_wsclean_oracle.sh;
+# clang with libFuzzer runs the fuzz harness, strace checks the order of the
+# fsyncs (tests/core/test_fsx.c).
+TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy clang-14 libclang-rt-14-dev strace
 
 .PHONY: FORCE all deps deps-test test unit integration asan run bench bench-wsclean clean install fuzz
 all: $(BINS)
@@ -83,8 +90,8 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 
-bin/%: $(B)/daemon/%.o $(DAEMON_OBJ) $(LIB)
-	@mkdir -p bin
+$(BIN_DIR)/%: $(B)/daemon/%.o $(DAEMON_OBJ) $(LIB)
+	@mkdir -p $(BIN_DIR)
 	$(CC) $(CFLAGS) -o $@ $< $(DAEMON_OBJ) $(LIB) $(LDLIBS)
 
 $(B)/tests/%: tests/%.c tests/test.h $(DAEMON_OBJ) $(LIB)
@@ -95,11 +102,11 @@ unit: $(TEST_BIN) $(TOOL_BIN)
 
 test: deps-test
 	@$(MAKE) --no-print-directory all unit
-	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" unit
-	@sh tests/run.sh $(B) build-asan
+	@$(MAKE) --no-print-directory B=build-asan BIN_DIR=build-asan/bin OPT="$(ASAN_OPT)" all unit
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/run.sh $(B) build-asan
 
 asan:
-	$(MAKE) B=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" unit
+	$(MAKE) B=build-asan BIN_DIR=build-asan/bin OPT="$(ASAN_OPT)" all unit
 
 run: deps
 	@$(MAKE) --no-print-directory all

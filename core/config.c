@@ -17,6 +17,8 @@
 typedef struct cfg_entry {
 	char *section, *key, *value;
 	int line; /* 1-based line in the file; 0 for cfg_set */
+	int set;  /* the value came from cfg_set (the command line): it beats the
+		     environment, which beats the file */
 } cfg_entry;
 
 typedef struct cfg_sect {
@@ -89,7 +91,8 @@ static cfg_entry *find(const cfg *c, const char *section, const char *key)
 	return NULL;
 }
 
-int cfg_set(cfg *c, const char *section, const char *key, const char *value)
+/* Set or add section.key = value; set: as cfg_set (else as read from the file). */
+static int store(cfg *c, const char *section, const char *key, const char *value, int set)
 {
 	cfg_entry *e = find(c, section, key);
 	char *v = strdup(value);
@@ -99,6 +102,10 @@ int cfg_set(cfg *c, const char *section, const char *key, const char *value)
 	if (e) {
 		free(e->value);
 		e->value = v;
+		if (set) {
+			e->set = 1;
+			e->line = 0;
+		}
 		return 0;
 	}
 	if (c->n == c->cap) {
@@ -116,6 +123,7 @@ int cfg_set(cfg *c, const char *section, const char *key, const char *value)
 	e->key = strdup(key);
 	e->value = v;
 	e->line = 0;
+	e->set = set;
 	if (!e->section || !e->key) {
 		free(e->section);
 		free(e->key);
@@ -126,12 +134,17 @@ int cfg_set(cfg *c, const char *section, const char *key, const char *value)
 	return 0;
 }
 
+int cfg_set(cfg *c, const char *section, const char *key, const char *value)
+{
+	return store(c, section, key, value, 1);
+}
+
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
 	cfg *c = user;
 	cfg_entry *e;
 
-	if (cfg_set(c, section, key, value ? value : "") < 0) {
+	if (store(c, section, key, value ? value : "", 0) < 0) {
 		c->oom = 1;
 		return 0;
 	}
@@ -282,9 +295,12 @@ const char *cfg_lookup(const cfg *c, const char *section, const char *key)
 	const char *s;
 	cfg_entry *e;
 
+	/* file < environment < cfg_set (the command line's --set). */
+	e = find(c, section, key);
+	if (e && e->set)
+		return e->value;
 	if (env_name(section, key, name, sizeof name) == 0 && (s = getenv(name)))
 		return s;
-	e = find(c, section, key);
 	return e ? e->value : NULL;
 }
 
@@ -308,8 +324,13 @@ static const char *file_name(const cfg *c)
 void cfg_where(const cfg *c, const char *section, const char *key, char *buf, size_t len)
 {
 	char name[256];
+	cfg_entry *e = key ? find(c, section, key) : NULL;
 	int line;
 
+	if (e && e->set) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
 	if (key && env_name(section, key, name, sizeof name) == 0 && getenv(name)) {
 		snprintf(buf, len, "$%s: ", name);
 		return;

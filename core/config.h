@@ -4,7 +4,8 @@
  * A cfg holds every `key = value` of every `[section]` of one file.  Getters
  * take a default that is returned when the key is absent.  An environment
  * variable CONTIMG_<SECTION>_<KEY> (upper-case; '-' and '.' become '_')
- * overrides the file, e.g. CONTIMG_INGEST_MIN_SUBBANDS=15.
+ * overrides the file, e.g. CONTIMG_INGEST_MIN_SUBBANDS=15, and cfg_set (the
+ * command line's --set) overrides both: file < environment < cfg_set.
  *
  * Reload (SIGHUP): load a new cfg with cfg_load() and swap the pointer; code
  * that runs across the swap (a pipeline run in a worker thread) keeps the old
@@ -39,7 +40,8 @@ cfg *cfg_new_empty(void);
 int cfg_load_string(const char *text, cfg **ret, char *err, size_t errlen);
 
 /* Set or replace a value (used by tests and command-line overrides; only
- * before the cfg is shared with other threads).  Returns -ENOMEM on failure. */
+ * before the cfg is shared with other threads).  A value set here wins over
+ * the environment variable of the same key.  Returns -ENOMEM on failure. */
 int cfg_set(cfg *c, const char *section, const char *key, const char *value);
 
 cfg *cfg_ref(const cfg *c);
@@ -48,7 +50,7 @@ void cfg_free(const cfg *c);
 /* The file the cfg came from ("" for strings/empty). */
 const char *cfg_path(const cfg *c);
 
-/* Raw value: environment override, then file, else NULL. */
+/* Raw value: cfg_set's, then the environment's, then the file's, else NULL. */
 const char *cfg_lookup(const cfg *c, const char *section, const char *key);
 
 /* Typed getters: the value, or def when absent or malformed.  Booleans

@@ -17,6 +17,7 @@
 #include "core/astro.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/fsx.h"
 #include "core/uvh5.h"
 
 /* Re-anchor the channel phasor recurrence this often (rounding control). */
@@ -1256,9 +1257,5 @@ int convert_export(const char *path, const vis_set *v, char *err, size_t errlen)
 		remove(tmp);
 		return r;
 	}
-	if (rename(tmp, path) != 0) {
-		r = err_set(err, errlen, -errno, "%s: cannot rename %s: %s", path, tmp, strerror(errno));
-		remove(tmp);
-	}
-	return r;
+	return fsx_replace(tmp, path, err, errlen); /* durable; tmp goes on failure */
 }

@@ -4,13 +4,15 @@
  * groups with a pool of worker threads.  See docs/operations.md.
  *
  *   contimgd [--config FILE] [--foreground] [--log-format auto|text|json|journal]
- *            [--log-level debug|info|notice|warning|err]
- *   contimgd --check-config [--config FILE]
+ *            [--log-level debug|info|notice|warning|err] [--enable-fault-injection]
+ *   contimgd --check-config [--config FILE] [--enable-fault-injection]
  *
  * The configuration (daemon/settings.h) is parsed and validated once at
  * start-up: any unknown section or key, or bad value, stops the start (exit
  * 2) with "FILE:LINE: [section] key: reason".  --check-config does only that
- * and exits 0 (valid) or 2.
+ * and exits 0 (valid) or 2.  The [debug] fault-injection keys (stage_delay_s,
+ * crash_at_step) are refused unless --enable-fault-injection is given (the
+ * integration tests; ops/contimgd.service never passes it).
  *
  * Signals: SIGTERM/SIGINT drain and exit 0, SIGHUP reloads the configuration,
  * SIGUSR1 rescans the ingest directory.
@@ -19,6 +21,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/fsx.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "daemon/earth.h"
@@ -69,6 +74,21 @@ typedef struct daemon_state {
 	int stalled_logged;
 	char last_status[512];
 } daemon_state;
+
+/* [debug] crash_at_step (fault injection, --enable-fault-injection only):
+ * the step of core/fsx.h after which the daemon kills itself with SIGKILL,
+ * as a power cut or kill -9 would stop it between the steps of a product
+ * write; 0 = off.  Set at start-up and on reload, read by the workers. */
+static atomic_int crash_step;
+
+static void crash_hook(int step, const char *path, void *arg)
+{
+	(void)arg;
+	if (step != atomic_load(&crash_step))
+		return;
+	log_warn("fault injection: SIGKILL after step '%s' of %s", fsx_step_name(step), path);
+	raise(SIGKILL);
+}
 
 /* STATUS= for systemctl status, and the daemon row contimgctl status reads. */
 static void update_status(daemon_state *d)
@@ -412,6 +432,7 @@ static void on_hup(uv_signal_t *h, int sig)
 		workers_set_config(d->workers, c, &s);
 	contimg_config_free(d->conf);
 	d->conf = c;
+	atomic_store(&crash_step, c->crash_at_step);
 	log_set_level(c->log_level);
 	if (s.rescan_interval_s > 0)
 		uv_timer_start(&d->rescan, on_rescan_timer, (uint64_t)(s.rescan_interval_s * 1000),
@@ -468,7 +489,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: contimgd [--config FILE] [--foreground] [--log-format "
 		   "auto|text|json|journal] [--log-level LEVEL]\n"
-		   "       contimgd --check-config [--config FILE]\n"
+		   "                [--enable-fault-injection]\n"
+		   "       contimgd --check-config [--config FILE] [--enable-fault-injection]\n"
 		   "       contimgd --help | --version\n"
 		   "  FILE defaults to $CONTIMG_CONFIG, then /etc/contimg/contimg.conf\n");
 }
@@ -501,6 +523,7 @@ int main(int argc, char **argv)
 	char err[ERR_LEN];
 	const char *env = getenv("CONTIMG_CONFIG");
 	int foreground = 0, fmt = LOG_FORMAT_AUTO, level = -1, r, n = 0, rc = 1, check = 0;
+	int faults = 0;
 
 	memset(&d, 0, sizeof d);
 	d.pid_fd = -1;
@@ -510,6 +533,11 @@ int main(int argc, char **argv)
 			d.config_path = argv[++i];
 		} else if (!strcmp(argv[i], "--check-config")) {
 			check = 1;
+		} else if (!strcmp(argv[i], "--enable-fault-injection")) {
+			/* Before any configuration is built: [debug] stage_delay_s
+			 * and crash_at_step are refused without it. */
+			contimg_config_allow_faults(1);
+			faults = 1;
 		} else if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
 			foreground = 1;
 		} else if (!strcmp(argv[i], "--log-format") && i + 1 < argc) {
@@ -546,6 +574,11 @@ int main(int argc, char **argv)
 		}
 	}
 	d.s = d.conf->pipe;
+	if (faults) {
+		atomic_store(&crash_step, d.conf->crash_at_step);
+		fsx_set_hook(crash_hook, NULL); /* before any worker starts */
+		log_warn("fault injection enabled (--enable-fault-injection): a test run");
+	}
 	if (level < 0)
 		level = d.conf->log_level;
 	log_set_level(level);

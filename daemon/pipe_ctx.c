@@ -8,8 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "core/convert.h"
 #include "core/err.h"
+#include "core/fsx.h"
+#include "daemon/settings.h"
 #include "state/queue.h"
 
 static char *dup_or_empty(const char *s)
@@ -176,6 +183,47 @@ const char *pipe_product_path(const pipe_ctx *ctx, const char *name)
 		if (!strcmp(ctx->products[i].name, name))
 			return ctx->products[i].path;
 	return NULL;
+}
+
+/* Every regular file in dir, then dir itself (a scratch directory holds only
+ * copies).  Returns the number of files removed. */
+static int remove_scratch(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	rmdir(dir);
+	return n;
+}
+
+int pipe_ctx_clean_leftovers(pipe_ctx *ctx)
+{
+	char dir[4200], prefix[64];
+	int n = 0, r;
+
+	if (pipe_str(ctx->out_dir)[0] && (r = fsx_remove_temporaries(ctx->out_dir, NULL)) > 0)
+		n += r;
+	if (ctx->conf && ctx->conf->calibrate.caltables_dir[0]) {
+		snprintf(prefix, sizeof prefix, "%s_", ctx->group_name);
+		r = fsx_remove_temporaries(ctx->conf->calibrate.caltables_dir, prefix);
+		if (r > 0)
+			n += r;
+	}
+	if (pipe_str(ctx->scratch_dir)[0] && ctx->group_name[0] &&
+	    (size_t)snprintf(dir, sizeof dir, "%s/%s", ctx->scratch_dir, ctx->group_name) <
+		    sizeof dir)
+		n += remove_scratch(dir);
+	return n;
 }
 
 void pipe_progress(pipe_ctx *ctx)

@@ -214,6 +214,16 @@ int pipe_add_product(pipe_ctx *ctx, const char *name, const char *path);
 /* Path of the product `name` (owned by ctx) or NULL. */
 const char *pipe_product_path(const pipe_ctx *ctx, const char *name);
 
+/* Remove what an earlier run of this group left when it was killed (a crash,
+ * kill -9, a power cut): the temporaries of unfinished product writes
+ * ("NAME.tmp", "NAME.tmpPID", core/fsx.h) in out_dir and the group's in the
+ * calibration tables' directory ("GROUP_*.tmp"), and the scratch copies of
+ * its subband files (scratch_dir/GROUP/, removed with the directory).  A
+ * finished product is never touched.  The runner calls it before the first
+ * stage.  Returns the number of files removed (>= 0); a directory that does
+ * not exist has nothing to clean. */
+int pipe_ctx_clean_leftovers(pipe_ctx *ctx);
+
 /* Tell the caller (watchdog) the worker is alive. */
 void pipe_progress(pipe_ctx *ctx);
 

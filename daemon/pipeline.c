@@ -319,6 +319,11 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 	r = util_mkdir_p(ctx->out_dir);
 	if (r < 0)
 		return err_set(err, errlen, r, "cannot create %s: %s", ctx->out_dir, strerror(-r));
+	/* A run killed part-way left temporaries and scratch copies (issue 16). */
+	r = pipe_ctx_clean_leftovers(ctx);
+	if (r > 0)
+		log_msg(LOG_NOTICE, ctx->group_name, NULL, -1,
+			"removed %d temporary or scratch file(s) of an interrupted run", r);
 	ctx->ntimes = 0;
 	/* Timings describe the latest run only. */
 	queue_clear_stage_timings(ctx->db, ctx->group_id, NULL, 0);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/fsx.h"
 #include "core/log.h"
 #include "daemon/earth.h"
 #include "daemon/pipeline.h"
@@ -34,8 +35,18 @@ static int parse_log(const cfg *c, contimg_config *o, char *err, size_t errlen)
 	return 0;
 }
 
+/* contimg_config_allow_faults(): set once by the program before it builds a
+ * configuration (contimgd's --enable-fault-injection). */
+static atomic_int faults_allowed;
+
+void contimg_config_allow_faults(int on)
+{
+	atomic_store(&faults_allowed, on != 0);
+}
+
 static int parse_debug(const cfg *c, contimg_config *o, char *err, size_t errlen)
 {
+	const char *step = cfg_get_str(c, "debug", "crash_at_step", "");
 	int r;
 
 	if ((r = cfg_double(c, "debug", "stage_delay_s", 0, &o->stage_delay_s, err, errlen)) < 0 ||
@@ -45,6 +56,20 @@ static int parse_debug(const cfg *c, contimg_config *o, char *err, size_t errlen
 	if (!(o->stage_delay_s >= 0))
 		return cfg_err(c, "debug", "stage_delay_s", err, errlen, "%g: must be >= 0",
 			       o->stage_delay_s);
+	if (*step && (o->crash_at_step = fsx_step_parse(step)) < 0)
+		return cfg_err(c, "debug", "crash_at_step", err, errlen,
+			       "'%s': expected written, synced, renamed or dir_synced", step);
+	/* Fault injection in a production daemon would stall or kill it: the
+	 * keys are refused, from the file, the environment or --set alike,
+	 * unless the program was started for a test. */
+	if (!atomic_load(&faults_allowed)) {
+		const char *key = o->stage_delay_s > 0 ? "stage_delay_s"
+				  : o->crash_at_step ? "crash_at_step" : NULL;
+		if (key)
+			return cfg_err(c, "debug", key, err, errlen,
+				       "fault injection is refused without contimgd "
+				       "--enable-fault-injection (tests only)");
+	}
 	return 0;
 }
 
@@ -149,7 +174,8 @@ static const char *const pipeline_keys[] = { "threads", "export_vis", "stop_grac
 static const char *const earth_keys[] = { "eop_file", "eop_max_age_days", "xp_arcsec",
 					  "yp_arcsec", NULL };
 static const char *const log_keys[] = { "level", NULL };
-static const char *const debug_keys[] = { "stage_delay_s", "eop_check_s", NULL };
+static const char *const debug_keys[] = { "stage_delay_s", "eop_check_s", "crash_at_step",
+					 NULL };
 static const char *const catalog_keys[] = { "path", NULL };
 static const char *const site_keys[] = { "lat_deg", "lon_deg", "alt_m", NULL };
 static const char *const mosaic_keys[] = { "dir", "cell_arcsec", "pb_cut", "max_size", NULL };

@@ -136,7 +136,9 @@ typedef struct contimg_config {
 	cfg *cfg;                      /* the store it was built from (a reference) */
 	pipe_settings pipe;            /* [paths] [ingest] [pipeline] [earth] */
 	int log_level;                 /* [log] level (info) as a syslog level */
-	double stage_delay_s;          /* [debug] stage_delay_s (0) */
+	double stage_delay_s;          /* [debug] stage_delay_s (0): fault injection */
+	int crash_at_step;             /* [debug] crash_at_step (0 = off, else an FSX_* step of
+					  core/fsx.h): fault injection */
 	double eop_check_s;            /* [debug] eop_check_s (EARTH_CHECK_S) */
 	char catalog_path[4200];       /* [catalog] path, else state_dir/catalog.sqlite */
 	site_settings site;
@@ -162,6 +164,14 @@ int settings_image(const cfg *c, contimg_config *o, char *err, size_t errlen);
 int settings_photometry(const cfg *c, contimg_config *o, char *err, size_t errlen);
 
 int contimg_config_new(const cfg *c, contimg_config **ret, char *err, size_t errlen);
+
+/* Fault injection ([debug] stage_delay_s > 0, crash_at_step set) is refused
+ * ("[debug] key: fault injection is refused without contimgd
+ * --enable-fault-injection") wherever the value comes from, unless the
+ * program allowed it before building its configuration: only contimgd does,
+ * when started with --enable-fault-injection (the integration tests; the
+ * systemd unit never passes it).  Off by default. */
+void contimg_config_allow_faults(int on);
 
 /* cfg_load(path) then contimg_config_new.  missing_ok: an absent file gives
  * the defaults (contimgctl's default path).  -ENOENT when the file is absent

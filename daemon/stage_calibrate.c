@@ -38,6 +38,7 @@
 #include "calib/calsel.h"
 #include "calib/solve.h"
 #include "core/err.h"
+#include "core/fsx.h"
 #include "core/gaintab.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -359,10 +360,10 @@ static int save_table(const pipe_ctx *ctx, const cal_settings *s, gaintab *g,
 		return err_set(err, errlen, -ENAMETOOLONG, "calibrate: caltable path too long");
 	if ((r = gaintab_write(tmp, g, err, errlen)))
 		return r;
-	if (rename(tmp, ret_path) != 0) {
-		r = -errno;
-		remove(tmp);
-		return err_set(err, errlen, r, "calibrate: rename %s: %s", tmp, strerror(-r));
+	/* Durable before the registry names it (core/fsx.h); tmp goes on failure. */
+	if ((r = fsx_replace(tmp, ret_path, err, errlen)) < 0) {
+		err_prefix(err, errlen, "calibrate");
+		return r;
 	}
 	if (!ctx->db)
 		return 0;

@@ -3,14 +3,26 @@
  */
 #include "daemon/util.h"
 
+#include "core/fsx.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* mkdir with 0755; a directory it creates is made durable in its parent
+ * (core/fsx.h), or a power cut could lose a product dir with its products. */
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0755) < 0)
+		return errno == EEXIST ? 0 : -errno;
+	return fsx_sync_parent(path);
+}
 
 int util_mkdir_p(const char *path)
 {
 	char buf[4096];
 	size_t n = strlen(path);
+	int r;
 
 	if (n == 0 || n >= sizeof buf)
 		return -ENAMETOOLONG;
@@ -20,11 +32,9 @@ int util_mkdir_p(const char *path)
 		if (*p != '/')
 			continue;
 		*p = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
+		if ((r = make_dir(buf)) < 0)
+			return r;
 		*p = '/';
 	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return make_dir(buf);
 }

@@ -11,7 +11,8 @@
 #include "core/config.h"
 
 /* `mkdir -p path` with mode 0755 (before umask): creates every missing
- * component; components that already exist are fine.  Returns 0, or -errno of
+ * component, each new one fsynced into its parent (core/fsx.h); components
+ * that already exist are fine.  Returns 0, or -errno of
  * the mkdir that failed; -ENAMETOOLONG when path is empty or 4096 bytes or
  * longer. */
 int util_mkdir_p(const char *path);

@@ -12,6 +12,7 @@
 
 #include "core/astro.h"
 #include "core/err.h"
+#include "core/fsx.h"
 
 #define RAD2DEG (180.0 / M_PI)
 
@@ -104,11 +105,8 @@ int fitsout_finish(fitsfile *f, const float *data, long long npix, int st, const
 		unlink(tmp);
 		return rc;
 	}
-	if (rename(tmp, path) < 0) {
-		rc = err_set(err, errlen, -errno, "%s: rename: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	return rc;
+	/* fsync, rename, fsync the directory (core/fsx.h); tmp goes on failure. */
+	return fsx_replace(tmp, path, err, errlen);
 }
 
 int fitsout_write(const char *path, const image_result *r, int product, int calibrated,

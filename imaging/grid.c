@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/fsx.h"
 #include "core/simd.h"
 #include "core/vis.h"
 #include "imaging/proj.h"
@@ -1341,9 +1342,9 @@ int grid_wisdom_export(const char *path)
 				r = -EIO;
 			if (fclose(f) != 0 && !r)
 				r = -EIO;
-			if (!r && rename(tmp, path) < 0)
-				r = -errno;
-			if (r)
+			if (!r)
+				r = fsx_replace(tmp, path, NULL, 0); /* removes tmp on failure */
+			else
 				unlink(tmp);
 		}
 		if (!r) {

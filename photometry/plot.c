@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/fsx.h"
 
 #define W 900
 #define H 420
@@ -185,10 +186,5 @@ int plot_svg_write(const plot_lc *lc, const char *path, char *err, size_t errlen
 		return err_set(err, errlen, rc, "%s: %s", path,
 			       rc == -EINVAL ? "no finite point to plot" : "write failed");
 	}
-	if (rename(tmp, path)) {
-		rc = -errno;
-		remove(tmp);
-		return err_set(err, errlen, rc, "%s: %s", path, strerror(-rc));
-	}
-	return 0;
+	return fsx_replace(tmp, path, err, errlen); /* durable; tmp goes on failure */
 }

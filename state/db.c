@@ -386,7 +386,7 @@ static int configure(sqlite3 *db, int readonly, char *err, size_t errlen)
 	sqlite3_busy_timeout(db, DB_BUSY_TIMEOUT_MS);
 	if (!readonly && sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
 		return fail(db, err, errlen, "PRAGMA journal_mode=WAL");
-	if (sqlite3_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", NULL, NULL,
+	if (sqlite3_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL", NULL, NULL,
 			 NULL) != SQLITE_OK)
 		return fail(db, err, errlen, "PRAGMA foreign_keys");
 	return 0;

@@ -4,7 +4,9 @@
  * One SQLite file (state_dir/contimg.sqlite) holds the queue, products,
  * calibration registry, photometry ...  Every connection is opened with WAL
  * journaling (readers never block the writer, so contimgctl works while the
- * daemon writes), a busy timeout, and foreign keys on.  Each thread uses its
+ * daemon writes), synchronous = FULL (each commit is on disk when it returns:
+ * a group recorded completed survives a power cut; docs/operations.md
+ * "Durability"), a busy timeout, and foreign keys on.  Each thread uses its
  * own connection.
  *
  * Schema: the migrations array in state/db.c; element i brings the schema to

@@ -68,6 +68,38 @@ static void test_env_override(void)
 	cfg_free(c);
 }
 
+/* file < environment < cfg_set (issue 16 item 10: CONTIMG_PIPELINE_STAGES
+ * used to beat `contimgctl process --set pipeline.stages=...`). */
+static void test_override_order(void)
+{
+	char err[ERR_LEN] = "", *e = err, at[256];
+	cfg *c = NULL;
+	int x = 0;
+
+	CHECK_OK(cfg_load_string("[pipeline]\nstages = load, convert, image\n", &c, err,
+				 sizeof err), e);
+	if (!c)
+		return;
+	CHECK(!strcmp(cfg_lookup(c, "pipeline", "stages"), "load, convert, image"));
+	setenv("CONTIMG_PIPELINE_STAGES", "load", 1);
+	CHECK(!strcmp(cfg_lookup(c, "pipeline", "stages"), "load"), "environment > file");
+	CHECK_OK(cfg_set(c, "pipeline", "stages", "load, convert"), NULL);
+	printf("# file 'load, convert, image', $CONTIMG_PIPELINE_STAGES 'load', --set "
+	       "'load, convert' -> '%s'\n", cfg_lookup(c, "pipeline", "stages"));
+	CHECK(!strcmp(cfg_lookup(c, "pipeline", "stages"), "load, convert"), "--set > environment");
+	cfg_where(c, "pipeline", "stages", at, sizeof at);
+	CHECK(!strcmp(at, ""), "a --set value has no location, not the variable's: '%s'", at);
+	CHECK(cfg_line(c, "pipeline", "stages") == 0);
+	/* A key only the environment and cfg_set give, typed. */
+	setenv("CONTIMG_INGEST_SUBBANDS", "8", 1);
+	CHECK_OK(cfg_set(c, "ingest", "subbands", "12"), NULL);
+	CHECK(cfg_int(c, "ingest", "subbands", 16, &x, err, sizeof err) == 0 && x == 12, "%d", x);
+	unsetenv("CONTIMG_INGEST_SUBBANDS");
+	unsetenv("CONTIMG_PIPELINE_STAGES");
+	CHECK(!strcmp(cfg_lookup(c, "pipeline", "stages"), "load, convert"));
+	cfg_free(c);
+}
+
 static void test_lists(void)
 {
 	char err[ERR_LEN] = "", *e = err;
@@ -256,6 +288,7 @@ int main(void)
 {
 	RUN(test_values_and_defaults);
 	RUN(test_env_override);
+	RUN(test_override_order);
 	RUN(test_lists);
 	RUN(test_files_and_refs);
 	RUN(test_lines);

@@ -4,8 +4,11 @@
 #include "tests/test.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 
+#include "core/err.h"
 #include "daemon/pipe_ctx.h"
+#include "daemon/settings.h"
 
 /* The context as it was before issue 15 (68 char[4096]: four directories and
  * 64 product paths inline) measured 290296 bytes on x86-64. */
@@ -123,11 +126,84 @@ static void test_hooks(void)
 	CHECK(!strcmp(pipe_str(NULL), "") && !strcmp(pipe_str("x"), "x"), "%s", "");
 }
 
+static void touch(const char *dir, const char *name)
+{
+	char p[1200];
+	FILE *f;
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	f = fopen(p, "w");
+	if (f) {
+		fputs("x", f);
+		fclose(f);
+	}
+}
+
+static int exists(const char *dir, const char *name)
+{
+	char p[1200];
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* What a killed run leaves (planted here, named as the writers name them:
+ * fitsout "NAME.tmpPID", convert_export "NAME.tmp", the caltable writer
+ * "GROUP_CAL_TYPE.h5.tmp", the scratch copies of convert's staging) goes when
+ * the group's next run starts; products and other groups' files stay. */
+static void test_clean_leftovers(void)
+{
+	char out[600], cal[600], scr[600], grp[700], err[4 * ERR_LEN] = "", *e = err, ini[1400];
+	const char *g = "2026-03-01T05:49:14";
+	contimg_config *conf = NULL;
+	pipe_ctx ctx;
+	cfg *c = NULL;
+
+	snprintf(out, sizeof out, "%s/prod", test_tmpdir());
+	snprintf(cal, sizeof cal, "%s/cal", test_tmpdir());
+	snprintf(scr, sizeof scr, "%s/scratch", test_tmpdir());
+	snprintf(grp, sizeof grp, "%s/%s", scr, g);
+	mkdir(out, 0755);
+	mkdir(cal, 0755);
+	mkdir(scr, 0755);
+	mkdir(grp, 0755);
+	touch(out, "image.fits.tmp81234");
+	touch(out, "2026-03-01T05:49:14.uvh5.tmp");
+	touch(out, "image.fits");
+	touch(cal, "2026-03-01T05:49:14_3C286_B.h5.tmp");
+	touch(cal, "2026-03-01T05:54:14_3C286_B.h5.tmp"); /* another group's, in flight */
+	touch(cal, "2026-03-01T05:49:14_3C286_B.h5");
+	touch(grp, "2026-03-01T05:49:14_sb00.hdf5");
+	touch(grp, "2026-03-01T05:49:15_sb01.hdf5");
+	snprintf(ini, sizeof ini, "[calibrate]\ncaltables_dir = %s\n", cal);
+	CHECK_OK(cfg_load_string(ini, &c, err, sizeof err), e);
+	CHECK_OK(contimg_config_new(c, &conf, err, sizeof err), e);
+	memset(&ctx, 0, sizeof ctx);
+	snprintf(ctx.group_name, sizeof ctx.group_name, "%s", g);
+	ctx.out_dir = out;
+	ctx.scratch_dir = scr;
+	ctx.conf = conf;
+	int n = pipe_ctx_clean_leftovers(&ctx);
+	printf("# removed %d leftovers (want 5: 2 temporaries, 1 caltable temporary, 2 scratch "
+	       "copies)\n", n);
+	CHECK(n == 5, "%d", n);
+	CHECK(!exists(out, "image.fits.tmp81234") && !exists(out, "2026-03-01T05:49:14.uvh5.tmp"));
+	CHECK(exists(out, "image.fits"), "a product is never removed");
+	CHECK(!exists(cal, "2026-03-01T05:49:14_3C286_B.h5.tmp"));
+	CHECK(exists(cal, "2026-03-01T05:54:14_3C286_B.h5.tmp"), "another group's temporary");
+	CHECK(exists(cal, "2026-03-01T05:49:14_3C286_B.h5"));
+	CHECK(access(grp, F_OK) != 0, "the scratch directory is gone");
+	CHECK(pipe_ctx_clean_leftovers(&ctx) == 0, "nothing left the second time");
+	contimg_config_free(conf);
+	cfg_free(c);
+}
+
 int main(void)
 {
 	RUN(test_size);
 	RUN(test_products);
 	RUN(test_release);
 	RUN(test_hooks);
+	RUN(test_clean_leftovers);
 	return TEST_DONE();
 }

@@ -205,11 +205,63 @@ static void test_keys_documented(void)
 	free(doc);
 }
 
+/* [debug] fault injection is refused unless the program allowed it, and an
+ * environment variable cannot switch it on (issue 16 item 10). */
+static void test_fault_injection_gate(void)
+{
+	char err[4 * ERR_LEN] = "", *e = err;
+	contimg_config *o = NULL;
+	cfg *c = NULL;
+	int r;
+
+	CHECK_OK(cfg_load_string("[debug]\nstage_delay_s = 2\n", &c, err, sizeof err), e);
+	if (!c)
+		return;
+	r = contimg_config_new(c, &o, err, sizeof err);
+	printf("# file, not allowed: %s\n", err);
+	CHECK(r == -EINVAL && strstr(err, "config:2: [debug] stage_delay_s: fault injection is "
+					   "refused without contimgd --enable-fault-injection"),
+	      "%d '%s'", r, err);
+	cfg_free(c);
+
+	c = cfg_new_empty();
+	setenv("CONTIMG_DEBUG_STAGE_DELAY_S", "30", 1);
+	r = contimg_config_new(c, &o, err, sizeof err);
+	printf("# environment, not allowed: %s\n", err);
+	CHECK(r == -EINVAL && strstr(err, "$CONTIMG_DEBUG_STAGE_DELAY_S: [debug] stage_delay_s: "
+					   "fault injection is refused"), "%d '%s'", r, err);
+	unsetenv("CONTIMG_DEBUG_STAGE_DELAY_S");
+	setenv("CONTIMG_DEBUG_CRASH_AT_STEP", "renamed", 1);
+	r = contimg_config_new(c, &o, err, sizeof err);
+	CHECK(r == -EINVAL && strstr(err, "[debug] crash_at_step: fault injection is refused"),
+	      "%d '%s'", r, err);
+	/* Allowed (contimgd --enable-fault-injection): taken, and checked. */
+	contimg_config_allow_faults(1);
+	CHECK_OK(contimg_config_new(c, &o, err, sizeof err), e);
+	CHECK(o && o->crash_at_step == 3 /* FSX_RENAMED */, "%d", o ? o->crash_at_step : -1);
+	contimg_config_free(o);
+	o = NULL;
+	setenv("CONTIMG_DEBUG_CRASH_AT_STEP", "rename", 1);
+	r = contimg_config_new(c, &o, err, sizeof err);
+	CHECK(r == -EINVAL && strstr(err, "'rename': expected written, synced, renamed or "
+					   "dir_synced"), "%d '%s'", r, err);
+	unsetenv("CONTIMG_DEBUG_CRASH_AT_STEP");
+	contimg_config_allow_faults(0);
+	/* eop_check_s is not fault injection: accepted without the switch. */
+	setenv("CONTIMG_DEBUG_EOP_CHECK_S", "5", 1);
+	CHECK_OK(contimg_config_new(c, &o, err, sizeof err), e);
+	CHECK(o && o->eop_check_s == 5 && o->stage_delay_s == 0 && o->crash_at_step == 0);
+	unsetenv("CONTIMG_DEBUG_EOP_CHECK_S");
+	contimg_config_free(o);
+	cfg_free(c);
+}
+
 int main(void)
 {
 	RUN(test_defaults);
 	RUN(test_stage_settings);
 	RUN(test_errors);
 	RUN(test_keys_documented);
+	RUN(test_fault_injection_gate);
 	return TEST_DONE();
 }

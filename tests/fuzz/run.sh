@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/fuzz/run.sh — build and run the libFuzzer harness for UVH5 header
-# validation (`make fuzz`).  Not part of `make test`.
+# validation (`make fuzz`).  `make test` runs it for FUZZ_SECONDS=30 (through
+# tests/run.sh, which counts the "ok"/"not ok" line each mode prints).
 #
 #   FUZZ_SECONDS=600 sh tests/fuzz/run.sh      total time, split over the two modes
 #
@@ -75,7 +76,13 @@ for mode in struct bytes; do
 		echo "fuzz: $mode: $a: $kind: $(grep -m1 -E 'ERROR|SUMMARY' "$a.txt")"
 	done
 	echo "fuzz: mode $mode: $n_ours failure(s) in our code, $n_hdf5 inside HDF5"
-	[ "$n_ours" = 0 ] || rc=1
+	execs=$(grep -oE '^#[0-9]+' "$OUT/fuzz-$mode.log" | tail -1)
+	if [ "$n_ours" = 0 ] && [ -n "$execs" ]; then
+		echo "ok - fuzz: mode $mode: ${t}s, ${execs#\#} inputs, no failure in our code ($n_hdf5 inside HDF5)"
+	else
+		echo "not ok - fuzz: mode $mode: $n_ours failure(s) in our code${execs:+}${execs:- (the fuzzer did not run)}"
+		rc=1
+	fi
 	rm -rf "$corpus"
 done
 exit $rc

@@ -13,7 +13,7 @@ SOCK="$T/notify.sock"
 "$T/daemon_tools" notify "$SOCK" "$T/notify.log" 8 &
 LPID=$!
 wait_for 5 test -S "$SOCK"
-NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=400000 start_daemon --log-format json
+NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=400000 start_daemon --log-format json --enable-fault-injection
 check "READY=1 received" wait_for 5 grep -qx "READY=1" "$T/notify.log"
 mv "$T"/stage/*.hdf5 "$T/in/"
 check "group completed" wait_for 20 is "SELECT state FROM groups" completed

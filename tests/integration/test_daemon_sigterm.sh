@@ -9,7 +9,7 @@
 A=1772344154
 write_conf "stages = load, convert, export" "threads = 1" "stop_grace_s = 60" "[debug]" "stage_delay_s = 1"
 make_group "$REF1" $A 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
-start_daemon
+start_daemon --enable-fault-injection
 wait_for 10 grep -q "ready:" "$T/daemon.log"
 mv "$T"/stage/*.hdf5 "$T/in/"
 check "group started" wait_for 20 is "SELECT count(*) FROM groups WHERE state = 'in_progress' AND stage IS NOT NULL" 1
@@ -26,7 +26,7 @@ check "pid file removed" test ! -e "$T/state/contimgd.pid"
 
 # Too short a grace period: the running group is requeued, exit still 0.
 write_conf "stages = load, convert, export" "threads = 1" "stop_grace_s = 0.3" "[debug]" "stage_delay_s = 3"
-start_daemon
+start_daemon --enable-fault-injection
 wait_for 10 sh -c "[ \$(grep -c 'ready:' '$T/daemon.log') = 2 ]"
 check "requeue of a completed group" $CTL requeue 2026-03-01T05:49:14 --reason "test reprocess"
 check "requeued group restarts" wait_for 20 is "SELECT count(*) FROM groups WHERE state = 'in_progress' AND stage = 'convert'" 1
@@ -45,7 +45,7 @@ check "status --json: daemon down" [ "$("$T/daemon_tools" json "$T/status.json" 
 check "status --json: one pending" [ "$("$T/daemon_tools" json "$T/status.json" counts.pending)" = 1 ]
 
 write_conf "stages = load, convert, export" "threads = 1"
-start_daemon
+start_daemon --enable-fault-injection
 check "after restart the requeued group completes" wait_for 30 is "SELECT state FROM groups" completed
 check "requeue reprocessed it: two completed runs" is "SELECT runs FROM groups" 2
 check "products replaced, not duplicated" is "SELECT count(*) FROM products" 1

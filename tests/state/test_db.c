@@ -33,6 +33,11 @@ static void test_open_migrate(void)
 	}
 	CHECK(db_query_int(db, &v, err, sizeof err, "PRAGMA foreign_keys", NULL) == 1 && v == 1,
 	      "%s", "foreign keys on");
+	/* Every commit is durable (issue 16: a group recorded completed survives a
+	 * power cut): WAL with synchronous = FULL (2) fsyncs the log at each
+	 * commit; NORMAL (1) only at checkpoints. */
+	CHECK(db_query_int(db, &v, err, sizeof err, "PRAGMA synchronous", NULL) == 1 && v == 2,
+	      "synchronous = %lld", (long long)v);
 	/* Foreign keys are enforced: a file row for a missing group is refused. */
 	CHECK(db_exec(db, err, sizeof err,
 		      "INSERT INTO subband_files (group_id, path, subband, ts, added_at)"
