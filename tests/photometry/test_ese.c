@@ -85,10 +85,10 @@ static void test_scores(void)
 			f[i] = dip(t[i], 60050, dur[k], depth[k]) + e[i] * grand();
 		}
 		CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
-		printf("# ESE %2.0f d %2.0f %%: score %.3f (bic %.2f expl %.2f time %.2f amp %.2f cov %.2f "
-		       "sym %.2f) 2T %.1f d alpha %g amp %.2f\n", dur[k], 100 * depth[k], r.score,
-		       r.s_bic, r.s_expl, r.s_time, r.s_amp, r.s_cov, r.s_sym, r.timescale_days,
-		       r.alpha, r.amplitude);
+		printf("# ESE %2.0f d %2.0f %%: score %.3f (evid %.2f depth %.2f time %.2f epochs %.2f "
+		       "sig %.2f) D %.1f d alpha %g depth %.3f best alt %s\n", dur[k], 100 * depth[k],
+		       r.score, r.s_evid, r.s_depth, r.s_time, r.s_epochs, r.s_sig, r.duration_days,
+		       r.alpha, r.amplitude, ese_alt_name(r.best_alt));
 		CHECK(r.scored && r.score >= 0.6, "ESE %g d %g: score %g", dur[k], depth[k], r.score);
 		CHECK(fabs(r.t0_mjd - 60050) < 0.25 * dur[k], "t0 %g", r.t0_mjd);
 		/* the model is a reasonable description: its flux at the dip's
@@ -99,22 +99,23 @@ static void test_scores(void)
 	/* single-epoch flare: variable, but not an ESE */
 	series(t, f, e, N, 1, 40, 0);
 	CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
-	printf("# flare: score %.3f (bic %.2f expl %.2f time %.2f) 2T %.1f d\n", r.score, r.s_bic,
-	       r.s_expl, r.s_time, r.timescale_days);
+	printf("# flare: score %.3f (evid %.2f time %.2f) D %.1f d best alt %s\n", r.score,
+	       r.s_evid, r.s_time, r.duration_days, ese_alt_name(r.best_alt));
 	CHECK(r.scored && r.score < 0.6, "flare score %g", r.score);
 	/* linear drift by 20 % over the series */
 	series(t, f, e, N, 2, 0.2, 0);
 	CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
-	printf("# drift: score %.3f (bic %.2f expl %.2f cov %.2f) dbic %.1f\n", r.score, r.s_bic,
-	       r.s_expl, r.s_cov, r.dbic);
+	printf("# drift: score %.3f (evid %.2f epochs %.2f) dbic %.1f best alt %s\n", r.score,
+	       r.s_evid, r.s_epochs, r.dbic, ese_alt_name(r.best_alt));
 	CHECK(r.scored && r.score < 0.6, "drift score %g", r.score);
 	/* stable: fails the variability gate → 0 */
 	series(t, f, e, N, 3, 0, 0);
 	CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
 	CHECK(!r.scored && r.score == 0, "stable score %g", r.score);
-	/* too short: undefined */
-	CHECK_OK(ese_score(t, f, e, 20, &p, &r), NULL);
-	CHECK(isnan(r.score), "n=20 score %g", r.score);
+	/* too short: undefined (n <= min_epochs, 12) */
+	series(t, f, e, N, 0, 5, 8);
+	CHECK_OK(ese_score(t, f, e, 12, &p, &r), NULL);
+	CHECK(isnan(r.score), "n=12 score %g", r.score);
 }
 
 static int count(const char *hay, const char *needle)
