@@ -118,6 +118,70 @@ static void test_scores(void)
 	CHECK(isnan(r.score), "n=12 score %g", r.score);
 }
 
+/* The light curves of issue 17 (200 daily epochs, 1 % errors): what the
+ * old score got wrong.  Prints each score with its terms. */
+static double issue_case(int kind, ese_result *r)
+{
+	enum { N = 200 };
+	double t[N], f[N], e[N];
+	ese_params p;
+	ese_params_default(&p);
+	int n = 0;
+	for (int i = 0; i < N; i++) {
+		double ti = 60000 + i, g = 1;
+		switch (kind) {
+		case 0: { /* symmetric +30 % flare, 3 weeks (Hann, FWHM 21 d) */
+			double x = (i - 100) / 21.0;
+			g = 1 + (fabs(x) < 1 ? 0.3 * 0.5 * (1 + cos(M_PI * x)) : 0);
+			break;
+		}
+		case 1: g = 1 + 0.1 * sin(2 * M_PI * i / 120.0); break;
+		case 2: /* −15 % box, 40 d, its middle 20 days missing */
+			if (i >= 90 && i < 110)
+				continue;
+			g = i >= 80 && i < 120 ? 0.85 : 1;
+			break;
+		case 3: /* a Clegg dip whose ingress began 15 days before the end */
+			g = 1 - 0.6 * (1 - ese_lens_gain(0.5, 0.3, (i - (N - 15 + 12)) / 12.0));
+			break;
+		case 4: g = ese_lens_gain(0.25, 0.1, (i - 100) / 15.0); break;
+		case 5: g = ese_lens_gain(0.5, 0.3, (i - 90) / 20.0); break;
+		default: break;
+		}
+		t[n] = ti;
+		e[n] = 0.01;
+		f[n] = g + e[n] * grand();
+		n++;
+	}
+	CHECK_OK(ese_score(t, f, e, (size_t)n, &p, r), NULL);
+	static const char *name[] = { "symmetric +30 % flare, 3 weeks", "10 % sinusoid, 120 d",
+				      "-15 % box, middle 20 d missing", "dip began 15 d before the end",
+				      "Clegg lens alpha 0.25", "Clegg lens alpha 0.5" };
+	printf("# %-32s score %.3f%s (evid %.2f vs %s, depth %.2f [%.3f], time %.2f, epochs %.2f, "
+	       "sig %.2f, quiet %.2f) alpha %g D %.0f d\n", name[kind], r->score,
+	       r->ongoing ? " ongoing" : "", r->s_evid, ese_alt_name(r->best_alt), r->s_depth,
+	       r->amplitude, r->s_time, r->s_epochs, r->s_sig, r->s_quiet, r->alpha,
+	       r->duration_days);
+	return r->score;
+}
+
+/* Issue 17's table: before, 0.985, 0.99, 0.985 (a spike fitted in the gap),
+ * 0 (coverage), 0.99. */
+static void test_issue_cases(void)
+{
+	ese_result r;
+	CHECK(issue_case(0, &r) < 0.6, "flare %g", r.score);
+	CHECK(issue_case(1, &r) < 0.6, "sinusoid %g", r.score);
+	/* the gapped box: a dip (not a spike in the gap) whose depth is what the
+	 * epochs show, and fewer epochs inside the event than the box had */
+	issue_case(2, &r);
+	CHECK(r.alpha > 0 && fabs(r.amplitude - 0.15) < 0.03, "gap: alpha %g depth %g", r.alpha,
+	      r.amplitude);
+	CHECK(issue_case(3, &r) >= 0.6 && r.ongoing, "ongoing %g (%d)", r.score, r.ongoing);
+	CHECK(issue_case(4, &r) >= 0.6 && !r.ongoing, "lens 0.25 %g", r.score);
+	CHECK(issue_case(5, &r) >= 0.6, "lens 0.5 %g", r.score);
+}
+
 static int count(const char *hay, const char *needle)
 {
 	int n = 0;
@@ -172,6 +236,7 @@ int main(void)
 {
 	RUN(test_lens_gain);
 	RUN(test_scores);
+	RUN(test_issue_cases);
 	RUN(test_plot_svg);
 	return TEST_DONE();
 }
