@@ -25,7 +25,8 @@ static const double sizes[] = { 0.1, 0.3, 0.6 };
 #define NU 1201                 /* u grid: -UMAX..UMAX step 0.01 */
 #define DU (2 * UMAX / (NU - 1))
 #define BPT 4                   /* coarse bins per lens time T */
-#define KMAX 24                 /* UMAX · BPT: the widest coarse window */
+#define KMAX 24                 /* UMAX · BPT: the widest coarse lens window */
+#define FKMAX 28                /* 7 · BPT: the widest coarse flare window (FRED decay) */
 #define NT 16                   /* coarse T grid: 3..150 d, log-spaced */
 #define TMIN_D 3.0
 #define TMAX_D 150.0
@@ -891,14 +892,14 @@ int ese_score(const double *mjd, const double *flux, const double *err, size_t n
 	for (int q = 0; q < NFL; q++)
 		fbest[q] = (flarefit){ INFINITY, NAN, NAN };
 	int fk_lo[NFL], fk_hi[NFL];
-	double fk[NFL][2 * KMAX + 1];
+	double fk[NFL][2 * FKMAX + 1];
 	for (int q = 0; q < NFL; q++) {
 		double lo, hi;
 		flare_extent(q, &lo, &hi);
 		fk_lo[q] = (int)floor(lo * BPT);
 		fk_hi[q] = (int)ceil(hi * BPT);
 		for (int j = fk_lo[q]; j <= fk_hi[q]; j++)
-			fk[q][j + KMAX] = flare_shape(q, (double)j / BPT);
+			fk[q][j + FKMAX] = flare_shape(q, (double)j / BPT);
 	}
 	for (int it = 0; it < NT; it++) {
 		double T = TMIN_D * pow(TMAX_D / TMIN_D, it / (NT - 1.0));
@@ -925,7 +926,7 @@ int ese_score(const double *mjd, const double *flux, const double *err, size_t n
 				int jhi = fk_hi[q] < F.nb - 1 - c ? fk_hi[q] : F.nb - 1 - c;
 				double sh = 0, shh = 0, sfh = 0;
 				for (int j = jlo; j <= jhi; j++) {
-					double hv = fk[q][j + KMAX];
+					double hv = fk[q][j + FKMAX];
 					sh += F.W[c + j] * hv;
 					shh += F.W[c + j] * hv * hv;
 					sfh += F.WF[c + j] * hv;
