@@ -49,7 +49,7 @@
  *                   least retire_min_epochs (20) points is retired for good
  *                   (norm_should_retire).
  *   ESE gate        a source whose statistics after this epoch have n >
- *                   ese.min_epochs (20) and χ²_ν > ese.gate_chi2_nu (3) or
+ *                   ese.min_epochs (12) and χ²_ν > ese.gate_chi2_nu (3) or
  *                   V > ese.gate_v (0.05) is ESE-scored on its light curve of
  *                   the last ese_window_days (365), this epoch included
  *                   (photometry/ese.h); a score >= ese.candidate_score (0.6)

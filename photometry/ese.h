@@ -3,21 +3,25 @@
  *
  * An ESE (Fiedler et al. 1987, Nature 326, 675; 1994, ApJ 430, 581) is a
  * weeks-to-months flux dip (or spike) of a compact source, with caustic
- * "shoulders", made by a plasma lens crossing the line of sight.  The model
+ * "shoulders", made by a plasma lens crossing the line of sight.  The lens
  * fitted here is the one-dimensional Gaussian plasma lens of Clegg, Fey &
  * Lazio (1998, ApJ 496, 253): lens-plane coordinate x (units of the lens
  * width a) maps to observer coordinate u = x (1 + α e^{−x²}) (α > 0: an
  * over-dense, diverging lens → dip with caustic edges; α < 0: under-dense,
- * converging → spike); the point-source gain G(u) = Σ_images |dx/du| is
- * computed by ray shooting, then smoothed by a Gaussian source of width s
- * (units of a).  The light curve is F(t) = F0 · G((t − t0) / T).
+ * converging → spike with flanking dimming); the point-source gain
+ * G(u) = Σ_images |dx/du| is computed by ray shooting, then smoothed by a
+ * Gaussian source of width s (units of a).  The light curve is
+ * F(t) = F0 · G((t − t0) / T).
  *
- * Only sources with n > min_epochs that pass the variability gate
- * (χ²_ν > gate_chi2_nu or V > gate_v) are scored; the score in [0, 1] combines
- * how much better the lens model fits than the best of a constant and a
- * straight line (ΔBIC), how much of the excess χ² it explains, whether its
- * timescale is plausible, its amplitude, whether the event is covered by the
- * data, and its symmetry.  The formula and the reasoning are in docs/ese.md.
+ * The lens is compared, by BIC weights with the χ² scaled by the best
+ * model's over-dispersion, with what real sources and instruments do:
+ * constant, line, step, one-epoch outlier, short dropout, fast-rise
+ * exponential-decay flare, symmetric flare, sinusoid and sinusoid plus trend.
+ * The score in [0, 1] is the lens's weight against all of them times terms
+ * computed from the data: depth, duration, epochs inside the event and on its
+ * edges, and the lens signature (shoulders of a dip, flanks of a spike).  An
+ * event whose ingress is seen but not its end is scored as `ongoing`.  The
+ * formula and the reasoning are in docs/ese.md.
  */
 #ifndef CONTIMG_ESE_H
 #define CONTIMG_ESE_H
@@ -25,33 +29,63 @@
 #include <stddef.h>
 
 typedef struct ese_params {
-	int min_epochs;            /* score only when n > this (20) */
+	int min_epochs;            /* score only when n > this (12: docs/ese.md) */
 	double gate_chi2_nu;       /* variability gate: χ²_ν > this (3) ... */
 	double gate_v;             /* ... or V > this (0.05) */
-	double tmin_days;          /* plausible event duration 2T, lower end (14) */
+	double tmin_days;          /* plausible event duration (FWHM), lower end (14) */
 	double tmax_days;          /* upper end (180) */
 	double candidate_score;    /* score >= this makes a candidate (0.6) */
 } ese_params;
 
 void ese_params_default(ese_params *p);
 
+/* Models compared with the lens (ese_result.best_alt indexes this order). */
+enum ese_alt {
+	ESE_ALT_CONST, ESE_ALT_LINE, ESE_ALT_STEP, ESE_ALT_OUTLIER, ESE_ALT_DROPOUT,
+	ESE_ALT_FRED, ESE_ALT_SYMFLARE, ESE_ALT_SINE, ESE_ALT_SINE_TREND, ESE_NALT
+};
+
+/* The name of an alternative ("constant", "line", "step", "outlier",
+ * "dropout", "fred", "symmetric_flare", "sinusoid", "sinusoid_trend"); a
+ * static string, "" for an out-of-range value. */
+const char *ese_alt_name(int alt);
+
 typedef struct ese_result {
 	int scored;              /* 1 when n > min_epochs and the gate passed */
 	double score;            /* [0,1]; 0 when not gated in; NAN when n <= min_epochs */
+	int ongoing;             /* 1: the ingress is seen, the end is not (yet); score is then
+				    the ongoing score (no egress or duration-ceiling terms) */
 	/* event characterisation (NAN when not scored) */
-	double amplitude;        /* peak-to-trough fraction of the fitted model, (max − min)/max */
+	double amplitude;        /* depth of a dip (height of a spike) measured from the data:
+				    the extreme 3-epoch running mean inside the event vs F0,
+				    as a fraction of F0 */
 	double timescale_days;   /* 2T: time to cross the lens's ±1 width */
+	double duration_days;    /* D: full width of the fitted event at a quarter of its depth */
 	double asymmetry;        /* (D_before − D_after)/(D_before + D_after) of the data's
 				    deviation from F0 either side of t0, in [−1, 1] */
-	double coverage;         /* fraction of [t0 − 1.5T, t0 + 1.5T] inside the data span */
+	double coverage;         /* fraction of [t0 − D/2, t0 + D/2] inside the data span */
 	/* fitted lens model */
 	double f0, t0_mjd, t_days, alpha, src_size;
-	/* fit statistics */
+	double lensed_fraction;  /* A in (0, 1]; ese_model_flux takes 0 (a result rebuilt
+				    from a stored candidate without it) as 1 */
+	/* fit statistics (χ² unscaled) */
 	double chi2_const, chi2_line, chi2_model;
-	double dbic;             /* BIC(best of constant, line) − BIC(lens) */
-	double explained;        /* (χ²_alt − χ²_model) / (χ²_alt − dof_alt) */
+	double chi2_alt;         /* the best alternative (lowest BIC) */
+	int best_alt;            /* enum ese_alt of that alternative */
+	double overdispersion;   /* ĉ = max(1, χ²/dof) of the best model of all */
+	double dbic;             /* BIC(best alternative) − BIC(lens), with χ²/ĉ */
+	double alt_evidence;     /* summed BIC weight of all alternatives (1 − s_evid) */
+	double explained;        /* (χ²_alt − χ²_model) / (χ²_alt − dof_alt), in [0, 1] */
+	int n_event;             /* epochs with |t − t0| < D/2 */
+	int n_ingress, n_egress; /* epochs within D/4 of either edge (t0 ∓ D/2) */
+	int n_base;              /* epochs outside the event, more than 3D/4 from t0 */
+	double signature_sigma;  /* significance of the lens signature in the data: excess
+				    on the shoulders of a dip, deficit on the flanks of a spike */
+	double chi2_nu_out;      /* χ²_ν about their mean of the epochs outside the event where
+				    the lens is within a third of an error bar of F0 (NAN when
+				    fewer than 5) */
 	/* score components, each in [0,1] (docs/ese.md) */
-	double s_bic, s_expl, s_time, s_amp, s_cov, s_sym;
+	double s_evid, s_depth, s_time, s_epochs, s_sig, s_quiet;
 } ese_result;
 
 /* Score the light curve (mjd, flux, err; n points, sorted by time or not;
@@ -60,7 +94,8 @@ typedef struct ese_result {
 int ese_score(const double *mjd, const double *flux, const double *err, size_t n,
 	      const ese_params *p, ese_result *ret);
 
-/* The fitted model's flux at mjd (NAN when not scored). */
+/* The fitted model's flux at mjd (NAN when not scored or when alpha and
+ * src_size are not tabulated values). */
 double ese_model_flux(const ese_result *r, double mjd);
 
 /* Gain of the smoothed Gaussian lens G(u) for strength alpha and source size

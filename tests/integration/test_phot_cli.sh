@@ -42,11 +42,16 @@ printf 'mjd,flux,flux_err\n1,2\n' >"$T/bad.csv"
 check "malformed CSV is bad input (2)" test "$(rc $CTL variability --csv "$T/bad.csv")" = 2
 check "no --csv is bad usage (2)" test "$(rc $CTL variability)" = 2
 
-# 80 daily epochs with a 30 % dip over 30 days and 1 % noise (deterministic LCG)
-awk 'BEGIN { print "mjd,flux,flux_err"; s = 12345
+# 80 daily epochs with a 30 % dip over 30 days and 1 % noise (deterministic
+# LCG): flat-bottomed, raised-cosine edges and caustic shoulders, an ESE as
+# Fiedler et al. 1994 saw them (a sharp box without shoulders is explained
+# about as well by one cycle of a sinusoid: docs/ese.md)
+awk 'BEGIN { print "mjd,flux,flux_err"; s = 12345; pi = atan2(0, -1)
 	for (i = 0; i < 80; i++) {
 		g = 0; for (k = 0; k < 12; k++) { s = (s * 1103515245 + 12345) % 2147483648; g += s / 2147483648 } g -= 6
-		f = 1; x = (i - 40) / 15; if (x > -1 && x < 1) f = 0.7
+		x = (i - 40) / 15; ax = x < 0 ? -x : x; f = 1
+		if (ax < 0.75) f = 0.7; else if (ax < 1) f = 1 - 0.15 * (1 + cos(pi * (ax - 0.75) / 0.25))
+		f += 0.12 * exp(-0.5 * ((ax - 1.1) / 0.08) ^ 2)
 		printf "%d,%.6f,0.01\n", 60000 + i, f + 0.01 * g } }' >"$T/dip.csv"
 $CTL variability --csv "$T/dip.csv" --json >"$T/dip.json" 2>&1
 check "a 30 % dip scores >= 0.6" awk -v x="$(jv ese_score <"$T/dip.json")" 'BEGIN { exit !(x >= 0.6) }'

@@ -509,14 +509,16 @@ static void test_variability_updates(void)
 
 static uint64_t rng = 0x5DEECE66Dull;
 
-/* n daily points ending the day before t_end: 1 − depth inside the dip
- * centred on t_dip (half width hw), or a drift, with 1 % noise. */
+/* n daily points ending the day before t_end: a dip of the given depth
+ * centred on t_dip (a Clegg et al. 1998 lens, α = 1, crossing its width in
+ * hw days: an ESE as photometry/ese.h models it), or a drift, with 1 % noise. */
 static size_t make_lc(double *t, double *f, double *e, int n, double t_end, double t_dip,
 		      double hw, double depth, double drift)
 {
 	for (int k = 0; k < n; k++) {
 		t[k] = t_end - n + k;
-		double g = fabs(t[k] - t_dip) < hw ? 1 - depth : 1;
+		double g = depth > 0 ? 1 - depth * (1 - ese_lens_gain(1.0, 0.3, (t[k] - t_dip) / hw)) /
+						   (1 - ese_lens_gain(1.0, 0.3, 0)) : 1;
 		f[k] = g * (1 - drift * k / n) + 0.01 * test_grand(&rng);
 		e[k] = 0.01;
 	}

@@ -85,10 +85,10 @@ static void test_scores(void)
 			f[i] = dip(t[i], 60050, dur[k], depth[k]) + e[i] * grand();
 		}
 		CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
-		printf("# ESE %2.0f d %2.0f %%: score %.3f (bic %.2f expl %.2f time %.2f amp %.2f cov %.2f "
-		       "sym %.2f) 2T %.1f d alpha %g amp %.2f\n", dur[k], 100 * depth[k], r.score,
-		       r.s_bic, r.s_expl, r.s_time, r.s_amp, r.s_cov, r.s_sym, r.timescale_days,
-		       r.alpha, r.amplitude);
+		printf("# ESE %2.0f d %2.0f %%: score %.3f (evid %.2f depth %.2f time %.2f epochs %.2f "
+		       "sig %.2f) D %.1f d alpha %g depth %.3f best alt %s\n", dur[k], 100 * depth[k],
+		       r.score, r.s_evid, r.s_depth, r.s_time, r.s_epochs, r.s_sig, r.duration_days,
+		       r.alpha, r.amplitude, ese_alt_name(r.best_alt));
 		CHECK(r.scored && r.score >= 0.6, "ESE %g d %g: score %g", dur[k], depth[k], r.score);
 		CHECK(fabs(r.t0_mjd - 60050) < 0.25 * dur[k], "t0 %g", r.t0_mjd);
 		/* the model is a reasonable description: its flux at the dip's
@@ -99,22 +99,87 @@ static void test_scores(void)
 	/* single-epoch flare: variable, but not an ESE */
 	series(t, f, e, N, 1, 40, 0);
 	CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
-	printf("# flare: score %.3f (bic %.2f expl %.2f time %.2f) 2T %.1f d\n", r.score, r.s_bic,
-	       r.s_expl, r.s_time, r.timescale_days);
+	printf("# flare: score %.3f (evid %.2f time %.2f) D %.1f d best alt %s\n", r.score,
+	       r.s_evid, r.s_time, r.duration_days, ese_alt_name(r.best_alt));
 	CHECK(r.scored && r.score < 0.6, "flare score %g", r.score);
 	/* linear drift by 20 % over the series */
 	series(t, f, e, N, 2, 0.2, 0);
 	CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
-	printf("# drift: score %.3f (bic %.2f expl %.2f cov %.2f) dbic %.1f\n", r.score, r.s_bic,
-	       r.s_expl, r.s_cov, r.dbic);
+	printf("# drift: score %.3f (evid %.2f epochs %.2f) dbic %.1f best alt %s\n", r.score,
+	       r.s_evid, r.s_epochs, r.dbic, ese_alt_name(r.best_alt));
 	CHECK(r.scored && r.score < 0.6, "drift score %g", r.score);
 	/* stable: fails the variability gate → 0 */
 	series(t, f, e, N, 3, 0, 0);
 	CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
 	CHECK(!r.scored && r.score == 0, "stable score %g", r.score);
-	/* too short: undefined */
-	CHECK_OK(ese_score(t, f, e, 20, &p, &r), NULL);
-	CHECK(isnan(r.score), "n=20 score %g", r.score);
+	/* too short: undefined (n <= min_epochs, 12) */
+	series(t, f, e, N, 0, 5, 8);
+	CHECK_OK(ese_score(t, f, e, 12, &p, &r), NULL);
+	CHECK(isnan(r.score), "n=12 score %g", r.score);
+}
+
+/* The light curves of issue 17 (200 daily epochs, 1 % errors): what the
+ * old score got wrong.  Prints each score with its terms. */
+static double issue_case(int kind, ese_result *r)
+{
+	enum { N = 200 };
+	double t[N], f[N], e[N];
+	ese_params p;
+	ese_params_default(&p);
+	int n = 0;
+	for (int i = 0; i < N; i++) {
+		double ti = 60000 + i, g = 1;
+		switch (kind) {
+		case 0: { /* symmetric +30 % flare, 3 weeks (Hann, FWHM 21 d) */
+			double x = (i - 100) / 21.0;
+			g = 1 + (fabs(x) < 1 ? 0.3 * 0.5 * (1 + cos(M_PI * x)) : 0);
+			break;
+		}
+		case 1: g = 1 + 0.1 * sin(2 * M_PI * i / 120.0); break;
+		case 2: /* −15 % box, 40 d, its middle 20 days missing */
+			if (i >= 90 && i < 110)
+				continue;
+			g = i >= 80 && i < 120 ? 0.85 : 1;
+			break;
+		case 3: /* a Clegg dip whose ingress began 15 days before the end */
+			g = 1 - 0.6 * (1 - ese_lens_gain(0.5, 0.3, (i - (N - 15 + 12)) / 12.0));
+			break;
+		case 4: g = ese_lens_gain(0.25, 0.1, (i - 100) / 15.0); break;
+		case 5: g = ese_lens_gain(0.5, 0.3, (i - 90) / 20.0); break;
+		default: break;
+		}
+		t[n] = ti;
+		e[n] = 0.01;
+		f[n] = g + e[n] * grand();
+		n++;
+	}
+	CHECK_OK(ese_score(t, f, e, (size_t)n, &p, r), NULL);
+	static const char *name[] = { "symmetric +30 % flare, 3 weeks", "10 % sinusoid, 120 d",
+				      "-15 % box, middle 20 d missing", "dip began 15 d before the end",
+				      "Clegg lens alpha 0.25", "Clegg lens alpha 0.5" };
+	printf("# %-32s score %.3f%s (evid %.2f vs %s, depth %.2f [%.3f], time %.2f, epochs %.2f, "
+	       "sig %.2f, quiet %.2f) alpha %g D %.0f d\n", name[kind], r->score,
+	       r->ongoing ? " ongoing" : "", r->s_evid, ese_alt_name(r->best_alt), r->s_depth,
+	       r->amplitude, r->s_time, r->s_epochs, r->s_sig, r->s_quiet, r->alpha,
+	       r->duration_days);
+	return r->score;
+}
+
+/* Issue 17's table: before, 0.985, 0.99, 0.985 (a spike fitted in the gap),
+ * 0 (coverage), 0.99. */
+static void test_issue_cases(void)
+{
+	ese_result r;
+	CHECK(issue_case(0, &r) < 0.6, "flare %g", r.score);
+	CHECK(issue_case(1, &r) < 0.6, "sinusoid %g", r.score);
+	/* the gapped box: a dip (not a spike in the gap) whose depth is what the
+	 * epochs show, and fewer epochs inside the event than the box had */
+	issue_case(2, &r);
+	CHECK(r.alpha > 0 && fabs(r.amplitude - 0.15) < 0.03, "gap: alpha %g depth %g", r.alpha,
+	      r.amplitude);
+	CHECK(issue_case(3, &r) >= 0.6 && r.ongoing, "ongoing %g (%d)", r.score, r.ongoing);
+	CHECK(issue_case(4, &r) >= 0.6 && !r.ongoing, "lens 0.25 %g", r.score);
+	CHECK(issue_case(5, &r) >= 0.6, "lens 0.5 %g", r.score);
 }
 
 static int count(const char *hay, const char *needle)
@@ -171,6 +236,7 @@ int main(void)
 {
 	RUN(test_lens_gain);
 	RUN(test_scores);
+	RUN(test_issue_cases);
 	RUN(test_plot_svg);
 	return TEST_DONE();
 }
