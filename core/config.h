@@ -71,14 +71,6 @@ int cfg_double(const cfg *c, const char *section, const char *key, double def, d
 int cfg_bool(const cfg *c, const char *section, const char *key, int def, int *ret,
 	     char *err, size_t errlen);
 
-/* Comma-separated lists ("1, 4,7").  Absent or empty key: *ret = NULL, *ret_n = 0.
- * Otherwise *ret is a new array the caller frees with free().  -EINVAL on a
- * malformed element, -ENOMEM. */
-int cfg_get_int_list(const cfg *c, const char *section, const char *key, int **ret,
-		     int *ret_n, char *err, size_t errlen);
-int cfg_get_double_list(const cfg *c, const char *section, const char *key, double **ret,
-			int *ret_n, char *err, size_t errlen);
-
 /* Comma-separated numbers and ranges, all >= 0 ('-' separates a range's
  * bounds): "10, 21-23, 117" (integers != 0: every bound a whole number
  * <= 1000000) or "1381.0-1381.1, 1400.2".  Each element becomes one

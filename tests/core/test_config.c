@@ -100,29 +100,6 @@ static void test_override_order(void)
 	cfg_free(c);
 }
 
-static void test_lists(void)
-{
-	char err[ERR_LEN] = "", *e = err;
-	cfg *c = NULL;
-	int *iv = NULL, n = -1;
-	double *dv = NULL;
-
-	CHECK_OK(cfg_load_string(ini, &c, err, sizeof err), e);
-	if (!c)
-		return;
-	CHECK_OK(cfg_get_int_list(c, "ingest", "ants", &iv, &n, err, sizeof err), e);
-	CHECK(n == 3 && iv && iv[0] == 3 && iv[1] == 7 && iv[2] == 11, "%s", "");
-	free(iv);
-	CHECK_OK(cfg_get_double_list(c, "ingest", "freqs", &dv, &n, err, sizeof err), e);
-	CHECK(n == 2 && dv && dv[0] == 1.4e9 && dv[1] == 1.3e9, "%s", "");
-	free(dv);
-	CHECK_OK(cfg_get_int_list(c, "ingest", "absent", &iv, &n, err, sizeof err), e);
-	CHECK(n == 0 && iv == NULL, "%s", "");
-	CHECK(cfg_get_int_list(c, "ingest", "badlist", &iv, &n, err, sizeof err) == -EINVAL, "%s", "");
-	CHECK(cfg_get_int_list(c, "ingest", "freqs", &iv, &n, err, sizeof err) == -EINVAL, "%s", "");
-	cfg_free(c);
-}
-
 static void test_files_and_refs(void)
 {
 	char path[1024], err[ERR_LEN] = "", *e = err;
@@ -289,7 +266,6 @@ int main(void)
 	RUN(test_values_and_defaults);
 	RUN(test_env_override);
 	RUN(test_override_order);
-	RUN(test_lists);
 	RUN(test_files_and_refs);
 	RUN(test_lines);
 	RUN(test_check_known);
