@@ -217,6 +217,9 @@ static const struct db_migration {
 	  "  qa_nsources INTEGER, qa_nnorth INTEGER, qa_nsouth INTEGER, qa_nclipped INTEGER,"
 	  "  updated_at REAL NOT NULL);"
 	  "CREATE INDEX IF NOT EXISTS group_pointing_t ON group_pointing(mid_mjd);" },
+	{ "queue: owner identity of an in_progress group (state/queue.c)",
+	  "ALTER TABLE groups ADD COLUMN owner_boot TEXT;"   /* the owner's boot id (NULL: unknown) */
+	  "ALTER TABLE groups ADD COLUMN owner_start INTEGER;" }, /* its start, ticks since boot */
 	/* >>> append new migrations above this line <<< */
 };
 
