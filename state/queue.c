@@ -1001,7 +1001,8 @@ static int recover_group(sqlite3 *db, int64_t gid, const queue_owner *o, const c
 /* self_pid's groups: all of them (unheld == NULL: start-up) or those not in
  * unheld's list (a running daemon); others' groups whose owner is gone. */
 static int recover(sqlite3 *db, int self_pid, int only_self, const int64_t *held, int nheld,
-		   int max_retries, double now, int *ret_n, char *err, size_t errlen)
+		   double claimed_before, int max_retries, double now, int *ret_n, char *err,
+		   size_t errlen)
 {
 	int64_t *ids = NULL;
 	int n = 0, moved = 0, r;
@@ -1011,8 +1012,8 @@ static int recover(sqlite3 *db, int self_pid, int only_self, const int64_t *held
 	r = db_begin(db, err, errlen);
 	if (r < 0)
 		return r;
-	r = ids_where(db, "SELECT id, 0 FROM groups WHERE state = 'in_progress'", &ids, &n, err,
-		      errlen);
+	r = ids_where(db, "SELECT id, CAST(coalesce(started_at, 0) * 1000 AS INTEGER) FROM groups"
+		      " WHERE state = 'in_progress'", &ids, &n, err, errlen);
 	for (int i = 0; r == 0 && i < n; i++) {
 		int64_t gid = ids[2 * i];
 		const char *why;
@@ -1031,7 +1032,7 @@ static int recover(sqlite3 *db, int self_pid, int only_self, const int64_t *held
 				continue;
 			for (int k = 0; k < nheld; k++)
 				held_here |= held[k] == gid;
-			if (held_here)
+			if (held_here || (double)ids[2 * i + 1] >= claimed_before * 1000)
 				continue;
 			why = "holds the claim but no worker runs the group";
 		} else if (mine) {
@@ -1060,13 +1061,15 @@ static int recover(sqlite3 *db, int self_pid, int only_self, const int64_t *held
 int queue_recover(sqlite3 *db, int self_pid, int max_retries, double now, int *ret_n,
 		  char *err, size_t errlen)
 {
-	return recover(db, self_pid, 0, NULL, 0, max_retries, now, ret_n, err, errlen);
+	return recover(db, self_pid, 0, NULL, 0, 0, max_retries, now, ret_n, err, errlen);
 }
 
 int queue_recover_unheld(sqlite3 *db, int self_pid, const int64_t *held, int nheld,
-			 int max_retries, double now, int *ret_n, char *err, size_t errlen)
+			 double claimed_before, int max_retries, double now, int *ret_n,
+			 char *err, size_t errlen)
 {
-	return recover(db, self_pid, 1, held, nheld, max_retries, now, ret_n, err, errlen);
+	return recover(db, self_pid, 1, held, nheld, claimed_before, max_retries, now, ret_n, err,
+		       errlen);
 }
 
 int queue_counts(sqlite3 *db, int64_t counts[5], char *err, size_t errlen)

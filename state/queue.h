@@ -204,13 +204,14 @@ int queue_recover(sqlite3 *db, int self_pid, int max_retries, double now, int *r
 		  char *err, size_t errlen);
 
 /* Running-daemon recovery of claims nobody holds: in_progress groups owned
- * by this very process (self_pid with its identity) whose id is not in
- * held[0..nheld-1] (the groups its workers are running) go back to pending
- * (or failed) as queue_recover would.  The caller must make sure no worker
- * is between its claim and publishing the group it claimed.  *ret_n = groups
- * moved. */
+ * by this very process (self_pid with its identity), claimed before
+ * claimed_before (wall-clock; a claim made after the caller looked at its
+ * workers is not in held yet), whose id is not in held[0..nheld-1] (the
+ * groups its workers are running) go back to pending (or failed) as
+ * queue_recover would.  *ret_n = groups moved. */
 int queue_recover_unheld(sqlite3 *db, int self_pid, const int64_t *held, int nheld,
-			 int max_retries, double now, int *ret_n, char *err, size_t errlen);
+			 double claimed_before, int max_retries, double now, int *ret_n,
+			 char *err, size_t errlen);
 
 /* Groups per state: counts[0..4] for collecting, pending, in_progress,
  * completed, failed. */

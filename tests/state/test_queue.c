@@ -355,7 +355,9 @@ static void test_owner_identity(void)
 	CHECK(queue_claim(db, (int)getppid(), 30, &c, name, err, sizeof err) == 1, "%s", e);
 	CHECK_OK(queue_recover(db, 0, 5, 31, &n, err, sizeof err), e);
 	CHECK(n == 0, "periodic recovery moved %d live claims", n);
-	CHECK_OK(queue_recover_unheld(db, (int)getpid(), &a, 1, 5, 32, &n, err, sizeof err), e);
+	CHECK_OK(queue_recover_unheld(db, (int)getpid(), &a, 1, 30, 5, 32, &n, err, sizeof err), e);
+	CHECK(n == 0, "a claim made at the time the workers were looked at is no orphan (%d)", n);
+	CHECK_OK(queue_recover_unheld(db, (int)getpid(), &a, 1, 31, 5, 32, &n, err, sizeof err), e);
 	CHECK(n == 1, "unheld recovered %d", n);
 	v = -1;
 	db_query_int(db, &v, NULL, 0, "SELECT count(*) FROM groups WHERE id = ? AND state ="
