@@ -79,7 +79,14 @@ static void record_end(struct worker *k, const char *name, end_fn fn, void *arg,
 			attempt, err, delay);
 		pthread_mutex_lock(&w->lock);
 		k->st.end_attempts = attempt;
-		snprintf(k->st.end_error, sizeof k->st.end_error, "%s", err);
+		{
+			/* A bounded copy: the status keeps the start of the message. */
+			size_t m = strlen(err);
+			if (m >= sizeof k->st.end_error)
+				m = sizeof k->st.end_error - 1;
+			memcpy(k->st.end_error, err, m);
+			k->st.end_error[m] = 0;
+		}
 		k->st.progress_mono = clk_mono_s();
 		pthread_mutex_unlock(&w->lock);
 		uv_async_send(&w->async);

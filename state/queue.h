@@ -4,7 +4,8 @@
  *   collecting ──(all subbands, or collect timeout with ≥ min_subbands)──▶ pending
  *   collecting ──(collect timeout with < min_subbands)──────────────────▶ failed
  *   pending ──queue_claim──▶ in_progress ──queue_finish──▶ completed | pending (retry) | failed
- *   completed | failed ──queue_requeue──▶ pending;  in_progress ──queue_recover──▶ pending
+ *   completed | failed ──queue_requeue──▶ pending;  in_progress ──queue_recover(_unheld)──▶ pending
+ *   in_progress ──queue_requeue_force──▶ pending (operator)
  *
  * Grouping: a subband file named YYYY-MM-DDTHH:MM:SS_sbNN.hdf5 joins the
  * group whose first (earliest) timestamp is nearest to its own and within
