@@ -7,6 +7,7 @@
 #     reused: the recorded start time or boot id differs) is recovered by the
 #     running daemon; `requeue` explains and refuses a live owner's group,
 #     `requeue --force` takes it;
+#     a claim under the daemon's own identity that no worker holds is freed;
 #  3. a bad configuration is refused (exit 2) before any group is claimed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_common.inc"
@@ -101,6 +102,15 @@ check "a claim from another boot is recovered while running" wait_for 20 is \
 kill "$SPID" 2>/dev/null
 wait "$SPID" 2>/dev/null
 check "... and the group completes" wait_for 40 is "SELECT state FROM groups" completed
+# A claim under the running daemon's own identity that none of its workers
+# holds (made two minutes ago): the daemon frees it without a restart.
+DSTART=$(awk '{print $22}' /proc/$DPID/stat)
+BOOT=$(cat /proc/sys/kernel/random/boot_id)
+q "UPDATE groups SET state = 'in_progress', owner_pid = $DPID, owner_start = $DSTART, owner_boot = '$BOOT', started_at = strftime('%s','now') - 120, stage = 'image', retries = 0"
+check "the daemon's own claim that no worker holds is recovered" wait_for 20 is \
+	"SELECT count(*) FROM group_events WHERE kind = 'recovered' AND message LIKE 'owner pid $DPID holds the claim but no worker runs the group%'" 1
+check "... and the group completes again" wait_for 40 is "SELECT state FROM groups" completed
+check "... by the same daemon" kill -0 "$DPID"
 
 # --- 3. a bad configuration is refused before any group is claimed ---
 stop_daemon
