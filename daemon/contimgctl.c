@@ -33,11 +33,14 @@ static const ctl_command commands[] = {
 	  "events and pointing.  GROUP is YYYY-MM-DDTHH:MM:SS.  Exit 1 when there is\n"
 	  "no such group.\n"
 	  "  --json  one object (docs/cli.md)\n" },
-	{ "requeue", NULL, ctl_requeue, CTL_NEEDS_DB_RW, "GROUP... [--reason TEXT]",
+	{ "requeue", NULL, ctl_requeue, CTL_NEEDS_DB_RW, "GROUP... [--reason TEXT] [--force]",
 	  "back to pending",
 	  "Put groups back to pending (retries reset, the reason recorded as a\n"
 	  "requeue event); the daemon picks them up.  Exit 1 when a group does not\n"
-	  "exist, 2 when it is running.\n" },
+	  "exist, 2 when it is in progress (the message says whether its owner is\n"
+	  "alive, gone, or its pid now another process's).\n"
+	  "  --force  take in_progress groups from their owner too, alive or not\n"
+	  "           (e.g. a wedged process); the event names the owner\n" },
 	{ "retry-failed", NULL, ctl_retry_failed, CTL_NEEDS_DB_RW, "[--reason TEXT]",
 	  "requeue every failed group", "Requeue every failed group.\n" },
 	{ "ingest", NULL, ctl_ingest, CTL_NEEDS_DB_CREATE, "PATH... [--json]",

@@ -107,8 +107,14 @@ static void update_status(daemon_state *d)
 	for (int i = 0; i < n && i < 64; i++) {
 		if (!ws[i].busy)
 			continue;
-		int k = snprintf(running + len, sizeof running - len, "%s%s (%s)", len ? ", " : "",
-				 ws[i].group, ws[i].stage[0] ? ws[i].stage : "starting");
+		int k;
+		if (ws[i].end_attempts)
+			k = snprintf(running + len, sizeof running - len,
+				     "%s%s (end not recorded, retry %d: %.60s)", len ? ", " : "",
+				     ws[i].group, ws[i].end_attempts, ws[i].end_error);
+		else
+			k = snprintf(running + len, sizeof running - len, "%s%s (%s)", len ? ", " : "",
+				     ws[i].group, ws[i].stage[0] ? ws[i].stage : "starting");
 		if (k < 0 || (size_t)k >= sizeof running - len)
 			break;
 		len += (size_t)k;
@@ -200,6 +206,37 @@ static void on_rescan_timer(uv_timer_t *t)
 	rescan(t->data, "periodic");
 }
 
+/* Our own claims that no worker holds (a worker that lost its group without
+ * recording its end) go back to pending: only a restart freed them before.
+ * Skipped while a worker is between its claim and publishing it; claims
+ * younger than a minute are left alone (a wall-clock step must not make a
+ * fresh claim look older than the look at the workers). */
+static int recover_unheld(daemon_state *d)
+{
+	worker_status ws[64];
+	int64_t held[64];
+	int n, nheld = 0, moved = 0;
+	double t = clk_wall_s();
+	char err[ERR_LEN];
+
+	if (!d->workers)
+		return 0;
+	n = workers_snapshot(d->workers, ws, 64);
+	for (int i = 0; i < n && i < 64; i++) {
+		if (ws[i].claiming)
+			return 0;
+		if (ws[i].busy)
+			held[nheld++] = ws[i].group_id;
+	}
+	if (queue_recover_unheld(d->db, (int)getpid(), held, nheld, t - 60, d->s.q.max_retries,
+				 clk_wall_s(), &moved, err, sizeof err) < 0)
+		log_err("recover unheld claims: %s", err);
+	else if (moved)
+		log_warn("%d group(s) claimed by this daemon but run by no worker: back to pending",
+			 moved);
+	return moved;
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	daemon_state *d = t->data;
@@ -212,6 +249,7 @@ static void on_tick(uv_timer_t *t)
 	/* A `contimgctl process` that died leaves its group in_progress. */
 	if (queue_recover(d->db, 0, d->s.q.max_retries, clk_wall_s(), &recovered, err, sizeof err) < 0)
 		log_err("recover: %s", err);
+	recovered += recover_unheld(d);
 	if ((changed || recovered) && d->workers)
 		workers_kick(d->workers);
 	update_status(d);

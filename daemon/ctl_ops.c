@@ -624,11 +624,13 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 	ctl_state st;
 	const char *reason = "requeued by operator";
 	char err[ERR_LEN];
-	int n = 0, rc, worst = CTL_OK;
+	int n = 0, rc, worst = CTL_OK, force = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--reason") && i + 1 < argc) {
 			reason = argv[++i];
+		} else if (!strcmp(argv[i], "--force")) {
+			force = 1;
 		} else if (argv[i][0] == '-') {
 			n = 0;
 			break;
@@ -650,6 +652,8 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 			i++;
 			continue;
 		}
+		if (!strcmp(argv[i], "--force"))
+			continue;
 		r = queue_find(st.db, argv[i], &gid, err, sizeof err);
 		if (r == 0) {
 			fprintf(stderr, "contimgctl: no group %s\n", argv[i]);
@@ -658,7 +662,8 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 			continue;
 		}
 		if (r > 0)
-			r = queue_requeue(st.db, gid, reason, clk_wall_s(), err, sizeof err);
+			r = (force ? queue_requeue_force : queue_requeue)(st.db, gid, reason,
+									   clk_wall_s(), err, sizeof err);
 		if (r < 0) {
 			fprintf(stderr, "contimgctl: %s: %s\n", argv[i], err);
 			worst = r == -EBUSY ? CTL_USAGE : CTL_UNREACHABLE;

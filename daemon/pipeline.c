@@ -372,14 +372,13 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 	return 0;
 }
 
-int pipe_execute(pipe_ctx *ctx, const queue_params *q, char *ret_state, char *err,
-		 size_t errlen)
+int pipe_record(pipe_ctx *ctx, const queue_params *q, int run_result, const char *run_err,
+		char *ret_state, char *err, size_t errlen)
 {
-	char e[ERR_LEN] = "", state[16] = "";
-	int r, w, outcome;
+	char state[16] = "";
+	int w, outcome;
 
-	r = pipe_run(ctx, e, sizeof e);
-	if (r == 0) {
+	if (run_result == 0) {
 		/* Products and the completed state in one transaction: a crash
 		 * leaves either the old set or the new one, never both. */
 		w = db_begin(ctx->db, err, errlen);
@@ -400,16 +399,31 @@ int pipe_execute(pipe_ctx *ctx, const queue_params *q, char *ret_state, char *er
 		if (w < 0)
 			return w;
 	} else {
-		outcome = r == -ECANCELED ? QUEUE_CANCEL : ctx->permanent ? QUEUE_FAIL_HARD
-									  : QUEUE_FAIL;
-		w = queue_finish(ctx->db, ctx->group_id, outcome, e, 0, q, clk_wall_s(), state, err,
-				 errlen);
+		outcome = run_result == -ECANCELED ? QUEUE_CANCEL
+			  : ctx->permanent	   ? QUEUE_FAIL_HARD
+						   : QUEUE_FAIL;
+		w = queue_finish(ctx->db, ctx->group_id, outcome, run_err, 0, q, clk_wall_s(), state,
+				 err, errlen);
 		if (w < 0)
 			return w;
-		err_set(err, errlen, r, "%s", e);
 	}
-	queue_set_stage(ctx->db, ctx->group_id, NULL, NULL, 0);
 	if (ret_state)
 		snprintf(ret_state, 16, "%s", state);
+	return 0;
+}
+
+int pipe_execute(pipe_ctx *ctx, const queue_params *q, char *ret_state, char *err,
+		 size_t errlen)
+{
+	char e[ERR_LEN] = "";
+	int r, w;
+
+	r = pipe_run(ctx, e, sizeof e);
+	w = pipe_record(ctx, q, r, e, ret_state, err, errlen);
+	if (w < 0)
+		return w;
+	if (r < 0)
+		err_set(err, errlen, r, "%s", e);
+	queue_set_stage(ctx->db, ctx->group_id, NULL, NULL, 0);
 	return r;
 }

@@ -77,7 +77,17 @@ int pipe_ctx_init_config(pipe_ctx *ctx, const struct contimg_config *conf, sqlit
  * negative errno with "stage NAME: message" in err. */
 int pipe_run(pipe_ctx *ctx, char *err, size_t errlen);
 
-/* pipe_run, then end the run in the DB: on success the group's products are
+/* End a run in the DB after pipe_run returned run_result (run_err its
+ * message): on success the group's products are replaced by ctx->products
+ * and it becomes completed (one transaction); on failure queue_finish()
+ * decides retry or failed (ctx->permanent → at once); -ECANCELED puts it back
+ * to pending.  *ret_state (>= 16 bytes, may be NULL) gets the new state.
+ * Returns 0, or the DB error (nothing changed: the caller may call it again,
+ * as contimgd's workers do until it succeeds). */
+int pipe_record(pipe_ctx *ctx, const queue_params *q, int run_result, const char *run_err,
+		char *ret_state, char *err, size_t errlen);
+
+/* pipe_run, then pipe_record: on success the group's products are
  * replaced by ctx->products and it becomes completed (one transaction); on
  * failure queue_finish() decides retry or failed (ctx->permanent → at once);
  * -ECANCELED puts it back to pending.  *ret_state (>= 16 bytes, may be NULL)

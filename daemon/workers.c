@@ -59,6 +59,78 @@ static void progress(void *arg, const char *stage)
 	uv_async_send(&k->pool->async);
 }
 
+typedef int (*end_fn)(void *arg, char *state, char *err, size_t errlen);
+
+/* Record the end of a group's run with fn until it succeeds: a locked or
+ * full state database must not leave the group claimed for ever.  The
+ * attempts show in the worker's status (STATUS=).  Back-off 1 s doubling to
+ * 60 s; each attempt already waits DB_BUSY_TIMEOUT_MS for a lock. */
+static void record_end(struct worker *k, const char *name, end_fn fn, void *arg, char *state)
+{
+	workers *w = k->pool;
+	char err[ERR_LEN] = "";
+	double delay = 1;
+
+	for (int attempt = 1;; attempt++) {
+		if (fn(arg, state, err, sizeof err) == 0)
+			break;
+		log_msg(attempt == 1 ? LOG_ERR : LOG_WARNING, name, NULL, -1,
+			"cannot record the end of the run (attempt %d): %s; retrying in %.0f s",
+			attempt, err, delay);
+		pthread_mutex_lock(&w->lock);
+		k->st.end_attempts = attempt;
+		{
+			/* A bounded copy: the status keeps the start of the message. */
+			size_t m = strlen(err);
+			if (m >= sizeof k->st.end_error)
+				m = sizeof k->st.end_error - 1;
+			memcpy(k->st.end_error, err, m);
+			k->st.end_error[m] = 0;
+		}
+		k->st.progress_mono = clk_mono_s();
+		pthread_mutex_unlock(&w->lock);
+		uv_async_send(&w->async);
+		struct timespec ts = { (time_t)delay, 0 };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		delay = delay * 2 > 60 ? 60 : delay * 2;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (k->st.end_attempts)
+		log_msg(LOG_NOTICE, name, NULL, -1, "end of the run recorded after %d failed attempts",
+			k->st.end_attempts);
+	k->st.end_attempts = 0;
+	k->st.end_error[0] = 0;
+	pthread_mutex_unlock(&w->lock);
+}
+
+struct end_fail {
+	sqlite3 *db;
+	int64_t id;
+	const char *error;
+	const queue_params *q;
+};
+
+static int end_fail(void *arg, char *state, char *err, size_t errlen)
+{
+	struct end_fail *a = arg;
+	return queue_finish(a->db, a->id, QUEUE_FAIL, a->error, 0, a->q, clk_wall_s(), state, err,
+			    errlen);
+}
+
+struct end_run {
+	pipe_ctx *ctx;
+	const queue_params *q;
+	int r;
+	const char *e;
+};
+
+static int end_run(void *arg, char *state, char *err, size_t errlen)
+{
+	struct end_run *a = arg;
+	return pipe_record(a->ctx, a->q, a->r, a->e, state, err, errlen);
+}
+
 static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 		      const pipe_settings *s,
 		      int64_t id, const char *name)
@@ -71,6 +143,8 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 
 	pthread_mutex_lock(&w->lock);
 	k->st.busy = 1;
+	k->st.claiming = 0;
+	k->st.group_id = id;
 	snprintf(k->st.group, sizeof k->st.group, "%s", name);
 	k->st.stage[0] = 0;
 	k->st.started_mono = k->st.progress_mono = t0;
@@ -80,11 +154,9 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 
 	r = pipe_ctx_init_config(&ctx, c, db, id, err, sizeof err);
 	if (r < 0) {
-		char e2[ERR_LEN];
+		struct end_fail a = { db, id, err, &s->q };
 		log_msg(LOG_ERR, name, NULL, -1, "cannot set up the group: %s", err);
-		if (queue_finish(db, id, QUEUE_FAIL, err, 0, &s->q, clk_wall_s(), state, e2,
-				 sizeof e2) < 0)
-			log_msg(LOG_ERR, name, NULL, -1, "cannot record the failure: %s", e2);
+		record_end(k, name, end_fail, &a, state);
 		goto out;
 	}
 	ctx.progress_cb = progress;
@@ -92,7 +164,14 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 	ctx.cancel = &w->cancel;
 	ctx.vis_pool = &k->vis_pool;
 	ctx.pool = k->bufs;
-	r = pipe_execute(&ctx, &s->q, state, err, sizeof err);
+	{
+		char e[ERR_LEN] = "";
+		struct end_run a = { &ctx, &s->q, 0, e };
+		a.r = r = pipe_run(&ctx, e, sizeof e);
+		record_end(k, name, end_run, &a, state);
+		queue_set_stage(db, id, NULL, NULL, 0);
+		snprintf(err, sizeof err, "%s", e);
+	}
 	if (r == 0)
 		log_msg(LOG_NOTICE, name, NULL, -1, "completed in %.1f s (%d products%s)",
 			clk_mono_s() - t0, ctx.nproducts, ctx.calibrated ? ", calibrated" : "");
@@ -105,6 +184,7 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 out:
 	pthread_mutex_lock(&w->lock);
 	k->st.busy = 0;
+	k->st.group_id = 0;
 	k->st.group[0] = k->st.stage[0] = 0;
 	k->st.progress_mono = clk_mono_s();
 	pthread_mutex_unlock(&w->lock);
@@ -144,9 +224,15 @@ static void *worker_main(void *arg)
 		s = w->s;
 		w->kicked = 0;
 		k->st.progress_mono = clk_mono_s();
+		k->st.claiming = 1;
 		pthread_mutex_unlock(&w->lock);
 
 		r = queue_claim(db, (int)getpid(), clk_wall_s(), &id, name, err, sizeof err);
+		if (r != 1) {
+			pthread_mutex_lock(&w->lock);
+			k->st.claiming = 0;
+			pthread_mutex_unlock(&w->lock);
+		}
 		if (r < 0)
 			log_err("worker %d: claim: %s", k->index, err);
 		if (r == 1) {

@@ -23,7 +23,13 @@ typedef struct workers workers;
 
 typedef struct worker_status {
 	int busy;                  /* running a group */
+	int claiming;              /* between asking the DB for a group and publishing it */
+	long long group_id;        /* the group's id (0 when idle) */
 	char group[32];            /* its name */
+	int end_attempts;          /* > 0: recording the group's end failed this many times;
+				      retried with back-off (1 s doubling to 60 s) until it
+				      succeeds: the claim is never dropped */
+	char end_error[160];       /* the last failure of that state change */
 	char stage[PIPE_NAME_LEN]; /* the stage running ("" between stages) */
 	double started_mono;       /* CLOCK_MONOTONIC seconds when the group was claimed */
 	double progress_mono;      /* last sign of life (stage boundary, pipe_progress, idle poll) */
@@ -52,7 +58,9 @@ void workers_cancel(workers *w);
 int workers_busy(workers *w);
 int workers_alive(workers *w);
 
-/* Copy up to max statuses into out; returns the number of workers. */
+/* Copy up to max statuses into out; returns the number of workers.  A group
+ * a worker holds (busy, group_id) is not an orphan; while any worker is
+ * claiming, the set of held groups is not yet known. */
 int workers_snapshot(workers *w, worker_status *out, int max);
 
 /* Join all threads (call after workers_stop, when workers_alive() == 0 or

@@ -220,6 +220,9 @@ static const struct db_migration {
 	{ "ingest: groups.stale, a file a finished run used changed since (state/queue.c)",
 	  "ALTER TABLE groups ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;"
 	  "CREATE INDEX IF NOT EXISTS groups_stale ON groups(stale) WHERE stale != 0;" },
+	{ "queue: owner identity of an in_progress group (state/queue.c)",
+	  "ALTER TABLE groups ADD COLUMN owner_boot TEXT;"   /* the owner's boot id (NULL: unknown) */
+	  "ALTER TABLE groups ADD COLUMN owner_start INTEGER;" }, /* its start, ticks since boot */
 	/* >>> append new migrations above this line <<< */
 };
 

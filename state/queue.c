@@ -498,6 +498,9 @@ out:
 	return r;
 }
 
+static int set_owner(sqlite3 *db, int64_t id, int pid, double now, int reset_backoff, char *err,
+		     size_t errlen);
+
 int queue_claim(sqlite3 *db, int pid, double now, int64_t *ret_id, char *ret_name, char *err,
 		size_t errlen)
 {
@@ -522,9 +525,7 @@ int queue_claim(sqlite3 *db, int pid, double now, int64_t *ret_id, char *ret_nam
 	sqlite3_finalize(st);
 	st = NULL;
 	if (found) {
-		r = db_exec(db, err, errlen,
-			    "UPDATE groups SET state = 'in_progress', owner_pid = ?, started_at = ?,"
-			    " updated_at = ?, stage = NULL WHERE id = ?", "iddI", pid, now, now, id);
+		r = set_owner(db, id, pid, now, 0, err, errlen);
 		if (r < 0)
 			goto out;
 	}
@@ -553,38 +554,140 @@ static int pid_alive(int64_t pid)
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
-int queue_claim_group(sqlite3 *db, int64_t id, int pid, double now, char *err, size_t errlen)
+static void self_boot_id(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	buf[0] = 0;
+	if (!f)
+		return;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = 0;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* Field 22 of /proc/PID/stat (starttime, clock ticks since boot); -1 when
+ * unreadable.  The command name (field 2) may hold spaces and parentheses:
+ * the fields after it start after the last ')'. */
+static int64_t proc_start(int64_t pid)
+{
+	char path[64], buf[1024], *p;
+	long long v = -1;
+	size_t n;
+	FILE *f;
+
+	if (pid <= 0 || pid > 0x7fffffff)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	p++;
+	/* Fields 3..21 are skipped; 22 is read. */
+	for (int field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return -1;
+		if (field == 22) {
+			if (sscanf(p, "%lld", &v) != 1)
+				return -1;
+			break;
+		}
+		p += strcspn(p, " ");
+	}
+	return (int64_t)v;
+}
+
+void queue_owner_of(int64_t pid, queue_owner *o)
+{
+	o->pid = pid;
+	o->start = proc_start(pid);
+	if (o->start < 0)
+		o->boot_id[0] = 0;
+	else
+		self_boot_id(o->boot_id, sizeof o->boot_id);
+}
+
+int queue_owner_alive(const queue_owner *o)
+{
+	char boot[40];
+	int64_t start;
+
+	if (!pid_alive(o->pid))
+		return 0;
+	if (o->boot_id[0]) {
+		self_boot_id(boot, sizeof boot);
+		if (boot[0] && strcmp(boot, o->boot_id))
+			return 0; /* recorded before a reboot */
+	}
+	if (o->start >= 0) {
+		start = proc_start(o->pid);
+		if (start >= 0 && start != o->start)
+			return 0; /* the pid now names another process */
+	}
+	return 1;
+}
+
+/* Record pid (and its identity) as the owner of in_progress group id. */
+static int set_owner(sqlite3 *db, int64_t id, int pid, double now, int reset_backoff, char *err,
+		     size_t errlen)
+{
+	queue_owner o;
+	queue_owner_of(pid, &o);
+	return db_exec(db, err, errlen,
+		       "UPDATE groups SET state = 'in_progress', owner_pid = ?, owner_boot = ?,"
+		       " owner_start = nullif(?, -1), started_at = ?, updated_at = ?, stage = NULL,"
+		       " not_before = CASE WHEN ? THEN 0 ELSE not_before END WHERE id = ?",
+		       "isIddiI", pid, o.boot_id[0] ? o.boot_id : NULL, o.start, now, now,
+		       reset_backoff, id);
+}
+
+/* The recorded owner of group id (pid 0 when none). */
+static int read_owner(sqlite3 *db, int64_t id, queue_owner *o, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
+	int r = db_prepare(db, err, errlen, &st,
+			   "SELECT coalesce(owner_pid, 0), coalesce(owner_boot, ''),"
+			   " coalesce(owner_start, -1) FROM groups WHERE id = ?", "I", id);
+	if (r < 0)
+		return r;
+	o->pid = 0;
+	o->boot_id[0] = 0;
+	o->start = -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		o->pid = sqlite3_column_int64(st, 0);
+		snprintf(o->boot_id, sizeof o->boot_id, "%s", sqlite3_column_text(st, 1));
+		o->start = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int queue_claim_group(sqlite3 *db, int64_t id, int pid, double now, char *err, size_t errlen)
+{
+	char name[QUEUE_NAME_LEN], state[16];
+	queue_owner o;
 	int r;
 
 	r = db_begin(db, err, errlen);
 	if (r < 0)
 		return r;
-	r = db_prepare(db, err, errlen, &st, "SELECT name, state, owner_pid FROM groups WHERE id = ?",
-		       "I", id);
-	if (r < 0)
-		goto out;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		r = err_set(err, errlen, -ENOENT, "no group with id %lld", (long long)id);
-		goto out;
-	}
-	if (!strcmp((const char *)sqlite3_column_text(st, 1), "in_progress")) {
-		int64_t owner = sqlite3_column_int64(st, 2);
-		if (owner != pid && pid_alive(owner)) {
+	r = group_state(db, id, name, state, err, errlen);
+	if (r == 0 && !strcmp(state, "in_progress")) {
+		r = read_owner(db, id, &o, err, errlen);
+		if (r == 0 && o.pid != pid && queue_owner_alive(&o))
 			r = err_set(err, errlen, -EBUSY, "group %s is being processed by pid %lld",
-				    sqlite3_column_text(st, 0), (long long)owner);
-			goto out;
-		}
+				    name, (long long)o.pid);
 	}
-	sqlite3_finalize(st);
-	st = NULL;
-	r = db_exec(db, err, errlen,
-		    "UPDATE groups SET state = 'in_progress', owner_pid = ?, started_at = ?,"
-		    " updated_at = ?, stage = NULL, not_before = 0 WHERE id = ?", "iddI", pid, now,
-		    now, id);
-out:
-	sqlite3_finalize(st);
+	if (r == 0)
+		r = set_owner(db, id, pid, now, 1, err, errlen);
 	if (r < 0) {
 		db_end(db, 0, NULL, 0);
 		return r;
@@ -768,20 +871,56 @@ out:
 	return r;
 }
 
-/* Requeue one group inside the caller's transaction. */
-static int requeue_one(sqlite3 *db, int64_t id, const char *reason, double now, char *err,
-		       size_t errlen)
+/* Why an in_progress group cannot simply be requeued, into err (-EBUSY). */
+static int busy_reason(sqlite3 *db, int64_t id, const char *name, char *err, size_t errlen)
 {
-	char name[QUEUE_NAME_LEN], state[16];
+	queue_owner o, now_o;
+	int r = read_owner(db, id, &o, err, errlen);
+	if (r < 0)
+		return r;
+	if (queue_owner_alive(&o))
+		return err_set(err, errlen, -EBUSY,
+			       "group %s is being processed now by pid %lld; requeue --force takes"
+			       " it anyway", name, (long long)o.pid);
+	queue_owner_of(o.pid, &now_o);
+	if (now_o.start >= 0)
+		return err_set(err, errlen, -EBUSY,
+			       "group %s is in progress under pid %lld, which is now another process"
+			       " (pid reused, e.g. after a reboot); the running daemon's recovery"
+			       " frees it, or requeue --force", name, (long long)o.pid);
+	return err_set(err, errlen, -EBUSY,
+		       "group %s is in progress under pid %lld, which is gone; the running"
+		       " daemon's recovery frees it, or requeue --force", name, (long long)o.pid);
+}
+
+/* Requeue one group inside the caller's transaction; force takes an
+ * in_progress group from its owner. */
+static int requeue_group(sqlite3 *db, int64_t id, const char *reason, int force, double now,
+			 char *err, size_t errlen)
+{
+	char name[QUEUE_NAME_LEN], state[16], msg[512];
 	int r = group_state(db, id, name, state, err, errlen);
 
 	if (r < 0)
 		return r;
-	if (!strcmp(state, "in_progress"))
-		return err_set(err, errlen, -EBUSY, "group %s is being processed now", name);
+	if (!strcmp(state, "in_progress")) {
+		queue_owner o;
+		if (!force)
+			return busy_reason(db, id, name, err, errlen);
+		r = read_owner(db, id, &o, err, errlen);
+		if (r < 0)
+			return r;
+		snprintf(msg, sizeof msg, "%s (forced: taken from pid %lld, %s)",
+			 reason ? reason : "requeued", (long long)o.pid,
+			 queue_owner_alive(&o) ? "alive" : "gone");
+		reason = msg;
+	}
 	r = db_exec(db, err, errlen,
 		    "UPDATE groups SET state = 'pending', retries = 0, error = NULL, not_before = 0,"
-		    " stale = 0, updated_at = ? WHERE id = ?", "dI", now, id);
+		    " stale = 0,"
+		    " stage = CASE WHEN state = 'in_progress' THEN NULL ELSE stage END,"
+		    " owner_pid = CASE WHEN state = 'in_progress' THEN NULL ELSE owner_pid END,"
+		    " updated_at = ? WHERE id = ?", "dI", now, id);
 	/* A subband with no usable file takes its other copies again (a good
 	 * re-sent file that arrived while the first, bad, copy still looked
 	 * fine was recorded as a duplicate); the load stage keeps the first
@@ -803,6 +942,12 @@ static int requeue_one(sqlite3 *db, int64_t id, const char *reason, double now, 
 	return r < 0 ? r : 0;
 }
 
+static int requeue_one(sqlite3 *db, int64_t id, const char *reason, double now, char *err,
+		       size_t errlen)
+{
+	return requeue_group(db, id, reason, 0, now, err, errlen);
+}
+
 int queue_requeue(sqlite3 *db, int64_t group_id, const char *reason, double now, char *err,
 		  size_t errlen)
 {
@@ -810,6 +955,20 @@ int queue_requeue(sqlite3 *db, int64_t group_id, const char *reason, double now,
 	if (r < 0)
 		return r;
 	r = requeue_one(db, group_id, reason, now, err, errlen);
+	if (r < 0) {
+		db_end(db, 0, NULL, 0);
+		return r;
+	}
+	return db_end(db, 1, err, errlen);
+}
+
+int queue_requeue_force(sqlite3 *db, int64_t group_id, const char *reason, double now,
+			char *err, size_t errlen)
+{
+	int r = db_begin(db, err, errlen);
+	if (r < 0)
+		return r;
+	r = requeue_group(db, group_id, reason, 1, now, err, errlen);
 	if (r < 0) {
 		db_end(db, 0, NULL, 0);
 		return r;
@@ -859,56 +1018,95 @@ int queue_retry_failed(sqlite3 *db, const char *reason, double now, int *ret_n, 
 	return r;
 }
 
-int queue_recover(sqlite3 *db, int self_pid, int max_retries, double now, int *ret_n,
-		  char *err, size_t errlen)
+/* Put in_progress group gid (owner o) back to pending, or failed after too
+ * many interruptions; why says what happened to the owner. */
+static int recover_group(sqlite3 *db, int64_t gid, const queue_owner *o, const char *why,
+			 int max_retries, double now, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
+	char msg[256], stage[PIPE_STAGE_LEN] = "";
+	const char *state = "pending";
+	int64_t retries = 0;
+	int r;
+
+	r = db_prepare(db, err, errlen, &st,
+		       "SELECT coalesce(stage, ''), retries FROM groups WHERE id = ?", "I", gid);
+	if (r < 0)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(stage, sizeof stage, "%s", sqlite3_column_text(st, 0));
+		retries = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	/* A process that died in the middle of a group counts as a failed
+	 * run: a group that crashes its worker every time must not
+	 * crash-loop the daemon for ever. */
+	if (max_retries >= 0 && ++retries > max_retries) {
+		state = "failed";
+		snprintf(msg, sizeof msg,
+			 "interrupted %lld times while in progress (last in stage '%s'); not"
+			 " retried", (long long)retries, stage[0] ? stage : "?");
+	} else {
+		snprintf(msg, sizeof msg, "owner pid %lld %s%s%s; back to pending", (long long)o->pid,
+			 why, stage[0] ? " during stage " : "", stage);
+	}
+	r = db_exec(db, err, errlen,
+		    "UPDATE groups SET state = ?, stage = NULL, owner_pid = NULL, retries = ?,"
+		    " error = CASE WHEN ? = 'failed' THEN ? ELSE error END, updated_at = ?"
+		    " WHERE id = ?", "sIssdI", state, retries, state, msg, now, gid);
+	if (r >= 0)
+		r = queue_event(db, gid, strcmp(state, "failed") ? "recovered" : "error", NULL, msg,
+				err, errlen);
+	return r < 0 ? r : 0;
+}
+
+/* self_pid's groups: all of them (unheld == NULL: start-up) or those not in
+ * unheld's list (a running daemon); others' groups whose owner is gone. */
+static int recover(sqlite3 *db, int self_pid, int only_self, const int64_t *held, int nheld,
+		   double claimed_before, int max_retries, double now, int *ret_n, char *err,
+		   size_t errlen)
+{
 	int64_t *ids = NULL;
 	int n = 0, moved = 0, r;
+	queue_owner self;
 
+	queue_owner_of(self_pid, &self);
 	r = db_begin(db, err, errlen);
 	if (r < 0)
 		return r;
-	r = ids_where(db, "SELECT id, coalesce(owner_pid, 0) FROM groups WHERE state = 'in_progress'",
-		      &ids, &n, err, errlen);
+	r = ids_where(db, "SELECT id, CAST(coalesce(started_at, 0) * 1000 AS INTEGER) FROM groups"
+		      " WHERE state = 'in_progress'", &ids, &n, err, errlen);
 	for (int i = 0; r == 0 && i < n; i++) {
-		int64_t gid = ids[2 * i], owner = ids[2 * i + 1], retries = 0;
-		char msg[256], stage[PIPE_STAGE_LEN] = "";
-		const char *state = "pending";
+		int64_t gid = ids[2 * i];
+		const char *why;
+		queue_owner o;
+		int mine, held_here = 0;
 
-		if (owner != self_pid && pid_alive(owner))
-			continue;
-		r = db_prepare(db, err, errlen, &st,
-			       "SELECT coalesce(stage, ''), retries FROM groups WHERE id = ?", "I", gid);
+		r = read_owner(db, gid, &o, err, errlen);
 		if (r < 0)
 			break;
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(stage, sizeof stage, "%s", sqlite3_column_text(st, 0));
-			retries = sqlite3_column_int64(st, 1);
-		}
-		sqlite3_finalize(st);
-		st = NULL;
-		/* A process that died in the middle of a group counts as a failed
-		 * run: a group that crashes its worker every time must not
-		 * crash-loop the daemon for ever. */
-		if (max_retries >= 0 && ++retries > max_retries) {
-			state = "failed";
-			snprintf(msg, sizeof msg,
-				 "interrupted %lld times while in progress (last in stage '%s'); not"
-				 " retried", (long long)retries, stage[0] ? stage : "?");
+		mine = self_pid > 0 && o.pid == self_pid;
+		if (only_self) {
+			/* Ours only when the identity matches too (not a
+			 * predecessor with our pid before a reboot). */
+			if (!mine || (o.start >= 0 && self.start >= 0 && o.start != self.start) ||
+			    (o.boot_id[0] && self.boot_id[0] && strcmp(o.boot_id, self.boot_id)))
+				continue;
+			for (int k = 0; k < nheld; k++)
+				held_here |= held[k] == gid;
+			if (held_here || (double)ids[2 * i + 1] >= claimed_before * 1000)
+				continue;
+			why = "holds the claim but no worker runs the group";
+		} else if (mine) {
+			why = "restarted";
+		} else if (queue_owner_alive(&o)) {
+			continue;
 		} else {
-			snprintf(msg, sizeof msg, "owner pid %lld gone%s%s; back to pending",
-				 (long long)owner, stage[0] ? " during stage " : "", stage);
+			queue_owner cur;
+			queue_owner_of(o.pid, &cur);
+			why = cur.start >= 0 ? "is now another process (pid reused)" : "gone";
 		}
-		r = db_exec(db, err, errlen,
-			    "UPDATE groups SET state = ?, stage = NULL, owner_pid = NULL, retries = ?,"
-			    " error = CASE WHEN ? = 'failed' THEN ? ELSE error END, updated_at = ?"
-			    " WHERE id = ?", "sIssdI", state, retries, state, msg, now, gid);
-		if (r >= 0)
-			r = queue_event(db, gid, strcmp(state, "failed") ? "recovered" : "error", NULL, msg,
-					err, errlen);
-		if (r > 0)
-			r = 0;
+		r = recover_group(db, gid, &o, why, max_retries, now, err, errlen);
 		moved++;
 	}
 	free(ids);
@@ -920,6 +1118,20 @@ int queue_recover(sqlite3 *db, int self_pid, int max_retries, double now, int *r
 	if (r == 0 && ret_n)
 		*ret_n = moved;
 	return r;
+}
+
+int queue_recover(sqlite3 *db, int self_pid, int max_retries, double now, int *ret_n,
+		  char *err, size_t errlen)
+{
+	return recover(db, self_pid, 0, NULL, 0, 0, max_retries, now, ret_n, err, errlen);
+}
+
+int queue_recover_unheld(sqlite3 *db, int self_pid, const int64_t *held, int nheld,
+			 double claimed_before, int max_retries, double now, int *ret_n,
+			 char *err, size_t errlen)
+{
+	return recover(db, self_pid, 1, held, nheld, claimed_before, max_retries, now, ret_n, err,
+		       errlen);
 }
 
 int queue_counts(sqlite3 *db, int64_t counts[5], char *err, size_t errlen)

@@ -4,7 +4,8 @@
  *   collecting ──(all subbands, or collect timeout with ≥ min_subbands)──▶ pending
  *   collecting ──(collect timeout with < min_subbands)──────────────────▶ failed
  *   pending ──queue_claim──▶ in_progress ──queue_finish──▶ completed | pending (retry) | failed
- *   completed | failed ──queue_requeue──▶ pending;  in_progress ──queue_recover──▶ pending
+ *   completed | failed ──queue_requeue──▶ pending;  in_progress ──queue_recover(_unheld)──▶ pending
+ *   in_progress ──queue_requeue_force──▶ pending (operator)
  *
  * Grouping: a subband file named YYYY-MM-DDTHH:MM:SS_sbNN.hdf5 joins the
  * group whose first (earliest) timestamp is nearest to its own and within
@@ -97,14 +98,38 @@ int queue_file_known(sqlite3 *db, const char *path, int64_t size, double mtime, 
 int queue_collect_timeouts(sqlite3 *db, const queue_params *p, double timeout_s, double now,
 			   int *ret_changed, char *err, size_t errlen);
 
+/* Who runs an in_progress group.  A pid alone is not an identity: after a
+ * reboot or a wrap-around an unrelated live process may hold it.  The owner
+ * is (pid, the machine's boot id, the process's start time in clock ticks
+ * since boot: field 22 of /proc/PID/stat).  An owner is alive when its pid
+ * is alive, the boot id is this boot's and the pid's start time is the
+ * recorded one; an unknown boot id ("") or start time (-1) is not compared
+ * (rows written before the identity was recorded). */
+typedef struct queue_owner {
+	int64_t pid;
+	char boot_id[40];
+	int64_t start;
+} queue_owner;
+
+/* Fill o with pid's identity as of now (boot id and start time from /proc;
+ * "" and -1 when unreadable, e.g. pid is not running). */
+void queue_owner_of(int64_t pid, queue_owner *o);
+
+/* 1 when the process o names is running, 0 when it is gone or its pid now
+ * belongs to another process. */
+int queue_owner_alive(const queue_owner *o);
+
 /* Claim the oldest pending group (by first timestamp) whose back-off has
  * passed: it becomes in_progress owned by pid.  Returns 1 and fills *ret_id
  * and ret_name (>= QUEUE_NAME_LEN) when one was claimed, 0 when none. */
 int queue_claim(sqlite3 *db, int pid, double now, int64_t *ret_id, char *ret_name,
 		char *err, size_t errlen);
 
+/* Claims record pid's identity (queue_owner_of) with the pid. */
+
 /* Claim one named group whatever its state (contimgctl process): -EBUSY when
- * it is in_progress under a live process other than pid, -ENOENT if unknown. */
+ * it is in_progress under a live owner (queue_owner_alive) other than pid,
+ * -ENOENT if unknown. */
 int queue_claim_group(sqlite3 *db, int64_t id, int pid, double now, char *err, size_t errlen);
 
 /* Look a group up by name: 1 and *ret_id when found, 0 when not. */
@@ -169,15 +194,24 @@ int queue_finish(sqlite3 *db, int64_t group_id, int outcome, const char *error, 
  * The group's files are reconsidered: bad and late files become ok (tried
  * again), a subband without a usable file takes its duplicates (the load
  * stage keeps the first readable copy), and the stale mark is cleared.
- * -ENOENT unknown group, -EBUSY when in_progress or collecting. */
+ * -ENOENT unknown group, -EBUSY when collecting, or when in_progress (err says whether its owner
+ * is alive, gone, or its pid reused, and that the daemon's recovery or
+ * queue_requeue_force frees it). */
 int queue_requeue(sqlite3 *db, int64_t group_id, const char *reason, double now, char *err,
 		  size_t errlen);
+
+/* queue_requeue that also takes an in_progress group from its owner, alive or
+ * not (the operator knows better: e.g. a wedged process).  A live owner that
+ * really runs it still records its own end when it finishes.  The event names
+ * the owner it was taken from. */
+int queue_requeue_force(sqlite3 *db, int64_t group_id, const char *reason, double now,
+			char *err, size_t errlen);
 
 /* Requeue every failed group; *ret_n = how many. */
 int queue_retry_failed(sqlite3 *db, const char *reason, double now, int *ret_n, char *err,
 		       size_t errlen);
 
-/* Recovery: in_progress groups whose owner process is gone (or is self_pid:
+/* Recovery: in_progress groups whose owner is gone (queue_owner_alive; or is self_pid:
  * at start-up our earlier incarnation cannot still be running them) go back
  * to pending with a "recovered" event.  With max_retries >= 0 the
  * interruption counts as a failed run (retries + 1) and a group interrupted
@@ -187,6 +221,16 @@ int queue_retry_failed(sqlite3 *db, const char *reason, double now, int *ret_n, 
  * *ret_n = groups moved. */
 int queue_recover(sqlite3 *db, int self_pid, int max_retries, double now, int *ret_n,
 		  char *err, size_t errlen);
+
+/* Running-daemon recovery of claims nobody holds: in_progress groups owned
+ * by this very process (self_pid with its identity), claimed before
+ * claimed_before (wall-clock; a claim made after the caller looked at its
+ * workers is not in held yet), whose id is not in held[0..nheld-1] (the
+ * groups its workers are running) go back to pending (or failed) as
+ * queue_recover would.  *ret_n = groups moved. */
+int queue_recover_unheld(sqlite3 *db, int self_pid, const int64_t *held, int nheld,
+			 double claimed_before, int max_retries, double now, int *ret_n,
+			 char *err, size_t errlen);
 
 /* Groups per state: counts[0..4] for collecting, pending, in_progress,
  * completed, failed. */

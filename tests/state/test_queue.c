@@ -73,6 +73,7 @@ static void test_grouping_interleaved(void)
 	int64_t id = 0;
 	int jit[16] = { 3, -25, 17, 0, 25, -8, 11, -19, 6, -2, 22, -14, 9, -5, 1, 13 };
 
+	CHECK(db != NULL, "%s", "the test database did not open");
 	if (!db)
 		return;
 	queue_params_default(&p);
@@ -128,6 +129,7 @@ static void test_collect_timeout(void)
 	int changed = -1;
 	int64_t id = 0;
 
+	CHECK(db != NULL, "%s", "the test database did not open");
 	if (!db)
 		return;
 	queue_params_default(&p);
@@ -187,6 +189,7 @@ static void test_claim_finish_retry(void)
 	const int64_t t0 = 1772344154LL;
 	int64_t id = 0, id2 = 0;
 
+	CHECK(db != NULL, "%s", "the test database did not open");
 	if (!db)
 		return;
 	queue_params_default(&p);
@@ -245,6 +248,7 @@ static void test_recover(void)
 	int64_t a = 0, b = 0;
 	int n = -1;
 
+	CHECK(db != NULL, "%s", "the test database did not open");
 	if (!db)
 		return;
 	queue_params_default(&p);
@@ -281,6 +285,94 @@ static void test_recover(void)
 	db_close(db);
 }
 
+/* Owners are (pid, boot id, start time): a live pid that is not the
+ * recorded process is not the owner. */
+static void test_owner_identity(void)
+{
+	char err[ERR_LEN] = "", *e = err, name[QUEUE_NAME_LEN];
+	sqlite3 *db = fresh_db("owner");
+	queue_params p;
+	queue_owner self, parent, o;
+	int64_t a = 0, b = 0, c = 0, v = -1;
+	int n = -1;
+
+	CHECK(db != NULL, "%s", "the test database did not open");
+	if (!db)
+		return;
+	queue_owner_of(getpid(), &self);
+	queue_owner_of(getppid(), &parent);
+	printf("# self pid %lld boot %s start %lld; parent start %lld\n", (long long)self.pid,
+	       self.boot_id, (long long)self.start, (long long)parent.start);
+	CHECK(self.start > 0 && strlen(self.boot_id) == 36, "start %lld boot '%s'",
+	      (long long)self.start, self.boot_id);
+	CHECK(queue_owner_alive(&self) && queue_owner_alive(&parent), "%s", "live owners");
+	o = parent;
+	o.start = parent.start + 1;
+	CHECK(!queue_owner_alive(&o), "%s", "another start time is another process");
+	o = parent;
+	snprintf(o.boot_id, sizeof o.boot_id, "00000000-0000-0000-0000-000000000000");
+	CHECK(!queue_owner_alive(&o), "%s", "another boot is another process");
+	o.pid = dead_pid();
+	o.start = -1;
+	o.boot_id[0] = 0;
+	CHECK(!queue_owner_alive(&o), "%s", "dead pid");
+
+	queue_params_default(&p);
+	p.nsubbands = 1;
+	add_group(db, &p, 1772344154LL);
+	add_group(db, &p, 1772344154LL + 300);
+	add_group(db, &p, 1772344154LL + 600);
+	CHECK(queue_claim(db, (int)getppid(), 10, &a, name, err, sizeof err) == 1, "%s", e);
+	CHECK(queue_claim(db, (int)getppid(), 10, &b, name, err, sizeof err) == 1, "%s", e);
+	CHECK(queue_claim(db, (int)getpid(), 10, &c, name, err, sizeof err) == 1, "%s", e);
+	db_query_int(db, &v, NULL, 0, "SELECT owner_start FROM groups WHERE id = ?", "I", a);
+	CHECK(v == parent.start, "recorded start %lld, parent's %lld", (long long)v,
+	      (long long)parent.start);
+	/* The parent's pid after a "reboot" (b) and after a wrap-around (a). */
+	db_exec(db, NULL, 0, "UPDATE groups SET owner_start = owner_start + 7 WHERE id = ?", "I", a);
+	db_exec(db, NULL, 0, "UPDATE groups SET owner_boot = 'another-boot' WHERE id = ?", "I", b);
+	/* requeue refuses and explains; the periodic recovery frees both. */
+	CHECK(queue_requeue(db, a, "x", 11, err, sizeof err) == -EBUSY && strstr(err, "pid reused")
+	      && strstr(err, "--force"), "%s", e);
+	printf("# requeue: %s\n", err);
+	CHECK_OK(queue_recover(db, 0, 5, 20, &n, err, sizeof err), e);
+	CHECK(n == 2, "recovered %d", n);
+	CHECK(count(db, "SELECT count(*) FROM group_events WHERE kind = 'recovered' AND message"
+		       " LIKE '%pid reused%'") == 2, "%s", "events name the reuse");
+	/* c is ours and alive: refused, then forced. */
+	CHECK(queue_requeue(db, c, "x", 21, err, sizeof err) == -EBUSY && strstr(err, "--force"),
+	      "%s", e);
+	CHECK_OK(queue_requeue_force(db, c, "wedged", 22, err, sizeof err), e);
+	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'pending' AND owner_pid IS NULL")
+	      == 3, "%s", "all pending");
+	CHECK(count(db, "SELECT count(*) FROM group_events WHERE kind = 'requeue' AND message"
+		       " LIKE 'wedged (forced: taken from pid%alive)'") == 1, "%s", "forced event");
+	CHECK(queue_requeue_force(db, 9999, "x", 22, err, sizeof err) == -ENOENT, "%s", e);
+
+	/* A running daemon frees its own claims that no worker holds. */
+	CHECK(queue_claim(db, (int)getpid(), 30, &a, name, err, sizeof err) == 1, "%s", e);
+	CHECK(queue_claim(db, (int)getpid(), 30, &b, name, err, sizeof err) == 1, "%s", e);
+	CHECK(queue_claim(db, (int)getppid(), 30, &c, name, err, sizeof err) == 1, "%s", e);
+	CHECK_OK(queue_recover(db, 0, 5, 31, &n, err, sizeof err), e);
+	CHECK(n == 0, "periodic recovery moved %d live claims", n);
+	CHECK_OK(queue_recover_unheld(db, (int)getpid(), &a, 1, 30, 5, 32, &n, err, sizeof err), e);
+	CHECK(n == 0, "a claim made at the time the workers were looked at is no orphan (%d)", n);
+	CHECK_OK(queue_recover_unheld(db, (int)getpid(), &a, 1, 31, 5, 32, &n, err, sizeof err), e);
+	CHECK(n == 1, "unheld recovered %d", n);
+	v = -1;
+	db_query_int(db, &v, NULL, 0, "SELECT count(*) FROM groups WHERE id = ? AND state ="
+		     " 'pending' AND retries = 2", "I", b);
+	CHECK(v == 1, "the unheld claim is pending with its second retry counted (%lld)",
+	      (long long)v);
+	CHECK(count(db, "SELECT count(*) FROM group_events WHERE kind = 'recovered' AND message"
+		       " LIKE '%no worker runs%'") == 1, "%s", "event says why");
+	v = -1;
+	db_query_int(db, &v, NULL, 0, "SELECT count(*) FROM groups WHERE state = 'in_progress'"
+		     " AND id IN (?, ?)", "II", a, c);
+	CHECK(v == 2, "the held claim and another process's stay (%lld)", (long long)v);
+	db_close(db);
+}
+
 /* Two connections claiming concurrently never get the same group. */
 static char claimfile[1100];
 static int64_t claimed[2][64];
@@ -305,6 +397,7 @@ static void test_concurrent_claims(void)
 	queue_params p;
 	pthread_t th[2];
 
+	CHECK(db != NULL, "%s", "the test database did not open");
 	if (!db)
 		return;
 	snprintf(claimfile, sizeof claimfile, "%s/claims.sqlite", test_tmpdir());
@@ -332,6 +425,7 @@ int main(void)
 	RUN(test_collect_timeout);
 	RUN(test_claim_finish_retry);
 	RUN(test_recover);
+	RUN(test_owner_identity);
 	RUN(test_concurrent_claims);
 	return TEST_DONE();
 }
