@@ -32,7 +32,7 @@ echo "fuzz: building $OUT/fuzz_uvh5_header with $CC_FUZZ"
 "$CC_FUZZ" -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-I. $(pkg-config --cflags $PK) -o "$OUT/fuzz_uvh5_header" \
 	tests/fuzz/fuzz_uvh5_header.c core/uvh5_read.c core/uvh5_raw.c core/uvh5_write.c \
-	core/h5.c core/lzf.c core/vis.c core/pool.c core/err.c \
+	core/h5.c core/lzf.c core/vis.c core/pool.c core/err.c core/version.c \
 	$(pkg-config --libs $PK) -lm -lpthread || exit 2
 
 # First stack frame that is in HDF5, in our HDF5 code or in the harness.
