@@ -2,6 +2,7 @@
  * tests/state/test_calreg.c — the calibration-table registry in the state DB.
  */
 #include "tests/test.h"
+#include "tests/state/statedb.h"
 
 #include <math.h>
 
@@ -10,16 +11,6 @@
 #include "state/db.h"
 
 static char err[ERR_LEN];
-
-static sqlite3 *fresh_db(const char *name)
-{
-	char path[1024];
-	sqlite3 *db = NULL;
-	snprintf(path, sizeof path, "%s/%s", test_tmpdir(), name);
-	unlink(path);
-	CHECK_OK(db_open(path, 1, &db, err, sizeof err), err);
-	return db;
-}
 
 static calreg_entry entry(char type, const char *path, double obs, double half_window)
 {
@@ -42,7 +33,7 @@ static calreg_entry entry(char type, const char *path, double obs, double half_w
 
 static void test_register_and_list(void)
 {
-	sqlite3 *db = fresh_db("reg.sqlite");
+	sqlite3 *db = statedb_fresh("reg.sqlite");
 	calreg_entry *rows = NULL, e = entry('B', "/p/caltables/a_B.h5", 61100.25, 0.5), got;
 	size_t n = 99;
 	int64_t id1 = 0, id2 = 0;
@@ -78,7 +69,7 @@ static void test_register_and_list(void)
 
 static void test_select(void)
 {
-	sqlite3 *db = fresh_db("sel.sqlite");
+	sqlite3 *db = statedb_fresh("sel.sqlite");
 	calreg_entry b1 = entry('B', "/c/b1.h5", 61100.25, 0.5);   /* 24 h window */
 	calreg_entry b2 = entry('B', "/c/b2.h5", 61100.75, 0.5);   /* a later transit */
 	calreg_entry g1 = entry('G', "/c/g1.h5", 61100.25, 1 / 48.0); /* 1 h window */

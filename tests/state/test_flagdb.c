@@ -1,5 +1,6 @@
 /* tests/state/test_flagdb.c — the flag_stats table's writer (state/flagdb.h). */
 #include "tests/test.h"
+#include "tests/state/statedb.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,13 +8,6 @@
 #include "core/err.h"
 #include "state/db.h"
 #include "state/flagdb.h"
-
-static int64_t count(sqlite3 *db, const char *sql)
-{
-	int64_t n = -1;
-	db_query_int(db, &n, NULL, 0, sql, NULL);
-	return n;
-}
 
 static void test_replace(void)
 {
@@ -38,9 +32,9 @@ static void test_replace(void)
 		NULL);
 	CHECK_OK(flagdb_replace(db, 1, rows, 5, err, sizeof err), e);
 	CHECK_OK(flagdb_replace(db, 2, rows, 1, err, sizeof err), e);
-	CHECK(count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1") == 5, "%s", "5 rows");
+	CHECK(statedb_count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1") == 5, "%s", "5 rows");
 	/* Only channel rows carry a frequency; the others store NULL. */
-	CHECK(count(db, "SELECT count(*) FROM flag_stats WHERE freq_hz IS NULL") == 4, "%s",
+	CHECK(statedb_count(db, "SELECT count(*) FROM flag_stats WHERE freq_hz IS NULL") == 4, "%s",
 	      "NULL freq");
 	CHECK(db_prepare(db, err, sizeof err, &st,
 			 "SELECT kind, key, freq_hz, fraction FROM flag_stats WHERE group_id = 1"
@@ -67,11 +61,11 @@ static void test_replace(void)
 	rows[0].fraction = 0.75;
 	CHECK_OK(flagdb_replace(db, 1, rows, 2, err, sizeof err), e);
 	printf("# flag_stats after a re-run with 2 rows: %lld rows of G1, %lld of G2\n",
-	       (long long)count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1"),
-	       (long long)count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 2"));
-	CHECK(count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1") == 2, "%s", "2");
-	CHECK(count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 2") == 1, "%s", "1");
-	CHECK(count(db, "SELECT round(fraction * 100) FROM flag_stats WHERE group_id = 1"
+	       (long long)statedb_count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1"),
+	       (long long)statedb_count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 2"));
+	CHECK(statedb_count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1") == 2, "%s", "2");
+	CHECK(statedb_count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 2") == 1, "%s", "1");
+	CHECK(statedb_count(db, "SELECT round(fraction * 100) FROM flag_stats WHERE group_id = 1"
 			" AND kind = 'total'") == 75, "%s", "0.75");
 
 	/* A bad row (kind outside the CHECK) fails the whole replacement: the
@@ -79,16 +73,16 @@ static void test_replace(void)
 	flagdb_row bad[2] = { rows[0], { .kind = "bogus", .freq_hz = NAN, .fraction = 0 } };
 	bad[0].fraction = 0.9;
 	CHECK(flagdb_replace(db, 1, bad, 2, err, sizeof err) == -EIO, "%s", err);
-	CHECK(count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1") == 2, "%s", "kept");
-	CHECK(count(db, "SELECT round(fraction * 100) FROM flag_stats WHERE group_id = 1"
+	CHECK(statedb_count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1") == 2, "%s", "kept");
+	CHECK(statedb_count(db, "SELECT round(fraction * 100) FROM flag_stats WHERE group_id = 1"
 			" AND kind = 'total'") == 75, "%s", "rolled back");
 
 	/* Nested in the caller's transaction: rolled back with it. */
 	CHECK_OK(db_begin(db, err, sizeof err), e);
 	CHECK_OK(flagdb_replace(db, 1, rows, 5, err, sizeof err), e);
-	CHECK(count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1") == 5, "%s", "5 in");
+	CHECK(statedb_count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1") == 5, "%s", "5 in");
 	db_end(db, 0, NULL, 0);
-	CHECK(count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1") == 2, "%s",
+	CHECK(statedb_count(db, "SELECT count(*) FROM flag_stats WHERE group_id = 1") == 2, "%s",
 	      "outer rollback");
 	db_close(db);
 }

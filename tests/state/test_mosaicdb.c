@@ -4,6 +4,7 @@
  * image stage writes them.
  */
 #include "tests/test.h"
+#include "tests/state/statedb.h"
 
 #include <math.h>
 
@@ -12,16 +13,6 @@
 #include "state/mosaicdb.h"
 
 static char err[ERR_LEN];
-
-static sqlite3 *fresh_db(const char *name)
-{
-	char path[1024];
-	sqlite3 *db = NULL;
-	snprintf(path, sizeof path, "%s/%s", test_tmpdir(), name);
-	unlink(path);
-	CHECK_OK(db_open(path, 1, &db, err, sizeof err), err);
-	return db;
-}
 
 static int64_t add_group(sqlite3 *db, const char *name)
 {
@@ -47,7 +38,7 @@ static void add_image(sqlite3 *db, int64_t gid, const char *path, int pbcor, dou
 
 static void test_plan(void)
 {
-	sqlite3 *db = fresh_db("plan.sqlite");
+	sqlite3 *db = statedb_fresh("plan.sqlite");
 	mosaicdb_tile *t = NULL;
 	int n = -1;
 	const double d = 1.0 / 1440; /* one minute in days */
@@ -104,7 +95,7 @@ static void test_plan(void)
 
 static void test_record(void)
 {
-	sqlite3 *db = fresh_db("record.sqlite");
+	sqlite3 *db = statedb_fresh("record.sqlite");
 	int64_t id1 = 0, id2 = 0, count = 0;
 	double ra = 0;
 

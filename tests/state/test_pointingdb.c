@@ -4,6 +4,7 @@
  * pointing records with their check (state/pointingdb.h).
  */
 #include "tests/test.h"
+#include "tests/state/statedb.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,16 +14,6 @@
 #include "state/pointingdb.h"
 
 static char err[ERR_LEN];
-
-static sqlite3 *fresh_db(const char *name)
-{
-	char path[1024];
-	sqlite3 *db = NULL;
-	snprintf(path, sizeof path, "%s/%s", test_tmpdir(), name);
-	unlink(path);
-	CHECK_OK(db_open(path, 1, &db, err, sizeof err), err);
-	return db;
-}
 
 static int64_t add_group(sqlite3 *db, const char *name)
 {
@@ -37,7 +28,7 @@ static int64_t add_group(sqlite3 *db, const char *name)
 
 static void test_overrides(void)
 {
-	sqlite3 *db = fresh_db("ov.sqlite");
+	sqlite3 *db = statedb_fresh("ov.sqlite");
 	pointingdb_override o, *list = NULL;
 	int64_t a = 0, b = 0, c = 0;
 	size_t n = 0;
@@ -113,7 +104,7 @@ static void test_overrides(void)
 
 static void test_group_records(void)
 {
-	sqlite3 *db = fresh_db("gp.sqlite");
+	sqlite3 *db = statedb_fresh("gp.sqlite");
 	pointingdb_group g, r;
 	int64_t ov = 0, g1, g2, g3;
 	char (*names)[32] = NULL;

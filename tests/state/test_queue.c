@@ -1,5 +1,6 @@
 /* tests/state/test_queue.c — grouping, states, retries, recovery, claims. */
 #include "tests/test.h"
+#include "tests/state/statedb.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,30 +9,6 @@
 #include "core/err.h"
 #include "state/db.h"
 #include "state/queue.h"
-
-static sqlite3 *fresh_db(const char *name)
-{
-	char path[1100], err[ERR_LEN];
-	sqlite3 *db = NULL;
-	snprintf(path, sizeof path, "%s/%s.sqlite", test_tmpdir(), name);
-	if (db_open(path, 1, &db, err, sizeof err) < 0)
-		fprintf(stderr, "  %s\n", err);
-	return db;
-}
-
-static void file_path(char *buf, size_t len, int64_t ts, int sb)
-{
-	char name[QUEUE_NAME_LEN];
-	queue_format_ts(ts, name, sizeof name);
-	snprintf(buf, len, "/in/%s_sb%02d.hdf5", name, sb);
-}
-
-static int64_t count(sqlite3 *db, const char *sql)
-{
-	int64_t n = -1;
-	db_query_int(db, &n, NULL, 0, sql, NULL);
-	return n;
-}
 
 static void test_names(void)
 {
@@ -66,7 +43,7 @@ static void test_names(void)
 static void test_grouping_interleaved(void)
 {
 	char err[ERR_LEN] = "", *e = err, path[256];
-	sqlite3 *db = fresh_db("group");
+	sqlite3 *db = statedb_fresh("group.sqlite");
 	queue_params p;
 	queue_add_result res;
 	const int64_t t0 = 1772344154LL, t1 = t0 + 300;
@@ -81,34 +58,34 @@ static void test_grouping_interleaved(void)
 		/* Interleave: even k → group 0, odd → group 1, subbands scrambled. */
 		int64_t base = (k & 1) ? t1 : t0;
 		int sb = ((k >> 1) * 7) % 16;
-		file_path(path, sizeof path, base + jit[(sb + (k & 1) * 5) % 16], sb);
+		statedb_file_path(path, sizeof path, base + jit[(sb + (k & 1) * 5) % 16], sb);
 		CHECK_OK(queue_add_file(db, path, 100, 1.0, &p, 1000.0 + k, &res, err, sizeof err), e);
 		CHECK(res.outcome == QUEUE_ADD_NEW, "outcome %d", res.outcome);
 		if (k < 30)
 			CHECK(!strcmp(res.state, "collecting"), "k %d state %s", k, res.state);
 	}
-	CHECK(count(db, "SELECT count(*) FROM groups") == 2, "%s", "two groups");
-	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'pending'") == 2, "%s", "");
-	CHECK(count(db, "SELECT count(*) FROM subband_files") == 32, "%s", "");
-	CHECK(count(db, "SELECT min(c) FROM (SELECT count(DISTINCT subband) c FROM subband_files"
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups") == 2, "%s", "two groups");
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups WHERE state = 'pending'") == 2, "%s", "");
+	CHECK(statedb_count(db, "SELECT count(*) FROM subband_files") == 32, "%s", "");
+	CHECK(statedb_count(db, "SELECT min(c) FROM (SELECT count(DISTINCT subband) c FROM subband_files"
 		       " GROUP BY group_id)") == 16, "%s", "each group has all 16 subbands");
 	CHECK(queue_find(db, "2026-03-01T05:48:49", &id, err, sizeof err) == 1,
 	      "%s", "group 0 named by its earliest file (t0 - 25 s)");
 	/* Group 1's earliest file: t1 + min jitter of its subbands. */
-	CHECK(count(db, "SELECT count(*) FROM groups WHERE name = '2026-03-01T05:53:49'") == 1,
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups WHERE name = '2026-03-01T05:53:49'") == 1,
 	      "%s", "group 1 named t1 - 25 s");
 
 	/* Re-delivery: no new row; rewrite: updated; a second file for a subband: duplicate. */
-	file_path(path, sizeof path, t0 + jit[0], 0);
+	statedb_file_path(path, sizeof path, t0 + jit[0], 0);
 	CHECK_OK(queue_add_file(db, path, 100, 1.0, &p, 2000, &res, err, sizeof err), e);
 	CHECK(res.outcome == QUEUE_ADD_KNOWN, "outcome %d", res.outcome);
 	CHECK_OK(queue_add_file(db, path, 200, 2.0, &p, 2000, &res, err, sizeof err), e);
 	CHECK(res.outcome == QUEUE_ADD_UPDATED, "outcome %d", res.outcome);
-	file_path(path, sizeof path, t0 + 30, 0);
+	statedb_file_path(path, sizeof path, t0 + 30, 0);
 	CHECK_OK(queue_add_file(db, path, 100, 1.0, &p, 2000, &res, err, sizeof err), e);
 	CHECK(res.outcome == QUEUE_ADD_DUPLICATE, "outcome %d", res.outcome);
-	CHECK(count(db, "SELECT count(*) FROM groups") == 2, "%s", "still two groups");
-	CHECK(count(db, "SELECT count(*) FROM subband_files") == 33, "%s", "");
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups") == 2, "%s", "still two groups");
+	CHECK(statedb_count(db, "SELECT count(*) FROM subband_files") == 33, "%s", "");
 
 	/* Bad input is refused without touching the DB. */
 	CHECK(queue_add_file(db, "/in/../etc/passwd", 1, 1, &p, 1, NULL, err, sizeof err) == -EINVAL,
@@ -123,7 +100,7 @@ static void test_grouping_interleaved(void)
 static void test_collect_timeout(void)
 {
 	char err[ERR_LEN] = "", *e = err, path[256];
-	sqlite3 *db = fresh_db("timeout");
+	sqlite3 *db = statedb_fresh("timeout.sqlite");
 	queue_params p;
 	const int64_t t0 = 1772344154LL;
 	int changed = -1;
@@ -136,25 +113,25 @@ static void test_collect_timeout(void)
 	p.min_subbands = 15;
 	for (int sb = 0; sb < 16; sb++) /* group A: sb05 absent → 15 */
 		if (sb != 5) {
-			file_path(path, sizeof path, t0, sb);
+			statedb_file_path(path, sizeof path, t0, sb);
 			CHECK_OK(queue_add_file(db, path, 1, 1, &p, 100, NULL, err, sizeof err), e);
 		}
 	for (int sb = 0; sb < 10; sb++) { /* group B: 10 of 16 */
-		file_path(path, sizeof path, t0 + 600, sb);
+		statedb_file_path(path, sizeof path, t0 + 600, sb);
 		CHECK_OK(queue_add_file(db, path, 1, 1, &p, 100, NULL, err, sizeof err), e);
 	}
 	CHECK_OK(queue_collect_timeouts(db, &p, 60, 150, &changed, err, sizeof err), e);
 	CHECK(changed == 0, "too early: %d", changed);
 	CHECK_OK(queue_collect_timeouts(db, &p, 60, 161, &changed, err, sizeof err), e);
 	CHECK(changed == 2, "changed %d", changed);
-	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'pending'") == 1, "%s", "");
-	CHECK(count(db, "SELECT count(*) FROM group_events WHERE kind = 'missing'"
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups WHERE state = 'pending'") == 1, "%s", "");
+	CHECK(statedb_count(db, "SELECT count(*) FROM group_events WHERE kind = 'missing'"
 		       " AND message LIKE '%sb05%'") == 1, "%s", "missing subband recorded");
-	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'failed'"
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups WHERE state = 'failed'"
 		       " AND error LIKE '%only 10 of 16%'") == 1, "%s", "failure names the count");
 	/* A file that turns up after the failure is kept, not processed. */
 	queue_add_result res;
-	file_path(path, sizeof path, t0 + 600, 12);
+	statedb_file_path(path, sizeof path, t0 + 600, 12);
 	CHECK_OK(queue_add_file(db, path, 1, 1, &p, 200, &res, err, sizeof err), e);
 	CHECK(res.outcome == QUEUE_ADD_LATE && !strcmp(res.state, "failed"), "outcome %d %s",
 	      res.outcome, res.state);
@@ -166,7 +143,7 @@ static void add_group(sqlite3 *db, const queue_params *p, int64_t ts)
 {
 	char path[256], err[ERR_LEN];
 	for (int sb = 0; sb < p->nsubbands; sb++) {
-		file_path(path, sizeof path, ts, sb);
+		statedb_file_path(path, sizeof path, ts, sb);
 		if (queue_add_file(db, path, 1, 1, p, 100, NULL, err, sizeof err) < 0)
 			fprintf(stderr, "  %s\n", err);
 	}
@@ -184,7 +161,7 @@ static int dead_pid(void)
 static void test_claim_finish_retry(void)
 {
 	char err[ERR_LEN] = "", *e = err, name[QUEUE_NAME_LEN], state[16];
-	sqlite3 *db = fresh_db("claim");
+	sqlite3 *db = statedb_fresh("claim.sqlite");
 	queue_params p;
 	const int64_t t0 = 1772344154LL;
 	int64_t id = 0, id2 = 0;
@@ -211,23 +188,23 @@ static void test_claim_finish_retry(void)
 	CHECK_OK(queue_finish(db, id, QUEUE_FAIL, "boom again", 0, &p, 1012, state, err,
 			      sizeof err), e);
 	CHECK(!strcmp(state, "failed"), "%s", state);
-	CHECK(count(db, "SELECT retries FROM groups WHERE name = '2026-03-01T05:49:14'") == 2, "%s", "");
-	CHECK(count(db, "SELECT count(*) FROM groups WHERE error = 'boom again'") == 1, "%s", "");
+	CHECK(statedb_count(db, "SELECT retries FROM groups WHERE name = '2026-03-01T05:49:14'") == 2, "%s", "");
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups WHERE error = 'boom again'") == 1, "%s", "");
 
 	/* requeue / retry-failed reset retries and record the reason. */
 	int n = 0;
 	CHECK_OK(queue_retry_failed(db, "operator fixed the disk", 1100, &n, err, sizeof err), e);
 	CHECK(n == 1, "n %d", n);
-	CHECK(count(db, "SELECT count(*) FROM group_events WHERE kind = 'requeue'"
+	CHECK(statedb_count(db, "SELECT count(*) FROM group_events WHERE kind = 'requeue'"
 		       " AND message = 'operator fixed the disk'") == 1, "%s", "");
 	CHECK(queue_claim(db, 42, 1100, &id2, name, err, sizeof err) == 1 && id2 == id, "%s", "");
 	CHECK(queue_requeue(db, id, "x", 1100, err, sizeof err) == -EBUSY, "%s", "running");
 	CHECK_OK(queue_add_product(db, id, "image", "/p/a.fits", err, sizeof err), e);
 	CHECK_OK(queue_add_product(db, id, "image", "/p/b.fits", err, sizeof err), e);
-	CHECK(count(db, "SELECT count(*) FROM products") == 1, "%s", "upsert, not duplicate");
+	CHECK(statedb_count(db, "SELECT count(*) FROM products") == 1, "%s", "upsert, not duplicate");
 	CHECK_OK(queue_finish(db, id, QUEUE_DONE, NULL, 1, &p, 1101, state, err, sizeof err), e);
 	CHECK(!strcmp(state, "completed"), "%s", state);
-	CHECK(count(db, "SELECT calibrated + 10 * runs FROM groups WHERE name ="
+	CHECK(statedb_count(db, "SELECT calibrated + 10 * runs FROM groups WHERE name ="
 		       " '2026-03-01T05:49:14'") == 11, "%s", "calibrated, one run");
 	CHECK_OK(queue_requeue(db, id, "reprocess", 1200, err, sizeof err), e);
 	CHECK(queue_requeue(db, 9999, "x", 1200, err, sizeof err) == -ENOENT, "%s", "");
@@ -243,7 +220,7 @@ static void test_claim_finish_retry(void)
 static void test_recover(void)
 {
 	char err[ERR_LEN] = "", *e = err, name[QUEUE_NAME_LEN];
-	sqlite3 *db = fresh_db("recover");
+	sqlite3 *db = statedb_fresh("recover.sqlite");
 	queue_params p;
 	int64_t a = 0, b = 0;
 	int n = -1;
@@ -260,13 +237,13 @@ static void test_recover(void)
 	/* Periodic pass: only the dead owner's group goes back. */
 	CHECK_OK(queue_recover(db, 0, 5, 20, &n, err, sizeof err), e);
 	CHECK(n == 1, "n %d", n);
-	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'in_progress'") == 1, "%s", "");
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups WHERE state = 'in_progress'") == 1, "%s", "");
 	/* Start-up pass as our own pid: ours goes back too. */
 	CHECK_OK(queue_recover(db, (int)getpid(), -1, 30, &n, err, sizeof err), e);
 	CHECK(n == 1, "n %d", n);
-	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'pending'") == 2, "%s", "");
-	CHECK(count(db, "SELECT count(*) FROM group_events WHERE kind = 'recovered'") == 2, "%s", "");
-	CHECK(count(db, "SELECT group_concat(retries, '') FROM (SELECT retries FROM groups ORDER BY id)")
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups WHERE state = 'pending'") == 2, "%s", "");
+	CHECK(statedb_count(db, "SELECT count(*) FROM group_events WHERE kind = 'recovered'") == 2, "%s", "");
+	CHECK(statedb_count(db, "SELECT group_concat(retries, '') FROM (SELECT retries FROM groups ORDER BY id)")
 	      == 10, "%s", "a crash counts as a run (1), an orderly requeue does not (0)");
 	/* claim_group refuses a group a live process runs, accepts a dead one's. */
 	CHECK(queue_claim(db, (int)getppid(), 40, &a, name, err, sizeof err) == 1, "%s", "");
@@ -280,7 +257,7 @@ static void test_recover(void)
 			" owner_pid = ? WHERE id = ?", "iI", dead_pid(), a);
 		CHECK_OK(queue_recover(db, 0, 2, 50, &n, err, sizeof err), e);
 	}
-	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'failed' AND error LIKE"
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups WHERE state = 'failed' AND error LIKE"
 		       " '%interrupted 3 times%stage ''image''%'") == 1, "%s", "crash loop stopped");
 	db_close(db);
 }
@@ -290,7 +267,7 @@ static void test_recover(void)
 static void test_owner_identity(void)
 {
 	char err[ERR_LEN] = "", *e = err, name[QUEUE_NAME_LEN];
-	sqlite3 *db = fresh_db("owner");
+	sqlite3 *db = statedb_fresh("owner.sqlite");
 	queue_params p;
 	queue_owner self, parent, o;
 	int64_t a = 0, b = 0, c = 0, v = -1;
@@ -337,15 +314,15 @@ static void test_owner_identity(void)
 	printf("# requeue: %s\n", err);
 	CHECK_OK(queue_recover(db, 0, 5, 20, &n, err, sizeof err), e);
 	CHECK(n == 2, "recovered %d", n);
-	CHECK(count(db, "SELECT count(*) FROM group_events WHERE kind = 'recovered' AND message"
+	CHECK(statedb_count(db, "SELECT count(*) FROM group_events WHERE kind = 'recovered' AND message"
 		       " LIKE '%pid reused%'") == 2, "%s", "events name the reuse");
 	/* c is ours and alive: refused, then forced. */
 	CHECK(queue_requeue(db, c, "x", 21, err, sizeof err) == -EBUSY && strstr(err, "--force"),
 	      "%s", e);
 	CHECK_OK(queue_requeue_force(db, c, "wedged", 22, err, sizeof err), e);
-	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'pending' AND owner_pid IS NULL")
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups WHERE state = 'pending' AND owner_pid IS NULL")
 	      == 3, "%s", "all pending");
-	CHECK(count(db, "SELECT count(*) FROM group_events WHERE kind = 'requeue' AND message"
+	CHECK(statedb_count(db, "SELECT count(*) FROM group_events WHERE kind = 'requeue' AND message"
 		       " LIKE 'wedged (forced: taken from pid%alive)'") == 1, "%s", "forced event");
 	CHECK(queue_requeue_force(db, 9999, "x", 22, err, sizeof err) == -ENOENT, "%s", e);
 
@@ -364,7 +341,7 @@ static void test_owner_identity(void)
 		     " 'pending' AND retries = 2", "I", b);
 	CHECK(v == 1, "the unheld claim is pending with its second retry counted (%lld)",
 	      (long long)v);
-	CHECK(count(db, "SELECT count(*) FROM group_events WHERE kind = 'recovered' AND message"
+	CHECK(statedb_count(db, "SELECT count(*) FROM group_events WHERE kind = 'recovered' AND message"
 		       " LIKE '%no worker runs%'") == 1, "%s", "event says why");
 	v = -1;
 	db_query_int(db, &v, NULL, 0, "SELECT count(*) FROM groups WHERE state = 'in_progress'"
@@ -393,7 +370,7 @@ static void *claimer(void *arg)
 
 static void test_concurrent_claims(void)
 {
-	sqlite3 *db = fresh_db("claims");
+	sqlite3 *db = statedb_fresh("claims.sqlite");
 	queue_params p;
 	pthread_t th[2];
 
@@ -414,7 +391,7 @@ static void test_concurrent_claims(void)
 		for (int j = 0; j < nclaimed[1]; j++)
 			CHECK(claimed[0][i] != claimed[1][j], "group %lld claimed twice",
 			      (long long)claimed[0][i]);
-	CHECK(count(db, "SELECT count(*) FROM groups WHERE state = 'in_progress'") == 40, "%s", "");
+	CHECK(statedb_count(db, "SELECT count(*) FROM groups WHERE state = 'in_progress'") == 40, "%s", "");
 	db_close(db);
 }
 

@@ -1,6 +1,7 @@
 /* tests/state/test_report.c — the queue views contimgctl prints (state/report.h):
  * status, the groups list with its subband census, one group's record. */
 #include "tests/test.h"
+#include "tests/state/statedb.h"
 
 #include <errno.h>
 
@@ -9,16 +10,6 @@
 #include "state/report.h"
 
 #define T0 1772344154LL /* 2026-03-01T05:49:14Z */
-
-static sqlite3 *fresh_db(const char *name)
-{
-	char path[1100], err[ERR_LEN];
-	sqlite3 *db = NULL;
-	snprintf(path, sizeof path, "%s/%s.sqlite", test_tmpdir(), name);
-	if (db_open(path, 1, &db, err, sizeof err) < 0)
-		fprintf(stderr, "  %s\n", err);
-	return db;
-}
 
 static void group(sqlite3 *db, int id, int64_t t, const char *name, const char *state,
 		  int n_expected, const char *error, const char *stage, double started,
@@ -70,7 +61,7 @@ static sqlite3 *fixture(const char *dbname)
 	static const char *names[] = { "", "2026-03-01T05:49:14", "2026-03-01T05:54:14",
 				       "2026-03-01T05:59:14", "2026-03-01T06:04:14",
 				       "2026-03-01T06:09:14", "2026-03-01T06:14:14" };
-	sqlite3 *db = fresh_db(dbname);
+	sqlite3 *db = statedb_fresh(dbname);
 
 	if (!db)
 		return NULL;
@@ -106,7 +97,7 @@ static sqlite3 *fixture(const char *dbname)
 static void test_empty(void)
 {
 	char err[ERR_LEN] = "", *e = err;
-	sqlite3 *db = fresh_db("empty");
+	sqlite3 *db = statedb_fresh("empty.sqlite");
 	report_status s;
 	report_group dummy, *g = &dummy;
 	report_detail d;
