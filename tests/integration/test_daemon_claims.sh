@@ -22,7 +22,7 @@ SOCK="$T/notify.sock"
 "$T/daemon_tools" notify "$SOCK" "$T/notify.log" 120 &
 LPID=$!
 wait_for 5 test -S "$SOCK"
-NOTIFY_SOCKET="$SOCK" start_daemon
+NOTIFY_SOCKET="$SOCK" start_daemon --enable-fault-injection
 D1=$DPID
 check "daemon became ready" wait_for 10 grep -q "ready:" "$T/daemon.log"
 mv "$T"/stage/*.hdf5 "$T/in/"
