@@ -50,7 +50,8 @@ BINS     := $(BIN_DIR)/contimgd $(BIN_DIR)/contimgctl $(BIN_DIR)/contimg-sim
 TEST_SRC := $(wildcard tests/*/test_*.c)
 TEST_BIN := $(TEST_SRC:%.c=$(B)/%)
 # Helpers of the integration tests and benchmarks that need the library.
-TOOL_BIN := $(B)/tests/integration/truthcheck $(B)/tests/bench_convert
+TOOL_BIN := $(B)/tests/integration/truthcheck $(B)/tests/bench_convert \
+	$(B)/tests/integration/alertsim
 
 DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf hdf5-tools \
 	libcfitsio-dev libfftw3-dev libsqlite3-dev sqlite3 wcslib-dev wcslib-tools libsystemd-dev \
@@ -60,7 +61,8 @@ DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf h
 # casacore are the sign authority of tests/integration/test_wsclean_oracle.sh;
 # clang with libFuzzer runs the fuzz harness, strace checks the order of the
 # fsyncs (tests/core/test_fsx.c).
-TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy clang-14 libclang-rt-14-dev strace
+TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy clang-14 libclang-rt-14-dev strace \
+	libxml2-utils
 
 .PHONY: FORCE all deps deps-test test unit integration asan run bench bench-wsclean clean install fuzz
 all: $(BINS)

@@ -46,6 +46,14 @@ void log_set_level(int max_level)
 	pthread_mutex_unlock(&lock);
 }
 
+int log_sink_format(void)
+{
+	pthread_mutex_lock(&lock);
+	int s = sink;
+	pthread_mutex_unlock(&lock);
+	return s;
+}
+
 int log_parse_format(const char *s)
 {
 	if (!s)

@@ -34,6 +34,10 @@ int log_parse_level(const char *s);
 
 void log_set_level(int max_level);
 
+/* The sink log_init chose (LOG_FORMAT_TEXT, _JSON or _JOURNAL), for a caller
+ * that sends its own structured journal entries (daemon/alert.c). */
+int log_sink_format(void);
+
 /* Log one message.  group and stage may be NULL, subband < 0 means none. */
 void log_msg(int level, const char *group, const char *stage, int subband, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));

@@ -101,6 +101,13 @@ static const ctl_command commands[] = {
 	  "SOURCE --investigated|--dismissed [--note TEXT]", "record a decision on a candidate",
 	  "Record a human decision (and an optional note) on an ESE candidate.  Exit 1\n"
 	  "when SOURCE is not a candidate.\n" },
+	{ "alerts", NULL, ctl_alerts, CTL_NEEDS_DB_RO, "[--since ISO|DAYS] [--json]",
+	  "ESE alerts sent, oldest first",
+	  "The ESE alerts (docs/ese.md, Alerts): one per source per event and kind\n"
+	  "(candidate, ongoing), with the VOEvent file of each.\n"
+	  "  --since T  only alerts made at or after T: a number of days before now,\n"
+	  "             or YYYY-MM-DD[THH:MM[:SS]][Z] (UTC)\n"
+	  "  --json     the array of docs/cli.md (the same as the web service's)\n" },
 	{ "pointing", "add", ctl_pointing_add, CTL_NEEDS_DB_CREATE,
 	  "--start ISO [--end ISO] --dec DEG [--note TEXT] [--json]", "add a pointing override",
 	  "From --start (UTC, inclusive) to --end (exclusive; default open) the dishes\n"

@@ -340,6 +340,70 @@ out:
 
 /* ---- candidates [--json] ---- */
 
+static json_object *jint_or_null(int v)
+{
+	return v >= 0 ? json_object_new_int(v) : NULL;
+}
+
+static json_object *jflag(int v)
+{
+	return v >= 0 ? json_object_new_boolean(v) : NULL;
+}
+
+/* The keys issue 17 added to a candidate's object (docs/cli.md): what the fit
+ * knows and the vetting context.  One function, so that other views of the
+ * candidates (the web service) add exactly these. */
+static void cand_json_vetting(json_object *o, const photdb_cand *c)
+{
+	json_object *alt = json_object_new_object(), *terms = json_object_new_object();
+	json_object *ep = json_object_new_object(), *cat = json_object_new_object();
+	json_object *bright = NULL;
+	json_object_object_add(o, "ongoing", json_object_new_boolean(c->ongoing));
+	json_object_object_add(o, "depth", jnum(c->amplitude));
+	json_object_object_add(o, "duration_days", jnum(c->duration_days));
+	json_object_object_add(o, "f0_jy", jnum(c->f0));
+	json_object_object_add(o, "lensed_fraction", jnum(c->lensed_fraction));
+	json_object_object_add(o, "last_mjd", jnum(c->last_mjd));
+	json_object_object_add(o, "first_crossed_mjd", jnum(c->first_crossed_mjd));
+	json_object_object_add(o, "first_crossed_at_unix", jnum(c->first_crossed_at));
+	json_object_object_add(o, "ra_deg", jnum(c->ra_deg));
+	json_object_object_add(o, "dec_deg", jnum(c->dec_deg));
+	/* the best alternative model and the evidence against it */
+	json_object_object_add(alt, "model", c->best_alt[0] ? json_object_new_string(c->best_alt)
+							    : NULL);
+	json_object_object_add(alt, "dbic", jnum(c->dbic));
+	json_object_object_add(alt, "evidence", jnum(c->alt_evidence));
+	json_object_object_add(o, "best_alternative", alt);
+	json_object_object_add(ep, "inside", jint_or_null(c->n_event));
+	json_object_object_add(ep, "ingress", jint_or_null(c->n_ingress));
+	json_object_object_add(ep, "egress", jint_or_null(c->n_egress));
+	json_object_object_add(ep, "baseline", jint_or_null(c->n_base));
+	json_object_object_add(o, "epochs", ep);
+	json_object_object_add(terms, "s_evid", jnum(c->s_evid));
+	json_object_object_add(terms, "s_depth", jnum(c->s_depth));
+	json_object_object_add(terms, "s_time", jnum(c->s_time));
+	json_object_object_add(terms, "s_epochs", jnum(c->s_epochs));
+	json_object_object_add(terms, "s_sig", jnum(c->s_sig));
+	json_object_object_add(terms, "s_quiet", jnum(c->s_quiet));
+	json_object_object_add(o, "score_terms", terms);
+	json_object_object_add(o, "pb", jnum(c->pb));
+	json_object_object_add(cat, "flux_mjy", jnum(c->cat_flux_mjy));
+	json_object_object_add(cat, "resolved", jflag(c->cat_resolved));
+	json_object_object_add(cat, "confused", jflag(c->cat_confused));
+	json_object_object_add(cat, "major_arcsec", jnum(c->cat_major_arcsec));
+	json_object_object_add(o, "catalog", cat);
+	if (c->bright_source[0]) {
+		bright = json_object_new_object();
+		json_object_object_add(bright, "source", json_object_new_string(c->bright_source));
+		json_object_object_add(bright, "sep_deg", jnum(c->bright_sep_deg));
+		json_object_object_add(bright, "flux_mjy", jnum(c->bright_flux_mjy));
+	}
+	json_object_object_add(o, "bright_neighbour", bright);
+	/* in-band sub-band fluxes and spectral index: null until the photometry
+	 * stores them (issue 17, sub-band imaging) */
+	json_object_object_add(o, "subband", NULL);
+}
+
 int ctl_candidates(int argc, char **argv, const ctl_env *env)
 {
 	ctl_state st;
@@ -373,17 +437,23 @@ int ctl_candidates(int argc, char **argv, const ctl_env *env)
 			json_object_object_add(o, "t0_mjd", jnum(c[i].t0_mjd));
 			json_object_object_add(o, "note", c[i].note[0] ? json_object_new_string(c[i].note)
 								   : NULL);
+			cand_json_vetting(o, &c[i]);
 			json_object_array_add(a, o);
 		}
 		ctl_print_json(a);
 		json_object_put(a);
 	} else {
-		printf("%-24s %6s %-13s %5s %9s %7s %6s %8s\n", "source", "score", "status", "n",
-		       "chi2_nu", "v", "ampl", "t_days");
-		for (size_t i = 0; i < n; i++)
-			printf("%-24s %6.3f %-13s %5ld %9.2f %7.3f %6.3f %8.1f\n", c[i].source,
+		printf("%-24s %6s %-13s %5s %9s %7s %6s %8s %-7s %s\n", "source", "score", "status",
+		       "n", "chi2_nu", "v", "ampl", "t_days", "ongoing", "best_alt (dBIC)");
+		for (size_t i = 0; i < n; i++) {
+			printf("%-24s %6.3f %-13s %5ld %9.2f %7.3f %6.3f %8.1f %-7s", c[i].source,
 			       c[i].score, c[i].status, c[i].n, c[i].chi2_nu, c[i].v, c[i].amplitude,
-			       c[i].timescale_days);
+			       c[i].timescale_days, c[i].ongoing ? "ONGOING" : "-");
+			if (c[i].best_alt[0] && isfinite(c[i].dbic))
+				printf(" %s (%.1f)\n", c[i].best_alt, c[i].dbic);
+			else
+				printf(" %s\n", c[i].best_alt[0] ? c[i].best_alt : "-");
+		}
 	}
 	free(c);
 	return ctl_end(&st, CTL_OK);

@@ -160,6 +160,12 @@ static int parse_pointing(const cfg *c, contimg_config *o, char *err, size_t err
 	return pointing_settings_read(c, &o->pointing, err, errlen);
 }
 
+/* [alerts] after [photometry]: min_score defaults to its candidate score. */
+static int parse_alerts(const cfg *c, contimg_config *o, char *err, size_t errlen)
+{
+	return alert_settings_read(c, o->phot.ep.candidate_score, &o->alerts, err, errlen);
+}
+
 /* ---- THE table: every section, its keys (docs/config.md), its parser ---- */
 
 static const char *const paths_keys[] = { "ingest_dir", "state_dir", "products_dir",
@@ -206,6 +212,8 @@ static const char *const photometry_keys[] = {
 	"retire_min_epochs", "ese_min_epochs", "ese_gate_chi2_nu", "ese_gate_v",
 	"ese_tmin_days", "ese_tmax_days", "ese_candidate_score", "ese_window_days", NULL
 };
+static const char *const alerts_keys[] = { "enabled", "ivorn_base", "role", "min_score",
+					   "contact_email", "reference_uri", NULL };
 static const char *const pointing_keys[] = { "qa", "qa_threshold_deg", "qa_min_significance",
 					     "qa_min_sources", "qa_min_snr", "qa_min_pb",
 					     "qa_scatter", NULL };
@@ -226,6 +234,7 @@ static const cfg_known known[] = {
 	{ "image", image_keys },
 	{ "photometry", photometry_keys },
 	{ "pointing", pointing_keys },
+	{ "alerts", alerts_keys },
 };
 
 /* The parsers of the sections that belong to no stage, in order:
@@ -243,6 +252,7 @@ static const settings_parser parsers[] = {
 
 static const settings_parser these_after[] = {
 	parse_pointing, /* [pointing]: convert and photometry use it */
+	parse_alerts,   /* [alerts]: after [photometry] */
 };
 
 #define NFIXED (sizeof parsers / sizeof parsers[0])

@@ -36,6 +36,7 @@
 #include "calib/flag.h"
 #include "calib/solve.h"
 #include "core/config.h"
+#include "daemon/alert.h"
 #include "daemon/earth.h"
 #include "daemon/pointing.h"
 #include "daemon/stage_photometry.h"
@@ -148,6 +149,7 @@ typedef struct contimg_config {
 	image_settings image;
 	phot_settings phot;            /* catalog_path = the one above */
 	pointing_settings pointing;
+	alert_settings alerts;         /* [alerts] (daemon/alert.h) */
 } contimg_config;
 
 /* Build the configuration from c (a reference is taken).  Returns 0 and a new

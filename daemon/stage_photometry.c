@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "daemon/alert.h"
 #include "daemon/pointing.h"
 #include "daemon/settings.h"
 #include "imaging/image.h"
@@ -92,8 +93,10 @@ int phot_settings_read(const cfg *c, phot_settings *s, char *err, size_t errlen)
 
 void phot_result_free(struct phot_result *r)
 {
-	if (r)
+	if (r) {
 		free(r->forced);
+		free(r->cand);
+	}
 	free(r);
 }
 
@@ -189,6 +192,22 @@ static void cand_to_db(const char *source, const epoch_var *v, photdb_cand *c)
 	c->t_days = er->t_days;
 	c->alpha = er->alpha;
 	c->src_size = er->src_size;
+	c->ongoing = er->ongoing;
+	snprintf(c->best_alt, sizeof c->best_alt, "%s", ese_alt_name(er->best_alt));
+	c->alt_evidence = er->alt_evidence;
+	c->dbic = er->dbic;
+	c->duration_days = er->duration_days;
+	c->lensed_fraction = er->lensed_fraction;
+	c->n_event = er->n_event;
+	c->n_ingress = er->n_ingress;
+	c->n_egress = er->n_egress;
+	c->n_base = er->n_base;
+	c->s_evid = er->s_evid;
+	c->s_depth = er->s_depth;
+	c->s_time = er->s_time;
+	c->s_epochs = er->s_epochs;
+	c->s_sig = er->s_sig;
+	c->s_quiet = er->s_quiet;
 }
 
 /* What the epoch's science needs from the database (photometry/epoch.h, step
@@ -265,8 +284,8 @@ out:
 }
 
 static int store_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
-		       const catalog_source *src, const epoch_result *er, char *err,
-		       size_t errlen)
+		       const catalog_source *src, const epoch_result *er, phot_cand_out *cout,
+		       size_t *ret_ncout, char *err, size_t errlen)
 {
 	int rc;
 	for (size_t k = 0; k < er->nref; k++) {
@@ -317,10 +336,17 @@ static int store_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 		if (v->cand == EPOCH_CAND_NONE)
 			continue;
 		cand_to_db(name, v, &c);
+		alert_vetting(src, in->n, v->src, in->fr[v->src].pb, in->mjd, &c);
 		rc = v->cand == EPOCH_CAND_UPSERT ? photdb_cand_upsert(db, &c, err, errlen)
 						  : photdb_cand_refresh(db, &c, err, errlen);
 		if (rc)
 			return rc;
+		if (v->cand == EPOCH_CAND_UPSERT) {
+			const epoch_row *w = &er->row[v->src];
+			cout[*ret_ncout] = (phot_cand_out){ .c = c, .flux_jy = w->norm_flux_jy,
+							     .flux_err_jy = w->norm_flux_err_jy };
+			++*ret_ncout;
+		}
 	}
 	return 0;
 }
@@ -404,7 +430,11 @@ int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated
 		err_set(err, errlen, rc, "photometry: out of memory");
 		goto out;
 	}
-	if ((rc = store_epoch(db, group_id, &in, src, &er, err, errlen)))
+	if (!(res->cand = calloc(er.nvar ? er.nvar : 1, sizeof *res->cand))) {
+		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
+		goto out;
+	}
+	if ((rc = store_epoch(db, group_id, &in, src, &er, res->cand, &res->ncand, err, errlen)))
 		goto out;
 	rc = db_end(db, 1, err, errlen);
 	in_tx = 0;
@@ -449,6 +479,8 @@ out:
 	free(ese_lc);
 	epoch_result_release(&er);
 	loaded_release(&ld, nsrc);
+	if (res)
+		free(res->cand);
 	free(res);
 	free(ra);
 	free(dec);
@@ -512,6 +544,10 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 		if (pipe_pointing_check(ctx, ps, src, ctx->phot->forced, nsrc, e, sizeof e) < 0)
 			log_msg(LOG_WARNING, ctx->group_name, "photometry", -1,
 				"pointing check failed: %s", e);
+		/* Alerts for the sources that first crossed the candidate score or
+		 * first became ongoing (daemon/alert.h); logged, never fatal. */
+		alert_emit_epoch(ctx->db, &ctx->conf->alerts, ctx->conf->pipe.products_dir,
+				 ctx->group_id, ctx->group_name, ctx->phot);
 	}
 	free(src);
 	if (rc)

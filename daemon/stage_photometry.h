@@ -35,6 +35,7 @@
 #include "photometry/forced.h"
 #include "photometry/normalize.h"
 #include "state/catalog.h"
+#include "state/photdb.h"
 
 /* Bit 16 of the CLI's per-point flags: the group was not calibrated. */
 #define PHOT_FLAG_UNCALIBRATED (1u << 16)
@@ -57,6 +58,13 @@ void phot_settings_default(phot_settings *s);
  * out-of-range value. */
 int phot_settings_read(const cfg *c, phot_settings *s, char *err, size_t errlen);
 
+/* A source whose score reached the candidate threshold this epoch: its
+ * ese_candidates row as written, and this epoch's normalised flux. */
+typedef struct phot_cand_out {
+	photdb_cand c;
+	double flux_jy, flux_err_jy;
+} phot_cand_out;
+
 /* What one epoch produced (pipe_ctx.phot). */
 typedef struct phot_result {
 	size_t ncatalog;          /* catalog sources considered */
@@ -72,6 +80,8 @@ typedef struct phot_result {
 	size_t nscored;           /* sources ESE-scored (passed the gate) */
 	size_t ncandidates;       /* of which score >= candidate_score */
 	double mjd;
+	size_t ncand;             /* sources at or above candidate_score this epoch ... */
+	struct phot_cand_out *cand; /* ... [ncand], as stored (owned; the alerts read it) */
 	forced_result *forced;    /* [ncatalog] the forced photometry of each catalog
 				     source, in the order given (owned; the pointing
 				     check reads it) */

@@ -223,6 +223,56 @@ static const struct db_migration {
 	{ "queue: owner identity of an in_progress group (state/queue.c)",
 	  "ALTER TABLE groups ADD COLUMN owner_boot TEXT;"   /* the owner's boot id (NULL: unknown) */
 	  "ALTER TABLE groups ADD COLUMN owner_start INTEGER;" }, /* its start, ticks since boot */
+	{ "alerts: ese_candidates fit details and vetting context, the alerts table "
+	  "(state/photdb.c, state/alertdb.c)",
+	  "ALTER TABLE ese_candidates ADD COLUMN ongoing INTEGER NOT NULL DEFAULT 0;"
+	  "ALTER TABLE ese_candidates ADD COLUMN best_alt TEXT;"       /* ese_alt_name() */
+	  "ALTER TABLE ese_candidates ADD COLUMN alt_evidence REAL;"   /* summed BIC weight */
+	  "ALTER TABLE ese_candidates ADD COLUMN dbic REAL;"           /* BIC(best alt) - BIC(lens) */
+	  "ALTER TABLE ese_candidates ADD COLUMN duration_days REAL;"  /* D, quarter-depth width */
+	  "ALTER TABLE ese_candidates ADD COLUMN lensed_fraction REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN n_event INTEGER;"
+	  "ALTER TABLE ese_candidates ADD COLUMN n_ingress INTEGER;"
+	  "ALTER TABLE ese_candidates ADD COLUMN n_egress INTEGER;"
+	  "ALTER TABLE ese_candidates ADD COLUMN n_base INTEGER;"
+	  "ALTER TABLE ese_candidates ADD COLUMN s_evid REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN s_depth REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN s_time REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN s_epochs REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN s_sig REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN s_quiet REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN last_mjd REAL;"       /* the epoch of the last fit */
+	  "ALTER TABLE ese_candidates ADD COLUMN first_crossed_mjd REAL;" /* epoch of the first */
+	  "ALTER TABLE ese_candidates ADD COLUMN first_crossed_at REAL;"  /* crossing; unix s */
+	  "ALTER TABLE ese_candidates ADD COLUMN ra_deg REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN dec_deg REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN pb REAL;"             /* in the latest image */
+	  "ALTER TABLE ese_candidates ADD COLUMN cat_flux_mjy REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN cat_resolved INTEGER;"
+	  "ALTER TABLE ese_candidates ADD COLUMN cat_confused INTEGER;"
+	  "ALTER TABLE ese_candidates ADD COLUMN cat_major_arcsec REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN bright_source TEXT;"  /* nearest bright neighbour */
+	  "ALTER TABLE ese_candidates ADD COLUMN bright_sep_deg REAL;"
+	  "ALTER TABLE ese_candidates ADD COLUMN bright_flux_mjy REAL;"
+	  "CREATE TABLE IF NOT EXISTS alerts ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  ivorn TEXT NOT NULL UNIQUE,"           /* one per source, kind and event */
+	  "  source TEXT NOT NULL,"
+	  "  kind TEXT NOT NULL CHECK (kind IN ('candidate','ongoing')),"
+	  "  event_start_mjd REAL NOT NULL, event_end_mjd REAL NOT NULL," /* t0 -/+ D/2 */
+	  "  t0_mjd REAL, mjd REAL NOT NULL,"       /* event centre; the epoch that alerted */
+	  "  group_id INTEGER REFERENCES groups(id) ON DELETE SET NULL,"
+	  "  score REAL NOT NULL, depth REAL, duration_days REAL,"
+	  "  ongoing INTEGER NOT NULL DEFAULT 0,"
+	  "  ra_deg REAL, dec_deg REAL, flux_jy REAL, f0_jy REAL,"
+	  "  best_alt TEXT, dbic REAL, alt_evidence REAL,"
+	  "  cites TEXT,"                           /* ivorn of this event's earlier alert */
+	  "  path TEXT,"                            /* the VOEvent file */
+	  "  xml TEXT,"                             /* its text (re-written if the file is lost) */
+	  "  created_at REAL NOT NULL,"
+	  "  sent_at REAL);"                        /* NULL until the file and journal entry exist */
+	  "CREATE INDEX IF NOT EXISTS alerts_source ON alerts(source, kind);"
+	  "CREATE INDEX IF NOT EXISTS alerts_created ON alerts(created_at);" },
 	/* >>> append new migrations above this line <<< */
 };
 

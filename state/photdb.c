@@ -324,6 +324,79 @@ out:
 	"f0 = excluded.f0, t0_mjd = excluded.t0_mjd, t_days = excluded.t_days, " \
 	"alpha = excluded.alpha, src_size = excluded.src_size, updated_at = excluded.updated_at"
 
+static void bind_int_or_null(sqlite3_stmt *st, int i, int v)
+{
+	if (v >= 0)
+		sqlite3_bind_int(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s && *s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* The columns of the "alerts:" migration, on the row cand_write just wrote:
+ * the fit's details and the vetting context.  An upsert (the score reached
+ * the threshold) also sets the first crossing when the row has none. */
+static int cand_write_more(sqlite3 *db, const photdb_cand *c, int insert, double now,
+			   char *err, size_t errlen)
+{
+	static const char sql[] =
+		"UPDATE ese_candidates SET ongoing = ?2, best_alt = ?3, alt_evidence = ?4, "
+		"dbic = ?5, duration_days = ?6, lensed_fraction = ?7, n_event = ?8, "
+		"n_ingress = ?9, n_egress = ?10, n_base = ?11, s_evid = ?12, s_depth = ?13, "
+		"s_time = ?14, s_epochs = ?15, s_sig = ?16, s_quiet = ?17, last_mjd = ?18, "
+		"ra_deg = ?19, dec_deg = ?20, pb = ?21, cat_flux_mjy = ?22, cat_resolved = ?23, "
+		"cat_confused = ?24, cat_major_arcsec = ?25, bright_source = ?26, "
+		"bright_sep_deg = ?27, bright_flux_mjy = ?28, "
+		"first_crossed_mjd = CASE WHEN ?29 AND first_crossed_mjd IS NULL THEN ?18 "
+		"ELSE first_crossed_mjd END, "
+		"first_crossed_at = CASE WHEN ?29 AND first_crossed_at IS NULL THEN ?30 "
+		"ELSE first_crossed_at END WHERE source = ?1";
+	sqlite3_stmt *st = NULL;
+	int rc, k = 1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "ese_candidates write");
+	sqlite3_bind_text(st, k++, c->source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, k++, c->ongoing != 0);
+	bind_text_or_null(st, k++, c->best_alt);
+	db_bind_real_or_null(st, k++, c->alt_evidence);
+	db_bind_real_or_null(st, k++, c->dbic);
+	db_bind_real_or_null(st, k++, c->duration_days);
+	db_bind_real_or_null(st, k++, c->lensed_fraction);
+	bind_int_or_null(st, k++, c->n_event);
+	bind_int_or_null(st, k++, c->n_ingress);
+	bind_int_or_null(st, k++, c->n_egress);
+	bind_int_or_null(st, k++, c->n_base);
+	db_bind_real_or_null(st, k++, c->s_evid);
+	db_bind_real_or_null(st, k++, c->s_depth);
+	db_bind_real_or_null(st, k++, c->s_time);
+	db_bind_real_or_null(st, k++, c->s_epochs);
+	db_bind_real_or_null(st, k++, c->s_sig);
+	db_bind_real_or_null(st, k++, c->s_quiet);
+	db_bind_real_or_null(st, k++, c->last_mjd);
+	db_bind_real_or_null(st, k++, c->ra_deg);
+	db_bind_real_or_null(st, k++, c->dec_deg);
+	db_bind_real_or_null(st, k++, c->pb);
+	db_bind_real_or_null(st, k++, c->cat_flux_mjy);
+	bind_int_or_null(st, k++, c->cat_resolved);
+	bind_int_or_null(st, k++, c->cat_confused);
+	db_bind_real_or_null(st, k++, c->cat_major_arcsec);
+	bind_text_or_null(st, k++, c->bright_source);
+	db_bind_real_or_null(st, k++, c->bright_sep_deg);
+	db_bind_real_or_null(st, k++, c->bright_flux_mjy);
+	sqlite3_bind_int(st, k++, insert != 0);
+	sqlite3_bind_double(st, k++, now);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "ese_candidates write");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int cand_write(sqlite3 *db, const photdb_cand *c, int insert, char *err, size_t errlen)
 {
 	/* status, note and decided_at are deliberately absent from the update:
@@ -360,6 +433,8 @@ static int cand_write(sqlite3 *db, const photdb_cand *c, int insert, char *err, 
 	sqlite3_bind_double(st, k++, now);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "ese_candidates write");
 	sqlite3_finalize(st);
+	if (rc == 0)
+		rc = cand_write_more(db, c, insert, now, err, errlen);
 	return rc;
 }
 
@@ -374,7 +449,52 @@ int photdb_cand_refresh(sqlite3 *db, const photdb_cand *c, char *err, size_t err
 }
 
 #define CAND_COLS "source, score, status, note, decided_at, n, chi2_nu, eta, v, amplitude, " \
-	"timescale_days, asymmetry, f0, t0_mjd, t_days, alpha, src_size, created_at, updated_at"
+	"timescale_days, asymmetry, f0, t0_mjd, t_days, alpha, src_size, created_at, updated_at, " \
+	CAND_MORE_COLS
+#define CAND_MORE_COLS "ongoing, best_alt, alt_evidence, dbic, duration_days, " \
+	"lensed_fraction, n_event, n_ingress, n_egress, n_base, s_evid, s_depth, s_time, " \
+	"s_epochs, s_sig, s_quiet, last_mjd, first_crossed_mjd, first_crossed_at, ra_deg, " \
+	"dec_deg, pb, cat_flux_mjy, cat_resolved, cat_confused, cat_major_arcsec, " \
+	"bright_source, bright_sep_deg, bright_flux_mjy"
+
+static int column_int_or(sqlite3_stmt *st, int i, int dflt)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? dflt : sqlite3_column_int(st, i);
+}
+
+/* The CAND_MORE_COLS from column k on. */
+static void read_cand_more(sqlite3_stmt *st, int k, photdb_cand *c)
+{
+	c->ongoing = column_int_or(st, k++, 0);
+	db_column_text(st, k++, c->best_alt, sizeof c->best_alt);
+	c->alt_evidence = db_column_real_or_nan(st, k++);
+	c->dbic = db_column_real_or_nan(st, k++);
+	c->duration_days = db_column_real_or_nan(st, k++);
+	c->lensed_fraction = db_column_real_or_nan(st, k++);
+	c->n_event = column_int_or(st, k++, -1);
+	c->n_ingress = column_int_or(st, k++, -1);
+	c->n_egress = column_int_or(st, k++, -1);
+	c->n_base = column_int_or(st, k++, -1);
+	c->s_evid = db_column_real_or_nan(st, k++);
+	c->s_depth = db_column_real_or_nan(st, k++);
+	c->s_time = db_column_real_or_nan(st, k++);
+	c->s_epochs = db_column_real_or_nan(st, k++);
+	c->s_sig = db_column_real_or_nan(st, k++);
+	c->s_quiet = db_column_real_or_nan(st, k++);
+	c->last_mjd = db_column_real_or_nan(st, k++);
+	c->first_crossed_mjd = db_column_real_or_nan(st, k++);
+	c->first_crossed_at = db_column_real_or_nan(st, k++);
+	c->ra_deg = db_column_real_or_nan(st, k++);
+	c->dec_deg = db_column_real_or_nan(st, k++);
+	c->pb = db_column_real_or_nan(st, k++);
+	c->cat_flux_mjy = db_column_real_or_nan(st, k++);
+	c->cat_resolved = column_int_or(st, k++, -1);
+	c->cat_confused = column_int_or(st, k++, -1);
+	c->cat_major_arcsec = db_column_real_or_nan(st, k++);
+	db_column_text(st, k++, c->bright_source, sizeof c->bright_source);
+	c->bright_sep_deg = db_column_real_or_nan(st, k++);
+	c->bright_flux_mjy = db_column_real_or_nan(st, k++);
+}
 
 static void read_cand(sqlite3_stmt *st, photdb_cand *c)
 {
@@ -399,6 +519,7 @@ static void read_cand(sqlite3_stmt *st, photdb_cand *c)
 	c->src_size = db_column_real_or_nan(st, k++);
 	c->created_at = db_column_real_or_nan(st, k++);
 	c->updated_at = db_column_real_or_nan(st, k++);
+	read_cand_more(st, k, c);
 }
 
 static int read_cand_row(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)

@@ -101,11 +101,34 @@ typedef struct photdb_cand {
 	double amplitude, timescale_days, asymmetry;
 	double f0, t0_mjd, t_days, alpha, src_size;
 	double created_at, updated_at;
+	/* What the fit knows beyond the above, and the vetting context (columns
+	 * of the "alerts:" migration; written with the fields above, NAN / -1 /
+	 * "" read back for a row written before them). */
+	int ongoing;            /* 1: ingress seen, end not yet (photometry/ese.h) */
+	char best_alt[24];      /* ese_alt_name() of the best alternative model */
+	double alt_evidence;    /* summed BIC weight of the alternatives (1 − s_evid) */
+	double dbic;            /* BIC(best alternative) − BIC(lens) */
+	double duration_days;   /* D: full width at a quarter of the depth */
+	double lensed_fraction;
+	int n_event, n_ingress, n_egress, n_base; /* epochs inside, on the edges, outside */
+	double s_evid, s_depth, s_time, s_epochs, s_sig, s_quiet; /* the score's terms */
+	double last_mjd;        /* the epoch of the latest fit */
+	double first_crossed_mjd; /* the epoch at which the score first reached the
+				     candidate threshold (set once, by an upsert) ... */
+	double first_crossed_at;  /* ... and the wall-clock time, unix seconds */
+	double ra_deg, dec_deg; /* catalog position */
+	double pb;              /* primary-beam level at the source in the latest image */
+	double cat_flux_mjy;    /* catalog flux at 1.4 GHz */
+	int cat_resolved, cat_confused; /* catalog flags (-1: unknown) */
+	double cat_major_arcsec;/* catalog deconvolved major axis (NAN: unresolved/unknown) */
+	char bright_source[64]; /* nearest bright catalog source ("" when none) ... */
+	double bright_sep_deg, bright_flux_mjy; /* ... its distance and flux */
 } photdb_cand;
 
 /* Insert a candidate (status "new") or update the automatic fields of an
  * existing one.  status, note and decided_at of an existing row are never
- * changed here. */
+ * changed here.  first_crossed_mjd/first_crossed_at are set from c->last_mjd
+ * and the clock when the row has none yet, and never changed after. */
 int photdb_cand_upsert(sqlite3 *db, const photdb_cand *c, char *err, size_t errlen);
 
 /* Update the automatic fields (score and metrics) of an existing candidate
