@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "daemon/ctl.h"
 #include "daemon/stage_photometry.h"
+#include "daemon/views.h"
 #include "photometry/ese.h"
 #include "photometry/normalize.h"
 #include "photometry/plot.h"
@@ -179,14 +180,6 @@ int ctl_variability(int argc, char **argv, const ctl_env *env)
 
 /* ---- lightcurve SOURCE [--csv|--json|--svg FILE] ---- */
 
-/* One integer of flags per point: forced flags in bits 0–7, normalisation
- * flags in bits 8–15, PHOT_FLAG_UNCALIBRATED (bit 16) — see docs/cli.md. */
-static unsigned point_flags(const photdb_row *r)
-{
-	return (r->forced_flags & 0xff) | ((r->norm_flags & 0xff) << 8) |
-	       (r->calibrated ? 0 : PHOT_FLAG_UNCALIBRATED);
-}
-
 static void csv_num(double v, int last)
 {
 	if (isfinite(v))
@@ -232,25 +225,7 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 		goto out;
 	}
 	if (mode == 2) {
-		json_object *o = json_object_new_object(), *pts = json_object_new_array();
-		json_object_object_add(o, "source", json_object_new_string(source));
-		for (size_t i = 0; i < n; i++) {
-			json_object *p = json_object_new_object();
-			json_object_object_add(p, "mjd", jnum(rows[i].mjd));
-			json_object_object_add(p, "flux_jy", jnum(rows[i].flux_jy));
-			json_object_object_add(p, "flux_err_jy", jnum(rows[i].flux_err_jy));
-			json_object_object_add(p, "normalized_flux_jy", jnum(rows[i].normalized_flux_jy));
-			json_object_object_add(p, "normalized_flux_err_jy",
-					       jnum(rows[i].normalized_flux_err_jy));
-			json_object_object_add(p, "correction", jnum(rows[i].correction));
-			json_object_object_add(p, "flags", json_object_new_int64(point_flags(&rows[i])));
-			json_object_object_add(p, "local_rms_jy", jnum(rows[i].local_rms_jy));
-			json_object_object_add(p, "group_id", json_object_new_int64(rows[i].group_id));
-			json_object_object_add(p, "in_variability",
-					       json_object_new_boolean(rows[i].in_variability));
-			json_object_array_add(pts, p);
-		}
-		json_object_object_add(o, "points", pts);
+		json_object *o = view_lightcurve_json(source, rows, n);
 		ctl_print_json(o);
 		json_object_put(o);
 	} else if (mode == 1) {
@@ -262,7 +237,7 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 			csv_num(rows[i].normalized_flux_jy, 0);
 			csv_num(rows[i].normalized_flux_err_jy, 0);
 			csv_num(rows[i].correction, 0);
-			printf("%u\n", point_flags(&rows[i]));
+			printf("%u\n", view_point_flags(&rows[i]));
 		}
 	} else if (mode == 3) {
 		t = malloc(n * sizeof *t);
@@ -326,7 +301,7 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 				else
 					printf(" %*s", w[k], "-");
 			}
-			printf(" %#6x\n", point_flags(&rows[i]));
+			printf(" %#6x\n", view_point_flags(&rows[i]));
 		}
 	}
 	rc = CTL_OK;
@@ -357,24 +332,7 @@ int ctl_candidates(int argc, char **argv, const ctl_env *env)
 		return ctl_end(&st, CTL_UNREACHABLE);
 	}
 	if (json) {
-		json_object *a = json_object_new_array();
-		for (size_t i = 0; i < n; i++) {
-			json_object *o = json_object_new_object();
-			json_object_object_add(o, "source", json_object_new_string(c[i].source));
-			json_object_object_add(o, "score", jnum(c[i].score));
-			json_object_object_add(o, "status", json_object_new_string(c[i].status));
-			json_object_object_add(o, "n", json_object_new_int64(c[i].n));
-			json_object_object_add(o, "chi2_nu", jnum(c[i].chi2_nu));
-			json_object_object_add(o, "eta", jnum(c[i].eta));
-			json_object_object_add(o, "v", jnum(c[i].v));
-			json_object_object_add(o, "amplitude", jnum(c[i].amplitude));
-			json_object_object_add(o, "timescale_days", jnum(c[i].timescale_days));
-			json_object_object_add(o, "asymmetry", jnum(c[i].asymmetry));
-			json_object_object_add(o, "t0_mjd", jnum(c[i].t0_mjd));
-			json_object_object_add(o, "note", c[i].note[0] ? json_object_new_string(c[i].note)
-								   : NULL);
-			json_object_array_add(a, o);
-		}
+		json_object *a = view_candidates_json(c, n);
 		ctl_print_json(a);
 		json_object_put(a);
 	} else {
