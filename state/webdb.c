@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "state/db.h"
@@ -155,5 +156,46 @@ int webdb_change_token(sqlite3 *db, int64_t *ret_version, double *ret_updated, c
 		return r;
 	*ret_version = v;
 	*ret_updated = u;
+	return 0;
+}
+
+int webdb_open_immutable(const char *path, sqlite3 **ret, char *err, size_t errlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char uri[3 * 4096 + 32];
+	size_t k;
+	sqlite3 *db = NULL;
+	int64_t v = 0;
+	int r;
+
+	if (access(path, F_OK) != 0)
+		return err_set(err, errlen, -ENOENT, "%s: no state database", path);
+	/* file: URI with every byte outside the unreserved set and '/' escaped. */
+	k = (size_t)snprintf(uri, sizeof uri, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (k + 4 >= sizeof uri - 20)
+			return err_set(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '/' || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+			uri[k++] = (char)*p;
+		} else {
+			uri[k++] = '%';
+			uri[k++] = hex[*p >> 4];
+			uri[k++] = hex[*p & 15];
+		}
+	}
+	snprintf(uri + k, sizeof uri - k, "?immutable=1");
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = err_set(err, errlen, -EIO, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return r;
+	}
+	r = db_query_int(db, &v, err, errlen, "PRAGMA user_version", NULL);
+	if (r < 0) {
+		sqlite3_close(db);
+		return r;
+	}
+	*ret = db;
 	return 0;
 }

@@ -63,4 +63,11 @@ int webdb_sources(sqlite3 *db, const char *name_sub, double dec_lo, double dec_h
 int webdb_change_token(sqlite3 *db, int64_t *ret_version, double *ret_updated, char *err,
 		       size_t errlen);
 
+/* Open path read-only as immutable (the "immutable=1" URI parameter): SQLite
+ * then takes no locks and reads neither -wal nor -shm, so it works in a
+ * read-only directory without them, but it does not see later changes and
+ * must only be used while no writer runs (docs/web.md).  The caller closes
+ * *ret with db_close.  -ENOENT, -EIO with the reason in err. */
+int webdb_open_immutable(const char *path, sqlite3 **ret, char *err, size_t errlen);
+
 #endif
