@@ -308,9 +308,14 @@ static enum MHD_Result api_simple(web_server *w, struct MHD_Connection *c,
 	return send_view(c, r, o, err, NULL);
 }
 
+/* MERGE: 1 once route_stamp serves the plot/ module's stamps (the page
+ * shows its stamp strip only then, instead of a row of broken pictures). */
+#define STAMPS_AVAILABLE 0
+
 /* The lightcurve view, plus what only the page needs: "group_names" (the
- * group id of each point's groups.id, for its stamps) and "model" (the ESE
- * model when the source is a candidate, else null). */
+ * group id of each point's groups.id, for its stamps), "model" (the ESE
+ * model when the source is a candidate, else null) and "stamps" (whether
+ * /api/sources/NAME/stamps/GROUP.png serves pictures). */
 static enum MHD_Result api_lightcurve(web_server *w, struct MHD_Connection *c, const char *src)
 {
 	char err[ERR_LEN] = "";
@@ -338,12 +343,30 @@ static enum MHD_Result api_lightcurve(web_server *w, struct MHD_Connection *c, c
 	if (r > 0) {
 		json_object_object_add(o, "group_names", names);
 		json_object_object_add(o, "model", model);
+		json_object_object_add(o, "stamps", json_object_new_boolean(STAMPS_AVAILABLE));
 		names = model = NULL;
 	} else {
 		json_object_put(names);
 		json_object_put(model);
 	}
 	return send_view(c, r, o, err, "no photometry for this source");
+}
+
+static int product_path(const web_server *w, const char *group, const char *file, char *buf,
+			size_t len);
+
+/* quicklook_url of an images object: null when the file is absent, so the
+ * page never asks for a picture that is not there. */
+static void check_quicklook(const web_server *w, json_object *im)
+{
+	json_object *g = NULL;
+	char path[PATH_MAX];
+	struct stat st;
+
+	json_object_object_get_ex(im, "group_id", &g);
+	if (!g || product_path(w, json_object_get_string(g), "quicklook.png", path, sizeof path) < 0 ||
+	    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		json_object_object_add(im, "quicklook_url", NULL);
 }
 
 static enum MHD_Result api_images(web_server *w, struct MHD_Connection *c, int latest)
@@ -358,6 +381,10 @@ static enum MHD_Result api_images(web_server *w, struct MHD_Connection *c, int l
 	r = latest ? view_image_latest(w->db, w->s.sefd_jy, &o, err, sizeof err)
 		   : view_images(w->db, limit, w->s.sefd_jy, &o, err, sizeof err);
 	pthread_mutex_unlock(&w->lock);
+	if (r >= 0 && o && latest)
+		check_quicklook(w, o);
+	for (size_t i = 0; r >= 0 && o && !latest && i < json_object_array_length(o); i++)
+		check_quicklook(w, json_object_array_get_idx(o, i));
 	return send_view(c, r, o, err, latest ? "no image yet" : NULL);
 }
 
@@ -438,6 +465,17 @@ static const struct {
 	{ "quicklook.png", "image/png" },
 };
 
+/* products_dir/YYYY-MM-DD/GROUP/FILE (daemon/pipe_ctx.c's layout) of a
+ * checked group id. */
+static int product_path(const web_server *w, const char *group, const char *file, char *buf,
+			size_t len)
+{
+	if (!valid_group(group, strlen(group)) ||
+	    (size_t)snprintf(buf, len, "%s/%.10s/%s/%s", w->ps.products_dir, group, group, file) >= len)
+		return -EINVAL;
+	return 0;
+}
+
 /* /products/GROUP/FILE: FILE one of product_files, opened under
  * products_dir/YYYY-MM-DD/GROUP/ without following a symbolic link. */
 static enum MHD_Result product_file(web_server *w, struct MHD_Connection *c, const char *group,
@@ -455,8 +493,7 @@ static enum MHD_Result product_file(web_server *w, struct MHD_Connection *c, con
 			type = product_files[i].type;
 	if (!type)
 		return send_error(c, MHD_HTTP_NOT_FOUND, "no such product file");
-	if ((size_t)snprintf(path, sizeof path, "%s/%.10s/%s/%s", w->ps.products_dir, group, group,
-			     file) >= sizeof path)
+	if (product_path(w, group, file, path, sizeof path) < 0)
 		return send_error(c, MHD_HTTP_NOT_FOUND, "no such product file");
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
