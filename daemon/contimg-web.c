@@ -51,13 +51,15 @@ static void usage(FILE *f)
  * daemon keeps), fall back to an immutable open and say so. */
 static int open_db(const char *path, sqlite3 **ret, char *err, size_t errlen)
 {
-	int64_t n = 0;
+	int64_t v = 0;
+	double u = 0;
 	char e2[ERR_LEN];
 	int r = db_open_readonly(path, ret, err, errlen);
 
 	if (r == -ENOENT)
 		return r;
-	if (r == 0 && db_query_int(*ret, &n, err, errlen, "SELECT count(*) FROM groups", NULL) >= 0)
+	/* A first read shows whether this connection can read at all. */
+	if (r == 0 && webdb_change_token(*ret, &v, &u, err, errlen) == 0)
 		return 0;
 	if (r == 0) {
 		db_close(*ret);
