@@ -67,9 +67,10 @@ DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf h
 # clang with libFuzzer runs the fuzz harness, strace checks the order of the
 # fsyncs (tests/core/test_fsx.c).
 # chromium, chromium-driver and python3-selenium load contimg-web's page in
-# tests/integration/test_web_page.sh.
+# tests/integration/test_web_page.sh; python3-pil draws the fixture's quick-look
+# picture (tests/integration/web_fixture.inc).
 TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy clang-14 libclang-rt-14-dev strace \
-	chromium chromium-driver python3-selenium
+	chromium chromium-driver python3-selenium python3-pil
 
 .PHONY: FORCE all deps deps-test test unit integration asan run bench bench-wsclean clean install fuzz
 all: $(BINS)

@@ -97,6 +97,13 @@ try:
     drv.find_element(By.CSS_SELECTOR, "#search button").click()
     found = wait(lambda: [a.text for a in drv.find_elements(By.CSS_SELECTOR, "#search-list a")])
     ok(found == ["J0834+5512", "J0836+5430"], "search by position lists the sources nearest first", found)
+    # the whole page at laptop width, from the top
+    for _ in range(2):  # the height settles once the width is final
+        h = drv.execute_script("return document.documentElement.scrollHeight;")
+        drv.set_window_size(1280, min(max(h, 900), 4000) + 140)  # + the browser's frame
+        time.sleep(0.3)
+    drv.execute_script("window.scrollTo(0, 0);")
+    time.sleep(0.5)
     drv.save_screenshot(os.environ["SHOT"])
     ok(os.path.getsize(os.environ["SHOT"]) > 20000, "screenshot saved (%s)" % os.environ["SHOT"])
     # a queue change reaches the page by the server's event, without a reload
