@@ -348,6 +348,8 @@ static enum MHD_Result api_lightcurve(web_server *w, struct MHD_Connection *c, c
 	} else {
 		json_object_put(names);
 		json_object_put(model);
+		json_object_put(o);
+		o = NULL;
 	}
 	return send_view(c, r, o, err, "no photometry for this source");
 }
