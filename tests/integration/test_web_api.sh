@@ -15,6 +15,20 @@ fi
 check "contimg-web --version" sh -c "'$WEB' --version | grep -q '^contimg-web '"
 check "contimg-web --help names --listen" sh -c "'$WEB' --help | grep -q -- '--listen'"
 check "an unknown argument is exit 2" sh -c "'$WEB' --bogus 2>/dev/null; [ \$? = 2 ]"
+# The unit file (ExecStart must exist for verify: the built program).
+if command -v systemd-analyze >/dev/null 2>&1; then
+	mkdir -p "$T/unit"
+	sed "s|@BINDIR@|$BIN|" "$ROOT/ops/contimg-web.service" >"$T/unit/contimg-web.service"
+	check "ops/contimg-web.service passes systemd-analyze verify" sh -c \
+		"systemd-analyze verify '$T/unit/contimg-web.service' >'$T/verify.out' 2>&1 && ! grep -q 'contimg-web.service' '$T/verify.out'"
+	for k in "ProtectSystem=strict" "ReadOnlyPaths=" "NoNewPrivileges=true" \
+		"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" "Type=notify"; do
+		check "unit has $k" grep -q "^$k" "$ROOT/ops/contimg-web.service"
+	done
+	check "the unit has no ReadWritePaths" sh -c "! grep -q '^ReadWritePaths' '$ROOT/ops/contimg-web.service'"
+else
+	ok "systemd-analyze verify # SKIP systemd-analyze not installed"
+fi
 check "the state database and products (3 groups processed)" web_fixture
 if [ ! -s "$DB" ]; then
 	sed 's/^/    /' "$T/process.log" | tail -20 >&2
