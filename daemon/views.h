@@ -44,8 +44,9 @@ int view_groups(sqlite3 *db, const char *state, int64_t since_t, int limit, json
  * it exists, 0 when it does not. */
 int view_group(sqlite3 *db, int64_t gid, json_object **ret, char *err, size_t errlen);
 
-/* The "pointing" object of show/process (docs/cli.md) of g.  Never NULL
- * (json-c aborts on allocation failure). */
+/* The "pointing" object of show/process (docs/cli.md) of g (as every
+ * builder here, it does not check json-c's constructors, which fail only
+ * out of memory). */
 json_object *view_pointing(const pointingdb_group *g);
 
 /* `contimgctl caltables --json` of rows[0..n-1] (calreg_list's order). */
