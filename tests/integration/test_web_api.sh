@@ -103,6 +103,7 @@ if web_start "$T/web2.log" $RUN_AS; then
 	check "... and the API answers" sh -c \
 		"curl -sf 'http://127.0.0.1:$PORT/api/groups?limit=0' | $PY -c 'import json,sys; assert len(json.load(sys.stdin)) == 31'"
 	web_stop
+	check "... and it exits 0 on SIGTERM" [ "$WRC" = 0 ]
 else
 	fail "contimg-web starts without a writer"
 	sed 's/^/    /' "$T/web2.log" >&2
@@ -118,6 +119,7 @@ if command -v strace >/dev/null 2>&1; then
 			curl -sf "http://127.0.0.1:$PORT$u" >/dev/null || fail "GET $u as root"
 		done
 		web_stop
+		check "under strace it exits 0 on SIGTERM" [ "$WRC" = 0 ]
 		check "strace saw the database opened" grep -q "contimg.sqlite\"" "$T/strace.txt"
 		check "the database file is never opened for writing" sh -c \
 			"! grep 'contimg.sqlite\"' '$T/strace.txt' | grep -qE 'O_RDWR|O_WRONLY|O_CREAT'"
