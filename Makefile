@@ -1,6 +1,6 @@
 # contimg — plain GNU Makefile.  See README.md and docs/dependencies.md.
 #
-#   make            build bin/contimgd bin/contimgctl bin/contimg-sim
+#   make            build bin/contimgd bin/contimgctl bin/contimg-sim bin/contimg-web
 #   make test       deps (+ the tests' wsclean, casacore) + build + unit tests +
 #                   integration tests + ASan/UBSan unit tests and programs (a few
 #                   daemon integration tests run with them) + fuzz (FUZZ_SECONDS=30)
@@ -38,10 +38,16 @@ LIB      := $(B)/libcontimg.a
 
 # Programs: daemon/contimgd.c, daemon/contimgctl.c, daemon/contimg-sim.c are mains;
 # every other daemon/*.c is shared by them.
-MAINS    := daemon/contimgd.c daemon/contimgctl.c daemon/contimg-sim.c
-DAEMON_SRC := $(filter-out $(MAINS),$(wildcard daemon/*.c))
+MAINS    := daemon/contimgd.c daemon/contimgctl.c daemon/contimg-sim.c daemon/contimg-web.c
+# contimg-web's own objects (libmicrohttpd, the embedded page): only it links them.
+WEB_SRC  := daemon/web.c daemon/web_assets.c
+WEB_OBJ  := $(WEB_SRC:%.c=$(B)/%.o)
+WEB_ASSETS := daemon/web/index.html daemon/web/app.js daemon/web/style.css
+WEB_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+WEB_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+DAEMON_SRC := $(filter-out $(MAINS) $(WEB_SRC),$(wildcard daemon/*.c))
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
-BINS     := $(BIN_DIR)/contimgd $(BIN_DIR)/contimgctl $(BIN_DIR)/contimg-sim
+BINS     := $(BIN_DIR)/contimgd $(BIN_DIR)/contimgctl $(BIN_DIR)/contimg-sim $(BIN_DIR)/contimg-web
 # The mains' objects are intermediates of the bin/% pattern; keep them, or
 # every build recompiles them.
 .SECONDARY: $(MAINS:%.c=$(B)/%.o)
@@ -55,14 +61,17 @@ TOOL_BIN := $(B)/tests/integration/truthcheck $(B)/tests/bench_convert \
 
 DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf hdf5-tools \
 	libcfitsio-dev libfftw3-dev libsqlite3-dev sqlite3 wcslib-dev wcslib-tools libsystemd-dev \
-	liberfa-dev libjson-c-dev libinih-dev fitsverify systemd \
+	liberfa-dev libjson-c-dev libinih-dev fitsverify systemd libmicrohttpd-dev \
 	python3-numpy python3-h5py python3-erfa
 # For the tests only (the pipeline needs none of them): WSClean 3.1 and
 # casacore are the sign authority of tests/integration/test_wsclean_oracle.sh;
 # clang with libFuzzer runs the fuzz harness, strace checks the order of the
 # fsyncs (tests/core/test_fsx.c).
+# chromium, chromium-driver and python3-selenium load contimg-web's page in
+# tests/integration/test_web_page.sh; python3-pil draws the fixture's quick-look
+# picture (tests/integration/web_fixture.inc).
 TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy clang-14 libclang-rt-14-dev strace \
-	libxml2-utils
+	chromium chromium-driver python3-selenium python3-pil libxml2-utils
 
 .PHONY: FORCE all deps deps-test test unit integration asan run bench bench-wsclean clean install fuzz
 all: $(BINS)
@@ -96,6 +105,14 @@ $(BIN_DIR)/%: $(B)/daemon/%.o $(DAEMON_OBJ) $(LIB)
 	@mkdir -p $(BIN_DIR)
 	$(CC) $(CFLAGS) -o $@ $< $(DAEMON_OBJ) $(LIB) $(LDLIBS)
 
+$(B)/daemon/web.o $(B)/daemon/contimg-web.o: CFLAGS += $(WEB_CFLAGS)
+# .incbin is invisible to -MMD: the page's files are listed here.
+$(B)/daemon/web_assets.o: $(WEB_ASSETS)
+
+$(BIN_DIR)/contimg-web: $(B)/daemon/contimg-web.o $(WEB_OBJ) $(DAEMON_OBJ) $(LIB)
+	@mkdir -p $(BIN_DIR)
+	$(CC) $(CFLAGS) -o $@ $< $(WEB_OBJ) $(DAEMON_OBJ) $(LIB) $(WEB_LIBS) $(LDLIBS)
+
 $(B)/tests/%: tests/%.c tests/test.h $(DAEMON_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(DAEMON_OBJ) $(LIB) $(LDLIBS)
@@ -128,8 +145,9 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 ops/contimg.conf.example $(DESTDIR)/etc/contimg/contimg.conf.example
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' ops/contimgd.service > $(DESTDIR)/lib/systemd/system/contimgd.service
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' ops/contimg-web.service > $(DESTDIR)/lib/systemd/system/contimg-web.service
 
 clean:
 	rm -rf build build-* bin
 
--include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(MAINS:%.c=$(B)/%.d) $(TEST_BIN:=.d) $(TOOL_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(WEB_OBJ:.o=.d) $(MAINS:%.c=$(B)/%.d) $(TEST_BIN:=.d) $(TOOL_BIN:=.d)

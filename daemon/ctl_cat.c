@@ -28,6 +28,7 @@
 #include "core/err.h"
 #include "daemon/ctl.h"
 #include "daemon/pipeline.h"
+#include "daemon/views.h"
 #include "state/calreg.h"
 #include "state/catalog.h"
 #include "state/db.h"
@@ -525,36 +526,7 @@ int ctl_caltables(int argc, char **argv, const ctl_env *env)
 		}
 	}
 	if (json) {
-		json_object *arr = json_object_new_array();
-		for (size_t i = 0; i < n; i++) {
-			const calreg_entry *e = &rows[i];
-			json_object *o = json_object_new_object();
-			char type[2] = { e->type, 0 }, buf[64];
-			time_t t = (time_t)e->created_unix;
-			struct tm tm;
-			json_object_object_add(o, "id", json_object_new_int64(e->id));
-			json_object_object_add(o, "type", json_object_new_string(type));
-			json_object_object_add(o, "path", json_object_new_string(e->path));
-			json_object_object_add(o, "calibrator", json_object_new_string(e->calibrator));
-			json_object_object_add(o, "source_group",
-					       json_object_new_string(e->source_group));
-			json_object_object_add(o, "refant", json_object_new_int(e->refant));
-			json_object_object_add(o, "obs_mjd", json_object_new_double(e->obs_mjd));
-			json_object_object_add(o, "valid_start_mjd",
-					       json_object_new_double(e->valid_start_mjd));
-			json_object_object_add(o, "valid_end_mjd",
-					       json_object_new_double(e->valid_end_mjd));
-			gmtime_r(&t, &tm);
-			strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-			json_object_object_add(o, "created", json_object_new_string(buf));
-			json_object_object_add(o, "status",
-					       json_object_new_string(calreg_status_name(e->status)));
-			json_object_object_add(o, "flagged_fraction", jnum(e->flagged_fraction));
-			json_object_object_add(o, "median_snr", jnum(e->median_snr));
-			json_object_object_add(o, "phase_scatter_deg", jnum(e->phase_scatter_deg));
-			json_object_array_add(arr, o);
-		}
-		jprint(arr);
+		jprint(view_caltables_json(rows, n));
 	} else if (n == 0) {
 		printf("no calibration tables registered\n");
 	} else {

@@ -28,35 +28,13 @@
 #include "daemon/settings.h"
 #include "daemon/stage_calibrate.h"
 #include "daemon/util.h"
+#include "daemon/views.h"
 #include "imaging/image.h"
 #include "state/db.h"
 #include "state/heartbeat.h"
 #include "state/pointingdb.h"
 #include "state/queue.h"
 #include "state/report.h"
-
-static void iso(double t, char *buf, size_t len)
-{
-	time_t s = (time_t)t;
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static json_object *jiso(double t)
-{
-	char buf[40];
-	if (t <= 0)
-		return NULL;
-	iso(t, buf, sizeof buf);
-	return json_object_new_string(buf);
-}
-
-/* A string, or null for NULL. */
-static json_object *jstr(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
 
 /* The configuration after per-run overrides were applied to c: every
  * section checked, as contimgd does at start-up.  CTL_USAGE with each
@@ -95,52 +73,6 @@ static json_object *missing_subbands(sqlite3 *db, int64_t gid, int n_expected)
 		for (n = 0; n < n_expected && n < REPORT_MAX_SUBBANDS; n++)
 			sbs[n] = n;
 	return int_array(sbs, n);
-}
-
-/* Why each missing subband is missing, as {"SB": "FILE: reason"} ("absent"
- * when no file of it was usable or none came). */
-static json_object *missing_reasons(const report_group *g)
-{
-	json_object *m = json_object_new_object();
-
-	for (int i = 0; i < g->nmissing; i++) {
-		const report_missing *x = &g->missing[i];
-		char key[8], why[600] = "absent";
-		snprintf(key, sizeof key, "%d", x->subband);
-		if (x->bad_path) {
-			const char *b = strrchr(x->bad_path, '/');
-			snprintf(why, sizeof why, "%s: %s", b ? b + 1 : x->bad_path,
-				 x->bad_reason ? x->bad_reason : "unusable");
-		}
-		json_object_object_add(m, key, json_object_new_string(why));
-	}
-	return m;
-}
-
-/* The groups --json object of a group (docs/cli.md). */
-static json_object *group_object(const report_group *g)
-{
-	json_object *o = json_object_new_object();
-	int sbs[REPORT_MAX_SUBBANDS];
-
-	for (int i = 0; i < g->nmissing; i++)
-		sbs[i] = g->missing[i].subband;
-	json_object_object_add(o, "group_id", jstr(g->name));
-	json_object_object_add(o, "state", jstr(g->state));
-	json_object_object_add(o, "n_subbands", json_object_new_int(g->n_subbands));
-	json_object_object_add(o, "n_expected", json_object_new_int(g->n_expected));
-	json_object_object_add(o, "missing", int_array(sbs, g->nmissing));
-	json_object_object_add(o, "missing_reasons", missing_reasons(g));
-	json_object_object_add(o, "retries", json_object_new_int(g->retries));
-	json_object_object_add(o, "error", jstr(g->error));
-	json_object_object_add(o, "stage", jstr(g->stage));
-	json_object_object_add(o, "calibrated", json_object_new_boolean(g->calibrated));
-	json_object_object_add(o, "created_at", jiso(g->created_at));
-	json_object_object_add(o, "updated_at", jiso(g->updated_at));
-	json_object_object_add(o, "started_at", jiso(g->started_at));
-	json_object_object_add(o, "finished_at", jiso(g->finished_at));
-	json_object_object_add(o, "runs", json_object_new_int(g->runs));
-	return o;
 }
 
 static const char *jget_str(json_object *o, const char *k)
@@ -190,52 +122,12 @@ static void missing_text(json_object *miss, char *buf, size_t len)
 
 /* ---- status ---- */
 
-/* Is a daemon holding the pid file's lock?  1 yes (pid in *ret_pid), 0 no. */
-static int daemon_running(const pipe_settings *s, int *ret_pid)
-{
-	char path[PATH_MAX], buf[32] = "";
-	int fd, up = 0;
-
-	if ((size_t)snprintf(path, sizeof path, "%s/contimgd.pid", s->state_dir) >= sizeof path)
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
-		up = 1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n > 0)
-		buf[n] = 0;
-	*ret_pid = atoi(buf);
-	return up;
-}
-
-/* {group_id, at_key[, message]} of l; NULL when there is none. */
-static json_object *latest(const report_last *l, const char *at_key, int with_message)
-{
-	json_object *o;
-
-	if (!l->name)
-		return NULL;
-	o = json_object_new_object();
-	json_object_object_add(o, "group_id", jstr(l->name));
-	json_object_object_add(o, at_key, jiso(l->at));
-	if (with_message)
-		json_object_object_add(o, "message", jstr(l->message));
-	return o;
-}
-
 int ctl_status(int argc, char **argv, const ctl_env *env)
 {
 	ctl_state st;
-	json_object *o = NULL, *counts, *running, *dm;
-	report_status rs = { 0 };
-	heartbeat hb;
-	int64_t cnt[5], per_hour;
-	int json = 0, pid = 0, up, rc;
-	char err[ERR_LEN];
-	double now = clk_wall_s();
+	json_object *o = NULL, *running, *dm, *counts;
+	int json = 0, rc;
+	char err[ERR_LEN] = "";
 
 	if ((rc = ctl_only_json(argc, argv, 1, env, &json)) != CTL_OK)
 		return rc;
@@ -243,60 +135,27 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 	if (rc)
 		return rc;
 	rc = CTL_UNREACHABLE;
-	if (queue_counts(st.db, cnt, NULL, 0) < 0)
+	if (view_status(st.db, st.s, clk_wall_s(), &o, err, sizeof err) < 0) {
+		if (err[0])
+			fprintf(stderr, "contimgctl: %s\n", err);
 		goto out;
-	if (report_status_get(st.db, now - 3600, &rs, err, sizeof err) < 0) {
-		fprintf(stderr, "contimgctl: %s\n", err);
-		goto out;
 	}
-	per_hour = rs.completed_since;
-	up = daemon_running(st.s, &pid);
-	o = json_object_new_object();
-	dm = json_object_new_object();
-	json_object_object_add(dm, "running", json_object_new_boolean(up));
-	json_object_object_add(dm, "pid", up ? json_object_new_int(pid) : NULL);
-	/* The heartbeat row is informative: an unreadable one is left out. */
-	if (heartbeat_read(st.db, &hb, NULL, 0) == 1) {
-		json_object_object_add(dm, "started_at", jiso(hb.started_at));
-		json_object_object_add(dm, "heartbeat_age_s",
-				       json_object_new_double(now - hb.heartbeat_at));
-		json_object_object_add(dm, "status", up ? jstr(hb.status) : NULL);
-		heartbeat_release(&hb);
-	}
-	json_object_object_add(o, "daemon", dm);
-	json_object_object_add(o, "state_db", json_object_new_string(st.s->db_path));
-	counts = json_object_new_object();
-	for (int i = 0; i < 5; i++)
-		json_object_object_add(counts, queue_states[i], json_object_new_int64(cnt[i]));
-	json_object_object_add(o, "counts", counts);
-
-	running = json_object_new_array();
-	for (size_t i = 0; i < rs.nrunning; i++) {
-		const report_running *r = &rs.running[i];
-		json_object *g = json_object_new_object();
-		json_object_object_add(g, "group_id", jstr(r->name));
-		json_object_object_add(g, "stage", jstr(r->stage));
-		json_object_object_add(g, "elapsed_s", json_object_new_double(now - r->started_at));
-		json_object_object_add(g, "pid", json_object_new_int(r->pid));
-		json_object_array_add(running, g);
-	}
-	json_object_object_add(o, "running", running);
-
-	json_object_object_add(o, "last_completed",
-			       latest(&rs.last_completed, "finished_at", 0));
-	json_object_object_add(o, "last_error", latest(&rs.last_error, "at", 1));
-	json_object_object_add(o, "groups_per_hour", json_object_new_int64(per_hour));
-
 	if (json) {
 		ctl_print_json(o);
 	} else {
+		int up;
+		json_object_object_get_ex(o, "daemon", &dm);
+		json_object_object_get_ex(o, "counts", &counts);
+		json_object_object_get_ex(o, "running", &running);
+		up = jget_bool(dm, "running");
 		printf("daemon:      %s", up ? "running" : "not running");
 		if (up)
-			printf(" (pid %d)", pid);
+			printf(" (pid %d)", jget_int(dm, "pid"));
 		printf("\nstate db:    %s\n", st.s->db_path);
 		printf("groups:      %lld collecting, %lld pending, %lld in progress, %lld completed,"
-		       " %lld failed\n", (long long)cnt[0], (long long)cnt[1], (long long)cnt[2],
-		       (long long)cnt[3], (long long)cnt[4]);
+		       " %lld failed\n", (long long)jget_int(counts, "collecting"),
+		       (long long)jget_int(counts, "pending"), (long long)jget_int(counts, "in_progress"),
+		       (long long)jget_int(counts, "completed"), (long long)jget_int(counts, "failed"));
 		for (size_t i = 0; i < json_object_array_length(running); i++) {
 			json_object *g = json_object_array_get_idx(running, i);
 			printf("running:     %s  stage %s  %.0f s\n", jget_str(g, "group_id"),
@@ -308,11 +167,11 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 		printf("last done:   %s\n", lc ? jget_str(lc, "group_id") : "-");
 		if (le)
 			printf("last error:  %s: %s\n", jget_str(le, "group_id"), jget_str(le, "message"));
-		printf("per hour:    %lld completed in the last hour\n", (long long)per_hour);
+		printf("per hour:    %lld completed in the last hour\n",
+		       (long long)jget_int(o, "groups_per_hour"));
 	}
 	rc = CTL_OK;
 out:
-	report_status_release(&rs);
 	json_object_put(o);
 	return ctl_end(&st, rc);
 }
@@ -322,8 +181,6 @@ out:
 int ctl_groups(int argc, char **argv, const ctl_env *env)
 {
 	ctl_state st;
-	report_group *groups = NULL;
-	size_t ngroups = 0;
 	json_object *arr = NULL;
 	const char *state = NULL;
 	int64_t since = 0;
@@ -366,14 +223,11 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 	rc = ctl_begin(env, &st);
 	if (rc)
 		return rc;
-	if (report_groups(st.db, state, since, limit, &groups, &ngroups, err, sizeof err) < 0) {
+	if (view_groups(st.db, state, since, limit, &arr, err, sizeof err) < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = CTL_UNREACHABLE;
 		goto out;
 	}
-	arr = json_object_new_array();
-	for (size_t i = 0; i < ngroups; i++)
-		json_object_array_add(arr, group_object(&groups[i]));
 	if (json) {
 		ctl_print_json(arr);
 	} else {
@@ -392,113 +246,10 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 	rc = CTL_OK;
 out:
 	json_object_put(arr);
-	report_groups_free(groups, ngroups);
 	return ctl_end(&st, rc);
 }
 
 /* ---- show ---- */
-
-static json_object *jnum_or_null(double v)
-{
-	return isfinite(v) ? json_object_new_double(v) : NULL;
-}
-
-/* The group's pointing record (docs/cli.md, "pointing"). */
-static json_object *pointing_json(const pointingdb_group *g)
-{
-	json_object *o = json_object_new_object(), *q = NULL;
-	json_object_object_add(o, "dec_deg", json_object_new_double(g->dec_deg));
-	json_object_object_add(o, "file_dec_deg", jnum_or_null(g->file_dec_deg));
-	json_object_object_add(o, "source", json_object_new_string(g->from_override ? "override"
-										  : "file"));
-	json_object_object_add(o, "override_id",
-			       g->override_id ? json_object_new_int64(g->override_id) : NULL);
-	json_object_object_add(o, "mid_mjd", json_object_new_double(g->mid_mjd));
-	if (g->qa_status[0]) {
-		q = json_object_new_object();
-		json_object_object_add(q, "status", json_object_new_string(g->qa_status));
-		json_object_object_add(q, "offset_deg", jnum_or_null(g->qa_offset_deg));
-		json_object_object_add(q, "offset_err_deg", jnum_or_null(g->qa_offset_err_deg));
-		json_object_object_add(q, "significance", jnum_or_null(g->qa_significance));
-		json_object_object_add(q, "scale", jnum_or_null(g->qa_scale));
-		json_object_object_add(q, "chi2_nu", jnum_or_null(g->qa_chi2_nu));
-		json_object_object_add(q, "nsources", json_object_new_int(g->qa_nsources));
-		json_object_object_add(q, "nnorth", json_object_new_int(g->qa_nnorth));
-		json_object_object_add(q, "nsouth", json_object_new_int(g->qa_nsouth));
-		json_object_object_add(q, "nclipped", json_object_new_int(g->qa_nclipped));
-	}
-	json_object_object_add(o, "check", q);
-	return o;
-}
-
-/* The show --json object of group gid (docs/cli.md); NULL when the group
- * cannot be read (the reason printed). */
-static json_object *group_detail(sqlite3 *db, int64_t gid)
-{
-	report_detail d;
-	json_object *o, *a;
-	char err[ERR_LEN];
-	int r = report_detail_get(db, gid, &d, err, sizeof err);
-
-	if (r <= 0) {
-		if (r < 0)
-			fprintf(stderr, "contimgctl: %s\n", err);
-		return NULL;
-	}
-	o = group_object(&d.group);
-
-	a = json_object_new_array();
-	for (size_t i = 0; i < d.nfiles; i++) {
-		const report_file *x = &d.files[i];
-		json_object *f = json_object_new_object();
-		json_object_object_add(f, "subband", json_object_new_int(x->subband));
-		json_object_object_add(f, "path", jstr(x->path));
-		json_object_object_add(f, "status", jstr(x->status));
-		json_object_object_add(f, "reason", jstr(x->reason));
-		json_object_object_add(f, "size", json_object_new_int64(x->size));
-		json_object_array_add(a, f);
-	}
-	json_object_object_add(o, "files", a);
-
-	/* Where the dishes pointed (null: not processed since the table exists). */
-	pointingdb_group pg;
-	json_object_object_add(o, "pointing", pointingdb_group_get(db, gid, &pg, NULL, 0) == 1
-						      ? pointing_json(&pg) : NULL);
-
-	json_object *stages = json_object_new_object(), *sd = json_object_new_array();
-	for (size_t i = 0; i < d.nstage_runs; i++) {
-		const report_stage_run *sr = &d.stage_runs[i];
-		json_object *x = json_object_new_object();
-		json_object_object_add(stages, sr->stage, json_object_new_double(sr->seconds));
-		json_object_object_add(x, "stage", json_object_new_string(sr->stage));
-		json_object_object_add(x, "seconds", json_object_new_double(sr->seconds));
-		json_object_object_add(x, "ok", json_object_new_boolean(sr->ok));
-		json_object_object_add(x, "error", jstr(sr->error));
-		json_object_object_add(x, "at", jiso(sr->at));
-		json_object_array_add(sd, x);
-	}
-	json_object_object_add(o, "stages", stages);
-	json_object_object_add(o, "stage_runs", sd);
-
-	json_object *prod = json_object_new_object();
-	for (size_t i = 0; i < d.nproducts; i++)
-		json_object_object_add(prod, d.products[i].name, jstr(d.products[i].path));
-	json_object_object_add(o, "products", prod);
-
-	json_object *ev = json_object_new_array();
-	for (size_t i = 0; i < d.nevents; i++) {
-		const report_event *e = &d.events[i];
-		json_object *x = json_object_new_object();
-		json_object_object_add(x, "at", jiso(e->at));
-		json_object_object_add(x, "kind", jstr(e->kind));
-		json_object_object_add(x, "stage", jstr(e->stage));
-		json_object_object_add(x, "message", jstr(e->message));
-		json_object_array_add(ev, x);
-	}
-	json_object_object_add(o, "events", ev);
-	report_detail_release(&d);
-	return o;
-}
 
 static int check_group_name(const char *name)
 {
@@ -540,8 +291,10 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 		rc = f < 0 ? CTL_UNREACHABLE : CTL_NOT_FOUND;
 		goto out;
 	}
-	o = group_detail(st.db, gid);
-	if (!o) {
+	char err[ERR_LEN] = "";
+	if (view_group(st.db, gid, &o, err, sizeof err) <= 0) {
+		if (err[0])
+			fprintf(stderr, "contimgctl: %s\n", err);
 		rc = CTL_UNREACHABLE;
 		goto out;
 	}
@@ -914,7 +667,7 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 		json_object_object_add(e, "source", json_object_new_string(ctx->eop_text));
 		json_object_object_add(o, "eop", e);
 	}
-	json_object_object_add(o, "pointing", ctx->has_pointing ? pointing_json(&ctx->pointing)
+	json_object_object_add(o, "pointing", ctx->has_pointing ? view_pointing(&ctx->pointing)
 								 : NULL);
 	if (ctx->cal) {
 		/* Where the calibration time goes (make bench prints it under "calibrate"). */

@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "daemon/ctl.h"
 #include "daemon/stage_photometry.h"
+#include "daemon/views.h"
 #include "photometry/ese.h"
 #include "photometry/normalize.h"
 #include "photometry/plot.h"
@@ -179,14 +180,6 @@ int ctl_variability(int argc, char **argv, const ctl_env *env)
 
 /* ---- lightcurve SOURCE [--csv|--json|--svg FILE] ---- */
 
-/* One integer of flags per point: forced flags in bits 0–7, normalisation
- * flags in bits 8–15, PHOT_FLAG_UNCALIBRATED (bit 16) — see docs/cli.md. */
-static unsigned point_flags(const photdb_row *r)
-{
-	return (r->forced_flags & 0xff) | ((r->norm_flags & 0xff) << 8) |
-	       (r->calibrated ? 0 : PHOT_FLAG_UNCALIBRATED);
-}
-
 static void csv_num(double v, int last)
 {
 	if (isfinite(v))
@@ -232,25 +225,7 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 		goto out;
 	}
 	if (mode == 2) {
-		json_object *o = json_object_new_object(), *pts = json_object_new_array();
-		json_object_object_add(o, "source", json_object_new_string(source));
-		for (size_t i = 0; i < n; i++) {
-			json_object *p = json_object_new_object();
-			json_object_object_add(p, "mjd", jnum(rows[i].mjd));
-			json_object_object_add(p, "flux_jy", jnum(rows[i].flux_jy));
-			json_object_object_add(p, "flux_err_jy", jnum(rows[i].flux_err_jy));
-			json_object_object_add(p, "normalized_flux_jy", jnum(rows[i].normalized_flux_jy));
-			json_object_object_add(p, "normalized_flux_err_jy",
-					       jnum(rows[i].normalized_flux_err_jy));
-			json_object_object_add(p, "correction", jnum(rows[i].correction));
-			json_object_object_add(p, "flags", json_object_new_int64(point_flags(&rows[i])));
-			json_object_object_add(p, "local_rms_jy", jnum(rows[i].local_rms_jy));
-			json_object_object_add(p, "group_id", json_object_new_int64(rows[i].group_id));
-			json_object_object_add(p, "in_variability",
-					       json_object_new_boolean(rows[i].in_variability));
-			json_object_array_add(pts, p);
-		}
-		json_object_object_add(o, "points", pts);
+		json_object *o = view_lightcurve_json(source, rows, n);
 		ctl_print_json(o);
 		json_object_put(o);
 	} else if (mode == 1) {
@@ -262,7 +237,7 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 			csv_num(rows[i].normalized_flux_jy, 0);
 			csv_num(rows[i].normalized_flux_err_jy, 0);
 			csv_num(rows[i].correction, 0);
-			printf("%u\n", point_flags(&rows[i]));
+			printf("%u\n", view_point_flags(&rows[i]));
 		}
 	} else if (mode == 3) {
 		t = malloc(n * sizeof *t);
@@ -326,7 +301,7 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 				else
 					printf(" %*s", w[k], "-");
 			}
-			printf(" %#6x\n", point_flags(&rows[i]));
+			printf(" %#6x\n", view_point_flags(&rows[i]));
 		}
 	}
 	rc = CTL_OK;
@@ -339,70 +314,6 @@ out:
 }
 
 /* ---- candidates [--json] ---- */
-
-static json_object *jint_or_null(int v)
-{
-	return v >= 0 ? json_object_new_int(v) : NULL;
-}
-
-static json_object *jflag(int v)
-{
-	return v >= 0 ? json_object_new_boolean(v) : NULL;
-}
-
-/* The keys issue 17 added to a candidate's object (docs/cli.md): what the fit
- * knows and the vetting context.  One function, so that other views of the
- * candidates (the web service) add exactly these. */
-static void cand_json_vetting(json_object *o, const photdb_cand *c)
-{
-	json_object *alt = json_object_new_object(), *terms = json_object_new_object();
-	json_object *ep = json_object_new_object(), *cat = json_object_new_object();
-	json_object *bright = NULL;
-	json_object_object_add(o, "ongoing", json_object_new_boolean(c->ongoing));
-	json_object_object_add(o, "depth", jnum(c->amplitude));
-	json_object_object_add(o, "duration_days", jnum(c->duration_days));
-	json_object_object_add(o, "f0_jy", jnum(c->f0));
-	json_object_object_add(o, "lensed_fraction", jnum(c->lensed_fraction));
-	json_object_object_add(o, "last_mjd", jnum(c->last_mjd));
-	json_object_object_add(o, "first_crossed_mjd", jnum(c->first_crossed_mjd));
-	json_object_object_add(o, "first_crossed_at_unix", jnum(c->first_crossed_at));
-	json_object_object_add(o, "ra_deg", jnum(c->ra_deg));
-	json_object_object_add(o, "dec_deg", jnum(c->dec_deg));
-	/* the best alternative model and the evidence against it */
-	json_object_object_add(alt, "model", c->best_alt[0] ? json_object_new_string(c->best_alt)
-							    : NULL);
-	json_object_object_add(alt, "dbic", jnum(c->dbic));
-	json_object_object_add(alt, "evidence", jnum(c->alt_evidence));
-	json_object_object_add(o, "best_alternative", alt);
-	json_object_object_add(ep, "inside", jint_or_null(c->n_event));
-	json_object_object_add(ep, "ingress", jint_or_null(c->n_ingress));
-	json_object_object_add(ep, "egress", jint_or_null(c->n_egress));
-	json_object_object_add(ep, "baseline", jint_or_null(c->n_base));
-	json_object_object_add(o, "epochs", ep);
-	json_object_object_add(terms, "s_evid", jnum(c->s_evid));
-	json_object_object_add(terms, "s_depth", jnum(c->s_depth));
-	json_object_object_add(terms, "s_time", jnum(c->s_time));
-	json_object_object_add(terms, "s_epochs", jnum(c->s_epochs));
-	json_object_object_add(terms, "s_sig", jnum(c->s_sig));
-	json_object_object_add(terms, "s_quiet", jnum(c->s_quiet));
-	json_object_object_add(o, "score_terms", terms);
-	json_object_object_add(o, "pb", jnum(c->pb));
-	json_object_object_add(cat, "flux_mjy", jnum(c->cat_flux_mjy));
-	json_object_object_add(cat, "resolved", jflag(c->cat_resolved));
-	json_object_object_add(cat, "confused", jflag(c->cat_confused));
-	json_object_object_add(cat, "major_arcsec", jnum(c->cat_major_arcsec));
-	json_object_object_add(o, "catalog", cat);
-	if (c->bright_source[0]) {
-		bright = json_object_new_object();
-		json_object_object_add(bright, "source", json_object_new_string(c->bright_source));
-		json_object_object_add(bright, "sep_deg", jnum(c->bright_sep_deg));
-		json_object_object_add(bright, "flux_mjy", jnum(c->bright_flux_mjy));
-	}
-	json_object_object_add(o, "bright_neighbour", bright);
-	/* in-band sub-band fluxes and spectral index: null until the photometry
-	 * stores them (issue 17, sub-band imaging) */
-	json_object_object_add(o, "subband", NULL);
-}
 
 int ctl_candidates(int argc, char **argv, const ctl_env *env)
 {
@@ -421,25 +332,7 @@ int ctl_candidates(int argc, char **argv, const ctl_env *env)
 		return ctl_end(&st, CTL_UNREACHABLE);
 	}
 	if (json) {
-		json_object *a = json_object_new_array();
-		for (size_t i = 0; i < n; i++) {
-			json_object *o = json_object_new_object();
-			json_object_object_add(o, "source", json_object_new_string(c[i].source));
-			json_object_object_add(o, "score", jnum(c[i].score));
-			json_object_object_add(o, "status", json_object_new_string(c[i].status));
-			json_object_object_add(o, "n", json_object_new_int64(c[i].n));
-			json_object_object_add(o, "chi2_nu", jnum(c[i].chi2_nu));
-			json_object_object_add(o, "eta", jnum(c[i].eta));
-			json_object_object_add(o, "v", jnum(c[i].v));
-			json_object_object_add(o, "amplitude", jnum(c[i].amplitude));
-			json_object_object_add(o, "timescale_days", jnum(c[i].timescale_days));
-			json_object_object_add(o, "asymmetry", jnum(c[i].asymmetry));
-			json_object_object_add(o, "t0_mjd", jnum(c[i].t0_mjd));
-			json_object_object_add(o, "note", c[i].note[0] ? json_object_new_string(c[i].note)
-								   : NULL);
-			cand_json_vetting(o, &c[i]);
-			json_object_array_add(a, o);
-		}
+		json_object *a = view_candidates_json(c, n);
 		ctl_print_json(a);
 		json_object_put(a);
 	} else {

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "daemon/earth.h"
 #include "daemon/pipeline.h"
+#include "daemon/web.h"
 #include "state/catalog.h"
 
 /* ---- the parts that are not a stage's ---- */
@@ -155,6 +156,15 @@ int settings_photometry(const cfg *c, contimg_config *o, char *err, size_t errle
 	return r;
 }
 
+/* [web]: contimg-web's (daemon/web.h); checked here so that every program's
+ * configuration check refuses a bad one. */
+static int parse_web(const cfg *c, contimg_config *o, char *err, size_t errlen)
+{
+	web_settings w;
+	(void)o;
+	return web_settings_read(c, &w, err, errlen);
+}
+
 static int parse_pointing(const cfg *c, contimg_config *o, char *err, size_t errlen)
 {
 	return pointing_settings_read(c, &o->pointing, err, errlen);
@@ -217,6 +227,7 @@ static const char *const alerts_keys[] = { "enabled", "ivorn_base", "role", "min
 static const char *const pointing_keys[] = { "qa", "qa_threshold_deg", "qa_min_significance",
 					     "qa_min_sources", "qa_min_snr", "qa_min_pb",
 					     "qa_scatter", NULL };
+static const char *const web_keys[] = { "listen", "sefd_jy", "events_interval_s", NULL };
 
 /* The sections and their keys. */
 static const cfg_known known[] = {
@@ -235,6 +246,7 @@ static const cfg_known known[] = {
 	{ "photometry", photometry_keys },
 	{ "pointing", pointing_keys },
 	{ "alerts", alerts_keys },
+	{ "web", web_keys },
 };
 
 /* The parsers of the sections that belong to no stage, in order:
@@ -248,6 +260,7 @@ static const settings_parser parsers[] = {
 	parse_catalog,
 	parse_site,
 	parse_mosaic,
+	parse_web,
 };
 
 static const settings_parser these_after[] = {
