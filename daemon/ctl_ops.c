@@ -140,6 +140,8 @@ static json_object *group_object(const report_group *g)
 	json_object_object_add(o, "started_at", jiso(g->started_at));
 	json_object_object_add(o, "finished_at", jiso(g->finished_at));
 	json_object_object_add(o, "runs", json_object_new_int(g->runs));
+	json_object_object_add(o, "stale", json_object_new_boolean(g->stale));
+	json_object_object_add(o, "stale_reason", jstr(g->stale_reason));
 	return o;
 }
 
@@ -384,8 +386,13 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 			char miss[128];
 			json_object_object_get_ex(g, "missing", &v);
 			missing_text(v, miss, sizeof miss);
+			char stv[24];
+			/* A stale group shows "completed*": its products predate a
+			 * changed input (docs/operations.md). */
+			snprintf(stv, sizeof stv, "%s%s", jget_str(g, "state"),
+				 jget_bool(g, "stale") ? "*" : "");
 			printf("%-20s %-11s %4d %-16s %3d  %s\n", jget_str(g, "group_id"),
-			       jget_str(g, "state"), jget_int(g, "n_subbands"), miss,
+			       stv, jget_int(g, "n_subbands"), miss,
 			       jget_int(g, "retries"), jget_str_or(g, "error", ""));
 		}
 	}
@@ -559,6 +566,9 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 			printf("calibrated: %s\n", json_object_get_boolean(v) ? "yes" : "no");
 		if (jget_str(o, "error"))
 			printf("error:      %s\n", jget_str(o, "error"));
+		if (jget_bool(o, "stale"))
+			printf("stale:      %s (requeue to re-run it)\n",
+			       jget_str_or(o, "stale_reason", "an input file changed after the run"));
 		json_object_object_get_ex(o, "missing_reasons", &v);
 		json_object_object_foreach(v, k, why)
 			printf("missing sb%02d: %s\n", atoi(k), json_object_get_string(why));
