@@ -223,6 +223,9 @@ static const struct db_migration {
 	{ "queue: owner identity of an in_progress group (state/queue.c)",
 	  "ALTER TABLE groups ADD COLUMN owner_boot TEXT;"   /* the owner's boot id (NULL: unknown) */
 	  "ALTER TABLE groups ADD COLUMN owner_start INTEGER;" }, /* its start, ticks since boot */
+	{ "queue: groups.claim, a number that changes with every claim, so a run taken away by"
+	  " requeue --force cannot record its end over a later claim (state/queue.c)",
+	  "ALTER TABLE groups ADD COLUMN claim INTEGER NOT NULL DEFAULT 0;" },
 	/* >>> append new migrations above this line <<< */
 };
 
