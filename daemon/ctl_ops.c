@@ -1101,6 +1101,9 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 		rc = CTL_USAGE;
 		goto out;
 	}
+	rc = ctl_become_owner(&s, 1);
+	if (rc)
+		goto out;
 	rc = ctl_open_db(&s, 1, 1, &db);
 	if (rc)
 		goto out;
