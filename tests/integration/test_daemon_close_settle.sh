@@ -10,7 +10,9 @@
 [ -d "$REF1" ] || { skip "reference data absent ($REF1)"; exit 0; }
 A=1772344154
 write_conf "stages = load, convert, export" "threads = 1"
-sed -i 's/^settle_s = .*/settle_s = 2/' "$CONF"
+# settle_s 2 s; the group waits for its last subband (collect_timeout_s
+# 30 s), so a late registration cannot make it run without sb15.
+sed -i 's/^settle_s = .*/settle_s = 2/; s/^collect_timeout_s = .*/collect_timeout_s = 30/' "$CONF"
 make_group "$REF1" $A 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 start_daemon
 check "daemon became ready" wait_for 10 grep -q "ready:" "$T/daemon.log"
