@@ -146,6 +146,10 @@ install: all
 	install -m 644 ops/contimg.conf.example $(DESTDIR)/etc/contimg/contimg.conf.example
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' ops/contimgd.service > $(DESTDIR)/lib/systemd/system/contimgd.service
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' ops/contimg-web.service > $(DESTDIR)/lib/systemd/system/contimg-web.service
+	@echo "Next: fit the unit to /etc/contimg/contimg.conf (docs/operations.md):"
+	@echo "  mkdir -p /etc/systemd/system/contimgd.service.d"
+	@echo "  $(PREFIX)/bin/contimgctl unit > /etc/systemd/system/contimgd.service.d/contimg.conf"
+	@echo "  systemctl daemon-reload"
 
 clean:
 	rm -rf build build-* bin

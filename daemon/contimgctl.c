@@ -66,7 +66,7 @@ static const ctl_command commands[] = {
 	  "Describe UVH5 files (telescope, layout, axes, frequencies, times,\n"
 	  "pointing) from their headers.  Exit 2 when a file cannot be read.\n"
 	  "  --json  one JSON object per file and line\n" },
-	{ "catalog", "import", ctl_catalog_import, CTL_NEEDS_SETTINGS,
+	{ "catalog", "import", ctl_catalog_import, CTL_NEEDS_SETTINGS_W,
 	  "--csv FILE|--vla FILE|--nvss FILE [--json]", "import sources or calibrators",
 	  "Import a source list (name,ra_deg,dec_deg,flux_mjy[,spectral_index]), the\n"
 	  "VLA calibrator list or an NVSS VizieR TSV into [catalog] path (default\n"
@@ -128,12 +128,23 @@ static const ctl_command commands[] = {
 	  "with it, 2 when it would refuse; the problems, one per line,\n"
 	  "FILE:LINE: [section] key: reason, on stderr.\n"
 	  "  --json  {config, ok, errors}\n" },
+	{ "unit", NULL, ctl_unit, CTL_NEEDS_NOTHING, "[--memory-per-worker GB]",
+	  "the systemd drop-in for this configuration",
+	  "Print the systemd drop-in that fits contimgd.service to the configuration:\n"
+	  "ReadWritePaths= the directories the daemon writes ([paths], [calibrate]\n"
+	  "caltables_dir, [mosaic] dir), MemoryMax= [ingest] workers x the memory of\n"
+	  "one worker (default 4 GiB) + 1 GiB, and PrivateTmp/ProtectHome relaxed only\n"
+	  "when a path needs it.  Install it as\n"
+	  "/etc/systemd/system/contimgd.service.d/contimg.conf and run\n"
+	  "`systemctl daemon-reload`.  Exit 2 for a bad configuration or a path a\n"
+	  "unit cannot list.\n"
+	  "  --memory-per-worker GB  memory of one worker (GiB)\n" },
 	{ "mosaic", "plan", ctl_mosaic_plan, CTL_NEEDS_SETTINGS,
 	  "(--start ISO --end ISO | --around ISO --minutes N) [--near RA DEC [--radius DEG]]"
 	  " [--json]", "tiles of a PB-weighted mosaic",
 	  "The tiles (one pbcor image per group) whose mid time is in the window and,\n"
 	  "with --near, whose centre is within --radius degrees (default 3).\n" },
-	{ "mosaic", "build", ctl_mosaic_build, CTL_NEEDS_SETTINGS,
+	{ "mosaic", "build", ctl_mosaic_build, CTL_NEEDS_SETTINGS_W,
 	  "(--start ISO --end ISO | --around ISO --minutes N) [--near RA DEC [--radius DEG]]"
 	  " [--out FILE] [--cell ARCSEC] [--pb-cut X] [--json]", "build a PB-weighted mosaic",
 	  "Build the mosaic of the planned tiles (docs/mosaic.md), write FILE and its\n"

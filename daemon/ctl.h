@@ -43,6 +43,8 @@ typedef enum ctl_needs {
 	CTL_NEEDS_DB_RO,       /* settings + the state database, read-only */
 	CTL_NEEDS_DB_RW,       /* settings + the state database, read-write */
 	CTL_NEEDS_DB_CREATE,   /* as DB_RW, creating state_dir and the database if absent */
+	CTL_NEEDS_SETTINGS_W,  /* as SETTINGS, for a command that writes files the daemon
+				* owns (catalog import, mosaic build) */
 } ctl_needs;
 
 struct ctl_env;
@@ -73,6 +75,17 @@ typedef struct ctl_state {
 	struct sqlite3 *db;       /* the state database (owned; db_close by ctl_end) */
 } ctl_state;
 
+/* Files contimgctl creates must be the daemon's, whose user owns state_dir
+ * (a root-owned product directory makes the daemon's next group fail with
+ * EACCES).  Run as root, contimgctl becomes that owner for good (its groups,
+ * gid and uid) before it opens anything; run as another user, a command that
+ * writes (writes != 0) is refused with CTL_USAGE and a message naming both
+ * users, while read-only commands go on.  Nothing to do when state_dir does
+ * not exist yet (what is created is the caller's) or is the caller's own.
+ * ctl_begin calls it for every command that opens the settings;
+ * `process`, which opens them itself, calls it too.  docs/operations.md. */
+int ctl_become_owner(const struct pipe_settings *s, int writes);
+
 /* Command implementations (one family per daemon/ctl_*.c file). */
 int ctl_inspect(int argc, char **argv, const ctl_env *env);          /* ctl_inspect.c */
 int ctl_status(int argc, char **argv, const ctl_env *env);           /* ctl_ops.c */
@@ -97,6 +110,7 @@ int ctl_pointing_add(int argc, char **argv, const ctl_env *env);     /* ctl_poin
 int ctl_pointing_list(int argc, char **argv, const ctl_env *env);    /* ctl_pointing.c */
 int ctl_pointing_remove(int argc, char **argv, const ctl_env *env);  /* ctl_pointing.c */
 int ctl_config_check(int argc, char **argv, const ctl_env *env);     /* ctl_config.c */
+int ctl_unit(int argc, char **argv, const ctl_env *env);             /* ctl_unit.c */
 
 /* ---- the shared prologue and epilogue (ctl_common.c) ----
  * Each prints its own one-line "contimgctl: ..." diagnostic on stderr and

@@ -4,10 +4,13 @@
  * the epilogue, the usage line and the JSON printer (see ctl.h).
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -76,6 +79,53 @@ int ctl_open_db(const pipe_settings *s, int write, int create, sqlite3 **ret)
 	return CTL_OK;
 }
 
+static const char *user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+	if (pw)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "uid %u", (unsigned)uid);
+	return buf;
+}
+
+int ctl_become_owner(const pipe_settings *s, int writes)
+{
+	struct stat st;
+	uid_t me = geteuid();
+	char owner[64], self[64];
+
+	if (stat(s->state_dir, &st) < 0 || st.st_uid == me)
+		return CTL_OK;
+	user_name(st.st_uid, owner, sizeof owner);
+	if (me == 0) {
+		struct passwd *pw = getpwuid(st.st_uid);
+		gid_t gid = pw ? pw->pw_gid : st.st_gid;
+		int r = pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL);
+		if (r == 0)
+			r = setgid(gid);
+		if (r == 0)
+			r = setuid(st.st_uid);
+		/* The drop must be for good: a way back to root is a failure. */
+		if (r < 0 || setuid(0) == 0 || geteuid() != st.st_uid) {
+			fprintf(stderr, "contimgctl: cannot become %s, the owner of %s: %s\n", owner,
+				s->state_dir, r < 0 ? strerror(errno) : "root could be regained");
+			return CTL_FAILED;
+		}
+		if (writes)
+			fprintf(stderr, "contimgctl: running as %s, the owner of %s, so that what it"
+					" writes is the daemon's\n", owner, s->state_dir);
+		return CTL_OK;
+	}
+	if (!writes)
+		return CTL_OK;
+	fprintf(stderr, "contimgctl: %s belongs to %s (the daemon's user), not to %s: files this"
+			" command wrote would be yours and the daemon could not replace them; run"
+			" it as %s (e.g. sudo -u %s contimgctl ...) or as root\n", s->state_dir, owner,
+		user_name(me, self, sizeof self), owner, owner);
+	return CTL_USAGE;
+}
+
 int ctl_begin(const ctl_env *env, ctl_state *st)
 {
 	ctl_needs needs = env->cmd ? env->cmd->needs : CTL_NEEDS_NOTHING;
@@ -88,7 +138,10 @@ int ctl_begin(const ctl_env *env, ctl_state *st)
 	rc = st->s ? ctl_load_settings(env, &st->cfg, st->s) : CTL_FAILED;
 	if (rc == CTL_FAILED) /* the only failure ctl_load_config leaves unreported */
 		fprintf(stderr, "contimgctl: out of memory\n");
-	if (rc != CTL_OK || needs == CTL_NEEDS_SETTINGS)
+	if (rc == CTL_OK)
+		rc = ctl_become_owner(st->s, needs == CTL_NEEDS_SETTINGS_W || needs == CTL_NEEDS_DB_RW ||
+						     needs == CTL_NEEDS_DB_CREATE);
+	if (rc != CTL_OK || needs == CTL_NEEDS_SETTINGS || needs == CTL_NEEDS_SETTINGS_W)
 		goto out;
 	rc = ctl_open_db(st->s, needs != CTL_NEEDS_DB_RO, needs == CTL_NEEDS_DB_CREATE, &st->db);
 out:

@@ -238,8 +238,13 @@ int ctl_groups(int argc, char **argv, const ctl_env *env)
 			char miss[128];
 			json_object_object_get_ex(g, "missing", &v);
 			missing_text(v, miss, sizeof miss);
+			char stv[24];
+			/* A stale group shows "completed*": its products predate a
+			 * changed input (docs/operations.md). */
+			snprintf(stv, sizeof stv, "%s%s", jget_str(g, "state"),
+				 jget_bool(g, "stale") ? "*" : "");
 			printf("%-20s %-11s %4d %-16s %3d  %s\n", jget_str(g, "group_id"),
-			       jget_str(g, "state"), jget_int(g, "n_subbands"), miss,
+			       stv, jget_int(g, "n_subbands"), miss,
 			       jget_int(g, "retries"), jget_str_or(g, "error", ""));
 		}
 	}
@@ -312,6 +317,9 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 			printf("calibrated: %s\n", json_object_get_boolean(v) ? "yes" : "no");
 		if (jget_str(o, "error"))
 			printf("error:      %s\n", jget_str(o, "error"));
+		if (jget_bool(o, "stale"))
+			printf("stale:      %s (requeue to re-run it)\n",
+			       jget_str_or(o, "stale_reason", "an input file changed after the run"));
 		json_object_object_get_ex(o, "missing_reasons", &v);
 		json_object_object_foreach(v, k, why)
 			printf("missing sb%02d: %s\n", atoi(k), json_object_get_string(why));
@@ -719,6 +727,40 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 	return o;
 }
 
+/* How long `process` keeps trying to record the end of its run. */
+#define PROCESS_RECORD_WAIT_S 600.0
+
+/* pipe_record, retried with back-off (1 s doubling to 30 s, for up to
+ * PROCESS_RECORD_WAIT_S) while the state database refuses the write (another
+ * process holds its lock, its disk is full): as the daemon's workers, the
+ * foreground run never drops its outcome for a passing DB error.  Returns 0,
+ * or CTL_UNREACHABLE when it gave up (the message printed). */
+static int record_retrying(pipe_ctx *ctx, const queue_params *q, int run_result,
+			   const char *run_err, char *state)
+{
+	char e[ERR_LEN];
+	double t0 = clk_mono_s(), delay = 1;
+
+	for (int attempt = 1;; attempt++) {
+		if (pipe_record(ctx, q, run_result, run_err, state, e, sizeof e) == 0) {
+			if (attempt > 1)
+				fprintf(stderr, "contimgctl: the end of the run was recorded after %d"
+						" attempts\n", attempt);
+			return CTL_OK;
+		}
+		if (clk_mono_s() - t0 + delay > PROCESS_RECORD_WAIT_S) {
+			fprintf(stderr, "contimgctl: gave up recording the end of the run after %.0f s:"
+					" %s; the group stays in_progress until the daemon's recovery"
+					" or `contimgctl requeue` frees it\n", clk_mono_s() - t0, e);
+			return CTL_UNREACHABLE;
+		}
+		fprintf(stderr, "contimgctl: cannot record the end of the run yet (%s); retrying in"
+				" %.0f s\n", e, delay);
+		sleep((unsigned)delay);
+		delay = delay * 2 > 30 ? 30 : delay * 2;
+	}
+}
+
 int ctl_process(int argc, char **argv, const ctl_env *env)
 {
 	pipe_settings s;
@@ -726,7 +768,7 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	contimg_config *conf = NULL;
 	sqlite3 *db = NULL;
 	path_list l = { 0 };
-	int64_t *gids = NULL, gid;
+	int64_t *gids = NULL, gid, claim = 0;
 	int ngid = 0, nnew = 0, json = 0, export_vis = 0, npaths = 0, rc, r;
 	char err[ERR_LEN] = "", state[16] = "", name[QUEUE_NAME_LEN] = "";
 	pipe_ctx ctx;
@@ -810,6 +852,9 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 		rc = CTL_USAGE;
 		goto out;
 	}
+	rc = ctl_become_owner(&s, 1);
+	if (rc)
+		goto out;
 	rc = ctl_open_db(&s, 1, 1, &db);
 	if (rc)
 		goto out;
@@ -836,6 +881,8 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	gid = gids[0];
 	if (r == 0)
 		r = queue_claim_group(db, gid, (int)getpid(), clk_wall_s(), err, sizeof err);
+	if (r == 0)
+		r = queue_current_claim(db, gid, &claim, err, sizeof err);
 	if (r < 0) {
 		db_end(db, 0, NULL, 0);
 		fprintf(stderr, "contimgctl: %s\n", err);
@@ -863,7 +910,12 @@ int ctl_process(int argc, char **argv, const ctl_env *env)
 	 * daemon should not quietly retry it later. */
 	q = s.q;
 	q.max_retries = 0;
-	r = pipe_execute(&ctx, &q, state, err, sizeof err);
+	ctx.claim = claim;
+	r = pipe_run(&ctx, err, sizeof err);
+	rc = record_retrying(&ctx, &q, r, err, state);
+	queue_set_stage(db, gid, NULL, NULL, 0);
+	if (rc)
+		goto out;
 	if (json) {
 		json_object *o = process_json(&ctx, name, state, r, err,
 					      missing_subbands(db, gid, ctx.nsubbands));

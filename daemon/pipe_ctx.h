@@ -83,6 +83,9 @@ struct pipe_ctx {
 	const cfg *cfg;             /* the configuration (a reference held for the run) */
 	sqlite3 *db;                /* this thread's state DB connection */
 	int64_t group_id;           /* groups.id in the state DB */
+	int64_t claim;              /* groups.claim of this run's claim (queue_claim_ex); 0: not
+				     * checked.  A run whose claim was taken away stops at the
+				     * next stage and records nothing (pipe_record). */
 	char group_name[32];        /* "YYYY-MM-DDTHH:MM:SS" of the group's earliest file */
 	int threads;                /* [pipeline] threads: data-parallel width for stages */
 	int nsubbands;              /* [ingest] subbands: expected subbands (16) */

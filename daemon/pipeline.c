@@ -335,6 +335,13 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 			return err_set(err, errlen, -ECANCELED, "stopped before stage %s", s->name);
 		if (!stage_listed(ctx->conf->pipe.stages, s->name))
 			continue;
+		if (ctx->claim) {
+			char ce[ERR_LEN];
+			if (queue_claim_held(ctx->db, ctx->group_id, ctx->claim, ce, sizeof ce) == 0)
+				return err_set(err, errlen, -ECANCELED,
+					       "stopped before stage %s: the group was taken from this"
+					       " run (requeue --force)", s->name);
+		}
 		if (s->release && pipe_ctx_on_release(ctx, s->release) < 0)
 			return err_set(err, errlen, -ENOSPC, "stage %s: too many stage results",
 				       s->name);
@@ -372,10 +379,52 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 	return 0;
 }
 
+static int record_end(pipe_ctx *ctx, const queue_params *q, int run_result, const char *run_err,
+		      char *state, char *err, size_t errlen);
+
 int pipe_record(pipe_ctx *ctx, const queue_params *q, int run_result, const char *run_err,
 		char *ret_state, char *err, size_t errlen)
 {
 	char state[16] = "";
+	int w, held = 1;
+
+	/* The claim is checked in the transaction that records the end: a run
+	 * whose group was taken away (requeue --force, recovery) while it ran
+	 * records nothing — neither products nor a state — over the state the
+	 * group has now (perhaps a later run's). */
+	w = db_begin(ctx->db, err, errlen);
+	if (w < 0)
+		return w;
+	if (ctx->claim) {
+		held = queue_claim_held(ctx->db, ctx->group_id, ctx->claim, err, errlen);
+		if (held < 0) {
+			db_end(ctx->db, 0, NULL, 0);
+			return held;
+		}
+	}
+	w = held ? record_end(ctx, q, run_result, run_err, state, err, errlen) : 0;
+	if (w < 0) {
+		db_end(ctx->db, 0, NULL, 0);
+		return w;
+	}
+	w = db_end(ctx->db, 1, err, errlen);
+	if (w < 0)
+		return w;
+	if (!held) {
+		snprintf(state, sizeof state, "superseded");
+		log_msg(LOG_WARNING, ctx->group_name, NULL, -1,
+			"this run's end (%s) is not recorded: the group was taken from it while it"
+			" ran (requeue --force)",
+			run_result == 0 ? "completed" : run_result == -ECANCELED ? "stopped" : "failed");
+	}
+	if (ret_state)
+		snprintf(ret_state, 16, "%s", state);
+	return 0;
+}
+
+static int record_end(pipe_ctx *ctx, const queue_params *q, int run_result, const char *run_err,
+		      char *state, char *err, size_t errlen)
+{
 	int w, outcome;
 
 	if (run_result == 0) {
@@ -407,8 +456,6 @@ int pipe_record(pipe_ctx *ctx, const queue_params *q, int run_result, const char
 		if (w < 0)
 			return w;
 	}
-	if (ret_state)
-		snprintf(ret_state, 16, "%s", state);
 	return 0;
 }
 

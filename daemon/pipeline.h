@@ -83,7 +83,9 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen);
  * decides retry or failed (ctx->permanent → at once); -ECANCELED puts it back
  * to pending.  *ret_state (>= 16 bytes, may be NULL) gets the new state.
  * Returns 0, or the DB error (nothing changed: the caller may call it again,
- * as contimgd's workers do until it succeeds). */
+ * as contimgd's workers do until it succeeds).  With ctx->claim set and the
+ * claim no longer held (requeue --force took the group while it ran),
+ * nothing is recorded and *ret_state is "superseded". */
 int pipe_record(pipe_ctx *ctx, const queue_params *q, int run_result, const char *run_err,
 		char *ret_state, char *err, size_t errlen);
 

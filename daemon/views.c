@@ -106,6 +106,8 @@ static json_object *group_object(const report_group *g)
 	json_object_object_add(o, "started_at", jiso(g->started_at));
 	json_object_object_add(o, "finished_at", jiso(g->finished_at));
 	json_object_object_add(o, "runs", json_object_new_int(g->runs));
+	json_object_object_add(o, "stale", json_object_new_boolean(g->stale));
+	json_object_object_add(o, "stale_reason", jstr(g->stale_reason));
 	return o;
 }
 

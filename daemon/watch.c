@@ -29,10 +29,25 @@ typedef struct seen_file {
 	double first_s; /* wall clock of the first look with this size and mtime */
 } seen_file;
 
+/* A file whose writer closed it (IN_CLOSE_WRITE), waiting until it has been
+ * left unchanged for settle_s before it is registered: a writer may close
+ * and re-open a file it has not finished. */
+typedef struct closed_file {
+	char name[QUEUE_FILE_NAME_LEN + 1];
+	int64_t size;
+	double mtime;
+	double since; /* wall clock from which it has had this size and mtime */
+} closed_file;
+
+#define WATCH_MAX_CLOSED 1024
+
 struct watch {
 	uv_loop_t *loop;
 	uv_poll_t poll;
 	uv_timer_t settle;   /* a follow-up rescan for files still changing */
+	uv_timer_t closed_timer; /* registers closed[] files once they settled */
+	closed_file closed[WATCH_MAX_CLOSED];
+	int nclosed;
 	uv_work_t work;
 	int fd;
 	int wd;
@@ -129,6 +144,97 @@ static void emit(watch *w, const char *name)
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", w->dir, name) >= sizeof path)
 		return;
 	w->cb(w->arg, path);
+}
+
+/* Size and mtime of dir/name without following a link; -errno. */
+static int look(const watch *w, const char *name, int64_t *size, double *mtime)
+{
+	char path[PATH_MAX + 64];
+	struct stat sb;
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", w->dir, name) >= sizeof path)
+		return -ENAMETOOLONG;
+	if (lstat(path, &sb) < 0)
+		return -errno;
+	*size = (int64_t)sb.st_size;
+	*mtime = sb.st_mtim.tv_sec + sb.st_mtim.tv_nsec * 1e-9;
+	return 0;
+}
+
+static void on_closed_timer(uv_timer_t *t);
+
+static void rearm_closed(watch *w, double now)
+{
+	double next = HUGE_VAL;
+	for (int i = 0; i < w->nclosed; i++)
+		next = fmin(next, w->closed[i].since + w->opts.settle_s);
+	if (w->nclosed == 0 || w->closing)
+		return;
+	uv_timer_start(&w->closed_timer, on_closed_timer,
+		       (uint64_t)(fmax(next - now, 0) * 1000) + 50, 0);
+}
+
+/* The settle timer of closed files: register those unchanged for settle_s,
+ * keep watching the others (a changed one starts its wait again). */
+static void on_closed_timer(uv_timer_t *t)
+{
+	watch *w = t->data;
+	double now = clk_wall_s();
+	int k = 0;
+
+	for (int i = 0; i < w->nclosed; i++) {
+		closed_file c = w->closed[i];
+		int64_t size;
+		double mtime;
+		if (look(w, c.name, &size, &mtime) < 0)
+			continue; /* gone: nothing to register */
+		if (size != c.size || mtime != c.mtime) {
+			c.size = size;
+			c.mtime = mtime;
+			c.since = now;
+		} else if (now - c.since >= w->opts.settle_s) {
+			emit(w, c.name);
+			continue;
+		}
+		w->closed[k++] = c;
+	}
+	w->nclosed = k;
+	rearm_closed(w, now);
+}
+
+/* IN_CLOSE_WRITE of name: registered once it has been left unchanged for
+ * settle_s (at once when settle_s is 0). */
+static void closed(watch *w, const char *name)
+{
+	double now = clk_wall_s();
+	int64_t size;
+	double mtime;
+	int i;
+
+	if (w->opts.settle_s <= 0) {
+		emit(w, name);
+		return;
+	}
+	if (strlen(name) > QUEUE_FILE_NAME_LEN || queue_parse_file_name(name, NULL, NULL) < 0)
+		return;
+	if (look(w, name, &size, &mtime) < 0)
+		return;
+	for (i = 0; i < w->nclosed && strcmp(w->closed[i].name, name); i++)
+		;
+	if (i == w->nclosed) {
+		if (w->nclosed == WATCH_MAX_CLOSED) {
+			/* More files closing at once than the list holds: the rescan,
+			 * which applies the same settle rule, takes the rest. */
+			watch_rescan(w, "close burst");
+			return;
+		}
+		snprintf(w->closed[i].name, sizeof w->closed[i].name, "%s", name);
+		w->nclosed++;
+	}
+	w->closed[i].size = size;
+	w->closed[i].mtime = mtime;
+	w->closed[i].since = now;
+	if (!uv_is_active((uv_handle_t *)&w->closed_timer))
+		rearm_closed(w, now);
 }
 
 /* Has the file been left alone for settle_s?  Either its mtime is that old,
@@ -369,8 +475,10 @@ static void on_readable(uv_poll_t *h, int status, int events)
 					" rescans will try to restore it", w->dir);
 				w->wd = -1;
 			}
-			else if (ev->len && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
-				emit(w, ev->name);
+			else if (ev->len && (ev->mask & IN_MOVED_TO))
+				emit(w, ev->name); /* renamed into place: complete */
+			else if (ev->len && (ev->mask & IN_CLOSE_WRITE))
+				closed(w, ev->name);
 			p += sizeof *ev + ev->len;
 		}
 	}
@@ -420,6 +528,9 @@ int watch_start(uv_loop_t *loop, const char *dir, const watch_opts *o, watch_fil
 	uv_timer_init(loop, &w->settle);
 	w->settle.data = w;
 	w->open_handles++;
+	uv_timer_init(loop, &w->closed_timer);
+	w->closed_timer.data = w;
+	w->open_handles++;
 	r = uv_poll_start(&w->poll, UV_READABLE, on_readable);
 	if (r < 0) {
 		/* The handles are initialised: they must be closed through the loop. */
@@ -461,6 +572,8 @@ void watch_stop(watch *w)
 	atomic_store(&w->stop, 1);
 	uv_poll_stop(&w->poll);
 	uv_timer_stop(&w->settle);
+	uv_timer_stop(&w->closed_timer);
 	uv_close((uv_handle_t *)&w->poll, on_closed);
 	uv_close((uv_handle_t *)&w->settle, on_closed);
+	uv_close((uv_handle_t *)&w->closed_timer, on_closed);
 }

@@ -5,8 +5,11 @@
  * queue overflow): IN_CLOSE_WRITE | IN_MOVED_TO.  The correlator writes a
  * temporary name and renames it, so only names of the form
  * YYYY-MM-DDTHH:MM:SS_sbNN.hdf5 are passed on; everything else is ignored.
- * An event means the writer closed or renamed the file: it is handed to the
- * file callback on the loop thread at once.
+ * A rename into the directory (IN_MOVED_TO) hands the file to the file
+ * callback on the loop thread at once; a close (IN_CLOSE_WRITE) hands it on
+ * once the file has been left unchanged (size, mtime) for settle_s since,
+ * re-checked by a timer on the loop (a writer may close and re-open a file it
+ * has not finished).
  *
  * Rescans (start-up, the periodic timer, SIGUSR1, IN_Q_OVERFLOW) catch what
  * no event announced.  They run on libuv's threadpool with their own

@@ -106,7 +106,7 @@ static void record_end(struct worker *k, const char *name, end_fn fn, void *arg,
 
 struct end_fail {
 	sqlite3 *db;
-	int64_t id;
+	int64_t id, claim;
 	const char *error;
 	const queue_params *q;
 };
@@ -114,8 +114,23 @@ struct end_fail {
 static int end_fail(void *arg, char *state, char *err, size_t errlen)
 {
 	struct end_fail *a = arg;
-	return queue_finish(a->db, a->id, QUEUE_FAIL, a->error, 0, a->q, clk_wall_s(), state, err,
-			    errlen);
+	int r = db_begin(a->db, err, errlen), held;
+
+	if (r < 0)
+		return r;
+	/* As pipe_record: nothing is recorded over a claim taken away. */
+	held = r = queue_claim_held(a->db, a->id, a->claim, err, errlen);
+	if (r > 0)
+		r = queue_finish(a->db, a->id, QUEUE_FAIL, a->error, 0, a->q, clk_wall_s(), state,
+				 err, errlen);
+	if (r < 0) {
+		db_end(a->db, 0, NULL, 0);
+		return r;
+	}
+	r = db_end(a->db, 1, err, errlen);
+	if (r == 0 && !held)
+		snprintf(state, 16, "superseded");
+	return r;
 }
 
 struct end_run {
@@ -132,8 +147,7 @@ static int end_run(void *arg, char *state, char *err, size_t errlen)
 }
 
 static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
-		      const pipe_settings *s,
-		      int64_t id, const char *name)
+		      const pipe_settings *s, int64_t id, int64_t claim, const char *name)
 {
 	workers *w = k->pool;
 	pipe_ctx ctx;
@@ -154,7 +168,7 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 
 	r = pipe_ctx_init_config(&ctx, c, db, id, err, sizeof err);
 	if (r < 0) {
-		struct end_fail a = { db, id, err, &s->q };
+		struct end_fail a = { db, id, claim, err, &s->q };
 		log_msg(LOG_ERR, name, NULL, -1, "cannot set up the group: %s", err);
 		record_end(k, name, end_fail, &a, state);
 		goto out;
@@ -162,6 +176,7 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 	ctx.progress_cb = progress;
 	ctx.progress_arg = k;
 	ctx.cancel = &w->cancel;
+	ctx.claim = claim;
 	ctx.vis_pool = &k->vis_pool;
 	ctx.pool = k->bufs;
 	{
@@ -172,7 +187,10 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 		queue_set_stage(db, id, NULL, NULL, 0);
 		snprintf(err, sizeof err, "%s", e);
 	}
-	if (r == 0)
+	if (!strcmp(state, "superseded"))
+		log_msg(LOG_WARNING, name, NULL, -1, "run given up after %.1f s: %s",
+			clk_mono_s() - t0, r < 0 ? err : "the group was taken from it (requeue --force)");
+	else if (r == 0)
 		log_msg(LOG_NOTICE, name, NULL, -1, "completed in %.1f s (%d products%s)",
 			clk_mono_s() - t0, ctx.nproducts, ctx.calibrated ? ", calibrated" : "");
 	else if (r == -ECANCELED)
@@ -211,7 +229,7 @@ static void *worker_main(void *arg)
 	for (;;) {
 		const contimg_config *c;
 		pipe_settings s;
-		int64_t id = 0;
+		int64_t id = 0, claim = 0;
 		char name[QUEUE_NAME_LEN];
 		int r;
 
@@ -227,7 +245,8 @@ static void *worker_main(void *arg)
 		k->st.claiming = 1;
 		pthread_mutex_unlock(&w->lock);
 
-		r = queue_claim(db, (int)getpid(), clk_wall_s(), &id, name, err, sizeof err);
+		r = queue_claim_ex(db, (int)getpid(), clk_wall_s(), &id, name, &claim, err,
+				   sizeof err);
 		if (r != 1) {
 			pthread_mutex_lock(&w->lock);
 			k->st.claiming = 0;
@@ -237,7 +256,7 @@ static void *worker_main(void *arg)
 			log_err("worker %d: claim: %s", k->index, err);
 		if (r == 1) {
 			atomic_fetch_add(&w->busy, 1);
-			run_group(k, db, c, &s, id, name);
+			run_group(k, db, c, &s, id, claim, name);
 			atomic_fetch_sub(&w->busy, 1);
 			contimg_config_free(c);
 			continue;

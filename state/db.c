@@ -273,6 +273,9 @@ static const struct db_migration {
 	  "  sent_at REAL);"                        /* NULL until the file and journal entry exist */
 	  "CREATE INDEX IF NOT EXISTS alerts_source ON alerts(source, kind);"
 	  "CREATE INDEX IF NOT EXISTS alerts_created ON alerts(created_at);" },
+	{ "queue: groups.claim, a number that changes with every claim, so a run taken away by"
+	  " requeue --force cannot record its end over a later claim (state/queue.c)",
+	  "ALTER TABLE groups ADD COLUMN claim INTEGER NOT NULL DEFAULT 0;" },
 	/* >>> append new migrations above this line <<< */
 };
 

@@ -504,8 +504,14 @@ static int set_owner(sqlite3 *db, int64_t id, int pid, double now, int reset_bac
 int queue_claim(sqlite3 *db, int pid, double now, int64_t *ret_id, char *ret_name, char *err,
 		size_t errlen)
 {
+	return queue_claim_ex(db, pid, now, ret_id, ret_name, NULL, err, errlen);
+}
+
+int queue_claim_ex(sqlite3 *db, int pid, double now, int64_t *ret_id, char *ret_name,
+		   int64_t *ret_claim, char *err, size_t errlen)
+{
 	sqlite3_stmt *st = NULL;
-	int64_t id = 0;
+	int64_t id = 0, claim = 0;
 	char name[QUEUE_NAME_LEN] = "";
 	int r, found = 0;
 
@@ -526,6 +532,9 @@ int queue_claim(sqlite3 *db, int pid, double now, int64_t *ret_id, char *ret_nam
 	st = NULL;
 	if (found) {
 		r = set_owner(db, id, pid, now, 0, err, errlen);
+		if (r >= 0)
+			r = db_query_int(db, &claim, err, errlen, "SELECT claim FROM groups WHERE id = ?",
+					 "I", id);
 		if (r < 0)
 			goto out;
 	}
@@ -543,8 +552,30 @@ out:
 		*ret_id = id;
 		if (ret_name)
 			snprintf(ret_name, QUEUE_NAME_LEN, "%s", name);
+		if (ret_claim)
+			*ret_claim = claim;
 	}
 	return found;
+}
+
+int queue_current_claim(sqlite3 *db, int64_t id, int64_t *ret_claim, char *err, size_t errlen)
+{
+	int64_t c = 0;
+	int r = db_query_int(db, &c, err, errlen,
+			     "SELECT claim FROM groups WHERE id = ? AND state = 'in_progress'", "I", id);
+	if (r < 0)
+		return r;
+	*ret_claim = r ? c : 0;
+	return 0;
+}
+
+int queue_claim_held(sqlite3 *db, int64_t id, int64_t claim, char *err, size_t errlen)
+{
+	int64_t n = 0;
+	int r = db_query_int(db, &n, err, errlen,
+			     "SELECT count(*) FROM groups WHERE id = ? AND state = 'in_progress'"
+			     " AND claim = ?", "II", id, claim);
+	return r < 0 ? r : n > 0;
 }
 
 static int pid_alive(int64_t pid)
@@ -644,6 +675,7 @@ static int set_owner(sqlite3 *db, int64_t id, int pid, double now, int reset_bac
 	return db_exec(db, err, errlen,
 		       "UPDATE groups SET state = 'in_progress', owner_pid = ?, owner_boot = ?,"
 		       " owner_start = nullif(?, -1), started_at = ?, updated_at = ?, stage = NULL,"
+		       " claim = claim + 1,"
 		       " not_before = CASE WHEN ? THEN 0 ELSE not_before END WHERE id = ?",
 		       "isIddiI", pid, o.boot_id[0] ? o.boot_id : NULL, o.start, now, now,
 		       reset_backoff, id);

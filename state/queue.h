@@ -127,6 +127,23 @@ int queue_claim(sqlite3 *db, int pid, double now, int64_t *ret_id, char *ret_nam
 
 /* Claims record pid's identity (queue_owner_of) with the pid. */
 
+/* Every claim also advances groups.claim; the value identifies that one run.
+ * queue_claim_ex is queue_claim that also returns it in *ret_claim (read in
+ * the claim's own transaction). */
+int queue_claim_ex(sqlite3 *db, int pid, double now, int64_t *ret_id, char *ret_name,
+		   int64_t *ret_claim, char *err, size_t errlen);
+
+/* *ret_claim = the claim number of in_progress group id (0 when it is not
+ * in_progress).  For a caller that has just claimed it with
+ * queue_claim_group. */
+int queue_current_claim(sqlite3 *db, int64_t id, int64_t *ret_claim, char *err, size_t errlen);
+
+/* 1 when group id is still in_progress under claim (nobody took it away with
+ * queue_requeue_force, recovery or another claim since), 0 when not, < 0 on
+ * error.  A run checks it between stages and, inside the transaction that
+ * records its end, before recording anything. */
+int queue_claim_held(sqlite3 *db, int64_t id, int64_t claim, char *err, size_t errlen);
+
 /* Claim one named group whatever its state (contimgctl process): -EBUSY when
  * it is in_progress under a live owner (queue_owner_alive) other than pid,
  * -ENOENT if unknown. */
@@ -201,9 +218,9 @@ int queue_requeue(sqlite3 *db, int64_t group_id, const char *reason, double now,
 		  size_t errlen);
 
 /* queue_requeue that also takes an in_progress group from its owner, alive or
- * not (the operator knows better: e.g. a wedged process).  A live owner that
- * really runs it still records its own end when it finishes.  The event names
- * the owner it was taken from. */
+ * not (the operator knows better: e.g. a wedged process).  The claim it
+ * takes is over: a live run under it stops at its next stage and records
+ * nothing (queue_claim_held).  The event names the owner it was taken from. */
 int queue_requeue_force(sqlite3 *db, int64_t group_id, const char *reason, double now,
 			char *err, size_t errlen);
 

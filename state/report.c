@@ -162,6 +162,7 @@ static void group_release(report_group *g)
 	free(g->state);
 	free(g->error);
 	free(g->stage);
+	free(g->stale_reason);
 	for (int i = 0; i < g->nmissing; i++) {
 		free(g->missing[i].bad_path);
 		free(g->missing[i].bad_reason);
@@ -208,7 +209,9 @@ static int group_census(sqlite3 *db, report_group *g, char *err, size_t errlen)
 
 #define GROUP_COLS                                                                          \
 	"id, name, state, n_expected, retries, error, stage, calibrated, created_at,"       \
-	" updated_at, coalesce(started_at, 0), coalesce(finished_at, 0), runs"
+	" updated_at, coalesce(started_at, 0), coalesce(finished_at, 0), runs, stale,"       \
+	" CASE WHEN stale != 0 THEN (SELECT message FROM group_events e WHERE"            \
+	" e.group_id = groups.id AND e.kind = 'stale' ORDER BY e.id DESC LIMIT 1) END"
 
 /* The current row of a "SELECT " GROUP_COLS statement into *g (zeroed); the
  * census is group_census's. */
@@ -226,6 +229,9 @@ static int read_group_cols(sqlite3_stmt *st, report_group *g, char *err, size_t 
 	g->started_at = sqlite3_column_double(st, 10);
 	g->finished_at = sqlite3_column_double(st, 11);
 	g->runs = sqlite3_column_int(st, 12);
+	g->stale = sqlite3_column_int(st, 13) != 0;
+	if (db_column_strdup(st, 14, &g->stale_reason) < 0)
+		return oom(err, errlen, "groups");
 	return 0;
 }
 

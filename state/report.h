@@ -78,6 +78,8 @@ typedef struct report_group {
 	char *error;                /* the last failure; NULL when none */
 	char *stage;                /* stage running now; NULL when none */
 	double created_at, updated_at, started_at, finished_at; /* unix seconds; 0: not set */
+	int stale;                  /* 1: a file a run used changed since (groups.stale) */
+	char *stale_reason;         /* the latest "stale" event's message; NULL when not stale */
 	int n_subbands;             /* distinct subbands 0..63 with an ok or late file */
 	int nmissing;
 	report_missing *missing;    /* [nmissing], ascending subband; NULL when none */

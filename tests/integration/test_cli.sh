@@ -11,7 +11,8 @@ CTL=$BIN/contimgctl
 # The commands of docs/cli.md: the contract this test holds the table to.
 COMMANDS="status groups show requeue retry-failed ingest process inspect config:check
 catalog:import catalog:list transits caltables variability lightcurve candidates
-candidate pointing:add pointing:list pointing:remove mosaic:plan mosaic:build"
+candidate pointing:add pointing:list pointing:remove mosaic:plan mosaic:build
+unit"
 
 # A configuration whose state directory does not exist: nothing may create it.
 mkdir -p "$T/etc"

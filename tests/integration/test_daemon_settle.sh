@@ -59,9 +59,13 @@ check "contimgctl groups --state stale lists it" sh -c "$CTL groups --state stal
 check "contimgctl groups --state stale: nothing else" [ "$($CTL groups --state stale | wc -l)" = 2 ]
 check "contimgctl show names the changed file" sh -c "$CTL show $G1 | grep 'stale' | grep -q '$NAME15 changed after the group was completed'"
 check "the log says so" grep -q "changed after the group was completed: group marked stale" "$T/daemon.log"
+check "show --json: stale true with the reason" sh -c "$CTL show $G1 --json | /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); sys.exit(0 if o[\"stale\"] is True and \"changed after the group was completed\" in o[\"stale_reason\"] else 1)'"
+check "groups --json: stale true for it" sh -c "$CTL groups --json | /usr/bin/python3 -c 'import json,sys; a=json.load(sys.stdin); sys.exit(0 if [g[\"stale\"] for g in a if g[\"group_id\"]==\"$G1\"]==[True] else 1)'"
+check "groups (text): completed* marks it" sh -c "$CTL groups | grep -q '^$G1 *completed\*'"
 check "requeue" $CTL requeue "$G1" --reason "file rewritten"
 check "requeued group runs again" wait_for 30 is "SELECT state || runs FROM groups WHERE t_first = $A" completed2
 check "requeue cleared stale" is "SELECT stale FROM groups WHERE t_first = $A" 0
+check "show --json: stale false after the re-run" sh -c "$CTL show $G1 --json | /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); sys.exit(0 if o[\"stale\"] is False and o[\"stale_reason\"] is None else 1)'"
 
 # ---- re-sent subband: sb03 truncated, then a good copy (another name,
 # +1 s) arrives before the run: a duplicate.  The run finds sb03 bad; after
