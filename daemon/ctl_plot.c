@@ -150,7 +150,8 @@ int ctl_plot_stamp(int argc, char **argv, const ctl_env *env)
 	int r = plot_stamp_cut(pos[0], ra, dec, size_arcmin / 60.0, npix, &s, err, sizeof err);
 	if (r == 0) {
 		char title[96];
-		snprintf(title, sizeof title, "%s  %s %s", s.date_obs, pos[1], pos[2]);
+		snprintf(title, sizeof title, "%s %s  (%.1f')", pos[1], pos[2],
+			 s.n * s.cell_deg * 60);
 		r = plot_stamp_render(&s, 1, NULL, title, plot_format_of(pos[3]), &buf, &len, err,
 				      sizeof err);
 		if (r == 0)
@@ -211,7 +212,9 @@ int ctl_plot_caltable(int argc, char **argv, const ctl_env *env)
 										  : CTL_FAILED);
 	}
 	printf("wrote %s (%s, %d curves, %zu good solutions)\n", out,
-	       in.vs_freq ? "against frequency" : "against time", in.ncurves, in.ngood);
+	       in.x == CALPLOT_VS_FREQ ? "against frequency"
+	       : in.x == CALPLOT_VS_TIME ? "against time" : "against antenna",
+	       in.ncurves, in.ngood);
 	return ctl_end(&st, CTL_OK);
 }
 

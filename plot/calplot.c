@@ -27,10 +27,23 @@ static int good(const gaintab *g, size_t i)
 
 /* One curve of an antenna/pol along the x axis (frequency or time), with
  * the other index fixed; amp (is_amp) or phase. */
-static int draw_curve(cairo_t *cr, const gaintab *g, const plot_frame *f, int vs_freq, int a,
+/* The x of a solution: frequency (MHz), minutes from t_ref, or the antenna
+ * number (enum calplot_x). */
+static double xval(const gaintab *g, int mode, int t, int a, int c, double t_ref)
+{
+	if (mode == CALPLOT_VS_FREQ)
+		return g->freq_hz[c] / 1e6;
+	if (mode == CALPLOT_VS_TIME)
+		return (g->time_mjd[t] - t_ref) * 1440.0;
+	return g->antenna_numbers ? g->antenna_numbers[a] : a;
+}
+
+static int draw_curve(cairo_t *cr, const gaintab *g, const plot_frame *f, int mode, int a,
 		      int p, int other, int is_amp, double t_ref, size_t *ngood)
 {
+	int vs_freq = mode == CALPLOT_VS_FREQ;
 	int n = vs_freq ? g->nchan : g->ntime, pen = 0, any = 0;
+	double prev = NAN;
 	for (int k = 0; k < n; k++) {
 		int t = vs_freq ? other : k, c = vs_freq ? k : other;
 		size_t i = gaintab_idx(g, t, a, c, p);
@@ -38,15 +51,35 @@ static int draw_curve(cairo_t *cr, const gaintab *g, const plot_frame *f, int vs
 			pen = 0;
 			continue;
 		}
-		double x = vs_freq ? g->freq_hz[c] / 1e6 : (g->time_mjd[t] - t_ref) * 1440.0;
+		double x = xval(g, mode, t, a, c, t_ref);
 		double y = is_amp ? cabsf(g->gain[i]) : cargf(g->gain[i]) * 180.0 / M_PI;
 		double cx = plot_fx(f, x), cy = plot_fy(f, y);
+		/* A phase that wraps (a jump of more than 180°) is not joined. */
+		if (!is_amp && pen && fabs(y - prev) > 180)
+			pen = 0;
+		prev = y;
 		if (pen)
 			cairo_line_to(cr, cx, cy);
 		else
 			cairo_move_to(cr, cx, cy);
-		/* A lone solution (or one between gaps) shows as a dot. */
-		cairo_rectangle(cr, cx - 1, cy - 1, 2, 2);
+		/* A lone solution (or one between gaps) shows as a dot; against
+		 * antenna every solution is one. */
+		if (mode == CALPLOT_VS_ANT) {
+			/* X a filled square, Y an open one. */
+			cairo_save(cr);
+			cairo_set_dash(cr, NULL, 0, 0);
+			cairo_rectangle(cr, cx - 2.5, cy - 2.5, 5, 5);
+			if (p)
+				cairo_stroke(cr);
+			else
+				cairo_fill(cr);
+			cairo_restore(cr);
+			any = 1;
+			if (is_amp)
+				(*ngood)++;
+			continue;
+		} else
+			cairo_rectangle(cr, cx - 1, cy - 1, 2, 2);
 		cairo_move_to(cr, cx, cy);
 		pen = 1;
 		any = 1;
@@ -64,7 +97,7 @@ int calplot_render(const gaintab *g, const char *title, plot_format fmt,
 	calplot_info in;
 	plot_canvas cv;
 	memset(&in, 0, sizeof in);
-	in.vs_freq = g->nchan > 1;
+	in.x = g->nchan > 1 ? CALPLOT_VS_FREQ : g->ntime > 1 ? CALPLOT_VS_TIME : CALPLOT_VS_ANT;
 
 	/* Ranges from the good solutions. */
 	double amax = 0, xlo = INFINITY, xhi = -INFINITY;
@@ -81,8 +114,7 @@ int calplot_render(const gaintab *g, const char *title, plot_format fmt,
 						continue;
 					ngood++;
 					amax = fmax(amax, cabsf(g->gain[i]));
-					double x = in.vs_freq ? g->freq_hz[c] / 1e6
-							      : (g->time_mjd[t] - t_ref) * 1440.0;
+					double x = xval(g, in.x, t, a, c, t_ref);
 					xlo = fmin(xlo, x);
 					xhi = fmax(xhi, x);
 				}
@@ -90,7 +122,7 @@ int calplot_render(const gaintab *g, const char *title, plot_format fmt,
 	if (!ngood)
 		return err_set(err, errlen, -EINVAL, "the table has no good solution to plot");
 	if (!(xhi > xlo)) {
-		double d = in.vs_freq ? 0.5 : 1;
+		double d = in.x == CALPLOT_VS_FREQ ? 0.5 : 1;
 		xlo -= d;
 		xhi += d;
 	}
@@ -104,11 +136,13 @@ int calplot_render(const gaintab *g, const char *title, plot_format fmt,
 	double pw = PLOT_CAL_WIDTH - ML - MR, ph = (PLOT_CAL_HEIGHT - MT - GAPY - MB) / 2.0;
 	plot_frame fa = { ML, MT, pw, ph, xlo - pad, xhi + pad, 0, in.amp_max };
 	plot_frame fp = { ML, MT + ph + GAPY, pw, ph, xlo - pad, xhi + pad, -180, 180 };
-	const char *xl = in.vs_freq ? "frequency (MHz)" : "time (minutes from the first solution)";
+	const char *xl = in.x == CALPLOT_VS_FREQ ? "frequency (MHz)"
+			 : in.x == CALPLOT_VS_TIME ? "time (minutes from the first solution)"
+						   : "antenna number";
 	plot_frame_draw(cr, &fa, 0, NULL, NULL, 0, xl, "amplitude");
 	plot_frame_draw(cr, &fp, 0, NULL, NULL, 90, xl, "phase (deg)");
 
-	int nother = in.vs_freq ? g->ntime : g->nchan;
+	int nother = in.x == CALPLOT_VS_FREQ ? g->ntime : g->nchan;
 	for (int pass = 0; pass < 2; pass++) {
 		const plot_frame *f = pass ? &fp : &fa;
 		plot_frame_clip(cr, f);
@@ -121,7 +155,7 @@ int calplot_render(const gaintab *g, const char *title, plot_format fmt,
 				double dash[] = { 4, 3 };
 				cairo_set_dash(cr, dash, p ? 2 : 0, 0);
 				for (int o = 0; o < nother; o++)
-					if (draw_curve(cr, g, f, in.vs_freq, a, p, o, !pass, t_ref,
+					if (draw_curve(cr, g, f, in.x, a, p, o, !pass, t_ref,
 						       &in.ngood) &&
 					    !pass)
 						in.ncurves++;
@@ -147,7 +181,8 @@ int calplot_render(const gaintab *g, const char *title, plot_format fmt,
 		plot_text(cr, kx + 18, ky + kh * (a + 0.5) / g->nant, 10, 0, 0.5, 0, 0, lab);
 	}
 	plot_text(cr, kx + 7, ky - 8, 11, 0.5, 1, 0, 0, "antenna");
-	plot_text(cr, kx, ky + kh + 10, 10, 0, 0, 0, 0, g->npol > 1 ? "X solid, Y dashed" : "");
+	plot_text(cr, kx, ky + kh + 10, 10, 0, 0, 0, 0,
+		  g->npol < 2 ? "" : in.x == CALPLOT_VS_ANT ? "X filled, Y open" : "X solid, Y dashed");
 
 	char tbuf[256];
 	if (!title) {

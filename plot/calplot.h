@@ -7,7 +7,10 @@
  *     against frequency (MHz), one curve per antenna, pol and solution time;
  *   - otherwise (gains G, delays K as phases): amplitude and phase against
  *     time (minutes from the first solution), one curve per antenna, pol and
- *     channel.
+ *     channel;
+ *   - a table of one solution per antenna (one time, one channel: a gain
+ *     table solved over a whole group): amplitude and phase against antenna
+ *     number, one dot per antenna and pol.
  *
  * Flagged, zero and non-finite solutions are gaps.  Phases are degrees in
  * [−180, 180), relative to nothing (the table's reference antenna shows as a
@@ -25,8 +28,10 @@
 #define PLOT_CAL_WIDTH 1000
 #define PLOT_CAL_HEIGHT 720
 
+enum calplot_x { CALPLOT_VS_TIME = 0, CALPLOT_VS_FREQ = 1, CALPLOT_VS_ANT = 2 };
+
 typedef struct calplot_info {
-	int vs_freq;               /* 1: against frequency; 0: against time */
+	int x;                     /* enum calplot_x: what the horizontal axis is */
 	int ncurves;               /* curves drawn (antenna × pol × time/channel with any
 				      good solution) */
 	size_t ngood;              /* good solutions drawn */

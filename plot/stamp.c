@@ -187,7 +187,7 @@ int plot_stamp_render(const plot_stamp *st, size_t n, const char *const *labels,
 	plot_colorbar(cr, GAP + (double)n * (S + GAP), TOP, 14, S, &sc, 1, unit);
 	if (title) {
 		cairo_set_source_rgb(cr, 0, 0, 0);
-		plot_text(cr, GAP, 10, 13, 0, 0, 0, 1, title);
+		plot_text(cr, GAP, 10, 12, 0, 0, 0, 1, title);
 	}
 	return plot_canvas_save_mem(&cv, ret_buf, ret_len, err, errlen);
 }
@@ -199,7 +199,7 @@ static void stamp_title(double ra, double dec, double size_deg, int n, double ce
 	plot_format_ra(ra, 1, a, sizeof a);
 	plot_format_dec(dec, 1, b, sizeof b);
 	(void)size_deg;
-	snprintf(buf, len, "%s %s   %d px = %.2f'", a, b, n, n * cell * 60);
+	snprintf(buf, len, "%s %s  (%.1f')", a, b, n * cell * 60);
 }
 
 int plot_stamp_png_mem(const char *fits_path, double ra_deg, double dec_deg, double size_deg,
