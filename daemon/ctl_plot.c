@@ -97,7 +97,7 @@ int ctl_plot_image(int argc, char **argv, const ctl_env *env)
 			min_flux = ps.min_flux_mjy;
 	}
 	plot_qlook_info in;
-	int r = quicklook_write(fits, out, cpath, min_flux, max_px, stretch, &in, err, sizeof err);
+	int r = quicklook_write(fits, NULL, out, cpath, min_flux, max_px, stretch, &in, err, sizeof err);
 	if (r < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		return ctl_end(&st, exit_of(r));

@@ -64,18 +64,32 @@ int quicklook_sources(const char *fits_path, const char *catalog_path, double mi
 	return 0;
 }
 
-int quicklook_write(const char *fits_path, const char *out_path, const char *catalog_path,
-		    double min_flux_mjy, int max_px, int stretch, plot_qlook_info *ret_info,
-		    char *err, size_t errlen)
+int quicklook_write(const char *fits_path, const float *pixels, const char *out_path,
+		    const char *catalog_path, double min_flux_mjy, int max_px, int stretch,
+		    plot_qlook_info *ret_info, char *err, size_t errlen)
 {
 	plot_source *src = NULL;
-	size_t n = 0;
+	plot_fits img;
+	unsigned char *buf = NULL;
+	size_t n = 0, len = 0;
 	int r = quicklook_sources(fits_path, catalog_path, min_flux_mjy, &src, &n, err, errlen);
 	if (r < 0)
 		return r;
+	if ((r = plot_fits_read(fits_path, pixels == NULL, &img, err, errlen)) < 0)
+		goto out;
+	if (pixels)
+		img.data = (float *)pixels; /* borrowed: given back before the release */
 	plot_qlook_opts o = { .max_px = max_px, .stretch = stretch, .sources = src,
 			      .nsources = n };
-	r = plot_qlook_write(fits_path, out_path, &o, ret_info, err, errlen);
+	r = plot_qlook_render(&img, &o, plot_format_of(out_path), &buf, &len, ret_info, err,
+			      errlen);
+	if (pixels)
+		img.data = NULL;
+	plot_fits_release(&img);
+	if (r == 0)
+		r = plot_write_file(out_path, buf, len, err, errlen);
+out:
+	free(buf);
 	free(src);
 	return r;
 }

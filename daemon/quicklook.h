@@ -22,10 +22,12 @@
 int quicklook_sources(const char *fits_path, const char *catalog_path, double min_flux_mjy,
 		      plot_source **ret_src, size_t *ret_n, char *err, size_t errlen);
 
-/* quicklook_sources, then plot_qlook_write(fits_path → out_path) with them
- * and max_px; ret_info may be NULL. */
-int quicklook_write(const char *fits_path, const char *out_path, const char *catalog_path,
-		    double min_flux_mjy, int max_px, int stretch, plot_qlook_info *ret_info,
-		    char *err, size_t errlen);
+/* quicklook_sources, then the quick-look of fits_path (plot/qlook.h) with
+ * them and max_px, written to out_path.  pixels: the image's pixels already
+ * in memory (the image stage's, exactly what the file holds), so only the
+ * header is read; NULL reads them from the file.  ret_info may be NULL. */
+int quicklook_write(const char *fits_path, const float *pixels, const char *out_path,
+		    const char *catalog_path, double min_flux_mjy, int max_px, int stretch,
+		    plot_qlook_info *ret_info, char *err, size_t errlen);
 
 #endif

@@ -212,7 +212,8 @@ void stage_image_release(pipe_ctx *ctx)
 /* The quick-look picture of the restored image, catalog sources circled,
  * beside the FITS files (docs/plots.md).  It is a convenience: a failure is
  * logged and the group goes on. */
-static void write_quicklook(pipe_ctx *ctx, const char *dir, const char *fits)
+static void write_quicklook(pipe_ctx *ctx, const char *dir, const char *fits,
+			    const float *pixels)
 {
 	char png[4300], e[ERR_LEN];
 	plot_qlook_info in;
@@ -222,7 +223,7 @@ static void write_quicklook(pipe_ctx *ctx, const char *dir, const char *fits)
 		return;
 	snprintf(png, sizeof png, "%s/quicklook.png", dir);
 	double t0 = clk_mono_s();
-	int r = quicklook_write(fits, png, cf->catalog_path, cf->phot.min_flux_mjy,
+	int r = quicklook_write(fits, pixels, png, cf->catalog_path, cf->phot.min_flux_mjy,
 				cf->image.quicklook_px, PLOT_STRETCH_LINEAR, &in, e, sizeof e);
 	double dt = clk_mono_s() - t0;
 	if (r < 0) {
@@ -333,7 +334,7 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		if (r < 0)
 			goto out;
 	}
-	write_quicklook(ctx, dir, path[FITSOUT_IMAGE]);
+	write_quicklook(ctx, dir, path[FITSOUT_IMAGE], res->image);
 	r = 0;
 	image_result_free(ctx->image);
 	ctx->image = res;

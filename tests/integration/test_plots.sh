@@ -49,6 +49,9 @@ $CTL plot image "$IMG" "$T/ql.png" --catalog >"$T/pi.out" 2>&1
 check "plot image --catalog writes a PNG" test "$(pngsize "$T/ql.png")" = "722 604"
 check "plot image circles the catalog's sources in the field" \
 	grep -q ' [1-9][0-9]* catalog sources circled' "$T/pi.out"
+# the stage draws from the pixels in memory, plot image from the file: the
+# same picture, byte for byte
+check "plot image --catalog of the FITS is the stage's quicklook.png" cmp -s "$QL" "$T/ql.png"
 $CTL plot image "$IMG" "$T/ql256.png" --max-px 256 --asinh >/dev/null 2>&1
 check "plot image --max-px 256 bins 2 x 2" test "$(pngsize "$T/ql256.png")" = "466 348"
 check "plot image to .svg is well-formed" sh -c "$CTL plot image '$IMG' '$T/ql.svg' >/dev/null &&
