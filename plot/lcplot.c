@@ -13,7 +13,7 @@
 #include "core/err.h"
 
 #define ML 80   /* margins: left, right, top, bottom */
-#define MR 20
+#define MR 45
 #define MT 40
 #define MB 60
 #define MJD_UNIX_EPOCH 40587.0
@@ -142,6 +142,7 @@ int lcplot_render(const lcplot_data *d, plot_format fmt, unsigned char **ret_buf
 	plot_frame_draw(cr, &fr, tstep, date_fmt, &in, 0, "date (UTC)", ylabel);
 	char title[256];
 	snprintf(title, sizeof title, "%s", d->title ? d->title : "light curve");
+	cairo_set_source_rgb(cr, 0, 0, 0);
 	plot_text(cr, PLOT_LC_WIDTH / 2.0, 14, 15, 0.5, 0, 0, 1, title);
 
 	plot_frame_clip(cr, &fr);

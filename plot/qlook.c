@@ -434,14 +434,14 @@ int plot_qlook_render(const plot_fits *img, const plot_qlook_opts *o, plot_forma
 	if (o->title)
 		snprintf(title, sizeof title, "%s", o->title);
 	else
-		snprintf(title, sizeof title, "%s%s%s", img->object, img->object[0] ? "   " : "",
-			 img->date_obs);
+		snprintf(title, sizeof title, "%s", img->object[0] ? img->object : img->date_obs);
 	char sub[96];
 	const char *sname = in.stretch.kind == PLOT_STRETCH_ASINH ? "asinh" : "zscale";
 	if (in.factor > 1)
 		snprintf(sub, sizeof sub, "%s, %d\xc3\x97%d binned", sname, in.factor, in.factor);
 	else
 		snprintf(sub, sizeof sub, "%s", sname);
+	cairo_set_source_rgb(cr, 0, 0, 0);
 	plot_text(cr, in.img_x0, 12, 14, 0, 0, 0, 1, title);
 	plot_text(cr, in.img_x0 + in.nxd, 14, 11, 1, 0, 0, 0, sub);
 	r = plot_canvas_save_mem(&cv, ret_buf, ret_len, err, errlen);

@@ -44,7 +44,8 @@ typedef struct plot_source {
 typedef struct plot_qlook_opts {
 	int max_px;                /* longest side of the image area (0: PLOT_QLOOK_MAX_PX) */
 	int stretch;               /* PLOT_STRETCH_LINEAR (zscale, default) or _ASINH */
-	const char *title;         /* NULL: "OBJECT  DATE-OBS" from the header */
+	const char *title;         /* NULL: OBJECT from the header (a contimg image: the group),
+				      else DATE-OBS */
 	const plot_source *sources;/* circled; may be NULL */
 	size_t nsources;
 } plot_qlook_opts;
