@@ -10,7 +10,9 @@
  * rows (the restored image and the pbcor image, pbcor = 0/1) with the beam,
  * noise, peak, dynamic range, centre, size, cell, frequency, bandwidth,
  * integration and calibration state.  The result stays in ctx->image for
- * the photometry stage.
+ * the photometry stage.  Last, unless [image] quicklook_png = false, the
+ * quick-look picture quicklook.png beside them (daemon/quicklook.h,
+ * docs/plots.md), registered as the product quicklook.
  */
 #include "daemon/stage_image.h"
 
