@@ -279,7 +279,7 @@ int ctl_stamps(int argc, char **argv, const ctl_env *env)
 		for (size_t p = 0; p < d.nproducts; p++)
 			if (!strcmp(d.products[p].name, "pbcor")) {
 				paths[k] = strdup(d.products[p].path);
-				snprintf(labels[k], sizeof labels[k], "%.16s", d.group.name);
+				snprintf(labels[k], sizeof labels[k], "%s", d.group.name);
 				lab[k] = labels[k];
 				if (paths[k])
 					k++;
