@@ -21,7 +21,7 @@ ASAN_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-saniti
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
-PKGS     := libuv hdf5 cfitsio fftw3f fftw3 sqlite3 wcslib libsystemd erfa json-c inih cairo
+PKGS     := libuv hdf5 cfitsio fftw3f fftw3 sqlite3 wcslib libsystemd erfa json-c inih cairo fontconfig
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -54,7 +54,7 @@ TOOL_BIN := $(B)/tests/integration/truthcheck $(B)/tests/bench_convert
 
 DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf hdf5-tools \
 	libcfitsio-dev libfftw3-dev libsqlite3-dev sqlite3 wcslib-dev wcslib-tools libsystemd-dev \
-	liberfa-dev libjson-c-dev libinih-dev libcairo2-dev fonts-dejavu-core fitsverify systemd \
+	liberfa-dev libjson-c-dev libinih-dev libcairo2-dev libfontconfig-dev fonts-dejavu-core fitsverify systemd \
 	python3-numpy python3-h5py python3-erfa
 # For the tests only (the pipeline needs none of them): WSClean 3.1 and
 # casacore are the sign authority of tests/integration/test_wsclean_oracle.sh;

@@ -329,7 +329,9 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 				   .nmodel = nmodel, .model_mjd = mt, .model_flux = mf,
 				   .model_label = mlabel };
 		lcplot_info li;
-		if (lcplot_write(&lc, svg, pfmt, &li, err, sizeof err)) {
+		int wr = lcplot_write(&lc, svg, pfmt, &li, err, sizeof err);
+		plot_release_statics(); /* contimgctl draws nothing more */
+		if (wr) {
 			fprintf(stderr, "contimgctl: %s\n", err);
 			rc = CTL_FAILED;
 			goto out;

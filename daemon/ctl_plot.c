@@ -98,6 +98,7 @@ int ctl_plot_image(int argc, char **argv, const ctl_env *env)
 	}
 	plot_qlook_info in;
 	int r = quicklook_write(fits, NULL, out, cpath, min_flux, max_px, stretch, &in, err, sizeof err);
+	plot_release_statics(); /* nothing draws after this in the process */
 	if (r < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		return ctl_end(&st, exit_of(r));
@@ -161,6 +162,7 @@ int ctl_plot_stamp(int argc, char **argv, const ctl_env *env)
 			       s.x0 + s.n / 2, s.y0 + s.n / 2);
 		plot_stamp_release(&s);
 	}
+	plot_release_statics();
 	free(buf);
 	if (r < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
@@ -206,6 +208,7 @@ int ctl_plot_caltable(int argc, char **argv, const ctl_env *env)
 	}
 	calplot_info in;
 	int r = calplot_write(path, out, NULL, &in, err, sizeof err);
+	plot_release_statics();
 	if (r < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		return ctl_end(&st, r == -ENOENT ? CTL_NOT_FOUND : r == -EINVAL ? CTL_USAGE
@@ -295,6 +298,7 @@ int ctl_stamps(int argc, char **argv, const ctl_env *env)
 	int r = plot_stamp_strip_write((const char *const *)paths, lab, k, rows[n - 1].ra_deg,
 				       rows[n - 1].dec_deg, size_arcmin / 60.0, out, &used, err,
 				       sizeof err);
+	plot_release_statics();
 	if (r < 0) {
 		fprintf(stderr, "contimgctl: %s\n", err);
 		rc = r == -ERANGE ? CTL_NOT_FOUND : exit_of(r);

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include <cairo-svg.h>
+#include <fontconfig/fontconfig.h>
 
 #include "core/err.h"
 #include "core/fsx.h"
@@ -438,6 +439,12 @@ void plot_colorbar(cairo_t *cr, double x, double y, double w, double h, const pl
 	if (label)
 		plot_text(cr, x + w + 52, y + h / 2, 12, 0.5, 1, 90, 0, label);
 	cairo_restore(cr);
+}
+
+void plot_release_statics(void)
+{
+	cairo_debug_reset_static_data();
+	FcFini();
 }
 
 void plot_series_colour(int k, int n, double rgb[3])

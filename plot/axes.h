@@ -146,6 +146,11 @@ void plot_grey(double t, double rgb[3]);
 void plot_colorbar(cairo_t *cr, double x, double y, double w, double h, const plot_stretch *s,
 		   double scale, const char *label);
 
+/* Free cairo's and fontconfig's process-wide caches (fonts, glyphs) so a
+ * leak checker sees a clean exit: for the end of a program (the tests), when
+ * no thread draws any more; nothing may be drawn afterwards. */
+void plot_release_statics(void);
+
 /* A distinct colour for series k of n (hues around the wheel, k in [0, n)). */
 void plot_series_colour(int k, int n, double rgb[3]);
 

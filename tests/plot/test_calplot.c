@@ -85,5 +85,6 @@ int main(void)
 {
 	RUN(test_bandpass);
 	RUN(test_gains);
+	plot_release_statics(); /* fontconfig's caches, for LeakSanitizer */
 	return TEST_DONE();
 }

@@ -139,5 +139,6 @@ int main(void)
 {
 	RUN(test_svg);
 	RUN(test_raw_only);
+	plot_release_statics(); /* fontconfig's caches, for LeakSanitizer */
 	return TEST_DONE();
 }

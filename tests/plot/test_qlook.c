@@ -300,5 +300,6 @@ int main(void)
 	RUN(test_zscale);
 	RUN(test_stretch);
 	RUN(test_write);
+	plot_release_statics(); /* fontconfig's caches, for LeakSanitizer */
 	return TEST_DONE();
 }

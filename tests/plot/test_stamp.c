@@ -172,5 +172,6 @@ int main(void)
 	RUN(test_edge);
 	RUN(test_png_mem);
 	RUN(test_strip);
+	plot_release_statics(); /* fontconfig's caches, for LeakSanitizer */
 	return TEST_DONE();
 }
