@@ -21,7 +21,7 @@ ASAN_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-saniti
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
-PKGS     := libuv hdf5 cfitsio fftw3f fftw3 sqlite3 wcslib libsystemd erfa json-c inih
+PKGS     := libuv hdf5 cfitsio fftw3f fftw3 sqlite3 wcslib libsystemd erfa json-c inih cairo fontconfig
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -31,7 +31,7 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -fopenmp -pthread -I. $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lfftw3f_threads -lfftw3_threads -fopenmp -pthread -lm
 
 # Library sources: every .c in the stage and ground directories.
-LIB_DIRS := core state calib imaging photometry
+LIB_DIRS := core state calib imaging photometry plot
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB      := $(B)/libcontimg.a
@@ -62,6 +62,7 @@ TOOL_BIN := $(B)/tests/integration/truthcheck $(B)/tests/bench_convert \
 DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf hdf5-tools \
 	libcfitsio-dev libfftw3-dev libsqlite3-dev sqlite3 wcslib-dev wcslib-tools libsystemd-dev \
 	liberfa-dev libjson-c-dev libinih-dev fitsverify systemd libmicrohttpd-dev \
+	libcairo2-dev libfontconfig-dev fonts-dejavu-core \
 	python3-numpy python3-h5py python3-erfa
 # For the tests only (the pipeline needs none of them): WSClean 3.1 and
 # casacore are the sign authority of tests/integration/test_wsclean_oracle.sh;

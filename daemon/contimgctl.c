@@ -90,11 +90,11 @@ static const ctl_command commands[] = {
 	  "metrics of a light curve (mjd,flux,flux_err)",
 	  "The variability metrics and ESE score of a light curve in a CSV file\n"
 	  "(header line, rows mjd,flux,flux_err).\n" },
-	{ "lightcurve", NULL, ctl_lightcurve, CTL_NEEDS_DB_RO, "SOURCE [--csv|--json|--svg FILE]",
-	  "normalised light curve",
+	{ "lightcurve", NULL, ctl_lightcurve, CTL_NEEDS_DB_RO,
+	  "SOURCE [--csv|--json|--svg FILE|--png FILE]", "normalised light curve",
 	  "The light curve of a catalog source, oldest first: a table in mJy, CSV,\n"
-	  "JSON, or an SVG plot written to FILE.  Exit 1 when the source has no\n"
-	  "photometry.\n" },
+	  "JSON, or a plot written to FILE as SVG or PNG (docs/plots.md; raw fluxes\n"
+	  "when none is normalised yet).  Exit 1 when the source has no photometry.\n" },
 	{ "candidates", NULL, ctl_candidates, CTL_NEEDS_DB_RO, "[--json]",
 	  "ESE candidates, best first", "ESE candidates, highest score first.\n" },
 	{ "candidate", NULL, ctl_candidate, CTL_NEEDS_DB_RW,
@@ -150,6 +150,31 @@ static const ctl_command commands[] = {
 	  "Build the mosaic of the planned tiles (docs/mosaic.md), write FILE and its\n"
 	  "weight and noise images, register it and print its path.  Exit 1 when no\n"
 	  "tile lies in the window.\n" },
+	{ "plot", "image", ctl_plot_image, CTL_NEEDS_SETTINGS,
+	  "FITS OUT [--catalog] [--asinh] [--max-px N]", "quick-look picture of an image",
+	  "The quick-look picture of a FITS image (docs/plots.md): binned to at most\n"
+	  "N (1024) pixels, zscale grey scale, colour bar, restoring beam, RA/Dec\n"
+	  "grid.  OUT is PNG, or SVG when it ends in .svg.  Exit 1 when FITS does not\n"
+	  "exist, 2 when it is not an image with a celestial WCS.\n"
+	  "  --catalog  circle the catalog sources forced photometry would measure\n"
+	  "  --asinh    asinh stretch from the zscale floor to the peak\n" },
+	{ "plot", "stamp", ctl_plot_stamp, CTL_NEEDS_NOTHING,
+	  "FITS RA DEC OUT [--size ARCMIN] [--pixels N]", "postage stamp around a position",
+	  "A postage stamp cut from FITS around RA DEC (degrees or sexagesimal),\n"
+	  "--size arcminutes wide (default 2) or --pixels N on a side; pixels off\n"
+	  "the image are blank.  Exit 1 when FITS does not exist, 2 when the position\n"
+	  "is outside the image.\n" },
+	{ "plot", "caltable", ctl_plot_caltable, CTL_NEEDS_DB_RO, "ID|FILE OUT",
+	  "bandpass or gain plot of a calibration table",
+	  "Amplitude and phase of a calibration table's solutions, per antenna:\n"
+	  "against frequency for a bandpass, against time for gains.  ID is a\n"
+	  "registered table (contimgctl caltables), FILE a table file.  Exit 1 when\n"
+	  "there is no such table.\n" },
+	{ "stamps", NULL, ctl_stamps, CTL_NEEDS_DB_RO, "SOURCE OUT [--size ARCMIN] [--last N]",
+	  "postage stamps of a source across epochs",
+	  "The stamps of a source in the pbcor images of its last N (8) epochs, side\n"
+	  "by side on one grey scale, labelled with their groups.  Exit 1 when the\n"
+	  "source has no photometry or no registered image contains it.\n" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

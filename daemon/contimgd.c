@@ -44,6 +44,7 @@
 #include "daemon/settings.h"
 #include "daemon/util.h"
 #include "daemon/watch.h"
+#include "plot/axes.h"
 #include "daemon/workers.h"
 #include "state/db.h"
 #include "state/heartbeat.h"
@@ -716,6 +717,7 @@ int main(int argc, char **argv)
 	update_status(&d);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = 0;
+	plot_release_statics(); /* fontconfig caches of the quick-look pictures */
 	log_notice("stopped");
 	goto out;
 out_loop:

@@ -111,6 +111,10 @@ int ctl_pointing_list(int argc, char **argv, const ctl_env *env);    /* ctl_poin
 int ctl_pointing_remove(int argc, char **argv, const ctl_env *env);  /* ctl_pointing.c */
 int ctl_config_check(int argc, char **argv, const ctl_env *env);     /* ctl_config.c */
 int ctl_unit(int argc, char **argv, const ctl_env *env);             /* ctl_unit.c */
+int ctl_plot_image(int argc, char **argv, const ctl_env *env);       /* ctl_plot.c */
+int ctl_plot_stamp(int argc, char **argv, const ctl_env *env);       /* ctl_plot.c */
+int ctl_plot_caltable(int argc, char **argv, const ctl_env *env);    /* ctl_plot.c */
+int ctl_stamps(int argc, char **argv, const ctl_env *env);           /* ctl_plot.c */
 
 /* ---- the shared prologue and epilogue (ctl_common.c) ----
  * Each prints its own one-line "contimgctl: ..." diagnostic on stderr and

@@ -30,6 +30,7 @@
 #include "daemon/util.h"
 #include "daemon/views.h"
 #include "imaging/image.h"
+#include "plot/axes.h"
 #include "state/db.h"
 #include "state/heartbeat.h"
 #include "state/pointingdb.h"
@@ -942,5 +943,6 @@ out:
 	contimg_config_free(conf);
 	cfg_free(c);
 	earth_table_update("", 0, NULL, 0);
+	plot_release_statics(); /* the image stage's quick-look picture drew with fontconfig */
 	return rc;
 }

@@ -18,8 +18,8 @@
 #include "daemon/views.h"
 #include "photometry/ese.h"
 #include "photometry/normalize.h"
-#include "photometry/plot.h"
 #include "photometry/variability.h"
+#include "plot/lcplot.h"
 #include "state/db.h"
 #include "state/photdb.h"
 
@@ -178,7 +178,7 @@ int ctl_variability(int argc, char **argv, const ctl_env *env)
 	return CTL_OK;
 }
 
-/* ---- lightcurve SOURCE [--csv|--json|--svg FILE] ---- */
+/* ---- lightcurve SOURCE [--csv|--json|--svg FILE|--png FILE] ---- */
 
 static void csv_num(double v, int last)
 {
@@ -190,14 +190,16 @@ static void csv_num(double v, int last)
 int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 {
 	const char *source = NULL, *svg = NULL;
-	int mode = 0; /* 0 text, 1 csv, 2 json, 3 svg */
+	int mode = 0; /* 0 text, 1 csv, 2 json, 3 a picture to the file svg */
+	plot_format pfmt = PLOT_SVG;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--csv"))
 			mode = 1;
 		else if (!strcmp(argv[i], "--json"))
 			mode = 2;
-		else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
+		else if ((!strcmp(argv[i], "--svg") || !strcmp(argv[i], "--png")) && i + 1 < argc) {
 			mode = 3;
+			pfmt = argv[i][2] == 's' ? PLOT_SVG : PLOT_PNG;
 			svg = argv[++i];
 		} else if (argv[i][0] != '-' && !source)
 			source = argv[i];
@@ -240,13 +242,16 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 			printf("%u\n", view_point_flags(&rows[i]));
 		}
 	} else if (mode == 3) {
-		t = malloc(n * sizeof *t);
+		/* t, f, e: normalised; then raw fluxes and errors; then the model. */
+		enum { NMODEL = 400 };
+		t = malloc((3 * n + 2 * NMODEL) * sizeof *t);
 		f = malloc(n * sizeof *f);
 		e = malloc(n * sizeof *e);
 		if (!t || !f || !e) {
 			rc = CTL_FAILED;
 			goto out;
 		}
+		double *raw = t + n, *raw_e = t + 2 * n, *mt = t + 3 * n, *mf = mt + NMODEL;
 		/* The baseline period: the leading epochs that were not (finally)
 		 * normalised while the references' baselines were being built. */
 		double b0 = NAN, b1 = NAN;
@@ -254,6 +259,8 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 			t[i] = rows[i].mjd;
 			f[i] = rows[i].normalized_flux_jy;
 			e[i] = rows[i].normalized_flux_err_jy;
+			raw[i] = rows[i].flux_jy;
+			raw_e[i] = rows[i].flux_err_jy;
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (!(rows[i].norm_flags & (NORM_TOO_FEW_REFS | NORM_PROVISIONAL)))
@@ -263,7 +270,10 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 			b1 = rows[i].mjd;
 		}
 		photdb_cand c;
-		ese_result er, *model = NULL;
+		ese_result er;
+		size_t nmodel = 0;
+		double w0 = NAN, w1 = NAN;
+		char mlabel[64] = "";
 		if (photdb_cand_get(st.db, source, &c, err, sizeof err) == 0) {
 			memset(&er, 0, sizeof er);
 			er.scored = 1;
@@ -273,19 +283,39 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 			er.t_days = c.t_days;
 			er.alpha = c.alpha;
 			er.src_size = c.src_size;
-			model = &er;
+			/* The model over the data's span (the plot clips it). */
+			double lo = t[0], hi = t[n - 1], pad = 0.05 * (hi - lo) + 1;
+			for (int k = 0; k < NMODEL; k++) {
+				mt[k] = lo - pad + (hi - lo + 2 * pad) * k / (NMODEL - 1.0);
+				mf[k] = ese_model_flux(&er, mt[k]);
+			}
+			nmodel = NMODEL;
+			snprintf(mlabel, sizeof mlabel, "ESE model, score %.2f", c.score);
+			if (isfinite(c.t0_mjd) && c.timescale_days > 0) {
+				w0 = c.t0_mjd - 0.5 * c.timescale_days;
+				w1 = c.t0_mjd + 0.5 * c.timescale_days;
+			}
 		}
 		char title[256];
-		snprintf(title, sizeof title, "%s — normalised light curve", source);
-		plot_lc lc = { .title = title, .ylabel = "normalised flux density (mJy)",
-			       .yscale = 1e3, .n = n, .mjd = t, .flux = f, .err = e,
-			       .base_mjd0 = b0, .base_mjd1 = b1, .ese = model };
-		if (plot_svg_write(&lc, svg, err, sizeof err)) {
+		snprintf(title, sizeof title, "%s \xe2\x80\x94 light curve", source);
+		lcplot_data lc = { .title = title, .n = n, .mjd = t, .norm_flux = f, .norm_err = e,
+				   .raw_flux = raw, .raw_err = raw_e, .yscale = 1e3, .unit = "mJy",
+				   .base_mjd0 = b0, .base_mjd1 = b1, .win_mjd0 = w0, .win_mjd1 = w1,
+				   .nmodel = nmodel, .model_mjd = mt, .model_flux = mf,
+				   .model_label = mlabel };
+		lcplot_info li;
+		int wr = lcplot_write(&lc, svg, pfmt, &li, err, sizeof err);
+		plot_release_statics(); /* contimgctl draws nothing more */
+		if (wr) {
 			fprintf(stderr, "contimgctl: %s\n", err);
 			rc = CTL_FAILED;
 			goto out;
 		}
-		printf("wrote %s (%zu points)\n", svg, n);
+		if (li.raw)
+			printf("wrote %s (%zu points, raw fluxes: none is normalised yet)\n", svg,
+			       li.npoints);
+		else
+			printf("wrote %s (%zu points)\n", svg, li.npoints);
 	} else {
 		printf("%-12s %12s %10s %12s %10s %10s %6s\n", "mjd", "flux_mjy", "err_mjy",
 		       "norm_mjy", "err_mjy", "corr", "flags");

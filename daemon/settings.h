@@ -113,6 +113,8 @@ typedef struct image_settings {
 	int chan_avg_set;              /* chan_avg given: it wins over avg_width_mhz */
 	double avg_width_mhz;          /* (1.953125), >= 0 */
 	char fftw_wisdom[4200];        /* the wisdom file; "" = none */
+	int quicklook_png;             /* (1) write quicklook.png at the end of the stage */
+	int quicklook_px;              /* (1024) its longest side, 64..8192 */
 } image_settings;
 
 /* Parse [image] into s (ps: [paths] state_dir, the wisdom file's home). */

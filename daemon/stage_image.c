@@ -10,7 +10,9 @@
  * rows (the restored image and the pbcor image, pbcor = 0/1) with the beam,
  * noise, peak, dynamic range, centre, size, cell, frequency, bandwidth,
  * integration and calibration state.  The result stays in ctx->image for
- * the photometry stage.
+ * the photometry stage.  Last, unless [image] quicklook_png = false, the
+ * quick-look picture quicklook.png beside them (daemon/quicklook.h,
+ * docs/plots.md), registered as the product quicklook.
  */
 #include "daemon/stage_image.h"
 
@@ -22,9 +24,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "daemon/quicklook.h"
 #include "daemon/settings.h"
 #include "daemon/util.h"
 #include "imaging/fitsout.h"
@@ -160,6 +164,13 @@ int stage_image_settings(const cfg *c, const pipe_settings *ps, image_settings *
 			return cfg_err(c, "image", "fftw_wisdom", err, errlen, "path too long");
 		snprintf(s->fftw_wisdom, sizeof s->fftw_wisdom, "%s", w);
 	}
+	/* The quick-look picture (docs/plots.md). */
+	if ((r = cfg_bool(c, "image", "quicklook_png", 1, &s->quicklook_png, err, errlen)) < 0 ||
+	    (r = cfg_int(c, "image", "quicklook_px", 1024, &s->quicklook_px, err, errlen)) < 0)
+		return r;
+	if (s->quicklook_px < 64 || s->quicklook_px > 8192)
+		return cfg_err(c, "image", "quicklook_px", err, errlen, "%d: expected 64..8192",
+			       s->quicklook_px);
 	return 0;
 }
 
@@ -198,6 +209,33 @@ void stage_image_release(pipe_ctx *ctx)
 {
 	image_result_free(ctx->image);
 	ctx->image = NULL;
+}
+
+/* The quick-look picture of the restored image, catalog sources circled,
+ * beside the FITS files (docs/plots.md).  It is a convenience: a failure is
+ * logged and the group goes on. */
+static void write_quicklook(pipe_ctx *ctx, const char *dir, const char *fits,
+			    const float *pixels)
+{
+	char png[4300], e[ERR_LEN];
+	plot_qlook_info in;
+	const contimg_config *cf = ctx->conf;
+
+	if (!cf->image.quicklook_png)
+		return;
+	snprintf(png, sizeof png, "%s/quicklook.png", dir);
+	double t0 = clk_mono_s();
+	int r = quicklook_write(fits, pixels, png, cf->catalog_path, cf->phot.min_flux_mjy,
+				cf->image.quicklook_px, PLOT_STRETCH_LINEAR, &in, e, sizeof e);
+	double dt = clk_mono_s() - t0;
+	if (r < 0) {
+		log_msg(LOG_WARNING, ctx->group_name, "image", -1, "no quick-look picture: %s", e);
+		return;
+	}
+	pipe_add_product(ctx, "quicklook", png);
+	log_msg(LOG_INFO, ctx->group_name, "image", -1,
+		"quick-look %s: %dx%d, binned %dx%d, %d catalog sources circled (%.2f s)", png,
+		in.width, in.height, in.factor, in.factor, in.ncircled, dt);
 }
 
 int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
@@ -298,6 +336,7 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		if (r < 0)
 			goto out;
 	}
+	write_quicklook(ctx, dir, path[FITSOUT_IMAGE], res->image);
 	r = 0;
 	image_result_free(ctx->image);
 	ctx->image = res;

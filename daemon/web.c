@@ -26,8 +26,10 @@
 #include "daemon/view_alerts.h"
 #include "daemon/views.h"
 #include "daemon/web.h"
+#include "plot/stamp.h"
 #include "state/queue.h"
 #include "state/webdb.h"
+#include "state/report.h"
 
 #define MAX_STREAMS 32          /* concurrent /api/events streams */
 #define KEEPALIVE_S 15.0        /* a comment line on an idle stream this often */
@@ -309,18 +311,28 @@ static enum MHD_Result api_simple(web_server *w, struct MHD_Connection *c,
 	return send_view(c, r, o, err, NULL);
 }
 
-/* MERGE: 1 once route_stamp serves the plot/ module's stamps (the page
- * shows its stamp strip only then, instead of a row of broken pictures). */
-#define STAMPS_AVAILABLE 0
+/* 1: route_stamp serves the plot/ module's stamps (the page shows its stamp
+ * strip only then, instead of a row of broken pictures). */
+#define STAMPS_AVAILABLE 1
 
 /* The lightcurve view, plus what only the page needs: "group_names" (the
  * group id of each point's groups.id, for its stamps), "model" (the ESE
- * model when the source is a candidate, else null) and "stamps" (whether
- * /api/sources/NAME/stamps/GROUP.png serves pictures). */
+ * model when the source is a candidate, else null), "stamps" (whether
+ * /api/sources/NAME/stamps/GROUP.png serves pictures) and "stamp_groups"
+ * (the group ids among them with a registered image to cut stamps from). */
+/* Angular separation (degrees) of two ICRS positions (haversine). */
+static double sep_deg(double ra1, double dec1, double ra2, double dec2)
+{
+	const double d = M_PI / 180;
+	double a = sin((dec2 - dec1) * d / 2), b = sin((ra2 - ra1) * d / 2);
+	double h = a * a + cos(dec1 * d) * cos(dec2 * d) * b * b;
+	return 2 * asin(sqrt(fmin(1, h))) / d;
+}
+
 static enum MHD_Result api_lightcurve(web_server *w, struct MHD_Connection *c, const char *src)
 {
 	char err[ERR_LEN] = "";
-	json_object *o = NULL, *names = NULL, *model = NULL, *pts;
+	json_object *o = NULL, *names = NULL, *model = NULL, *pts, *stamp_groups = NULL;
 	int r;
 
 	pthread_mutex_lock(&w->lock);
@@ -339,14 +351,45 @@ static enum MHD_Result api_lightcurve(web_server *w, struct MHD_Connection *c, c
 		r = 1;
 		if (t1 > t0 && view_ese_model(w->db, src, t0, t1, 200, &model, err, sizeof err) < 0)
 			r = -EIO;
+		/* The groups whose image the stamps can be cut from and holds the
+		 * source (so the page never asks for a stamp that cannot be). */
+		stamp_groups = json_object_new_array();
+		double sra = NAN, sdec = NAN;
+		webdb_source *srcs = NULL;
+		size_t nsrc = 0;
+		if (webdb_sources(w->db, src, -90, 90, 64, &srcs, &nsrc, err, sizeof err) < 0)
+			r = -EIO;
+		for (size_t i = 0; i < nsrc; i++)
+			if (!strcmp(srcs[i].source, src)) {
+				sra = srcs[i].ra_deg;
+				sdec = srcs[i].dec_deg;
+			}
+		free(srcs);
+		json_object_object_foreach(names, gid, gname)
+		{
+			double ra, dec, rad;
+			int h;
+			if (r < 0 || !isfinite(sra))
+				break;
+			h = webdb_stamp_field(w->db, strtoll(gid, NULL, 10), &ra, &dec, &rad, err,
+					      sizeof err);
+			if (h < 0) {
+				r = -EIO;
+				break;
+			}
+			if (h && sep_deg(ra, dec, sra, sdec) < rad)
+				json_object_array_add(stamp_groups, json_object_get(gname));
+		}
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (r > 0) {
 		json_object_object_add(o, "group_names", names);
 		json_object_object_add(o, "model", model);
 		json_object_object_add(o, "stamps", json_object_new_boolean(STAMPS_AVAILABLE));
-		names = model = NULL;
+		json_object_object_add(o, "stamp_groups", stamp_groups);
+		names = model = stamp_groups = NULL;
 	} else {
+		json_object_put(stamp_groups);
 		json_object_put(names);
 		json_object_put(model);
 		json_object_put(o);
@@ -458,15 +501,68 @@ static enum MHD_Result route_metrics(web_server *w, struct MHD_Connection *c)
 			  "metrics are not available in this build (daemon/metrics.h)");
 }
 
-/* MERGE: /api/sources/NAME/stamps/GROUP.png is the postage stamp of source
- * NAME on group GROUP's image, from the stamp cutter of the plot/ module
- * written in parallel (both parameters are checked before this is called).
- * 404 until wired; the page shows a placeholder then. */
+/* /api/sources/NAME/stamps/GROUP.png: the postage stamp (3 arcmin) of
+ * source NAME on group GROUP's primary-beam-corrected image, cut by the plot/
+ * module (both parameters were checked against their patterns before this is
+ * called).  The image is the group's registered "pbcor" product and must lie
+ * under products_dir: no other file is ever read. */
+#define STAMP_SIZE_DEG (3.0 / 60.0)
 static enum MHD_Result route_stamp(web_server *w, struct MHD_Connection *c, const char *src,
 				   const char *group)
 {
-	(void)w, (void)src, (void)group;
-	return send_error(c, MHD_HTTP_NOT_FOUND, "no stamp (stamps are not in this build)");
+	char err[ERR_LEN] = "", *path = NULL;
+	webdb_source *srcs = NULL;
+	size_t nsrc = 0, plen = strlen(w->ps.products_dir);
+	double ra = NAN, dec = NAN;
+	unsigned char *png = NULL;
+	size_t len = 0;
+	int64_t gid = 0;
+	int r;
+
+	pthread_mutex_lock(&w->lock);
+	r = queue_find(w->db, group, &gid, err, sizeof err);
+	if (r > 0) {
+		report_detail d;
+		r = report_detail_get(w->db, gid, &d, err, sizeof err);
+		for (size_t p = 0; r > 0 && p < d.nproducts; p++)
+			if (!strcmp(d.products[p].name, "pbcor") && !path)
+				path = strdup(d.products[p].path);
+		if (r > 0)
+			report_detail_release(&d);
+	}
+	if (r > 0 && webdb_sources(w->db, src, -90, 90, 64, &srcs, &nsrc, err, sizeof err) < 0)
+		r = -EIO;
+	pthread_mutex_unlock(&w->lock);
+	for (size_t i = 0; i < nsrc; i++)
+		if (!strcmp(srcs[i].source, src)) {
+			ra = srcs[i].ra_deg;
+			dec = srcs[i].dec_deg;
+		}
+	free(srcs);
+	if (r < 0) {
+		free(path);
+		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err);
+	}
+	if (r == 0 || !path || !isfinite(ra)) {
+		free(path);
+		return send_error(c, MHD_HTTP_NOT_FOUND,
+				  r == 0 ? "no such group" : !path ? "the group has no image"
+								   : "no photometry for this source");
+	}
+	if (strncmp(path, w->ps.products_dir, plen) || path[plen] != '/' || strstr(path, "/../")) {
+		free(path);
+		return send_error(c, MHD_HTTP_NOT_FOUND, "the image is not under products_dir");
+	}
+	r = plot_stamp_png_mem(path, ra, dec, STAMP_SIZE_DEG, &png, &len, err, sizeof err);
+	free(path);
+	if (r == -ENOENT || r == -ERANGE)
+		return send_error(c, MHD_HTTP_NOT_FOUND,
+				  r == -ERANGE ? "the source is outside the image" : "image file absent");
+	if (r < 0)
+		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err);
+	enum MHD_Result ret = send_buf(c, MHD_HTTP_OK, "image/png", "max-age=3600", png, len, 1);
+	free(png);
+	return ret;
 }
 
 /* The files of a group's product directory the service may serve. */

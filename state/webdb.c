@@ -199,3 +199,29 @@ int webdb_open_immutable(const char *path, sqlite3 **ret, char *err, size_t errl
 	*ret = db;
 	return 0;
 }
+
+int webdb_stamp_field(sqlite3 *db, int64_t group_id, double *ret_ra, double *ret_dec,
+		      double *ret_radius_deg, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int r = db_prepare(db, err, errlen, &st,
+			   "SELECT i.ra_deg, i.dec_deg, min(i.nx, i.ny) * i.cell_arcsec / 7200.0"
+			   " FROM images i WHERE i.group_id = ?1 AND i.pbcor = 0 AND EXISTS"
+			   " (SELECT 1 FROM products p WHERE p.group_id = ?1 AND p.name = 'pbcor')"
+			   " LIMIT 1", "I", group_id);
+	if (r < 0)
+		return r;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*ret_ra = sqlite3_column_double(st, 0);
+		*ret_dec = sqlite3_column_double(st, 1);
+		*ret_radius_deg = sqlite3_column_double(st, 2);
+		r = 1;
+	} else if (r == SQLITE_DONE) {
+		r = 0;
+	} else {
+		r = err_set(err, errlen, -EIO, "images: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}

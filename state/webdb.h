@@ -70,4 +70,11 @@ int webdb_change_token(sqlite3 *db, int64_t *ret_version, double *ret_updated, c
  * *ret with db_close.  -ENOENT, -EIO with the reason in err. */
 int webdb_open_immutable(const char *path, sqlite3 **ret, char *err, size_t errlen);
 
+/* The field of group group_id's image when a "pbcor" product (the image
+ * stamps are cut from) is registered: 1 with its centre (ICRS degrees) and
+ * the radius of the largest circle inside it; 0 when there is none, < 0 on
+ * error. */
+int webdb_stamp_field(sqlite3 *db, int64_t group_id, double *ret_ra, double *ret_dec,
+		      double *ret_radius_deg, char *err, size_t errlen);
+
 #endif

@@ -307,7 +307,12 @@ function renderStamps(lc) {
     return;
   }
   const names = lc.group_names || {};
-  const epochs = lc.points.filter((p) => names[p.group_id]).slice(-24);
+  const withImage = new Set(lc.stamp_groups || []);
+  const epochs = lc.points.filter((p) => withImage.has(names[p.group_id])).slice(-24);
+  if (!epochs.length) {
+    box.append(el("p", { class: "muted", text: "no image of this source is registered" }));
+    return;
+  }
   for (const p of epochs) {
     const g = names[p.group_id];
     box.append(el("figure", {},

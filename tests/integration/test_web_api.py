@@ -141,7 +141,7 @@ ok([c["source"] for c in cand] == ["J0834+5512", "J0900+5500"] and
 
 st, h, lc = api("/api/sources/J0834+5512/lightcurve")
 rc, clc = ctl("lightcurve", "J0834+5512", "--json")
-d = same(lc, clc, skip=("group_names", "model", "stamps"))
+d = same(lc, clc, skip=("group_names", "model", "stamps", "stamp_groups"))
 ok(st == 200 and not d, "/api/sources/NAME/lightcurve equals contimgctl lightcurve --json", d)
 ok(len(lc["points"]) == 31, "the light curve has 31 points", len(lc["points"]))
 names = dict((str(i), n) for i, n in q("SELECT id, name FROM groups"))
@@ -221,7 +221,26 @@ ok(all("ongoing" in c and "best_alternative" in c and "bright_neighbour" in c fo
 st, h, body = get("/metrics")
 ok(st == 503, "/metrics: 503 until the metrics renderer is wired")
 st, h, body = get("/api/sources/J0834+5512/stamps/%s.png" % G_OLD)
-ok(st == 404, "stamps: 404 until the stamp cutter is wired")
+ok(st == 404 and b"no image" in body, "stamps of a group without an image: 404, says so", body[:80])
+ok(lc.get("stamps") is True and G_OLD not in lc.get("stamp_groups", [G_OLD]),
+   "lightcurve: stamps served, stamp_groups lists only groups with an image")
+# A source measured on a real processed group (its pbcor image registered):
+# the stamp is cut from that image, centred on the source.
+con = sqlite3.connect(DB, timeout=30)
+gid, ra0, dec0 = con.execute(
+    "SELECT g.id, i.ra_deg, i.dec_deg FROM groups g JOIN images i ON i.group_id = g.id"
+    " JOIN products p ON p.group_id = g.id AND p.name = 'pbcor' WHERE g.name = ?",
+    (G_LATEST,)).fetchone()
+con.execute("INSERT INTO photometry (group_id, source, mjd, ra_deg, dec_deg, flux_jy, flux_err_jy,"
+            " calibrated) VALUES (?, 'JSTAMP+0000', 61200.0, ?, ?, 0.1, 0.01, 1)", (gid, ra0, dec0))
+con.commit()
+con.close()
+st, h, png = get("/api/sources/JSTAMP+0000/stamps/%s.png" % G_LATEST)
+ok(st == 200 and h.get("content-type") == "image/png" and png[:8] == b"\x89PNG\r\n\x1a\n",
+   "a stamp of a source on a processed group: 200, a PNG", (st, png[:40]))
+st, h, lc2 = api("/api/sources/JSTAMP+0000/lightcurve")
+ok(st == 200 and lc2.get("stamp_groups") == [G_LATEST], "... and its light curve lists that group for stamps",
+   lc2.get("stamp_groups"))
 
 # ---- strict validation ----
 bad = [

@@ -78,8 +78,8 @@ try:
     ok(pts == 31, "the light-curve SVG has its 31 points", pts)
     model = drv.find_elements(By.CSS_SELECTOR, "#lc-svg path#lc-model")
     ok(model and len(model[0].get_attribute("d")) > 100, "the ESE model is drawn over the light curve")
-    ok("not available" in drv.find_element(By.ID, "stamps").text,
-       "the stamp strip says stamps are not available yet (no broken pictures)")
+    ok("no image of this source" in drv.find_element(By.ID, "stamps").text,
+       "the stamp strip says no image is registered for this source (no broken pictures)")
     img = wait(lambda: drv.execute_script(
         "const i = document.getElementById('quicklook-img');"
         "return i && i.complete && i.naturalWidth > 0 ? [i.naturalWidth, i.naturalHeight] : null;"))

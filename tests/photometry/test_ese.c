@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "photometry/ese.h"
-#include "photometry/plot.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static double grand(void) { return test_grand(&rng); }
@@ -182,61 +181,10 @@ static void test_issue_cases(void)
 	CHECK(issue_case(5, &r) >= 0.6, "lens 0.5 %g", r.score);
 }
 
-static int count(const char *hay, const char *needle)
-{
-	int n = 0;
-	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
-
-/* The SVG light curve: one circle and one error bar per finite point, dates on
- * the axis, the baseline shaded, the model drawn, the title escaped. */
-static void test_plot_svg(void)
-{
-	enum { N = 60 };
-	double t[N], f[N], e[N];
-	ese_params p;
-	ese_result r;
-	ese_params_default(&p);
-	for (int i = 0; i < N; i++) {
-		t[i] = 61100 + i; /* 2026-02-25 onwards */
-		e[i] = 0.01;
-		f[i] = dip(t[i], 61130, 20, 0.3) + e[i] * grand();
-	}
-	f[3] = NAN; /* an un-normalised epoch is skipped */
-	CHECK_OK(ese_score(t, f, e, N, &p, &r), NULL);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	plot_lc lc = { .title = "J0834+5512 & <friends>", .n = N, .mjd = t, .flux = f, .err = e,
-		       .base_mjd0 = 61100, .base_mjd1 = 61109, .ese = &r };
-	CHECK(plot_svg_fprint(&lc, m) == 0, "plot");
-	fclose(m);
-	CHECK(!strncmp(buf, "<?xml", 5), "xml declaration");
-	CHECK(count(buf, "<svg") == 1 && count(buf, "</svg>") == 1, "one svg element");
-	CHECK(count(buf, "<circle") == N - 1, "%d circles", count(buf, "<circle"));
-	CHECK(count(buf, "<line x1=") >= N - 1, "error bars");
-	CHECK(strstr(buf, ">2026-03-") != NULL, "calendar dates on the axis");
-	CHECK(strstr(buf, "reference baseline") != NULL, "baseline shaded");
-	CHECK(count(buf, "<polyline") == 1, "ESE model drawn");
-	CHECK(strstr(buf, "J0834+5512 &amp; &lt;friends&gt;") != NULL, "title escaped");
-	CHECK(count(buf, "<text") == count(buf, "</text>"), "balanced text elements");
-	free(buf);
-	/* nothing to plot */
-	double nan1 = NAN;
-	plot_lc empty = { .n = 1, .mjd = t, .flux = &nan1 };
-	m = open_memstream(&buf, &len);
-	CHECK(plot_svg_fprint(&empty, m) == -EINVAL, "no finite point");
-	fclose(m);
-	free(buf);
-}
-
 int main(void)
 {
 	RUN(test_lens_gain);
 	RUN(test_scores);
 	RUN(test_issue_cases);
-	RUN(test_plot_svg);
 	return TEST_DONE();
 }
