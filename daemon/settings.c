@@ -206,6 +206,12 @@ static const char *const photometry_keys[] = {
 	"retire_min_epochs", "ese_min_epochs", "ese_gate_chi2_nu", "ese_gate_v",
 	"ese_tmin_days", "ese_tmax_days", "ese_candidate_score", "ese_window_days", NULL
 };
+static const char *const housekeeping_keys[] = {
+	"min_free_incoming_gb", "min_free_products_gb", "min_free_state_gb", "min_free_scratch_gb",
+	"resume_free_factor", "guard_interval_s", "interval_s", "raw_keep_days",
+	"calibrator_raw_keep_days", "raw_action", "raw_move_to", "products_keep_days",
+	"products_keep", "scratch_keep_hours", NULL
+};
 static const char *const pointing_keys[] = { "qa", "qa_threshold_deg", "qa_min_significance",
 					     "qa_min_sources", "qa_min_snr", "qa_min_pb",
 					     "qa_scatter", NULL };
@@ -226,6 +232,7 @@ static const cfg_known known[] = {
 	{ "image", image_keys },
 	{ "photometry", photometry_keys },
 	{ "pointing", pointing_keys },
+	{ "housekeeping", housekeeping_keys },
 };
 
 /* The parsers of the sections that belong to no stage, in order:
@@ -241,8 +248,14 @@ static const settings_parser parsers[] = {
 	parse_mosaic,
 };
 
+static int parse_house(const cfg *c, contimg_config *o, char *err, size_t errlen)
+{
+	return house_settings_read(c, o->pipe.ingest_dir, &o->house, err, errlen);
+}
+
 static const settings_parser these_after[] = {
 	parse_pointing, /* [pointing]: convert and photometry use it */
+	parse_house,    /* [housekeeping] (daemon/housekeeping.h) */
 };
 
 #define NFIXED (sizeof parsers / sizeof parsers[0])

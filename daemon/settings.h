@@ -37,6 +37,7 @@
 #include "calib/solve.h"
 #include "core/config.h"
 #include "daemon/earth.h"
+#include "daemon/housekeeping.h"
 #include "daemon/pointing.h"
 #include "daemon/stage_photometry.h"
 #include "imaging/image.h"
@@ -148,6 +149,7 @@ typedef struct contimg_config {
 	image_settings image;
 	phot_settings phot;            /* catalog_path = the one above */
 	pointing_settings pointing;
+	house_settings house;          /* [housekeeping] (daemon/housekeeping.h) */
 } contimg_config;
 
 /* Build the configuration from c (a reference is taken).  Returns 0 and a new

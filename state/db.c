@@ -223,6 +223,18 @@ static const struct db_migration {
 	{ "queue: owner identity of an in_progress group (state/queue.c)",
 	  "ALTER TABLE groups ADD COLUMN owner_boot TEXT;"   /* the owner's boot id (NULL: unknown) */
 	  "ALTER TABLE groups ADD COLUMN owner_start INTEGER;" }, /* its start, ticks since boot */
+	{ "housekeeping: retention_removed, daemon.paused (state/housedb.c, state/heartbeat.c)",
+	  "CREATE TABLE IF NOT EXISTS retention_removed ("
+	  "  path TEXT PRIMARY KEY,"                /* the file as registered */
+	  "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  kind TEXT NOT NULL CHECK (kind IN ('raw','product')),"
+	  "  name TEXT,"                            /* sbNN or the product's name */
+	  "  bytes INTEGER,"
+	  "  action TEXT NOT NULL CHECK (action IN ('delete','move')),"
+	  "  dest TEXT,"                            /* a moved file's new path */
+	  "  at REAL NOT NULL);"                    /* unix seconds */
+	  "CREATE INDEX IF NOT EXISTS retention_removed_group ON retention_removed(group_id);"
+	  "ALTER TABLE daemon ADD COLUMN paused TEXT;" }, /* the free-space guard's reason; NULL: running */
 	/* >>> append new migrations above this line <<< */
 };
 
@@ -245,9 +257,13 @@ void db_close(sqlite3 *db)
 		sqlite3_close_v2(db);
 }
 
+/* A full disk (SQLITE_FULL, "database or disk is full") is -ENOSPC, so the
+ * callers can tell it from a broken database: running out of space must not
+ * count against a group's retries (daemon/housekeeping.h). */
 static int fail(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
-	return err_set(err, errlen, -EIO, "%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
+	int code = db && (sqlite3_errcode(db) & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO;
+	return err_set(err, errlen, code, "%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
 }
 
 static int bind_va(sqlite3 *db, sqlite3_stmt *st, const char *fmt, va_list ap, char *err,
