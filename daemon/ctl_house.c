@@ -150,7 +150,7 @@ int ctl_housekeeping(int argc, char **argv, const ctl_env *env)
 				printf("%8.1f GB free", json_object_get_double(v));
 			else
 				printf("%8s", "-");
-			if (hs.min_free_gb[i] > 0)
+			if (hs.min_free_gb[i] > 0 && p)
 				printf("  (pause below %g GB)%s", hs.min_free_gb[i],
 				       json_object_get_boolean(json_object_object_get(d, "below"))
 					       ? "  BELOW"
