@@ -69,23 +69,59 @@ static const char *kind_name(int k)
 	return k == HOUSE_KIND_RAW ? "raw" : k == HOUSE_KIND_PRODUCT ? "product" : "scratch";
 }
 
+/* The actions are printed as they come (a first pass over a year of history
+ * lists millions of files: nothing is held in memory). */
+typedef struct printer {
+	int json, dry;
+	size_t n;
+	int64_t total;
+} printer;
+
+static int print_action(const house_action *a, void *arg)
+{
+	printer *p = arg;
+
+	if (p->json) {
+		json_object *x = json_object_new_object();
+		json_object_object_add(x, "group", a->group[0] ? json_object_new_string(a->group)
+							       : NULL);
+		json_object_object_add(x, "kind", json_object_new_string(kind_name(a->kind)));
+		json_object_object_add(x, "name", a->name[0] ? json_object_new_string(a->name) : NULL);
+		json_object_object_add(x, "action", json_object_new_string(action_name(a)));
+		json_object_object_add(x, "path", json_object_new_string(a->path));
+		json_object_object_add(x, "dest", a->dest ? json_object_new_string(a->dest) : NULL);
+		json_object_object_add(x, "bytes", json_object_new_int64(a->bytes));
+		json_object_object_add(x, "gone", json_object_new_boolean(a->gone));
+		json_object_object_add(x, "why", json_object_new_string(a->why));
+		printf("%s\n    %s", p->n ? "," : "",
+		       json_object_to_json_string_ext(x, JSON_C_TO_STRING_SPACED |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(x);
+	} else {
+		printf("%s%-6s %s  %.3f GB  %s%s%s  (%s%s)\n", p->dry ? "would " : "",
+		       action_name(a), a->path, a->bytes / 1e9, a->group, a->dest ? "  -> " : "",
+		       a->dest ? a->dest : "", a->why, a->gone ? "; already gone" : "");
+	}
+	p->n++;
+	p->total += a->bytes;
+	return 0;
+}
+
 int ctl_housekeeping(int argc, char **argv, const ctl_env *env)
 {
 	ctl_state st;
 	house_settings hs;
-	house_action *a = NULL;
 	house_stats stats = { 0 };
-	size_t n = 0;
-	json_object *o = NULL, *disk, *arr;
-	int json = 0, dry = 0, rc, r;
-	int64_t total = 0;
-	char err[ERR_LEN];
+	printer pr = { 0 };
+	json_object *disk = NULL;
+	int rc, r;
+	char err[ERR_LEN] = "";
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
-			json = 1;
+			pr.json = 1;
 		else if (!strcmp(argv[i], "--dry-run"))
-			dry = 1;
+			pr.dry = 1;
 		else
 			return ctl_usage(env);
 	}
@@ -97,48 +133,43 @@ int ctl_housekeeping(int argc, char **argv, const ctl_env *env)
 		rc = CTL_USAGE;
 		goto out;
 	}
-	r = house_run(st.db, &hs, st.s->scratch_dir, clk_wall_s(), dry, &a, &n, &stats, err,
-		      sizeof err);
+	if (pr.json)
+		printf("{\n  \"dry_run\": %s,\n  \"retention\": %s,\n  \"actions\": [",
+		       pr.dry ? "true" : "false", house_retention_on(&hs) ? "true" : "false");
+	else if (!house_retention_on(&hs))
+		printf("retention: off (raw_keep_days, products_keep_days, scratch_keep_hours"
+		       " are 0)\n");
+	r = house_run_each(st.db, &hs, st.s->scratch_dir, clk_wall_s(), pr.dry, print_action, &pr,
+			   &stats, err, sizeof err);
 	if (r < 0) {
+		if (pr.json)
+			printf("\n  ]\n}\n");
 		fprintf(stderr, "contimgctl: housekeeping: %s\n", err);
 		rc = r == -ENOMEM ? CTL_FAILED : CTL_UNREACHABLE;
 		goto out;
 	}
 	/* The free space after the run (a real run freed some). */
 	disk = ctl_house_disk(st.s, &hs);
-	arr = json_object_new_array();
-	for (size_t i = 0; i < n; i++) {
-		json_object *x = json_object_new_object();
-		json_object_object_add(x, "group", a[i].group[0] ? json_object_new_string(a[i].group)
-								: NULL);
-		json_object_object_add(x, "kind", json_object_new_string(kind_name(a[i].kind)));
-		json_object_object_add(x, "name", a[i].name[0] ? json_object_new_string(a[i].name)
-							       : NULL);
-		json_object_object_add(x, "action", json_object_new_string(action_name(&a[i])));
-		json_object_object_add(x, "path", json_object_new_string(a[i].path));
-		json_object_object_add(x, "dest", a[i].dest ? json_object_new_string(a[i].dest) : NULL);
-		json_object_object_add(x, "bytes", json_object_new_int64(a[i].bytes));
-		json_object_object_add(x, "gone", json_object_new_boolean(a[i].gone));
-		json_object_object_add(x, "why", json_object_new_string(a[i].why));
-		json_object_array_add(arr, x);
-		total += a[i].bytes;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "dry_run", json_object_new_boolean(dry));
-	json_object_object_add(o, "retention", json_object_new_boolean(house_retention_on(&hs)));
-	json_object_object_add(o, "paths", disk);
-	json_object_object_add(o, "actions", arr);
-	json_object_object_add(o, "total_bytes", json_object_new_int64(total));
-	if (!dry) {
-		json_object_object_add(o, "done", json_object_new_int(stats.done));
-		json_object_object_add(o, "skipped", json_object_new_int(stats.skipped));
-		json_object_object_add(o, "failed", json_object_new_int(stats.failed));
-		json_object_object_add(o, "freed_bytes", json_object_new_int64(stats.bytes));
-		json_object_object_add(o, "error", stats.failed ? json_object_new_string(err) : NULL);
-	}
-	if (json) {
-		ctl_print_json(o);
+	if (pr.json) {
+		printf("%s],\n  \"total_bytes\": %lld,\n  \"paths\": %s", pr.n ? "\n  " : "",
+		       (long long)pr.total,
+		       json_object_to_json_string_ext(disk, JSON_C_TO_STRING_SPACED |
+								JSON_C_TO_STRING_NOSLASHESCAPE));
+		if (!pr.dry) {
+			json_object *e = stats.failed ? json_object_new_string(err) : NULL;
+			printf(",\n  \"done\": %d,\n  \"skipped\": %d,\n  \"failed\": %d,\n"
+			       "  \"freed_bytes\": %lld,\n  \"error\": %s", stats.done, stats.skipped,
+			       stats.failed, (long long)stats.bytes,
+			       e ? json_object_to_json_string(e) : "null");
+			json_object_put(e);
+		}
+		printf("\n}\n");
 	} else {
+		printf("%s%zu action(s), %.3f GB%s\n", pr.dry ? "dry run: " : "", pr.n,
+		       pr.total / 1e9, pr.dry ? "; nothing changed" : "");
+		if (!pr.dry)
+			printf("done %d, skipped %d, failed %d, %.3f GB freed\n", stats.done,
+			       stats.skipped, stats.failed, stats.bytes / 1e9);
 		printf("free space:\n");
 		for (size_t i = 0; i < json_object_array_length(disk); i++) {
 			json_object *d = json_object_array_get_idx(disk, i), *v;
@@ -157,26 +188,11 @@ int ctl_housekeeping(int argc, char **argv, const ctl_env *env)
 					       : "");
 			printf("\n");
 		}
-		if (!house_retention_on(&hs))
-			printf("retention: off (raw_keep_days, products_keep_days, scratch_keep_hours"
-			       " are 0)\n");
-		for (size_t i = 0; i < n; i++) {
-			printf("%s%-6s %s  %.3f GB  %s%s%s  (%s%s)\n", dry ? "would " : "",
-			       action_name(&a[i]), a[i].path, a[i].bytes / 1e9, a[i].group,
-			       a[i].dest ? "  -> " : "", a[i].dest ? a[i].dest : "", a[i].why,
-			       a[i].gone ? "; already gone" : "");
-		}
-		printf("%s%zu action(s), %.3f GB%s\n", dry ? "dry run: " : "", n, total / 1e9,
-		       dry ? "; nothing changed" : "");
-		if (!dry)
-			printf("done %d, skipped %d, failed %d, %.3f GB freed\n", stats.done,
-			       stats.skipped, stats.failed, stats.bytes / 1e9);
-		if (!dry && stats.failed)
-			fprintf(stderr, "contimgctl: housekeeping: %s\n", err);
 	}
-	rc = !dry && stats.failed ? CTL_FAILED : CTL_OK;
+	if (!pr.dry && stats.failed)
+		fprintf(stderr, "contimgctl: housekeeping: %s\n", err);
+	rc = !pr.dry && stats.failed ? CTL_FAILED : CTL_OK;
 out:
-	house_actions_free(a, n);
-	json_object_put(o);
+	json_object_put(disk);
 	return ctl_end(&st, rc);
 }

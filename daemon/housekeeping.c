@@ -486,19 +486,23 @@ nomem:
 }
 
 int house_gather(sqlite3 *db, const house_settings *s, const char *scratch_dir, double now,
-		 house_input *in, char *err, size_t errlen)
+		 int64_t after_id, int max_groups, int with_protect, int with_scratch,
+		 house_input *in, int64_t *ret_last_id, char *err, size_t errlen)
 {
 	housedb_row *rows = NULL;
 	size_t nrows = 0;
 	double age = youngest_age_s(s);
+	int64_t last = after_id;
 	int r;
 
 	memset(in, 0, sizeof *in);
-	if ((r = housedb_protected(db, &in->protect, &in->nprotect, err, errlen)) < 0 ||
-	    (r = housedb_busy(db, &in->busy, &in->nbusy, err, errlen)) < 0)
+	if (with_protect &&
+	    ((r = housedb_protected(db, &in->protect, &in->nprotect, err, errlen)) < 0 ||
+	     (r = housedb_busy(db, &in->busy, &in->nbusy, err, errlen)) < 0))
 		goto fail;
-	if (age > 0) {
-		r = housedb_candidates(db, now - age, &rows, &nrows, err, errlen);
+	if (age > 0 && max_groups > 0) {
+		r = housedb_candidates(db, now - age, after_id, max_groups, &rows, &nrows, &last, err,
+				       errlen);
 		if (r < 0)
 			goto fail;
 		/* Rows come ordered by group: one house_group per run of rows. */
@@ -538,8 +542,10 @@ int house_gather(sqlite3 *db, const house_settings *s, const char *scratch_dir, 
 	}
 	housedb_rows_free(rows, nrows);
 	rows = NULL;
-	if (s->scratch_keep_hours > 0 && (r = gather_scratch(scratch_dir, in, err, errlen)) < 0)
+	if (with_scratch && s->scratch_keep_hours > 0 &&
+	    (r = gather_scratch(scratch_dir, in, err, errlen)) < 0)
 		goto fail;
+	*ret_last_id = last;
 	return 0;
 nomem:
 	r = err_set(err, errlen, -ENOMEM, "retention: out of memory");
@@ -799,34 +805,116 @@ int house_execute(sqlite3 *db, const house_settings *s, const house_action *a, s
 	return r;
 }
 
+int house_run_each(sqlite3 *db, const house_settings *s, const char *scratch_dir, double now,
+		   int dry_run, house_action_fn fn, void *arg, house_stats *ret_stats, char *err,
+		   size_t errlen)
+{
+	house_stats total = { 0 };
+	house_input keep;
+	int64_t after = 0, last = 0;
+	int r = 0, stop = 0;
+
+	if (err && errlen)
+		err[0] = 0;
+	/* The paths and groups that must survive, once for the whole run. */
+	r = house_gather(db, s, scratch_dir, now, 0, 0, 1, 0, &keep, &last, err, errlen);
+	if (r < 0)
+		return r;
+	/* Batches of groups, then one pass for scratch (no groups). */
+	for (int scratch = 0; scratch < 2 && !stop && r == 0;) {
+		house_input in;
+		house_action *a = NULL;
+		size_t n = 0;
+		house_stats st = { 0 };
+		char e[ERR_LEN] = "";
+
+		r = house_gather(db, s, scratch_dir, now, after, scratch ? 0 : HOUSE_BATCH_GROUPS, 0,
+				 scratch, &in, &last, err, errlen);
+		if (r < 0)
+			break;
+		r = house_plan(s, now, in.groups, in.ngroups, (const char *const *)keep.protect,
+			       keep.nprotect, (const char *const *)keep.busy, keep.nbusy, in.scratch,
+			       in.nscratch, &a, &n, err, errlen);
+		house_input_release(&in);
+		if (r < 0)
+			break;
+		if (!dry_run && n) {
+			r = house_execute(db, s, a, n, now, &st, e, sizeof e);
+			if (r < 0)
+				err_set(err, errlen, r, "%s", e);
+			total.done += st.done;
+			total.skipped += st.skipped;
+			total.failed += st.failed;
+			total.bytes += st.bytes;
+			/* The first failure's message is the one reported. */
+			if (e[0] && err && errlen && !err[0])
+				snprintf(err, errlen, "%s", e);
+		}
+		for (size_t i = 0; r == 0 && fn && i < n && !stop; i++)
+			stop = fn(&a[i], arg) != 0;
+		house_actions_free(a, n);
+		if (scratch || last <= after)
+			scratch++;
+		else
+			after = last;
+	}
+	house_input_release(&keep);
+	if (ret_stats)
+		*ret_stats = total;
+	return r;
+}
+
+typedef struct collect {
+	house_action *a;
+	size_t n, cap;
+	int oom;
+} collect;
+
+static int collect_one(const house_action *x, void *arg)
+{
+	collect *c = arg;
+	house_action *d;
+
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 64;
+		house_action *v = realloc(c->a, nc * sizeof *v);
+		if (!v)
+			return c->oom = 1;
+		c->a = v;
+		c->cap = nc;
+	}
+	d = &c->a[c->n];
+	*d = *x;
+	d->path = strdup(x->path);
+	d->dest = x->dest ? strdup(x->dest) : NULL;
+	if (!d->path || (x->dest && !d->dest)) {
+		free(d->path);
+		free(d->dest);
+		return c->oom = 1;
+	}
+	c->n++;
+	return 0;
+}
+
 int house_run(sqlite3 *db, const house_settings *s, const char *scratch_dir, double now,
 	      int dry_run, house_action **ret_actions, size_t *ret_n, house_stats *ret_stats,
 	      char *err, size_t errlen)
 {
-	house_input in;
-	house_action *a = NULL;
-	size_t n = 0;
-	house_stats st = { 0 };
-	int r;
+	collect c = { 0 };
+	int r = house_run_each(db, s, scratch_dir, now, dry_run, ret_actions ? collect_one : NULL,
+			       &c, ret_stats, err, errlen);
 
-	r = house_gather(db, s, scratch_dir, now, &in, err, errlen);
-	if (r < 0)
+	if (r == 0 && c.oom)
+		r = err_set(err, errlen, -ENOMEM, "retention: out of memory");
+	if (r < 0 || !ret_actions) {
+		house_actions_free(c.a, c.n);
 		return r;
-	r = house_plan(s, now, in.groups, in.ngroups, (const char *const *)in.protect, in.nprotect,
-		       (const char *const *)in.busy, in.nbusy, in.scratch, in.nscratch, &a, &n, err,
-		       errlen);
-	house_input_release(&in);
-	if (r < 0)
-		return r;
-	if (!dry_run && n)
-		r = house_execute(db, s, a, n, now, &st, err, errlen);
-	if (ret_stats)
-		*ret_stats = st;
-	if (ret_actions) {
-		*ret_actions = a;
-		*ret_n = n;
-	} else {
-		house_actions_free(a, n);
 	}
-	return r;
+	if (c.n == 0) {
+		free(c.a);
+		c.a = NULL;
+	}
+	*ret_actions = c.a;
+	*ret_n = c.n;
+	return 0;
 }

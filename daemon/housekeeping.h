@@ -192,12 +192,16 @@ typedef struct house_input {
 	size_t nscratch;
 } house_input;
 
-/* Fill *in: the completed groups finished before the youngest age any rule
- * would act on (their files lstat()ed for sizes), the protected paths and
- * busy groups (state/housedb.h), and the group-named directories of
+/* Fill *in for one batch: the next max_groups completed groups (by id, after
+ * after_id) finished before the youngest age any rule would act on, with
+ * their files (lstat()ed for sizes; *ret_last_id = the last group id covered,
+ * after_id when none is left), with with_protect the protected paths and busy
+ * groups (state/housedb.h; once per run is enough: the execution re-checks
+ * each group), and with with_scratch the group-named directories of
  * scratch_dir ("" = none).  Release with house_input_release. */
 int house_gather(sqlite3 *db, const house_settings *s, const char *scratch_dir, double now,
-		 house_input *in, char *err, size_t errlen);
+		 int64_t after_id, int max_groups, int with_protect, int with_scratch,
+		 house_input *in, int64_t *ret_last_id, char *err, size_t errlen);
 void house_input_release(house_input *in);
 
 typedef struct house_stats {
@@ -216,9 +220,22 @@ typedef struct house_stats {
 int house_execute(sqlite3 *db, const house_settings *s, const house_action *a, size_t n,
 		  double now, house_stats *ret, char *err, size_t errlen);
 
-/* gather + plan (+ execute unless dry_run) in one call, as contimgd's timer
- * and `contimgctl housekeeping` run it.  *ret_actions/n (may be NULL) get the
- * plan (house_actions_free). */
+/* What house_run_each calls for every action of the plan, after its batch
+ * was carried out (dry_run: instead); a non-zero return stops the run. */
+typedef int (*house_action_fn)(const house_action *a, void *arg);
+
+/* gather + plan (+ execute unless dry_run), in batches of HOUSE_BATCH_GROUPS
+ * groups so a long history never sits in memory at once, then the scratch
+ * directories; as contimgd's timer and `contimgctl housekeeping` run it.
+ * fn (may be NULL) sees each action; *ret_stats (may be NULL) the totals
+ * (execution only). */
+#define HOUSE_BATCH_GROUPS 256
+int house_run_each(sqlite3 *db, const house_settings *s, const char *scratch_dir, double now,
+		   int dry_run, house_action_fn fn, void *arg, house_stats *ret_stats, char *err,
+		   size_t errlen);
+
+/* house_run_each collecting every action into *ret_actions/n (may be NULL;
+ * house_actions_free): for tests and small states. */
 int house_run(sqlite3 *db, const house_settings *s, const char *scratch_dir, double now,
 	      int dry_run, house_action **ret_actions, size_t *ret_n, house_stats *ret_stats,
 	      char *err, size_t errlen);

@@ -234,6 +234,8 @@ static const struct db_migration {
 	  "  dest TEXT,"                            /* a moved file's new path */
 	  "  at REAL NOT NULL);"                    /* unix seconds */
 	  "CREATE INDEX IF NOT EXISTS retention_removed_group ON retention_removed(group_id);"
+	  /* Retention asks, per candidate group, whether tables were solved from it. */
+	  "CREATE INDEX IF NOT EXISTS caltables_source_group ON caltables(source_group);"
 	  "ALTER TABLE daemon ADD COLUMN paused TEXT;" }, /* the free-space guard's reason; NULL: running */
 	/* >>> append new migrations above this line <<< */
 };

@@ -41,13 +41,30 @@ static void release_row(void *row)
 
 static const db_row_type row_type = { sizeof(housedb_row), read_row, release_row };
 
-int housedb_candidates(sqlite3 *db, double finished_before, housedb_row **ret, size_t *ret_n,
-		       char *err, size_t errlen)
+int housedb_candidates(sqlite3 *db, double finished_before, int64_t after_id, int max_groups,
+		       housedb_row **ret, size_t *ret_n, int64_t *ret_last_id, char *err,
+		       size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	void *rows = NULL;
 	size_t n = 0;
+	int64_t last = after_id;
 	int r;
+
+	r = db_query_int(db, &last, err, errlen,
+			 /* Unary + keeps the planner on the id (rowid) range: the
+			  * index on state would scan every completed group per batch. */
+			 "SELECT max(id) FROM (SELECT id FROM groups WHERE +state = 'completed'"
+			 " AND +finished_at < ? AND id > ? ORDER BY id LIMIT ?)", "dIi",
+			 finished_before, after_id, max_groups);
+	if (r < 0)
+		return r;
+	if (r == 0 || last <= after_id) {
+		*ret = NULL;
+		*ret_n = 0;
+		*ret_last_id = after_id;
+		return 0;
+	}
 
 	/* A calibrator group is one that calibration tables name as the group
 	 * they were solved from (state/calreg.c). */
@@ -56,16 +73,18 @@ int housedb_candidates(sqlite3 *db, double finished_before, housedb_row **ret, s
 		       "  EXISTS (SELECT 1 FROM caltables c WHERE c.source_group = g.name),"
 		       "  0, f.subband, f.path, f.size"
 		       " FROM groups g JOIN subband_files f ON f.group_id = g.id"
-		       " WHERE g.state = 'completed' AND g.finished_at < ?"
+		       " WHERE +g.state = 'completed' AND +g.finished_at < ?1"
+		       "  AND g.id > ?2 AND g.id <= ?3"
 		       "  AND NOT EXISTS (SELECT 1 FROM retention_removed x WHERE x.path = f.path)"
 		       " UNION ALL "
 		       "SELECT g.id, g.name, g.finished_at, g.stale,"
 		       "  EXISTS (SELECT 1 FROM caltables c WHERE c.source_group = g.name),"
 		       "  1, p.name, p.path, NULL"
 		       " FROM groups g JOIN products p ON p.group_id = g.id"
-		       " WHERE g.state = 'completed' AND g.finished_at < ?"
+		       " WHERE +g.state = 'completed' AND +g.finished_at < ?1"
+		       "  AND g.id > ?2 AND g.id <= ?3"
 		       "  AND NOT EXISTS (SELECT 1 FROM retention_removed x WHERE x.path = p.path)"
-		       " ORDER BY 1, 8", "dd", finished_before, finished_before);
+		       " ORDER BY 1, 8", "dII", finished_before, after_id, last);
 	if (r < 0)
 		return r;
 	r = db_rows(st, &row_type, NULL, &rows, &n, "retention candidates", err, errlen);
@@ -73,6 +92,7 @@ int housedb_candidates(sqlite3 *db, double finished_before, housedb_row **ret, s
 		return r;
 	*ret = rows;
 	*ret_n = n;
+	*ret_last_id = last;
 	return 0;
 }
 
@@ -122,11 +142,13 @@ static int strings(sqlite3 *db, const char *sql, const char *what, char ***ret, 
 int housedb_protected(sqlite3 *db, char ***ret, size_t *ret_n, char *err, size_t errlen)
 {
 	return strings(db,
-		       "SELECT f.path FROM subband_files f JOIN groups g ON g.id = f.group_id"
-		       " WHERE g.state != 'completed'"
+		       /* IN, not !=: the few groups not completed through the
+			* state index, never a scan of every file. */
+		       "SELECT f.path FROM groups g JOIN subband_files f ON f.group_id = g.id"
+		       " WHERE g.state IN ('collecting', 'pending', 'in_progress', 'failed')"
 		       " UNION "
-		       "SELECT p.path FROM products p JOIN groups g ON g.id = p.group_id"
-		       " WHERE g.state != 'completed'",
+		       "SELECT p.path FROM groups g JOIN products p ON p.group_id = g.id"
+		       " WHERE g.state IN ('collecting', 'pending', 'in_progress', 'failed')",
 		       "protected paths", ret, ret_n, err, errlen);
 }
 

@@ -35,11 +35,15 @@ typedef struct housedb_row {
 	int64_t size;         /* subband_files.size; -1 for products (unknown) */
 } housedb_row;
 
-/* The files of completed groups finished before finished_before (unix
- * seconds) that retention has not removed yet, ordered by group and path.
- * *ret is a new array (housedb_rows_free), NULL when *ret_n == 0. */
-int housedb_candidates(sqlite3 *db, double finished_before, housedb_row **ret, size_t *ret_n,
-		       char *err, size_t errlen);
+/* The files, not yet removed by retention, of the next max_groups completed
+ * groups (by id, after after_id) finished before finished_before (unix
+ * seconds), ordered by group and path: a batch, so a year of history is never
+ * held in memory at once.  *ret is a new array (housedb_rows_free), NULL when
+ * *ret_n == 0; *ret_last_id = the last group id the batch covered (files or
+ * not), or after_id when there are no more groups. */
+int housedb_candidates(sqlite3 *db, double finished_before, int64_t after_id, int max_groups,
+		       housedb_row **ret, size_t *ret_n, int64_t *ret_last_id, char *err,
+		       size_t errlen);
 void housedb_rows_free(housedb_row *r, size_t n);
 
 /* Paths that must survive: every subband file and product of a group that is
