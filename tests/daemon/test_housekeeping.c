@@ -471,6 +471,48 @@ static void test_defer_and_full(void)
 	db_close(db);
 }
 
+/* More groups than one batch (HOUSE_BATCH_GROUPS): every one is seen once,
+ * the not-completed ones in between are skipped. */
+static void test_batches(void)
+{
+	char path[1200], err[ERR_LEN] = "";
+	sqlite3 *db = NULL;
+	house_settings s = defaults();
+	house_action *a = NULL;
+	size_t n = 0;
+	const int ng = 2 * HOUSE_BATCH_GROUPS + 37;
+	int bad = 0;
+
+	snprintf(path, sizeof path, "%s/batches.sqlite", test_tmpdir());
+	unlink(path);
+	CHECK_OK(db_open(path, 1, &db, err, sizeof err), err);
+	if (!db)
+		return;
+	for (int i = 1; i <= ng; i++) {
+		char name[QUEUE_NAME_LEN], f[128];
+		queue_format_ts(1767225600 + 300 * i, name, sizeof name);
+		snprintf(f, sizeof f, "/nonexistent/%s_sb00.hdf5", name);
+		CHECK(db_exec(db, err, sizeof err,
+			      "INSERT INTO groups (id, name, t_first, state, n_expected, finished_at,"
+			      " created_at, updated_at) VALUES (?, ?, ?, ?, 1, 1000, 0, 0)", "Isis",
+			      (int64_t)i, name, i, i % 10 ? "completed" : "pending") == 1, "%s", err);
+		CHECK(db_exec(db, err, sizeof err,
+			      "INSERT INTO subband_files (group_id, path, subband, ts, size, added_at)"
+			      " VALUES (?, ?, 0, 0, 5, 0)", "Is", (int64_t)i, f) == 1, "%s", err);
+	}
+	s.raw_keep_days = 1;
+	CHECK_OK(house_run(db, &s, "", 1000 + 2 * DAY, 1, &a, &n, NULL, err, sizeof err), err);
+	CHECK(n == (size_t)(ng - ng / 10), "%zu actions for %d completed groups", n, ng - ng / 10);
+	for (size_t i = 0; i < n; i++) {
+		bad += a[i].group_id % 10 == 0;
+		bad += i && a[i].group_id <= a[i - 1].group_id;
+		bad += !a[i].gone;
+	}
+	CHECK(bad == 0, "%d actions out of order, of a pending group or not 'gone'", bad);
+	house_actions_free(a, n);
+	db_close(db);
+}
+
 int main(void)
 {
 	RUN(test_settings);
@@ -479,5 +521,6 @@ int main(void)
 	RUN(test_plan);
 	RUN(test_run_db);
 	RUN(test_defer_and_full);
+	RUN(test_batches);
 	return TEST_DONE();
 }
