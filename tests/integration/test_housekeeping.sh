@@ -149,6 +149,23 @@ check "... recorded as moves with the destination" is \
 $CTL requeue "$G_E" >/dev/null 2>"$T/rq2.err"
 check "requeue of E says the files were moved" grep -q "moved.*moved back" "$T/rq2.err"
 
+# --- the daemon's own pass (at start-up, then every interval_s) ---
+# F2: one more completed group finished 40 days ago; C (pending) and D
+# (failed) are still there and must keep their files.
+F2=$(stamp $BASE 3600)
+for sb in $(seq 0 15); do printf 'raw F2 %s\n' "$sb" >"$T/in/${F2}_sb$(printf %02d "$sb").hdf5"; done
+$CTL ingest "$T/in" >/dev/null 2>&1
+q "UPDATE groups SET state = 'completed', finished_at = $OLD WHERE name = '$F2'"
+write_conf "stages = load" "[housekeeping]" "raw_keep_days = 30" "calibrator_raw_keep_days = 90" \
+	"min_free_incoming_gb = 0" "min_free_products_gb = 0" "min_free_state_gb = 0"
+start_daemon
+check "the daemon's retention pass removes F2's raw files" wait_for 30 sh -c \
+	"! ls '$T/in' | grep -q '^${F2}_'"
+check "... and logs it" wait_for 10 grep -q "retention: 16 file(s) or scratch directories removed" "$T/daemon.log"
+grep "retention:" "$T/daemon.log" | head -2 | sed 's/^/# /'
+check "... the pending and failed groups' raw files survive the daemon's pass" survive C D
+stop_daemon
+
 # --- the default: retention off, nothing listed ---
 write_conf
 q "DELETE FROM retention_removed"
