@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (web_start(&ws, &conf->pipe, db, &w, err, sizeof err) < 0) {
+	if (web_start(&ws, &conf->pipe, &conf->house, db, &w, err, sizeof err) < 0) {
 		log_err("%s", err);
 		rc = 3;
 		goto out;

@@ -139,6 +139,17 @@ static const ctl_command commands[] = {
 	  "`systemctl daemon-reload`.  Exit 2 for a bad configuration or a path a\n"
 	  "unit cannot list.\n"
 	  "  --memory-per-worker GB  memory of one worker (GiB)\n" },
+	{ "housekeeping", NULL, ctl_housekeeping, CTL_NEEDS_DB_RW, "[--dry-run] [--json]",
+	  "free space and retention (raw, products, scratch)",
+	  "The free space of incoming_dir, products_dir, state_dir and scratch_dir\n"
+	  "against their [housekeeping] thresholds, and the retention rules run once:\n"
+	  "every file deleted or moved and scratch directory removed, with its size and\n"
+	  "the rule.  Only completed, unchanged groups give files up; nothing a\n"
+	  "pending, running or failed group registers is touched.  Safe beside a\n"
+	  "running daemon (each group is re-checked when its removal is recorded).\n"
+	  "Exit 4 when an action failed.\n"
+	  "  --dry-run  list what would be done; change nothing\n"
+	  "  --json     one object (docs/cli.md)\n" },
 	{ "mosaic", "plan", ctl_mosaic_plan, CTL_NEEDS_SETTINGS,
 	  "(--start ISO --end ISO | --around ISO --minutes N) [--near RA DEC [--radius DEG]]"
 	  " [--json]", "tiles of a PB-weighted mosaic",

@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "daemon/earth.h"
+#include "daemon/housekeeping.h"
 #include "daemon/pipeline.h"
 #include "daemon/settings.h"
 #include "daemon/util.h"
@@ -49,6 +50,21 @@
 #include "state/db.h"
 #include "state/heartbeat.h"
 #include "state/queue.h"
+
+/* One housekeeping pass on libuv's threadpool (daemon/housekeeping.h): the
+ * free space of the watched paths, and retention when it is due.  The loop
+ * fills the inputs, the pass the outputs; the loop reads them when done. */
+typedef struct house_job {
+	house_settings hs;
+	char paths[HOUSE_NPATHS][4096];
+	char db_path[4200];
+	int retention;            /* run retention in this pass */
+	house_space sp[HOUSE_NPATHS];
+	int rc;                   /* retention's result */
+	char err[ERR_LEN];
+	size_t nactions;
+	house_stats st;
+} house_job;
 
 typedef struct daemon_state {
 	uv_loop_t *loop;
@@ -74,6 +90,14 @@ typedef struct daemon_state {
 	double last_heartbeat;
 	int stalled_logged;
 	char last_status[512];
+	uv_timer_t house;         /* [housekeeping] guard_interval_s */
+	uv_work_t house_work;
+	house_job job;
+	int house_busy, house_again;
+	double house_last_retention; /* CLOCK_MONOTONIC s of the last retention pass (0: none) */
+	unsigned paused;          /* the guard's held paths (bit i = HOUSE_* path i) */
+	char pause_reason[512];
+	int nospace_seen;         /* workers_nospace() last seen */
 } daemon_state;
 
 /* [debug] crash_at_step (fault injection, --enable-fault-injection only):
@@ -120,8 +144,9 @@ static void update_status(daemon_state *d)
 			break;
 		len += (size_t)k;
 	}
-	snprintf(st, sizeof st, "%s%lld pending, %lld collecting, %lld failed; running: %s",
-		 d->draining ? "stopping; " : "", (long long)c[1], (long long)c[0],
+	snprintf(st, sizeof st, "%s%s%.200s%s%lld pending, %lld collecting, %lld failed; running: %s",
+		 d->draining ? "stopping; " : "", d->paused ? "paused: " : "",
+		 d->paused ? d->pause_reason : "", d->paused ? "; " : "", (long long)c[1], (long long)c[0],
 		 (long long)c[4], running[0] ? running : "none");
 	if (strcmp(st, d->last_status)) {
 		sd_notifyf(0, "STATUS=%s", st);
@@ -142,7 +167,9 @@ static void on_file(void *arg, const char *path)
 	char err[ERR_LEN];
 	int r;
 
-	if (d->draining)
+	/* Paused by the free-space guard: the file stays where it is; the
+	 * rescan at resume registers it. */
+	if (d->draining || d->paused)
 		return;
 	r = watch_register(d->db, path, &d->s.q, clk_wall_s(), &res, err, sizeof err);
 	if (r < 0) {
@@ -198,6 +225,11 @@ static void rescan(daemon_state *d, const char *why)
 {
 	if (!d->watch)
 		return;
+	if (d->paused) {
+		log_msg(LOG_DEBUG, NULL, NULL, -1, "rescan (%s) skipped: paused (%s)", why,
+			d->pause_reason);
+		return;
+	}
 	if (watch_rescan(d->watch, why) < 0)
 		log_err("rescan (%s): could not start", why);
 }
@@ -347,6 +379,136 @@ static void eop_timer_start(daemon_state *d)
 	uv_timer_start(&d->eop, on_eop_timer, ms, ms);
 }
 
+/* ---- housekeeping: the free-space guard and retention ([housekeeping]) ----
+ * statvfs and retention's file work run on libuv's threadpool (a slow or
+ * hung file system must not stop the loop); the guard's decision is applied
+ * on the loop: pause or resume intake (on_file, rescans) and claims
+ * (workers_pause), STATUS= and the heartbeat row say why. */
+
+static void apply_guard(daemon_state *d, unsigned mask, const char *reason)
+{
+	char err[ERR_LEN];
+
+	if (d->draining)
+		return;
+	if (mask && !d->paused)
+		log_warn("free-space guard: pausing intake and claims: %s", reason);
+	else if (!mask && d->paused)
+		log_notice("free-space guard: resuming intake and claims (was: %s)", d->pause_reason);
+	if (mask != d->paused || (mask && strcmp(reason, d->pause_reason))) {
+		if (heartbeat_set_paused(d->db, mask ? reason : NULL, err, sizeof err) < 0)
+			log_msg(LOG_DEBUG, NULL, NULL, -1, "heartbeat: %s", err);
+	}
+	if (mask != d->paused && d->workers)
+		workers_pause(d->workers, mask != 0);
+	if (!mask && d->paused) {
+		d->paused = 0;
+		d->pause_reason[0] = 0;
+		/* Files that arrived while paused were not registered. */
+		rescan(d, "resume");
+		if (d->workers)
+			workers_kick(d->workers);
+	}
+	d->paused = mask;
+	snprintf(d->pause_reason, sizeof d->pause_reason, "%s", mask ? reason : "");
+	update_status(d);
+}
+
+static void house_fill(daemon_state *d, house_job *j)
+{
+	memset(j, 0, sizeof *j);
+	j->hs = d->conf->house;
+	snprintf(j->paths[HOUSE_INCOMING], sizeof j->paths[0], "%s", d->s.ingest_dir);
+	snprintf(j->paths[HOUSE_PRODUCTS], sizeof j->paths[0], "%s", d->s.products_dir);
+	snprintf(j->paths[HOUSE_STATE], sizeof j->paths[0], "%s", d->s.state_dir);
+	snprintf(j->paths[HOUSE_SCRATCH], sizeof j->paths[0], "%s", d->s.scratch_dir);
+	snprintf(j->db_path, sizeof j->db_path, "%s", d->s.db_path);
+}
+
+static void house_measure(house_job *j)
+{
+	for (int i = 0; i < HOUSE_NPATHS; i++)
+		house_space_measure(j->paths[i], &j->sp[i], NULL, 0);
+}
+
+static void house_work_cb(uv_work_t *w)
+{
+	house_job *j = &((daemon_state *)w->data)->job;
+	sqlite3 *db = NULL;
+
+	if (j->retention) {
+		j->rc = db_open(j->db_path, 0, &db, j->err, sizeof j->err);
+		if (j->rc == 0)
+			j->rc = house_run(db, &j->hs, j->paths[HOUSE_SCRATCH], clk_wall_s(), 0, NULL,
+					  NULL, &j->st, j->err, sizeof j->err);
+		db_close(db);
+	}
+	house_measure(j);
+}
+
+static void house_check(daemon_state *d);
+
+static void house_done_cb(uv_work_t *w, int status)
+{
+	daemon_state *d = w->data;
+	house_job *j = &d->job;
+	char reason[512];
+	unsigned mask;
+
+	d->house_busy = 0;
+	if (status != 0 || d->draining)
+		return;
+	if (j->retention) {
+		if (j->rc < 0)
+			log_err("retention: %s", j->err);
+		else if (j->st.done || j->st.failed || j->st.skipped)
+			log_msg(j->st.failed ? LOG_WARNING : LOG_NOTICE, NULL, NULL, -1,
+				"retention: %d file(s) or scratch directories removed (%.2f GB freed),"
+				" %d skipped, %d failed%s%s", j->st.done, j->st.bytes / 1e9,
+				j->st.skipped, j->st.failed, j->st.failed ? ": " : "",
+				j->st.failed ? j->err : "");
+	}
+	mask = house_guard(&d->conf->house, j->sp, d->paused, reason, sizeof reason);
+	apply_guard(d, mask, reason);
+	if (d->house_again) {
+		d->house_again = 0;
+		house_check(d);
+	}
+}
+
+/* A pass now (or right after the running one). */
+static void house_check(daemon_state *d)
+{
+	double now = clk_mono_s();
+
+	if (d->draining)
+		return;
+	if (d->house_busy) {
+		d->house_again = 1;
+		return;
+	}
+	house_fill(d, &d->job);
+	if (house_retention_on(&d->job.hs) &&
+	    (d->house_last_retention == 0 || now - d->house_last_retention >= d->job.hs.interval_s)) {
+		d->job.retention = 1;
+		d->house_last_retention = now;
+	}
+	d->house_work.data = d;
+	if (uv_queue_work(d->loop, &d->house_work, house_work_cb, house_done_cb) == 0)
+		d->house_busy = 1;
+}
+
+static void on_house_timer(uv_timer_t *t)
+{
+	house_check(t->data);
+}
+
+static void house_timer_start(daemon_state *d)
+{
+	uint64_t ms = (uint64_t)(d->conf->house.guard_interval_s * 1000);
+	uv_timer_start(&d->house, on_house_timer, ms, ms);
+}
+
 static void close_all(daemon_state *d)
 {
 	uv_timer_stop(&d->tick);
@@ -354,6 +516,8 @@ static void close_all(daemon_state *d)
 	uv_timer_stop(&d->wdog);
 	uv_timer_stop(&d->grace);
 	uv_timer_stop(&d->eop);
+	uv_timer_stop(&d->house);
+	uv_close((uv_handle_t *)&d->house, NULL);
 	uv_close((uv_handle_t *)&d->eop, NULL);
 	uv_close((uv_handle_t *)&d->tick, NULL);
 	uv_close((uv_handle_t *)&d->rescan, NULL);
@@ -372,6 +536,11 @@ static void close_all(daemon_state *d)
 static void on_worker_event(void *arg)
 {
 	daemon_state *d = arg;
+	/* A run failed for lack of space: look at the disks now. */
+	if (d->workers && workers_nospace(d->workers) != d->nospace_seen) {
+		d->nospace_seen = workers_nospace(d->workers);
+		house_check(d);
+	}
 	update_status(d);
 	if (d->draining && d->workers && workers_alive(d->workers) == 0) {
 		log_notice("all workers finished; exiting");
@@ -415,6 +584,7 @@ static void on_term(uv_signal_t *h, int sig)
 	uv_timer_stop(&d->rescan);
 	uv_timer_stop(&d->tick);
 	uv_timer_stop(&d->eop);
+	uv_timer_stop(&d->house);
 	if (!d->workers) {
 		close_all(d);
 		return;
@@ -487,6 +657,9 @@ static void on_hup(uv_signal_t *h, int sig)
 	/* Re-read the IERS table (maybe another file now) off the loop. */
 	eop_timer_start(d);
 	eop_check(d, 1);
+	/* New thresholds or rules apply now (a lower threshold resumes). */
+	house_timer_start(d);
+	house_check(d);
 	sd_notify(0, "READY=1");
 	if (d->workers)
 		workers_kick(d->workers);
@@ -680,7 +853,25 @@ int main(int argc, char **argv)
 	uv_timer_init(d.loop, &d.wdog);
 	uv_timer_init(d.loop, &d.grace);
 	uv_timer_init(d.loop, &d.eop);
+	uv_timer_init(d.loop, &d.house);
 	d.tick.data = d.rescan.data = d.wdog.data = d.grace.data = d.eop.data = &d;
+	d.house.data = &d;
+	/* The guard's first look, before the start-up scan registers anything
+	 * (statvfs on the loop this once: nothing else runs yet). */
+	{
+		char reason[512];
+		house_fill(&d, &d.job);
+		house_measure(&d.job);
+		unsigned mask = house_guard(&d.conf->house, d.job.sp, 0, reason, sizeof reason);
+		if (mask) {
+			log_warn("free-space guard: pausing intake and claims: %s", reason);
+			heartbeat_set_paused(d.db, reason, NULL, 0);
+			d.paused = mask;
+			snprintf(d.pause_reason, sizeof d.pause_reason, "%s", reason);
+		} else {
+			heartbeat_set_paused(d.db, NULL, NULL, 0);
+		}
+	}
 
 	/* Watch first, then scan: a file landing in between is seen twice at
 	 * worst, never missed. */
@@ -697,13 +888,15 @@ int main(int argc, char **argv)
 	 * the history. */
 	rescan(&d, "start-up");
 	on_tick(&d.tick);
-	if (workers_start(d.loop, d.conf, &d.s, on_worker_event, &d, &d.workers, err,
-			  sizeof err) < 0) {
+	if (workers_start_paused(d.loop, d.conf, &d.s, d.paused != 0, on_worker_event, &d,
+				 &d.workers, err, sizeof err) < 0) {
 		log_err("%s", err);
 		goto out_loop;
 	}
 	uv_timer_start(&d.tick, on_tick, 1000, 1000);
 	eop_timer_start(&d);
+	house_timer_start(&d);
+	house_check(&d);
 	if (d.s.rescan_interval_s > 0)
 		uv_timer_start(&d.rescan, on_rescan_timer, (uint64_t)(d.s.rescan_interval_s * 1000),
 			       (uint64_t)(d.s.rescan_interval_s * 1000));

@@ -115,6 +115,7 @@ int ctl_plot_image(int argc, char **argv, const ctl_env *env);       /* ctl_plot
 int ctl_plot_stamp(int argc, char **argv, const ctl_env *env);       /* ctl_plot.c */
 int ctl_plot_caltable(int argc, char **argv, const ctl_env *env);    /* ctl_plot.c */
 int ctl_stamps(int argc, char **argv, const ctl_env *env);           /* ctl_plot.c */
+int ctl_housekeeping(int argc, char **argv, const ctl_env *env);     /* ctl_house.c */
 
 /* ---- the shared prologue and epilogue (ctl_common.c) ----
  * Each prints its own one-line "contimgctl: ..." diagnostic on stderr and
@@ -145,6 +146,13 @@ int ctl_only_json(int argc, char **argv, int first, const ctl_env *env, int *ret
  * stays the caller's. */
 struct json_object;
 void ctl_print_json(struct json_object *o);
+
+/* The free space of the watched paths (ctl_house.c): a JSON array of {name,
+ * path, free_gb, min_free_gb, below} for `status` and `housekeeping`; hs
+ * (daemon/housekeeping.h) may be NULL (no thresholds). */
+struct house_settings;
+struct json_object *ctl_house_disk(const struct pipe_settings *s,
+				   const struct house_settings *hs);
 
 /* ---- the steps of the prologue, for a command that must change the
  * configuration between them (`process --set`) ---- */

@@ -33,6 +33,7 @@
 #include "plot/axes.h"
 #include "state/db.h"
 #include "state/heartbeat.h"
+#include "state/housedb.h"
 #include "state/pointingdb.h"
 #include "state/queue.h"
 #include "state/report.h"
@@ -121,6 +122,15 @@ static void missing_text(json_object *miss, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+/* t (unix seconds) as ISO 8601 UTC. */
+static void iso(double t, char *buf, size_t len)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 /* ---- status ---- */
 
 int ctl_status(int argc, char **argv, const ctl_env *env)
@@ -136,7 +146,9 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 	if (rc)
 		return rc;
 	rc = CTL_UNREACHABLE;
-	if (view_status(st.db, st.s, clk_wall_s(), &o, err, sizeof err) < 0) {
+	house_settings hs;
+	int hs_ok = house_settings_read(st.cfg, st.s->ingest_dir, &hs, NULL, 0) == 0;
+	if (view_status(st.db, st.s, hs_ok ? &hs : NULL, clk_wall_s(), &o, err, sizeof err) < 0) {
 		if (err[0])
 			fprintf(stderr, "contimgctl: %s\n", err);
 		goto out;
@@ -152,7 +164,26 @@ int ctl_status(int argc, char **argv, const ctl_env *env)
 		printf("daemon:      %s", up ? "running" : "not running");
 		if (up)
 			printf(" (pid %d)", jget_int(dm, "pid"));
-		printf("\nstate db:    %s\n", st.s->db_path);
+		printf("\n");
+		{
+			json_object *hk = json_object_object_get(o, "housekeeping");
+			if (jget_bool(hk, "paused"))
+				printf("paused:      intake and claims held by the free-space guard: %s\n",
+				       jget_str(hk, "reason"));
+			json_object *ps = json_object_object_get(hk, "paths");
+			for (size_t i = 0; i < json_object_array_length(ps); i++) {
+				json_object *p = json_object_array_get_idx(ps, i);
+				if (!jget_str(p, "path") || !json_object_object_get(p, "free_gb"))
+					continue;
+				printf("disk:        %-13s %.1f GB free", jget_str(p, "name"),
+				       jget_double(p, "free_gb"));
+				if (jget_double(p, "min_free_gb") > 0)
+					printf(" (pause below %g GB)%s", jget_double(p, "min_free_gb"),
+					       jget_bool(p, "below") ? " BELOW" : "");
+				printf("\n");
+			}
+		}
+		printf("state db:    %s\n", st.s->db_path);
 		printf("groups:      %lld collecting, %lld pending, %lld in progress, %lld completed,"
 		       " %lld failed\n", (long long)jget_int(counts, "collecting"),
 		       (long long)jget_int(counts, "pending"), (long long)jget_int(counts, "in_progress"),
@@ -423,9 +454,29 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 				worst = CTL_NOT_FOUND;
 			continue;
 		}
-		if (r > 0)
+		if (r > 0) {
+			/* Retention removed its raw files: a new run has nothing to
+			 * read (daemon/housekeeping.h). */
+			housedb_removed hr;
+			if (housedb_removed_of(st.db, gid, &hr, NULL, 0) == 0 && hr.nfiles > 0) {
+				char when[40];
+				iso(hr.at, when, sizeof when);
+				fprintf(stderr, "contimgctl: %s: its raw subband files were removed by"
+					" retention ([housekeeping] raw_keep_days): %d file(s), %.2f GB, "
+					"%s %s%s%s%s; nothing to re-run%s\n", argv[i], hr.nfiles,
+					hr.bytes / 1e9, !strcmp(hr.action, "move") ? "moved" : "deleted",
+					when, hr.dest[0] ? " (e.g. to " : "", hr.dest,
+					hr.dest[0] ? ")" : "",
+					!strcmp(hr.action, "move") ? " until they are moved back and "
+								    "registered again (ingest)"
+								  : "");
+				if (worst == CTL_OK)
+					worst = CTL_USAGE;
+				continue;
+			}
 			r = (force ? queue_requeue_force : queue_requeue)(st.db, gid, reason,
 									   clk_wall_s(), err, sizeof err);
+		}
 		if (r < 0) {
 			fprintf(stderr, "contimgctl: %s: %s\n", argv[i], err);
 			worst = r == -EBUSY ? CTL_USAGE : CTL_UNREACHABLE;

@@ -225,6 +225,12 @@ static const char *const photometry_keys[] = {
 };
 static const char *const alerts_keys[] = { "enabled", "ivorn_base", "role", "min_score",
 					   "contact_email", "reference_uri", NULL };
+static const char *const housekeeping_keys[] = {
+	"min_free_incoming_gb", "min_free_products_gb", "min_free_state_gb", "min_free_scratch_gb",
+	"resume_free_factor", "guard_interval_s", "interval_s", "raw_keep_days",
+	"calibrator_raw_keep_days", "raw_action", "raw_move_to", "products_keep_days",
+	"products_keep", "scratch_keep_hours", NULL
+};
 static const char *const pointing_keys[] = { "qa", "qa_threshold_deg", "qa_min_significance",
 					     "qa_min_sources", "qa_min_snr", "qa_min_pb",
 					     "qa_scatter", NULL };
@@ -248,6 +254,7 @@ static const cfg_known known[] = {
 	{ "pointing", pointing_keys },
 	{ "alerts", alerts_keys },
 	{ "web", web_keys },
+	{ "housekeeping", housekeeping_keys },
 };
 
 /* The parsers of the sections that belong to no stage, in order:
@@ -264,9 +271,15 @@ static const settings_parser parsers[] = {
 	parse_web,
 };
 
+static int parse_house(const cfg *c, contimg_config *o, char *err, size_t errlen)
+{
+	return house_settings_read(c, o->pipe.ingest_dir, &o->house, err, errlen);
+}
+
 static const settings_parser these_after[] = {
 	parse_pointing, /* [pointing]: convert and photometry use it */
 	parse_alerts,   /* [alerts]: after [photometry] */
+	parse_house,    /* [housekeeping] (daemon/housekeeping.h) */
 };
 
 #define NFIXED (sizeof parsers / sizeof parsers[0])

@@ -38,6 +38,7 @@
 #include "core/config.h"
 #include "daemon/alert.h"
 #include "daemon/earth.h"
+#include "daemon/housekeeping.h"
 #include "daemon/pointing.h"
 #include "daemon/stage_photometry.h"
 #include "imaging/image.h"
@@ -152,6 +153,7 @@ typedef struct contimg_config {
 	phot_settings phot;            /* catalog_path = the one above */
 	pointing_settings pointing;
 	alert_settings alerts;         /* [alerts] (daemon/alert.h) */
+	house_settings house;          /* [housekeeping] (daemon/housekeeping.h) */
 } contimg_config;
 
 /* Build the configuration from c (a reference is taken).  Returns 0 and a new

@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "core/err.h"
+#include "daemon/ctl.h"
 #include "daemon/views.h"
 #include "photometry/ese.h"
 #include "photometry/normalize.h"
@@ -248,8 +249,8 @@ int view_group(sqlite3 *db, int64_t gid, json_object **ret, char *err, size_t er
 }
 
 
-int view_status(sqlite3 *db, const pipe_settings *s, double now, json_object **ret, char *err,
-		size_t errlen)
+int view_status(sqlite3 *db, const pipe_settings *s, const house_settings *hs, double now,
+		json_object **ret, char *err, size_t errlen)
 {
 	json_object *o, *counts, *running, *dm;
 	report_status rs = { 0 };
@@ -276,6 +277,18 @@ int view_status(sqlite3 *db, const pipe_settings *s, double now, json_object **r
 		heartbeat_release(&hb);
 	}
 	json_object_object_add(o, "daemon", dm);
+	/* The free-space guard (daemon/housekeeping.h): why a running daemon
+	 * holds intake and claims, and the free space now (thresholds unknown
+	 * when hs is NULL). */
+	{
+		json_object *hk = json_object_new_object();
+		char why[512] = "";
+		int paused = up && heartbeat_read_paused(db, why, sizeof why, NULL, 0) == 1;
+		json_object_object_add(hk, "paused", json_object_new_boolean(paused));
+		json_object_object_add(hk, "reason", paused ? json_object_new_string(why) : NULL);
+		json_object_object_add(hk, "paths", ctl_house_disk(s, hs));
+		json_object_object_add(o, "housekeeping", hk);
+	}
 	json_object_object_add(o, "state_db", json_object_new_string(s->db_path));
 	counts = json_object_new_object();
 	for (int i = 0; i < 5; i++)

@@ -31,7 +31,8 @@
 /* `contimgctl status --json`: daemon (running: the pid file's lock under
  * s->state_dir), state_db, counts, running, last_completed, last_error,
  * groups_per_hour (completed since now - 3600).  now: unix seconds. */
-int view_status(sqlite3 *db, const pipe_settings *s, double now, json_object **ret, char *err,
+int view_status(sqlite3 *db, const pipe_settings *s, const house_settings *hs, double now,
+		json_object **ret, char *err,
 		size_t errlen);
 
 /* `contimgctl groups --json`: the groups in state (NULL: any; "stale" too)

@@ -40,6 +40,7 @@ struct web_server {
 	struct MHD_Daemon *mhd;
 	web_settings s;
 	pipe_settings ps;
+	house_settings hs;        /* [housekeeping]: the thresholds status shows */
 	sqlite3 *db;
 	pthread_mutex_t lock;    /* one request at a time on the shared connection */
 	atomic_int stopping;
@@ -245,7 +246,7 @@ static enum MHD_Result api_status(web_server *w, struct MHD_Connection *c)
 	int r;
 
 	pthread_mutex_lock(&w->lock);
-	r = view_status(w->db, &w->ps, clk_wall_s(), &o, err, sizeof err);
+	r = view_status(w->db, &w->ps, &w->hs, clk_wall_s(), &o, err, sizeof err);
 	pthread_mutex_unlock(&w->lock);
 	return send_view(c, r, o, err, NULL);
 }
@@ -874,7 +875,8 @@ static enum MHD_Result handle_checked(void *cls, struct MHD_Connection *c, const
 	return handle(cls, c, url, method, version, upload_data, upload_size, con_cls);
 }
 
-int web_start(const web_settings *s, const pipe_settings *ps, sqlite3 *db, web_server **ret,
+int web_start(const web_settings *s, const pipe_settings *ps, const house_settings *hs,
+	      sqlite3 *db, web_server **ret,
 	      char *err, size_t errlen)
 {
 	struct sockaddr_in6 sa;
@@ -894,6 +896,7 @@ int web_start(const web_settings *s, const pipe_settings *ps, sqlite3 *db, web_s
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	w->s = *s;
 	w->ps = *ps;
+	w->hs = *hs;
 	w->db = db;
 	pthread_mutex_init(&w->lock, NULL);
 	w->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle_checked, w,

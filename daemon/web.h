@@ -55,7 +55,8 @@ typedef struct web_server web_server;
  * daemon's pid file, products_dir for the quick-look files).  *ret is the
  * running server (web_stop).  -EADDRINUSE, -EACCES, -EINVAL ... with the
  * reason in err. */
-int web_start(const web_settings *s, const pipe_settings *ps, sqlite3 *db, web_server **ret,
+int web_start(const web_settings *s, const pipe_settings *ps, const house_settings *hs,
+	      sqlite3 *db, web_server **ret,
 	      char *err, size_t errlen);
 
 /* The port the server listens on (useful with port 0). */

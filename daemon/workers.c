@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/pool.h"
+#include "daemon/housekeeping.h"
 #include "daemon/util.h"
 #include "state/db.h"
 #include "state/queue.h"
@@ -35,6 +36,8 @@ struct workers {
 	pipe_settings s;      /* guarded by lock */
 	int stop;             /* guarded by lock */
 	int kicked;           /* guarded by lock */
+	int paused;           /* guarded by lock: no claims (the free-space guard) */
+	atomic_int nospace;   /* runs deferred for lack of space (workers_nospace) */
 	volatile int cancel;  /* read by pipe_run between stages */
 	atomic_int alive;
 	atomic_int busy;
@@ -146,6 +149,56 @@ static int end_run(void *arg, char *state, char *err, size_t errlen)
 	return pipe_record(a->ctx, a->q, a->r, a->e, state, err, errlen);
 }
 
+struct end_defer {
+	sqlite3 *db;
+	int64_t id, claim;
+	const char *reason;
+	double delay_s;
+};
+
+/* Back to pending without counting a retry (queue_defer).  A group no longer
+ * in progress under this run's claim (taken by requeue --force meanwhile) has
+ * nothing to record. */
+static int end_defer(void *arg, char *state, char *err, size_t errlen)
+{
+	struct end_defer *a = arg;
+	double now = clk_wall_s();
+	int r = db_begin(a->db, err, errlen), held;
+
+	if (r < 0)
+		return r;
+	held = r = queue_claim_held(a->db, a->id, a->claim, err, errlen);
+	if (r > 0)
+		r = queue_defer(a->db, a->id, a->reason, now + a->delay_s, now, err, errlen);
+	if (r < 0) {
+		db_end(a->db, 0, NULL, 0);
+		return r;
+	}
+	r = db_end(a->db, 1, err, errlen);
+	if (r == 0)
+		snprintf(state, 16, "%s", held ? "pending" : "superseded");
+	return r;
+}
+
+/* Did the run fail for lack of space?  The error says so (ENOSPC, EDQUOT,
+ * SQLITE_FULL), or a watched path is below its [housekeeping] threshold now:
+ * a writer that reported a full disk as a plain I/O error (cfitsio, HDF5)
+ * must not burn the group's retries either. */
+static int out_of_space(const contimg_config *c, const pipe_settings *s, int r, const char *msg)
+{
+	const char *paths[HOUSE_NPATHS] = { s->ingest_dir, s->products_dir, s->state_dir,
+					    s->scratch_dir };
+	house_space sp[HOUSE_NPATHS];
+
+	if (r == -ECANCELED || r >= 0)
+		return 0;
+	if (house_is_nospace(r, msg))
+		return 1;
+	for (int i = 0; i < HOUSE_NPATHS; i++)
+		house_space_measure(paths[i], &sp[i], NULL, 0);
+	return house_guard(&c->house, sp, 0, NULL, 0) != 0;
+}
+
 static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 		      const pipe_settings *s, int64_t id, int64_t claim, const char *name)
 {
@@ -183,7 +236,14 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 		char e[ERR_LEN] = "";
 		struct end_run a = { &ctx, &s->q, 0, e };
 		a.r = r = pipe_run(&ctx, e, sizeof e);
-		record_end(k, name, end_run, &a, state);
+		if (out_of_space(c, s, r, e)) {
+			struct end_defer d = { db, id, claim, e, s->q.retry_delay_s };
+			atomic_fetch_add(&w->nospace, 1);
+			record_end(k, name, end_defer, &d, state);
+			r = -ENOSPC;
+		} else {
+			record_end(k, name, end_run, &a, state);
+		}
 		queue_set_stage(db, id, NULL, NULL, 0);
 		snprintf(err, sizeof err, "%s", e);
 	}
@@ -195,6 +255,9 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 			clk_mono_s() - t0, ctx.nproducts, ctx.calibrated ? ", calibrated" : "");
 	else if (r == -ECANCELED)
 		log_msg(LOG_WARNING, name, NULL, -1, "stopped, back to pending: %s", err);
+	else if (r == -ENOSPC)
+		log_msg(LOG_WARNING, name, NULL, -1,
+			"out of space, back to pending (no retry counted): %s", err);
 	else
 		log_msg(state[0] == 'f' ? LOG_ERR : LOG_WARNING, name, NULL, -1, "%s: %s",
 			!strcmp(state, "pending") ? "failed, will retry" : "failed", err);
@@ -242,11 +305,13 @@ static void *worker_main(void *arg)
 		s = w->s;
 		w->kicked = 0;
 		k->st.progress_mono = clk_mono_s();
-		k->st.claiming = 1;
+		int paused = w->paused;
+		k->st.claiming = !paused;
 		pthread_mutex_unlock(&w->lock);
 
-		r = queue_claim_ex(db, (int)getpid(), clk_wall_s(), &id, name, &claim, err,
-				   sizeof err);
+		/* Paused by the free-space guard: no claim until it resumes. */
+		r = paused ? 0 : queue_claim_ex(db, (int)getpid(), clk_wall_s(), &id, name, &claim,
+						err, sizeof err);
 		if (r != 1) {
 			pthread_mutex_lock(&w->lock);
 			k->st.claiming = 0;
@@ -291,8 +356,24 @@ out:
 	return NULL;
 }
 
+static int start(uv_loop_t *loop, const contimg_config *c, const pipe_settings *s, int paused,
+		 void (*on_event)(void *arg), void *arg, workers **ret, char *err, size_t errlen);
+
 int workers_start(uv_loop_t *loop, const contimg_config *c, const pipe_settings *s,
 		  void (*on_event)(void *arg), void *arg, workers **ret, char *err, size_t errlen)
+{
+	return start(loop, c, s, 0, on_event, arg, ret, err, errlen);
+}
+
+int workers_start_paused(uv_loop_t *loop, const contimg_config *c, const pipe_settings *s,
+			 int paused, void (*on_event)(void *arg), void *arg, workers **ret,
+			 char *err, size_t errlen)
+{
+	return start(loop, c, s, paused, on_event, arg, ret, err, errlen);
+}
+
+static int start(uv_loop_t *loop, const contimg_config *c, const pipe_settings *s, int paused,
+		 void (*on_event)(void *arg), void *arg, workers **ret, char *err, size_t errlen)
 {
 	workers *w = calloc(1, sizeof *w);
 	int r;
@@ -313,6 +394,8 @@ int workers_start(uv_loop_t *loop, const contimg_config *c, const pipe_settings 
 	w->n = s->workers;
 	atomic_init(&w->alive, 0);
 	atomic_init(&w->busy, 0);
+	atomic_init(&w->nospace, 0);
+	w->paused = paused != 0; /* before any thread can claim */
 	r = uv_async_init(loop, &w->async, on_async);
 	if (r < 0) {
 		contimg_config_free(w->conf);
@@ -361,6 +444,20 @@ void workers_set_config(workers *w, const contimg_config *c, const pipe_settings
 	w->s.workers = n;
 	pthread_mutex_unlock(&w->lock);
 	contimg_config_free(old);
+}
+
+void workers_pause(workers *w, int paused)
+{
+	pthread_mutex_lock(&w->lock);
+	w->paused = paused != 0;
+	w->kicked = 1;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int workers_nospace(workers *w)
+{
+	return atomic_load(&w->nospace);
 }
 
 void workers_stop(workers *w)

@@ -42,11 +42,27 @@ typedef struct worker_status {
 int workers_start(uv_loop_t *loop, const contimg_config *c, const pipe_settings *s,
 		  void (*on_event)(void *arg), void *arg, workers **ret, char *err, size_t errlen);
 
+/* workers_start with the pool paused from its first instant when paused
+ * (the free-space guard held intake at start-up; workers_pause resumes). */
+int workers_start_paused(uv_loop_t *loop, const contimg_config *c, const pipe_settings *s,
+			 int paused, void (*on_event)(void *arg), void *arg, workers **ret,
+			 char *err, size_t errlen);
+
 /* Wake idle workers to look for pending groups now. */
 void workers_kick(workers *w);
 
 /* New configuration for groups claimed from now on (SIGHUP). */
 void workers_set_config(workers *w, const contimg_config *c, const pipe_settings *s);
+
+/* The free-space guard (daemon/housekeeping.h): while paused no worker claims
+ * a group; running groups go on.  Resuming wakes the idle workers. */
+void workers_pause(workers *w, int paused);
+
+/* How many runs failed for lack of space so far (ENOSPC, EDQUOT, SQLITE_FULL,
+ * or any failure while a watched path is below its threshold): each went back
+ * to pending without counting a retry (queue_defer).  The loop compares it
+ * with the last value it saw to check the free space at once. */
+int workers_nospace(workers *w);
 
 /* Stop claiming; idle workers exit, busy ones exit after their group. */
 void workers_stop(workers *w);

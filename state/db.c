@@ -276,6 +276,20 @@ static const struct db_migration {
 	{ "queue: groups.claim, a number that changes with every claim, so a run taken away by"
 	  " requeue --force cannot record its end over a later claim (state/queue.c)",
 	  "ALTER TABLE groups ADD COLUMN claim INTEGER NOT NULL DEFAULT 0;" },
+	{ "housekeeping: retention_removed, daemon.paused (state/housedb.c, state/heartbeat.c)",
+	  "CREATE TABLE IF NOT EXISTS retention_removed ("
+	  "  path TEXT PRIMARY KEY,"                /* the file as registered */
+	  "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  kind TEXT NOT NULL CHECK (kind IN ('raw','product')),"
+	  "  name TEXT,"                            /* sbNN or the product's name */
+	  "  bytes INTEGER,"
+	  "  action TEXT NOT NULL CHECK (action IN ('delete','move')),"
+	  "  dest TEXT,"                            /* a moved file's new path */
+	  "  at REAL NOT NULL);"                    /* unix seconds */
+	  "CREATE INDEX IF NOT EXISTS retention_removed_group ON retention_removed(group_id);"
+	  /* Retention asks, per candidate group, whether tables were solved from it. */
+	  "CREATE INDEX IF NOT EXISTS caltables_source_group ON caltables(source_group);"
+	  "ALTER TABLE daemon ADD COLUMN paused TEXT;" }, /* the free-space guard's reason; NULL: running */
 	/* >>> append new migrations above this line <<< */
 };
 
@@ -298,9 +312,13 @@ void db_close(sqlite3 *db)
 		sqlite3_close_v2(db);
 }
 
+/* A full disk (SQLITE_FULL, "database or disk is full") is -ENOSPC, so the
+ * callers can tell it from a broken database: running out of space must not
+ * count against a group's retries (daemon/housekeeping.h). */
 static int fail(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
-	return err_set(err, errlen, -EIO, "%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
+	int code = db && (sqlite3_errcode(db) & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO;
+	return err_set(err, errlen, code, "%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
 }
 
 static int bind_va(sqlite3 *db, sqlite3_stmt *st, const char *fmt, va_list ap, char *err,

@@ -16,6 +16,9 @@
  *
  * All SQL with values from outside is parameterised (sqlite3_bind_*); the
  * helpers below exist so that is the easy way.
+ *
+ * Where the helpers below say -EIO, a full disk (SQLITE_FULL: "database or
+ * disk is full") gives -ENOSPC instead, with the same message.
  */
 #ifndef CONTIMG_DB_H
 #define CONTIMG_DB_H

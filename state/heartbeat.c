@@ -72,3 +72,40 @@ void heartbeat_release(heartbeat *h)
 	free(h->status);
 	h->status = NULL;
 }
+
+int heartbeat_set_paused(sqlite3 *db, const char *reason, char *err, size_t errlen)
+{
+	int r = db_exec(db, err, errlen, "UPDATE daemon SET paused = ? WHERE id = 1", "s",
+			reason && *reason ? reason : NULL);
+	return r < 0 ? r : 0;
+}
+
+int heartbeat_read_paused(sqlite3 *db, char *buf, size_t len, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t have = 0;
+	int r, rc;
+
+	if (len)
+		buf[0] = 0;
+	r = db_query_int(db, &have, err, errlen,
+			 "SELECT count(*) FROM pragma_table_info('daemon') WHERE name = 'paused'",
+			 NULL);
+	if (r < 0)
+		return r;
+	if (!have)
+		return 0;
+	r = db_prepare(db, err, errlen, &st, "SELECT paused FROM daemon WHERE id = 1", NULL);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	r = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		db_column_text(st, 0, buf, len);
+		r = 1;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = err_set(err, errlen, -EIO, "daemon heartbeat: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}

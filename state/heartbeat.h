@@ -42,4 +42,13 @@ int heartbeat_read(sqlite3 *db, heartbeat *ret, char *err, size_t errlen);
 /* Free what *h owns (h may be NULL). */
 void heartbeat_release(heartbeat *h);
 
+/* The free-space guard (daemon/housekeeping.h) holds intake: reason is why
+ * ("products_dir free 3.1 GB < 20 GB"); NULL or "" when it runs again.
+ * Column daemon.paused; the row must exist (heartbeat_start). */
+int heartbeat_set_paused(sqlite3 *db, const char *reason, char *err, size_t errlen);
+
+/* The guard's reason into buf (len bytes): 1 when paused, 0 when not (or the
+ * database predates the column; buf ""). */
+int heartbeat_read_paused(sqlite3 *db, char *buf, size_t len, char *err, size_t errlen);
+
 #endif

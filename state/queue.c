@@ -1184,3 +1184,26 @@ int queue_counts(sqlite3 *db, int64_t counts[5], char *err, size_t errlen)
 	sqlite3_finalize(st);
 	return 0;
 }
+
+int queue_defer(sqlite3 *db, int64_t group_id, const char *reason, double not_before,
+		double now, char *err, size_t errlen)
+{
+	int r = db_begin(db, err, errlen);
+	if (r < 0)
+		return r;
+	r = db_exec(db, err, errlen,
+		    "UPDATE groups SET state = 'pending', error = ?, stage = NULL, owner_pid = NULL,"
+		    " not_before = ?, updated_at = ? WHERE id = ? AND state = 'in_progress'",
+		    "sddI", reason ? reason : "no space", not_before, now, group_id);
+	if (r == 0)
+		r = err_set(err, errlen, -ENOENT, "group %lld is not in progress",
+			    (long long)group_id);
+	if (r > 0)
+		r = queue_event(db, group_id, "nospace", NULL, reason ? reason : "no space", err,
+				errlen);
+	if (r < 0) {
+		db_end(db, 0, NULL, 0);
+		return r;
+	}
+	return db_end(db, 1, err, errlen);
+}

@@ -249,6 +249,14 @@ int queue_recover_unheld(sqlite3 *db, int self_pid, const int64_t *held, int nhe
 			 double claimed_before, int max_retries, double now, int *ret_n,
 			 char *err, size_t errlen);
 
+/* A run that failed for lack of space (a full disk or database: ENOSPC,
+ * EDQUOT, SQLITE_FULL) is not the group's fault: the in_progress group goes
+ * back to pending with reason as its error and a "nospace" event, claimable
+ * again from not_before, and no retry is counted (retries unchanged).
+ * -ENOENT when the group is not in progress. */
+int queue_defer(sqlite3 *db, int64_t group_id, const char *reason, double not_before,
+		double now, char *err, size_t errlen);
+
 /* Groups per state: counts[0..4] for collecting, pending, in_progress,
  * completed, failed. */
 extern const char *const queue_states[5];
