@@ -70,6 +70,7 @@ DB = os.path.join(STATE, "contimg.sqlite")
 CONF = os.path.join(W, "contimg.conf")
 LOG = os.path.join(W, "daemon.log")
 TMPFS = os.environ.get("SOAK_TMPFS", "1") == "1"
+TAPNAME = os.environ.get("SOAK_NAME", "soak")
 
 rng = random.Random(SEED)
 lock = threading.Lock()          # guards the shared bookkeeping below
@@ -488,10 +489,10 @@ ntap = {"ok": 0, "fail": 0}
 
 def tap(cond, what, detail=None):
     if cond:
-        print("ok - soak: %s" % what, flush=True)
+        print("ok - %s: %s" % (TAPNAME, what), flush=True)
         ntap["ok"] += 1
     else:
-        print("not ok - soak: %s" % what, flush=True)
+        print("not ok - %s: %s" % (TAPNAME, what), flush=True)
         ntap["fail"] += 1
         if detail:
             for line in str(detail).splitlines()[:20]:
