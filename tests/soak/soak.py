@@ -92,6 +92,19 @@ def now():
     return time.monotonic() - t_start
 
 
+CSV_HEADER = ["t_s", "kind", "pid", "rss_kb", "rescan_s", "rescan_files", "rescan_registered",
+              "groups_written", "groups_done", "ingest_files"]
+csv_file = None
+
+
+def csv_row(row):
+    """One sample, written at once: an interrupted soak keeps its curves."""
+    with lock:
+        if csv_file is not None:
+            csv.writer(csv_file).writerow(row)
+            csv_file.flush()
+
+
 def note(kind, what):
     with lock:
         counts[kind] = counts.get(kind, 0) + 1
@@ -446,8 +459,10 @@ def tailer():
             m = RESCAN_RE.search(line)
             if m:
                 v = [int(x) for x in m.groups()[:7]]
-                rescan_rows.append((round(now(), 1), v[0], float(m.group(8)), v[1], v[2], v[3],
-                                    v[4], v[6], done_count()))
+                row = (round(now(), 1), v[0], float(m.group(8)), v[1], v[2], v[3], v[4], v[6],
+                       done_count())
+                rescan_rows.append(row)
+                csv_row([row[0], "rescan", row[1], "", row[2], row[3], row[5], "", row[8], ""])
         if last:
             break
     logf.close()
@@ -472,8 +487,10 @@ def sampler():
             if m:
                 with lock:
                     nw = len(groups)
-                rss_rows.append((round(now(), 1), pid, int(m.group(1)), nw, done_count(),
-                                 len(os.listdir(IN))))
+                row = (round(now(), 1), pid, int(m.group(1)), nw, done_count(),
+                       len(os.listdir(IN)))
+                rss_rows.append(row)
+                csv_row([row[0], "rss", row[1], row[2], "", "", "", row[3], row[4], row[5]])
         except OSError:
             pass
         try:
@@ -537,6 +554,9 @@ def main():
         tap(True, "disk-full periods # SKIP mount -t tmpfs failed (not root?); "
             "the fault-injection keys have no disk-full switch")
 
+    global csv_file
+    csv_file = open(CSV, "w", newline="")
+    csv.writer(csv_file).writerow(CSV_HEADER)
     start_daemon()
     threads = [threading.Thread(target=supervisor), threading.Thread(target=sampler),
                threading.Thread(target=tailer)]
@@ -581,6 +601,9 @@ def main():
     stop_all.set()
     for t in threads:
         t.join()
+    with lock:
+        csv_file.close()
+        csv_file = None
     p = daemon["proc"]
     rc = None
     if p is not None and p.poll() is None:
@@ -703,15 +726,6 @@ def main():
     san = re.findall(r".*(?:Sanitizer|runtime error:).*", logtext)
     tap(not san, "no sanitizer report in the daemon log", "\n".join(san[:10]))
 
-    # Curves.
-    with open(CSV, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["t_s", "kind", "pid", "rss_kb", "rescan_s", "rescan_files",
-                    "rescan_registered", "groups_written", "groups_done", "ingest_files"])
-        for t, pid, rss, nw, hist, nf in rss_rows:
-            w.writerow([t, "rss", pid, rss, "", "", "", nw, hist, nf])
-        for t, pid, s, names_, known, reg, uns, failed, hist in rescan_rows:
-            w.writerow([t, "rescan", pid, "", s, names_, reg, "", hist, ""])
     rss = [r[2] for r in rss_rows]
     ok, a, b = flat(rss, 1.2, 2048)
     tap(ok is not False, "RSS flat: last-quarter median %s kB <= 1.2 x second-quarter "
