@@ -25,6 +25,8 @@ Environment (all optional):
   SOAK_BACKLOG   groups written ahead of the daemon (default 30)
   SOAK_DRAIN_S   longest wait for the drain (default 900)
   SOAK_CHAOS_GAP mean seconds between chaos events (default 12)
+  SOAK_CHAOS     the chaos events to use (default kill,hup,prodfs,statefs,lock;
+                 e.g. without kill to watch one daemon process for the whole run)
   CONTIMG_BIN    the programs (default ROOT/bin)
 """
 import csv
@@ -53,6 +55,7 @@ KEEP = int(os.environ.get("SOAK_KEEP", "300"))
 BACKLOG = int(os.environ.get("SOAK_BACKLOG", "30"))
 DRAIN_S = float(os.environ.get("SOAK_DRAIN_S", "900"))
 CHAOS_GAP = float(os.environ.get("SOAK_CHAOS_GAP", "12"))
+CHAOS_KINDS = os.environ.get("SOAK_CHAOS", "kill,hup,prodfs,statefs,lock").split(",")
 NSUB = 16
 STEP_S = 300                    # one group every 5 minutes of file-name time
 T0 = datetime.datetime(2026, 1, 1, 0, 0, 0)
@@ -278,6 +281,8 @@ def chaos():
     while not stop_chaos.wait(rng.expovariate(1.0 / CHAOS_GAP)):
         kind = rng.choices(["kill", "hup", "prodfs", "statefs", "lock"],
                            weights=[2, 3, 2, 2, 3])[0]
+        if kind not in CHAOS_KINDS:
+            continue
         if kind == "kill":
             pid = daemon_pid()
             if pid:
