@@ -608,6 +608,13 @@ int main(int argc, char **argv)
 	if (check)
 		return check_config(d.config_path);
 	log_init("contimgd", fmt, LOG_INFO);
+	/* Until the loop's handlers are installed (after the configuration, the
+	 * pid file and up to START_RETRY_S of waiting for the database), a reload
+	 * or rescan request would end the process (their default action): the
+	 * start reads the configuration and scans the directory anyway.  Found
+	 * by the soak. */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 	{
 		char errs[4 * ERR_LEN];
 		if (contimg_config_load(d.config_path, 0, &d.conf, errs, sizeof errs) < 0) {

@@ -3,7 +3,8 @@
 # shell in BEGIN IMMEDIATE) for longer than the busy timeout (10 s): contimgd
 # waits for it (open and recovery retried with back-off) and becomes ready
 # once the lock goes, instead of exiting 1 into a restart loop (found by the
-# soak, tests/soak/).  A killed daemon's group is recovered by that start.
+# soak, tests/soak/); SIGHUP and SIGUSR1 meanwhile do not end it.  A killed
+# daemon's group is recovered by that start.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_common.inc"
 
@@ -26,8 +27,12 @@ check "the sqlite3 shell holds the write lock" wait_for 10 grep -q soak-locked "
 t0=$(date +%s)
 write_conf "stages = load, convert, export" "threads = 1"
 start_daemon --enable-fault-injection
-sleep 13
-check "after the busy timeout the daemon is still running" kill -0 "$DPID"
+sleep 1
+# Reload and rescan requests before the handlers exist must not end it.
+kill -HUP "$DPID"
+kill -USR1 "$DPID"
+sleep 12
+check "after the busy timeout (and SIGHUP, SIGUSR1) the daemon is still running" kill -0 "$DPID"
 check "it says it waits for the database" grep -q "database is locked; retrying in" "$T/daemon.log"
 check "not ready while the lock is held" [ "$(grep -c 'ready:' "$T/daemon.log")" = 1 ]
 wait "$LPID"

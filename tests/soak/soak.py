@@ -290,7 +290,9 @@ def chaos():
                 os.kill(pid, signal.SIGKILL)
                 note("kill", "kill -9 %d" % pid)
         elif kind == "hup":
-            pid = ready_pid()
+            # Any time, also while the daemon starts (its handlers are not in
+            # place yet; it must ignore the signal then, not die of it).
+            pid = daemon_pid()
             if pid:
                 os.kill(pid, signal.SIGHUP)
                 note("hup", "SIGHUP %d" % pid)
