@@ -789,6 +789,7 @@ def main():
 
 
 if __name__ == "__main__":
+    rc = 1
     try:
         rc = main()
     finally:
