@@ -18,7 +18,7 @@ def main():
         print("no samples")
         return 1
     t_end = max(float(r["t_s"]) for r in rows)
-    print("| t (s) | groups finished | RSS (MB) | rescan (s) | rescans | files in ingest dir |")
+    print("| t (s) | groups finished | RSS (MiB) | rescan (s) | rescans | files in ingest dir |")
     print("|---:|---:|---:|---:|---:|---:|")
     cells = []
     for i in range(n):
@@ -38,7 +38,7 @@ def main():
     top_s = max((c[2] for c in cells if c[2] is not None), default=1) or 1
     print()
     print("```")
-    print("t (s)    RSS (# = %.1f MB full scale)            rescan (* = %.3f s full scale)" % (top_r, top_s))
+    print("t (s)    RSS (# = %.1f MiB full scale)            rescan (* = %.3f s full scale)" % (top_r, top_s))
     for b, r, s in cells:
         print("%6.0f   %-40s %s" % (b, "#" * int(round(40 * r / top_r)),
                                      "*" * int(round(30 * s / top_s)) if s is not None else ""))
