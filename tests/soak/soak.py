@@ -736,7 +736,7 @@ def main():
     rss = [r[2] for r in rss_rows]
     ok, a, b = flat(rss, 1.2, 2048)
     tap(ok is not False, "RSS flat: last-quarter median %s kB <= 1.2 x second-quarter "
-        "median %s kB + 2 MB (%d samples)" % (b, a, len(rss))
+        "median %s kB + 2 MiB (%d samples)" % (b, a, len(rss))
         + (" # SKIP too few samples" if ok is None else ""))
     # The longest life of one daemon process, on its own: a restart must not
     # hide a slow leak.
