@@ -156,3 +156,17 @@ clean:
 	rm -rf build build-* bin
 
 -include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(WEB_OBJ:.o=.d) $(MAINS:%.c=$(B)/%.d) $(TEST_BIN:=.d) $(TOOL_BIN:=.d)
+
+
+# The soak of issue 16 (not in `make test`; its 3-minute version is
+# tests/integration/test_soak_short.sh): SOAK_GROUPS groups through contimgd
+# under kill -9, SIGHUP, full disks, a held database lock and late, duplicate
+# and half-written files; TAP checks, a summary, and the RSS and rescan curves
+# in SOAK_CSV.  Needs root (tmpfs mounts).  docs/operations.md, "Soak".
+SOAK_GROUPS ?= 2000
+SOAK_CSV    ?= $(B)/soak_curves.csv
+.PHONY: soak
+soak: all
+	@mkdir -p $(dir $(SOAK_CSV))
+	@SOAK_GROUPS=$(SOAK_GROUPS) SOAK_CSV=$(abspath $(SOAK_CSV)) CONTIMG_BIN=$(abspath $(BIN_DIR)) \
+		sh tests/soak/soak.sh

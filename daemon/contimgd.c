@@ -66,6 +66,10 @@ typedef struct house_job {
 	house_stats st;
 } house_job;
 
+/* How long the start waits for a locked or full state database (below the
+ * unit's TimeoutStartSec=120). */
+#define START_RETRY_S 90
+
 typedef struct daemon_state {
 	uv_loop_t *loop;
 	const char *config_path;
@@ -778,6 +782,13 @@ int main(int argc, char **argv)
 	if (check)
 		return check_config(d.config_path);
 	log_init("contimgd", fmt, LOG_INFO);
+	/* Until the loop's handlers are installed (after the configuration, the
+	 * pid file and up to START_RETRY_S of waiting for the database), a reload
+	 * or rescan request would end the process (their default action): the
+	 * start reads the configuration and scans the directory anyway.  Found
+	 * by the soak. */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 	{
 		char errs[4 * ERR_LEN];
 		if (contimg_config_load(d.config_path, 0, &d.conf, errs, sizeof errs) < 0) {
@@ -825,14 +836,32 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
-	if (db_open(d.s.db_path, 1, &d.db, err, sizeof err) < 0) {
-		log_err("%s", err);
-		goto out;
-	}
-	/* Recovery first: our previous incarnation's groups go back to pending. */
-	if (queue_recover(d.db, (int)getpid(), d.s.q.max_retries, clk_wall_s(), &n, err, sizeof err) < 0) {
-		log_err("recovery: %s", err);
-		goto out;
+	/* Open, then recovery: our previous incarnation's groups go back to
+	 * pending.  Both take the write lock; a lock held for longer than the
+	 * busy timeout (an operator's sqlite3 shell) or a full state file system
+	 * is waited for, as the workers wait to record a run's end, instead of
+	 * exiting into a restart loop (found by the soak, tests/soak/).  After
+	 * START_RETRY_S the error stops the start as before (within the unit's
+	 * TimeoutStartSec). */
+	for (double t0 = clk_mono_s(), delay = 1;; delay = delay * 2 > 10 ? 10 : delay * 2) {
+		const char *what = "";
+		if ((r = db_open(d.s.db_path, 1, &d.db, err, sizeof err)) >= 0) {
+			what = "recovery: ";
+			r = queue_recover(d.db, (int)getpid(), d.s.q.max_retries, clk_wall_s(), &n, err,
+					  sizeof err);
+			if (r >= 0)
+				break;
+			db_close(d.db);
+			d.db = NULL;
+		}
+		if (r == -EPROTO || r == -ENOENT || clk_mono_s() - t0 > START_RETRY_S) {
+			log_err("%s%s", what, err);
+			goto out;
+		}
+		log_warn("%s%s; retrying in %.0f s", what, err, delay);
+		struct timespec ts = { (time_t)delay, 0 };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
 	}
 	if (n)
 		log_notice("recovered %d interrupted group(s): back to pending", n);
