@@ -27,6 +27,7 @@
 #include "daemon/pipeline.h"
 #include "daemon/settings.h"
 #include "daemon/stage_calibrate.h"
+#include "daemon/stage_photometry.h"
 #include "daemon/util.h"
 #include "imaging/image.h"
 #include "state/db.h"
@@ -34,6 +35,12 @@
 #include "state/pointingdb.h"
 #include "state/queue.h"
 #include "state/report.h"
+
+/* groups.calibrated (enum phot_cal) as the JSON "calibration" string. */
+static const char *cal_state_name(int c)
+{
+	return c == PHOT_CAL_FULL ? "full" : c == PHOT_CAL_BANDPASS ? "bandpass-only" : "none";
+}
 
 static void iso(double t, char *buf, size_t len)
 {
@@ -134,7 +141,10 @@ static json_object *group_object(const report_group *g)
 	json_object_object_add(o, "retries", json_object_new_int(g->retries));
 	json_object_object_add(o, "error", jstr(g->error));
 	json_object_object_add(o, "stage", jstr(g->stage));
-	json_object_object_add(o, "calibrated", json_object_new_boolean(g->calibrated));
+	/* calibrated: a gain solution was applied (bandpass-only is not); calibration
+	 * names the state (docs/photometry.md, "The flux scale of field groups") */
+	json_object_object_add(o, "calibrated", json_object_new_boolean(g->calibrated == PHOT_CAL_FULL));
+	json_object_object_add(o, "calibration", json_object_new_string(cal_state_name(g->calibrated)));
 	json_object_object_add(o, "created_at", jiso(g->created_at));
 	json_object_object_add(o, "updated_at", jiso(g->updated_at));
 	json_object_object_add(o, "started_at", jiso(g->started_at));
@@ -555,7 +565,11 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 		printf("group:      %s\nstate:      %s\n", name, jget_str(o, "state"));
 		printf("subbands:   %d (missing: %s)\nretries:    %d\n", jget_int(o, "n_subbands"),
 		       miss, jget_int(o, "retries"));
-		if (json_object_object_get_ex(o, "calibrated", &v) && v)
+		if (json_object_object_get_ex(o, "calibration", &v) && v)
+			printf("calibrated: %s\n", strcmp(json_object_get_string(v), "full") == 0 ? "yes"
+			       : strcmp(json_object_get_string(v), "none") == 0 ? "no"
+			       : json_object_get_string(v));
+		else if (json_object_object_get_ex(o, "calibrated", &v) && v)
 			printf("calibrated: %s\n", json_object_get_boolean(v) ? "yes" : "no");
 		if (jget_str(o, "error"))
 			printf("error:      %s\n", jget_str(o, "error"));
@@ -896,7 +910,8 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 		    *pr = json_object_new_object();
 	json_object_object_add(o, "group_id", json_object_new_string(name));
 	json_object_object_add(o, "state", json_object_new_string(state));
-	json_object_object_add(o, "calibrated", json_object_new_boolean(ctx->calibrated));
+	json_object_object_add(o, "calibrated", json_object_new_boolean(ctx->calibrated == PHOT_CAL_FULL));
+	json_object_object_add(o, "calibration", json_object_new_string(cal_state_name(ctx->calibrated)));
 	json_object_object_add(o, "n_subbands", json_object_new_int(ctx->ngood));
 	json_object_object_add(o, "missing", missing);
 	for (int i = 0; i < ctx->ntimes; i++)

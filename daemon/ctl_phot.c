@@ -180,11 +180,20 @@ int ctl_variability(int argc, char **argv, const ctl_env *env)
 /* ---- lightcurve SOURCE [--csv|--json|--svg FILE] ---- */
 
 /* One integer of flags per point: forced flags in bits 0–7, normalisation
- * flags in bits 8–15, PHOT_FLAG_UNCALIBRATED (bit 16) — see docs/cli.md. */
+ * flags in bits 8–15, PHOT_FLAG_UNCALIBRATED (bit 16), PHOT_FLAG_BANDPASS_ONLY
+ * (17), PHOT_FLAG_BAD_QUALITY (18) — see docs/cli.md. */
 static unsigned point_flags(const photdb_row *r)
 {
 	return (r->forced_flags & 0xff) | ((r->norm_flags & 0xff) << 8) |
-	       (r->calibrated ? 0 : PHOT_FLAG_UNCALIBRATED);
+	       (r->calibrated == PHOT_CAL_NONE ? PHOT_FLAG_UNCALIBRATED : 0) |
+	       (r->calibrated == PHOT_CAL_BANDPASS ? PHOT_FLAG_BANDPASS_ONLY : 0) |
+	       (r->norm_flags & NORM_BAD_QUALITY ? PHOT_FLAG_BAD_QUALITY : 0);
+}
+
+/* Raw fluxes are in Jy only when a gain solution set the flux scale. */
+static int flux_in_jy(const photdb_row *r)
+{
+	return r->calibrated == PHOT_CAL_FULL;
 }
 
 static void csv_num(double v, int last)
@@ -237,7 +246,12 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 		for (size_t i = 0; i < n; i++) {
 			json_object *p = json_object_new_object();
 			json_object_object_add(p, "mjd", jnum(rows[i].mjd));
-			json_object_object_add(p, "flux_jy", jnum(rows[i].flux_jy));
+			int jy = flux_in_jy(&rows[i]);
+			json_object_object_add(p, "flux_jy", jnum(jy ? rows[i].flux_jy : NAN));
+			json_object_object_add(p, "flux_raw", jnum(rows[i].flux_jy));
+			json_object_object_add(p, "flux_unit", json_object_new_string(jy ? "Jy" : "uncal"));
+			json_object_object_add(p, "quality", json_object_new_string(
+				rows[i].norm_flags & NORM_BAD_QUALITY ? "bad" : "good"));
 			json_object_object_add(p, "flux_err_jy", jnum(rows[i].flux_err_jy));
 			json_object_object_add(p, "normalized_flux_jy", jnum(rows[i].normalized_flux_jy));
 			json_object_object_add(p, "normalized_flux_err_jy",
@@ -254,15 +268,19 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 		ctl_print_json(o);
 		json_object_put(o);
 	} else if (mode == 1) {
-		printf("mjd,flux_jy,flux_err_jy,normalized_flux_jy,normalized_flux_err_jy,correction,flags\n");
+		printf("mjd,flux_jy,flux_err_jy,normalized_flux_jy,normalized_flux_err_jy,correction,"
+		       "flags,flux_raw,flux_unit,quality\n");
 		for (size_t i = 0; i < n; i++) {
 			csv_num(rows[i].mjd, 0);
-			csv_num(rows[i].flux_jy, 0);
+			csv_num(flux_in_jy(&rows[i]) ? rows[i].flux_jy : NAN, 0);
 			csv_num(rows[i].flux_err_jy, 0);
 			csv_num(rows[i].normalized_flux_jy, 0);
 			csv_num(rows[i].normalized_flux_err_jy, 0);
 			csv_num(rows[i].correction, 0);
-			printf("%u\n", point_flags(&rows[i]));
+			printf("%u,", point_flags(&rows[i]));
+			csv_num(rows[i].flux_jy, 0);
+			printf("%s,%s\n", flux_in_jy(&rows[i]) ? "Jy" : "uncal",
+			       rows[i].norm_flags & NORM_BAD_QUALITY ? "bad" : "good");
 		}
 	} else if (mode == 3) {
 		t = malloc(n * sizeof *t);
@@ -275,7 +293,13 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 		/* The baseline period: the leading epochs that were not (finally)
 		 * normalised while the references' baselines were being built. */
 		double b0 = NAN, b1 = NAN;
+		int *bad = calloc(n, sizeof *bad);
+		if (!bad) {
+			rc = CTL_FAILED;
+			goto out;
+		}
 		for (size_t i = 0; i < n; i++) {
+			bad[i] = (rows[i].norm_flags & NORM_BAD_QUALITY) != 0;
 			t[i] = rows[i].mjd;
 			f[i] = rows[i].normalized_flux_jy;
 			e[i] = rows[i].normalized_flux_err_jy;
@@ -304,8 +328,10 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 		snprintf(title, sizeof title, "%s — normalised light curve", source);
 		plot_lc lc = { .title = title, .ylabel = "normalised flux density (mJy)",
 			       .yscale = 1e3, .n = n, .mjd = t, .flux = f, .err = e,
-			       .base_mjd0 = b0, .base_mjd1 = b1, .ese = model };
-		if (plot_svg_write(&lc, svg, err, sizeof err)) {
+			       .base_mjd0 = b0, .base_mjd1 = b1, .ese = model, .bad = bad };
+		int prc = plot_svg_write(&lc, svg, err, sizeof err);
+		free(bad);
+		if (prc) {
 			fprintf(stderr, "contimgctl: %s\n", err);
 			rc = CTL_FAILED;
 			goto out;

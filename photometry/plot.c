@@ -162,7 +162,11 @@ int plot_svg_fprint(const plot_lc *lc, FILE *f)
 			fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n", x, x,
 				Y(fmin(y + e, y1)), Y(fmax(y - e, y0)));
 		}
-		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\"/>\n", x, Y(y));
+		if (lc->bad && lc->bad[i]) /* a failed epoch: an open red square, not a dot */
+			fprintf(f, "<rect class=\"bad\" x=\"%.1f\" y=\"%.1f\" width=\"6\" "
+				"height=\"6\" fill=\"none\" stroke=\"#c00\"/>\n", x - 3, Y(y) - 3);
+		else
+			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\"/>\n", x, Y(y));
 	}
 	fputs("</g>\n</svg>\n", f);
 #undef X

@@ -26,6 +26,8 @@ typedef struct plot_lc {
 	double base_mjd0, base_mjd1;/* reference-baseline period to shade; none when NAN or
 				       0 (a zero-initialised plot_lc shades nothing) */
 	const ese_result *ese;      /* fitted model to overlay, or NULL */
+	const int *bad;             /* [n] or NULL: 1 marks an epoch that failed its quality
+				       checks (an open red square instead of a dot) */
 } plot_lc;
 
 /* Write the SVG to f.  Returns 0, -EINVAL when there is no finite point,

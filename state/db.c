@@ -223,6 +223,15 @@ static const struct db_migration {
 	{ "queue: owner identity of an in_progress group (state/queue.c)",
 	  "ALTER TABLE groups ADD COLUMN owner_boot TEXT;"   /* the owner's boot id (NULL: unknown) */
 	  "ALTER TABLE groups ADD COLUMN owner_start INTEGER;" }, /* its start, ticks since boot */
+	{ "epochs: epoch_quality, one quality record per image (state/photdb.c, issue 17)",
+	  "CREATE TABLE IF NOT EXISTS epoch_quality ("
+	  "  group_id INTEGER PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  mjd REAL NOT NULL,"
+	  "  noise_jy REAL, noise_ratio REAL, dynamic_range REAL,"
+	  "  correction REAL, correction_z REAL, clipped_frac REAL, flagged_frac REAL,"
+	  "  nref INTEGER NOT NULL DEFAULT 0,"
+	  "  flags INTEGER NOT NULL DEFAULT 0);"  /* daemon/stage_photometry.h PHOT_QUAL_* */
+	  "CREATE INDEX IF NOT EXISTS epoch_quality_mjd ON epoch_quality(mjd);" },
 	/* >>> append new migrations above this line <<< */
 };
 

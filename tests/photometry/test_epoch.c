@@ -238,8 +238,10 @@ static void test_baseline_first_ten(void)
 			f.ref[o->src] = o->state;
 		}
 		if (e < 2) {
-			CHECK(r.norm.flags == NORM_TOO_FEW_REFS && isnan(r.norm.correction) &&
-			      isnan(r.row[3].norm_flux_jy) && !r.final,
+			/* too few only because the baselines are filling: also
+			 * provisional, so the stage re-runs it later (issue 17) */
+			CHECK(r.norm.flags == (NORM_TOO_FEW_REFS | NORM_PROVISIONAL) &&
+			      isnan(r.norm.correction) && isnan(r.row[3].norm_flux_jy) && !r.final,
 			      "epoch %d: flags %#x correction %g", e, r.norm.flags, r.norm.correction);
 		} else if (e < 9) {
 			CHECK(r.norm.flags == NORM_PROVISIONAL && !r.final && r.nvar == 0 &&
@@ -352,7 +354,7 @@ static void test_too_few_references(void)
 	printf("# references %s, %d ratios usable: flags %#x\n", chosen(&r), r.norm.nref_used,
 	       r.norm.flags);
 	CHECK(!strcmp(chosen(&r), "0 1 3"), "references %s", chosen(&r));
-	CHECK(r.norm.flags == NORM_TOO_FEW_REFS && isnan(r.norm.correction) && !r.final,
+	CHECK((r.norm.flags & NORM_TOO_FEW_REFS) && isnan(r.norm.correction) && !r.final,
 	      "flags %#x correction %g", r.norm.flags, r.norm.correction);
 	CHECK(r.nvar == 0 && r.nretired == 0, "nvar %zu retired %zu", r.nvar, r.nretired);
 	for (int i = 0; i < 5; i++)
@@ -443,13 +445,25 @@ static void test_retirement(void)
 	}
 	CHECK(r.nretired == 3, "retired %zu", r.nretired);
 	epoch_result_release(&r);
-	/* a provisional or uncalibrated epoch retires nobody */
+	/* one reference still filling its baseline among five complete ones
+	 * does not make the epoch provisional: it is left out (issue 17) */
 	give_baseline(&f, 0, 1.0, 5, &p.norm);
+	CHECK_OK(epoch_run(&in, &p, &r), NULL);
+	printf("# one incomplete baseline of 6: flags 0x%x, %d references used\n", r.norm.flags,
+	       r.norm.nref_used);
+	CHECK(!(r.norm.flags & NORM_PROVISIONAL) && r.norm.nref_used == NREF - 1 && r.final,
+	      "one incomplete: flags 0x%x used %d", r.norm.flags, r.norm.nref_used);
+	epoch_result_release(&r);
+	/* a provisional (fewer than min_refs complete) or uncalibrated epoch
+	 * retires nobody */
+	for (int i = 0; i < 4; i++)
+		give_baseline(&f, i, 1.0, 5, &p.norm);
 	CHECK_OK(epoch_run(&in, &p, &r), NULL);
 	CHECK((r.norm.flags & NORM_PROVISIONAL) && r.nretired == 0, "provisional: retired %zu",
 	      r.nretired);
 	epoch_result_release(&r);
-	give_baseline(&f, 0, 1.0, 10, &p.norm);
+	for (int i = 0; i < 4; i++)
+		give_baseline(&f, i, 1.0, 10, &p.norm);
 	in.calibrated = 0;
 	CHECK_OK(epoch_run(&in, &p, &r), NULL);
 	CHECK(r.nretired == 0 && !r.final, "uncalibrated: retired %zu", r.nretired);

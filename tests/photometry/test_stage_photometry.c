@@ -76,6 +76,21 @@ static int64_t add_group(sqlite3 *db, int k)
 	return id;
 }
 
+/* A 30 % dip of 20 days centred on epoch 30, flat-bottomed with
+ * raised-cosine edges and caustic shoulders, as Fiedler et al. 1994 saw ESEs
+ * (a sharp box without shoulders is explained about as well by one cycle of a
+ * sinusoid, docs/ese.md: with the provisional epochs counted since issue 17,
+ * the box of the first version scored 0.28 over 46 epochs). */
+static double ese_dip(int e)
+{
+	double ax = fabs(e - 30.0) / 13.3, f = 1;
+	if (ax < 0.75)
+		f = 0.7;
+	else if (ax < 1)
+		f = 1 - 0.15 * (1 + cos(M_PI * (ax - 0.75) / 0.25));
+	return f + 0.12 * exp(-0.5 * pow((ax - 1.1) / 0.08, 2));
+}
+
 enum { NX = 256, NY = 256, GRID = 8, NSRC = GRID * GRID, NEP = 45 };
 
 static void test_stage_epochs(void)
@@ -109,7 +124,7 @@ static void test_stage_epochs(void)
 		cat[i].snr = flux[i] / 2e-3;
 		cat[i].e_flux_mjy = 2;
 	}
-	const int ese = 13; /* a 30 % dip over 20 days centred on epoch 30 */
+	const int ese = 13; /* a 30 % dip over 20 days centred on epoch 30 (ese_dip) */
 	flux[ese] = 0.4;
 	cat[ese].snr = 40; /* the catalog does not make it a reference */
 	float *d = malloc(NX * NY * sizeof *d);
@@ -122,8 +137,8 @@ static void test_stage_epochs(void)
 		double scale = 1 + 0.03 * grand();
 		for (int i = 0; i < NSRC; i++) {
 			double g = 1;
-			if (i == ese && fabs(e - 30.0) < 10)
-				g = 0.7;
+			if (i == ese)
+				g = ese_dip(e);
 			amp[i] = flux[i] * g * scale;
 		}
 		make_image(d, white, NX, NY, 6, 2e-3, x, y, amp, NSRC);
@@ -157,10 +172,18 @@ static void test_stage_epochs(void)
 						    ERR_LEN), err);
 		}
 	}
-	/* statistics: NEP + 2 epochs − 2 un-normalised − 7 provisional − 1 uncalibrated */
+	/* statistics: NEP + 2 epochs − 1 uncalibrated: the 2 un-normalised and 7
+	 * provisional epochs of the baseline period were re-run once the
+	 * baselines were complete and counted (issue 17) */
 	photdb_var v;
 	CHECK_OK(photdb_var_get(db, "SRC01", &v, NULL, 0, err, ERR_LEN), err);
-	CHECK(v.n == NEP + 2 - 10, "n %ld", v.n);
+	CHECK(v.n == NEP + 2 - 1, "n %ld", v.n);
+	photdb_row r0;
+	CHECK_OK(photdb_get(db, gid[0], "SRC01", &r0, err, ERR_LEN), err);
+	printf("# epoch 0 after the catch-up: norm flags %#x, correction %.4f, in variability %d\n",
+	       r0.norm_flags, r0.correction, r0.in_variability);
+	CHECK(r0.norm_flags == 0 && r0.in_variability && isfinite(r0.correction),
+	      "epoch 0 flags %#x in_var %d", r0.norm_flags, r0.in_variability);
 	/* re-running an epoch replaces its rows but does not count it twice */
 	CHECK_OK(phot_process_epoch(db, gid[NEP + 1], 61000 + NEP + 1, 1, &img, sp.ra0, sp.dec0,
 				    cat, NSRC, &s, NULL, err, ERR_LEN), err);
@@ -211,7 +234,7 @@ static void test_stage_epochs(void)
 			      cl[i].score);
 			CHECK(!strcmp(cl[i].status, "dismissed") && !strcmp(cl[i].note, "instrumental"),
 			      "status %s note %s", cl[i].status, cl[i].note);
-			CHECK(cl[i].n == NEP + 2 - 10, "candidate n %ld (updated after the decision)",
+			CHECK(cl[i].n == NEP + 2 - 1, "candidate n %ld (updated after the decision)",
 			      cl[i].n);
 		} else {
 			CHECK(0, "unexpected candidate %s (score %g)", cl[i].source, cl[i].score);
