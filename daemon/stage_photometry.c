@@ -229,6 +229,7 @@ typedef struct epoch_loaded {
 	int *counted;
 	var_state *var;
 	int *rebuild;
+	int *older;              /* [n] this epoch is older than the source's last counted one */
 	photdb_lc *rb_lcs;
 	epoch_lc *rb_lc;
 } epoch_loaded;
@@ -248,6 +249,7 @@ static void loaded_release(epoch_loaded *l, size_t n)
 	free(l->counted);
 	free(l->var);
 	free(l->rebuild);
+	free(l->older);
 	free(l->rb_lcs);
 	free(l->rb_lc);
 	memset(l, 0, sizeof *l);
@@ -300,10 +302,11 @@ static int load_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 	l->counted = calloc(n, sizeof *l->counted);
 	l->var = calloc(n, sizeof *l->var);
 	l->rebuild = calloc(n, sizeof *l->rebuild);
+	l->older = calloc(n, sizeof *l->older);
 	l->rb_lcs = calloc(n, sizeof *l->rb_lcs);
 	l->rb_lc = calloc(n, sizeof *l->rb_lc);
 	if (!l->ref || !l->ref_wo || !l->ref_lcs || !l->ref_lc || !l->counted || !l->var ||
-	    !l->rebuild || !l->rb_lcs || !l->rb_lc ||
+	    !l->rebuild || !l->older || !l->rb_lcs || !l->rb_lc ||
 	    epoch_ref_candidates(in, &p->norm, &cand, &ncand)) {
 		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
 		goto out;
@@ -341,6 +344,7 @@ static int load_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 		l->counted[i] = rc == 0 && old.in_variability;
 		if ((rc = load_var_state(db, src[i].name, &l->var[i], err, errlen)))
 			goto out;
+		l->older[i] = l->var[i].n > 0 && in->mjd < l->var[i].last_mjd;
 		/* Appending in time order is what a rebuild from the rows
 		 * computes; anything else (a re-run, a catch-up, an epoch older
 		 * than the last counted) is rebuilt, so the state never depends
@@ -360,15 +364,20 @@ out:
 }
 
 static int store_epoch(sqlite3 *db, int64_t group_id, int calibrated, const epoch_input *in,
-		       const catalog_source *src, const epoch_result *er, char *err,
-		       size_t errlen)
+		       const catalog_source *src, const epoch_loaded *ld, const epoch_result *er,
+		       char *err, size_t errlen)
 {
 	int rc;
 	for (size_t k = 0; k < er->nref; k++) {
 		photdb_ref d;
+		size_t i = er->ref[k].src;
 		if (!er->ref[k].store)
 			continue;
-		ref_to_db(src[er->ref[k].src].name, &er->ref[k].state, &d);
+		ref_to_db(src[i].name, &er->ref[k].state, &d);
+		/* the SNR it was last chosen with is the latest epoch's, whatever
+		 * order the groups were (re-)processed in */
+		if (ld->older[i])
+			d.snr = ld->ref_wo[i].snr;
 		if ((rc = photdb_ref_put(db, &d, err, errlen)))
 			return rc;
 	}
@@ -553,7 +562,7 @@ static int run_epoch(sqlite3 *db, int64_t group_id, int calibrated, epoch_input 
 		err_set(err, errlen, rc, "photometry: out of memory");
 		goto out;
 	}
-	if ((rc = store_epoch(db, group_id, calibrated, in, src, er, err, errlen)) ||
+	if ((rc = store_epoch(db, group_id, calibrated, in, src, &ld, er, err, errlen)) ||
 	    (rc = photdb_quality_put(db, q, err, errlen)))
 		goto out;
 out:
