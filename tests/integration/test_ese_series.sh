@@ -34,25 +34,28 @@ retry_delay_s = 1
 rescan_interval_s = 0
 settle_s = 0.5
 [pipeline]
-threads = 2
+# one thread: the image of a re-run must be bit for bit the first run's (with
+# two, the order of floating-point sums in the imager varies and the re-run's
+# raw fluxes differ from the first run's in the 6th digit)
+threads = 1
 [image]
 quicklook = true
-size = 256
-cell_arcsec = 8
+size = 512
+cell_arcsec = 6
 CONF
 
-# The sky: references R0-R5 (1 Jy) on a ring of 0.12°, the stable sources
-# S0-S4 and the variable ones (0.4 Jy) on a ring of 0.22°, all flat-spectrum.
+# The sky: references R0-R5 (1 Jy) on a ring of 0.15°, the stable sources
+# S0-S4 and the variable ones (0.4 Jy) on a ring of 0.28°, all flat-spectrum.
 awk -v ra="$CAL_RA" -v dec="$CAL_DEC" 'BEGIN {
 	print "name,ra_deg,dec_deg,flux_mjy,spectral_index"; pi = atan2(0, -1)
 	split("S0 S1 S2 S3 S4 ESE1 FLARE DROP", nm, " ")
 	for (j = 0; j < 6; j++) {
-		a = (60 * j + 10) * pi / 180; d = dec + 0.12 * cos(a)
-		printf "R%d,%.6f,%.6f,1000,0\n", j, ra + 0.12 * sin(a) / cos(d * pi / 180), d
+		a = (60 * j + 10) * pi / 180; d = dec + 0.15 * cos(a)
+		printf "R%d,%.6f,%.6f,1000,0\n", j, ra + 0.15 * sin(a) / cos(d * pi / 180), d
 	}
 	for (j = 1; j <= 8; j++) {
-		a = (45 * j + 20) * pi / 180; d = dec + 0.22 * cos(a)
-		printf "%s,%.6f,%.6f,400,0\n", nm[j], ra + 0.22 * sin(a) / cos(d * pi / 180), d
+		a = (45 * j + 20) * pi / 180; d = dec + 0.28 * cos(a)
+		printf "%s,%.6f,%.6f,400,0\n", nm[j], ra + 0.28 * sin(a) / cos(d * pi / 180), d
 	}
 }' >"$T/sky.csv"
 
