@@ -39,7 +39,8 @@
  *                   once the baselines are complete, the stage re-runs it from
  *                   its stored raw fluxes (a catch-up) and it enters the
  *                   statistics (docs/photometry.md).
- *   final           calibrated, normalised and not provisional.  Only final
+ *   final           calibrated, normalised, not provisional and not of bad
+ *                   quality (epoch_input.bad_quality).  Only final
  *                   epochs enter the variability statistics and the
  *                   retirement checks.
  *   normalised flux raw / c, error sqrt(σ² + (raw σ_c / c)²) / c (norm_apply).
@@ -47,7 +48,11 @@
  *                   (photometry/variability.h, var_add with VAR_VS_MIN) when
  *                   the epoch is final, it has a normalised flux with a
  *                   positive error, and this group's epoch is not already
- *                   counted (a re-run never counts an epoch twice).
+ *                   counted (a re-run never counts an epoch twice).  With
+ *                   epoch_input.rebuild the caller asks instead for the
+ *                   statistics of the stored points plus this one in time
+ *                   order: how the stage replaces a re-run epoch and folds in
+ *                   a caught-up or late one.
  *   retirement      after a final epoch, a reference whose normalised light
  *                   curve (the points in the statistics) over
  *                   (mjd − retire_window_days, mjd], this epoch included, has
