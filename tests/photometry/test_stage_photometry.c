@@ -292,6 +292,38 @@ static void test_stage_epochs(void)
 	CHECK(v2.n == v.n + 1 && v2.n == (long)k, "rebuilt n %ld, was %ld, rows %zu", v2.n, v.n, k);
 	CHECK_NEAR(v2.mean, b.mean, 1e-12);
 	CHECK_NEAR(v2.chi2_nu, b.chi2_nu, 1e-9 * fmax(1, b.chi2_nu));
+
+	/* issue 17: an image with 90 % of its visibilities flagged fails its
+	 * quality checks: stored, flagged, not counted, not in a baseline */
+	photdb_var v3;
+	CHECK_OK(photdb_var_get(db, "SRC01", &v3, NULL, 0, err, ERR_LEN), err);
+	int64_t gq = add_group(db, NEP + 3);
+	phot_image_qa qa = { .noise_jy = NAN, .dynamic_range = NAN, .flagged_frac = 0.9 };
+	phot_result *pq = NULL;
+	CHECK_OK(phot_process_epoch_qa(db, gq, 61000 + NEP + 3, PHOT_CAL_FULL, &img, sp.ra0,
+				       sp.dec0, cat, NSRC, &s, &qa, &pq, err, ERR_LEN), err);
+	photdb_quality q;
+	CHECK_OK(photdb_quality_get(db, gq, &q, err, ERR_LEN), err);
+	photdb_row rq;
+	CHECK_OK(photdb_get(db, gq, "SRC01", &rq, err, ERR_LEN), err);
+	photdb_var v4;
+	CHECK_OK(photdb_var_get(db, "SRC01", &v4, NULL, 0, err, ERR_LEN), err);
+	printf("# 90 %% flagged: quality flags %#x, row norm flags %#x, in variability %d, n %ld "
+	       "(was %ld)\n", q.flags, rq.norm_flags, rq.in_variability, v4.n, v3.n);
+	CHECK(pq && (pq->quality_flags & PHOT_QUAL_FLAGGED) && (q.flags & PHOT_QUAL_FLAGGED) &&
+	      (rq.norm_flags & NORM_BAD_QUALITY) && !rq.in_variability &&
+	      isfinite(rq.normalized_flux_jy) && v4.n == v3.n,
+	      "bad epoch: flags %#x row %#x in_var %d n %ld", q.flags, rq.norm_flags,
+	      rq.in_variability, v4.n);
+	phot_result_free(pq);
+	/* the same image with a normal flagged fraction is counted */
+	qa.flagged_frac = 0.05;
+	CHECK_OK(phot_process_epoch_qa(db, gq, 61000 + NEP + 3, PHOT_CAL_FULL, &img, sp.ra0,
+				       sp.dec0, cat, NSRC, &s, &qa, NULL, err, ERR_LEN), err);
+	CHECK_OK(photdb_var_get(db, "SRC01", &v4, NULL, 0, err, ERR_LEN), err);
+	CHECK_OK(photdb_get(db, gq, "SRC01", &rq, err, ERR_LEN), err);
+	CHECK(v4.n == v3.n + 1 && rq.in_variability && !(rq.norm_flags & NORM_BAD_QUALITY),
+	      "re-run as good: n %ld (was %ld) in_var %d", v4.n, v3.n, rq.in_variability);
 	free(d);
 	free(white);
 	db_close(db);
