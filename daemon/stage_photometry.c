@@ -230,6 +230,7 @@ typedef struct epoch_loaded {
 	var_state *var;
 	int *rebuild;
 	int *older;              /* [n] this epoch is older than the source's last counted one */
+	int *was_retired;        /* [n] retired after this epoch's time: used here, kept retired */
 	photdb_lc *rb_lcs;
 	epoch_lc *rb_lc;
 } epoch_loaded;
@@ -250,6 +251,7 @@ static void loaded_release(epoch_loaded *l, size_t n)
 	free(l->var);
 	free(l->rebuild);
 	free(l->older);
+	free(l->was_retired);
 	free(l->rb_lcs);
 	free(l->rb_lc);
 	memset(l, 0, sizeof *l);
@@ -303,10 +305,11 @@ static int load_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 	l->var = calloc(n, sizeof *l->var);
 	l->rebuild = calloc(n, sizeof *l->rebuild);
 	l->older = calloc(n, sizeof *l->older);
+	l->was_retired = calloc(n, sizeof *l->was_retired);
 	l->rb_lcs = calloc(n, sizeof *l->rb_lcs);
 	l->rb_lc = calloc(n, sizeof *l->rb_lc);
 	if (!l->ref || !l->ref_wo || !l->ref_lcs || !l->ref_lc || !l->counted || !l->var ||
-	    !l->rebuild || !l->older || !l->rb_lcs || !l->rb_lc ||
+	    !l->rebuild || !l->older || !l->was_retired || !l->rb_lcs || !l->rb_lc ||
 	    epoch_ref_candidates(in, &p->norm, &cand, &ncand)) {
 		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
 		goto out;
@@ -321,6 +324,12 @@ static int load_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 			goto out;
 		else
 			ref_from_db(&d, &l->ref[i]);
+		/* A re-run of an epoch before the reference's retirement uses it as
+		 * the first run did; the retirement itself stays. */
+		if (l->ref[i].norm.retired && in->mjd < l->ref[i].retired_mjd) {
+			l->was_retired[i] = 1;
+			l->ref[i].norm.retired = 0;
+		}
 		l->ref_wo[i] = l->ref[i];
 		if (l->ref[i].norm.retired)
 			continue;
@@ -378,6 +387,11 @@ static int store_epoch(sqlite3 *db, int64_t group_id, int calibrated, const epoc
 		 * order the groups were (re-)processed in */
 		if (ld->older[i])
 			d.snr = ld->ref_wo[i].snr;
+		if (ld->was_retired[i]) {
+			d.retired = 1;
+			d.retired_mjd = ld->ref_wo[i].retired_mjd;
+			d.retire_chi2_nu = ld->ref_wo[i].retire_chi2_nu;
+		}
 		if ((rc = photdb_ref_put(db, &d, err, errlen)))
 			return rc;
 	}
