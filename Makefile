@@ -132,7 +132,7 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/demo.sh
 
-bench: all $(B)/tests/bench_convert
+bench: all $(B)/tests/bench_convert $(B)/tests/photometry/test_stage_photometry
 	@B=$(B) sh tests/bench.sh
 
 bench-wsclean: all $(B)/tests/bench_convert

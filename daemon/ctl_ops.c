@@ -345,7 +345,11 @@ int ctl_show(int argc, char **argv, const ctl_env *env)
 		printf("group:      %s\nstate:      %s\n", name, jget_str(o, "state"));
 		printf("subbands:   %d (missing: %s)\nretries:    %d\n", jget_int(o, "n_subbands"),
 		       miss, jget_int(o, "retries"));
-		if (json_object_object_get_ex(o, "calibrated", &v) && v)
+		if (json_object_object_get_ex(o, "calibration", &v) && v)
+			printf("calibrated: %s\n", strcmp(json_object_get_string(v), "full") == 0 ? "yes"
+			       : strcmp(json_object_get_string(v), "none") == 0 ? "no"
+			       : json_object_get_string(v));
+		else if (json_object_object_get_ex(o, "calibrated", &v) && v)
 			printf("calibrated: %s\n", json_object_get_boolean(v) ? "yes" : "no");
 		if (jget_str(o, "error"))
 			printf("error:      %s\n", jget_str(o, "error"));

@@ -231,15 +231,19 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 		ctl_print_json(o);
 		json_object_put(o);
 	} else if (mode == 1) {
-		printf("mjd,flux_jy,flux_err_jy,normalized_flux_jy,normalized_flux_err_jy,correction,flags\n");
+		printf("mjd,flux_jy,flux_err_jy,normalized_flux_jy,normalized_flux_err_jy,correction,"
+		       "flags,flux_raw,flux_unit,quality\n");
 		for (size_t i = 0; i < n; i++) {
 			csv_num(rows[i].mjd, 0);
-			csv_num(rows[i].flux_jy, 0);
+			csv_num(view_flux_in_jy(&rows[i]) ? rows[i].flux_jy : NAN, 0);
 			csv_num(rows[i].flux_err_jy, 0);
 			csv_num(rows[i].normalized_flux_jy, 0);
 			csv_num(rows[i].normalized_flux_err_jy, 0);
 			csv_num(rows[i].correction, 0);
-			printf("%u\n", view_point_flags(&rows[i]));
+			printf("%u,", view_point_flags(&rows[i]));
+			csv_num(rows[i].flux_jy, 0);
+			printf("%s,%s\n", view_flux_in_jy(&rows[i]) ? "Jy" : "uncal",
+			       rows[i].norm_flags & NORM_BAD_QUALITY ? "bad" : "good");
 		}
 	} else if (mode == 3) {
 		/* t, f, e: normalised; then raw fluxes and errors; then the model. */
@@ -252,6 +256,11 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 			goto out;
 		}
 		double *raw = t + n, *raw_e = t + 2 * n, *mt = t + 3 * n, *mf = mt + NMODEL;
+		int *bad = calloc(n, sizeof *bad); /* failed-quality epochs, marked in the plot */
+		if (!bad) {
+			rc = CTL_FAILED;
+			goto out;
+		}
 		/* The baseline period: the leading epochs that were not (finally)
 		 * normalised while the references' baselines were being built. */
 		double b0 = NAN, b1 = NAN;
@@ -261,6 +270,7 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 			e[i] = rows[i].normalized_flux_err_jy;
 			raw[i] = rows[i].flux_jy;
 			raw_e[i] = rows[i].flux_err_jy;
+			bad[i] = (rows[i].norm_flags & NORM_BAD_QUALITY) != 0;
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (!(rows[i].norm_flags & (NORM_TOO_FEW_REFS | NORM_PROVISIONAL)))
@@ -302,20 +312,24 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env)
 				   .raw_flux = raw, .raw_err = raw_e, .yscale = 1e3, .unit = "mJy",
 				   .base_mjd0 = b0, .base_mjd1 = b1, .win_mjd0 = w0, .win_mjd1 = w1,
 				   .nmodel = nmodel, .model_mjd = mt, .model_flux = mf,
-				   .model_label = mlabel };
+				   .model_label = mlabel, .bad = bad };
 		lcplot_info li;
 		int wr = lcplot_write(&lc, svg, pfmt, &li, err, sizeof err);
+		free(bad);
 		plot_release_statics(); /* contimgctl draws nothing more */
 		if (wr) {
 			fprintf(stderr, "contimgctl: %s\n", err);
 			rc = CTL_FAILED;
 			goto out;
 		}
+		char nb[64] = "";
+		if (li.nbad)
+			snprintf(nb, sizeof nb, ", %zu failed quality (open squares)", li.nbad);
 		if (li.raw)
-			printf("wrote %s (%zu points, raw fluxes: none is normalised yet)\n", svg,
-			       li.npoints);
+			printf("wrote %s (%zu points, raw fluxes: none is normalised yet%s)\n", svg,
+			       li.npoints, nb);
 		else
-			printf("wrote %s (%zu points)\n", svg, li.npoints);
+			printf("wrote %s (%zu points%s)\n", svg, li.npoints, nb);
 	} else {
 		printf("%-12s %12s %10s %12s %10s %10s %6s\n", "mjd", "flux_mjy", "err_mjy",
 		       "norm_mjy", "err_mjy", "corr", "flags");

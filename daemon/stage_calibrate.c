@@ -17,8 +17,9 @@
  * 3. For every group: apply the registered tables valid at the group's
  *    observation mid time (calreg_select_set: nearest calibrator observation
  *    among active tables whose window contains it), K, B then G
- *    (calib/apply.h).  ctx->calibrated = 1 when a bandpass or gain table was
- *    applied; a group with none stays uncalibrated — that is not a failure.
+ *    (calib/apply.h).  ctx->calibrated = PHOT_CAL_FULL when a gain table was
+ *    applied, PHOT_CAL_BANDPASS when only a bandpass was (no flux scale), else
+ *    PHOT_CAL_NONE; a group with none stays uncalibrated — not a failure.
  *
  * Configuration: section [calibrate] (docs/config.md; the cal_* keys are shared
  * with `contimgctl transits`), the catalog from [catalog] path, parsed once by
@@ -26,6 +27,7 @@
  */
 #include "daemon/stage_calibrate.h"
 #include "daemon/settings.h"
+#include "daemon/stage_photometry.h"
 
 #include <errno.h>
 #include <math.h>
@@ -592,7 +594,10 @@ int stage_calibrate(pipe_ctx *ctx, char *err, size_t errlen)
 		if (r)
 			goto out;
 	}
-	ctx->calibrated = res->applied_b || res->applied_g;
+	/* A bandpass without a gain solution valid at this group has no flux
+	 * scale: it is its own state (issue 17), not "calibrated". */
+	ctx->calibrated = res->applied_g ? PHOT_CAL_FULL
+			  : res->applied_b ? PHOT_CAL_BANDPASS : PHOT_CAL_NONE;
 	log_outcome(ctx, &s, res);
 	cal_result_free(ctx->cal);
 	ctx->cal = res;

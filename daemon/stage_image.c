@@ -15,6 +15,7 @@
  * docs/plots.md), registered as the product quicklook.
  */
 #include "daemon/stage_image.h"
+#include "daemon/stage_photometry.h"
 
 #include <errno.h>
 #include <math.h>
@@ -196,7 +197,8 @@ static int record_image(pipe_ctx *ctx, const image_result *r, const char *path, 
 		.bandwidth_hz = r->bandwidth_hz,
 		.integration_s = r->exposure_s,
 		.mjd_obs = r->jd_start - 2400000.5,
-		.calibrated = ctx->calibrated,
+		/* bandpass-only is not calibrated (PHOT_CAL_*, daemon/stage_photometry.h) */
+		.calibrated = ctx->calibrated == PHOT_CAL_FULL,
 		.niter = r->clean.iterations,
 		.nmajor = r->clean.major_cycles,
 		.weighting = r->weighting_desc,
@@ -317,7 +319,7 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 	for (int k = 0; k < FITSOUT_NPRODUCTS; k++) {
 		snprintf(path[k], sizeof path[k], "%s/%s.%s.fits", dir, ctx->group_name,
 			 fitsout_product_name(k));
-		r = fitsout_write(path[k], res, k, ctx->calibrated, err, errlen);
+		r = fitsout_write(path[k], res, k, ctx->calibrated == PHOT_CAL_FULL, err, errlen);
 		if (r < 0)
 			goto out;
 		pipe_add_product(ctx, fitsout_product_name(k), path[k]);

@@ -11,9 +11,11 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "daemon/alert.h"
 #include "daemon/pointing.h"
 #include "daemon/settings.h"
+#include "daemon/stage_flag.h"
 #include "imaging/image.h"
 #include "photometry/epoch.h"
 #include "photometry/variability.h"
@@ -30,6 +32,12 @@ void phot_settings_default(phot_settings *s)
 	ese_params_default(&s->ep);
 	s->ese_window_days = 365;
 	s->min_flux_mjy = 0;
+	s->qual.max_noise_ratio = 2.0;
+	s->qual.min_dynamic_range = 0;
+	s->qual.max_flagged_frac = 0.5;
+	s->qual.max_correction_z = 5;
+	s->qual.max_clipped_frac = 0.5;
+	s->qual.window = 30;
 }
 
 int phot_settings_read(const cfg *c, phot_settings *s, char *err, size_t errlen)
@@ -75,8 +83,26 @@ int phot_settings_read(const cfg *c, phot_settings *s, char *err, size_t errlen)
 			    &s->ep.candidate_score, err, errlen)) ||
 	    (r = cfg_double(c, sec, "ese_window_days", s->ese_window_days, &s->ese_window_days, err,
 			    errlen)) ||
-	    (r = cfg_double(c, sec, "min_flux_mjy", s->min_flux_mjy, &s->min_flux_mjy, err, errlen)))
+	    (r = cfg_double(c, sec, "min_flux_mjy", s->min_flux_mjy, &s->min_flux_mjy, err, errlen)) ||
+	    (r = cfg_double(c, sec, "quality_max_noise_ratio", s->qual.max_noise_ratio,
+			    &s->qual.max_noise_ratio, err, errlen)) ||
+	    (r = cfg_double(c, sec, "quality_min_dynamic_range", s->qual.min_dynamic_range,
+			    &s->qual.min_dynamic_range, err, errlen)) ||
+	    (r = cfg_double(c, sec, "quality_max_flagged_frac", s->qual.max_flagged_frac,
+			    &s->qual.max_flagged_frac, err, errlen)) ||
+	    (r = cfg_double(c, sec, "quality_max_correction_z", s->qual.max_correction_z,
+			    &s->qual.max_correction_z, err, errlen)) ||
+	    (r = cfg_double(c, sec, "quality_max_clipped_frac", s->qual.max_clipped_frac,
+			    &s->qual.max_clipped_frac, err, errlen)) ||
+	    (r = cfg_int(c, sec, "quality_window", s->qual.window, &s->qual.window, err, errlen)))
 		return r;
+	if (!(s->qual.max_noise_ratio > 0) || !(s->qual.min_dynamic_range >= 0) ||
+	    !(s->qual.max_flagged_frac >= 0) || !(s->qual.max_correction_z > 0) ||
+	    !(s->qual.max_clipped_frac >= 0) || s->qual.window < 5 || s->qual.window > 64)
+		return err_set(err, errlen, -EINVAL, "[photometry] quality values out of range "
+			       "(quality_max_noise_ratio, quality_max_correction_z > 0; "
+			       "quality_min_dynamic_range, quality_max_flagged_frac, "
+			       "quality_max_clipped_frac >= 0; 5 <= quality_window <= 64)");
 	s->np.ref_max_offset_rad = ref_off_deg * DEG;
 	if (!(s->fp.box_beams > 0) || !(s->fp.group_beams >= 0) || !(s->fp.rms_box_beams > 0) ||
 	    s->np.ref_max < 1 || s->np.baseline_epochs < 1 ||
@@ -211,25 +237,77 @@ static void cand_to_db(const char *source, const epoch_var *v, photdb_cand *c)
 }
 
 /* What the epoch's science needs from the database (photometry/epoch.h, step
- * 2): the candidates' reference state and recent light curves, and each
- * measured source's running statistics and whether this group is counted. */
+ * 2): the candidates' reference state (baselines from the stored rows) and
+ * recent light curves, and each measured source's running statistics and
+ * whether they must be rebuilt. */
 typedef struct epoch_loaded {
-	epoch_ref *ref;
+	epoch_ref *ref;          /* [n] with this epoch in the baseline (when eligible) */
+	epoch_ref *ref_wo;       /* [n] without it (a bad-quality epoch) */
 	photdb_lc *ref_lcs;
 	epoch_lc *ref_lc;
 	int *counted;
 	var_state *var;
+	int *rebuild;
+	int *older;              /* [n] this epoch is older than the source's last counted one */
+	int *was_retired;        /* [n] retired after this epoch's time: used here, kept retired */
+	photdb_lc *rb_lcs;
+	epoch_lc *rb_lc;
 } epoch_loaded;
 
 static void loaded_release(epoch_loaded *l, size_t n)
 {
-	for (size_t i = 0; l->ref_lcs && i < n; i++)
-		photdb_lc_release(&l->ref_lcs[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (l->ref_lcs)
+			photdb_lc_release(&l->ref_lcs[i]);
+		if (l->rb_lcs)
+			photdb_lc_release(&l->rb_lcs[i]);
+	}
 	free(l->ref);
+	free(l->ref_wo);
 	free(l->ref_lcs);
 	free(l->ref_lc);
 	free(l->counted);
 	free(l->var);
+	free(l->rebuild);
+	free(l->older);
+	free(l->was_retired);
+	free(l->rb_lcs);
+	free(l->rb_lc);
+	memset(l, 0, sizeof *l);
+}
+
+/* A reference's baseline epochs are its first baseline_epochs calibrated,
+ * good raw fluxes by time, from the stored rows of the other groups plus this
+ * epoch's flux at its place in time (with = 1): keyed by group, so a re-run
+ * replaces its epoch instead of appending it again. */
+static int ref_baseline(sqlite3 *db, int64_t group_id, const char *name, double mjd,
+			double flux, int with, const norm_params *np, norm_ref *with_ret,
+			norm_ref *wo_ret, char *err, size_t errlen)
+{
+	double t[NORM_MAX_BASELINE], f[NORM_MAX_BASELINE];
+	int n = 0, cap = np->baseline_epochs < NORM_MAX_BASELINE ? np->baseline_epochs
+								  : NORM_MAX_BASELINE;
+	int rc = photdb_ref_base(db, name, group_id, FORCED_BAD, NORM_BAD_QUALITY, cap, t, f, &n,
+				 err, errlen);
+	if (rc)
+		return rc;
+	int retired_w = with_ret->retired, retired_o = wo_ret->retired;
+	norm_ref_init(with_ret);
+	norm_ref_init(wo_ret);
+	with_ret->retired = retired_w;
+	wo_ret->retired = retired_o;
+	int added = !(with && isfinite(flux));
+	for (int k = 0; k < n; k++) {
+		if (!added && t[k] > mjd) {
+			norm_ref_add_baseline(with_ret, flux, np);
+			added = 1;
+		}
+		norm_ref_add_baseline(with_ret, f[k], np);
+		norm_ref_add_baseline(wo_ret, f[k], np);
+	}
+	if (!added)
+		norm_ref_add_baseline(with_ret, flux, np);
+	return 0;
 }
 
 static int load_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
@@ -239,11 +317,18 @@ static int load_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 	size_t n = in->n ? in->n : 1, *cand = NULL, ncand = 0;
 	int rc;
 	l->ref = malloc(n * sizeof *l->ref);
+	l->ref_wo = malloc(n * sizeof *l->ref_wo);
 	l->ref_lcs = calloc(n, sizeof *l->ref_lcs);
 	l->ref_lc = calloc(n, sizeof *l->ref_lc);
 	l->counted = calloc(n, sizeof *l->counted);
 	l->var = calloc(n, sizeof *l->var);
-	if (!l->ref || !l->ref_lcs || !l->ref_lc || !l->counted || !l->var ||
+	l->rebuild = calloc(n, sizeof *l->rebuild);
+	l->older = calloc(n, sizeof *l->older);
+	l->was_retired = calloc(n, sizeof *l->was_retired);
+	l->rb_lcs = calloc(n, sizeof *l->rb_lcs);
+	l->rb_lc = calloc(n, sizeof *l->rb_lc);
+	if (!l->ref || !l->ref_wo || !l->ref_lcs || !l->ref_lc || !l->counted || !l->var ||
+	    !l->rebuild || !l->older || !l->was_retired || !l->rb_lcs || !l->rb_lc ||
 	    epoch_ref_candidates(in, &p->norm, &cand, &ncand)) {
 		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
 		goto out;
@@ -258,8 +343,19 @@ static int load_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 			goto out;
 		else
 			ref_from_db(&d, &l->ref[i]);
+		/* A re-run of an epoch before the reference's retirement uses it as
+		 * the first run did; the retirement itself stays. */
+		if (l->ref[i].norm.retired && in->mjd < l->ref[i].retired_mjd) {
+			l->was_retired[i] = 1;
+			l->ref[i].norm.retired = 0;
+		}
+		l->ref_wo[i] = l->ref[i];
 		if (l->ref[i].norm.retired)
 			continue;
+		if ((rc = ref_baseline(db, group_id, src[i].name, in->mjd, in->fr[i].flux_jy,
+				       in->calibrated, &p->norm, &l->ref[i].norm,
+				       &l->ref_wo[i].norm, err, errlen)))
+			goto out;
 		if ((rc = photdb_var_lightcurve(db, src[i].name,
 						in->mjd - p->norm.retire_window_days - 1, group_id,
 						&l->ref_lcs[i], err, errlen)))
@@ -276,6 +372,18 @@ static int load_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 		l->counted[i] = rc == 0 && old.in_variability;
 		if ((rc = load_var_state(db, src[i].name, &l->var[i], err, errlen)))
 			goto out;
+		l->older[i] = l->var[i].n > 0 && in->mjd < l->var[i].last_mjd;
+		/* Appending in time order is what a rebuild from the rows
+		 * computes; anything else (a re-run, a catch-up, an epoch older
+		 * than the last counted) is rebuilt, so the state never depends
+		 * on the order the groups were processed in. */
+		l->rebuild[i] = l->counted[i] || (l->var[i].n > 0 && !(in->mjd > l->var[i].last_mjd));
+		if (!l->rebuild[i])
+			continue;
+		if ((rc = photdb_var_lightcurve(db, src[i].name, -INFINITY, group_id, &l->rb_lcs[i],
+						err, errlen)))
+			goto out;
+		l->rb_lc[i] = lc_view(&l->rb_lcs[i]);
 	}
 	rc = 0;
 out:
@@ -283,16 +391,28 @@ out:
 	return rc;
 }
 
-static int store_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
-		       const catalog_source *src, const epoch_result *er, phot_cand_out *cout,
-		       size_t *ret_ncout, char *err, size_t errlen)
+/* cout (NULL: not wanted, as for a caught-up older epoch) receives the
+ * candidates upserted by this epoch for the alerts (*ret_ncout of them). */
+static int store_epoch(sqlite3 *db, int64_t group_id, int calibrated, const epoch_input *in,
+		       const catalog_source *src, const epoch_loaded *ld, const epoch_result *er,
+		       phot_cand_out *cout, size_t *ret_ncout, char *err, size_t errlen)
 {
 	int rc;
 	for (size_t k = 0; k < er->nref; k++) {
 		photdb_ref d;
+		size_t i = er->ref[k].src;
 		if (!er->ref[k].store)
 			continue;
-		ref_to_db(src[er->ref[k].src].name, &er->ref[k].state, &d);
+		ref_to_db(src[i].name, &er->ref[k].state, &d);
+		/* the SNR it was last chosen with is the latest epoch's, whatever
+		 * order the groups were (re-)processed in */
+		if (ld->older[i])
+			d.snr = ld->ref_wo[i].snr;
+		if (ld->was_retired[i]) {
+			d.retired = 1;
+			d.retired_mjd = ld->ref_wo[i].retired_mjd;
+			d.retire_chi2_nu = ld->ref_wo[i].retire_chi2_nu;
+		}
 		if ((rc = photdb_ref_put(db, &d, err, errlen)))
 			return rc;
 	}
@@ -320,7 +440,7 @@ static int store_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 		row.npix = f->npix;
 		row.forced_flags = f->flags;
 		row.norm_flags = er->norm.flags;
-		row.calibrated = in->calibrated;
+		row.calibrated = calibrated;
 		row.in_variability = w->in_variability;
 		if ((rc = photdb_put(db, &row, err, errlen)))
 			return rc;
@@ -341,7 +461,9 @@ static int store_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 						  : photdb_cand_refresh(db, &c, err, errlen);
 		if (rc)
 			return rc;
-		if (v->cand == EPOCH_CAND_UPSERT) {
+		/* The alerts of this epoch (daemon/alert.h) read these after the
+		 * commit. */
+		if (cout && v->cand == EPOCH_CAND_UPSERT) {
 			const epoch_row *w = &er->row[v->src];
 			cout[*ret_ncout] = (phot_cand_out){ .c = c, .flux_jy = w->norm_flux_jy,
 							     .flux_err_jy = w->norm_flux_err_jy };
@@ -351,26 +473,291 @@ static int store_epoch(sqlite3 *db, int64_t group_id, const epoch_input *in,
 	return 0;
 }
 
-int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated,
-		       const forced_image *img, double ra0_rad, double dec0_rad,
-		       const catalog_source *src, size_t nsrc, const phot_settings *s,
-		       struct phot_result **ret, char *err, size_t errlen)
+/* Robust z of x against v[n] (median, 1.4826 MAD); NAN with fewer than 5. */
+static double robust_z(double x, const double *v, int n)
+{
+	double a[64], d[64];
+	int m = 0;
+	for (int k = 0; k < n && m < 64; k++)
+		if (isfinite(v[k]))
+			a[m++] = v[k];
+	if (m < 5 || !isfinite(x))
+		return NAN;
+	double med = stats_median_d(a, (size_t)m);
+	for (int k = 0; k < m; k++)
+		d[k] = fabs(a[k] - med);
+	double sig = STATS_MAD_TO_SIGMA * stats_median_d(d, (size_t)m);
+	return sig > 0 ? (x - med) / sig : (x == med ? 0 : INFINITY);
+}
+
+static double median_of(const double *v, int n)
+{
+	double a[64];
+	int m = 0;
+	for (int k = 0; k < n && m < 64; k++)
+		if (isfinite(v[k]) && v[k] > 0)
+			a[m++] = v[k];
+	return m >= 5 ? stats_median_d(a, (size_t)m) : NAN;
+}
+
+/* The image-level checks (before the correction is known). */
+static int quality_pre(sqlite3 *db, int64_t group_id, double mjd, const phot_settings *s,
+		       photdb_quality *q, char *err, size_t errlen)
+{
+	double noise[64], corr[64];
+	int n = 0, w = s->qual.window < 64 ? s->qual.window : 64;
+	int rc = photdb_quality_recent(db, mjd, group_id, w, noise, corr, &n, err, errlen);
+	if (rc)
+		return rc;
+	q->noise_ratio = q->noise_jy / median_of(noise, n);
+	q->flags &= ~(unsigned)(PHOT_QUAL_NOISE | PHOT_QUAL_DR | PHOT_QUAL_FLAGGED);
+	if (q->noise_ratio > s->qual.max_noise_ratio)
+		q->flags |= PHOT_QUAL_NOISE;
+	if (q->dynamic_range < s->qual.min_dynamic_range)
+		q->flags |= PHOT_QUAL_DR;
+	if (q->flagged_frac > s->qual.max_flagged_frac)
+		q->flags |= PHOT_QUAL_FLAGGED;
+	return 0;
+}
+
+/* The correction-level checks.  Returns 1 when one fails. */
+static int quality_post(sqlite3 *db, int64_t group_id, double mjd, const phot_settings *s,
+			const epoch_result *er, photdb_quality *q, char *err, size_t errlen,
+			int *ret_bad)
+{
+	double noise[64], corr[64];
+	int n = 0, w = s->qual.window < 64 ? s->qual.window : 64;
+	int rc = photdb_quality_recent(db, mjd, group_id, w, noise, corr, &n, err, errlen);
+	if (rc)
+		return rc;
+	int with_ratio = er->norm.nref_used + er->norm.nref_clipped;
+	q->correction = er->norm.correction;
+	q->correction_z = robust_z(er->norm.correction, corr, n);
+	q->clipped_frac = with_ratio > 0 ? (double)er->norm.nref_clipped / with_ratio : NAN;
+	q->nref = er->norm.nref_used;
+	q->flags &= ~(unsigned)(PHOT_QUAL_CORRECTION | PHOT_QUAL_CLIPPED | PHOT_QUAL_PROVISIONAL);
+	if (fabs(q->correction_z) > s->qual.max_correction_z)
+		q->flags |= PHOT_QUAL_CORRECTION;
+	if (q->clipped_frac > s->qual.max_clipped_frac)
+		q->flags |= PHOT_QUAL_CLIPPED;
+	*ret_bad = (q->flags & PHOT_QUAL_BAD) != 0;
+	if (!er->final && !*ret_bad)
+		q->flags |= PHOT_QUAL_PROVISIONAL; /* not a failure: kept out of the distributions */
+	return 0;
+}
+
+/* Steps 2-6 of one epoch inside the caller's transaction: load, run (again
+ * as a bad-quality epoch when a check fails), score, store rows, statistics,
+ * candidates, references and the quality record.  er is filled (caller
+ * releases). */
+static int run_epoch(sqlite3 *db, int64_t group_id, int calibrated, epoch_input *in,
+		     const catalog_source *src, const phot_settings *s, const epoch_params *ep,
+		     photdb_quality *q, epoch_result *er, phot_cand_out *cout, size_t *ret_ncout,
+		     char *err, size_t errlen)
+{
+	epoch_loaded ld = { 0 };
+	photdb_lc *ese_lcs = NULL;
+	epoch_lc *ese_lc = NULL;
+	int rc, bad = 0;
+	q->group_id = group_id;
+	q->mjd = in->mjd;
+	if ((rc = quality_pre(db, group_id, in->mjd, s, q, err, errlen)))
+		goto out;
+	in->bad_quality = (q->flags & PHOT_QUAL_BAD) != 0;
+	if ((rc = load_epoch(db, group_id, in, src, ep, &ld, err, errlen)))
+		goto out;
+	in->ref = in->bad_quality ? ld.ref_wo : ld.ref;
+	in->ref_lc = ld.ref_lc;
+	in->counted = ld.counted;
+	in->var = ld.var;
+	in->base_ready = 1;
+	in->rebuild = ld.rebuild;
+	in->rebuild_lc = ld.rb_lc;
+	for (int pass = 0; pass < 2; pass++) {
+		epoch_result_release(er);
+		if ((rc = epoch_run(in, ep, er))) {
+			err_set(err, errlen, rc, "photometry: %s",
+				rc == -ENOMEM ? "out of memory" : "bad epoch input");
+			goto out;
+		}
+		if ((rc = quality_post(db, group_id, in->mjd, s, er, q, err, errlen, &bad)))
+			goto out;
+		if (!bad || in->bad_quality)
+			break;
+		in->bad_quality = 1;
+		in->ref = ld.ref_wo;
+	}
+	ese_lcs = calloc(er->nvar ? er->nvar : 1, sizeof *ese_lcs);
+	ese_lc = calloc(er->nvar ? er->nvar : 1, sizeof *ese_lc);
+	if (!ese_lcs || !ese_lc) {
+		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < er->nvar; k++) {
+		if (!er->var[k].gated)
+			continue;
+		if ((rc = photdb_var_lightcurve(db, src[er->var[k].src].name,
+						in->mjd - ep->ese_window_days, group_id, &ese_lcs[k],
+						err, errlen)))
+			goto out;
+		ese_lc[k] = lc_view(&ese_lcs[k]);
+	}
+	if ((rc = epoch_score_ese(in, ese_lc, ep, er))) {
+		err_set(err, errlen, rc, "photometry: out of memory");
+		goto out;
+	}
+	if ((rc = store_epoch(db, group_id, calibrated, in, src, &ld, er, cout, ret_ncout, err,
+			      errlen)) ||
+	    (rc = photdb_quality_put(db, q, err, errlen)))
+		goto out;
+out:
+	for (size_t k = 0; ese_lcs && k < er->nvar; k++)
+		photdb_lc_release(&ese_lcs[k]);
+	free(ese_lcs);
+	free(ese_lc);
+	loaded_release(&ld, in->n);
+	in->ref = NULL;
+	in->ref_lc = NULL;
+	in->counted = NULL;
+	in->var = NULL;
+	in->rebuild = NULL;
+	in->rebuild_lc = NULL;
+	return rc;
+}
+
+static int cmp_row_source(const void *key, const void *elem)
+{
+	return strcmp(key, ((const photdb_row *)elem)->source);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Item 4 of issue 17: once this epoch is final, the stored provisional
+ * epochs of its references' groups are re-run from their stored raw fluxes
+ * (the baselines are complete now): re-normalised, marked final and folded
+ * into the statistics (rebuilt in time order).  Returns how many were
+ * re-run in *ret_n. */
+static int catch_up(sqlite3 *db, int64_t group_id, const epoch_input *cur,
+		    const epoch_result *cur_er, const catalog_source *src,
+		    const phot_settings *s, const epoch_params *ep, size_t *ret_n, char *err,
+		    size_t errlen)
+{
+	int64_t *gids = NULL;
+	size_t ng = 0;
+	forced_result *fr = NULL;
+	photdb_row *rows = NULL;
+	size_t nrows = 0;
+	epoch_result er = { 0 };
+	int rc = 0;
+	*ret_n = 0;
+	for (size_t k = 0; k < cur_er->nref; k++) {
+		int64_t *g = NULL;
+		size_t n = 0;
+		if ((rc = photdb_provisional_groups(db, src[cur_er->ref[k].src].name, group_id,
+						    NORM_PROVISIONAL, NORM_BAD_QUALITY, &g, &n, err,
+						    errlen)))
+			goto out;
+		int64_t *t = n ? realloc(gids, (ng + n) * sizeof *gids) : gids;
+		if (n && !t) {
+			free(g);
+			rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
+			goto out;
+		}
+		gids = t;
+		if (n)
+			memcpy(gids + ng, g, n * sizeof *g);
+		ng += n;
+		free(g);
+	}
+	if (ng == 0)
+		goto out;
+	qsort(gids, ng, sizeof *gids, cmp_i64);
+	fr = malloc((cur->n ? cur->n : 1) * sizeof *fr);
+	if (!fr) {
+		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < ng; k++) {
+		if (k > 0 && gids[k] == gids[k - 1])
+			continue;
+		free(rows);
+		rows = NULL;
+		if ((rc = photdb_group_rows(db, gids[k], &rows, &nrows, err, errlen)))
+			goto out;
+		if (nrows == 0)
+			continue;
+		for (size_t i = 0; i < cur->n; i++) {
+			const photdb_row *r = bsearch(src[i].name, rows, nrows, sizeof *rows,
+						      cmp_row_source);
+			memset(&fr[i], 0, sizeof fr[i]);
+			fr[i].flux_jy = fr[i].flux_err_jy = NAN;
+			if (!r) {
+				fr[i].flags = FORCED_OUTSIDE;
+				continue;
+			}
+			fr[i].flux_jy = r->flux_jy;
+			fr[i].flux_err_jy = r->flux_err_jy;
+			fr[i].rms_jy = r->local_rms_jy;
+			fr[i].pb = r->pb;
+			fr[i].chi2 = r->chi2;
+			fr[i].npix = r->npix;
+			fr[i].flags = r->forced_flags;
+		}
+		photdb_quality q;
+		rc = photdb_quality_get(db, gids[k], &q, err, errlen);
+		if (rc == -ENOENT) {
+			memset(&q, 0, sizeof q);
+			q.noise_jy = q.dynamic_range = q.flagged_frac = NAN;
+		} else if (rc) {
+			goto out;
+		}
+		epoch_input in = *cur;
+		in.mjd = rows[0].mjd;
+		in.calibrated = rows[0].calibrated == PHOT_CAL_FULL;
+		in.fr = fr;
+		if ((rc = run_epoch(db, gids[k], rows[0].calibrated, &in, src, s, ep, &q, &er, NULL, NULL, err,
+				    errlen)))
+			goto out;
+		epoch_result_release(&er);
+		(*ret_n)++;
+	}
+out:
+	epoch_result_release(&er);
+	free(gids);
+	free(fr);
+	free(rows);
+	return rc;
+}
+
+int phot_process_epoch_qa(sqlite3 *db, int64_t group_id, double mjd, int calibrated,
+			  const forced_image *img, double ra0_rad, double dec0_rad,
+			  const catalog_source *src, size_t nsrc, const phot_settings *s,
+			  const phot_image_qa *qa, struct phot_result **ret, char *err,
+			  size_t errlen)
 {
 	epoch_params ep = { .norm = s->np, .ese = s->ep, .ese_window_days = s->ese_window_days,
 			    .threads = s->fp.threads };
 	double *ra = NULL, *dec = NULL;
 	forced_result *fr = NULL;
 	epoch_source *es = NULL;
-	epoch_input in = { .mjd = mjd, .calibrated = calibrated, .ra0_rad = ra0_rad,
-			   .dec0_rad = dec0_rad, .n = nsrc };
-	epoch_loaded ld = { 0 };
+	epoch_input in = { .mjd = mjd, .calibrated = calibrated == PHOT_CAL_FULL,
+			   .ra0_rad = ra0_rad, .dec0_rad = dec0_rad, .n = nsrc };
 	epoch_result er = { 0 };
-	photdb_lc *ese_lcs = NULL;
-	epoch_lc *ese_lc = NULL;
+	photdb_quality q = { .group_id = group_id, .mjd = mjd, .noise_jy = NAN,
+			     .dynamic_range = NAN, .flagged_frac = NAN };
 	phot_result *res = NULL;
 	int rc = 0, in_tx = 0;
-	size_t nm = nsrc ? nsrc : 1;
+	size_t nm = nsrc ? nsrc : 1, ncaught = 0;
 
+	if (qa) {
+		q.noise_jy = qa->noise_jy;
+		q.dynamic_range = qa->dynamic_range;
+		q.flagged_frac = qa->flagged_frac;
+	}
 	res = calloc(1, sizeof *res);
 	ra = malloc(nm * sizeof *ra);
 	dec = malloc(nm * sizeof *dec);
@@ -395,46 +782,20 @@ int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated
 	in.src = es;
 	in.fr = fr;
 
-	/* 2. load what the epoch needs, 3. run it, 4.-5. the ESE fits, 6. store:
-	 * one transaction, so a concurrent re-run cannot interleave */
+	/* 2.-6. in one transaction, so a concurrent re-run cannot interleave;
+	 * then the catch-up of provisional epochs in the same one */
 	if ((rc = db_begin(db, err, errlen)))
 		goto out;
 	in_tx = 1;
-	if ((rc = load_epoch(db, group_id, &in, src, &ep, &ld, err, errlen)))
-		goto out;
-	in.ref = ld.ref;
-	in.ref_lc = ld.ref_lc;
-	in.counted = ld.counted;
-	in.var = ld.var;
-	if ((rc = epoch_run(&in, &ep, &er))) {
-		err_set(err, errlen, rc, "photometry: %s", rc == -ENOMEM ? "out of memory"
-								   : "bad epoch input");
-		goto out;
-	}
-	ese_lcs = calloc(er.nvar ? er.nvar : 1, sizeof *ese_lcs);
-	ese_lc = calloc(er.nvar ? er.nvar : 1, sizeof *ese_lc);
-	if (!ese_lcs || !ese_lc) {
+	if (!(res->cand = calloc(nm, sizeof *res->cand))) {
 		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
 		goto out;
 	}
-	for (size_t k = 0; k < er.nvar; k++) {
-		if (!er.var[k].gated)
-			continue;
-		if ((rc = photdb_var_lightcurve(db, src[er.var[k].src].name,
-						mjd - ep.ese_window_days, group_id, &ese_lcs[k], err,
-						errlen)))
-			goto out;
-		ese_lc[k] = lc_view(&ese_lcs[k]);
-	}
-	if ((rc = epoch_score_ese(&in, ese_lc, &ep, &er))) {
-		err_set(err, errlen, rc, "photometry: out of memory");
+	if ((rc = run_epoch(db, group_id, calibrated, &in, src, s, &ep, &q, &er, res->cand,
+			    &res->ncand, err, errlen)))
 		goto out;
-	}
-	if (!(res->cand = calloc(er.nvar ? er.nvar : 1, sizeof *res->cand))) {
-		rc = err_set(err, errlen, -ENOMEM, "photometry: out of memory");
-		goto out;
-	}
-	if ((rc = store_epoch(db, group_id, &in, src, &er, res->cand, &res->ncand, err, errlen)))
+	if (er.final &&
+	    (rc = catch_up(db, group_id, &in, &er, src, s, &ep, &ncaught, err, errlen)))
 		goto out;
 	rc = db_end(db, 1, err, errlen);
 	in_tx = 0;
@@ -449,6 +810,8 @@ int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated
 	res->correction = er.norm.correction;
 	res->correction_err = er.norm.correction_err;
 	res->norm_flags = er.norm.flags;
+	res->quality_flags = q.flags;
+	res->ncaught_up = ncaught;
 	res->nvariability = er.nvar;
 	res->nscored = er.nscored;
 	res->ncandidates = er.ncandidates;
@@ -473,20 +836,22 @@ out:
 		*ret = res;
 		res = NULL;
 	}
-	for (size_t k = 0; ese_lcs && k < er.nvar; k++)
-		photdb_lc_release(&ese_lcs[k]);
-	free(ese_lcs);
-	free(ese_lc);
 	epoch_result_release(&er);
-	loaded_release(&ld, nsrc);
-	if (res)
-		free(res->cand);
-	free(res);
+	phot_result_free(res);
 	free(ra);
 	free(dec);
 	free(fr);
 	free(es);
 	return rc;
+}
+
+int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated,
+		       const forced_image *img, double ra0_rad, double dec0_rad,
+		       const catalog_source *src, size_t nsrc, const phot_settings *s,
+		       struct phot_result **ret, char *err, size_t errlen)
+{
+	return phot_process_epoch_qa(db, group_id, mjd, calibrated, img, ra0_rad, dec0_rad, src,
+				     nsrc, s, NULL, ret, err, errlen);
 }
 
 /* ---- the pipeline stage ---- */
@@ -534,9 +899,11 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 	};
 	phot_result_free(ctx->phot);
 	ctx->phot = NULL;
-	rc = phot_process_epoch(ctx->db, ctx->group_id, im->jd_mid - 2400000.5, ctx->calibrated,
-				&fi, im->ra0_rad, im->dec0_rad, src, nsrc, &s, &ctx->phot, err,
-				errlen);
+	phot_image_qa qa = { .noise_jy = im->noise_jy, .dynamic_range = im->dynamic_range,
+			     .flagged_frac = flag_report_fraction(ctx->flags) };
+	rc = phot_process_epoch_qa(ctx->db, ctx->group_id, im->jd_mid - 2400000.5,
+				   ctx->calibrated, &fi, im->ra0_rad, im->dec0_rad, src, nsrc, &s,
+				   &qa, &ctx->phot, err, errlen);
 	if (rc == 0) {
 		/* Is the beam where we think it is?  A failure to check (database,
 		 * memory) is logged, not fatal: the photometry is stored. */
@@ -560,12 +927,21 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 	if (p->norm_flags & NORM_TOO_FEW_REFS)
 		log_msg(LOG_INFO, ctx->group_name, "photometry", -1,
 			"not normalised: %zu usable references (need %d)", p->nrefs, s.np.min_refs);
+	if (p->quality_flags & PHOT_QUAL_BAD)
+		log_msg(LOG_NOTICE, ctx->group_name, "photometry", -1,
+			"epoch failed its quality checks (flags 0x%x): stored, kept out of the "
+			"statistics", p->quality_flags & PHOT_QUAL_BAD);
+	if (p->ncaught_up)
+		log_msg(LOG_INFO, ctx->group_name, "photometry", -1,
+			"%zu provisional epochs re-normalised and counted", p->ncaught_up);
 	log_msg(LOG_INFO, ctx->group_name, "photometry", -1,
 		"%zu catalog sources, %zu measured (%zu with flux), correction %.4f ± %.4f from %zu "
 		"references%s, %zu into variability, %zu ESE-scored, %zu candidates%s",
 		p->ncatalog, p->nmeasured, p->nvalid, p->correction, p->correction_err, p->nrefs,
 		p->norm_flags & NORM_PROVISIONAL ? " (provisional baseline)" : "",
 		p->nvariability, p->nscored, p->ncandidates,
-		ctx->calibrated ? "" : " (uncalibrated: kept out of variability)");
+		ctx->calibrated == PHOT_CAL_FULL ? ""
+		: ctx->calibrated == PHOT_CAL_BANDPASS ? " (bandpass only: kept out of variability)"
+		: " (uncalibrated: kept out of variability)");
 	return 0;
 }

@@ -15,8 +15,9 @@
  * retirement checks and the variability statistics.  Epochs normalised while
  * reference baselines are still being built (NORM_PROVISIONAL) or not
  * normalised at all (NORM_TOO_FEW_REFS) are also kept out of variability.
- * A re-run of a group replaces its photometry rows but never adds its epoch
- * to the running sums twice (photometry.in_variability).
+ * A re-run of a group replaces its epoch everywhere: rows, baselines (the
+ * first baseline_epochs rows by time), statistics (rebuilt from the rows in
+ * time order) and candidates (issue 17).
  *
  * Configuration: section [photometry] (docs/config.md), parsed once with the
  * configuration (daemon/settings.h) and read from ctx->conf.
@@ -39,6 +40,47 @@
 
 /* Bit 16 of the CLI's per-point flags: the group was not calibrated. */
 #define PHOT_FLAG_UNCALIBRATED (1u << 16)
+/* Bit 17: calibrated with a bandpass only (no gain solution in its validity
+ * window): flux_jy is not on the flux scale (docs/photometry.md). */
+#define PHOT_FLAG_BANDPASS_ONLY (1u << 17)
+/* Bit 18: the image failed its quality checks (epoch_quality.flags != 0 with a
+ * PHOT_QUAL_BAD bit): shown, but not in the statistics or the ESE fit. */
+#define PHOT_FLAG_BAD_QUALITY (1u << 18)
+
+/* photometry.calibrated / groups.calibrated: how a group was calibrated. */
+enum phot_cal {
+	PHOT_CAL_NONE = 0,        /* nothing applied */
+	PHOT_CAL_FULL = 1,        /* a gain solution (with or without bandpass) applied */
+	PHOT_CAL_BANDPASS = 2,    /* bandpass only: no gain solution valid at the group */
+};
+
+/* epoch_quality.flags: which checks an image failed. */
+enum phot_qual {
+	PHOT_QUAL_NOISE = 1u << 0,      /* noise > max_noise_ratio × recent median */
+	PHOT_QUAL_DR = 1u << 1,         /* dynamic range < min_dynamic_range */
+	PHOT_QUAL_FLAGGED = 1u << 2,    /* flagged fraction > max_flagged_frac */
+	PHOT_QUAL_CORRECTION = 1u << 3, /* |robust z| of the correction > max_correction_z */
+	PHOT_QUAL_CLIPPED = 1u << 4,    /* references clipped > max_clipped_frac */
+	PHOT_QUAL_BAD = 0x1fu,          /* any of the above: a failed epoch */
+	PHOT_QUAL_PROVISIONAL = 1u << 7,/* not final (provisional, uncalibrated, too few
+					   references): not a failure, but kept out of
+					   the running distributions */
+};
+
+/* Thresholds of the epoch quality checks ([photometry] quality_*). */
+typedef struct phot_quality_settings {
+	double max_noise_ratio;   /* 2.0 */
+	double min_dynamic_range; /* 0 (off) */
+	double max_flagged_frac;  /* 0.5 */
+	double max_correction_z;  /* 5 */
+	double max_clipped_frac;  /* 0.5 */
+	int window;               /* recent good epochs the distributions use (30, <= 64) */
+} phot_quality_settings;
+
+/* Image-level inputs of the quality checks (NAN: unknown, the check passes). */
+typedef struct phot_image_qa {
+	double noise_jy, dynamic_range, flagged_frac;
+} phot_image_qa;
 
 typedef struct phot_settings {
 	forced_params fp;
@@ -46,6 +88,7 @@ typedef struct phot_settings {
 	ese_params ep;
 	double ese_window_days;   /* ESE fits use the last this-many days (365) */
 	double min_flux_mjy;      /* catalog sources fainter than this are not measured (0) */
+	phot_quality_settings qual; /* epoch quality checks */
 	char catalog_path[4200];  /* [catalog] path, else state_dir/catalog.sqlite (set by
 				     daemon/settings.c, the one reader of [catalog]) */
 } phot_settings;
@@ -76,6 +119,8 @@ typedef struct phot_result {
 	double retired_chi2_nu[8];/* ... and their χ²_ν */
 	double correction, correction_err; /* NAN when not normalised */
 	unsigned norm_flags;      /* enum norm_flag */
+	unsigned quality_flags;   /* enum phot_qual */
+	size_t ncaught_up;        /* provisional epochs re-run and made final now */
 	size_t nvariability;      /* sources whose running statistics got this epoch */
 	size_t nscored;           /* sources ESE-scored (passed the gate) */
 	size_t ncandidates;       /* of which score >= candidate_score */
@@ -108,5 +153,16 @@ int phot_process_epoch(sqlite3 *db, int64_t group_id, double mjd, int calibrated
 		       const forced_image *img, double ra0_rad, double dec0_rad,
 		       const catalog_source *src, size_t nsrc, const phot_settings *s,
 		       struct phot_result **ret, char *err, size_t errlen);
+
+/* The same with the image-level quality inputs (qa NULL: unknown).
+ * calibrated is an enum phot_cal.  Re-running a group replaces its epoch
+ * everywhere (rows, baselines, statistics, candidates, quality), and when the
+ * epoch is final the stored provisional epochs of its references are re-run
+ * from their stored raw fluxes (docs/photometry.md, "Every good epoch"). */
+int phot_process_epoch_qa(sqlite3 *db, int64_t group_id, double mjd, int calibrated,
+			  const forced_image *img, double ra0_rad, double dec0_rad,
+			  const catalog_source *src, size_t nsrc, const phot_settings *s,
+			  const phot_image_qa *qa, struct phot_result **ret, char *err,
+			  size_t errlen);
 
 #endif

@@ -101,7 +101,12 @@ static json_object *group_object(const report_group *g)
 	json_object_object_add(o, "retries", json_object_new_int(g->retries));
 	json_object_object_add(o, "error", jstr(g->error));
 	json_object_object_add(o, "stage", jstr(g->stage));
-	json_object_object_add(o, "calibrated", json_object_new_boolean(g->calibrated));
+	/* calibrated: a gain solution was applied (bandpass-only is not); calibration
+	 * names the state (docs/photometry.md, "The flux scale of field groups") */
+	json_object_object_add(o, "calibrated", json_object_new_boolean(g->calibrated == PHOT_CAL_FULL));
+	json_object_object_add(o, "calibration", json_object_new_string(
+		g->calibrated == PHOT_CAL_FULL ? "full"
+		: g->calibrated == PHOT_CAL_BANDPASS ? "bandpass-only" : "none"));
 	json_object_object_add(o, "created_at", jiso(g->created_at));
 	json_object_object_add(o, "updated_at", jiso(g->updated_at));
 	json_object_object_add(o, "started_at", jiso(g->started_at));
@@ -499,7 +504,14 @@ int view_candidates(sqlite3 *db, json_object **ret, char *err, size_t errlen)
 unsigned view_point_flags(const photdb_row *r)
 {
 	return (r->forced_flags & 0xff) | ((r->norm_flags & 0xff) << 8) |
-	       (r->calibrated ? 0 : PHOT_FLAG_UNCALIBRATED);
+	       (r->calibrated == PHOT_CAL_NONE ? PHOT_FLAG_UNCALIBRATED : 0) |
+	       (r->calibrated == PHOT_CAL_BANDPASS ? PHOT_FLAG_BANDPASS_ONLY : 0) |
+	       (r->norm_flags & NORM_BAD_QUALITY ? PHOT_FLAG_BAD_QUALITY : 0);
+}
+
+int view_flux_in_jy(const photdb_row *r)
+{
+	return r->calibrated == PHOT_CAL_FULL;
 }
 
 json_object *view_lightcurve_json(const char *source, const photdb_row *rows, size_t n)
@@ -509,7 +521,12 @@ json_object *view_lightcurve_json(const char *source, const photdb_row *rows, si
 	for (size_t i = 0; i < n; i++) {
 		json_object *p = json_object_new_object();
 		json_object_object_add(p, "mjd", jnum(rows[i].mjd));
-		json_object_object_add(p, "flux_jy", jnum(rows[i].flux_jy));
+		int jy = view_flux_in_jy(&rows[i]);
+		json_object_object_add(p, "flux_jy", jnum(jy ? rows[i].flux_jy : NAN));
+		json_object_object_add(p, "flux_raw", jnum(rows[i].flux_jy));
+		json_object_object_add(p, "flux_unit", json_object_new_string(jy ? "Jy" : "uncal"));
+		json_object_object_add(p, "quality", json_object_new_string(
+			rows[i].norm_flags & NORM_BAD_QUALITY ? "bad" : "good"));
 		json_object_object_add(p, "flux_err_jy", jnum(rows[i].flux_err_jy));
 		json_object_object_add(p, "normalized_flux_jy", jnum(rows[i].normalized_flux_jy));
 		json_object_object_add(p, "normalized_flux_err_jy",

@@ -67,6 +67,11 @@ int view_candidates(sqlite3 *db, json_object **ret, char *err, size_t errlen);
  * bits 0-7, normalisation flags in bits 8-15, PHOT_FLAG_UNCALIBRATED. */
 unsigned view_point_flags(const photdb_row *r);
 
+/* 1 when r's raw flux is in Jy: a gain solution set its flux scale
+ * (groups.calibrated == PHOT_CAL_FULL); bandpass-only and uncalibrated raw
+ * fluxes are "uncal" (docs/photometry.md). */
+int view_flux_in_jy(const photdb_row *r);
+
 /* `contimgctl lightcurve SOURCE --json` of rows[0..n-1] (oldest first). */
 json_object *view_lightcurve_json(const char *source, const photdb_row *rows, size_t n);
 

@@ -161,22 +161,60 @@ static int choose_and_correct(const epoch_input *in, const epoch_params *p, epoc
 		norm_ref_init(b);
 		for (int j = 0; j < old->norm.nbase && j < NORM_MAX_BASELINE; j++)
 			norm_ref_add_baseline(b, old->norm.base_flux[j], np);
-		if (in->calibrated)
+		if (in->calibrated && !in->bad_quality && !in->base_ready)
 			norm_ref_add_baseline(b, in->fr[i].flux_jy, np);
 		o->state.norm = *b;
-		o->store = in->calibrated;
+		o->store = in->calibrated && !in->bad_quality;
 		rf[r->nref] = in->fr[i].flux_jy;
 		re[r->nref] = in->fr[i].flux_err_jy;
 		r->nref++;
 	}
+	/* With min_refs references whose baselines are complete, the others
+	 * (new ones still filling) do not take part: they would only make the
+	 * epoch provisional. */
+	int full = np->baseline_epochs < NORM_MAX_BASELINE ? np->baseline_epochs
+							   : NORM_MAX_BASELINE;
+	size_t ncomplete = 0;
+	for (size_t k = 0; k < r->nref; k++)
+		ncomplete += nr[k].nbase >= full && nr[k].baseline > 0 && isfinite(rf[k]);
+	if (ncomplete >= (size_t)(np->min_refs > 0 ? np->min_refs : 1))
+		for (size_t k = 0; k < r->nref; k++)
+			if (nr[k].nbase < full)
+				nr[k].baseline = NAN; /* a copy: o->state keeps it */
 	rc = norm_epoch_correction(nr, rf, re, r->nref, np, &r->norm);
-	r->final = in->calibrated && !(r->norm.flags & (NORM_TOO_FEW_REFS | NORM_PROVISIONAL));
+	/* too few references only because baselines are still filling: a
+	 * provisional epoch too, re-run once they are complete */
+	for (size_t k = 0; k < r->nref && (r->norm.flags & NORM_TOO_FEW_REFS); k++)
+		if (isfinite(rf[k]) && r->ref[k].state.norm.nbase < full)
+			r->norm.flags |= NORM_PROVISIONAL;
+	if (in->bad_quality)
+		r->norm.flags |= NORM_BAD_QUALITY;
+	r->final = in->calibrated && !in->bad_quality &&
+		   !(r->norm.flags & (NORM_TOO_FEW_REFS | NORM_PROVISIONAL));
 out:
 	free(cand);
 	free(nr);
 	free(rf);
 	free(re);
 	return rc;
+}
+
+/* var_add of lc's points in order with (mjd, flux, err) inserted after the
+ * points of the same mjd when use is set. */
+static void rebuild_with_epoch(const epoch_lc *lc, double mjd, int use, double flux, double err,
+			       var_state *st)
+{
+	int added = !use;
+	var_init(st);
+	for (size_t k = 0; k < lc->n; k++) {
+		if (!added && lc->mjd[k] > mjd) {
+			var_add(st, mjd, flux, err, VAR_VS_MIN);
+			added = 1;
+		}
+		var_add(st, lc->mjd[k], lc->flux[k], lc->err[k], VAR_VS_MIN);
+	}
+	if (!added)
+		var_add(st, mjd, flux, err, VAR_VS_MIN);
 }
 
 /* Rows and the statistics' updates of every measured source. */
@@ -202,15 +240,28 @@ static int rows_and_statistics(const epoch_input *in, const epoch_params *p, epo
 			   &w->norm_flux_err_jy);
 		int usable = r->final && !(f->flags & FORCED_BAD) && isfinite(w->norm_flux_jy) &&
 			     w->norm_flux_err_jy > 0;
-		w->in_variability = usable || in->counted[i];
-		if (!usable || in->counted[i])
-			continue;
+		int rebuild = in->rebuild && in->rebuild[i];
 		epoch_var *v = &r->var[r->nvar];
-		v->src = i;
-		v->st = in->var[i];
-		var_add(&v->st, in->mjd, w->norm_flux_jy, w->norm_flux_err_jy, VAR_VS_MIN);
+		if (rebuild) {
+			/* the state is what the points in time order give, this
+			 * epoch's among them: the same sums as if every epoch had
+			 * arrived once and in order */
+			w->in_variability = usable;
+			v->src = i;
+			rebuild_with_epoch(&in->rebuild_lc[i], in->mjd, usable, w->norm_flux_jy,
+					   w->norm_flux_err_jy, &v->st);
+			if (v->st.n == 0)
+				continue;
+		} else {
+			w->in_variability = usable || in->counted[i];
+			if (!usable || in->counted[i])
+				continue;
+			v->src = i;
+			v->st = in->var[i];
+			var_add(&v->st, in->mjd, w->norm_flux_jy, w->norm_flux_err_jy, VAR_VS_MIN);
+		}
 		var_get(&v->st, &v->vs);
-		v->gated = v->vs.n > p->ese.min_epochs &&
+		v->gated = usable && v->vs.n > p->ese.min_epochs &&
 			   (v->vs.chi2_nu > p->ese.gate_chi2_nu || v->vs.v > p->ese.gate_v);
 		v->ese_score = v->vs.n > p->ese.min_epochs ? 0 : NAN;
 		v->cand = EPOCH_CAND_NONE;

@@ -30,10 +30,17 @@
  *                   is not normalised (NORM_TOO_FEW_REFS);
  *                   σ_c = sqrt(π/2) · max(scatter of the kept ratios, their
  *                   mean error) / sqrt(kept)   (norm_epoch_correction).
- *   provisional     some reference's baseline still has fewer than
+ *   provisional     some reference used has a baseline with fewer than
  *                   baseline_epochs epochs (NORM_PROVISIONAL): normalised, but
- *                   the flux scale still moves from epoch to epoch.
- *   final           calibrated, normalised and not provisional.  Only final
+ *                   the flux scale still moves from epoch to epoch.  When at
+ *                   least min_refs references have complete baselines, only
+ *                   those are used (one new reference does not make the epoch
+ *                   provisional).  A provisional epoch's rows are stored and,
+ *                   once the baselines are complete, the stage re-runs it from
+ *                   its stored raw fluxes (a catch-up) and it enters the
+ *                   statistics (docs/photometry.md).
+ *   final           calibrated, normalised, not provisional and not of bad
+ *                   quality (epoch_input.bad_quality).  Only final
  *                   epochs enter the variability statistics and the
  *                   retirement checks.
  *   normalised flux raw / c, error sqrt(σ² + (raw σ_c / c)²) / c (norm_apply).
@@ -41,7 +48,11 @@
  *                   (photometry/variability.h, var_add with VAR_VS_MIN) when
  *                   the epoch is final, it has a normalised flux with a
  *                   positive error, and this group's epoch is not already
- *                   counted (a re-run never counts an epoch twice).
+ *                   counted (a re-run never counts an epoch twice).  With
+ *                   epoch_input.rebuild the caller asks instead for the
+ *                   statistics of the stored points plus this one in time
+ *                   order: how the stage replaces a re-run epoch and folds in
+ *                   a caught-up or late one.
  *   retirement      after a final epoch, a reference whose normalised light
  *                   curve (the points in the statistics) over
  *                   (mjd − retire_window_days, mjd], this epoch included, has
@@ -144,6 +155,25 @@ typedef struct epoch_input {
 	const var_state *var;        /* [n] the running statistics before this epoch
 					(var_init when none); read for measured
 					sources only */
+	/* Issue 17 (all zero/NULL: the behaviour above). */
+	int base_ready;              /* 1: ref[i].norm already holds this epoch's raw
+					flux where it belongs (the caller derived the
+					baseline epochs from the stored rows: the first
+					baseline_epochs calibrated ones by time, this
+					group's included), so it is not appended again */
+	int bad_quality;             /* 1: the image failed its quality checks: rows are
+					normalised and flagged NORM_BAD_QUALITY, but the
+					epoch is not final and shapes no baseline */
+	const int *rebuild;          /* [n] or NULL.  1: the source's statistics are
+					recomputed from rebuild_lc[i] with this epoch's
+					point (when usable) inserted in time order, not
+					updated by one var_add — for a re-run, a
+					catch-up of a provisional epoch, or an epoch
+					older than the last one counted; counted[i] and
+					var[i] are then not read */
+	const epoch_lc *rebuild_lc;  /* [n] every point in the statistics from other
+					groups, in (mjd, group) order; read where
+					rebuild[i] */
 } epoch_input;
 
 /* Does source i get a photometry row?  (Inside the image and the pb cut.) */

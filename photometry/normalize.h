@@ -72,6 +72,9 @@ enum norm_flag {
 					moves from epoch to epoch until they are complete, so
 					such epochs are kept out of variability statistics and
 					reference retirement */
+	NORM_BAD_QUALITY = 1u << 2,  /* the image failed its quality checks (epoch_quality,
+					docs/photometry.md): normalised and shown, but kept out
+					of baselines, statistics, retirement and ESE fits */
 };
 
 typedef struct norm_epoch {

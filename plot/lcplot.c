@@ -185,8 +185,19 @@ int lcplot_render(const lcplot_data *d, plot_format fmt, unsigned char **ret_buf
 		if (!isfinite(y) || !isfinite(d->mjd[i]))
 			continue;
 		cairo_new_path(cr);
-		cairo_arc(cr, plot_fx(&fr, d->mjd[i]), plot_fy(&fr, y), 3, 0, 2 * M_PI);
-		cairo_fill(cr);
+		if (d->bad && d->bad[i]) {
+			/* A failed-quality epoch: shown, but an open red square. */
+			cairo_save(cr);
+			cairo_set_source_rgb(cr, 0.85, 0.1, 0.1);
+			cairo_set_line_width(cr, 1.5);
+			cairo_rectangle(cr, plot_fx(&fr, d->mjd[i]) - 3.5, plot_fy(&fr, y) - 3.5, 7, 7);
+			cairo_stroke(cr);
+			cairo_restore(cr);
+			in.nbad++;
+		} else {
+			cairo_arc(cr, plot_fx(&fr, d->mjd[i]), plot_fy(&fr, y), 3, 0, 2 * M_PI);
+			cairo_fill(cr);
+		}
 		in.npoints++;
 	}
 	cairo_restore(cr);

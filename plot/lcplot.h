@@ -47,12 +47,15 @@ typedef struct lcplot_data {
 	const double *model_mjd;    /* [nmodel] */
 	const double *model_flux;   /* [nmodel] Jy, in the units of the plotted fluxes */
 	const char *model_label;    /* e.g. "ESE model, score 0.87"; may be NULL */
+	const int *bad;             /* [n] non-zero: an epoch that failed its quality checks,
+				       drawn as an open red square; or NULL */
 } lcplot_data;
 
 /* What was drawn. */
 typedef struct lcplot_info {
 	int raw;                    /* 1 when the raw fluxes were plotted */
 	size_t npoints;             /* points drawn */
+	size_t nbad;                /* of which marked as failed quality (open squares) */
 	double t0, t1, y0, y1;      /* the axes' ranges (MJD; display units) */
 	int ndates;                 /* date labels on the time axis */
 	char dates[16][12];         /* "YYYY-MM-DD" */

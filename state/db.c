@@ -290,6 +290,15 @@ static const struct db_migration {
 	  /* Retention asks, per candidate group, whether tables were solved from it. */
 	  "CREATE INDEX IF NOT EXISTS caltables_source_group ON caltables(source_group);"
 	  "ALTER TABLE daemon ADD COLUMN paused TEXT;" }, /* the free-space guard's reason; NULL: running */
+	{ "epochs: epoch_quality, one quality record per image (state/photdb.c, issue 17)",
+	  "CREATE TABLE IF NOT EXISTS epoch_quality ("
+	  "  group_id INTEGER PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,"
+	  "  mjd REAL NOT NULL,"
+	  "  noise_jy REAL, noise_ratio REAL, dynamic_range REAL,"
+	  "  correction REAL, correction_z REAL, clipped_frac REAL, flagged_frac REAL,"
+	  "  nref INTEGER NOT NULL DEFAULT 0,"
+	  "  flags INTEGER NOT NULL DEFAULT 0);"  /* daemon/stage_photometry.h PHOT_QUAL_* */
+	  "CREATE INDEX IF NOT EXISTS epoch_quality_mjd ON epoch_quality(mjd);" },
 	/* >>> append new migrations above this line <<< */
 };
 

@@ -38,7 +38,7 @@ int photdb_put(sqlite3 *db, const photdb_row *r, char *err, size_t errlen)
 		"local_rms_jy = excluded.local_rms_jy, pb = excluded.pb, chi2 = excluded.chi2, "
 		"npix = excluded.npix, forced_flags = excluded.forced_flags, "
 		"norm_flags = excluded.norm_flags, calibrated = excluded.calibrated, "
-		"in_variability = MAX(in_variability, excluded.in_variability)";
+		"in_variability = excluded.in_variability";
 	sqlite3_stmt *st = NULL;
 	int rc;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -657,5 +657,186 @@ int photdb_ref_put(sqlite3 *db, const photdb_ref *r, char *err, size_t errlen)
 	sqlite3_bind_double(st, 9, clk_wall_s());
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "reference_sources upsert");
 	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- epochs: baselines from the rows, provisional groups, quality (issue 17) ---- */
+
+int photdb_ref_base(sqlite3 *db, const char *source, int64_t exclude_group, unsigned forced_bad,
+		    unsigned norm_bad, int limit, double *ret_mjd, double *ret_flux, int *ret_n,
+		    char *err, size_t errlen)
+{
+	static const char sql[] =
+		"SELECT mjd, flux_jy FROM photometry WHERE source = ? AND calibrated = 1 "
+		"AND group_id <> ? AND (forced_flags & ?) = 0 AND (norm_flags & ?) = 0 "
+		"AND flux_jy IS NOT NULL ORDER BY mjd, group_id LIMIT ?";
+	sqlite3_stmt *st = NULL;
+	int n = 0, s, rc = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "baseline query");
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, exclude_group);
+	sqlite3_bind_int64(st, 3, forced_bad);
+	sqlite3_bind_int64(st, 4, norm_bad);
+	sqlite3_bind_int(st, 5, limit);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
+		ret_mjd[n] = sqlite3_column_double(st, 0);
+		ret_flux[n] = sqlite3_column_double(st, 1);
+		n++;
+	}
+	if (s != SQLITE_ROW && s != SQLITE_DONE)
+		rc = sql_fail(db, err, errlen, "baseline query");
+	sqlite3_finalize(st);
+	if (rc == 0)
+		*ret_n = n;
+	return rc;
+}
+
+int photdb_provisional_groups(sqlite3 *db, const char *source, int64_t exclude_group,
+			      unsigned norm_prov, unsigned norm_bad, int64_t **ret, size_t *ret_n,
+			      char *err, size_t errlen)
+{
+	static const char sql[] =
+		"SELECT group_id FROM photometry WHERE source = ? AND calibrated = 1 "
+		"AND group_id <> ? AND (norm_flags & ?) <> 0 AND (norm_flags & ?) = 0 "
+		"ORDER BY mjd, group_id";
+	sqlite3_stmt *st = NULL;
+	int64_t *v = NULL;
+	size_t n = 0, cap = 0;
+	int s, rc = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "provisional query");
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, exclude_group);
+	sqlite3_bind_int64(st, 3, norm_prov);
+	sqlite3_bind_int64(st, 4, norm_bad);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			int64_t *t = realloc(v, nc * sizeof *v);
+			if (!t) {
+				rc = err_set(err, errlen, -ENOMEM, "provisional query: out of memory");
+				goto out;
+			}
+			v = t;
+			cap = nc;
+		}
+		v[n++] = sqlite3_column_int64(st, 0);
+	}
+	if (s != SQLITE_DONE)
+		rc = sql_fail(db, err, errlen, "provisional query");
+out:
+	sqlite3_finalize(st);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int photdb_group_rows(sqlite3 *db, int64_t group_id, photdb_row **ret, size_t *ret_n,
+		      char *err, size_t errlen)
+{
+	static const db_row_type type = { sizeof(photdb_row), read_lc_row, NULL };
+	sqlite3_stmt *st = NULL;
+	void *rows = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM photometry WHERE group_id = ? "
+			       "ORDER BY source", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "group rows query");
+	sqlite3_bind_int64(st, 1, group_id);
+	rc = db_rows(st, &type, NULL, &rows, ret_n, "group rows query", err, errlen);
+	if (rc == 0)
+		*ret = rows;
+	return rc;
+}
+
+#define QUAL_COLS "group_id, mjd, noise_jy, noise_ratio, dynamic_range, correction, " \
+	"correction_z, clipped_frac, flagged_frac, nref, flags"
+
+int photdb_quality_put(sqlite3 *db, const photdb_quality *q, char *err, size_t errlen)
+{
+	static const char sql[] =
+		"INSERT OR REPLACE INTO epoch_quality (" QUAL_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+	sqlite3_stmt *st = NULL;
+	int rc, k = 1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "epoch quality insert");
+	sqlite3_bind_int64(st, k++, q->group_id);
+	db_bind_real_or_null(st, k++, q->mjd);
+	db_bind_real_or_null(st, k++, q->noise_jy);
+	db_bind_real_or_null(st, k++, q->noise_ratio);
+	db_bind_real_or_null(st, k++, q->dynamic_range);
+	db_bind_real_or_null(st, k++, q->correction);
+	db_bind_real_or_null(st, k++, q->correction_z);
+	db_bind_real_or_null(st, k++, q->clipped_frac);
+	db_bind_real_or_null(st, k++, q->flagged_frac);
+	sqlite3_bind_int(st, k++, q->nref);
+	sqlite3_bind_int64(st, k++, q->flags);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "epoch quality insert");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int photdb_quality_get(sqlite3 *db, int64_t group_id, photdb_quality *ret, char *err,
+		       size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, k = 0;
+	if (sqlite3_prepare_v2(db, "SELECT " QUAL_COLS " FROM epoch_quality WHERE group_id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "epoch quality query");
+	sqlite3_bind_int64(st, 1, group_id);
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		memset(ret, 0, sizeof *ret);
+		ret->group_id = sqlite3_column_int64(st, k++);
+		ret->mjd = db_column_real_or_nan(st, k++);
+		ret->noise_jy = db_column_real_or_nan(st, k++);
+		ret->noise_ratio = db_column_real_or_nan(st, k++);
+		ret->dynamic_range = db_column_real_or_nan(st, k++);
+		ret->correction = db_column_real_or_nan(st, k++);
+		ret->correction_z = db_column_real_or_nan(st, k++);
+		ret->clipped_frac = db_column_real_or_nan(st, k++);
+		ret->flagged_frac = db_column_real_or_nan(st, k++);
+		ret->nref = sqlite3_column_int(st, k++);
+		ret->flags = (unsigned)sqlite3_column_int64(st, k++);
+		rc = 0;
+	} else if (s == SQLITE_DONE) {
+		rc = err_set(err, errlen, -ENOENT, "no epoch quality for group %lld",
+			     (long long)group_id);
+	} else {
+		rc = sql_fail(db, err, errlen, "epoch quality query");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int photdb_quality_recent(sqlite3 *db, double before_mjd, int64_t exclude_group, int limit,
+			  double *ret_noise, double *ret_corr, int *ret_n, char *err,
+			  size_t errlen)
+{
+	static const char sql[] =
+		"SELECT noise_jy, correction FROM epoch_quality WHERE flags = 0 AND mjd < ? "
+		"AND group_id <> ? ORDER BY mjd DESC, group_id DESC LIMIT ?";
+	sqlite3_stmt *st = NULL;
+	int n = 0, s, rc = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "epoch quality query");
+	sqlite3_bind_double(st, 1, before_mjd);
+	sqlite3_bind_int64(st, 2, exclude_group);
+	sqlite3_bind_int(st, 3, limit);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
+		ret_noise[n] = db_column_real_or_nan(st, 0);
+		ret_corr[n] = db_column_real_or_nan(st, 1);
+		n++;
+	}
+	if (s != SQLITE_ROW && s != SQLITE_DONE)
+		rc = sql_fail(db, err, errlen, "epoch quality query");
+	sqlite3_finalize(st);
+	if (rc == 0)
+		*ret_n = n;
 	return rc;
 }

@@ -38,8 +38,8 @@ typedef struct photdb_row {
 	int in_variability;
 } photdb_row;
 
-/* Insert or replace the row for (group_id, source).  in_variability never
- * goes back from 1 to 0 (a re-run must not count an epoch twice). */
+/* Insert or replace the row for (group_id, source), in_variability included:
+ * a re-run replaces the epoch (the stage recomputes the statistics). */
 int photdb_put(sqlite3 *db, const photdb_row *r, char *err, size_t errlen);
 
 /* The stored row for (group_id, source); -ENOENT when absent. */
@@ -164,5 +164,53 @@ int photdb_ref_get(sqlite3 *db, const char *source, photdb_ref *ret, char *err, 
 
 /* Upsert. */
 int photdb_ref_put(sqlite3 *db, const photdb_ref *r, char *err, size_t errlen);
+
+/* ---- epochs (issue 17): baselines from the rows, catch-up, quality ---- */
+
+/* A reference's baseline epochs: the raw fluxes of its first `limit` rows by
+ * (mjd, group_id) that are calibrated (calibrated = 1), have no bit of
+ * forced_bad in forced_flags nor of norm_bad in norm_flags, and a flux, other
+ * than group exclude_group.  ret_mjd/ret_flux have room for limit. */
+int photdb_ref_base(sqlite3 *db, const char *source, int64_t exclude_group, unsigned forced_bad,
+		    unsigned norm_bad, int limit, double *ret_mjd, double *ret_flux, int *ret_n,
+		    char *err, size_t errlen);
+
+/* The groups (other than exclude_group, by mjd) in which source has a
+ * calibrated row with a bit of norm_prov and none of norm_bad in norm_flags.
+ * *ret malloc'd (caller frees; NULL when none). */
+int photdb_provisional_groups(sqlite3 *db, const char *source, int64_t exclude_group,
+			      unsigned norm_prov, unsigned norm_bad, int64_t **ret, size_t *ret_n,
+			      char *err, size_t errlen);
+
+/* Every row of a group, by source.  *ret malloc'd (caller frees). */
+int photdb_group_rows(sqlite3 *db, int64_t group_id, photdb_row **ret, size_t *ret_n,
+		      char *err, size_t errlen);
+
+/* The quality record of one image (table epoch_quality). */
+typedef struct photdb_quality {
+	int64_t group_id;
+	double mjd;
+	double noise_jy;        /* the image's residual noise */
+	double noise_ratio;     /* noise / median of recent good epochs */
+	double dynamic_range;   /* peak / noise */
+	double correction;      /* the flux-scale correction */
+	double correction_z;    /* its robust z against recent good epochs */
+	double clipped_frac;    /* references clipped / references with a ratio */
+	double flagged_frac;    /* visibilities flagged by the flag stage */
+	int nref;               /* references used */
+	unsigned flags;         /* which checks failed (daemon/stage_photometry.h); 0: good */
+} photdb_quality;
+
+int photdb_quality_put(sqlite3 *db, const photdb_quality *q, char *err, size_t errlen);
+
+/* -ENOENT when the group has none. */
+int photdb_quality_get(sqlite3 *db, int64_t group_id, photdb_quality *ret, char *err,
+		       size_t errlen);
+
+/* Noise and correction of up to `limit` good (flags = 0) epochs before
+ * before_mjd, other than exclude_group, latest first (NAN for NULL). */
+int photdb_quality_recent(sqlite3 *db, double before_mjd, int64_t exclude_group, int limit,
+			  double *ret_noise, double *ret_corr, int *ret_n, char *err,
+			  size_t errlen);
 
 #endif

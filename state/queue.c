@@ -863,7 +863,7 @@ int queue_finish(sqlite3 *db, int64_t group_id, int outcome, const char *error, 
 		r = db_exec(db, err, errlen,
 			    "UPDATE groups SET state = 'completed', error = NULL, stage = NULL,"
 			    " owner_pid = NULL, calibrated = ?, runs = runs + 1, finished_at = ?,"
-			    " updated_at = ? WHERE id = ?", "iddI", calibrated ? 1 : 0, now, now,
+			    " updated_at = ? WHERE id = ?", "iddI", calibrated, now, now,
 			    group_id);
 		break;
 	case QUEUE_CANCEL:

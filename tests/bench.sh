@@ -204,4 +204,12 @@ fi
 
 echo
 awk -v n="$nvis" 'BEGIN { printf "visibilities per group: %d (%.2f GB complex64)\n", n, n * 8 / 1e9 }'
+
+# The photometry row (issue 17): photometry + normalisation + variability +
+# ESE of one 2048² image of 500 sources on top of 1000 daily epochs of
+# history (BENCH_PHOT_EPOCHS, BENCH_PHOT_VARFRAC: the fraction of faint
+# sources that vary and get ESE fits; docs/performance.md).
+echo
+"${B:-$ROOT/build}/tests/photometry/test_stage_photometry" --bench-history \
+	"${BENCH_PHOT_EPOCHS:-1000}" 2048 "${BENCH_PHOT_VARFRAC:-0.05}" | sed 's/^/photometry: /'
 [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D/sim" "$D/in" "$D/contig" "$DD" "$D/wsclean"

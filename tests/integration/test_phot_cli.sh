@@ -121,3 +121,27 @@ check "the note is listed" sh -c "$CTL candidates --json | grep -q 'sidelobe of 
 check "candidate --investigated" $CTL candidate J0900+5500 --investigated
 check "unknown candidate is not found (1)" test "$(rc $CTL candidate NOPE --dismissed)" = 1
 check "candidate without a decision is bad usage (2)" test "$(rc $CTL candidate J0900+5500)" = 2
+
+# --- issue 17: a bandpass-only epoch and a failed-quality epoch in a light curve ---
+{
+	echo "BEGIN;"
+	for i in 0 1 2 3; do
+		cal=1; nflag=0; inv=1
+		[ $i = 1 ] && { cal=2; inv=0; }
+		[ $i = 2 ] && { nflag=4; inv=0; }
+		echo "INSERT INTO groups (name, t_first, state, n_expected, created_at, updated_at) VALUES ('2026-05-0${i}T00:00:00', $((1777593600 + 86400 * i)), 'completed', 16, 0, 0);"
+		echo "INSERT INTO photometry (group_id, source, mjd, flux_jy, flux_err_jy, normalized_flux_jy, normalized_flux_err_jy, correction, local_rms_jy, forced_flags, norm_flags, calibrated, in_variability) VALUES (last_insert_rowid(), 'J0840+5500', $((61161 + i)).5, 0.25, 0.005, 0.25, 0.005, 1.0, 0.004, 0, $nflag, $cal, $inv);"
+	done
+	echo "COMMIT;"
+} | sqlite3 "$DB"
+$CTL lightcurve J0840+5500 --json >"$T/q.json" 2>&1
+tr -d ' \n' <"$T/q.json" | sed 's/},{/}\n{/g' >"$T/q.lines"
+check "bandpass-only epoch: flux_jy null, flux_raw 0.25, flux_unit uncal, flag bit 17" \
+	sh -c "sed -n 2p '$T/q.lines' | grep '\"flux_jy\":null' | grep '\"flux_raw\":0.25' | grep '\"flux_unit\":\"uncal\"' | grep -q '\"flags\":131072'"
+check "calibrated epoch: flux_jy 0.25 in Jy, quality good" \
+	sh -c "sed -n 1p '$T/q.lines' | grep '\"flux_jy\":0.25' | grep '\"flux_unit\":\"Jy\"' | grep -q '\"quality\":\"good\"'"
+check "failed epoch: quality bad, flag bits 10 and 18" \
+	sh -c "sed -n 3p '$T/q.lines' | grep '\"quality\":\"bad\"' | grep -q '\"flags\":263168'"
+check "lightcurve --csv: flux_raw,flux_unit,quality columns" \
+	sh -c "$CTL lightcurve J0840+5500 --csv | awk -F, 'NR == 1 { h = \$8 \$9 \$10 == \"flux_rawflux_unitquality\" } NR == 3 { b = \$2 == \"\" && \$9 == \"uncal\" } NR == 4 { q = \$10 == \"bad\" } END { exit !(h && b && q) }'"
+check "lightcurve --svg marks the failed epoch (one open square)" sh -c "$CTL lightcurve J0840+5500 --svg '$T/q.svg' | grep -q ', 1 failed quality (open squares))' && xmllint --noout '$T/q.svg'"
