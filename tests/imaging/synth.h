@@ -18,8 +18,11 @@
 
 typedef struct synth_src {
 	double l, m;   /* direction cosines (l east) */
-	double flux;   /* Jy, flat spectrum */
+	double flux;   /* Jy at SYNTH_REF_HZ */
+	double alpha;  /* spectral index, S ∝ ν^alpha (0, the default: flat) */
 } synth_src;
+
+#define SYNTH_REF_HZ 1.4e9
 
 static double synth_rand(unsigned *s)
 {
@@ -105,7 +108,11 @@ static vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
 						double ph = 2 * M_PI * k *
 							    (uvw[0] * src[i].l + uvw[1] * src[i].m +
 							     uvw[2] * nm1);
-						acc += src[i].flux * cexp(I * ph);
+						double sv = src[i].flux;
+						if (src[i].alpha != 0)
+							sv *= pow(v->freq_hz[c] / SYNTH_REF_HZ,
+								  src[i].alpha);
+						acc += sv * cexp(I * ph);
 					}
 				for (int p = 0; p < 2; p++) {
 					double complex n = noise * (synth_gauss(&s) + I * synth_gauss(&s));
