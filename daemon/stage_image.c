@@ -269,6 +269,11 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		res->clean.stop ? res->clean.stop : "-", res->beam.bmaj_rad / ARCSEC,
 		res->beam.bmin_rad / ARCSEC, res->beam.bpa_rad / DEG, res->noise_jy * 1e3,
 		res->peak_jy, res->dynamic_range);
+	for (int k = 0; k < res->nsub; k++)
+		log_msg(LOG_INFO, ctx->group_name, "image", -1,
+			"sub-band %d: %.4f GHz, %d channels, noise %.4g mJy/beam, model %.4g Jy", k,
+			res->sub[k].freq_hz / 1e9, res->sub[k].nchan, res->sub[k].noise_jy * 1e3,
+			res->sub[k].model_flux_jy);
 	if (wisdom && (wr = grid_wisdom_export(wpath)) < 0)
 		log_msg(LOG_WARNING, ctx->group_name, "image", -1,
 			"cannot save FFTW wisdom to %s: %s", wpath, strerror(-wr));

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "daemon/pointing.h"
 #include "daemon/settings.h"
+#include "daemon/stage_phot_band.h"
 #include "imaging/image.h"
 #include "photometry/epoch.h"
 #include "photometry/variability.h"
@@ -512,6 +513,21 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 		if (pipe_pointing_check(ctx, ps, src, ctx->phot->forced, nsrc, e, sizeof e) < 0)
 			log_msg(LOG_WARNING, ctx->group_name, "photometry", -1,
 				"pointing check failed: %s", e);
+	}
+	if (rc == 0 && im->nsub >= 2) {
+		/* Sub-band fluxes, spectral indices, the candidates' joint lens
+		 * fits (daemon/stage_phot_band.h); the MFS epoch is already stored,
+		 * so a failure here is logged, not fatal. */
+		phot_band_summary bs;
+		char e[ERR_LEN] = "";
+		if (stage_phot_subbands(ctx, &s, src, nsrc, &bs, e, sizeof e) < 0)
+			log_msg(LOG_WARNING, ctx->group_name, "photometry", -1,
+				"sub-band photometry failed: %s", e);
+		else
+			log_msg(LOG_INFO, ctx->group_name, "photometry", -1,
+				"%d sub-bands: %zu measurements, %zu spectral indices (median alpha "
+				"%.2f of the well measured), %zu candidate lens fits", bs.nsub,
+				bs.nrows, bs.nspindex, bs.median_alpha, bs.nlens);
 	}
 	free(src);
 	if (rc)
