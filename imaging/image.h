@@ -22,7 +22,7 @@
  * auto-threshold 5σ.
  *
  * With image_params.subbands = N >= 2 the result also holds N sub-band
- * images (image, residual, pb, pbcor each) restored from the common
+ * images (image, pb, pbcor each) restored from the common
  * deconvolution with the MFS restoring beam (imaging/subband.h); the MFS
  * products are the same as without them.
  *

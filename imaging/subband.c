@@ -456,6 +456,9 @@ int subband_clean(grid_plan *g, const weight_stokes *s, const clean_params *cp,
 		o->noise_jy = clean_mad_sigma(o->residual, J.npix);
 		memcpy(o->image, o->residual, J.npix * sizeof *o->image);
 		beamfit_restore(o->image, J.model[k], J.nx, J.ny, gi.cell_rad, beam, J.nthreads);
+		/* Not kept: N more full-size images for a product nobody reads. */
+		pool_put(J.pool, o->residual);
+		o->residual = res[k] = NULL;
 	}
 	*ret_stats = st;
 	r = 0;

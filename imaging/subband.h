@@ -49,7 +49,8 @@ typedef struct subband_image {
 	double bandwidth_hz;    /* nchan × channel width */
 	double sum_w;           /* Σ imaging weight of its samples */
 	float *image;           /* restored with the common beam, Jy/beam */
-	float *residual;        /* Jy/beam */
+	float *residual;        /* Jy/beam while deconvolving; NULL in a finished result
+				   (its noise is noise_jy) */
 	float *pb;              /* primary beam over the sub-band's channels */
 	float *pbcor;           /* image / pb, NaN where pb < pb_cut */
 	double noise_jy;        /* 1.4826·MAD of the residual */
@@ -67,9 +68,9 @@ int subband_split(int nchan, int nsub, int *chan0, int *nch);
  * CLEAN parameters (nthreads, pool used too); beam the restoring beam.
  * Fills model[ny*nx] (MFS, Jy/pixel), residual[ny*nx] (MFS, Jy/beam),
  * *ret_stats (as clean_run's, for the joined CLEAN) and out[nsub] (image,
- * residual; pb and pbcor left NULL for the caller, which knows the
- * pointing).  -EINVAL, -ENOMEM, with the reason in err; on
- * failure out[] holds nothing to free. */
+ * noise, frequency, channels; the residual freed; pb and pbcor left NULL
+ * for the caller, which knows the pointing).  -EINVAL, -ENOMEM, with the
+ * reason in err; on failure out[] holds nothing to free. */
 int subband_clean(grid_plan *g, const weight_stokes *s, const clean_params *cp,
 		  const beamfit_beam *beam, int nsub, float *model, float *residual,
 		  clean_stats *ret_stats, subband_image *out, char *err, size_t errlen);
