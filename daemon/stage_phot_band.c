@@ -32,8 +32,8 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The joint lens fit of one source from its stored sub-band light curve
- * (normalised by each epoch's correction when there is one). */
+/* The joint lens fit of one source from its stored sub-band light curve:
+ * the normalised epochs (flux × the epoch's correction). */
 static int refit_lens(sqlite3 *db, const char *source, int nsub, const double *freq_hz,
 		      int *ret_done, char *err, size_t errlen)
 {
@@ -63,8 +63,10 @@ static int refit_lens(sqlite3 *db, const char *source, int nsub, const double *f
 		int ok = (int)(j - i) == nsub;
 		for (size_t q = i; q < j && ok; q++) {
 			const photdb_band_row *b = &rows[q];
-			double c = isfinite(b->correction) ? b->correction : 1;
-			if (b->subband < 0 || b->subband >= nsub) {
+			double c = b->correction;
+			/* Normalised epochs only, as the MFS light curve the ESE
+			 * score reads (an epoch without a correction is not in it). */
+			if (b->subband < 0 || b->subband >= nsub || !isfinite(c)) {
 				ok = 0;
 				break;
 			}
