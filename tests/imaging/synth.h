@@ -18,8 +18,7 @@
 
 typedef struct synth_src {
 	double l, m;   /* direction cosines (l east) */
-	double flux;   /* Jy at SYNTH_REF_HZ */
-	double alpha;  /* spectral index, S ∝ ν^alpha (0, the default: flat) */
+	double flux;   /* Jy (at SYNTH_REF_HZ when synth_make_spec gives an index) */
 } synth_src;
 
 #define SYNTH_REF_HZ 1.4e9
@@ -36,9 +35,11 @@ static double synth_gauss(unsigned *s)
 	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 }
 
-/* XX = YY = Σ S e^{+2πi(ul + vm + w(n−1))} + noise (σ per real/imag part). */
-static vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
-			   const synth_src *src, int nsrc, double noise, unsigned seed)
+/* XX = YY = Σ S(ν) e^{+2πi(ul + vm + w(n−1))} + noise (σ per real/imag part),
+ * S(ν) = flux · (ν/SYNTH_REF_HZ)^alpha[i] (alpha NULL: flat spectra). */
+static vis_set *synth_make_spec(int nant, int ntimes, int nchan, double extent_m,
+				const synth_src *src, const double *alpha, int nsrc, double noise,
+				unsigned seed)
 {
 	int nbls = nant * (nant + 1) / 2;
 	vis_set *v = vis_new(ntimes, nbls, nchan, 2, nant);
@@ -109,9 +110,9 @@ static vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
 							    (uvw[0] * src[i].l + uvw[1] * src[i].m +
 							     uvw[2] * nm1);
 						double sv = src[i].flux;
-						if (src[i].alpha != 0)
+						if (alpha && alpha[i] != 0)
 							sv *= pow(v->freq_hz[c] / SYNTH_REF_HZ,
-								  src[i].alpha);
+								  alpha[i]);
 						acc += sv * cexp(I * ph);
 					}
 				for (int p = 0; p < 2; p++) {
@@ -123,6 +124,12 @@ static vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
 	}
 	free(pos);
 	return v;
+}
+
+static inline vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
+			   const synth_src *src, int nsrc, double noise, unsigned seed)
+{
+	return synth_make_spec(nant, ntimes, nchan, extent_m, src, NULL, nsrc, noise, seed);
 }
 
 #endif
