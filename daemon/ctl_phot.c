@@ -376,7 +376,12 @@ int ctl_candidates(int argc, char **argv, const ctl_env *env)
 		return ctl_end(&st, CTL_UNREACHABLE);
 	}
 	if (json) {
-		json_object *a = view_candidates_json(c, n);
+		json_object *a = NULL;
+		if (view_candidates(st.db, &a, err, sizeof err) < 0) {
+			fprintf(stderr, "contimgctl: %s\n", err);
+			free(c);
+			return ctl_end(&st, CTL_UNREACHABLE);
+		}
 		ctl_print_json(a);
 		json_object_put(a);
 	} else {

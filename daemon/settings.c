@@ -214,7 +214,7 @@ static const char *const image_keys[] = {
 	"uvmin_lambda", "uvmax_lambda", "chan_avg", "avg_width_mhz", "epsilon", "oversampling",
 	"wstacking", "fftw_wisdom", "wplane_fit", "niter", "gain", "major_gain", "threshold_mjy",
 	"auto_threshold", "auto_mask", "max_major", "beam_fit", "pb_cut", "dish_diameter_m",
-	"quicklook_png", "quicklook_px", NULL
+	"quicklook_png", "quicklook_px", "subbands", NULL
 };
 static const char *const photometry_keys[] = {
 	"box_beams", "group_beams", "pb_cut", "rms_box_beams", "noise_correlated",

@@ -9,7 +9,9 @@
  * named image, residual, psf, model, pb, pbcor, and upserts two `images`
  * rows (the restored image and the pbcor image, pbcor = 0/1) with the beam,
  * noise, peak, dynamic range, centre, size, cell, frequency, bandwidth,
- * integration and calibration state.  The result stays in ctx->image for
+ * integration and calibration state.  With [image] subbands = N >= 2 it also
+ * writes <group>.{image,pbcor}-SB<k>.fits, k = 0 .. N−1 (products image-SB<k>,
+ * pbcor-SB<k>; imaging/subband.h).  The result stays in ctx->image for
  * the photometry stage.  Last, unless [image] quicklook_png = false, the
  * quick-look picture quicklook.png beside them (daemon/quicklook.h,
  * docs/plots.md), registered as the product quicklook.
@@ -45,7 +47,7 @@
  * quicklook = true the quick-look preset is the starting point). */
 int stage_image_params(const cfg *c, image_params *p, char *err, size_t errlen)
 {
-	int r, ql = 0, size, wst, wfit, niter, max_major, chan_avg;
+	int r, ql = 0, size, wst, wfit, niter, max_major, chan_avg, nsub;
 	double cell, robust, taper, uvmin, uvmax, eps, sigma, gain, mgain, thr_mjy, athr, amask;
 	double pbcut, diam;
 	const char *w;
@@ -80,8 +82,13 @@ int stage_image_params(const cfg *c, image_params *p, char *err, size_t errlen)
 	    (r = cfg_int(c, "image", "max_major", p->clean.max_major, &max_major, err, errlen)) <
 		    0 ||
 	    (r = cfg_double(c, "image", "pb_cut", p->pb_cut, &pbcut, err, errlen)) < 0 ||
-	    (r = cfg_double(c, "image", "dish_diameter_m", p->diam_m, &diam, err, errlen)) < 0)
+	    (r = cfg_double(c, "image", "dish_diameter_m", p->diam_m, &diam, err, errlen)) < 0 ||
+	    (r = cfg_int(c, "image", "subbands", 4, &nsub, err, errlen)) < 0)
 		return r;
+	if (nsub < 0 || nsub > SUBBAND_MAX)
+		return err_set(err, errlen, -EINVAL, "[image] subbands = %d: expected 0 .. %d", nsub,
+			       SUBBAND_MAX);
+	p->subbands = nsub >= 2 ? nsub : 0;
 	const char *bf = cfg_get_str(c, "image", "beam_fit", p->beam_box ? "box" : "mainlobe");
 	if (!strcmp(bf, "box"))
 		p->beam_box = 1;
@@ -302,6 +309,11 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		res->clean.stop ? res->clean.stop : "-", res->beam.bmaj_rad / ARCSEC,
 		res->beam.bmin_rad / ARCSEC, res->beam.bpa_rad / DEG, res->noise_jy * 1e3,
 		res->peak_jy, res->dynamic_range);
+	for (int k = 0; k < res->nsub; k++)
+		log_msg(LOG_INFO, ctx->group_name, "image", -1,
+			"sub-band %d: %.4f GHz, %d channels, noise %.4g mJy/beam, model %.4g Jy", k,
+			res->sub[k].freq_hz / 1e9, res->sub[k].nchan, res->sub[k].noise_jy * 1e3,
+			res->sub[k].model_flux_jy);
 	if (wisdom && (wr = grid_wisdom_export(wpath)) < 0)
 		log_msg(LOG_WARNING, ctx->group_name, "image", -1,
 			"cannot save FFTW wisdom to %s: %s", wpath, strerror(-wr));
@@ -325,6 +337,18 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		pipe_add_product(ctx, fitsout_product_name(k), path[k]);
 		pipe_progress(ctx);
 	}
+	/* Sub-band images: <group>.image-SB<k>.fits and pbcor-SB<k>.fits. */
+	for (int k = 0; k < res->nsub; k++)
+		for (int pc = 0; pc < 2; pc++) {
+			char name[32], sbpath[4300];
+			snprintf(name, sizeof name, "%s-SB%d", pc ? "pbcor" : "image", k);
+			snprintf(sbpath, sizeof sbpath, "%s/%s.%s.fits", dir, ctx->group_name, name);
+			r = fitsout_write_subband(sbpath, res, k, pc, ctx->calibrated, err, errlen);
+			if (r < 0)
+				goto out;
+			pipe_add_product(ctx, name, sbpath);
+			pipe_progress(ctx);
+		}
 	if (ctx->db) {
 		r = db_begin(ctx->db, err, errlen);
 		if (r < 0)

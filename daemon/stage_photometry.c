@@ -16,6 +16,7 @@
 #include "daemon/pointing.h"
 #include "daemon/settings.h"
 #include "daemon/stage_flag.h"
+#include "daemon/stage_phot_band.h"
 #include "imaging/image.h"
 #include "photometry/epoch.h"
 #include "photometry/variability.h"
@@ -915,6 +916,21 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 		 * first became ongoing (daemon/alert.h); logged, never fatal. */
 		alert_emit_epoch(ctx->db, &ctx->conf->alerts, ctx->conf->pipe.products_dir,
 				 ctx->group_id, ctx->group_name, ctx->phot);
+	}
+	if (rc == 0 && im->nsub >= 2) {
+		/* Sub-band fluxes, spectral indices, the candidates' joint lens
+		 * fits (daemon/stage_phot_band.h); the MFS epoch is already stored,
+		 * so a failure here is logged, not fatal. */
+		phot_band_summary bs;
+		char e[ERR_LEN] = "";
+		if (stage_phot_subbands(ctx, &s, src, nsrc, &bs, e, sizeof e) < 0)
+			log_msg(LOG_WARNING, ctx->group_name, "photometry", -1,
+				"sub-band photometry failed: %s", e);
+		else
+			log_msg(LOG_INFO, ctx->group_name, "photometry", -1,
+				"%d sub-bands: %zu measurements, %zu spectral indices (median alpha "
+				"%.2f of the well measured), %zu candidate lens fits", bs.nsub,
+				bs.nrows, bs.nspindex, bs.median_alpha, bs.nlens);
 	}
 	free(src);
 	if (rc)

@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "daemon/ctl.h"
 #include "daemon/views.h"
+#include "state/photdb_band.h"
 #include "photometry/ese.h"
 #include "photometry/normalize.h"
 #include "state/heartbeat.h"
@@ -495,6 +496,28 @@ int view_candidates(sqlite3 *db, json_object **ret, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 	*ret = view_candidates_json(c, n);
+	/* The joint sub-band lens fit of each candidate (null without one). */
+	for (size_t i = 0; i < n; i++) {
+		photdb_ese_band b;
+		int rb = photdb_ese_band_get(db, c[i].source, &b, err, errlen);
+		if (rb == -ENOENT)
+			continue;
+		if (rb < 0) {
+			json_object_put(*ret);
+			*ret = NULL;
+			free(c);
+			return rb;
+		}
+		json_object *sb = json_object_new_object();
+		json_object_object_add(sb, "consistency", jnum(b.consistency));
+		json_object_object_add(sb, "dchi2", jnum(b.dchi2));
+		json_object_object_add(sb, "decisive", json_object_new_boolean(b.decisive));
+		json_object_object_add(sb, "n", json_object_new_int(b.n));
+		json_object_object_add(sb, "nsub", json_object_new_int(b.nsub));
+		json_object_object_add(sb, "lens_alpha", jnum(b.lens_alpha));
+		json_object_object_add(sb, "ref_freq_hz", jnum(b.ref_freq_hz));
+		json_object_object_add(json_object_array_get_idx(*ret, i), "subband", sb);
+	}
 	free(c);
 	return 0;
 }

@@ -72,4 +72,15 @@ void fitsout_create_image(fitsfile **ret_f, const char *cpath, const fitsout_gri
 int fitsout_finish(fitsfile *f, const float *data, long long npix, int st, const char *tmp,
 		   const char *path, char *err, size_t errlen);
 
+/* Sub-band k of r (imaging/subband.h): pbcor = 0 the restored image, 1 the
+ * primary-beam-corrected one ("image-SB<k>", "pbcor-SB<k>").  The same grid
+ * and keywords as fitsout_write, with the FREQ axis at the sub-band's
+ * imaging-weighted mean frequency (CDELT3 its bandwidth), NOISE that of its
+ * residual, and SUBBAND k, NSUBBAND, CHAN0/NCHAN (the imager's averaged
+ * channels it holds).  The restoring beam is the MFS one (common to every
+ * sub-band).  -EINVAL for a k the result does not have, -EIO as above.
+ * (imaging/fitsout_sb.c) */
+int fitsout_write_subband(const char *path, const image_result *r, int k, int pbcor,
+			  int calibrated, char *err, size_t errlen);
+
 #endif

@@ -60,6 +60,10 @@ void image_result_free(image_result *r)
 	pool_put(r->pool, r->model);
 	pool_put(r->pool, r->pb);
 	pool_put(r->pool, r->pbcor);
+	if (r->sub) {
+		subband_images_free(r->sub, r->nsub, r->pool);
+		free(r->sub);
+	}
 	free(r);
 }
 
@@ -160,6 +164,7 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	int r = 0, nthreads = p->nthreads > 0 ? p->nthreads : omp_get_max_threads();
 	size_t npix;
 	double t0 = clk_mono_s(), t;
+	int nsub = p->subbands >= 2 ? p->subbands : 0;
 
 	if (v->phase_type != VIS_PHASE_FIXED)
 		return err_set(err, errlen, -EINVAL,
@@ -225,6 +230,9 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 		goto out;
 	}
 	res->t.weight_s = clk_mono_s() - t;
+	/* At most one sub-band per (averaged) channel. */
+	if (nsub > s->nchan)
+		nsub = s->nchan >= 2 ? s->nchan : 0;
 
 	/* Gridder, in the slant projection of the array's plane when that
 	 * shrinks the w range (imaging/proj.h, grid_fit_wplane). */
@@ -255,9 +263,13 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	grid_dirty(g, NULL, res->psf);
 	scale(res->psf, npix, 1 / s->sum_w, nthreads);
 	res->t.psf_s = clk_mono_s() - t;
+	/* The MFS dirty image (with sub-bands: the weighted sum of theirs,
+	 * made by subband_clean). */
 	t = clk_mono_s();
-	grid_dirty(g, s->vis, res->residual);
-	scale(res->residual, npix, 1 / s->sum_w, nthreads);
+	if (nsub < 2) {
+		grid_dirty(g, s->vis, res->residual);
+		scale(res->residual, npix, 1 / s->sum_w, nthreads);
+	}
 	res->t.dirty_s = clk_mono_s() - t;
 
 	r = beamfit_psf(res->psf, p->nx, p->ny, p->cell_rad, &res->beam, err, errlen);
@@ -275,9 +287,29 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 
 	clean_params cp = p->clean;
 	cp.pool = p->pool;
-	r = clean_run(g, s, res->psf, &cp, res->model, res->residual, &res->clean, err, errlen);
-	if (r < 0)
-		goto out;
+	if (nsub >= 2) {
+		/* Joined-channel CLEAN (imaging/subband.h): the plan's data are
+		 * replaced per sub-band, so its MFS description is kept first. */
+		grid_get_info(g, &res->grid);
+		t = clk_mono_s();
+		res->sub = calloc(nsub, sizeof *res->sub);
+		if (!res->sub) {
+			r = err_set(err, errlen, -ENOMEM, "image: out of memory");
+			goto out;
+		}
+		cp.nthreads = nthreads;
+		r = subband_clean(g, s, &cp, &res->beam, nsub, res->model, res->residual,
+				  &res->clean, res->sub, err, errlen);
+		if (r < 0)
+			goto out;
+		res->nsub = nsub;
+		res->t.subband_s = clk_mono_s() - t;
+	} else {
+		r = clean_run(g, s, res->psf, &cp, res->model, res->residual, &res->clean, err,
+			      errlen);
+		if (r < 0)
+			goto out;
+	}
 	res->t.minor_s = res->clean.minor_s;
 	res->t.major_s = res->clean.major_s;
 
@@ -319,6 +351,29 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	if (r < 0)
 		goto out;
 	pbeam_correct(res->image, res->pb, npix, p->pb_cut, res->pbcor);
+	/* Each sub-band's beam: the same drift average over its channels. */
+	for (int k = 0; k < res->nsub; k++) {
+		subband_image *o = &res->sub[k];
+		o->pb = pool_get(p->pool, npix * sizeof(float));
+		o->pbcor = pool_get(p->pool, npix * sizeof(float));
+		if (!o->pb || !o->pbcor) {
+			r = err_set(err, errlen, -ENOMEM, "image: out of memory");
+			goto out;
+		}
+		if (!(o->sum_w > 0)) {
+			for (size_t j = 0; j < npix; j++)
+				o->pb[j] = o->pbcor[j] = NAN;
+			continue;
+		}
+		pbeam_params sp = pp;
+		sp.nchan = o->nchan;
+		sp.freq_hz = s->freq_hz + o->chan0;
+		sp.chan_w = s->chan_wsum + o->chan0;
+		r = pbeam_image(&sp, o->pb, err, errlen);
+		if (r < 0)
+			goto out;
+		pbeam_correct(o->image, o->pb, npix, p->pb_cut, o->pbcor);
+	}
 	res->t.pb_s = clk_mono_s() - t;
 
 	/* Statistics. */
@@ -342,13 +397,24 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	res->exposure_s = v->ntimes * v->int_time_s;
 	res->sum_w = s->sum_w;
 	res->sum_w2_over_d = s->sum_w2_over_d;
-	grid_get_info(g, &res->grid);
+	if (res->nsub >= 2) {
+		/* The MFS description, with the timings of every call since. */
+		grid_info now;
+		grid_get_info(g, &now);
+		res->grid.grid_s = now.grid_s;
+		res->grid.fft_s = now.fft_s;
+		res->grid.screen_s = now.screen_s;
+		res->grid.ndegrid_dft = now.ndegrid_dft;
+	} else {
+		grid_get_info(g, &res->grid);
+	}
 	res->nvis_gridded = res->grid.nvis;
 	res->nvis_in = (size_t)s->nrows * v->nchan * v->npols;
 	res->t.index_s = res->grid.index_s;
 	res->t.grid_s = res->grid.grid_s;
 	res->t.fft_s = res->grid.fft_s;
 	res->t.screen_s = res->grid.screen_s;
+
 	res->t.total_s = clk_mono_s() - t0;
 	res->mvis_per_s = res->nvis_in / res->t.total_s / 1e6;
 out:

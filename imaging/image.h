@@ -21,6 +21,11 @@
  * image_params_quicklook(): 2048 × 2048 at 6″, niter 2000, 8 major cycles,
  * auto-threshold 5σ.
  *
+ * With image_params.subbands = N >= 2 the result also holds N sub-band
+ * images (image, pb, pbcor each) restored from the common
+ * deconvolution with the MFS restoring beam (imaging/subband.h); the MFS
+ * products are the same as without them.
+ *
  * Ownership: image_run allocates *ret, its images from image_params.pool;
  * image_result_free releases it (NULL ok), the images back to that pool,
  * which must still exist.
@@ -35,6 +40,7 @@
 #include "imaging/clean.h"
 #include "imaging/grid.h"
 #include "imaging/proj.h"
+#include "imaging/subband.h"
 #include "imaging/weight.h"
 
 typedef struct image_params {
@@ -59,6 +65,9 @@ typedef struct image_params {
 	double diam_m;          /* dish diameter for the primary beam (4.65) */
 	double dut1_s;          /* UT1 − UTC for the beam's pointing (0) */
 	double xp_rad, yp_rad;  /* polar motion for the beam's pointing (0; core/astro.h) */
+	int subbands;           /* sub-band images from the common deconvolution
+				   (imaging/subband.h): 2 .. SUBBAND_MAX; 0 or 1 = none
+				   (the default here; the image stage's default is 4) */
 	int nthreads;           /* <= 0: OpenMP default */
 	mem_pool *pool;         /* big buffers (grids, samples, the result's images) from
 				   this pool and back (core/pool.h); a daemon worker keeps
@@ -77,6 +86,7 @@ typedef struct image_timing {
 	double grid_s, fft_s, screen_s; /* gridder internals, summed over every call */
 	double restore_s, pb_s;
 	double total_s;
+	double subband_s;       /* of total_s: the sub-band pass (gridding, CLEAN, restore, pb) */
 } image_timing;
 
 typedef struct img_result {
@@ -113,6 +123,8 @@ typedef struct img_result {
 	char group[256];            /* vis_set name */
 	char telescope[64];
 	mem_pool *pool;             /* the images go back there (image_result_free) */
+	int nsub;                   /* sub-band images (0: none) */
+	subband_image *sub;         /* [nsub], low to high frequency; freed with the result */
 } image_result;
 
 /* Image v.  -EINVAL for a DRIFT set or bad parameters, -ENOMEM; the reason

@@ -107,4 +107,61 @@ double ese_lens_gain(double alpha, double s, double u);
 const double *ese_lens_alphas(int *ret_n);
 const double *ese_lens_sizes(int *ret_n);
 
+/* ---- joint sub-band lens fit (photometry/ese_band.c) ----
+ *
+ * Refraction scales as λ²: the strength of a plasma lens at frequency ν is
+ * α(ν) = α_ref (ν_ref/ν)² (Clegg, Fey & Lazio 1998, eq. 5: α ∝ λ² N0 L / a²),
+ * so across 1.28–1.53 GHz it changes by ~40 %, while a flare, an
+ * instrumental step or a calibration dip changes every sub-band alike.
+ * ese_score_subband fits the per-sub-band light curves jointly with one
+ * Gaussian lens crossing (t0, T, source size s common), in two versions with
+ * the same number of parameters:
+ *   chromatic    sub-band k sees α_ref (ν_ref/ν_k)²
+ *   achromatic   every sub-band sees the same α
+ * each with its own F0 per sub-band (solved linearly), on a grid of t0, T,
+ * α_ref and s (the gain by ray shooting through the lens of ese.h, u = x(1 +
+ * α e^{−x²}), smoothed by a Gaussian source of width s).  ν_ref is the
+ * geometric mean of the first and last sub-band frequencies.
+ *
+ *   dchi2        = (χ²_achromatic − χ²_chromatic) / ĉ, ĉ = max(1, χ²_best / dof)
+ *   consistency  = 1 / (1 + e^{−dchi2/2}): the probability of the chromatic
+ *                  lens against the achromatic dip with equal priors (same
+ *                  parameter count, so the BIC difference is dchi2)
+ *   decisive     = the lens improves on constant sub-band fluxes by Δχ²/ĉ >=
+ *                  ESE_BAND_EVENT and |dchi2| >= ESE_BAND_DECISIVE (2 ln B
+ *                  >= 10, "very strong" on the Kass & Raftery 1995 scale)
+ */
+#define ESE_BAND_MIN_EPOCHS 8
+#define ESE_BAND_EVENT 25.0
+#define ESE_BAND_DECISIVE 10.0
+#define ESE_BAND_MAX 16
+
+typedef struct ese_band_result {
+	int scored;             /* 1 when fitted: >= ESE_BAND_MIN_EPOCHS epochs with every
+				   sub-band measured, 2..ESE_BAND_MAX sub-bands */
+	int decisive;           /* see above */
+	double consistency;     /* [0, 1]; NAN when not scored */
+	double dchi2;           /* > 0: the λ² lens is preferred */
+	double chi2_chromatic, chi2_achromatic, chi2_const; /* unscaled */
+	double overdispersion;  /* ĉ */
+	double alpha_ref;       /* chromatic lens strength at ref_freq_hz */
+	double ref_freq_hz;
+	double t0_mjd, t_days, src_size; /* the chromatic fit */
+	int n;                  /* epochs used */
+	int nsub;
+} ese_band_result;
+
+/* Fit n epochs (mjd[i]) of nsub sub-bands at freq_hz[k]: flux[i*nsub + k] ±
+ * err[i*nsub + k] (an epoch with any non-finite flux or err <= 0 is
+ * skipped).  Fills *ret always (scored = 0 when there is too little).
+ * Returns 0, -EINVAL (nsub outside 2..ESE_BAND_MAX), -ENOMEM.  Does not use
+ * or change ese_score. */
+int ese_score_subband(const double *mjd, size_t n, int nsub, const double *freq_hz,
+		      const double *flux, const double *err, ese_band_result *ret);
+
+/* The gain of the smoothed Gaussian lens of any strength alpha >= 0 and
+ * source size s > 0 (units of the lens width) at u, by ray shooting (the
+ * table ese_score_subband uses; exposed for tests and simulations). */
+double ese_band_gain(double alpha, double s, double u);
+
 #endif

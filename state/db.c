@@ -299,6 +299,24 @@ static const struct db_migration {
 	  "  nref INTEGER NOT NULL DEFAULT 0,"
 	  "  flags INTEGER NOT NULL DEFAULT 0);"  /* daemon/stage_photometry.h PHOT_QUAL_* */
 	  "CREATE INDEX IF NOT EXISTS epoch_quality_mjd ON epoch_quality(mjd);" },
+	{ "phot: photometry_subband, photometry_spindex, ese_subband (state/photdb_band.c)",
+	  "CREATE TABLE IF NOT EXISTS photometry_subband ("
+	  "  group_id INTEGER NOT NULL, source TEXT NOT NULL, subband INTEGER NOT NULL,"
+	  "  mjd REAL NOT NULL, freq_hz REAL NOT NULL, flux_jy REAL, flux_err_jy REAL,"
+	  "  local_rms_jy REAL, pb REAL, forced_flags INTEGER NOT NULL DEFAULT 0,"
+	  "  correction REAL,"
+	  "  PRIMARY KEY (group_id, source, subband));"
+	  "CREATE INDEX IF NOT EXISTS photometry_subband_src ON photometry_subband(source, mjd);"
+	  "CREATE TABLE IF NOT EXISTS photometry_spindex ("
+	  "  group_id INTEGER NOT NULL, source TEXT NOT NULL, mjd REAL NOT NULL,"
+	  "  alpha REAL, alpha_err REAL, s0_jy REAL, nu0_hz REAL, chi2 REAL,"
+	  "  npoints INTEGER NOT NULL, PRIMARY KEY (group_id, source));"
+	  "CREATE INDEX IF NOT EXISTS photometry_spindex_src ON photometry_spindex(source, mjd);"
+	  "CREATE TABLE IF NOT EXISTS ese_subband ("
+	  "  source TEXT PRIMARY KEY, n INTEGER NOT NULL, nsub INTEGER NOT NULL,"
+	  "  decisive INTEGER NOT NULL, consistency REAL, dchi2 REAL,"
+	  "  chi2_chromatic REAL, chi2_achromatic REAL, lens_alpha REAL, t0_mjd REAL,"
+	  "  t_days REAL, ref_freq_hz REAL, updated_at REAL NOT NULL);" },
 	/* >>> append new migrations above this line <<< */
 };
 

@@ -18,8 +18,10 @@
 
 typedef struct synth_src {
 	double l, m;   /* direction cosines (l east) */
-	double flux;   /* Jy, flat spectrum */
+	double flux;   /* Jy (at SYNTH_REF_HZ when synth_make_spec gives an index) */
 } synth_src;
+
+#define SYNTH_REF_HZ 1.4e9
 
 static double synth_rand(unsigned *s)
 {
@@ -33,9 +35,11 @@ static double synth_gauss(unsigned *s)
 	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 }
 
-/* XX = YY = Σ S e^{+2πi(ul + vm + w(n−1))} + noise (σ per real/imag part). */
-static vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
-			   const synth_src *src, int nsrc, double noise, unsigned seed)
+/* XX = YY = Σ S(ν) e^{+2πi(ul + vm + w(n−1))} + noise (σ per real/imag part),
+ * S(ν) = flux · (ν/SYNTH_REF_HZ)^alpha[i] (alpha NULL: flat spectra). */
+static vis_set *synth_make_spec(int nant, int ntimes, int nchan, double extent_m,
+				const synth_src *src, const double *alpha, int nsrc, double noise,
+				unsigned seed)
 {
 	int nbls = nant * (nant + 1) / 2;
 	vis_set *v = vis_new(ntimes, nbls, nchan, 2, nant);
@@ -105,7 +109,11 @@ static vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
 						double ph = 2 * M_PI * k *
 							    (uvw[0] * src[i].l + uvw[1] * src[i].m +
 							     uvw[2] * nm1);
-						acc += src[i].flux * cexp(I * ph);
+						double sv = src[i].flux;
+						if (alpha && alpha[i] != 0)
+							sv *= pow(v->freq_hz[c] / SYNTH_REF_HZ,
+								  alpha[i]);
+						acc += sv * cexp(I * ph);
 					}
 				for (int p = 0; p < 2; p++) {
 					double complex n = noise * (synth_gauss(&s) + I * synth_gauss(&s));
@@ -116,6 +124,12 @@ static vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
 	}
 	free(pos);
 	return v;
+}
+
+static inline vis_set *synth_make(int nant, int ntimes, int nchan, double extent_m,
+			   const synth_src *src, int nsrc, double noise, unsigned seed)
+{
+	return synth_make_spec(nant, ntimes, nchan, extent_m, src, NULL, nsrc, noise, seed);
 }
 
 #endif
