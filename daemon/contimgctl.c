@@ -121,6 +121,13 @@ static const ctl_command commands[] = {
 	  "with it, 2 when it would refuse; the problems, one per line,\n"
 	  "FILE:LINE: [section] key: reason, on stderr.\n"
 	  "  --json  {config, ok, errors}\n" },
+	{ "metrics", NULL, ctl_metrics, CTL_NEEDS_DB_RO, "",
+	  "Prometheus metrics (text exposition)",
+	  "The metrics contimgd writes to [metrics] textfile, on stdout: groups per\n"
+	  "state, stage-time histograms, queue depth, lag, last completed group,\n"
+	  "candidates, alerts, free space of the configured paths (Prometheus text\n"
+	  "format 0.0.4; docs/operations.md \"Metrics\").  Exit 3 when the state\n"
+	  "database cannot be opened.\n" },
 	{ "mosaic", "plan", ctl_mosaic_plan, CTL_NEEDS_SETTINGS,
 	  "(--start ISO --end ISO | --around ISO --minutes N) [--near RA DEC [--radius DEG]]"
 	  " [--json]", "tiles of a PB-weighted mosaic",

@@ -96,6 +96,7 @@ int ctl_pointing_add(int argc, char **argv, const ctl_env *env);     /* ctl_poin
 int ctl_pointing_list(int argc, char **argv, const ctl_env *env);    /* ctl_pointing.c */
 int ctl_pointing_remove(int argc, char **argv, const ctl_env *env);  /* ctl_pointing.c */
 int ctl_config_check(int argc, char **argv, const ctl_env *env);     /* ctl_config.c */
+int ctl_metrics(int argc, char **argv, const ctl_env *env);          /* ctl_metrics.c */
 
 /* ---- the shared prologue and epilogue (ctl_common.c) ----
  * Each prints its own one-line "contimgctl: ..." diagnostic on stderr and

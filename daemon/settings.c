@@ -155,6 +155,27 @@ int settings_photometry(const cfg *c, contimg_config *o, char *err, size_t errle
 	return r;
 }
 
+static int parse_metrics(const cfg *c, contimg_config *o, char *err, size_t errlen)
+{
+	metrics_settings *m = &o->metrics;
+	const char *f = cfg_get_str(c, "metrics", "textfile", "");
+	int r;
+
+	if ((r = cfg_double(c, "metrics", "interval_s", 30, &m->interval_s, err, errlen)) < 0)
+		return r;
+	if (!(m->interval_s >= 1))
+		return cfg_err(c, "metrics", "interval_s", err, errlen, "%g: must be >= 1",
+			       m->interval_s);
+	if (strlen(f) >= sizeof m->textfile)
+		return cfg_err(c, "metrics", "textfile", err, errlen, "path too long");
+	/* node_exporter's textfile collector reads only *.prom files. */
+	if (*f && (strlen(f) < 5 || strcmp(f + strlen(f) - 5, ".prom")))
+		return cfg_err(c, "metrics", "textfile", err, errlen,
+			       "'%s': must end in .prom (node_exporter reads only those)", f);
+	snprintf(m->textfile, sizeof m->textfile, "%s", f);
+	return 0;
+}
+
 static int parse_pointing(const cfg *c, contimg_config *o, char *err, size_t errlen)
 {
 	return pointing_settings_read(c, &o->pointing, err, errlen);
@@ -206,6 +227,7 @@ static const char *const photometry_keys[] = {
 	"retire_min_epochs", "ese_min_epochs", "ese_gate_chi2_nu", "ese_gate_v",
 	"ese_tmin_days", "ese_tmax_days", "ese_candidate_score", "ese_window_days", NULL
 };
+static const char *const metrics_keys[] = { "textfile", "interval_s", NULL };
 static const char *const pointing_keys[] = { "qa", "qa_threshold_deg", "qa_min_significance",
 					     "qa_min_sources", "qa_min_snr", "qa_min_pb",
 					     "qa_scatter", NULL };
@@ -226,6 +248,7 @@ static const cfg_known known[] = {
 	{ "image", image_keys },
 	{ "photometry", photometry_keys },
 	{ "pointing", pointing_keys },
+	{ "metrics", metrics_keys },
 };
 
 /* The parsers of the sections that belong to no stage, in order:
@@ -239,6 +262,7 @@ static const settings_parser parsers[] = {
 	parse_catalog,
 	parse_site,
 	parse_mosaic,
+	parse_metrics,
 };
 
 static const settings_parser these_after[] = {

@@ -131,6 +131,12 @@ typedef struct mosaic_settings {
 	char dir[4096];                /* "" = products_dir/mosaics */
 } mosaic_settings;
 
+/* [metrics] (daemon/metrics.h): the node_exporter textfile contimgd rewrites. */
+typedef struct metrics_settings {
+	char textfile[4096];           /* "" = off (default) */
+	double interval_s;             /* (30), >= 1 */
+} metrics_settings;
+
 typedef struct contimg_config {
 	atomic_int refs;
 	cfg *cfg;                      /* the store it was built from (a reference) */
@@ -148,6 +154,7 @@ typedef struct contimg_config {
 	image_settings image;
 	phot_settings phot;            /* catalog_path = the one above */
 	pointing_settings pointing;
+	metrics_settings metrics;      /* [metrics] */
 } contimg_config;
 
 /* Build the configuration from c (a reference is taken).  Returns 0 and a new
