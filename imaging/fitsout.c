@@ -143,7 +143,12 @@ void fitsout_write_provenance(fitsfile *f, const fitsout_provenance *p, int *st)
 		fits_write_history(f, line, st);
 	}
 	if (p->config_digest && *p->config_digest) {
-		snprintf(line, sizeof line, "contimg config sha256 %s", p->config_digest);
+		/* "sha256 " and 64 hex digits fit one 72-character HISTORY card;
+		 * CONFSHA holds the same digest as a keyword for programs. */
+		fits_update_key(f, TSTRING, "CONFSHA", (void *)p->config_digest,
+				"SHA-256 of the effective contimg configuration", st);
+		fits_write_history(f, "contimg configuration digest:", st);
+		snprintf(line, sizeof line, "sha256 %s", p->config_digest);
 		fits_write_history(f, line, st);
 	}
 	if (p->ncaltables <= 0) {

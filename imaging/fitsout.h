@@ -92,8 +92,10 @@ typedef struct fitsout_provenance {
  * data or after; CFITSIO keeps the header growing):
  *   ORIGIN   = 'contimg VERSION'
  *   INSTRUME, TELESCOP (when given), OBSGEO-X/Y/Z [m], MJD-AVG [d], DATE-AVG
+ *   CONFSHA  = 'DIGEST' (the configuration digest, 64 hex digits)
  *   HISTORY  contimg VERSION
- *   HISTORY  config sha256 DIGEST
+ *   HISTORY  contimg configuration digest:
+ *   HISTORY  sha256 DIGEST
  *   HISTORY  caltable PATH            (one per table applied; "none applied")
  * Existing keys of those names are replaced (update), HISTORY appended.
  * CFITSIO status convention (does nothing when *st is set on entry). */
