@@ -97,6 +97,8 @@ int ctl_pointing_list(int argc, char **argv, const ctl_env *env);    /* ctl_poin
 int ctl_pointing_remove(int argc, char **argv, const ctl_env *env);  /* ctl_pointing.c */
 int ctl_config_check(int argc, char **argv, const ctl_env *env);     /* ctl_config.c */
 int ctl_metrics(int argc, char **argv, const ctl_env *env);          /* ctl_metrics.c */
+int ctl_caltables_export(int argc, char **argv, const ctl_env *env); /* ctl_calexport.c,
+									 from ctl_caltables */
 
 /* ---- the shared prologue and epilogue (ctl_common.c) ----
  * Each prints its own one-line "contimgctl: ..." diagnostic on stderr and

@@ -391,10 +391,10 @@ int main(void)
 {
 	RUN(test_parse_angle);
 	RUN(test_vla_import);
-	RUN(test_csv_import);
+	RUN_REF(test_csv_import);
 	RUN(test_csv_errors);
 	RUN(test_nvss_import);
-	RUN(test_pb17);
+	RUN_REF(test_pb17);
 	RUN(test_cals_near_dec);
 	RUN(test_readonly);
 	return TEST_DONE();
