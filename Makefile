@@ -60,7 +60,9 @@ DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf h
 # casacore are the sign authority of tests/integration/test_wsclean_oracle.sh;
 # clang with libFuzzer runs the fuzz harness, strace checks the order of the
 # fsyncs (tests/core/test_fsx.c).
-TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy clang-14 libclang-rt-14-dev strace
+# prometheus: promtool checks the metrics exposition (tests/integration/test_metrics.sh).
+TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy clang-14 libclang-rt-14-dev strace \
+	prometheus
 
 .PHONY: FORCE all deps deps-test test unit integration asan run bench bench-wsclean clean install fuzz
 all: $(BINS)

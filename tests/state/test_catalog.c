@@ -396,6 +396,6 @@ int main(void)
 	RUN(test_nvss_import);
 	RUN_REF(test_pb17);
 	RUN(test_cals_near_dec);
-	RUN(test_readonly);
+	RUN_REF(test_readonly); /* opens the catalog test_csv_import made */
 	return TEST_DONE();
 }
