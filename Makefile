@@ -72,7 +72,9 @@ DEPS_PKGS := build-essential pkg-config libuv1-dev libhdf5-dev hdf5-plugin-lzf h
 # tests/integration/test_web_page.sh; python3-pil draws the fixture's quick-look
 # picture (tests/integration/web_fixture.inc).
 TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy clang-14 libclang-rt-14-dev strace \
-	chromium chromium-driver python3-selenium python3-pil libxml2-utils
+	chromium chromium-driver python3-selenium python3-pil libxml2-utils \
+	prometheus
+# prometheus: promtool checks the metrics exposition (tests/integration/test_metrics.sh).
 
 .PHONY: FORCE all deps deps-test test unit integration asan run bench bench-wsclean clean install fuzz
 all: $(BINS)

@@ -179,6 +179,17 @@ static hid_t type_of(int type, int file)
 	case H5_TYPE_F32: return H5Tcopy(file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT);
 	case H5_TYPE_F64: return H5Tcopy(file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE);
 	case H5_TYPE_C8: return h5_complex_type(file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT);
+	case H5_TYPE_BOOL: {
+		/* h5py's bool: an 8-bit enum FALSE = 0, TRUE = 1 (numpy reads it as
+		 * bool). */
+		hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
+		int8_t v0 = 0, v1 = 1;
+		if (t >= 0 && (H5Tenum_insert(t, "FALSE", &v0) < 0 || H5Tenum_insert(t, "TRUE", &v1) < 0)) {
+			H5Tclose(t);
+			return -1;
+		}
+		return t;
+	}
 	default: return -1;
 	}
 }
@@ -233,7 +244,7 @@ int h5_write(h5_file *f, const char *name, int type, int rank, const size_t *dim
 	     const void *data, char *err, size_t errlen)
 {
 	hsize_t d[H5_MAX_RANK];
-	hid_t ft = -1, mt = -1, sp = -1, ds = -1;
+	hid_t ft = -1, mt = -1, sp = -1, ds = -1, lcpl = -1;
 	char why[256];
 	int r = 0;
 
@@ -250,15 +261,63 @@ int h5_write(h5_file *f, const char *name, int type, int rank, const size_t *dim
 		goto out;
 	}
 	sp = rank ? H5Screate_simple(rank, d, NULL) : H5Screate(H5S_SCALAR);
-	ds = sp < 0 ? -1 : H5Dcreate2(f->id, name, ft, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	lcpl = H5Pcreate(H5P_LINK_CREATE);
+	if (lcpl >= 0)
+		H5Pset_create_intermediate_group(lcpl, 1);
+	ds = sp < 0 || lcpl < 0 ? -1 : H5Dcreate2(f->id, name, ft, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
 	if (ds < 0 || H5Dwrite(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
 		r = err_set(err, errlen, -EIO, "%s: cannot write %s: %s", f->path, name,
 			    h5_reason(why, sizeof why));
 out:
 	h5_close_id(ds);
+	h5_close_id(lcpl);
 	h5_close_id(sp);
 	h5_close_id(mt);
 	h5_close_id(ft);
+	return r;
+}
+
+int h5_write_strs(h5_file *f, const char *name, int rank, size_t n, const char *const *strs,
+		  char *err, size_t errlen)
+{
+	hsize_t d[1] = { n };
+	hid_t t = -1, sp = -1, ds = -1, lcpl = -1;
+	size_t len = 1, count = rank ? n : 1;
+	char *buf = NULL, why[256];
+	int r = 0;
+
+	if ((rank != 0 && rank != 1) || (rank == 0 && n != 1))
+		return err_set(err, errlen, -EINVAL, "%s: %s: strings of rank %d", f->path, name,
+			       rank);
+	for (size_t i = 0; i < count; i++)
+		if (strlen(strs[i]) > len)
+			len = strlen(strs[i]);
+	buf = calloc(count ? count : 1, len);
+	if (!buf)
+		return err_set(err, errlen, -ENOMEM, "%s: %s: out of memory", f->path, name);
+	for (size_t i = 0; i < count; i++)
+		memcpy(buf + i * len, strs[i], strlen(strs[i]));
+	h5_enter();
+	t = H5Tcopy(H5T_C_S1);
+	if (t >= 0 && (H5Tset_size(t, len) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
+		       H5Tset_cset(t, H5T_CSET_ASCII) < 0)) {
+		H5Tclose(t);
+		t = -1;
+	}
+	sp = rank ? H5Screate_simple(1, d, NULL) : H5Screate(H5S_SCALAR);
+	lcpl = H5Pcreate(H5P_LINK_CREATE);
+	if (lcpl >= 0)
+		H5Pset_create_intermediate_group(lcpl, 1);
+	ds = t < 0 || sp < 0 || lcpl < 0 ? -1
+					   : H5Dcreate2(f->id, name, t, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+	if (ds < 0 || H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+		r = err_set(err, errlen, -EIO, "%s: cannot write %s: %s", f->path, name,
+			    h5_reason(why, sizeof why));
+	h5_close_id(ds);
+	h5_close_id(lcpl);
+	h5_close_id(sp);
+	h5_close_id(t);
+	free(buf);
 	return r;
 }
 

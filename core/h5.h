@@ -84,6 +84,8 @@ enum h5_type {
 	H5_TYPE_F32 = 3, /* float */
 	H5_TYPE_F64 = 4, /* double */
 	H5_TYPE_C8 = 5,  /* float complex, stored as compound {r, i} of float32 */
+	H5_TYPE_BOOL = 6, /* uint8_t 0/1 in memory; in a file h5py's bool (int8 enum
+			     FALSE = 0, TRUE = 1), which numpy reads as bool */
 };
 
 #define H5_MAX_RANK 32 /* the largest rank HDF5 allows */
@@ -98,12 +100,20 @@ int h5_file_open(const char *path, int mode, h5_file **ret, char *err, size_t er
  * fails. */
 int h5_file_close(h5_file *f, char *err, size_t errlen);
 
-/* Write the dataset `name` (a new one) of rank axes dims[0 .. rank) (rank 0: a
+/* Write the dataset `name` (a new one; "Group/name" creates the missing
+ * groups on the way) of rank axes dims[0 .. rank) (rank 0: a
  * scalar; dims may then be NULL) from data, which holds the product of dims
  * elements of type.  -EIO when HDF5 fails (e.g. the name exists), -EINVAL for
  * a bad type or rank. */
 int h5_write(h5_file *f, const char *name, int type, int rank, const size_t *dims,
 	     const void *data, char *err, size_t errlen);
+
+/* Write fixed-length ASCII string dataset `name` (NUL-padded to the longest,
+ * as h5py writes numpy bytes: np.bytes_ for a scalar, an array of them for
+ * rank 1): rank 0 with n == 1 writes strs[0] as a scalar, rank 1 writes n
+ * strings.  Groups on the way are created.  -EINVAL, -ENOMEM, -EIO. */
+int h5_write_strs(h5_file *f, const char *name, int rank, size_t n, const char *const *strs,
+		  char *err, size_t errlen);
 
 /* 1 when the dataset (or any link) `name` exists, 0 when not, -EIO when the
  * lookup fails. */

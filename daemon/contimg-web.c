@@ -54,13 +54,19 @@ static int open_db(const char *path, sqlite3 **ret, char *err, size_t errlen)
 	int64_t v = 0;
 	double u = 0;
 	char e2[ERR_LEN];
-	int r = db_open_readonly(path, ret, err, errlen);
+	int immutable = 0;
+	int r = db_open_readonly_ex(path, ret, &immutable, err, errlen);
 
 	if (r == -ENOENT)
 		return r;
 	/* A first read shows whether this connection can read at all. */
-	if (r == 0 && webdb_change_token(*ret, &v, &u, err, errlen) == 0)
+	if (r == 0 && webdb_change_token(*ret, &v, &u, err, errlen) == 0) {
+		if (immutable)
+			log_warn("%s: no writer and no -shm it may create; opened immutable: changes"
+				 " made after now are not seen until contimg-web restarts (docs/web.md,"
+				 " Deployment)", path);
 		return 0;
+	}
 	if (r == 0) {
 		db_close(*ret);
 		*ret = NULL;
@@ -144,7 +150,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (web_start(&ws, &conf->pipe, &conf->house, db, &w, err, sizeof err) < 0) {
+	if (web_start(&ws, conf, db, &w, err, sizeof err) < 0) {
 		log_err("%s", err);
 		rc = 3;
 		goto out;

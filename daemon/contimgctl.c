@@ -82,10 +82,13 @@ static const ctl_command commands[] = {
 	  "Transit times at [site] of a calibrator or catalog source: the last one\n"
 	  "before --from (default now) and every one in the next N days (default 1,\n"
 	  "at most 366).  Exit 1 when CAL is not in the catalog.\n" },
-	{ "caltables", NULL, ctl_caltables, CTL_NEEDS_SETTINGS, "[--json]",
+	{ "caltables", NULL, ctl_caltables, CTL_NEEDS_SETTINGS, "[--json] | export ID FILE",
 	  "registered calibration tables",
 	  "Registered calibration tables, newest first.  Exit 3 when the state\n"
-	  "database does not exist.\n" },
+	  "database does not exist.\n"
+	  "  export ID FILE  write table ID (B or G) as pyuvdata's CalH5 file, with the\n"
+	  "                  antennas and site of the group it was solved from\n"
+	  "                  (docs/calibration.md); exit 1 when there is no table ID\n" },
 	{ "variability", NULL, ctl_variability, CTL_NEEDS_NOTHING, "--csv FILE [--json]",
 	  "metrics of a light curve (mjd,flux,flux_err)",
 	  "The variability metrics and ESE score of a light curve in a CSV file\n"
@@ -150,6 +153,13 @@ static const ctl_command commands[] = {
 	  "Exit 4 when an action failed.\n"
 	  "  --dry-run  list what would be done; change nothing\n"
 	  "  --json     one object (docs/cli.md)\n" },
+	{ "metrics", NULL, ctl_metrics, CTL_NEEDS_DB_RO, "",
+	  "Prometheus metrics (text exposition)",
+	  "The metrics contimgd writes to [metrics] textfile, on stdout: groups per\n"
+	  "state, stage-time histograms, queue depth, lag, last completed group,\n"
+	  "candidates, alerts, free space of the configured paths (Prometheus text\n"
+	  "format 0.0.4; docs/operations.md \"Metrics\").  Exit 3 when the state\n"
+	  "database cannot be opened.\n" },
 	{ "mosaic", "plan", ctl_mosaic_plan, CTL_NEEDS_SETTINGS,
 	  "(--start ISO --end ISO | --around ISO --minutes N) [--near RA DEC [--radius DEG]]"
 	  " [--json]", "tiles of a PB-weighted mosaic",

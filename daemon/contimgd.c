@@ -41,6 +41,7 @@
 #include "core/version.h"
 #include "daemon/earth.h"
 #include "daemon/housekeeping.h"
+#include "daemon/metrics.h"
 #include "daemon/pipeline.h"
 #include "daemon/settings.h"
 #include "daemon/util.h"
@@ -78,6 +79,7 @@ typedef struct daemon_state {
 	sqlite3 *db;              /* the loop thread's connection */
 	watch *watch;
 	workers *workers;
+	metrics_timer *metrics;   /* [metrics] textfile, rewritten off the loop */
 	uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
 	uv_timer_t tick, rescan, wdog, grace, eop;
 	uv_work_t eop_work;       /* an [earth] eop_file check on libuv's threadpool */
@@ -531,6 +533,8 @@ static void close_all(daemon_state *d)
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 	uv_close((uv_handle_t *)&d->sig_usr1, NULL);
+	metrics_timer_stop(d->metrics);
+	d->metrics = NULL;
 	watch_stop(d->watch);
 	d->watch = NULL;
 	workers_free(d->workers);
@@ -647,6 +651,7 @@ static void on_hup(uv_signal_t *h, int sig)
 	d->conf = c;
 	atomic_store(&crash_step, c->crash_at_step);
 	log_set_level(c->log_level);
+	metrics_timer_configure(d->metrics, c);
 	if (s.rescan_interval_s > 0)
 		uv_timer_start(&d->rescan, on_rescan_timer, (uint64_t)(s.rescan_interval_s * 1000),
 			       (uint64_t)(s.rescan_interval_s * 1000));
@@ -926,6 +931,8 @@ int main(int argc, char **argv)
 	eop_timer_start(&d);
 	house_timer_start(&d);
 	house_check(&d);
+	if (metrics_timer_start(d.loop, d.conf, &d.metrics) < 0)
+		log_warn("metrics textfile: out of memory; not written");
 	if (d.s.rescan_interval_s > 0)
 		uv_timer_start(&d.rescan, on_rescan_timer, (uint64_t)(d.s.rescan_interval_s * 1000),
 			       (uint64_t)(d.s.rescan_interval_s * 1000));

@@ -116,6 +116,9 @@ int ctl_plot_stamp(int argc, char **argv, const ctl_env *env);       /* ctl_plot
 int ctl_plot_caltable(int argc, char **argv, const ctl_env *env);    /* ctl_plot.c */
 int ctl_stamps(int argc, char **argv, const ctl_env *env);           /* ctl_plot.c */
 int ctl_housekeeping(int argc, char **argv, const ctl_env *env);     /* ctl_house.c */
+int ctl_metrics(int argc, char **argv, const ctl_env *env);          /* ctl_metrics.c */
+int ctl_caltables_export(int argc, char **argv, const ctl_env *env); /* ctl_calexport.c,
+									 from ctl_caltables */
 
 /* ---- the shared prologue and epilogue (ctl_common.c) ----
  * Each prints its own one-line "contimgctl: ..." diagnostic on stderr and

@@ -498,6 +498,8 @@ int ctl_caltables(int argc, char **argv, const ctl_env *env)
 	cat_env ce;
 	struct stat st;
 
+	if (argc >= 2 && !strcmp(argv[1], "export")) /* daemon/ctl_calexport.c */
+		return ctl_caltables_export(argc, argv, env);
 	if ((rc = ctl_only_json(argc, argv, 1, env, &json)) != CTL_OK)
 		return rc;
 	if ((rc = env_load(env, &ce)) != CTL_OK)

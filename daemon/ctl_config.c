@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "daemon/ctl.h"
 #include "daemon/earth.h"
+#include "daemon/provenance.h"
 #include "daemon/settings.h"
 
 /* The table's row `config check` (contimgctl.c): it opens nothing through the
@@ -25,6 +26,7 @@ int ctl_config_check(int argc, char **argv, const ctl_env *env)
 {
 	char err[4 * ERR_LEN] = "";
 	contimg_config *c = NULL;
+	char digest[SHA256_HEX_LEN] = "";
 	int json = 0, r;
 
 	if ((r = ctl_only_json(argc, argv, 2, env, &json)) != CTL_OK)
@@ -36,6 +38,9 @@ int ctl_config_check(int argc, char **argv, const ctl_env *env)
 		return CTL_FAILED;
 	if (r == 0) {
 		char e[ERR_LEN];
+		/* The digest products name in their history (daemon/provenance.h). */
+		if (prov_config_digest(c->cfg, digest) < 0)
+			digest[0] = 0;
 		if (earth_table_update(c->pipe.earth.eop_file, 1, e, sizeof e) < 0) {
 			snprintf(err, sizeof err, "[earth] eop_file: %s", e);
 			r = -EINVAL;
@@ -50,6 +55,8 @@ int ctl_config_check(int argc, char **argv, const ctl_env *env)
 		for (char *line = r ? strtok(err, "\n") : NULL; line; line = strtok(NULL, "\n"))
 			json_object_array_add(a, json_object_new_string(line));
 		json_object_object_add(o, "errors", a);
+		if (r == 0 && digest[0])
+			json_object_object_add(o, "digest", json_object_new_string(digest));
 		ctl_print_json(o);
 		json_object_put(o);
 	} else if (r == 0) {

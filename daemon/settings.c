@@ -165,6 +165,27 @@ static int parse_web(const cfg *c, contimg_config *o, char *err, size_t errlen)
 	return web_settings_read(c, &w, err, errlen);
 }
 
+static int parse_metrics(const cfg *c, contimg_config *o, char *err, size_t errlen)
+{
+	metrics_settings *m = &o->metrics;
+	const char *f = cfg_get_str(c, "metrics", "textfile", "");
+	int r;
+
+	if ((r = cfg_double(c, "metrics", "interval_s", 30, &m->interval_s, err, errlen)) < 0)
+		return r;
+	if (!(m->interval_s >= 1))
+		return cfg_err(c, "metrics", "interval_s", err, errlen, "%g: must be >= 1",
+			       m->interval_s);
+	if (strlen(f) >= sizeof m->textfile)
+		return cfg_err(c, "metrics", "textfile", err, errlen, "path too long");
+	/* node_exporter's textfile collector reads only *.prom files. */
+	if (*f && (strlen(f) < 5 || strcmp(f + strlen(f) - 5, ".prom")))
+		return cfg_err(c, "metrics", "textfile", err, errlen,
+			       "'%s': must end in .prom (node_exporter reads only those)", f);
+	snprintf(m->textfile, sizeof m->textfile, "%s", f);
+	return 0;
+}
+
 static int parse_pointing(const cfg *c, contimg_config *o, char *err, size_t errlen)
 {
 	return pointing_settings_read(c, &o->pointing, err, errlen);
@@ -233,6 +254,7 @@ static const char *const housekeeping_keys[] = {
 	"calibrator_raw_keep_days", "raw_action", "raw_move_to", "products_keep_days",
 	"products_keep", "scratch_keep_hours", NULL
 };
+static const char *const metrics_keys[] = { "textfile", "interval_s", NULL };
 static const char *const pointing_keys[] = { "qa", "qa_threshold_deg", "qa_min_significance",
 					     "qa_min_sources", "qa_min_snr", "qa_min_pb",
 					     "qa_scatter", NULL };
@@ -257,6 +279,7 @@ static const cfg_known known[] = {
 	{ "alerts", alerts_keys },
 	{ "web", web_keys },
 	{ "housekeeping", housekeeping_keys },
+	{ "metrics", metrics_keys },
 };
 
 /* The parsers of the sections that belong to no stage, in order:
@@ -271,6 +294,7 @@ static const settings_parser parsers[] = {
 	parse_site,
 	parse_mosaic,
 	parse_web,
+	parse_metrics,
 };
 
 static int parse_house(const cfg *c, contimg_config *o, char *err, size_t errlen)

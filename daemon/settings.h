@@ -135,6 +135,12 @@ typedef struct mosaic_settings {
 	char dir[4096];                /* "" = products_dir/mosaics */
 } mosaic_settings;
 
+/* [metrics] (daemon/metrics.h): the node_exporter textfile contimgd rewrites. */
+typedef struct metrics_settings {
+	char textfile[4096];           /* "" = off (default) */
+	double interval_s;             /* (30), >= 1 */
+} metrics_settings;
+
 typedef struct contimg_config {
 	atomic_int refs;
 	cfg *cfg;                      /* the store it was built from (a reference) */
@@ -154,6 +160,7 @@ typedef struct contimg_config {
 	pointing_settings pointing;
 	alert_settings alerts;         /* [alerts] (daemon/alert.h) */
 	house_settings house;          /* [housekeeping] (daemon/housekeeping.h) */
+	metrics_settings metrics;      /* [metrics] */
 } contimg_config;
 
 /* Build the configuration from c (a reference is taken).  Returns 0 and a new

@@ -91,6 +91,15 @@ int cal_result_applied(const struct cal_result *r, char type)
 	return type == 'K' ? r->applied_k : type == 'B' ? r->applied_b : type == 'G' ? r->applied_g : 0;
 }
 
+const char *cal_result_applied_path(const struct cal_result *r, char type)
+{
+	int i = type == 'K' ? 0 : type == 'B' ? 1 : type == 'G' ? 2 : -1;
+
+	if (!r || i < 0 || !cal_result_applied(r, type))
+		return NULL;
+	return r->applied[i];
+}
+
 const char *cal_result_calibrator(const struct cal_result *r)
 {
 	return r && r->calibrator_group ? r->calibrator : NULL;

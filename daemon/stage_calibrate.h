@@ -21,5 +21,7 @@ int cal_result_applied(const struct cal_result *r, char type); /* 1: a 'K'/'B'/'
 void cal_result_timing(const struct cal_result *r, double *ret_model_s, double *ret_solve_s,
 		       double *ret_apply_s);
 const char *cal_result_calibrator(const struct cal_result *r); /* calibrator solved here, or NULL */
+/* Path of the 'K'/'B'/'G' table applied to the group (r's storage), or NULL. */
+const char *cal_result_applied_path(const struct cal_result *r, char type);
 
 #endif

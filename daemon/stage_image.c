@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "daemon/quicklook.h"
 #include "daemon/settings.h"
+#include "daemon/provenance.h"
 #include "daemon/util.h"
 #include "imaging/fitsout.h"
 #include "imaging/grid.h"
@@ -328,10 +329,15 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		err_set(err, errlen, r, "cannot create %s: %s", dir, strerror(-r));
 		goto out;
 	}
+	/* Version, configuration digest, tables applied, site (issue 18). */
+	prov_store pstore;
+	fitsout_provenance prov;
+	prov_for_group(ctx, res->jd_mid, &pstore, &prov);
 	for (int k = 0; k < FITSOUT_NPRODUCTS; k++) {
 		snprintf(path[k], sizeof path[k], "%s/%s.%s.fits", dir, ctx->group_name,
 			 fitsout_product_name(k));
-		r = fitsout_write(path[k], res, k, ctx->calibrated == PHOT_CAL_FULL, err, errlen);
+		r = fitsout_write_prov(path[k], res, k, ctx->calibrated == PHOT_CAL_FULL, &prov, err,
+				       errlen);
 		if (r < 0)
 			goto out;
 		pipe_add_product(ctx, fitsout_product_name(k), path[k]);
@@ -343,7 +349,9 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 			char name[32], sbpath[4300];
 			snprintf(name, sizeof name, "%s-SB%d", pc ? "pbcor" : "image", k);
 			snprintf(sbpath, sizeof sbpath, "%s/%s.%s.fits", dir, ctx->group_name, name);
-			r = fitsout_write_subband(sbpath, res, k, pc, ctx->calibrated, err, errlen);
+			r = fitsout_write_subband_prov(sbpath, res, k, pc,
+						       ctx->calibrated == PHOT_CAL_FULL, &prov,
+						       err, errlen);
 			if (r < 0)
 				goto out;
 			pipe_add_product(ctx, name, sbpath);

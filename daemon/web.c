@@ -23,6 +23,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "daemon/metrics.h"
 #include "daemon/view_alerts.h"
 #include "daemon/views.h"
 #include "daemon/web.h"
@@ -41,6 +42,7 @@ struct web_server {
 	web_settings s;
 	pipe_settings ps;
 	house_settings hs;        /* [housekeeping]: the thresholds status shows */
+	const contimg_config *conf; /* the configuration (metrics: its paths); the caller's */
 	sqlite3 *db;
 	pthread_mutex_t lock;    /* one request at a time on the shared connection */
 	atomic_int stopping;
@@ -493,13 +495,22 @@ static enum MHD_Result route_alerts(web_server *w, struct MHD_Connection *c)
 	return send_view(c, r, o, err, NULL);
 }
 
-/* MERGE: /metrics is the Prometheus text of daemon/metrics.h, written in
- * parallel (text/plain; version=0.0.4).  503 until wired. */
+/* /metrics: the Prometheus text exposition (format 0.0.4) of daemon/metrics.h,
+ * the same text the daemon writes to [metrics] textfile. */
 static enum MHD_Result route_metrics(web_server *w, struct MHD_Connection *c)
 {
-	(void)w;
-	return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-			  "metrics are not available in this build (daemon/metrics.h)");
+	char err[ERR_LEN] = "", *text = NULL;
+	int r;
+
+	pthread_mutex_lock(&w->lock);
+	r = metrics_render(w->db, w->conf, clk_wall_s(), &text, err, sizeof err);
+	pthread_mutex_unlock(&w->lock);
+	if (r < 0)
+		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err);
+	enum MHD_Result ret = send_buf(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+				       "no-store", text, strlen(text), 1);
+	free(text);
+	return ret;
 }
 
 /* /api/sources/NAME/stamps/GROUP.png: the postage stamp (3 arcmin) of
@@ -875,8 +886,7 @@ static enum MHD_Result handle_checked(void *cls, struct MHD_Connection *c, const
 	return handle(cls, c, url, method, version, upload_data, upload_size, con_cls);
 }
 
-int web_start(const web_settings *s, const pipe_settings *ps, const house_settings *hs,
-	      sqlite3 *db, web_server **ret,
+int web_start(const web_settings *s, const contimg_config *conf, sqlite3 *db, web_server **ret,
 	      char *err, size_t errlen)
 {
 	struct sockaddr_in6 sa;
@@ -895,8 +905,9 @@ int web_start(const web_settings *s, const pipe_settings *ps, const house_settin
 	if (!w)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	w->s = *s;
-	w->ps = *ps;
-	w->hs = *hs;
+	w->ps = conf->pipe;
+	w->hs = conf->house;
+	w->conf = conf;
 	w->db = db;
 	pthread_mutex_init(&w->lock, NULL);
 	w->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle_checked, w,

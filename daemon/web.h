@@ -50,13 +50,13 @@ int web_parse_listen(const char *text, void *ret_addr, size_t ret_cap, size_t *r
 
 typedef struct web_server web_server;
 
-/* Start serving on s->listen: db is the read-only state database (it stays
- * the caller's and must outlive the server), ps the paths (state_dir for the
- * daemon's pid file, products_dir for the quick-look files).  *ret is the
+/* Start serving on s->listen: db is the read-only state database, conf the
+ * configuration (both stay the caller's and must outlive the server): its
+ * paths (state_dir for the daemon's pid file, products_dir for the quick-look
+ * files), [housekeeping] thresholds (status) and the paths /metrics measures.  *ret is the
  * running server (web_stop).  -EADDRINUSE, -EACCES, -EINVAL ... with the
  * reason in err. */
-int web_start(const web_settings *s, const pipe_settings *ps, const house_settings *hs,
-	      sqlite3 *db, web_server **ret,
+int web_start(const web_settings *s, const contimg_config *conf, sqlite3 *db, web_server **ret,
 	      char *err, size_t errlen);
 
 /* The port the server listens on (useful with port 0). */

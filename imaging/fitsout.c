@@ -109,8 +109,66 @@ int fitsout_finish(fitsfile *f, const float *data, long long npix, int st, const
 	return fsx_replace(tmp, path, err, errlen);
 }
 
+void fitsout_write_provenance(fitsfile *f, const fitsout_provenance *p, int *st)
+{
+	char line[FLEN_CARD + 64];
+
+	if (!p || *st)
+		return;
+	if (p->version) {
+		char origin[FLEN_VALUE];
+		snprintf(origin, sizeof origin, "contimg %.60s", p->version);
+		fits_update_key(f, TSTRING, "ORIGIN", origin, "software that wrote this file", st);
+	}
+	if (p->telescope && *p->telescope)
+		fits_update_key(f, TSTRING, "TELESCOP", (void *)p->telescope, NULL, st);
+	if (p->instrument && *p->instrument)
+		fits_update_key(f, TSTRING, "INSTRUME", (void *)p->instrument, NULL, st);
+	if (p->have_obsgeo) {
+		double x = p->obsgeo_m[0], y = p->obsgeo_m[1], z = p->obsgeo_m[2];
+		fits_update_key(f, TDOUBLE, "OBSGEO-X", &x, "[m] ITRF array reference position", st);
+		fits_update_key(f, TDOUBLE, "OBSGEO-Y", &y, "[m] ITRF array reference position", st);
+		fits_update_key(f, TDOUBLE, "OBSGEO-Z", &z, "[m] ITRF array reference position", st);
+	}
+	if (isfinite(p->mjd_avg)) {
+		double m = p->mjd_avg;
+		fits_update_key(f, TDOUBLE, "MJD-AVG", &m, "[d] UTC MJD of the data mid time", st);
+	}
+	if (p->date_avg && *p->date_avg)
+		fits_update_key(f, TSTRING, "DATE-AVG", (void *)p->date_avg, "UTC mid time", st);
+	/* HISTORY cards hold 72 characters; CFITSIO continues a longer text on
+	 * further HISTORY cards, so long paths survive whole. */
+	if (p->version) {
+		snprintf(line, sizeof line, "contimg %s", p->version);
+		fits_write_history(f, line, st);
+	}
+	if (p->config_digest && *p->config_digest) {
+		/* "sha256 " and 64 hex digits fit one 72-character HISTORY card;
+		 * CONFSHA holds the same digest as a keyword for programs. */
+		fits_update_key(f, TSTRING, "CONFSHA", (void *)p->config_digest,
+				"SHA-256 of the effective contimg configuration", st);
+		fits_write_history(f, "contimg configuration digest:", st);
+		snprintf(line, sizeof line, "sha256 %s", p->config_digest);
+		fits_write_history(f, line, st);
+	}
+	if (p->ncaltables <= 0) {
+		fits_write_history(f, "contimg caltable none applied", st);
+	}
+	for (int i = 0; i < p->ncaltables; i++) {
+		char buf[4200];
+		snprintf(buf, sizeof buf, "contimg caltable %s", p->caltables[i]);
+		fits_write_history(f, buf, st);
+	}
+}
+
 int fitsout_write(const char *path, const image_result *r, int product, int calibrated,
 		  char *err, size_t errlen)
+{
+	return fitsout_write_prov(path, r, product, calibrated, NULL, err, errlen);
+}
+
+int fitsout_write_prov(const char *path, const image_result *r, int product, int calibrated,
+		       const fitsout_provenance *prov, char *err, size_t errlen)
 {
 	fitsfile *f = NULL;
 	int st = 0;
@@ -182,5 +240,6 @@ int fitsout_write(const char *path, const image_result *r, int product, int cali
 		fits_update_key(f, TDOUBLE, "PNTDEC", &pdec,
 				"[deg] apparent dec of the pointing the pb uses", &st);
 	}
+	fitsout_write_provenance(f, prov, &st);
 	return fitsout_finish(f, data, (long long)r->nx * r->ny, st, tmp, path, err, errlen);
 }

@@ -72,6 +72,39 @@ void fitsout_create_image(fitsfile **ret_f, const char *cpath, const fitsout_gri
 int fitsout_finish(fitsfile *f, const float *data, long long npix, int st, const char *tmp,
 		   const char *path, char *err, size_t errlen);
 
+/* Provenance of an image (issue 18): what made it, from what, where.  Every
+ * field may be absent (NULL, 0, NaN): absent ones are not written. */
+typedef struct fitsout_provenance {
+	const char *version;        /* contimg version (core/version.h) */
+	const char *config_digest;  /* SHA-256 hex of the effective configuration */
+	const char *const *caltables; /* paths of the calibration tables applied */
+	int ncaltables;
+	const char *telescope;      /* TELESCOP ("" / NULL: left as the writer set it) */
+	const char *instrument;     /* INSTRUME, e.g. "DSA-110" */
+	int have_obsgeo;            /* 1: obsgeo_m is set */
+	double obsgeo_m[3];         /* OBSGEO-X/Y/Z: ITRF (WGS84 ECEF) metres of the array
+				       reference position */
+	double mjd_avg;             /* MJD-AVG: UTC MJD of the data's mid time (NaN: absent) */
+	const char *date_avg;       /* DATE-AVG, ISO UTC (NULL: absent) */
+} fitsout_provenance;
+
+/* Write p's keywords into the current HDU of f (any image HDU, before its
+ * data or after; CFITSIO keeps the header growing):
+ *   ORIGIN   = 'contimg VERSION'
+ *   INSTRUME, TELESCOP (when given), OBSGEO-X/Y/Z [m], MJD-AVG [d], DATE-AVG
+ *   CONFSHA  = 'DIGEST' (the configuration digest, 64 hex digits)
+ *   HISTORY  contimg VERSION
+ *   HISTORY  contimg configuration digest:
+ *   HISTORY  sha256 DIGEST
+ *   HISTORY  caltable PATH            (one per table applied; "none applied")
+ * Existing keys of those names are replaced (update), HISTORY appended.
+ * CFITSIO status convention (does nothing when *st is set on entry). */
+void fitsout_write_provenance(fitsfile *f, const fitsout_provenance *p, int *st);
+
+/* fitsout_write with p's provenance in the header (p NULL: as fitsout_write). */
+int fitsout_write_prov(const char *path, const image_result *r, int product, int calibrated,
+		       const fitsout_provenance *p, char *err, size_t errlen);
+
 /* Sub-band k of r (imaging/subband.h): pbcor = 0 the restored image, 1 the
  * primary-beam-corrected one ("image-SB<k>", "pbcor-SB<k>").  The same grid
  * and keywords as fitsout_write, with the FREQ axis at the sub-band's
@@ -82,5 +115,9 @@ int fitsout_finish(fitsfile *f, const float *data, long long npix, int st, const
  * (imaging/fitsout_sb.c) */
 int fitsout_write_subband(const char *path, const image_result *r, int k, int pbcor,
 			  int calibrated, char *err, size_t errlen);
+/* fitsout_write_subband with p's provenance in the header (p NULL: as it). */
+int fitsout_write_subband_prov(const char *path, const image_result *r, int k, int pbcor,
+			       int calibrated, const fitsout_provenance *p, char *err,
+			       size_t errlen);
 
 #endif

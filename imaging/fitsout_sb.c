@@ -16,6 +16,13 @@
 int fitsout_write_subband(const char *path, const image_result *r, int k, int pbcor,
 			  int calibrated, char *err, size_t errlen)
 {
+	return fitsout_write_subband_prov(path, r, k, pbcor, calibrated, NULL, err, errlen);
+}
+
+int fitsout_write_subband_prov(const char *path, const image_result *r, int k, int pbcor,
+			       int calibrated, const fitsout_provenance *prov, char *err,
+			       size_t errlen)
+{
 	fitsfile *f = NULL;
 	int st = 0;
 	char tmp[4200], cpath[4300], date_obs[40], date_avg[40], product[32];
@@ -77,5 +84,7 @@ int fitsout_write_subband(const char *path, const image_result *r, int k, int pb
 	fits_update_key(f, TDOUBLE, "ROBUST", &robust, "Briggs robust", &st);
 	fits_update_key(f, TLOGICAL, "CALIB", &calib, "calibration solutions applied", &st);
 	fits_update_key(f, TDOUBLE, "PBCUT", &pbcut, "pbcor blanked where pb < PBCUT", &st);
+	if (prov)
+		fitsout_write_provenance(f, prov, &st);
 	return fitsout_finish(f, data, (long long)r->nx * r->ny, st, tmp, path, err, errlen);
 }

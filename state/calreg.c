@@ -238,3 +238,28 @@ int calreg_list(sqlite3 *db, calreg_entry **ret_rows, size_t *ret_n, char *err, 
 		*ret_rows = v;
 	return r;
 }
+
+int calreg_source_file(sqlite3 *db, int64_t id, char *buf, size_t len, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = db_prepare(db, err, errlen, &st,
+		       "SELECT sf.path FROM caltables c JOIN groups g ON g.name = c.source_group "
+		       "JOIN subband_files sf ON sf.group_id = g.id "
+		       "WHERE c.id = ? AND sf.status = 'ok' ORDER BY sf.subband LIMIT 1",
+		       "I", id);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		db_column_text(st, 0, buf, len);
+	else if (rc == SQLITE_DONE)
+		r = err_set(err, errlen, -ENOENT,
+			    "caltables: no subband file of table %lld's source group is registered",
+			    (long long)id);
+	else
+		r = sql_err(err, errlen, db, "source file");
+	sqlite3_finalize(st);
+	return r;
+}

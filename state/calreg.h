@@ -78,4 +78,10 @@ int calreg_select_set(sqlite3 *db, double t_mjd, calreg_set *ret, char *err, siz
 /* Every row, newest first; *ret_rows malloc'd (caller frees; NULL when 0). */
 int calreg_list(sqlite3 *db, calreg_entry **ret_rows, size_t *ret_n, char *err, size_t errlen);
 
+/* The path of one subband file (the lowest subband with status ok) of the
+ * group table id was solved from, into buf (len bytes): where an export finds
+ * the antennas and the site.  -ENOENT when the group or its files are not
+ * registered, -EIO. */
+int calreg_source_file(sqlite3 *db, int64_t id, char *buf, size_t len, char *err, size_t errlen);
+
 #endif

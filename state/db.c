@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -547,7 +548,7 @@ static int open_common(const char *path, int flags, int readonly, sqlite3 **ret,
 	sqlite3 *db = NULL;
 	int r;
 
-	if (!(flags & SQLITE_OPEN_CREATE) && access(path, F_OK) != 0)
+	if (!(flags & (SQLITE_OPEN_CREATE | SQLITE_OPEN_URI)) && access(path, F_OK) != 0)
 		return err_set(err, errlen, -ENOENT, "%s: no state database", path);
 	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		r = err_set(err, errlen, -EIO, "%s: %s", path,
@@ -580,12 +581,97 @@ out:
 int db_open(const char *path, int create, sqlite3 **ret, char *err, size_t errlen)
 {
 	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+
+	/* SQLite would open a file it cannot write read-only and fail at the
+	 * first write with "attempt to write a readonly database": say so at
+	 * once, and why (no permission, or a read-only mount). */
+	if (access(path, F_OK) == 0 && access(path, W_OK) != 0) {
+		int e = errno == EROFS ? EROFS : EACCES;
+		return err_set(err, errlen, -e,
+			       "%s: not writable by this user (%s); read commands work, this one "
+			       "needs write access", path, strerror(e));
+	}
 	return open_common(path, flags, 0, ret, err, errlen);
+}
+
+/* The directory holding path ("." when none) is writable by this process. */
+static int dir_writable(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return access(".", W_OK) == 0;
+	snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	return access(dir, W_OK) == 0;
+}
+
+/* "file:" URI of path with immutable=1 (RFC 3986 escapes for the characters
+ * SQLite's URI parser treats specially). */
+static int immutable_uri(const char *path, char *buf, size_t len)
+{
+	size_t n = 0;
+	int k = snprintf(buf, len, "file:");
+
+	if (k < 0 || (size_t)k >= len)
+		return -ENAMETOOLONG;
+	n = (size_t)k;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (n + 4 >= len)
+			return -ENAMETOOLONG;
+		if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f)
+			n += (size_t)snprintf(buf + n, len - n, "%%%02X", *p);
+		else
+			buf[n++] = (char)*p;
+	}
+	k = snprintf(buf + n, len - n, "?mode=ro&immutable=1");
+	return k < 0 || (size_t)k >= len - n ? -ENAMETOOLONG : 0;
 }
 
 int db_open_readonly(const char *path, sqlite3 **ret, char *err, size_t errlen)
 {
-	return open_common(path, SQLITE_OPEN_READONLY, 1, ret, err, errlen);
+	return db_open_readonly_ex(path, ret, NULL, err, errlen);
+}
+
+int db_open_readonly_ex(const char *path, sqlite3 **ret, int *ret_immutable, char *err,
+			size_t errlen)
+{
+	char uri[8192], e2[512];
+	int r = open_common(path, SQLITE_OPEN_READONLY, 1, ret, err, errlen);
+
+	if (ret_immutable)
+		*ret_immutable = 0;
+
+	/* A WAL database needs its -shm file (and -wal) to be read.  While a
+	 * writer (contimgd) has it open they exist, and SQLite (>= 3.22) reads
+	 * through a -shm it may not write.  When no writer is left they are
+	 * gone, and a reader that cannot create them — no write permission on
+	 * state_dir, a read-only mount — gets SQLITE_CANTOPEN.  Then, and only
+	 * then, the file is opened immutable=1: no locks, no -shm, the main file
+	 * as it is, which is the whole database exactly when no -wal with
+	 * commits is left and no writer starts during the read (docs/
+	 * operations.md "Giving astronomers read access"). */
+	if (r != -EIO || dir_writable(path) || access(path, R_OK) != 0)
+		return r;
+	{
+		char wal[4200];
+		struct stat st;
+		snprintf(wal, sizeof wal, "%s-wal", path);
+		if (stat(wal, &st) == 0 && st.st_size > 0)
+			return r; /* commits not in the main file: immutable would hide them */
+	}
+	if (immutable_uri(path, uri, sizeof uri) < 0)
+		return r;
+	snprintf(e2, sizeof e2, "%s", err ? err : "");
+	{
+		char e3[512] = "";
+		r = open_common(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, 1, ret, e3, sizeof e3);
+		if (r < 0)
+			err_set(err, errlen, r, "%s (and read-only immutable: %s)", e2, e3);
+		else if (ret_immutable)
+			*ret_immutable = 1;
+	}
+	return r;
 }
 
 void db_bind_real_or_null(sqlite3_stmt *st, int i, double v)

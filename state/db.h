@@ -41,6 +41,11 @@ int db_open(const char *path, int create, sqlite3 **ret, char *err, size_t errle
  * whose schema is older than this program still reads (missing tables fail
  * their query).  Errors as db_open. */
 int db_open_readonly(const char *path, sqlite3 **ret, char *err, size_t errlen);
+/* db_open_readonly that also says (*ret_immutable, may be NULL) whether it had
+ * to fall back to the immutable open: the connection then does not see
+ * changes made after it opened. */
+int db_open_readonly_ex(const char *path, sqlite3 **ret, int *ret_immutable, char *err,
+			size_t errlen);
 
 /* Build "state_dir/contimg.sqlite" into buf. -ENAMETOOLONG when it does not fit. */
 int db_path(const char *state_dir, char *buf, size_t buflen);

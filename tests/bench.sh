@@ -47,7 +47,7 @@ cat >"$D/sky.csv" <<SKY
 name,ra_deg,dec_deg,flux_mjy,spectral_index
 0834+555,128.72876715,55.57251971,8800,0.0
 SKY
-"$BIN/contimgctl" catalog import --vla "$DATA/catalogs/vlacalibrators.txt" >/dev/null || exit 1
+"$BIN/contimgctl" catalog import --vla "$ROOT/tests/data/catalogs/vlacalibrators.txt" >/dev/null || exit 1
 t0=$(date +%s.%N)
 "$BIN/contimg-sim" --full --out "$D/sim" --random 30 --sky "$D/sky.csv" \
 	--calibrator 0834+555,128.72876715,55.57251971,8.8 --stream 2 --step 3600 --seed 11 \
@@ -152,7 +152,7 @@ DCONF=$(write_conf "$DD" "[ingest]
 workers = 1
 poll_interval_s = 1")
 export CONTIMG_CONFIG=$DCONF
-"$BIN/contimgctl" catalog import --vla "$DATA/catalogs/vlacalibrators.txt" >/dev/null || exit 1
+"$BIN/contimgctl" catalog import --vla "$ROOT/tests/data/catalogs/vlacalibrators.txt" >/dev/null || exit 1
 for tj in $truths; do
 	for f in $(grep -o '"[0-9T:-]*_sb[0-9][0-9]\.hdf5"' "$tj" | tr -d '"'); do
 		ln -s "$D/sim/$f" "$DD/ingest/$f"

@@ -45,8 +45,8 @@ DEMO3,130.20,54.20,220,-0.8
 DEMO4,127.60,55.80,180,-0.6
 DEMO5,129.90,53.90,120,-0.7
 SKY
-if [ -f "$DATA/catalogs/vlacalibrators.txt" ]; then
-	"$BIN/contimgctl" catalog import --vla "$DATA/catalogs/vlacalibrators.txt" || exit 1
+if [ -f "$ROOT/tests/data/catalogs/vlacalibrators.txt" ]; then
+	"$BIN/contimgctl" catalog import --vla "$ROOT/tests/data/catalogs/vlacalibrators.txt" || exit 1
 fi
 "$BIN/contimgctl" catalog import --csv "$D/sky.csv" || exit 1
 

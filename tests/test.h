@@ -7,9 +7,17 @@
  * run reports every broken assertion.  Each RUN prints one TAP-style line
  * ("ok - file:test" or "not ok - file:test"); tests/run.sh counts them.
  *
- * TEST_DATA is the shared read-only data directory (../shared/data by default,
- * overridden by $CONTIMG_SHARED_DATA).  test_tmpdir() returns a fresh scratch
- * directory per process, removed by the runner.
+ * Test data comes from two places.  The small inputs travel with the code in
+ * the repository's tests/data/ (catalogs/vlacalibrators.txt,
+ * dsa110/DSA110_Station_Coordinates.csv, uvh5-real/, eop/; tests/data/README.md):
+ * test_data("catalogs/...") finds them there ($CONTIMG_TEST_DATA overrides).
+ * The larger reference groups stay in the shared read-only directory
+ * (../shared/data/reference by default, $CONTIMG_SHARED_DATA overrides); a test
+ * that needs them runs through RUN_REF, which prints "ok - NAME # SKIP
+ * reference data absent (../shared/data/reference)" when the directory is not
+ * there, so tests/run.sh counts it as skipped, never as passed.
+ * test_tmpdir() returns a fresh scratch directory per process, removed by the
+ * runner.
  */
 #ifndef CONTIMG_TEST_H
 #define CONTIMG_TEST_H
@@ -71,6 +79,19 @@ static int test_total_run_;
 		fflush(stdout);                                                 \
 	} while (0)
 
+/* RUN(fn) when the shared reference groups are present, else one skip line. */
+#define RUN_REF(fn)                                                             \
+	do {                                                                    \
+		if (test_have_reference()) {                                    \
+			RUN(fn);                                                \
+		} else {                                                        \
+			printf("ok - %s:%s # SKIP reference data absent "       \
+			       "(../shared/data/reference)\n",                  \
+			       test_basename_(__FILE__), #fn);                  \
+			fflush(stdout);                                         \
+		}                                                               \
+	} while (0)
+
 #define TEST_DONE() (test_total_failed_ ? 1 : 0)
 
 static inline const char *test_basename_(const char *p)
@@ -85,14 +106,67 @@ static inline const char *test_data_dir(void)
 	return d && *d ? d : "../shared/data";
 }
 
-/* Path inside the shared data directory; returns a static buffer. */
+/* The repository's tests/data: $CONTIMG_TEST_DATA, else found from this
+ * binary's path (ROOT/BUILD/tests/DIR/test_x -> ROOT/tests/data), else
+ * "tests/data" relative to the working directory (tests/run.sh runs in ROOT). */
+static inline const char *test_repo_data_dir(void)
+{
+	static char dir[1024];
+	const char *d = getenv("CONTIMG_TEST_DATA");
+	char exe[900];
+	ssize_t n;
+
+	if (d && *d)
+		return d;
+	if (dir[0])
+		return dir;
+	snprintf(dir, sizeof dir, "tests/data");
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		for (int up = 0; up < 4; up++) {
+			char *s = strrchr(exe, '/');
+			if (!s)
+				break;
+			*s = 0;
+		}
+		char cand[1024];
+		snprintf(cand, sizeof cand, "%s/tests/data/dsa110", exe);
+		if (access(cand, R_OK) == 0)
+			snprintf(dir, sizeof dir, "%s/tests/data", exe);
+	}
+	return dir;
+}
+
+/* Path of a test input; returns a static buffer.  The subsets that travel
+ * with the code (catalogs/, dsa110/, uvh5-real/, eop/) are read from the
+ * repository's tests/data, everything else (reference/) from the shared
+ * directory. */
 static inline const char *test_data(const char *rel)
 {
-	static char buf[4][1024];
+	static char buf[4][2048];
 	static int k;
+	static const char *const local[] = { "catalogs", "dsa110", "uvh5-real", "eop" };
+	const char *base = test_data_dir();
+
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
+		size_t l = strlen(local[i]);
+		if (!strncmp(rel, local[i], l) && (rel[l] == '/' || rel[l] == 0))
+			base = test_repo_data_dir();
+	}
 	k = (k + 1) & 3;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", test_data_dir(), rel);
+	/* %.900s: the directories come from the environment or readlink;
+	 * bounding them keeps the compiler's truncation check quiet. */
+	snprintf(buf[k], sizeof buf[k], "%.900s/%s", base, rel);
 	return buf[k];
+}
+
+/* 1 when the shared reference groups (../shared/data/reference) are there. */
+static inline int test_have_reference(void)
+{
+	char p[1024];
+	snprintf(p, sizeof p, "%s/reference/cal-0834", test_data_dir());
+	return access(p, R_OK | X_OK) == 0;
 }
 
 /* The first line of the file at path into buf[n], without its newline;

@@ -510,6 +510,6 @@ int main(void)
 	RUN(test_missing_and_types);
 	RUN(test_apply_provenance);
 	RUN(test_pipeline_provenance_settings);
-	RUN(test_stages_reference);
+	RUN_REF(test_stages_reference);
 	return TEST_DONE();
 }

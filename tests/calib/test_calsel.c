@@ -241,8 +241,8 @@ int main(void)
 {
 	RUN(test_span_edges);
 	RUN(test_beam_radius);
-	RUN(test_transit_period);
-	RUN(test_transit_in_reference_group);
-	RUN(test_calibrator_groups);
+	RUN_REF(test_transit_period);
+	RUN_REF(test_transit_in_reference_group);
+	RUN_REF(test_calibrator_groups);
 	return TEST_DONE();
 }

@@ -949,8 +949,8 @@ int main(void)
 		RUN(bench_full_size);
 		return TEST_DONE();
 	}
-	RUN(test_reference_bandpass);
-	RUN(test_dead_refant);
+	RUN_REF(test_reference_bandpass);
+	RUN_REF(test_dead_refant);
 	RUN(test_gains_per_integration);
 	RUN(test_delay);
 	RUN(test_low_snr_flagged);

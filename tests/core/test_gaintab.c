@@ -360,7 +360,7 @@ int main(void)
 	RUN(test_roundtrip_bandpass);
 	RUN(test_roundtrip_timeseries);
 	RUN(test_read_errors);
-	RUN(test_read_reference_truth);
+	RUN_REF(test_read_reference_truth);
 	RUN(test_apply_convention);
 	RUN(test_apply_flags);
 	RUN(test_match);

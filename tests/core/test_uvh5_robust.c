@@ -681,12 +681,12 @@ static void test_corrupt_lzf_chunk(void)
 
 int main(void)
 {
-	RUN(test_truncations);
+	RUN_REF(test_truncations);
 	RUN(test_not_hdf5);
-	RUN(test_missing);
-	RUN(test_wrong_shapes);
-	RUN(test_not_imageable);
-	RUN(test_variants);
+	RUN_REF(test_missing);
+	RUN_REF(test_wrong_shapes);
+	RUN_REF(test_not_imageable);
+	RUN_REF(test_variants);
 	RUN(test_corrupt_lzf_chunk);
 	RUN(test_bitflips);
 	RUN(test_bitflips_lzf_file);

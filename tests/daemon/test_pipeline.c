@@ -175,6 +175,6 @@ out:
 int main(void)
 {
 	RUN(test_settings);
-	RUN(test_run_reference);
+	RUN_REF(test_run_reference);
 	return TEST_DONE();
 }

@@ -1052,8 +1052,8 @@ int main(void)
 	RUN(test_parse_list);
 	RUN(test_freqs);
 	RUN(test_builtin_array);
-	RUN(test_reference_geometry);
-	RUN(test_reference_data);
+	RUN_REF(test_reference_geometry);
+	RUN_REF(test_reference_data);
 	RUN(test_sigma_formula);
 	RUN(test_seed_determinism);
 	RUN(test_thread_determinism);

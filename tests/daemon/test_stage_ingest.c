@@ -155,6 +155,6 @@ out:
 
 int main(void)
 {
-	RUN(test_unreadable_after_load);
+	RUN_REF(test_unreadable_after_load);
 	return TEST_DONE();
 }

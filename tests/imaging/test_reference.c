@@ -205,6 +205,6 @@ int main(void)
 	printf("ok - test_reference.c:test_reference_field # SKIP under AddressSanitizer\n");
 	return 0;
 #endif
-	RUN(test_reference_field);
+	RUN_REF(test_reference_field);
 	return TEST_DONE();
 }

@@ -410,6 +410,6 @@ int main(void)
 	       "AddressSanitizer\n");
 	return 0;
 #endif
-	RUN(test_reference_field_calibrated);
+	RUN_REF(test_reference_field_calibrated);
 	return TEST_DONE();
 }

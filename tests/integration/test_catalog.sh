@@ -2,7 +2,7 @@
 # contimgctl catalog import/list, transits and caltables on a scratch state_dir.
 . "$(dirname "$0")/lib.sh"
 CTL="$BIN/contimgctl --config $T/contimg.conf"
-VLA=$DATA/catalogs/vlacalibrators.txt
+VLA=$LOCAL/catalogs/vlacalibrators.txt
 CSV=$DATA/reference/catalog.csv
 mkdir -p "$T/state" "$T/products" "$T/in"
 cat >"$T/contimg.conf" <<CONF
@@ -28,10 +28,14 @@ n=$(grep -c '^[^ ]*  *J2000 ' "$VLA")
 check "1865 entries in the list" test "$n" = 1865
 check "re-import is idempotent (1863 calibrators)" \
 	sh -c "$CTL catalog import --vla '$VLA' --json | grep -q '\"calibrators\":1863'"
+if have_reference; then
 check "import the reference CSV (61 sources)" \
 	sh -c "$CTL catalog import --csv '$CSV' --json | grep -q '\"sources\":61'"
+fi
 check "missing file is not found (1)" test "$(rc $CTL catalog import --csv "$T/none.csv")" = 1
-check "bad usage (2)" test "$(rc $CTL catalog import --xml "$CSV")" = 2
+check "bad usage (2)" test "$(rc $CTL catalog import --xml "$VLA")" = 2
+
+if have_reference; then
 
 # Sources within 1 deg of the cal-0834 pointing, brute-force count from the CSV.
 expect=$(awk -F, 'NR > 1 {
@@ -43,6 +47,9 @@ got=$(grep -c '"name"' "$T/near.json")
 check "list --near finds the $expect sources within 1 deg (got $got)" test "$got" = "$expect"
 check "brightest first is 0834+555" \
 	sh -c "grep -m1 '\"name\"' '$T/near.json' | grep -q '0834+555'"
+else
+	skip_ref "the reference CSV: import 61 sources, list --near, brightest first"
+fi
 check "list --near --calibrators finds 0834+555" \
 	sh -c "$CTL catalog list --calibrators --near 128.73 55.57 --radius 0.5 | grep -q '^0834+555 '"
 

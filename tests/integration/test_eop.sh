@@ -24,6 +24,7 @@
 # eop_check_s), kept when a SIGHUP finds it malformed, and a group outside it
 # is processed with a STALE warning.
 . "$(dirname "$0")/lib.sh"
+need_reference "EOP effect on simulated groups from the cal-0834 template"
 . "$(dirname "$0")/daemon_common.inc"
 TC=${CONTIMG_BUILD:-$ROOT/build}/tests/integration/truthcheck
 PY=/usr/bin/python3

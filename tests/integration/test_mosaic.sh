@@ -2,6 +2,7 @@
 # contimgctl mosaic plan|build on the two reference groups (cal-0834 and
 # field-0834-plus1h, one hour apart), imaged small by `contimgctl process`.
 . "$(dirname "$0")/lib.sh"
+need_reference "mosaic of the two reference groups"
 CTL="$BIN/contimgctl --config $T/contimg.conf"
 mkdir -p "$T/state" "$T/products" "$T/in"
 cat >"$T/contimg.conf" <<CONF

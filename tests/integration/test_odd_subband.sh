@@ -13,6 +13,7 @@
 # of the sixteen subbands (no majority) fails with that reason, and with
 # min_subbands = 15 the first case fails naming both odd files.
 . "$(dirname "$0")/lib.sh"
+need_reference "odd subband files on copies of cal-0834"
 . "$(dirname "$0")/daemon_common.inc"
 PY=/usr/bin/python3
 if ! $PY -c 'import numpy, h5py' 2>"$T/py.err"; then

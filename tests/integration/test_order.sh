@@ -25,7 +25,7 @@
 CTL=$BIN/contimgctl
 SIM=$BIN/contimg-sim
 TC=${CONTIMG_BUILD:-$ROOT/build}/tests/integration/truthcheck
-STATIONS=$DATA/dsa110/DSA110_Station_Coordinates.csv
+STATIONS=$LOCAL/dsa110/DSA110_Station_Coordinates.csv
 PY=/usr/bin/python3
 if [ ! -x "$TC" ]; then
 	fail "truthcheck not built ($TC: make unit builds it)"
@@ -58,7 +58,7 @@ run() {
 	"$SIM" --out "$D/sim" --stations "$STATIONS" --nants 28 --nchan-per-subband 6 --order "$2" \
 		--random 10 --sky "$T/sky.csv" --calibrator "$CAL,$RA,$DEC,8.8" --seed 19 --quiet ||
 		return 1
-	CONTIMG_CONFIG=$D/c.conf "$CTL" catalog import --vla "$DATA/catalogs/vlacalibrators.txt" \
+	CONTIMG_CONFIG=$D/c.conf "$CTL" catalog import --vla "$LOCAL/catalogs/vlacalibrators.txt" \
 		>/dev/null || return 1
 	CONTIMG_CONFIG=$D/c.conf "$CTL" catalog import --csv "$T/sky.csv" >/dev/null || return 1
 	CONTIMG_CONFIG=$D/c.conf "$CTL" process "$D/sim" --json --set image.size=2048 \

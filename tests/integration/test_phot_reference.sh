@@ -7,6 +7,7 @@
 # measured/truth must lie in 0.90–1.05 (the reference imager measured 0.976
 # ± 5 %, shared/data/README.md).
 . "$(dirname "$0")/lib.sh"
+need_reference "forced photometry of the reference field"
 CTL="$BIN/contimgctl --config $T/contimg.conf"
 REF=$DATA/reference
 mkdir -p "$T/state" "$T/products" "$T/in"
@@ -23,7 +24,7 @@ size = 1024
 cell_arcsec = 6
 CONF
 check "import the reference catalog" $CTL catalog import --csv "$REF/catalog.csv"
-check "import the calibrator list" $CTL catalog import --vla "$DATA/catalogs/vlacalibrators.txt"
+check "import the calibrator list" $CTL catalog import --vla "$LOCAL/catalogs/vlacalibrators.txt"
 check "process the calibrator group" $CTL process "$REF/cal-0834"
 check "process the field group" $CTL process "$REF/field-0834-plus1h"
 DB=$T/state/contimg.sqlite

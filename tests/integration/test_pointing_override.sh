@@ -13,7 +13,7 @@
 # TAP comments.
 . "$(dirname "$0")/lib.sh"
 SIM=$BIN/contimg-sim
-STATIONS=$DATA/dsa110/DSA110_Station_Coordinates.csv
+STATIONS=$LOCAL/dsa110/DSA110_Station_Coordinates.csv
 CAL_RA=128.72876715
 CAL_DEC=55.57251971
 D=$T/g
@@ -56,7 +56,7 @@ true_dec=$(sed -n 's/^ *"pointing_dec": *\([0-9.eE+-]*\).*/\1/p' "$TRUTH" | head
 group=$(sed -n 's/^ *"group": *"\([^"]*\)".*/\1/p' "$TRUTH" | head -1)
 check "the files name the declination, the truth the pointing 0.2 deg north" \
 	awk -v a="$file_dec" -v b="$true_dec" 'BEGIN { d = b - a; exit !(d > 0.1999 && d < 0.2001) }'
-check "import the calibrator list" $CTL catalog import --vla "$DATA/catalogs/vlacalibrators.txt"
+check "import the calibrator list" $CTL catalog import --vla "$LOCAL/catalogs/vlacalibrators.txt"
 check "import the field's catalog" $CTL catalog import --csv "$T/sky.csv"
 
 # ratios RUN: "name ratio ddec_deg r_deg" per field source from the photometry

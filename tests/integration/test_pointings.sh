@@ -12,7 +12,7 @@
 CTL=$BIN/contimgctl
 SIM=$BIN/contimg-sim
 TC=${CONTIMG_BUILD:-$ROOT/build}/tests/integration/truthcheck
-STATIONS=$DATA/dsa110/DSA110_Station_Coordinates.csv
+STATIONS=$LOCAL/dsa110/DSA110_Station_Coordinates.csv
 if [ ! -x "$TC" ]; then
 	fail "truthcheck not built ($TC: make unit builds it)"
 	exit 0
@@ -45,7 +45,7 @@ run() {
 	"$SIM" --out "$D/sim" --stations "$STATIONS" --nants "$nants" --nchan-per-subband 6 \
 		--random 10 --sky "$T/$n.csv" --calibrator "$cal,$ra,$dec,$flux" --seed "$seed" \
 		--quiet || return 1
-	CONTIMG_CONFIG=$D/c.conf "$CTL" catalog import --vla "$DATA/catalogs/vlacalibrators.txt" \
+	CONTIMG_CONFIG=$D/c.conf "$CTL" catalog import --vla "$LOCAL/catalogs/vlacalibrators.txt" \
 		>/dev/null || return 1
 	CONTIMG_CONFIG=$D/c.conf "$CTL" catalog import --csv "$T/$n.csv" >/dev/null || return 1
 	CONTIMG_CONFIG=$D/c.conf "$CTL" process "$D/sim" --json --set image.size=2048 \
@@ -92,7 +92,7 @@ for n in d16 d78 dm29; do sed "s/^/# $n: /" "$T/$n.check" | tail -1; done
 D=$T/d78
 rm -rf "$D/state" "$D/products"
 mkdir -p "$D/state" "$D/products"
-CONTIMG_CONFIG=$D/c.conf "$CTL" catalog import --vla "$DATA/catalogs/vlacalibrators.txt" >/dev/null
+CONTIMG_CONFIG=$D/c.conf "$CTL" catalog import --vla "$LOCAL/catalogs/vlacalibrators.txt" >/dev/null
 CONTIMG_CONFIG=$D/c.conf "$CTL" process "$D/sim" --json --set image.size=256 \
 	--set image.cell_arcsec=30 >"$D/out2.json" 2>"$D/err2"
 check "a calibrator below cal_min_flux_jy: uncalibrated, not failed" \

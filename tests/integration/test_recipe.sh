@@ -21,12 +21,13 @@
 # same declination), so a third group, the calibrator transit without gains,
 # is imaged uncalibrated in a state of its own: the absolute astrometry.
 . "$(dirname "$0")/lib.sh"
+need_reference "recipe_sim against the reference groups"
 CTL=$BIN/contimgctl
 TC=${CONTIMG_BUILD:-$ROOT/build}/tests/integration/truthcheck
 PY=/usr/bin/python3
 SIM="$PY $ROOT/tests/recipe/recipe_sim.py"
 REF=$DATA/reference
-VLA=$DATA/catalogs/vlacalibrators.txt
+VLA=$LOCAL/catalogs/vlacalibrators.txt
 if [ ! -x "$TC" ]; then
 	fail "truthcheck not built ($TC: make unit builds it)"
 	exit 0

@@ -71,7 +71,7 @@ check "stream of 3 groups" $SIM --tiny --stream 3 --out "$T/s" --quiet
 check "stream: 48 files, 3 truths" sh -c "[ \$(ls $T/s | grep -cE '$NAME_RE') = 48 ] && [ \$(ls $T/s/truth_*.json | wc -l) = 3 ]"
 
 # Real stations, a calibrator at transit.
-check "real stations and a calibrator" $SIM --stations "$DATA/dsa110/DSA110_Station_Coordinates.csv" \
+check "real stations and a calibrator" $SIM --stations "$LOCAL/dsa110/DSA110_Station_Coordinates.csv" \
 	--nants 24 --nchan-per-subband 2 --ntimes 2 --subbands 2 --random 0 \
 	--calibrator 0834+555,128.72876715,55.57251971,8.8 --out "$T/cal" --quiet
 check "calibrator in the truth, 2 subbands" sh -c \

@@ -18,7 +18,7 @@ CTL=$BIN/contimgctl
 SIM=$BIN/contimg-sim
 PY=/usr/bin/python3
 TC=${CONTIMG_BUILD:-$ROOT/build}/tests/integration/truthcheck
-STATIONS=$DATA/dsa110/DSA110_Station_Coordinates.csv
+STATIONS=$LOCAL/dsa110/DSA110_Station_Coordinates.csv
 if [ ! -x "$TC" ]; then
 	fail "truthcheck not built ($TC: make unit builds it)"
 	exit 0

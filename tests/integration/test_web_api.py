@@ -219,7 +219,12 @@ ok(st == 400 and "error" in body, "/api/alerts?since=yesterday: 400")
 ok(all("ongoing" in c and "best_alternative" in c and "bright_neighbour" in c for c in cand),
    "candidates carry the vetting context (ongoing, best_alternative, bright_neighbour)")
 st, h, body = get("/metrics")
-ok(st == 503, "/metrics: 503 until the metrics renderer is wired")
+p = subprocess.run(CTL + ["metrics"], capture_output=True, text=True)
+fam = lambda t: sorted(l.split()[2] for l in t.splitlines() if l.startswith("# TYPE "))
+ok(st == 200 and h.get("content-type", "").startswith("text/plain; version=0.0.4") and
+   p.returncode == 0 and fam(body.decode()) == fam(p.stdout) and len(fam(p.stdout)) > 10,
+   "/metrics: the same metric families as contimgctl metrics, as text format 0.0.4",
+   (st, h.get("content-type")))
 st, h, body = get("/api/sources/J0834+5512/stamps/%s.png" % G_OLD)
 ok(st == 404 and b"no image" in body, "stamps of a group without an image: 404, says so", body[:80])
 ok(lc.get("stamps") is True and G_OLD not in lc.get("stamp_groups", [G_OLD]),

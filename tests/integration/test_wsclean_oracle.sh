@@ -78,10 +78,7 @@ if ! $PY -c 'import casacore.tables, astropy.io.fits, astropy.wcs, numpy, h5py, 
 	sed 's/^/    /' "$T/py.err" >&2
 	exit 0
 fi
-if [ ! -d "$REF" ]; then
-	fail "reference group $REF missing (CONTIMG_SHARED_DATA)"
-	exit 0
-fi
+need_reference "WSClean oracle on the reference group cal-0834"
 
 W=$T/wsc
 # run LOG command...: the command's output to LOG; on failure its tail to stderr.
@@ -124,7 +121,7 @@ check "recipe_sim's model of the truth equals wsclean -predict: coherence > 0.99
 # contimg's prediction against WSClean's, through contimg-sim (the beam's
 # three terms are predicted into copies of the MS; the forward group is
 # already made from oracle.ms's MODEL_DATA).
-STATIONS_CSV=$DATA/dsa110/DSA110_Station_Coordinates.csv
+STATIONS_CSV=$LOCAL/dsa110/DSA110_Station_Coordinates.csv
 # shellcheck disable=SC2046  # $W/sim.args: contimg-sim's options, split into words
 if [ -f "$STATIONS_CSV" ] && run "$T/siminp.log" $OR sim-inputs "$W" &&
 	(cd "$W" && for j in 0 1 2; do

@@ -391,11 +391,11 @@ int main(void)
 {
 	RUN(test_parse_angle);
 	RUN(test_vla_import);
-	RUN(test_csv_import);
+	RUN_REF(test_csv_import);
 	RUN(test_csv_errors);
 	RUN(test_nvss_import);
-	RUN(test_pb17);
+	RUN_REF(test_pb17);
 	RUN(test_cals_near_dec);
-	RUN(test_readonly);
+	RUN_REF(test_readonly); /* opens the catalog test_csv_import made */
 	return TEST_DONE();
 }
