@@ -152,6 +152,7 @@ static int end_run(void *arg, char *state, char *err, size_t errlen)
 struct end_defer {
 	sqlite3 *db;
 	int64_t id, claim;
+	const char *kind; /* the event: "nospace" or "busy" */
 	const char *reason;
 	double delay_s;
 };
@@ -169,7 +170,8 @@ static int end_defer(void *arg, char *state, char *err, size_t errlen)
 		return r;
 	held = r = queue_claim_held(a->db, a->id, a->claim, err, errlen);
 	if (r > 0)
-		r = queue_defer(a->db, a->id, a->reason, now + a->delay_s, now, err, errlen);
+		r = queue_defer_as(a->db, a->id, a->kind, a->reason, now + a->delay_s, now, err,
+				   errlen);
 	if (r < 0) {
 		db_end(a->db, 0, NULL, 0);
 		return r;
@@ -197,6 +199,16 @@ static int out_of_space(const contimg_config *c, const pipe_settings *s, int r, 
 	for (int i = 0; i < HOUSE_NPATHS; i++)
 		house_space_measure(paths[i], &sp[i], NULL, 0);
 	return house_guard(&c->house, sp, 0, NULL, 0) != 0;
+}
+
+/* Did the run fail because another process held the state database's write
+ * lock past the busy timeout (an operator's sqlite3 shell, a backup)?  Not
+ * the group's fault: it goes back to pending without a retry counted (found
+ * by the soak, docs/operations.md). */
+static int db_was_busy(int r, const char *msg)
+{
+	return r < 0 && r != -ECANCELED && msg &&
+	       (strstr(msg, "database is locked") || strstr(msg, "database table is locked"));
 }
 
 static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
@@ -237,10 +249,14 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 		struct end_run a = { &ctx, &s->q, 0, e };
 		a.r = r = pipe_run(&ctx, e, sizeof e);
 		if (out_of_space(c, s, r, e)) {
-			struct end_defer d = { db, id, claim, e, s->q.retry_delay_s };
+			struct end_defer d = { db, id, claim, "nospace", e, s->q.retry_delay_s };
 			atomic_fetch_add(&w->nospace, 1);
 			record_end(k, name, end_defer, &d, state);
 			r = -ENOSPC;
+		} else if (db_was_busy(r, e)) {
+			struct end_defer d = { db, id, claim, "busy", e, s->q.retry_delay_s };
+			record_end(k, name, end_defer, &d, state);
+			r = -EBUSY;
 		} else {
 			record_end(k, name, end_run, &a, state);
 		}
@@ -258,6 +274,10 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 	else if (r == -ENOSPC)
 		log_msg(LOG_WARNING, name, NULL, -1,
 			"out of space, back to pending (no retry counted): %s", err);
+	else if (r == -EBUSY)
+		log_msg(LOG_WARNING, name, NULL, -1,
+			"state database locked by another process, back to pending (no retry"
+			" counted): %s", err);
 	else
 		log_msg(state[0] == 'f' ? LOG_ERR : LOG_WARNING, name, NULL, -1, "%s: %s",
 			!strcmp(state, "pending") ? "failed, will retry" : "failed", err);

@@ -1188,6 +1188,12 @@ int queue_counts(sqlite3 *db, int64_t counts[5], char *err, size_t errlen)
 int queue_defer(sqlite3 *db, int64_t group_id, const char *reason, double not_before,
 		double now, char *err, size_t errlen)
 {
+	return queue_defer_as(db, group_id, "nospace", reason, not_before, now, err, errlen);
+}
+
+int queue_defer_as(sqlite3 *db, int64_t group_id, const char *kind, const char *reason,
+		   double not_before, double now, char *err, size_t errlen)
+{
 	int r = db_begin(db, err, errlen);
 	if (r < 0)
 		return r;
@@ -1199,8 +1205,7 @@ int queue_defer(sqlite3 *db, int64_t group_id, const char *reason, double not_be
 		r = err_set(err, errlen, -ENOENT, "group %lld is not in progress",
 			    (long long)group_id);
 	if (r > 0)
-		r = queue_event(db, group_id, "nospace", NULL, reason ? reason : "no space", err,
-				errlen);
+		r = queue_event(db, group_id, kind, NULL, reason ? reason : kind, err, errlen);
 	if (r < 0) {
 		db_end(db, 0, NULL, 0);
 		return r;

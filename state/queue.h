@@ -257,6 +257,12 @@ int queue_recover_unheld(sqlite3 *db, int self_pid, const int64_t *held, int nhe
 int queue_defer(sqlite3 *db, int64_t group_id, const char *reason, double not_before,
 		double now, char *err, size_t errlen);
 
+/* queue_defer with another event kind: "busy" for a run that failed because
+ * another process held the state database's write lock past the busy
+ * timeout (daemon/workers.c) — not the group's fault either. */
+int queue_defer_as(sqlite3 *db, int64_t group_id, const char *kind, const char *reason,
+		   double not_before, double now, char *err, size_t errlen);
+
 /* Groups per state: counts[0..4] for collecting, pending, in_progress,
  * completed, failed. */
 extern const char *const queue_states[5];

@@ -7,7 +7,9 @@
 #     products nor a state over the requeue, and the daemon runs the group
 #     again (groups.claim counts the two claims; runs = 1);
 #  2. `contimgctl process` whose end meets another process holding the
-#     write lock for 25 s retries with back-off and records it (exit 0).
+#     write lock for 25 s retries with back-off and records it (exit 0);
+#  3. a daemon run whose stage write meets a lock held 25 s goes back to
+#     pending without a retry counted (event "busy") and completes after.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_common.inc"
 
@@ -71,4 +73,36 @@ check "... it said it was waiting for the database" \
 check "... and that the end was recorded after retries" \
 	grep -q "the end of the run was recorded after [0-9]* attempts" "$T/proc.err"
 check "the group is completed with its second run" is "SELECT state || '/' || runs FROM groups" completed/2
+
+# --- 3. a stage whose own write meets a held lock: not the group's fault ---
+# convert records the group's pointing; with the write lock held 25 s its
+# write fails after the 10 s busy timeout.  The group goes back to pending
+# without a retry counted (event "busy") and completes once the lock goes.
+write_conf "stages = load, convert, export" "threads = 1" "[debug]" "stage_delay_s = 3"
+$CTL requeue --reason "lock test" "$G" >/dev/null 2>&1
+start_daemon --enable-fault-injection
+check "daemon became ready (3)" wait_for 10 grep -q "ready:" "$T/daemon.log"
+"$PY" - "$DB" "$T/locked3" <<'PYEOF' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+t0 = time.time()
+while time.time() - t0 < 60:
+    r = c.execute("SELECT stage FROM groups").fetchone()
+    if r and r[0] == "convert":
+        break
+    time.sleep(0.02)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(25)
+c.execute("ROLLBACK")
+PYEOF
+HPID=$!
+check "the lock was taken during convert" wait_for 40 test -e "$T/locked3"
+check "the run meets the lock and goes back to pending (event busy)" \
+	wait_for 60 is "SELECT count(*) >= 1 FROM group_events WHERE kind = 'busy'" 1
+wait "$HPID"
+check "the group completes once the lock goes" wait_for 60 is "SELECT state FROM groups" completed
+check "... with no retry counted" is "SELECT retries FROM groups" 0
+grep "state database locked by another process" "$T/daemon.log" | head -1 | sed 's/^/# /'
+stop_daemon
 exit 0
