@@ -25,6 +25,22 @@ void clean_params_default(clean_params *p)
 	p->max_major = 20;
 }
 
+int clean_end_cycle(clean_stats *st, const clean_cycle *cyc, int last, double *prev_peak)
+{
+	if (st->ntrace < CLEAN_MAX_TRACE)
+		st->cycle[st->ntrace++] = *cyc;
+	if (last) {
+		st->stop = "threshold";
+		return 1;
+	}
+	if (!(cyc->peak_after_jy < *prev_peak)) {
+		st->stop = "no improvement";
+		return 1;
+	}
+	*prev_peak = cyc->peak_after_jy;
+	return 0;
+}
+
 double clean_mad_sigma(const float *img, size_t n)
 {
 	size_t stride = n > 2000000 ? n / 2000000 + 1 : 1, m = 0;
@@ -309,26 +325,12 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 		st.peak_jy = peak_abs(residual, npix, nthreads);
 		st.sigma_jy = clean_mad_sigma(residual, npix);
 		double now_peak = masking ? peak_masked(residual, npix, mask) : st.peak_jy;
-		if (st.ntrace < CLEAN_MAX_TRACE) {
-			clean_cycle *c = &st.cycle[st.ntrace++];
-			c->peak_jy = peak;
-			c->level_jy = level;
-			c->components = st.iterations - iter0;
-			c->candidates = (int)nc;
-			c->peak_after_jy = now_peak;
-			c->sigma_after_jy = st.sigma_jy;
-			c->minor_s = t - t_minor;
-			c->major_s = clk_mono_s() - t;
-		}
-		if (last) {
-			st.stop = "threshold";
+		clean_cycle cyc = { .peak_jy = peak, .level_jy = level,
+				    .components = st.iterations - iter0, .candidates = (int)nc,
+				    .peak_after_jy = now_peak, .sigma_after_jy = st.sigma_jy,
+				    .minor_s = t - t_minor, .major_s = clk_mono_s() - t };
+		if (clean_end_cycle(&st, &cyc, last, &prev_peak))
 			break;
-		}
-		if (!(now_peak < prev_peak)) {
-			st.stop = "no improvement";
-			break;
-		}
-		prev_peak = now_peak;
 	}
 done:
 	st.model_flux_jy = 0;

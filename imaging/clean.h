@@ -75,6 +75,13 @@ typedef struct clean_stats {
 	clean_cycle cycle[CLEAN_MAX_TRACE];
 } clean_stats;
 
+/* The end of a major cycle, shared by clean_run and the joined-channel CLEAN
+ * (imaging/subband.c): records cyc in st's trace and applies the stopping
+ * rules above — 1 (stop; st->stop set) after the cycle that followed a minor
+ * cycle which cleaned to the threshold itself (last != 0) or when the peak
+ * residual did not fall below *prev_peak, else 0 with *prev_peak updated. */
+int clean_end_cycle(clean_stats *st, const clean_cycle *cyc, int last, double *prev_peak);
+
 /* Robust noise: 1.4826 × median absolute deviation of the finite values of
  * img[n] (subsampled to at most ~2M values).  0 when n == 0. */
 double clean_mad_sigma(const float *img, size_t n);

@@ -408,26 +408,12 @@ int subband_clean(grid_plan *g, const weight_stokes *s, const clean_params *cp,
 		st.peak_jy = peak_abs_masked(residual, J.npix, NULL);
 		st.sigma_jy = clean_mad_sigma(residual, J.npix);
 		double now_peak = masking ? peak_abs_masked(residual, J.npix, mask) : st.peak_jy;
-		if (st.ntrace < CLEAN_MAX_TRACE) {
-			clean_cycle *c = &st.cycle[st.ntrace++];
-			c->peak_jy = peak;
-			c->level_jy = level;
-			c->components = st.iterations - iter0;
-			c->candidates = (int)nc;
-			c->peak_after_jy = now_peak;
-			c->sigma_after_jy = st.sigma_jy;
-			c->minor_s = t - t_minor;
-			c->major_s = clk_mono_s() - t;
-		}
-		if (last) {
-			st.stop = "threshold";
+		clean_cycle cyc = { .peak_jy = peak, .level_jy = level,
+				    .components = st.iterations - iter0, .candidates = (int)nc,
+				    .peak_after_jy = now_peak, .sigma_after_jy = st.sigma_jy,
+				    .minor_s = t - t_minor, .major_s = clk_mono_s() - t };
+		if (clean_end_cycle(&st, &cyc, last, &prev_peak))
 			break;
-		}
-		if (!(now_peak < prev_peak)) {
-			st.stop = "no improvement";
-			break;
-		}
-		prev_peak = now_peak;
 	}
 	/* The MFS model is the weighted sum of the sub-band models; each
 	 * sub-band is restored with the common beam. */
