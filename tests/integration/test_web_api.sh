@@ -6,6 +6,9 @@
 # is unchanged by it (size, mtime, checksum), and strace shows it never opens
 # the database for writing.
 . "$(dirname "$0")/lib.sh"
+# The service runs as nobody below: its files must be reachable by another
+# user, and tests/run.sh gives each test a private (0700) scratch directory.
+rmdir "$T" && T=$(mktemp -d /tmp/contimg-web-XXXXXX) && chmod 755 "$T"
 . "$(dirname "$0")/web_fixture.inc"
 
 if [ ! -x "$WEB" ]; then

@@ -162,9 +162,12 @@ process() {
 	printf '[paths]\ningest_dir = %s/ingest\nstate_dir = %s/state\nproducts_dir = %s/products\n' \
 		"$D" "$D" "$D" >"$D/c.conf"
 	printf '[flag]\nrfi = false\n[calibrate]\ncal_min_flux_jy = 1e9\n' >>"$D/c.conf"
+	# The MFS image is the oracle's subject (sub-band images against WSClean's
+	# -join-channels: test_subband_wsclean.sh), so no sub-band images here.
 	CONTIMG_CONFIG=$D/c.conf "$CTL" process "$g" --json --set image.size=$SIZE \
 		--set image.cell_arcsec=$CELL --set image.threshold_mjy=2 \
-		--set image.fftw_wisdom="$T/fftw.wisdom" "$@" >"$T/$n.json" 2>"$T/$n.err" ||
+		--set image.fftw_wisdom="$T/fftw.wisdom" --set image.subbands=0 "$@" \
+		>"$T/$n.json" 2>"$T/$n.err" ||
 		{ tail -5 "$T/$n.err" >&2; return 1; }
 	grep -q '"calibrated": false' "$T/$n.json" || { echo "$n: the group was calibrated" >&2; return 1; }
 }
