@@ -79,9 +79,7 @@ static double key_double(fitsfile *f, const char *key, double def)
 	return v;
 }
 
-/* The celestial WCS of the open HDU: wcspih on the header, then wcssub to the
- * longitude/latitude axes so the rest of the code works in two dimensions. */
-static int read_cel_wcs(fitsfile *f, const char *path, struct wcsprm *ret, char *err,
+int mosaic_read_cel_wcs(fitsfile *f, const char *path, struct wcsprm *ret, char *err,
 			size_t errlen)
 {
 	char *hdr = NULL;
@@ -166,7 +164,7 @@ static int tile_open(const mosaic_tile *in, int load, tile *t, char *err, size_t
 	r = image_dims(f, in->pbcor_path, &t->nx, &t->ny, err, errlen);
 	if (r < 0)
 		goto out;
-	r = read_cel_wcs(f, in->pbcor_path, &t->cel, err, errlen);
+	r = mosaic_read_cel_wcs(f, in->pbcor_path, &t->cel, err, errlen);
 	if (r < 0)
 		goto out;
 	t->have_cel = 1;

@@ -34,7 +34,19 @@
 
 #include <stddef.h>
 
+#include <fitsio.h>
+#include <wcslib/wcs.h>
+
 #define MOSAIC_NAME_LEN 64
+
+/* The celestial WCS of f's current HDU (path names it in errors): wcspih on
+ * the header, then wcssub to the longitude/latitude axes (so callers work in
+ * two dimensions) and wcsset.  *ret is the caller's to wcsfree.  -EINVAL when
+ * the header has no WCS, no celestial axes or an invalid one; -EIO/-ENOENT
+ * for a CFITSIO error.  Shared by the mosaic and the plot/ module's FITS
+ * reader. */
+int mosaic_read_cel_wcs(fitsfile *f, const char *path, struct wcsprm *ret, char *err,
+			size_t errlen);
 
 typedef struct mosaic_tile {
 	const char *pbcor_path; /* primary-beam-corrected image FITS (Jy/beam) */

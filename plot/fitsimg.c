@@ -14,6 +14,7 @@
 #include <wcslib/wcshdr.h>
 
 #include "core/err.h"
+#include "imaging/mosaic.h"
 
 static int fits_fail(char *err, size_t errlen, const char *path, int st)
 {
@@ -41,39 +42,6 @@ static void key_str(fitsfile *f, const char *key, char *buf, size_t len)
 		snprintf(buf, len, "%s", v);
 }
 
-/* The celestial WCS of the open HDU (wcspih, wcssub to lon/lat, wcsset). */
-static int read_wcs(fitsfile *f, const char *path, struct wcsprm *ret, char *err,
-		    size_t errlen)
-{
-	char *hdr = NULL;
-	int st = 0, nkeys = 0, nrej = 0, nwcs = 0, r = 0;
-	struct wcsprm *w = NULL;
-	int axes[2] = { WCSSUB_LONGITUDE, WCSSUB_LATITUDE }, nsub = 2;
-
-	if (fits_hdr2str(f, 1, NULL, 0, &hdr, &nkeys, &st))
-		return fits_fail(err, errlen, path, st);
-	if (wcspih(hdr, nkeys, WCSHDR_all, 0, &nrej, &nwcs, &w) || nwcs < 1) {
-		r = err_set(err, errlen, -EINVAL, "%s: no WCS in the header", path);
-		goto out;
-	}
-	ret->flag = -1;
-	if (wcssub(1, &w[0], &nsub, axes, ret) || nsub != 2) {
-		wcsfree(ret);
-		r = err_set(err, errlen, -EINVAL, "%s: no celestial axes in the WCS", path);
-		goto out;
-	}
-	if (wcsset(ret)) {
-		wcsfree(ret);
-		r = err_set(err, errlen, -EINVAL, "%s: invalid celestial WCS", path);
-		goto out;
-	}
-out:
-	if (w)
-		wcsvfree(&nwcs, &w);
-	fits_free_memory(hdr, &st);
-	return r;
-}
-
 int plot_fits_read(const char *path, int with_data, plot_fits *ret, char *err, size_t errlen)
 {
 	fitsfile *f = NULL;
@@ -95,7 +63,7 @@ int plot_fits_read(const char *path, int with_data, plot_fits *ret, char *err, s
 	}
 	p.nx = (int)naxes[0];
 	p.ny = (int)naxes[1];
-	if ((r = read_wcs(f, path, &p.wcs, err, errlen)) < 0)
+	if ((r = mosaic_read_cel_wcs(f, path, &p.wcs, err, errlen)) < 0)
 		goto out;
 	p.has_wcs = 1;
 	key_str(f, "BUNIT", p.bunit, sizeof p.bunit);
