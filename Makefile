@@ -17,6 +17,9 @@
 B        ?= build
 BIN_DIR  ?= bin
 FUZZ_SECONDS ?= 30
+# `make test` builds both builds with this many compilers at once (unless
+# make itself was given -j) and tests/run.sh runs this many tests at once.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 ASAN_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -123,9 +126,10 @@ $(B)/tests/%: tests/%.c tests/test.h $(DAEMON_OBJ) $(LIB)
 unit: $(TEST_BIN) $(TOOL_BIN)
 
 test: deps-test
-	@$(MAKE) --no-print-directory all unit
-	@$(MAKE) --no-print-directory B=build-asan BIN_DIR=build-asan/bin OPT="$(ASAN_OPT)" all unit
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/run.sh $(B) build-asan
+	@$(MAKE) --no-print-directory $(if $(findstring j,$(MAKEFLAGS)),,-j$(TEST_JOBS)) all unit
+	@$(MAKE) --no-print-directory $(if $(findstring j,$(MAKEFLAGS)),,-j$(TEST_JOBS)) \
+		B=build-asan BIN_DIR=build-asan/bin OPT="$(ASAN_OPT)" all unit
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) TEST_JOBS=$(TEST_JOBS) sh tests/run.sh $(B) build-asan
 
 asan:
 	$(MAKE) B=build-asan BIN_DIR=build-asan/bin OPT="$(ASAN_OPT)" all unit
