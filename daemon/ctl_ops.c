@@ -27,6 +27,7 @@
 #include "daemon/pipeline.h"
 #include "daemon/settings.h"
 #include "daemon/stage_calibrate.h"
+#include "daemon/stage_photometry.h"
 #include "daemon/util.h"
 #include "daemon/views.h"
 #include "imaging/image.h"
@@ -713,7 +714,12 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 		    *pr = json_object_new_object();
 	json_object_object_add(o, "group_id", json_object_new_string(name));
 	json_object_object_add(o, "state", json_object_new_string(state));
-	json_object_object_add(o, "calibrated", json_object_new_boolean(ctx->calibrated));
+	/* As in `show` (daemon/views.c): bandpass-only is not calibrated. */
+	json_object_object_add(o, "calibrated",
+			       json_object_new_boolean(ctx->calibrated == PHOT_CAL_FULL));
+	json_object_object_add(o, "calibration", json_object_new_string(
+		ctx->calibrated == PHOT_CAL_FULL ? "full"
+		: ctx->calibrated == PHOT_CAL_BANDPASS ? "bandpass-only" : "none"));
 	json_object_object_add(o, "n_subbands", json_object_new_int(ctx->ngood));
 	json_object_object_add(o, "missing", missing);
 	for (int i = 0; i < ctx->ntimes; i++)

@@ -14,6 +14,7 @@
 #include "core/version.h"
 #include "daemon/settings.h"
 #include "daemon/stage_calibrate.h"
+#include "daemon/stage_photometry.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -104,6 +105,9 @@ void prov_for_group(const pipe_ctx *ctx, double jd_mid, prov_store *store,
 			store->tables[p->ncaltables++] = path;
 	}
 	p->caltables = store->tables;
+	/* The group's state as `contimgctl show` names it (daemon/views.c). */
+	p->calibration = ctx->calibrated == PHOT_CAL_FULL ? "full"
+			 : ctx->calibrated == PHOT_CAL_BANDPASS ? "bandpass-only" : "none";
 	p->instrument = "DSA-110";
 	if (ctx->vis && astro_geodetic_to_ecef(ctx->vis->lat_rad, ctx->vis->lon_rad,
 					       ctx->vis->alt_m, p->obsgeo_m) == 0)

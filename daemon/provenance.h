@@ -35,9 +35,10 @@ int prov_config_digest(const cfg *c, char hex[SHA256_HEX_LEN]);
 
 /* The provenance of the group ctx is running, for its images: version,
  * configuration digest (of ctx->conf), the calibration tables applied
- * (ctx->cal), INSTRUME 'DSA-110', OBSGEO from the data's site (ctx->vis
- * latitude/longitude/altitude, WGS84 → ITRF metres, core/astro.h), MJD-AVG and
- * DATE-AVG of jd_mid.  The strings point into *store, which must outlive *p. */
+ * (ctx->cal) and the calibration state they give (ctx->calibrated: CALSTATE
+ * 'full', 'bandpass-only' or 'none'), INSTRUME 'DSA-110', OBSGEO from the
+ * data's site (ctx->vis latitude/longitude/altitude, WGS84 → ITRF metres,
+ * core/astro.h), MJD-AVG and DATE-AVG of jd_mid.  The strings point into *store, which must outlive *p. */
 typedef struct prov_store {
 	char digest[SHA256_HEX_LEN];
 	char date_avg[40];

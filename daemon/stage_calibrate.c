@@ -570,6 +570,13 @@ static void log_outcome(const pipe_ctx *ctx, const cal_settings *s, const struct
 			"left uncalibrated: no calibrator of at least %.3g Jy (cal_min_flux_jy) "
 			"transits in the beam, and no valid solutions are registered",
 			s->cal.min_flux_jy);
+	/* Tables are selected when the group runs: a calibrator group processed
+	 * later inside the gain window fixes this one only when it runs again. */
+	if (res->applied_b && !res->applied_g)
+		log_msg(LOG_NOTICE, ctx->group_name, "calibrate", -1,
+			"bandpass only: no gain table is valid at the group (gain_valid_hours %g), "
+			"so its fluxes have no flux scale; requeue it once a calibrator group "
+			"within that window has been processed", s->g_valid_h);
 }
 
 int stage_calibrate(pipe_ctx *ctx, char *err, size_t errlen)

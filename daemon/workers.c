@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "daemon/housekeeping.h"
+#include "daemon/stage_photometry.h"
 #include "daemon/util.h"
 #include "state/db.h"
 #include "state/queue.h"
@@ -268,7 +269,9 @@ static void run_group(struct worker *k, sqlite3 *db, const contimg_config *c,
 			clk_mono_s() - t0, r < 0 ? err : "the group was taken from it (requeue --force)");
 	else if (r == 0)
 		log_msg(LOG_NOTICE, name, NULL, -1, "completed in %.1f s (%d products%s)",
-			clk_mono_s() - t0, ctx.nproducts, ctx.calibrated ? ", calibrated" : "");
+			clk_mono_s() - t0, ctx.nproducts,
+			ctx.calibrated == PHOT_CAL_FULL ? ", calibrated"
+			: ctx.calibrated == PHOT_CAL_BANDPASS ? ", bandpass only" : "");
 	else if (r == -ECANCELED)
 		log_msg(LOG_WARNING, name, NULL, -1, "stopped, back to pending: %s", err);
 	else if (r == -ENOSPC)

@@ -159,6 +159,14 @@ void fitsout_write_provenance(fitsfile *f, const fitsout_provenance *p, int *st)
 		snprintf(buf, sizeof buf, "contimg caltable %s", p->caltables[i]);
 		fits_write_history(f, buf, st);
 	}
+	/* CALIB says only whether the flux scale was applied; a bandpass-only
+	 * image has tables in its HISTORY and CALIB = F, so say which state. */
+	if (p->calibration && *p->calibration) {
+		fits_update_key(f, TSTRING, "CALSTATE", (void *)p->calibration,
+				"full: gains applied; else no flux scale", st);
+		snprintf(line, sizeof line, "contimg calibration %s", p->calibration);
+		fits_write_history(f, line, st);
+	}
 }
 
 int fitsout_write(const char *path, const image_result *r, int product, int calibrated,

@@ -86,6 +86,9 @@ typedef struct fitsout_provenance {
 				       reference position */
 	double mjd_avg;             /* MJD-AVG: UTC MJD of the data's mid time (NaN: absent) */
 	const char *date_avg;       /* DATE-AVG, ISO UTC (NULL: absent) */
+	const char *calibration;    /* CALSTATE: "full" (gains applied: the flux scale),
+				       "bandpass-only" (no flux scale: not Jy), "none"
+				       (NULL: absent) */
 } fitsout_provenance;
 
 /* Write p's keywords into the current HDU of f (any image HDU, before its
@@ -97,6 +100,8 @@ typedef struct fitsout_provenance {
  *   HISTORY  contimg configuration digest:
  *   HISTORY  sha256 DIGEST
  *   HISTORY  caltable PATH            (one per table applied; "none applied")
+ *   CALSTATE = 'full' | 'bandpass-only' | 'none', and HISTORY contimg calibration
+ *            STATE (when p->calibration is set)
  * Existing keys of those names are replaced (update), HISTORY appended.
  * CFITSIO status convention (does nothing when *st is set on entry). */
 void fitsout_write_provenance(fitsfile *f, const fitsout_provenance *p, int *st);
