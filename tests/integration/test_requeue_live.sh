@@ -78,7 +78,10 @@ check "the group is completed with its second run" is "SELECT state || '/' || ru
 # convert records the group's pointing; with the write lock held 25 s its
 # write fails after the 10 s busy timeout.  The group goes back to pending
 # without a retry counted (event "busy") and completes once the lock goes.
-write_conf "stages = load, convert, export" "threads = 1" "[debug]" "stage_delay_s = 3"
+# The lock holder must see the stage named convert and take the lock within
+# the stage's delay, before its write: 6 s leaves room on a loaded machine
+# (3 s was missed under a load average of 13).
+write_conf "stages = load, convert, export" "threads = 1" "[debug]" "stage_delay_s = 6"
 $CTL requeue --reason "lock test" "$G" >/dev/null 2>&1
 start_daemon --enable-fault-injection
 check "daemon became ready (3)" wait_for 10 grep -q "ready:" "$T/daemon.log"
