@@ -639,8 +639,10 @@ static int cmp_i64(const void *a, const void *b)
 
 /* Item 4 of issue 17: once this epoch is final, the stored provisional
  * epochs of its references' groups are re-run from their stored raw fluxes
- * (the baselines are complete now): re-normalised, marked final and folded
- * into the statistics (rebuilt in time order).  Returns how many were
+ * (the baselines are complete now): quality judged again, re-normalised,
+ * marked final and, when good, folded into the statistics (rebuilt in time
+ * order).  Provisional epochs that failed quality are re-run as well: their
+ * failure may have come from the provisional correction.  Returns how many were
  * re-run in *ret_n. */
 static int catch_up(sqlite3 *db, int64_t group_id, const epoch_input *cur,
 		    const epoch_result *cur_er, const catalog_source *src,
@@ -659,7 +661,7 @@ static int catch_up(sqlite3 *db, int64_t group_id, const epoch_input *cur,
 		int64_t *g = NULL;
 		size_t n = 0;
 		if ((rc = photdb_provisional_groups(db, src[cur_er->ref[k].src].name, group_id,
-						    NORM_PROVISIONAL, NORM_BAD_QUALITY, &g, &n, err,
+						    NORM_PROVISIONAL, 0, &g, &n, err,
 						    errlen)))
 			goto out;
 		int64_t *t = n ? realloc(gids, (ng + n) * sizeof *gids) : gids;

@@ -99,11 +99,7 @@ struct grid_plan {
 	float *scratch;        /* [nx*ny] the image being accumulated / predicted, column-major */
 
 	double grid_s, fft_s, screen_s, index_s;
-	/* Sparse-model prediction (degrid_dft): seconds of the last FFT-path
-	 * degrid (0: none yet) and seconds per (pixel × sample) of the direct
-	 * sum, measured on each use. */
-	double degrid_fft_s, dft_s_per_term;
-	int ndegrid_dft;
+	int ndegrid_dft; /* sparse-model predictions done by the direct sum */
 };
 
 void grid_params_default(grid_params *p)
@@ -615,7 +611,6 @@ int grid_plan_set_data(grid_plan *g, const grid_uvdata *d, char *err, size_t err
 		}
 	}
 	g->have_data = 1;
-	g->degrid_fft_s = 0; /* new data: the FFT path's cost is measured again */
 out:
 	pool_put(p->pool, key);
 	free(cnt);
@@ -1126,8 +1121,13 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 		return -EINVAL;
 	if (g->p.degrid_dft != GRID_DFT_NEVER && g->ndropped == 0) {
 		/* A sparse model: the direct sum when it is expected to be cheaper
-		 * than the FFT path (its last measured time, else ~2.5 ns per grid
-		 * cell and plane over the threads).  Up to 256 pixels. */
+		 * than the FFT path (~2.5 ns per grid cell and plane against ~2 ns
+		 * per sample and component, over the threads).  Up to 256 pixels.
+		 * The choice is a cost model of the sizes alone, never a measured
+		 * time: the two paths round differently, and a re-run of a group
+		 * must give the same image bit for bit whatever the machine's load
+		 * (issue 17, item 6; a choice by measured time made re-runs under
+		 * load differ in the 7th digit). */
 		enum { MAXPIX = 256 };
 		int pix[MAXPIX];
 		double flux[MAXPIX];
@@ -1142,16 +1142,11 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 				pix[npix] = (int)j;
 				flux[npix++] = image[j];
 			}
-		double fft_est = g->degrid_fft_s > 0 ? g->degrid_fft_s
-				 : 2.5e-9 * g->nplanes * g->nu * (double)g->nv / g->nthreads;
-		double per = g->dft_s_per_term > 0 ? g->dft_s_per_term : 2e-9 / g->nthreads;
+		double fft_est = 2.5e-9 * g->nplanes * g->nu * (double)g->nv / g->nthreads;
+		double per = 2e-9 / g->nthreads;
 		if (npix <= MAXPIX &&
 		    (g->p.degrid_dft == GRID_DFT_ALWAYS || per * npix * ns < 0.8 * fft_est)) {
-			double td = clk_mono_s();
 			if (degrid_direct(g, pix, flux, npix, vis) == 0) {
-				double dt = clk_mono_s() - td; /* the sum alone, not the scan */
-				if (npix * ns > 0)
-					g->dft_s_per_term = dt / ((double)npix * ns);
 				g->grid_s += clk_mono_s() - t;
 				g->ndegrid_dft++;
 				return 0;
@@ -1159,7 +1154,6 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 		}
 		g->screen_s += clk_mono_s() - t;
 	}
-	double t_all = clk_mono_s();
 	t = clk_mono_s();
 	memset(g->svis, 0, g->nsel * sizeof *g->svis);
 	/* The corrected model, column-major. */
@@ -1199,7 +1193,6 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 		vis[k] = g->idx[i] & CONJ ? conjf(g->svis[i]) : g->svis[i];
 	}
 	g->grid_s += clk_mono_s() - t;
-	g->degrid_fft_s = clk_mono_s() - t_all;
 	return 0;
 }
 

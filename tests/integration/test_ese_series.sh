@@ -143,12 +143,27 @@ dump | sort >"$T/before.txt"
 mid=$(q "SELECT name FROM groups ORDER BY t_first LIMIT 1 OFFSET $((NEP / 2))")
 runs0=$(q "SELECT runs FROM groups WHERE name = '$mid'")
 check "requeue the middle epoch $mid" $CTL requeue "$mid"
-wait_for 120 is "SELECT state = 'completed' AND runs > $runs0 FROM groups WHERE name = '$mid'" 1
-check "the middle epoch ran again" is "SELECT runs > $runs0 FROM groups WHERE name = '$mid'" 1
+check "the middle epoch ran again and completed" \
+	wait_for 240 is "SELECT state = 'completed' AND runs > $runs0 FROM groups WHERE name = '$mid'" 1
 dump | sort >"$T/after.txt"
 check "the dumps hold rows ($(wc -l <"$T/before.txt"))" test "$(wc -l <"$T/before.txt")" -gt "$((NEP * 14))"
 check "every photometry table (and the alerts) is as it was after the re-run" cmp "$T/before.txt" "$T/after.txt"
 check "the re-run emitted no alert file" sh -c "[ \$(ls '$T/prod/alerts'/*.xml | wc -l) = \$(sqlite3 '$DB' 'SELECT count(*) FROM alerts') ]"
-diff "$T/before.txt" "$T/after.txt" | head -10 | sed 's/^/# diff: /' >&2
+# What differs: the first differing rows, column by column.
+/usr/bin/python3 - "$T/before.txt" "$T/after.txt" <<'PYEOF' | sed 's/^/# diff: /' >&2
+import sys
+a = open(sys.argv[1]).read().splitlines()
+b = open(sys.argv[2]).read().splitlines()
+print("%d rows before, %d after" % (len(a), len(b)))
+shown = 0
+for x, y in zip(a, b):
+    if x != y and shown < 4:
+        xs, ys = x.split("|"), y.split("|")
+        print("row: " + "|".join(xs[:2]))
+        for i, (u, v) in enumerate(zip(xs, ys)):
+            if u != v:
+                print("  column %d: %s -> %s" % (i, u, v))
+        shown += 1
+PYEOF
 stop_daemon
 check "the daemon stopped cleanly ($DRC)" test "$DRC" = 0
