@@ -190,27 +190,18 @@ int fitsout_write_prov(const char *path, const image_result *r, int product, int
 				   errlen);
 }
 
-/* The comments that tell an MFS image's keywords from a sub-band image's. */
-typedef struct key_notes {
-	const char *freq, *bandwidth, *bmaj, *bmin, *niter, *weighting;
-} key_notes;
-
-static const key_notes mfs_notes = {
-	.freq = "[Hz] weighted mean frequency",
-	.bandwidth = "[Hz] bandwidth",
-	.bmaj = "[deg] restoring beam major axis (FWHM)",
-	.bmin = "[deg] restoring beam minor axis (FWHM)",
-	.niter = "CLEAN components",
-	.weighting = "uv weighting",
-};
-
-static const key_notes subband_notes = {
-	.freq = "[Hz] sub-band weighted mean frequency",
-	.bandwidth = "[Hz] sub-band bandwidth",
-	.bmaj = "[deg] common (MFS) restoring beam major axis",
-	.bmin = "[deg] common restoring beam minor axis",
-	.niter = "CLEAN components (joined)",
-	.weighting = "uv weighting (MFS weights)",
+/* The comments that tell an MFS image's keywords from a sub-band image's:
+ * notes[key][0] the MFS one, notes[key][1] the sub-band one. */
+enum { NOTE_FREQ, NOTE_BANDWIDTH, NOTE_BMAJ, NOTE_BMIN, NOTE_NITER, NOTE_WEIGHTNG };
+static const char *const notes[][2] = {
+	[NOTE_FREQ] = { "[Hz] weighted mean frequency", "[Hz] sub-band weighted mean frequency" },
+	[NOTE_BANDWIDTH] = { "[Hz] bandwidth", "[Hz] sub-band bandwidth" },
+	[NOTE_BMAJ] = { "[deg] restoring beam major axis (FWHM)",
+			"[deg] common (MFS) restoring beam major axis" },
+	[NOTE_BMIN] = { "[deg] restoring beam minor axis (FWHM)",
+			"[deg] common restoring beam minor axis" },
+	[NOTE_NITER] = { "CLEAN components", "CLEAN components (joined)" },
+	[NOTE_WEIGHTNG] = { "uv weighting", "uv weighting (MFS weights)" },
 };
 
 int fitsout_write_image(const char *path, const image_result *r, int subband,
@@ -218,7 +209,7 @@ int fitsout_write_image(const char *path, const image_result *r, int subband,
 			const fitsout_provenance *prov, char *err, size_t errlen)
 {
 	const subband_image *o = subband >= 0 ? &r->sub[subband] : NULL;
-	const key_notes *n = o ? &subband_notes : &mfs_notes;
+	int sb = o != NULL; /* the column of notes */
 	fitsfile *f = NULL;
 	int st = 0;
 	char tmp[4200], cpath[4300], date_obs[40], date_avg[40];
@@ -240,14 +231,14 @@ int fitsout_write_image(const char *path, const image_result *r, int subband,
 		.bunit = bunit, .nx = r->nx, .ny = r->ny,
 		.ra_deg = r->ra0_rad * RAD2DEG, .dec_deg = r->dec0_rad * RAD2DEG,
 		.cell_deg = r->cell_rad * RAD2DEG, .xi = r->xi, .eta = r->eta,
-		.freq_hz = o ? o->freq_hz : r->freq_hz, .freq_note = n->freq,
+		.freq_hz = o ? o->freq_hz : r->freq_hz, .freq_note = notes[NOTE_FREQ][sb],
 		.bandwidth_hz = o ? o->bandwidth_hz : r->bandwidth_hz,
-		.bandwidth_note = n->bandwidth,
+		.bandwidth_note = notes[NOTE_BANDWIDTH][sb],
 	};
 
 	fitsout_create_image(&f, cpath, &g, &st);
-	fits_update_key(f, TDOUBLE, "BMAJ", &bmaj, n->bmaj, &st);
-	fits_update_key(f, TDOUBLE, "BMIN", &bmin, n->bmin, &st);
+	fits_update_key(f, TDOUBLE, "BMAJ", &bmaj, notes[NOTE_BMAJ][sb], &st);
+	fits_update_key(f, TDOUBLE, "BMIN", &bmin, notes[NOTE_BMIN][sb], &st);
 	fits_update_key(f, TDOUBLE, "BPA", &bpa, "[deg] beam position angle, N through E", &st);
 	fits_update_key(f, TSTRING, "DATE-OBS", date_obs, "UTC start of the first integration",
 			&st);
@@ -274,13 +265,13 @@ int fitsout_write_image(const char *path, const image_result *r, int subband,
 		fits_update_key(f, TDOUBLE, "PEAK", &peak, "[Jy/beam] restored image maximum", &st);
 		fits_update_key(f, TDOUBLE, "DYNRANGE", &dr, "peak / noise", &st);
 	}
-	fits_update_key(f, TINT, "NITER", &niter, n->niter, &st);
+	fits_update_key(f, TINT, "NITER", &niter, notes[NOTE_NITER][sb], &st);
 	fits_update_key(f, TINT, "NMAJOR", &nmajor, "CLEAN major cycles", &st);
 	if (!o)
 		fits_update_key(f, TSTRING, "STOPREAS",
 				(void *)(r->clean.stop ? r->clean.stop : ""), "why CLEAN stopped",
 				&st);
-	fits_update_key(f, TSTRING, "WEIGHTNG", (void *)r->weighting_desc, n->weighting, &st);
+	fits_update_key(f, TSTRING, "WEIGHTNG", (void *)r->weighting_desc, notes[NOTE_WEIGHTNG][sb], &st);
 	fits_update_key(f, TDOUBLE, "ROBUST", &robust, "Briggs robust", &st);
 	fits_update_key(f, TLOGICAL, "CALIB", &calib, "calibration solutions applied", &st);
 	fits_update_key(f, TDOUBLE, "PBCUT", &pbcut, "pbcor blanked where pb < PBCUT", &st);
