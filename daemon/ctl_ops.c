@@ -123,15 +123,6 @@ static void missing_text(json_object *miss, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-/* t (unix seconds) as ISO 8601 UTC. */
-static void iso(double t, char *buf, size_t len)
-{
-	time_t s = (time_t)t;
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* ---- status ---- */
 
 int ctl_status(int argc, char **argv, const ctl_env *env)
@@ -465,7 +456,7 @@ int ctl_requeue(int argc, char **argv, const ctl_env *env)
 			housedb_removed hr;
 			if (housedb_removed_of(st.db, gid, &hr, NULL, 0) == 0 && hr.nfiles > 0) {
 				char when[40];
-				iso(hr.at, when, sizeof when);
+				util_iso_utc(hr.at, when, sizeof when);
 				fprintf(stderr, "contimgctl: %s: its raw subband files were removed by"
 					" retention ([housekeeping] raw_keep_days): %d file(s), %.2f GB, "
 					"%s %s%s%s%s; nothing to re-run%s\n", argv[i], hr.nfiles,

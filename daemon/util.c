@@ -1,5 +1,5 @@
 /*
- * daemon/util.c — mkdir -p (see util.h).
+ * daemon/util.c — mkdir -p and the ISO time stamp (see util.h).
  */
 #include "daemon/util.h"
 
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* mkdir with 0755; a directory it creates is made durable in its parent
  * (core/fsx.h), or a power cut could lose a product dir with its products. */
@@ -37,4 +38,16 @@ int util_mkdir_p(const char *path)
 		*p = '/';
 	}
 	return make_dir(buf);
+}
+
+void util_iso_utc(double t_unix, char *buf, size_t len)
+{
+	time_t s = (time_t)t_unix;
+	struct tm tm;
+
+	if (len == 0)
+		return;
+	/* strftime leaves buf undefined when it does not fit: say nothing then. */
+	if (!gmtime_r(&s, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		buf[0] = 0;
 }

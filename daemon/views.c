@@ -18,6 +18,7 @@
 
 #include "core/err.h"
 #include "daemon/ctl.h"
+#include "daemon/util.h"
 #include "daemon/views.h"
 #include "state/photdb_band.h"
 #include "photometry/ese.h"
@@ -31,20 +32,12 @@
 
 /* ---- from ctl_ops.c: status, groups, show ---- */
 
-static void iso(double t, char *buf, size_t len)
-{
-	time_t s = (time_t)t;
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static json_object *jiso(double t)
 {
 	char buf[40];
 	if (t <= 0)
 		return NULL;
-	iso(t, buf, sizeof buf);
+	util_iso_utc(t, buf, sizeof buf);
 	return json_object_new_string(buf);
 }
 
@@ -354,8 +347,6 @@ json_object *view_caltables_json(const calreg_entry *rows, size_t n)
 		const calreg_entry *e = &rows[i];
 		json_object *o = json_object_new_object();
 		char type[2] = { e->type, 0 }, buf[64];
-		time_t t = (time_t)e->created_unix;
-		struct tm tm;
 		json_object_object_add(o, "id", json_object_new_int64(e->id));
 		json_object_object_add(o, "type", json_object_new_string(type));
 		json_object_object_add(o, "path", json_object_new_string(e->path));
@@ -368,8 +359,7 @@ json_object *view_caltables_json(const calreg_entry *rows, size_t n)
 				       json_object_new_double(e->valid_start_mjd));
 		json_object_object_add(o, "valid_end_mjd",
 				       json_object_new_double(e->valid_end_mjd));
-		gmtime_r(&t, &tm);
-		strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		util_iso_utc(e->created_unix, buf, sizeof buf);
 		json_object_object_add(o, "created", json_object_new_string(buf));
 		json_object_object_add(o, "status",
 				       json_object_new_string(calreg_status_name(e->status)));

@@ -358,16 +358,14 @@ static enum MHD_Result api_lightcurve(web_server *w, struct MHD_Connection *c, c
 		 * source (so the page never asks for a stamp that cannot be). */
 		stamp_groups = json_object_new_array();
 		double sra = NAN, sdec = NAN;
-		webdb_source *srcs = NULL;
-		size_t nsrc = 0;
-		if (webdb_sources(w->db, src, -90, 90, 64, &srcs, &nsrc, err, sizeof err) < 0)
+		webdb_source one;
+		int found = webdb_source_get(w->db, src, &one, err, sizeof err);
+		if (found < 0)
 			r = -EIO;
-		for (size_t i = 0; i < nsrc; i++)
-			if (!strcmp(srcs[i].source, src)) {
-				sra = srcs[i].ra_deg;
-				sdec = srcs[i].dec_deg;
-			}
-		free(srcs);
+		if (found > 0) {
+			sra = one.ra_deg;
+			sdec = one.dec_deg;
+		}
 		json_object_object_foreach(names, gid, gname)
 		{
 			double ra, dec, rad;
@@ -523,8 +521,8 @@ static enum MHD_Result route_stamp(web_server *w, struct MHD_Connection *c, cons
 				   const char *group)
 {
 	char err[ERR_LEN] = "", *path = NULL;
-	webdb_source *srcs = NULL;
-	size_t nsrc = 0, plen = strlen(w->ps.products_dir);
+	webdb_source one;
+	size_t plen = strlen(w->ps.products_dir);
 	double ra = NAN, dec = NAN;
 	unsigned char *png = NULL;
 	size_t len = 0;
@@ -542,15 +540,16 @@ static enum MHD_Result route_stamp(web_server *w, struct MHD_Connection *c, cons
 		if (r > 0)
 			report_detail_release(&d);
 	}
-	if (r > 0 && webdb_sources(w->db, src, -90, 90, 64, &srcs, &nsrc, err, sizeof err) < 0)
-		r = -EIO;
-	pthread_mutex_unlock(&w->lock);
-	for (size_t i = 0; i < nsrc; i++)
-		if (!strcmp(srcs[i].source, src)) {
-			ra = srcs[i].ra_deg;
-			dec = srcs[i].dec_deg;
+	if (r > 0) {
+		int found = webdb_source_get(w->db, src, &one, err, sizeof err);
+		if (found < 0)
+			r = -EIO;
+		else if (found > 0) {
+			ra = one.ra_deg;
+			dec = one.dec_deg;
 		}
-	free(srcs);
+	}
+	pthread_mutex_unlock(&w->lock);
 	if (r < 0) {
 		free(path);
 		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err);

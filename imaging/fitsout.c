@@ -178,17 +178,11 @@ int fitsout_write(const char *path, const image_result *r, int product, int cali
 int fitsout_write_prov(const char *path, const image_result *r, int product, int calibrated,
 		       const fitsout_provenance *prov, char *err, size_t errlen)
 {
-	fitsfile *f = NULL;
-	int st = 0;
-	char tmp[4200], cpath[4300], date_obs[40], date_avg[40];
 	const float *data = product_data(r, product);
 	const char *bunit;
 
 	if (!data)
 		return err_set(err, errlen, -EINVAL, "fitsout: unknown product %d", product);
-	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
-		return err_set(err, errlen, -EINVAL, "fitsout: path too long");
-	snprintf(cpath, sizeof cpath, "!%s", tmp);
 	switch (product) {
 	case FITSOUT_MODEL:
 		bunit = "JY/PIXEL";
@@ -200,6 +194,37 @@ int fitsout_write_prov(const char *path, const image_result *r, int product, int
 	default:
 		bunit = "JY/BEAM";
 	}
+	return fitsout_write_image(path, r, -1, data, names[product], bunit, calibrated, prov, err,
+				   errlen);
+}
+
+/* The comments that tell an MFS image's keywords from a sub-band image's:
+ * notes[key][0] the MFS one, notes[key][1] the sub-band one. */
+enum { NOTE_FREQ, NOTE_BANDWIDTH, NOTE_BMAJ, NOTE_BMIN, NOTE_NITER, NOTE_WEIGHTNG };
+static const char *const notes[][2] = {
+	[NOTE_FREQ] = { "[Hz] weighted mean frequency", "[Hz] sub-band weighted mean frequency" },
+	[NOTE_BANDWIDTH] = { "[Hz] bandwidth", "[Hz] sub-band bandwidth" },
+	[NOTE_BMAJ] = { "[deg] restoring beam major axis (FWHM)",
+			"[deg] common (MFS) restoring beam major axis" },
+	[NOTE_BMIN] = { "[deg] restoring beam minor axis (FWHM)",
+			"[deg] common restoring beam minor axis" },
+	[NOTE_NITER] = { "CLEAN components", "CLEAN components (joined)" },
+	[NOTE_WEIGHTNG] = { "uv weighting", "uv weighting (MFS weights)" },
+};
+
+int fitsout_write_image(const char *path, const image_result *r, int subband,
+			const float *data, const char *product, const char *bunit, int calibrated,
+			const fitsout_provenance *prov, char *err, size_t errlen)
+{
+	const subband_image *o = subband >= 0 ? &r->sub[subband] : NULL;
+	int sb = o != NULL; /* the column of notes */
+	fitsfile *f = NULL;
+	int st = 0;
+	char tmp[4200], cpath[4300], date_obs[40], date_avg[40];
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		return err_set(err, errlen, -EINVAL, "fitsout: path too long");
+	snprintf(cpath, sizeof cpath, "!%s", tmp);
 	astro_jd_to_iso(r->jd_start, 3, date_obs, sizeof date_obs);
 	astro_jd_to_iso(r->jd_mid, 3, date_avg, sizeof date_avg);
 
@@ -207,20 +232,21 @@ int fitsout_write_prov(const char *path, const image_result *r, int product, int
 	double bmaj = r->beam.bmaj_rad * RAD2DEG, bmin = r->beam.bmin_rad * RAD2DEG;
 	double bpa = r->beam.bpa_rad * RAD2DEG;
 	int niter = r->clean.iterations, nmajor = r->clean.major_cycles, calib = calibrated != 0;
-	double noise = r->noise_jy, peak = r->peak_jy, dr = r->dynamic_range;
+	double noise = o ? o->noise_jy : r->noise_jy, peak = r->peak_jy, dr = r->dynamic_range;
 	double robust = r->robust, pbcut = r->pb_cut, expo = r->exposure_s;
 
 	fitsout_grid g = {
 		.bunit = bunit, .nx = r->nx, .ny = r->ny,
 		.ra_deg = r->ra0_rad * RAD2DEG, .dec_deg = r->dec0_rad * RAD2DEG,
 		.cell_deg = r->cell_rad * RAD2DEG, .xi = r->xi, .eta = r->eta,
-		.freq_hz = r->freq_hz, .freq_note = "[Hz] weighted mean frequency",
-		.bandwidth_hz = r->bandwidth_hz, .bandwidth_note = "[Hz] bandwidth",
+		.freq_hz = o ? o->freq_hz : r->freq_hz, .freq_note = notes[NOTE_FREQ][sb],
+		.bandwidth_hz = o ? o->bandwidth_hz : r->bandwidth_hz,
+		.bandwidth_note = notes[NOTE_BANDWIDTH][sb],
 	};
 
 	fitsout_create_image(&f, cpath, &g, &st);
-	fits_update_key(f, TDOUBLE, "BMAJ", &bmaj, "[deg] restoring beam major axis (FWHM)", &st);
-	fits_update_key(f, TDOUBLE, "BMIN", &bmin, "[deg] restoring beam minor axis (FWHM)", &st);
+	fits_update_key(f, TDOUBLE, "BMAJ", &bmaj, notes[NOTE_BMAJ][sb], &st);
+	fits_update_key(f, TDOUBLE, "BMIN", &bmin, notes[NOTE_BMIN][sb], &st);
 	fits_update_key(f, TDOUBLE, "BPA", &bpa, "[deg] beam position angle, N through E", &st);
 	fits_update_key(f, TSTRING, "DATE-OBS", date_obs, "UTC start of the first integration",
 			&st);
@@ -231,19 +257,33 @@ int fitsout_write_prov(const char *path, const image_result *r, int product, int
 	fits_update_key(f, TSTRING, "TELESCOP", (void *)r->telescope, NULL, &st);
 	fits_update_key(f, TSTRING, "OBJECT", (void *)r->group, "group id", &st);
 	fits_update_key(f, TSTRING, "ORIGIN", "contimg", NULL, &st);
-	fits_update_key(f, TSTRING, "PRODUCT", (void *)names[product], NULL, &st);
+	fits_update_key(f, TSTRING, "PRODUCT", (void *)product, NULL, &st);
+	if (o) {
+		int nsub = r->nsub, chan0 = o->chan0, nchan = o->nchan;
+		fits_update_key(f, TINT, "SUBBAND", &subband, "sub-band index, 0 = lowest frequency",
+				&st);
+		fits_update_key(f, TINT, "NSUBBAND", &nsub, "sub-bands of the joined CLEAN", &st);
+		fits_update_key(f, TINT, "CHAN0", &chan0, "first imager channel of the sub-band", &st);
+		fits_update_key(f, TINT, "NCHAN", &nchan, "imager channels in the sub-band", &st);
+	}
 	fits_update_key(f, TDOUBLE, "NOISE", &noise, "[Jy/beam] 1.4826 MAD of the residual", &st);
-	fits_update_key(f, TDOUBLE, "PEAK", &peak, "[Jy/beam] restored image maximum", &st);
-	fits_update_key(f, TDOUBLE, "DYNRANGE", &dr, "peak / noise", &st);
-	fits_update_key(f, TINT, "NITER", &niter, "CLEAN components", &st);
+	if (!o) {
+		/* r's peak and dynamic range are the MFS image's; a sub-band image
+		 * carries no measure of its own peak. */
+		fits_update_key(f, TDOUBLE, "PEAK", &peak, "[Jy/beam] restored image maximum", &st);
+		fits_update_key(f, TDOUBLE, "DYNRANGE", &dr, "peak / noise", &st);
+	}
+	fits_update_key(f, TINT, "NITER", &niter, notes[NOTE_NITER][sb], &st);
 	fits_update_key(f, TINT, "NMAJOR", &nmajor, "CLEAN major cycles", &st);
-	fits_update_key(f, TSTRING, "STOPREAS", (void *)(r->clean.stop ? r->clean.stop : ""),
-			"why CLEAN stopped", &st);
-	fits_update_key(f, TSTRING, "WEIGHTNG", (void *)r->weighting_desc, "uv weighting", &st);
+	if (!o)
+		fits_update_key(f, TSTRING, "STOPREAS",
+				(void *)(r->clean.stop ? r->clean.stop : ""), "why CLEAN stopped",
+				&st);
+	fits_update_key(f, TSTRING, "WEIGHTNG", (void *)r->weighting_desc, notes[NOTE_WEIGHTNG][sb], &st);
 	fits_update_key(f, TDOUBLE, "ROBUST", &robust, "Briggs robust", &st);
 	fits_update_key(f, TLOGICAL, "CALIB", &calib, "calibration solutions applied", &st);
 	fits_update_key(f, TDOUBLE, "PBCUT", &pbcut, "pbcor blanked where pb < PBCUT", &st);
-	if (isfinite(r->pointing_dec_rad)) {
+	if (!o && isfinite(r->pointing_dec_rad)) {
 		double pdec = r->pointing_dec_rad * RAD2DEG;
 		fits_update_key(f, TDOUBLE, "PNTDEC", &pdec,
 				"[deg] apparent dec of the pointing the pb uses", &st);

@@ -125,4 +125,16 @@ int fitsout_write_subband_prov(const char *path, const image_result *r, int k, i
 			       int calibrated, const fitsout_provenance *p, char *err,
 			       size_t errlen);
 
+/* The writer behind fitsout_write_prov and fitsout_write_subband_prov: data
+ * (nx * ny floats of r's grid) to path with the keywords described at the top
+ * of this header.  subband < 0: the MFS image (FREQ, NOISE of r; PEAK,
+ * DYNRANGE, STOPREAS, PNTDEC); subband k (0 <= k < r->nsub, checked by the
+ * caller): sub-band k's frequency, bandwidth and NOISE, SUBBAND, NSUBBAND,
+ * CHAN0, NCHAN, and comments that say the beam and weights are the MFS ones.
+ * product is the PRODUCT value, bunit BUNIT; prov as fitsout_write_prov
+ * (NULL: none).  0; -EINVAL for a path too long; -EIO as fitsout_finish. */
+int fitsout_write_image(const char *path, const image_result *r, int subband,
+			const float *data, const char *product, const char *bunit, int calibrated,
+			const fitsout_provenance *prov, char *err, size_t errlen);
+
 #endif

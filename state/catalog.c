@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -152,7 +153,16 @@ int catalog_open(const char *path, int readonly, catalog **ret_cat, char *err, s
 	if (!c)
 		return err_set(err, errlen, -ENOMEM, "catalog: out of memory");
 	snprintf(c->path, sizeof c->path, "%s", path);
-	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	/* Only a connection that may write checkpoints a WAL database and
+	 * removes its -wal and -shm when it is the last to close; a read-only
+	 * one leaves them behind (every `contimgctl process` left
+	 * catalog.sqlite-wal and -shm in state_dir).  So a reader of a file it
+	 * may write opens it read-write but query_only: it still cannot change
+	 * the catalog, and it tidies up on close as a writer does. */
+	if (readonly)
+		flags = access(path, W_OK) == 0 ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	else
+		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
 		r = err_set(err, errlen, readonly ? -ENOENT : -EIO, "catalog %s: cannot open: %s",
 			    path, c->db ? sqlite3_errmsg(c->db) : "out of memory");
@@ -173,6 +183,8 @@ int catalog_open(const char *path, int readonly, catalog **ret_cat, char *err, s
 			goto out;
 	} else {
 		int v = 0;
+		if ((r = exec(c, "PRAGMA query_only = ON", err, errlen)) < 0)
+			goto out;
 		if ((r = user_version(c, path, &v, err, errlen)) < 0)
 			goto out;
 		if (v != CATALOG_SCHEMA_VERSION) {

@@ -101,7 +101,9 @@ int catalog_default_path(const char *state_dir, char *buf, size_t len);
 
 /* Open (creating and migrating when readonly == 0) the catalog at path.
  * readonly = 1 opens an existing file without writing (fails -ENOENT when
- * missing).  *ret_cat must be released with catalog_close(). */
+ * missing); a file this process may write is opened read-write with
+ * query_only set, so that closing it removes the -wal and -shm files as a
+ * writer's close does.  *ret_cat must be released with catalog_close(). */
 int catalog_open(const char *path, int readonly, catalog **ret_cat, char *err, size_t errlen);
 
 /* Close; catalog_close(NULL) is a no-op. */

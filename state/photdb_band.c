@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,56 +13,172 @@
 #include "core/err.h"
 #include "state/db.h"
 
+/* One column of a table and the struct field it holds.  The column is named
+ * as the field.  Types: 'I' int64_t, 'i' int, 'u' unsigned (stored as an
+ * integer), 's' char[] text, 'd' double bound as it is, 'r' double with NAN
+ * stored as NULL; a NULL real reads back as NAN. */
+typedef struct column {
+	const char *name;
+	char type;
+	size_t off, len;
+} column;
+
+#define COL(T, type, field) { #field, type, offsetof(T, field), sizeof(((T *)0)->field) }
+
+/* A table as its put writes and its get reads it: one list of columns, so
+ * that the two cannot drift apart. */
+typedef struct table {
+	const char *name;
+	const column *cols;
+	int ncols;
+} table;
+
+static const column band_cols[] = {
+	COL(photdb_band_row, 'I', group_id),   COL(photdb_band_row, 's', source),
+	COL(photdb_band_row, 'i', subband),    COL(photdb_band_row, 'd', mjd),
+	COL(photdb_band_row, 'd', freq_hz),    COL(photdb_band_row, 'r', flux_jy),
+	COL(photdb_band_row, 'r', flux_err_jy), COL(photdb_band_row, 'r', local_rms_jy),
+	COL(photdb_band_row, 'r', pb),         COL(photdb_band_row, 'u', forced_flags),
+	COL(photdb_band_row, 'r', correction),
+};
+static const table band_table = { "photometry_subband", band_cols,
+				  sizeof band_cols / sizeof band_cols[0] };
+
+static const column spindex_cols[] = {
+	COL(photdb_spindex, 'I', group_id), COL(photdb_spindex, 's', source),
+	COL(photdb_spindex, 'd', mjd),      COL(photdb_spindex, 'r', alpha),
+	COL(photdb_spindex, 'r', alpha_err), COL(photdb_spindex, 'r', s0_jy),
+	COL(photdb_spindex, 'r', nu0_hz),   COL(photdb_spindex, 'r', chi2),
+	COL(photdb_spindex, 'i', npoints),
+};
+static const table spindex_table = { "photometry_spindex", spindex_cols,
+				     sizeof spindex_cols / sizeof spindex_cols[0] };
+
+static const column ese_band_cols[] = {
+	COL(photdb_ese_band, 's', source),          COL(photdb_ese_band, 'i', n),
+	COL(photdb_ese_band, 'i', nsub),            COL(photdb_ese_band, 'i', decisive),
+	COL(photdb_ese_band, 'r', consistency),     COL(photdb_ese_band, 'r', dchi2),
+	COL(photdb_ese_band, 'r', chi2_chromatic),  COL(photdb_ese_band, 'r', chi2_achromatic),
+	COL(photdb_ese_band, 'r', lens_alpha),      COL(photdb_ese_band, 'r', t0_mjd),
+	COL(photdb_ese_band, 'r', t_days),          COL(photdb_ese_band, 'r', ref_freq_hz),
+	COL(photdb_ese_band, 'd', updated_at),
+};
+static const table ese_band_table = { "ese_subband", ese_band_cols,
+				      sizeof ese_band_cols / sizeof ese_band_cols[0] };
+
 static int sql_fail(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
 	return err_set(err, errlen, -EIO, "%s: %s", what, sqlite3_errmsg(db));
 }
 
-int photdb_band_put(sqlite3 *db, const photdb_band_row *r, char *err, size_t errlen)
+/* "a, b, c" of t's columns appended to buf at *k; 0, -ENAMETOOLONG. */
+static int append_columns(const table *t, char *buf, size_t len, size_t *k)
 {
-	static const char sql[] =
-		"INSERT OR REPLACE INTO photometry_subband (group_id, source, subband, mjd, "
-		"freq_hz, flux_jy, flux_err_jy, local_rms_jy, pb, forced_flags, correction) "
-		"VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+	for (int i = 0; i < t->ncols; i++) {
+		int n = snprintf(buf + *k, len - *k, "%s%s", i ? ", " : "", t->cols[i].name);
+		if (n < 0 || (size_t)n >= len - *k)
+			return -ENAMETOOLONG;
+		*k += (size_t)n;
+	}
+	return 0;
+}
+
+/* "SELECT <columns> FROM <table> <rest>" into buf. */
+static int select_sql(const table *t, const char *rest, char *buf, size_t len, char *err,
+		      size_t errlen)
+{
+	size_t k = (size_t)snprintf(buf, len, "SELECT ");
+	int n;
+
+	if (append_columns(t, buf, len, &k) < 0 ||
+	    (n = snprintf(buf + k, len - k, " FROM %s %s", t->name, rest)) < 0 ||
+	    (size_t)n >= len - k)
+		return err_set(err, errlen, -ENAMETOOLONG, "%s: query too long", t->name);
+	return 0;
+}
+
+/* INSERT OR REPLACE row (a struct of t's columns) into t. */
+static int put_row(sqlite3 *db, const table *t, const void *row, char *err, size_t errlen)
+{
+	char sql[1024], what[64];
+	size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s (", t->name);
 	sqlite3_stmt *st = NULL;
-	int rc, k = 1;
+	int rc;
+
+	snprintf(what, sizeof what, "%s insert", t->name);
+	if (append_columns(t, sql, sizeof sql, &k) < 0 || k + 10 + 2 * (size_t)t->ncols > sizeof sql)
+		return err_set(err, errlen, -ENAMETOOLONG, "%s: statement too long", what);
+	k += (size_t)snprintf(sql + k, sizeof sql - k, ") VALUES (");
+	for (int i = 0; i < t->ncols; i++)
+		k += (size_t)snprintf(sql + k, sizeof sql - k, i ? ",?" : "?");
+	snprintf(sql + k, sizeof sql - k, ")");
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(db, err, errlen, "photometry_subband insert");
-	sqlite3_bind_int64(st, k++, r->group_id);
-	sqlite3_bind_text(st, k++, r->source, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, k++, r->subband);
-	sqlite3_bind_double(st, k++, r->mjd);
-	sqlite3_bind_double(st, k++, r->freq_hz);
-	db_bind_real_or_null(st, k++, r->flux_jy);
-	db_bind_real_or_null(st, k++, r->flux_err_jy);
-	db_bind_real_or_null(st, k++, r->local_rms_jy);
-	db_bind_real_or_null(st, k++, r->pb);
-	sqlite3_bind_int64(st, k++, r->forced_flags);
-	db_bind_real_or_null(st, k++, r->correction);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0
-					    : sql_fail(db, err, errlen, "photometry_subband insert");
+		return sql_fail(db, err, errlen, what);
+	for (int i = 0; i < t->ncols; i++) {
+		const column *c = &t->cols[i];
+		const char *p = (const char *)row + c->off;
+		switch (c->type) {
+		case 'I': sqlite3_bind_int64(st, i + 1, *(const int64_t *)p); break;
+		case 'i': sqlite3_bind_int(st, i + 1, *(const int *)p); break;
+		case 'u': sqlite3_bind_int64(st, i + 1, *(const unsigned *)p); break;
+		case 's': sqlite3_bind_text(st, i + 1, p, -1, SQLITE_TRANSIENT); break;
+		case 'd': sqlite3_bind_double(st, i + 1, *(const double *)p); break;
+		case 'r': db_bind_real_or_null(st, i + 1, *(const double *)p); break;
+		}
+	}
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, what);
 	sqlite3_finalize(st);
 	return rc;
 }
 
+/* The current result row of a select_sql statement into row. */
+static void read_row(sqlite3_stmt *st, const table *t, void *row)
+{
+	for (int i = 0; i < t->ncols; i++) {
+		const column *c = &t->cols[i];
+		char *p = (char *)row + c->off;
+		switch (c->type) {
+		case 'I': *(int64_t *)p = sqlite3_column_int64(st, i); break;
+		case 'i': *(int *)p = sqlite3_column_int(st, i); break;
+		case 'u': *(unsigned *)p = (unsigned)sqlite3_column_int64(st, i); break;
+		case 's': db_column_text(st, i, p, c->len); break;
+		case 'd':
+		case 'r': *(double *)p = db_column_real_or_nan(st, i); break;
+		}
+	}
+}
+
+/* Step st (a select_sql statement of t) once and finalize it: 1 with the row
+ * in *ret (zeroed first), 0 when there is none (ret untouched), -EIO. */
+static int get_row(sqlite3 *db, const table *t, sqlite3_stmt *st, void *ret, size_t size,
+		   char *err, size_t errlen)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		memset(ret, 0, size);
+		read_row(st, t, ret);
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = sql_fail(db, err, errlen, t->name);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int photdb_band_put(sqlite3 *db, const photdb_band_row *r, char *err, size_t errlen)
+{
+	return put_row(db, &band_table, r, err, errlen);
+}
+
 static int read_band(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
 {
-	photdb_band_row *r = row;
-	int k = 0;
 	(void)arg;
 	(void)err;
 	(void)errlen;
-	r->group_id = sqlite3_column_int64(st, k++);
-	db_column_text(st, k++, r->source, sizeof r->source);
-	r->subband = sqlite3_column_int(st, k++);
-	r->mjd = db_column_real_or_nan(st, k++);
-	r->freq_hz = db_column_real_or_nan(st, k++);
-	r->flux_jy = db_column_real_or_nan(st, k++);
-	r->flux_err_jy = db_column_real_or_nan(st, k++);
-	r->local_rms_jy = db_column_real_or_nan(st, k++);
-	r->pb = db_column_real_or_nan(st, k++);
-	r->forced_flags = (unsigned)sqlite3_column_int64(st, k++);
-	r->correction = db_column_real_or_nan(st, k++);
+	read_row(st, &band_table, row);
 	return 1;
 }
 
@@ -71,14 +188,15 @@ int photdb_band_lightcurve(sqlite3 *db, const char *source, photdb_band_row **re
 	static const db_row_type type = { sizeof(photdb_band_row), read_band, NULL };
 	sqlite3_stmt *st = NULL;
 	void *rows = NULL;
-	int rc = db_prepare(db, err, errlen, &st,
-			    "SELECT group_id, source, subband, mjd, freq_hz, flux_jy, flux_err_jy, "
-			    "local_rms_jy, pb, forced_flags, correction FROM photometry_subband "
-			    "WHERE source = ? ORDER BY mjd, group_id, subband",
-			    "s", source);
+	char sql[1024];
+	int rc = select_sql(&band_table, "WHERE source = ? ORDER BY mjd, group_id, subband", sql,
+			    sizeof sql, err, errlen);
+
+	if (rc == 0)
+		rc = db_prepare(db, err, errlen, &st, sql, "s", source);
 	if (rc < 0)
 		return rc;
-	rc = db_rows(st, &type, NULL, &rows, ret_n, "photometry_subband", err, errlen);
+	rc = db_rows(st, &type, NULL, &rows, ret_n, band_table.name, err, errlen);
 	if (rc == 0)
 		*ret = rows;
 	return rc;
@@ -86,124 +204,46 @@ int photdb_band_lightcurve(sqlite3 *db, const char *source, photdb_band_row **re
 
 int photdb_spindex_put(sqlite3 *db, const photdb_spindex *r, char *err, size_t errlen)
 {
-	static const char sql[] =
-		"INSERT OR REPLACE INTO photometry_spindex (group_id, source, mjd, alpha, "
-		"alpha_err, s0_jy, nu0_hz, chi2, npoints) VALUES (?,?,?,?,?,?,?,?,?)";
-	sqlite3_stmt *st = NULL;
-	int rc, k = 1;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(db, err, errlen, "photometry_spindex insert");
-	sqlite3_bind_int64(st, k++, r->group_id);
-	sqlite3_bind_text(st, k++, r->source, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_double(st, k++, r->mjd);
-	db_bind_real_or_null(st, k++, r->alpha);
-	db_bind_real_or_null(st, k++, r->alpha_err);
-	db_bind_real_or_null(st, k++, r->s0_jy);
-	db_bind_real_or_null(st, k++, r->nu0_hz);
-	db_bind_real_or_null(st, k++, r->chi2);
-	sqlite3_bind_int(st, k++, r->npoints);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0
-					    : sql_fail(db, err, errlen, "photometry_spindex insert");
-	sqlite3_finalize(st);
-	return rc;
+	return put_row(db, &spindex_table, r, err, errlen);
 }
 
 int photdb_spindex_get(sqlite3 *db, int64_t group_id, const char *source, photdb_spindex *ret,
 		       char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = db_prepare(db, err, errlen, &st,
-			    "SELECT mjd, alpha, alpha_err, s0_jy, nu0_hz, chi2, npoints FROM "
-			    "photometry_spindex WHERE group_id = ? AND source = ?",
-			    "Is", group_id, source);
+	char sql[1024];
+	int rc = select_sql(&spindex_table, "WHERE group_id = ? AND source = ?", sql, sizeof sql,
+			    err, errlen);
+
+	if (rc == 0)
+		rc = db_prepare(db, err, errlen, &st, sql, "Is", group_id, source);
 	if (rc < 0)
 		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		int k = 0;
-		memset(ret, 0, sizeof *ret);
-		ret->group_id = group_id;
-		snprintf(ret->source, sizeof ret->source, "%s", source);
-		ret->mjd = db_column_real_or_nan(st, k++);
-		ret->alpha = db_column_real_or_nan(st, k++);
-		ret->alpha_err = db_column_real_or_nan(st, k++);
-		ret->s0_jy = db_column_real_or_nan(st, k++);
-		ret->nu0_hz = db_column_real_or_nan(st, k++);
-		ret->chi2 = db_column_real_or_nan(st, k++);
-		ret->npoints = sqlite3_column_int(st, k++);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	rc = get_row(db, &spindex_table, st, ret, sizeof *ret, err, errlen);
+	if (rc == 0)
 		rc = err_set(err, errlen, -ENOENT, "no spectral index of %s in group %lld", source,
 			     (long long)group_id);
-	} else {
-		rc = sql_fail(db, err, errlen, "photometry_spindex");
-	}
-	sqlite3_finalize(st);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 int photdb_ese_band_put(sqlite3 *db, const photdb_ese_band *r, char *err, size_t errlen)
 {
-	static const char sql[] =
-		"INSERT OR REPLACE INTO ese_subband (source, n, nsub, decisive, consistency, dchi2, "
-		"chi2_chromatic, chi2_achromatic, lens_alpha, t0_mjd, t_days, ref_freq_hz, "
-		"updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
-	sqlite3_stmt *st = NULL;
-	int rc, k = 1;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(db, err, errlen, "ese_subband insert");
-	sqlite3_bind_text(st, k++, r->source, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, k++, r->n);
-	sqlite3_bind_int(st, k++, r->nsub);
-	sqlite3_bind_int(st, k++, r->decisive);
-	db_bind_real_or_null(st, k++, r->consistency);
-	db_bind_real_or_null(st, k++, r->dchi2);
-	db_bind_real_or_null(st, k++, r->chi2_chromatic);
-	db_bind_real_or_null(st, k++, r->chi2_achromatic);
-	db_bind_real_or_null(st, k++, r->lens_alpha);
-	db_bind_real_or_null(st, k++, r->t0_mjd);
-	db_bind_real_or_null(st, k++, r->t_days);
-	db_bind_real_or_null(st, k++, r->ref_freq_hz);
-	sqlite3_bind_double(st, k++, r->updated_at);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "ese_subband insert");
-	sqlite3_finalize(st);
-	return rc;
+	return put_row(db, &ese_band_table, r, err, errlen);
 }
 
 int photdb_ese_band_get(sqlite3 *db, const char *source, photdb_ese_band *ret, char *err,
 			size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = db_prepare(db, err, errlen, &st,
-			    "SELECT n, nsub, decisive, consistency, dchi2, chi2_chromatic, "
-			    "chi2_achromatic, lens_alpha, t0_mjd, t_days, ref_freq_hz, updated_at "
-			    "FROM ese_subband WHERE source = ?",
-			    "s", source);
+	char sql[1024];
+	int rc = select_sql(&ese_band_table, "WHERE source = ?", sql, sizeof sql, err, errlen);
+
+	if (rc == 0)
+		rc = db_prepare(db, err, errlen, &st, sql, "s", source);
 	if (rc < 0)
 		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		int k = 0;
-		memset(ret, 0, sizeof *ret);
-		snprintf(ret->source, sizeof ret->source, "%s", source);
-		ret->n = sqlite3_column_int(st, k++);
-		ret->nsub = sqlite3_column_int(st, k++);
-		ret->decisive = sqlite3_column_int(st, k++);
-		ret->consistency = db_column_real_or_nan(st, k++);
-		ret->dchi2 = db_column_real_or_nan(st, k++);
-		ret->chi2_chromatic = db_column_real_or_nan(st, k++);
-		ret->chi2_achromatic = db_column_real_or_nan(st, k++);
-		ret->lens_alpha = db_column_real_or_nan(st, k++);
-		ret->t0_mjd = db_column_real_or_nan(st, k++);
-		ret->t_days = db_column_real_or_nan(st, k++);
-		ret->ref_freq_hz = db_column_real_or_nan(st, k++);
-		ret->updated_at = db_column_real_or_nan(st, k++);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	rc = get_row(db, &ese_band_table, st, ret, sizeof *ret, err, errlen);
+	if (rc == 0)
 		rc = err_set(err, errlen, -ENOENT, "no sub-band lens fit of %s", source);
-	} else {
-		rc = sql_fail(db, err, errlen, "ese_subband");
-	}
-	sqlite3_finalize(st);
-	return rc;
+	return rc < 0 ? rc : 0;
 }

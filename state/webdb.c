@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,6 +79,13 @@ int webdb_images(sqlite3 *db, int limit, webdb_image **ret, size_t *ret_n, char 
 	return r;
 }
 
+/* A source's row as read_source reads it: its name, mean position, number
+ * of measurements, last epoch and candidate score (grouped by p.source). */
+#define SOURCE_SELECT                                                                \
+	"SELECT p.source, avg(p.ra_deg), avg(p.dec_deg), count(*), max(p.mjd),"      \
+	" (SELECT c.score FROM ese_candidates c WHERE c.source = p.source)"          \
+	" FROM photometry p"
+
 static int read_source(sqlite3_stmt *st, void *row, void *arg, char *err, size_t errlen)
 {
 	webdb_source *s = row;
@@ -103,9 +111,7 @@ int webdb_sources(sqlite3 *db, const char *name_sub, double dec_lo, double dec_h
 
 	/* instr() rather than LIKE: the name needs no escaping of % and _. */
 	if (sqlite3_prepare_v2(db,
-			       "SELECT p.source, avg(p.ra_deg), avg(p.dec_deg), count(*), max(p.mjd),"
-			       " (SELECT c.score FROM ese_candidates c WHERE c.source = p.source)"
-			       " FROM photometry p"
+			       SOURCE_SELECT
 			       " WHERE (?1 IS NULL OR instr(lower(p.source), lower(?1)) > 0)"
 			       " GROUP BY p.source"
 			       " HAVING avg(p.dec_deg) BETWEEN ?2 AND ?3"
@@ -131,6 +137,27 @@ int webdb_sources(sqlite3 *db, const char *name_sub, double dec_lo, double dec_h
 	r = db_rows(st, &type, NULL, &v, ret_n, "sources", err, errlen);
 	if (r == 0)
 		*ret = v;
+	return r;
+}
+
+int webdb_source_get(sqlite3 *db, const char *name, webdb_source *ret, char *err,
+		     size_t errlen)
+{
+	static const db_row_type type = { sizeof(webdb_source), read_source, NULL };
+	sqlite3_stmt *st = NULL;
+	void *v = NULL;
+	size_t n = 0;
+	int r = db_prepare(db, err, errlen, &st,
+			   SOURCE_SELECT " WHERE p.source = ?1 GROUP BY p.source", "s", name);
+
+	if (r < 0)
+		return missing_table(db) ? 0 : r;
+	r = db_rows(st, &type, NULL, &v, &n, "sources", err, errlen);
+	if (r == 0 && n > 0) {
+		*ret = *(webdb_source *)v; /* one row: the name is the GROUP BY key */
+		r = 1;
+	}
+	free(v);
 	return r;
 }
 

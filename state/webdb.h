@@ -57,6 +57,12 @@ typedef struct webdb_source {
 int webdb_sources(sqlite3 *db, const char *name_sub, double dec_lo, double dec_hi, int limit,
 		  webdb_source **ret, size_t *ret_n, char *err, size_t errlen);
 
+/* The source named exactly name (case and all; no substring match), as
+ * webdb_sources gives it: 1 with *ret filled, 0 when it has no photometry
+ * (or the database has no photometry table), -EIO. */
+int webdb_source_get(sqlite3 *db, const char *name, webdb_source *ret, char *err,
+		     size_t errlen);
+
 /* A token that changes whenever another connection commits a change of the
  * queue: PRAGMA data_version (changes on any other connection's commit) and
  * the latest groups.updated_at.  Both go into *ret_version / *ret_updated. */

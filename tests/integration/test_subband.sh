@@ -44,6 +44,10 @@ CONF
 }
 check "process with subbands = 4" run "$T/a" 4
 check "process with subbands = 0" run "$T/b" 0
+# Every connection process opened (the state database, the catalog it read)
+# was closed and checkpointed: no -wal or -shm is left in state_dir.
+check "no -wal or -shm left in state_dir after process" sh -c \
+	"ls '$T/a/state' | grep -q catalog.sqlite && [ -z \"\$(find '$T/a/state' '$T/b/state' -name '*-wal' -o -name '*-shm')\" ]"
 
 $PY - "$T/a" "$T/sim" >"$T/a.out" 2>&1 <<'PY'
 import glob, json, sqlite3, sys

@@ -246,6 +246,28 @@ ok(st == 200 and h.get("content-type") == "image/png" and png[:8] == b"\x89PNG\r
 st, h, lc2 = api("/api/sources/JSTAMP+0000/lightcurve")
 ok(st == 200 and lc2.get("stamp_groups") == [G_LATEST], "... and its light curve lists that group for stamps",
    lc2.get("stamp_groups"))
+# The source is found by its exact name: 64 others whose names contain it and
+# sort before it (all a substring search capped at 64 would give), and one
+# whose name it is a prefix of, all 10 degrees north of the image, change
+# nothing.
+decoys = ["A%02dJSTAMP+0000" % i for i in range(64)] + ["JSTAMP+00001"]
+con = sqlite3.connect(DB, timeout=30)
+con.executemany("INSERT INTO photometry (group_id, source, mjd, ra_deg, dec_deg, flux_jy,"
+                " flux_err_jy, calibrated) VALUES (?, ?, 61200.0, ?, ?, 0.1, 0.01, 1)",
+                [(gid, d, ra0, dec0 + 10) for d in decoys])
+con.commit()
+st, h, png = get("/api/sources/JSTAMP+0000/stamps/%s.png" % G_LATEST)
+st2, h2, lc3 = api("/api/sources/JSTAMP+0000/lightcurve")
+st3, h3, body3 = get("/api/sources/JSTAMP+00001/stamps/%s.png" % G_LATEST)
+con.execute("DELETE FROM photometry WHERE source IN (%s)" % ",".join("?" * len(decoys)), decoys)
+con.commit()
+con.close()
+ok(st == 200 and png[:8] == b"\x89PNG\r\n\x1a\n" and st2 == 200 and
+   lc3.get("stamp_groups") == [G_LATEST],
+   "stamps and light curve find the source by its exact name among 65 that contain it",
+   (st, st2, lc3 and lc3.get("stamp_groups")))
+ok(st3 == 404 and b"outside" in body3,
+   "... and the prefix-sharing source at its own position (outside the image): 404", (st3, body3[:80]))
 
 # ---- strict validation ----
 bad = [
