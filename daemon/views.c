@@ -685,8 +685,9 @@ static json_object *image_object(const webdb_image *m, double sefd_jy)
 		   m->integration_s > 0 && f < 1) {
 		/* Rows without it: the radiometer equation for a naturally
 		 * weighted Stokes I image of two polarisations, sigma = SEFD /
-		 * sqrt(2 Nbl dnu tau (1 - f)).  Briggs 0 is 2.6-3x above it on
-		 * DSA-110 (docs/web.md), so this ratio is only a trend. */
+		 * sqrt(2 Nbl dnu tau (1 - f)).  It ignores the imaging weights
+		 * (Briggs 0 is 1.32x above it for the 96-antenna array) and
+		 * trusts sefd_jy (docs/web.md), so this ratio is only a trend. */
 		double nbl = 0.5 * m->n_antennas * (m->n_antennas - 1);
 		expect = sefd_jy / sqrt(2.0 * nbl * m->bandwidth_hz * m->integration_s * (1 - f));
 		source = "sefd-natural";

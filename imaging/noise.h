@@ -21,13 +21,17 @@
  *   NOISE_POLDIFF  (preferred) the difference product D = (XX − YY)/2 (Stokes
  *     Q for linear feeds; (RR − LL)/2 = V for circular ones).  It has the
  *     noise of I exactly — var(Re D) = var(Re I) = (σ_XX² + σ_YY²)/4 — and no
- *     sky signal for an unpolarised, calibrated sky (the DSA-110 continuum at
- *     the noise of one visibility: polarised sources and residual gain
- *     differences between the feeds are at most a few per cent of a source
- *     that is itself far below σ_vis per sample).  With the Stokes I weight of
- *     the pair, w = 4 / (1/w_XX + 1/w_YY) (weight.h), D·sqrt(w) has variance
- *     σ_unit² in each component.  Samples where only one feed is good give no
- *     D and are skipped.
+ *     sky signal for an unpolarised, calibrated sky: a 1 Jy source polarised
+ *     by a few per cent, or a 1 % gain difference left between the feeds,
+ *     puts ~0.01–0.03 Jy into D against σ_vis ≈ 0.9 Jy per sample (1.95 MHz,
+ *     12.9 s), and the MAD ignores the few samples it affects more.
+ *     Uncalibrated data are another matter: the feeds' different gains leave
+ *     the sky in XX − YY (the raw reference calibrator group, 8.8 Jy in the
+ *     beam, reads 6.2× its true noise), so the image stage estimates after
+ *     calibration.  With the Stokes I weight of the pair,
+ *     w = 4 / (1/w_XX + 1/w_YY) (weight.h), D·sqrt(w) has variance σ_unit² in
+ *     each component.  Samples where only one feed is good give no D and are
+ *     skipped.
  *   NOISE_TIMEDIFF (fallback when the set has only one feed product, or pI)
  *     differences of the same baseline and channel of the Stokes I samples in
  *     adjacent integrations: var(Re(I₂ − I₁)) = σ_unit² (1/w₁ + 1/w₂).  The

@@ -121,7 +121,7 @@ function renderGroups() {
   tb.replaceChildren();
   for (const g of sorted("groups", state.groups)) {
     /* Only a ratio to the expectation from the data is an absolute test; the
-       natural-weighting SEFD formula sits 2.6-3x below a Briggs 0 image. */
+       natural-weighting SEFD formula ignores the weighting and trusts sefd_jy. */
     const fromData = g.expected_source === "data";
     const ratio = el("td", { class: "num" + (fromData && g.rms_ratio > 2 ? " ratio-high" : ""),
                              text: fmt(g.rms_ratio, 2) + (g.rms_ratio != null && !fromData ? " (SEFD)" : "") });
