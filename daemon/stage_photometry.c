@@ -38,7 +38,7 @@ void phot_settings_default(phot_settings *s)
 	s->qual.max_flagged_frac = 0.5;
 	s->qual.max_correction_z = 5;
 	s->qual.max_clipped_frac = 0.5;
-	s->qual.max_radiometer_ratio = 2.0;
+	s->qual.max_radiometer_ratio = 6.0;
 	s->qual.window = 30;
 }
 

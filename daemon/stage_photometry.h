@@ -76,7 +76,7 @@ typedef struct phot_quality_settings {
 	double max_flagged_frac;  /* 0.5 */
 	double max_correction_z;  /* 5 */
 	double max_clipped_frac;  /* 0.5 */
-	double max_radiometer_ratio; /* 2.0 (0: off) */
+	double max_radiometer_ratio; /* 6.0 (0: off; docs/photometry.md says why) */
 	int window;               /* recent good epochs the distributions use (30, <= 64) */
 } phot_quality_settings;
 
