@@ -244,7 +244,8 @@ static const char *const photometry_keys[] = {
 	"retire_min_epochs", "ese_min_epochs", "ese_gate_chi2_nu", "ese_gate_v",
 	"ese_tmin_days", "ese_tmax_days", "ese_candidate_score", "ese_window_days",
 	"quality_max_noise_ratio", "quality_min_dynamic_range", "quality_max_flagged_frac",
-	"quality_max_correction_z", "quality_max_clipped_frac", "quality_window", NULL
+	"quality_max_correction_z", "quality_max_clipped_frac", "quality_window",
+	"quality_max_radiometer_ratio", NULL
 };
 static const char *const alerts_keys[] = { "enabled", "ivorn_base", "role", "min_score",
 					   "contact_email", "reference_uri", NULL };

@@ -194,6 +194,9 @@ static int record_image(pipe_ctx *ctx, const image_result *r, const char *path, 
 		.bmin_arcsec = r->beam.bmin_rad / ARCSEC,
 		.bpa_deg = r->beam.bpa_rad / DEG,
 		.noise_jy = r->noise_jy,
+		.expected_noise_jy = r->expected_noise_jy,
+		.vis_sigma_unit = r->vis_sigma_unit,
+		.noise_method = noise_method_name(r->vis_noise_method),
 		.peak_jy = r->peak_jy,
 		.dynamic_range = r->dynamic_range,
 		.ra_deg = r->ra0_rad / DEG,
@@ -310,6 +313,20 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 		res->clean.stop ? res->clean.stop : "-", res->beam.bmaj_rad / ARCSEC,
 		res->beam.bmin_rad / ARCSEC, res->beam.bpa_rad / DEG, res->noise_jy * 1e3,
 		res->peak_jy, res->dynamic_range);
+	if (isfinite(res->expected_noise_jy)) {
+		log_msg(LOG_INFO, ctx->group_name, "image", -1,
+			"radiometer expectation %.4g mJy/beam from the data (%s: sigma %.4g per "
+			"unit-weight sample), noise / expectation %.3f", res->expected_noise_jy * 1e3,
+			noise_method_name(res->vis_noise_method), res->vis_sigma_unit,
+			res->noise_jy / res->expected_noise_jy);
+	} else {
+		/* Once per daemon: every group of such data would say the same. */
+		static int told;
+		int again = __atomic_exchange_n(&told, 1, __ATOMIC_RELAXED);
+		log_msg(again ? LOG_DEBUG : LOG_WARNING, ctx->group_name, "image", -1,
+			"no radiometer expectation: neither the feed difference (XX-YY or RR-LL) "
+			"nor adjacent integrations give a noise estimate");
+	}
 	for (int k = 0; k < res->nsub; k++)
 		log_msg(LOG_INFO, ctx->group_name, "image", -1,
 			"sub-band %d: %.4f GHz, %d channels, noise %.4g mJy/beam, model %.4g Jy", k,

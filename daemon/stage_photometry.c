@@ -38,6 +38,7 @@ void phot_settings_default(phot_settings *s)
 	s->qual.max_flagged_frac = 0.5;
 	s->qual.max_correction_z = 5;
 	s->qual.max_clipped_frac = 0.5;
+	s->qual.max_radiometer_ratio = 6.0;
 	s->qual.window = 30;
 }
 
@@ -95,15 +96,19 @@ int phot_settings_read(const cfg *c, phot_settings *s, char *err, size_t errlen)
 			    &s->qual.max_correction_z, err, errlen)) ||
 	    (r = cfg_double(c, sec, "quality_max_clipped_frac", s->qual.max_clipped_frac,
 			    &s->qual.max_clipped_frac, err, errlen)) ||
+	    (r = cfg_double(c, sec, "quality_max_radiometer_ratio", s->qual.max_radiometer_ratio,
+			    &s->qual.max_radiometer_ratio, err, errlen)) ||
 	    (r = cfg_int(c, sec, "quality_window", s->qual.window, &s->qual.window, err, errlen)))
 		return r;
 	if (!(s->qual.max_noise_ratio > 0) || !(s->qual.min_dynamic_range >= 0) ||
 	    !(s->qual.max_flagged_frac >= 0) || !(s->qual.max_correction_z > 0) ||
-	    !(s->qual.max_clipped_frac >= 0) || s->qual.window < 5 || s->qual.window > 64)
+	    !(s->qual.max_clipped_frac >= 0) || s->qual.window < 5 || s->qual.window > 64 ||
+	    !(s->qual.max_radiometer_ratio == 0 || s->qual.max_radiometer_ratio >= 1))
 		return err_set(err, errlen, -EINVAL, "[photometry] quality values out of range "
 			       "(quality_max_noise_ratio, quality_max_correction_z > 0; "
 			       "quality_min_dynamic_range, quality_max_flagged_frac, "
-			       "quality_max_clipped_frac >= 0; 5 <= quality_window <= 64)");
+			       "quality_max_clipped_frac >= 0; 5 <= quality_window <= 64; "
+			       "quality_max_radiometer_ratio 0 (off) or >= 1)");
 	s->np.ref_max_offset_rad = ref_off_deg * DEG;
 	if (!(s->fp.box_beams > 0) || !(s->fp.group_beams >= 0) || !(s->fp.rms_box_beams > 0) ||
 	    s->np.ref_max < 1 || s->np.baseline_epochs < 1 ||
@@ -511,9 +516,15 @@ static int quality_pre(sqlite3 *db, int64_t group_id, double mjd, const phot_set
 	if (rc)
 		return rc;
 	q->noise_ratio = q->noise_jy / median_of(noise, n);
-	q->flags &= ~(unsigned)(PHOT_QUAL_NOISE | PHOT_QUAL_DR | PHOT_QUAL_FLAGGED);
+	/* The radiometer check needs no history: the expectation comes with
+	 * the image (imaging/noise.h). */
+	q->radiometer_ratio = q->expected_noise_jy > 0 ? q->noise_jy / q->expected_noise_jy : NAN;
+	q->flags &= ~(unsigned)(PHOT_QUAL_NOISE | PHOT_QUAL_DR | PHOT_QUAL_FLAGGED |
+				PHOT_QUAL_RADIOMETER);
 	if (q->noise_ratio > s->qual.max_noise_ratio)
 		q->flags |= PHOT_QUAL_NOISE;
+	if (s->qual.max_radiometer_ratio > 0 && q->radiometer_ratio > s->qual.max_radiometer_ratio)
+		q->flags |= PHOT_QUAL_RADIOMETER;
 	if (q->dynamic_range < s->qual.min_dynamic_range)
 		q->flags |= PHOT_QUAL_DR;
 	if (q->flagged_frac > s->qual.max_flagged_frac)
@@ -715,6 +726,7 @@ static int catch_up(sqlite3 *db, int64_t group_id, const epoch_input *cur,
 		if (rc == -ENOENT) {
 			memset(&q, 0, sizeof q);
 			q.noise_jy = q.dynamic_range = q.flagged_frac = NAN;
+			q.expected_noise_jy = q.radiometer_ratio = NAN;
 		} else if (rc) {
 			goto out;
 		}
@@ -751,7 +763,8 @@ int phot_process_epoch_qa(sqlite3 *db, int64_t group_id, double mjd, int calibra
 			   .ra0_rad = ra0_rad, .dec0_rad = dec0_rad, .n = nsrc };
 	epoch_result er = { 0 };
 	photdb_quality q = { .group_id = group_id, .mjd = mjd, .noise_jy = NAN,
-			     .dynamic_range = NAN, .flagged_frac = NAN };
+			     .dynamic_range = NAN, .flagged_frac = NAN,
+			     .expected_noise_jy = NAN, .radiometer_ratio = NAN };
 	phot_result *res = NULL;
 	int rc = 0, in_tx = 0;
 	size_t nm = nsrc ? nsrc : 1, ncaught = 0;
@@ -760,6 +773,7 @@ int phot_process_epoch_qa(sqlite3 *db, int64_t group_id, double mjd, int calibra
 		q.noise_jy = qa->noise_jy;
 		q.dynamic_range = qa->dynamic_range;
 		q.flagged_frac = qa->flagged_frac;
+		q.expected_noise_jy = qa->expected_noise_jy > 0 ? qa->expected_noise_jy : NAN;
 	}
 	res = calloc(1, sizeof *res);
 	ra = malloc(nm * sizeof *ra);
@@ -903,7 +917,8 @@ int stage_photometry(pipe_ctx *ctx, char *err, size_t errlen)
 	phot_result_free(ctx->phot);
 	ctx->phot = NULL;
 	phot_image_qa qa = { .noise_jy = im->noise_jy, .dynamic_range = im->dynamic_range,
-			     .flagged_frac = flag_report_fraction(ctx->flags) };
+			     .flagged_frac = flag_report_fraction(ctx->flags),
+			     .expected_noise_jy = im->expected_noise_jy };
 	rc = phot_process_epoch_qa(ctx->db, ctx->group_id, im->jd_mid - 2400000.5,
 				   ctx->calibrated, &fi, im->ra0_rad, im->dec0_rad, src, nsrc, &s,
 				   &qa, &ctx->phot, err, errlen);

@@ -61,7 +61,9 @@ enum phot_qual {
 	PHOT_QUAL_FLAGGED = 1u << 2,    /* flagged fraction > max_flagged_frac */
 	PHOT_QUAL_CORRECTION = 1u << 3, /* |robust z| of the correction > max_correction_z */
 	PHOT_QUAL_CLIPPED = 1u << 4,    /* references clipped > max_clipped_frac */
-	PHOT_QUAL_BAD = 0x1fu,          /* any of the above: a failed epoch */
+	PHOT_QUAL_RADIOMETER = 1u << 5, /* noise > max_radiometer_ratio × the radiometer
+					   expectation from the image's own visibilities */
+	PHOT_QUAL_BAD = 0x3fu,          /* any of the above: a failed epoch */
 	PHOT_QUAL_PROVISIONAL = 1u << 7,/* not final (provisional, uncalibrated, too few
 					   references): not a failure, but kept out of
 					   the running distributions */
@@ -74,12 +76,16 @@ typedef struct phot_quality_settings {
 	double max_flagged_frac;  /* 0.5 */
 	double max_correction_z;  /* 5 */
 	double max_clipped_frac;  /* 0.5 */
+	double max_radiometer_ratio; /* 6.0 (0: off; docs/photometry.md says why) */
 	int window;               /* recent good epochs the distributions use (30, <= 64) */
 } phot_quality_settings;
 
-/* Image-level inputs of the quality checks (NAN: unknown, the check passes). */
+/* Image-level inputs of the quality checks (NAN: unknown, the check passes).
+ * expected_noise_jy is the image's radiometer expectation from its own
+ * visibilities (image_result.expected_noise_jy; <= 0 counts as unknown). */
 typedef struct phot_image_qa {
 	double noise_jy, dynamic_range, flagged_frac;
+	double expected_noise_jy;
 } phot_image_qa;
 
 typedef struct phot_settings {

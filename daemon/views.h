@@ -96,14 +96,18 @@ int view_group_names(sqlite3 *db, json_object *lightcurve, json_object **ret, ch
 
 /* The restored (not primary-beam-corrected) images of completed groups,
  * newest first, at most limit (1..1000), each {group_id, product (the FITS
- * file's name, no directory), mjd_obs, rms_jy, expected_rms_jy, rms_ratio,
- * peak_jy, dynamic_range, beam {bmaj_arcsec, bmin_arcsec, bpa_deg},
- * centre {ra_deg, dec_deg}, nx, ny, cell_arcsec, freq_hz, bandwidth_hz,
- * integration_s, calibrated, flag_fraction, n_antennas, quicklook_url}.
- * expected_rms_jy is the radiometer equation for natural weighting,
- * SEFD / sqrt(2 N(N-1)/2 Δν τ (1 - f)) with N the antennas of the flag
- * statistics, f the flagged fraction and sefd_jy ([web] sefd_jy); null when
- * any is unknown.  quicklook_url is "/products/GROUP/quicklook.png". */
+ * file's name, no directory), mjd_obs, rms_jy, expected_rms_jy,
+ * expected_rms_source, rms_ratio, peak_jy, dynamic_range, beam {bmaj_arcsec,
+ * bmin_arcsec, bpa_deg}, centre {ra_deg, dec_deg}, nx, ny, cell_arcsec,
+ * freq_hz, bandwidth_hz, integration_s, calibrated, flag_fraction,
+ * n_antennas, quicklook_url}.  expected_rms_jy is the radiometer expectation
+ * the image stage recorded from the image's own visibilities and imaging
+ * weights (images.expected_noise_jy, imaging/noise.h; expected_rms_source
+ * "data"); for rows without it, the radiometer equation for natural
+ * weighting, SEFD / sqrt(2 N(N-1)/2 Δν τ (1 - f)) with N the antennas of the
+ * flag statistics, f the flagged fraction and sefd_jy ([web] sefd_jy)
+ * ("sefd-natural"); both null when neither is known.  rms_ratio = rms_jy /
+ * expected_rms_jy.  quicklook_url is "/products/GROUP/quicklook.png". */
 int view_images(sqlite3 *db, int limit, double sefd_jy, json_object **ret, char *err,
 		size_t errlen);
 

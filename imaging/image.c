@@ -397,6 +397,20 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	res->exposure_s = v->ntimes * v->int_time_s;
 	res->sum_w = s->sum_w;
 	res->sum_w2_over_d = s->sum_w2_over_d;
+	{
+		/* The visibility noise from the data, and what it gives this
+		 * image (imaging/noise.h). */
+		noise_estimate ne;
+		r = noise_unit_sigma(v, s, p->pool, &ne);
+		if (r < 0) {
+			err_set(err, errlen, r, "image: out of memory for the noise estimate");
+			goto out;
+		}
+		res->vis_sigma_unit = ne.sigma_unit;
+		res->vis_noise_method = ne.method;
+		res->expected_noise_jy = noise_image_expect(ne.sigma_unit, s->sum_w,
+							    s->sum_w2_over_d);
+	}
 	if (res->nsub >= 2) {
 		/* The MFS description, with the timings of every call since. */
 		grid_info now;

@@ -39,6 +39,7 @@
 #include "imaging/beamfit.h"
 #include "imaging/clean.h"
 #include "imaging/grid.h"
+#include "imaging/noise.h"
 #include "imaging/proj.h"
 #include "imaging/subband.h"
 #include "imaging/weight.h"
@@ -111,6 +112,12 @@ typedef struct img_result {
 	double jd_start, jd_mid;    /* first integration's start, group mid time (UTC JD) */
 	double exposure_s;          /* integrations × integration time */
 	double sum_w, sum_w2_over_d;/* weight sums (noise expectation: see weight.h) */
+	double vis_sigma_unit;      /* σ of Re I at data weight 1, measured from the data
+				       (imaging/noise.h); NAN when it could not be */
+	int vis_noise_method;       /* how: enum noise_method (NOISE_NONE with NAN) */
+	double expected_noise_jy;   /* the radiometer expectation of this image,
+				       vis_sigma_unit · sqrt(sum_w2_over_d) / sum_w
+				       (noise.h (1)); NAN when vis_sigma_unit is */
 	size_t nvis_in;             /* input cross-correlation samples (all pols) */
 	size_t nvis_gridded;        /* Stokes I samples gridded */
 	double mvis_per_s;          /* nvis_in / total seconds / 1e6 */

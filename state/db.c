@@ -318,6 +318,14 @@ static const struct db_migration {
 	  "  decisive INTEGER NOT NULL, consistency REAL, dchi2 REAL,"
 	  "  chi2_chromatic REAL, chi2_achromatic REAL, lens_alpha REAL, t0_mjd REAL,"
 	  "  t_days REAL, ref_freq_hz REAL, updated_at REAL NOT NULL);" },
+	{ "noise: the radiometer expectation of an image from its own visibilities "
+	  "(images.expected_noise_jy, vis_sigma_unit, noise_method; epoch_quality."
+	  "expected_noise_jy, radiometer_ratio; imaging/noise.h, issue 17)",
+	  "ALTER TABLE images ADD COLUMN expected_noise_jy REAL;"  /* Jy/beam; NULL: no estimate */
+	  "ALTER TABLE images ADD COLUMN vis_sigma_unit REAL;"     /* σ of Re I at data weight 1 */
+	  "ALTER TABLE images ADD COLUMN noise_method TEXT;"       /* poldiff, timediff, none */
+	  "ALTER TABLE epoch_quality ADD COLUMN expected_noise_jy REAL;"
+	  "ALTER TABLE epoch_quality ADD COLUMN radiometer_ratio REAL;" }, /* noise / expected */
 	/* >>> append new migrations above this line <<< */
 };
 

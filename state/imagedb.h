@@ -22,6 +22,10 @@ typedef struct imagedb_row {
 	int pbcor;                            /* 1: primary-beam corrected image */
 	double bmaj_arcsec, bmin_arcsec, bpa_deg; /* restoring beam */
 	double noise_jy;                      /* 1.4826 MAD of the residual */
+	double expected_noise_jy;             /* radiometer expectation from the data
+						 (imaging/noise.h); NAN or 0: none (NULL) */
+	double vis_sigma_unit;                /* σ of Re I at data weight 1; NAN or 0: none */
+	const char *noise_method;             /* "poldiff", "timediff", "none"; NULL ok */
 	double peak_jy, dynamic_range;
 	double ra_deg, dec_deg;               /* ICRS centre */
 	int nx, ny;

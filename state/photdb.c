@@ -754,12 +754,13 @@ int photdb_group_rows(sqlite3 *db, int64_t group_id, photdb_row **ret, size_t *r
 }
 
 #define QUAL_COLS "group_id, mjd, noise_jy, noise_ratio, dynamic_range, correction, " \
-	"correction_z, clipped_frac, flagged_frac, nref, flags"
+	"correction_z, clipped_frac, flagged_frac, nref, flags, expected_noise_jy, " \
+	"radiometer_ratio"
 
 int photdb_quality_put(sqlite3 *db, const photdb_quality *q, char *err, size_t errlen)
 {
 	static const char sql[] =
-		"INSERT OR REPLACE INTO epoch_quality (" QUAL_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+		"INSERT OR REPLACE INTO epoch_quality (" QUAL_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *st = NULL;
 	int rc, k = 1;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -775,6 +776,8 @@ int photdb_quality_put(sqlite3 *db, const photdb_quality *q, char *err, size_t e
 	db_bind_real_or_null(st, k++, q->flagged_frac);
 	sqlite3_bind_int(st, k++, q->nref);
 	sqlite3_bind_int64(st, k++, q->flags);
+	db_bind_real_or_null(st, k++, q->expected_noise_jy);
+	db_bind_real_or_null(st, k++, q->radiometer_ratio);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, err, errlen, "epoch quality insert");
 	sqlite3_finalize(st);
 	return rc;
@@ -803,6 +806,8 @@ int photdb_quality_get(sqlite3 *db, int64_t group_id, photdb_quality *ret, char 
 		ret->flagged_frac = db_column_real_or_nan(st, k++);
 		ret->nref = sqlite3_column_int(st, k++);
 		ret->flags = (unsigned)sqlite3_column_int64(st, k++);
+		ret->expected_noise_jy = db_column_real_or_nan(st, k++);
+		ret->radiometer_ratio = db_column_real_or_nan(st, k++);
 		rc = 0;
 	} else if (s == SQLITE_DONE) {
 		rc = err_set(err, errlen, -ENOENT, "no epoch quality for group %lld",

@@ -197,6 +197,9 @@ typedef struct photdb_quality {
 	double correction_z;    /* its robust z against recent good epochs */
 	double clipped_frac;    /* references clipped / references with a ratio */
 	double flagged_frac;    /* visibilities flagged by the flag stage */
+	double expected_noise_jy; /* the image's radiometer expectation from its own
+				     visibilities (images.expected_noise_jy); NAN: none */
+	double radiometer_ratio;  /* noise_jy / expected_noise_jy; NAN: no expectation */
 	int nref;               /* references used */
 	unsigned flags;         /* which checks failed (daemon/stage_photometry.h); 0: good */
 } photdb_quality;

@@ -41,6 +41,8 @@ static int read_image(sqlite3_stmt *st, void *row, void *arg, char *err, size_t 
 	m->calibrated = sqlite3_column_int(st, 17);
 	m->flag_fraction = db_column_real_or_nan(st, 18);
 	m->n_antennas = sqlite3_column_int(st, 19);
+	m->expected_noise_jy = db_column_real_or_nan(st, 20);
+	db_column_text(st, 21, m->noise_method, sizeof m->noise_method);
 	return 1;
 }
 
@@ -52,25 +54,33 @@ int webdb_images(sqlite3 *db, int limit, webdb_image **ret, size_t *ret_n, char 
 	void *v = NULL;
 	int r;
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT g.name, i.path, i.mjd_obs, i.bmaj_arcsec, i.bmin_arcsec,"
-			       " i.bpa_deg, i.noise_jy, i.peak_jy, i.dynamic_range, i.ra_deg,"
-			       " i.dec_deg, i.nx, i.ny, i.cell_arcsec, i.freq_hz, i.bandwidth_hz,"
-			       " i.integration_s, i.calibrated,"
-			       " (SELECT f.fraction FROM flag_stats f WHERE f.group_id = g.id"
-			       "   AND f.kind = 'total'),"
-			       " (SELECT count(*) FROM flag_stats f WHERE f.group_id = g.id"
-			       "   AND f.kind = 'antenna')"
-			       " FROM images i JOIN groups g ON g.id = i.group_id"
-			       " WHERE i.pbcor = 0 AND g.state = 'completed'"
-			       " ORDER BY i.mjd_obs DESC, i.id DESC LIMIT ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	/* The noise columns came with a later migration: a database opened
+	 * read-only before the daemon migrated it has no such columns, and its
+	 * images are shown without them. */
+	for (int with_noise = 1; with_noise >= 0; with_noise--) {
+		char sql[1400];
+		snprintf(sql, sizeof sql,
+			 "SELECT g.name, i.path, i.mjd_obs, i.bmaj_arcsec, i.bmin_arcsec,"
+			 " i.bpa_deg, i.noise_jy, i.peak_jy, i.dynamic_range, i.ra_deg,"
+			 " i.dec_deg, i.nx, i.ny, i.cell_arcsec, i.freq_hz, i.bandwidth_hz,"
+			 " i.integration_s, i.calibrated,"
+			 " (SELECT f.fraction FROM flag_stats f WHERE f.group_id = g.id"
+			 "   AND f.kind = 'total'),"
+			 " (SELECT count(*) FROM flag_stats f WHERE f.group_id = g.id"
+			 "   AND f.kind = 'antenna'), %s"
+			 " FROM images i JOIN groups g ON g.id = i.group_id"
+			 " WHERE i.pbcor = 0 AND g.state = 'completed'"
+			 " ORDER BY i.mjd_obs DESC, i.id DESC LIMIT ?",
+			 with_noise ? "i.expected_noise_jy, i.noise_method" : "NULL, NULL");
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK)
+			break;
 		if (missing_table(db)) {
 			*ret = NULL;
 			*ret_n = 0;
 			return 0;
 		}
-		return err_set(err, errlen, -EIO, "images: %s", sqlite3_errmsg(db));
+		if (!with_noise || !strstr(sqlite3_errmsg(db), "no such column"))
+			return err_set(err, errlen, -EIO, "images: %s", sqlite3_errmsg(db));
 	}
 	sqlite3_bind_int(st, 1, limit);
 	r = db_rows(st, &type, NULL, &v, ret_n, "images", err, errlen);

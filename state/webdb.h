@@ -34,11 +34,17 @@ typedef struct webdb_image {
 	int calibrated;
 	double flag_fraction;         /* flag_stats total row; NAN when none */
 	int n_antennas;               /* flag_stats antenna rows (0: unknown) */
+	double expected_noise_jy;     /* images.expected_noise_jy, the radiometer expectation
+					 from the image's own visibilities; NAN when the row
+					 has none (older rows, older schema, no estimate) */
+	char noise_method[16];        /* images.noise_method ("poldiff", "timediff",
+					 "none"); "" when unknown */
 } webdb_image;
 
 /* At most limit images (newest mjd_obs first) into a new array *ret (the
  * caller frees; NULL when *ret_n == 0).  A database without the images or
- * flag_stats tables (older schema) gives no rows. */
+ * flag_stats tables (older schema) gives no rows; one whose images table
+ * predates the noise columns gives NAN / "" for them. */
 int webdb_images(sqlite3 *db, int limit, webdb_image **ret, size_t *ret_n, char *err,
 		 size_t errlen);
 

@@ -106,6 +106,7 @@ async function loadGroups() {
       flag_fraction: im.flag_fraction, calibrated: g.calibrated,
       rms_mjy: im.rms_jy != null ? im.rms_jy * 1e3 : null,
       expected_mjy: im.expected_rms_jy != null ? im.expected_rms_jy * 1e3 : null,
+      expected_source: im.expected_rms_source,
       rms_ratio: im.rms_ratio, dynamic_range: im.dynamic_range,
       beam: b.bmaj_arcsec != null ? fmt(b.bmaj_arcsec, 1) + "″×" + fmt(b.bmin_arcsec, 1) + "″ " + fmt(b.bpa_deg, 0) + "°" : "",
       error: g.error || "",
@@ -119,7 +120,11 @@ function renderGroups() {
   const tb = $("groups").tBodies[0];
   tb.replaceChildren();
   for (const g of sorted("groups", state.groups)) {
-    const ratio = el("td", { class: "num" + (g.rms_ratio > 2 ? " ratio-high" : ""), text: fmt(g.rms_ratio, 2) });
+    /* Only a ratio to the expectation from the data is an absolute test; the
+       natural-weighting SEFD formula ignores the weighting and trusts sefd_jy. */
+    const fromData = g.expected_source === "data";
+    const ratio = el("td", { class: "num" + (fromData && g.rms_ratio > 2 ? " ratio-high" : ""),
+                             text: fmt(g.rms_ratio, 2) + (g.rms_ratio != null && !fromData ? " (SEFD)" : "") });
     tb.append(el("tr", { "data-group": g.group_id },
       el("td", { text: g.group_id }),
       el("td", { class: "state-" + g.state, text: g.state }),
@@ -127,7 +132,9 @@ function renderGroups() {
       el("td", { class: "num", text: g.flag_fraction == null ? "–" : fmt(100 * g.flag_fraction, 1) + " %" }),
       el("td", { text: g.calibrated ? "yes" : "no" }),
       el("td", { class: "num", text: fmt(g.rms_mjy, 2) }),
-      el("td", { class: "num", text: fmt(g.expected_mjy, 2) }),
+      el("td", { class: "num", text: fmt(g.expected_mjy, 2),
+                 title: fromData ? "radiometer expectation from the image's own visibilities"
+                      : g.expected_mjy != null ? "SEFD radiometer equation, natural weighting" : "" }),
       ratio,
       el("td", { class: "num", text: fmt(g.dynamic_range, 0) }),
       el("td", { text: g.beam }),
@@ -143,7 +150,9 @@ async function renderImage(im) {
   if (!im) { $("image-info").textContent = "no image yet"; return; }
   const b = im.beam || {}, c = im.centre || {};
   $("image-info").textContent = im.group_id + " · " + im.product + " · rms " + mjy(im.rms_jy) +
-    " mJy/beam (radiometer " + mjy(im.expected_rms_jy) + ") · DR " + fmt(im.dynamic_range, 0) +
+    " mJy/beam (" + (im.expected_rms_source === "data" ? "radiometer from the data "
+                     : "SEFD radiometer, natural weighting ") + mjy(im.expected_rms_jy) +
+    ") · DR " + fmt(im.dynamic_range, 0) +
     " · beam " + fmt(b.bmaj_arcsec, 1) + "″×" + fmt(b.bmin_arcsec, 1) + "″ · centre " +
     fmt(c.ra_deg, 3) + " " + fmt(c.dec_deg, 3);
   if (!im.quicklook_url) {

@@ -87,6 +87,8 @@ static void test_images_radiometer(void)
 			   1e-12 * want);
 		CHECK_NEAR(json_object_get_double(json_object_object_get(o, "rms_ratio")), 2e-3 / want,
 			   1e-9);
+		CHECK(!strcmp(json_object_get_string(json_object_object_get(o, "expected_rms_source")),
+			      "sefd-natural"), "a row without a recorded expectation: the SEFD formula");
 		CHECK_NEAR(json_object_get_double(json_object_object_get(o, "rms_jy")), 2e-3, 0);
 		CHECK(json_object_get_int(json_object_object_get(o, "n_antennas")) == 24, "antennas");
 		CHECK(!strcmp(json_object_get_string(json_object_object_get(o, "product")),
@@ -101,6 +103,36 @@ static void test_images_radiometer(void)
 	CHECK(view_image_latest(db, 6500, &a, e, sizeof e) == 1, "%s", e);
 	CHECK(a && json_object_object_get(a, "expected_rms_jy") == NULL &&
 	      json_object_object_get_ex(a, "expected_rms_jy", NULL), "expected_rms_jy null");
+	CHECK(a && json_object_object_get(a, "expected_rms_source") == NULL &&
+	      json_object_object_get_ex(a, "expected_rms_source", NULL), "expected_rms_source null");
+	json_object_put(a);
+	/* The image stage's expectation from the data wins over the SEFD formula
+	 * (with the flag statistics back, which the formula would use). */
+	CHECK_OK(flagdb_replace(db, g1, rows, 25, e, sizeof e), e);
+	im.expected_noise_jy = 1.6e-3;
+	im.vis_sigma_unit = 4.5;
+	im.noise_method = "poldiff";
+	CHECK_OK(imagedb_record(db, &im, e, sizeof e), e);
+	a = NULL;
+	CHECK(view_image_latest(db, 6500, &a, e, sizeof e) == 1, "%s", e);
+	if (a) {
+		CHECK_NEAR(json_object_get_double(json_object_object_get(a, "expected_rms_jy")), 1.6e-3,
+			   0);
+		CHECK_NEAR(json_object_get_double(json_object_object_get(a, "rms_ratio")), 1.25, 1e-12);
+		CHECK(!strcmp(json_object_get_string(json_object_object_get(a, "expected_rms_source")),
+			      "data"), "source %s",
+		      json_object_get_string(json_object_object_get(a, "expected_rms_source")));
+	}
+	json_object_put(a);
+	/* The same view on a database whose images table predates the noise
+	 * columns (contimg-web reading a database the daemon has not migrated). */
+	CHECK_OK(db_exec(db, e, sizeof e, "ALTER TABLE images DROP COLUMN noise_method", NULL) < 0,
+		 e);
+	a = NULL;
+	CHECK(view_image_latest(db, 6500, &a, e, sizeof e) == 1, "old schema: %s", e);
+	if (a)
+		CHECK(!strcmp(json_object_get_string(json_object_object_get(a, "expected_rms_source")),
+			      "sefd-natural"), "old schema falls back to the SEFD formula");
 	json_object_put(a);
 	db_close(db);
 }

@@ -85,7 +85,7 @@ check "contimgctl show: calibrated true, calibration full" \
 	sh -c "tr -d ' \n' <'$T/show.json' | grep -q '\"calibrated\":true,\"calibration\":\"full\"'"
 
 # --- item 4: every good epoch counts ---
-nbad=$(q "SELECT count(*) FROM epoch_quality WHERE (flags & 31) != 0")
+nbad=$(q "SELECT count(*) FROM epoch_quality WHERE (flags & 63) != 0")
 nin=$(q "SELECT n FROM variability_stats WHERE source = 'S0'")
 echo "# S0: $nin epochs in the statistics of $NEP ($nbad failed quality)" >&2
 check "S0 has every good epoch in its statistics ($nin = $NEP - $nbad)" test "$nin" = "$((NEP - nbad))"

@@ -164,7 +164,8 @@ ok(st == 404 and rc == 1, "a source without photometry: 404 (the CLI: exit 1)")
 st, h, im = api("/api/images/latest")
 row = q("SELECT i.path, i.noise_jy, i.bandwidth_hz, i.integration_s, i.dynamic_range,"
         " i.bmaj_arcsec, (SELECT fraction FROM flag_stats f WHERE f.group_id = g.id AND kind='total'),"
-        " (SELECT count(*) FROM flag_stats f WHERE f.group_id = g.id AND kind='antenna')"
+        " (SELECT count(*) FROM flag_stats f WHERE f.group_id = g.id AND kind='antenna'),"
+        " i.expected_noise_jy"
         " FROM images i JOIN groups g ON g.id = i.group_id WHERE g.name = ? AND i.pbcor = 0",
         G_LATEST)[0]
 ok(st == 200 and im["group_id"] == G_LATEST, "/api/images/latest is the newest group's image")
@@ -173,11 +174,15 @@ ok(im["product"] == os.path.basename(row[0]) and "/" not in im["product"],
 ok(im["rms_jy"] == row[1] and im["dynamic_range"] == row[4] and im["beam"]["bmaj_arcsec"] == row[5],
    "rms, dynamic range and beam are the images row's")
 nant, ff = row[7], row[6]
-expect = SEFD / math.sqrt(2 * nant * (nant - 1) / 2 * row[2] * row[3] * (1 - ff))
-ok(nant == 16 and abs(im["expected_rms_jy"] - expect) <= 1e-12 * expect and
+expect = row[8]
+ok(expect is not None and expect > 0 and im["expected_rms_source"] == "data" and
+   abs(im["expected_rms_jy"] - expect) <= 1e-12 * expect and
    abs(im["rms_ratio"] - row[1] / expect) <= 1e-9,
-   "expected rms is SEFD/sqrt(2 Nbl dnu tau (1-f)) with the group's 16 antennas",
-   "%r vs %r" % (im.get("expected_rms_jy"), expect))
+   "expected rms is the image stage's radiometer expectation from the data (images.expected_noise_jy)",
+   "%r vs %r (%r)" % (im.get("expected_rms_jy"), expect, im.get("expected_rms_source")))
+nat = SEFD / math.sqrt(2 * nant * (nant - 1) / 2 * row[2] * row[3] * (1 - ff))
+ok(nant == 16 and nat < expect, "the natural-weighting SEFD formula with the group's 16 antennas "
+   "is below it (Briggs 0)", "%r vs %r" % (nat, expect))
 ok(im["quicklook_url"] == "/products/%s/quicklook.png" % G_LATEST, "quicklook_url of a group with a picture")
 st, h, png = get(im["quicklook_url"])
 with open(os.path.join(PROD, G_LATEST[:10], G_LATEST, "quicklook.png"), "rb") as f:

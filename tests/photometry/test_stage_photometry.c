@@ -326,6 +326,29 @@ static void test_stage_epochs(void)
 	CHECK_OK(photdb_get(db, gq, "SRC01", &rq, err, ERR_LEN), err);
 	CHECK(v4.n == v3.n + 1 && rq.in_variability && !(rq.norm_flags & NORM_BAD_QUALITY),
 	      "re-run as good: n %ld (was %ld) in_var %d", v4.n, v3.n, rq.in_variability);
+	/* Its noise 7.5x the radiometer expectation from its visibilities fails
+	 * quality_max_radiometer_ratio (6): stored with the ratio, not counted;
+	 * 1.1x passes.  No history is needed for this check. */
+	qa.noise_jy = 7.5e-3;
+	qa.expected_noise_jy = 1e-3;
+	CHECK_OK(phot_process_epoch_qa(db, gq, 61000 + NEP + 3, PHOT_CAL_FULL, &img, sp.ra0,
+				       sp.dec0, cat, NSRC, &s, &qa, NULL, err, ERR_LEN), err);
+	CHECK_OK(photdb_quality_get(db, gq, &q, err, ERR_LEN), err);
+	CHECK_OK(photdb_get(db, gq, "SRC01", &rq, err, ERR_LEN), err);
+	CHECK_OK(photdb_var_get(db, "SRC01", &v4, NULL, 0, err, ERR_LEN), err);
+	printf("# noise 7.5x the radiometer expectation: quality flags %#x, ratio %.3f\n", q.flags,
+	       q.radiometer_ratio);
+	CHECK((q.flags & PHOT_QUAL_BAD) == PHOT_QUAL_RADIOMETER && (rq.norm_flags & NORM_BAD_QUALITY) &&
+	      !rq.in_variability && v4.n == v3.n && fabs(q.radiometer_ratio - 7.5) < 1e-12 &&
+	      fabs(q.expected_noise_jy - 1e-3) < 1e-15,
+	      "radiometer: flags %#x ratio %g row %#x n %ld", q.flags, q.radiometer_ratio,
+	      rq.norm_flags, v4.n);
+	qa.noise_jy = 1.1e-3;
+	CHECK_OK(phot_process_epoch_qa(db, gq, 61000 + NEP + 3, PHOT_CAL_FULL, &img, sp.ra0,
+				       sp.dec0, cat, NSRC, &s, &qa, NULL, err, ERR_LEN), err);
+	CHECK_OK(photdb_quality_get(db, gq, &q, err, ERR_LEN), err);
+	CHECK(!(q.flags & PHOT_QUAL_BAD) && fabs(q.radiometer_ratio - 1.1) < 1e-12,
+	      "1.1x: flags %#x ratio %g", q.flags, q.radiometer_ratio);
 	free(d);
 	free(white);
 	db_close(db);
