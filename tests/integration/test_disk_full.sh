@@ -45,7 +45,9 @@ G=$(stamp $A 0)
 # --- 1. products_dir fills while the group runs ---
 mkdir -p "$T/prod"
 mount -t tmpfs -o size=64m tmpfs "$T/prod" && MNTS="$T/prod"
-write_conf "stages = load, convert, export" "threads = 1" "[debug]" "stage_delay_s = 2" \
+# The export stage waits 6 s before it writes: the disk is filled in that
+# time (2 s was missed on a loaded machine, where dd of 64 MB took longer).
+write_conf "stages = load, convert, export" "threads = 1" "[debug]" "stage_delay_s = 6" \
 	"[housekeeping]" "min_free_products_gb = 0.002" "guard_interval_s = 1"
 make_group "$REF1" $A 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 start_daemon --enable-fault-injection
