@@ -8,17 +8,29 @@
  * of the sub-band dirty images is the MFS dirty image).
  *
  * The deconvolution is WSClean's -join-channels without spectral fitting
- * (Offringa & Smirnov 2017, MNRAS 471, 301): Cotton–Schwab major cycles
- * predict each sub-band's model into its own channels and grid each
- * sub-band's residual; the Högbom minor cycle finds the peak in the MFS
- * residual (the weighted sum of the sub-band residuals) and at that pixel
- * subtracts from each sub-band gain × its own residual value × its own PSF.
- * The MFS model is the weighted sum of the sub-band models, so a source
- * with a spectral index leaves no spectral residual in the MFS image.  The
- * stopping rules are those of clean_run (imaging/clean.h) on the MFS
- * residual.  One grid plan serves all sub-bands (grid_plan_set_data per
- * sub-band, per major cycle): the gridding work per cycle is that of the
- * MFS, the FFTs are paid nsub times (docs/performance.md).
+ * (Offringa & Smirnov 2017, MNRAS 471, 301), done at the end only, because a
+ * joined major cycle pays the FFTs N times (docs/performance.md):
+ *  1. the MFS Cotton–Schwab CLEAN of clean_run, unchanged, with the MFS PSF;
+ *     its last residual image is made as the weighted sum of the sub-bands'
+ *     (clean_run_vis's last_image), each gridded from its slice of the
+ *     residual visibilities of the final MFS model.  So each sub-band's
+ *     residual is exact for a flat-spectrum model and carries the whole
+ *     spectral difference (restored flux = model + residual stays right);
+ *  2. at most SUBBAND_JOINED_CYCLES joined cycles for what that leaves: the
+ *     peak is found in q = √(Σ_k w_k r_k²) (w_k = Σw_k/Σw; q is |r| for a
+ *     flat residual and keeps a spectral one, which the MFS sum cancels),
+ *     each sub-band gets a component of gain × its own residual there and
+ *     subtracts it times its own PSF (made only now, when a joined cycle is
+ *     needed), down to the threshold in q: max(threshold_jy, auto_threshold
+ *     × √(Σ w_k σ_k²)) in one minor cycle (the sub-band PSFs are exact, and
+ *     a true major cycle follows: each sub-band's residual visibilities are
+ *     its slice of the MFS ones minus the prediction of its joined
+ *     components).  With auto_mask, only where the MFS model has components.
+ *     A second cycle only when the first stopped short (niter, the
+ *     candidate cap) and lowered the peak of q.
+ * Sub-band model k = MFS model + its joined components; the MFS model is
+ * their weighted sum and the MFS residual the weighted sum of theirs.  One
+ * grid plan serves all (grid_plan_set_data per sub-band per pass).
  *
  * Restoring: every sub-band model is restored with the MFS restoring beam (a
  * common resolution: forced photometry then fits one beam shape in every
@@ -42,6 +54,7 @@
 #include "imaging/weight.h"
 
 #define SUBBAND_MAX 16
+#define SUBBAND_JOINED_CYCLES 2
 
 typedef struct subband_image {
 	int chan0, nchan;       /* the imager's channels [chan0, chan0 + nchan) */
@@ -62,18 +75,22 @@ typedef struct subband_image {
  * -EINVAL when nsub < 2, nsub > SUBBAND_MAX or nsub > nchan. */
 int subband_split(int nchan, int nsub, int *chan0, int *nch);
 
-/* The joined deconvolution described above.  g is the MFS plan (its data
- * are replaced: grid_plan_set_data per sub-band; take grid_get_info of the
- * MFS data before); s the MFS samples with their imaging weights; cp the
- * CLEAN parameters (nthreads, pool used too); beam the restoring beam.
- * Fills model[ny*nx] (MFS, Jy/pixel), residual[ny*nx] (MFS, Jy/beam),
- * *ret_stats (as clean_run's, for the joined CLEAN) and out[nsub] (image,
- * noise, frequency, channels; the residual freed; pb and pbcor left NULL
- * for the caller, which knows the pointing).  -EINVAL, -ENOMEM, with the
- * reason in err; on failure out[] holds nothing to free. */
-int subband_clean(grid_plan *g, const weight_stokes *s, const clean_params *cp,
-		  const beamfit_beam *beam, int nsub, float *model, float *residual,
-		  clean_stats *ret_stats, subband_image *out, char *err, size_t errlen);
+/* The deconvolution described above.  g is the MFS plan with s's data set
+ * (they are replaced: grid_plan_set_data per sub-band; take grid_get_info
+ * of the MFS data before); s the MFS samples with their imaging weights; psf
+ * and, on entry, residual[ny*nx] (the MFS dirty image) and model[ny*nx]
+ * (zeros) as for clean_run; cp the CLEAN parameters (nthreads, pool used
+ * too); beam the restoring beam.  Fills model (MFS, Jy/pixel), residual
+ * (MFS, Jy/beam), *ret_stats (clean_run's, the joined cycles added to
+ * major_cycles and counted in joined_cycles; peak and σ of the final MFS
+ * residual) and out[nsub] (image, noise, frequency, channels; the residual
+ * freed; pb and pbcor left NULL for the caller, which knows the pointing).
+ * -EINVAL, -ENOMEM, with the reason in err; on failure out[] holds nothing
+ * to free. */
+int subband_clean(grid_plan *g, const weight_stokes *s, const float *psf,
+		  const clean_params *cp, const beamfit_beam *beam, int nsub, float *model,
+		  float *residual, clean_stats *ret_stats, subband_image *out, char *err,
+		  size_t errlen);
 
 /* Give back the arrays of out[n] and zero them (NULL pool ok). */
 void subband_images_free(subband_image *out, int n, mem_pool *pool);
