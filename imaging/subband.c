@@ -489,8 +489,9 @@ int subband_clean(grid_plan *g, const weight_stokes *s, const float *psf,
 		st.major_s += clk_mono_s() - t;
 	}
 
-	/* 2. Joined Cotton–Schwab cycles: peak on q (joined_q), each minor
-	 * cycle down to max(threshold in q, (1 − major_gain) · peak), each
+	/* 2. Joined Cotton–Schwab cycles: peak on the MFS residual after a
+	 * handover, on q (joined_q) after a finished MFS CLEAN; each minor
+	 * cycle down to max(threshold, (1 − major_gain) · peak), each
 	 * followed by a true major cycle of every sub-band (the prediction of
 	 * its joined components subtracted from its slice of the MFS residual
 	 * visibilities).  After a handover, until clean_run's rules stop them;

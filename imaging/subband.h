@@ -8,26 +8,36 @@
  * of the sub-band dirty images is the MFS dirty image).
  *
  * The deconvolution is WSClean's -join-channels without spectral fitting
- * (Offringa & Smirnov 2017, MNRAS 471, 301), done at the end only, because a
- * joined major cycle pays the FFTs N times (docs/performance.md):
- *  1. the MFS Cotton–Schwab CLEAN of clean_run, unchanged, with the MFS PSF;
- *     its last residual image is made as the weighted sum of the sub-bands'
- *     (clean_run_vis's last_image), each gridded from its slice of the
- *     residual visibilities of the final MFS model.  So each sub-band's
- *     residual is exact for a flat-spectrum model and carries the whole
- *     spectral difference (restored flux = model + residual stays right);
- *  2. at most SUBBAND_JOINED_CYCLES joined cycles for what that leaves: the
- *     peak is found in q = √(Σ_k w_k r_k²) (w_k = Σw_k/Σw; q is |r| for a
- *     flat residual and keeps a spectral one, which the MFS sum cancels),
- *     each sub-band gets a component of gain × its own residual there and
- *     subtracts it times its own PSF (made only now, when a joined cycle is
- *     needed), down to the threshold in q: max(threshold_jy, auto_threshold
- *     × √(Σ w_k σ_k²)) in one minor cycle (the sub-band PSFs are exact, and
- *     a true major cycle follows: each sub-band's residual visibilities are
- *     its slice of the MFS ones minus the prediction of its joined
- *     components).  With auto_mask, only where the MFS model has components.
- *     A second cycle only when the first stopped short (niter, the
- *     candidate cap) and lowered the peak of q.
+ * (Offringa & Smirnov 2017, MNRAS 471, 301), but a joined major cycle pays
+ * the FFTs N times (docs/performance.md), so the MFS CLEAN does what it can
+ * do right and the joined cycles the rest:
+ *  1. the MFS Cotton–Schwab CLEAN of clean_run with the MFS PSF, until its
+ *     minor cycle would clean below the level where a flat-spectrum model
+ *     starts to model spectral structure with spurious components (which
+ *     then bias every sub-band's flux towards the MFS one): floor_jy = A ·
+ *     min(1, 2κ), A the spectral deviation √(Σ_k w_k (D_k − D)²) of the
+ *     brightest source (the sub-band dirty values at the MFS dirty peak,
+ *     by direct sums), κ the MFS PSF's largest sidelobe beyond twice the
+ *     major axis (what carries that deviation elsewhere).  Its last residual
+ *     image is made as the weighted sum of the sub-bands' (clean_run_vis's
+ *     last_image), each gridded from its slice of the residual visibilities
+ *     of the MFS model: exact for that flat-spectrum model, so they carry the
+ *     whole spectral difference;
+ *  2. if the MFS CLEAN stopped at the floor, joined Cotton–Schwab cycles
+ *     with clean_run's rules: the peak is found in the MFS residual (the
+ *     weighted sum of the sub-bands'); at that pixel each sub-band gets a
+ *     component of gain × its own residual there and subtracts it times its
+ *     own PSF; each major cycle subtracts the prediction of each sub-band's
+ *     joined components from its slice of the MFS residual visibilities and
+ *     grids it;
+ *     if the MFS CLEAN finished, at most SUBBAND_JOINED_CYCLES such cycles
+ *     with the peak found in q, and only when κ × the peak of q = √(Σ_k w_k r_k²) is above the
+ *     threshold in q (auto_threshold × √(Σ w_k σ_k²)): q finds what the MFS
+ *     sum cancels (a spectral residual, +r in the low sub-bands and −r in
+ *     the high ones) and is |r| for a flat one; below that the spectral
+ *     residual's sidelobes are under the noise and it stays in the residual,
+ *     which still carries its flux.
+ *     The sub-band PSFs are made only when a joined cycle runs.
  * Sub-band model k = MFS model + its joined components; the MFS model is
  * their weighted sum and the MFS residual the weighted sum of theirs.  One
  * grid plan serves all (grid_plan_set_data per sub-band per pass).
