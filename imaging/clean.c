@@ -219,10 +219,18 @@ static float peak_masked(const float *r, size_t n, const unsigned char *mask)
 int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clean_params *p,
 	      float *model, float *residual, clean_stats *ret, char *err, size_t errlen)
 {
+	return clean_run_vis(g, s, psf, p, model, residual, NULL, NULL, NULL, ret, err, errlen);
+}
+
+int clean_run_vis(grid_plan *g, const weight_stokes *s, const float *psf,
+		  const clean_params *p, float *model, float *residual, float complex *ret_rvis,
+		  clean_last_image_fn last_image, void *ctx, clean_stats *ret, char *err,
+		  size_t errlen)
+{
 	grid_info gi;
 	int nx, ny, nthreads = p->nthreads > 0 ? p->nthreads : omp_get_max_threads();
 	size_t npix, ns = s->nrows * (size_t)s->nchan;
-	float complex *rvis = NULL;
+	float complex *rvis = ret_rvis;
 	int *cx = NULL, *cy = NULL;
 	float *cval = NULL, *tmp = NULL;
 	unsigned char *mask = NULL;
@@ -240,7 +248,8 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 	st.threshold_jy = fmax(p->threshold_jy, p->auto_threshold * st.sigma_jy);
 	if (p->niter <= 0 || !(s->sum_w > 0))
 		goto done;
-	rvis = pool_get(p->pool, ns * sizeof *rvis);
+	if (!ret_rvis)
+		rvis = pool_get(p->pool, ns * sizeof *rvis);
 	cx = malloc(CLEAN_MAX_CAND * sizeof *cx);
 	cy = malloc(CLEAN_MAX_CAND * sizeof *cy);
 	cval = malloc(CLEAN_MAX_CAND * sizeof *cval);
@@ -293,6 +302,10 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 		double t_minor = t;
 		int iter0 = st.iterations;
 		float level = (float)fmax(stage_thr, (1 - p->major_gain) * peak);
+		if (p->floor_jy > 0 && level < p->floor_jy) {
+			st.stop = "floor";
+			break;
+		}
 		size_t nc = collect(residual, nx, npix, masking ? mask : NULL, &level, cx, cy, cval,
 				    tmp);
 		int last = level <= (float)stage_thr && (!mask || masking);
@@ -311,15 +324,24 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 #pragma omp parallel for num_threads(nthreads) schedule(static)
 		for (size_t k = 0; k < ns; k++)
 			rvis[k] = s->vis[k] - rvis[k];
-		r = grid_dirty(g, rvis, residual);
-		if (r < 0) {
-			err_set(err, errlen, r, "clean: gridding failed");
-			goto out;
-		}
-		float scale = (float)(1 / s->sum_w);
+		/* Known to be the last cycle: the caller's image step (it may
+		 * change the plan's data, which is not used again). */
+		if (last_image && (last || st.iterations >= p->niter ||
+				   st.major_cycles + 1 >= p->max_major)) {
+			r = last_image(ctx, rvis, residual, err, errlen);
+			if (r < 0)
+				goto out;
+		} else {
+			r = grid_dirty(g, rvis, residual);
+			if (r < 0) {
+				err_set(err, errlen, r, "clean: gridding failed");
+				goto out;
+			}
+			float scale = (float)(1 / s->sum_w);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
-		for (size_t j = 0; j < npix; j++)
-			residual[j] *= scale;
+			for (size_t j = 0; j < npix; j++)
+				residual[j] *= scale;
+		}
 		st.major_cycles++;
 		st.major_s += clk_mono_s() - t;
 		st.peak_jy = peak_abs(residual, npix, nthreads);
@@ -336,8 +358,21 @@ done:
 	st.model_flux_jy = 0;
 	for (size_t j = 0; j < npix; j++)
 		st.model_flux_jy += model[j];
+	if (ret_rvis && st.major_cycles == 0) {
+		/* No major cycle ran: the residual visibilities of the model as it
+		 * came (a zero model is predicted by an empty direct sum). */
+		r = grid_degrid(g, model, ret_rvis);
+		if (r < 0) {
+			err_set(err, errlen, r, "clean: degridding failed");
+			goto out;
+		}
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+		for (size_t k = 0; k < ns; k++)
+			ret_rvis[k] = s->vis[k] - ret_rvis[k];
+	}
 out:
-	pool_put(p->pool, rvis);
+	if (!ret_rvis)
+		pool_put(p->pool, rvis);
 	free(cx);
 	free(cy);
 	free(cval);

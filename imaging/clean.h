@@ -21,6 +21,8 @@
  * when the peak residual is already below the threshold, after niter
  * components or max_major cycles, or when a major cycle did not lower the
  * peak residual (it stopped improving: the last cycle is kept as it is).
+ * With floor_jy > 0 it also stops before a minor cycle whose level would be
+ * below floor_jy (stop "floor").
  */
 #ifndef CONTIMG_CLEAN_H
 #define CONTIMG_CLEAN_H
@@ -42,6 +44,9 @@ typedef struct clean_params {
 	double auto_threshold; /* stopping level in residual σ (default 3; 0 = off) */
 	double auto_mask;      /* auto-mask level in σ (default 0 = off), > auto_threshold */
 	int max_major;         /* maximum major cycles (default 20) */
+	double floor_jy;       /* stop (stop "floor") instead of a minor cycle whose level
+				  would be below this (default 0 = off; the joined CLEAN
+				  hands over there, imaging/subband.h) */
 	int nthreads;          /* <= 0: OpenMP default */
 	mem_pool *pool;        /* work buffers from this pool (core/pool.h; default NULL) */
 } clean_params;
@@ -70,7 +75,10 @@ typedef struct clean_stats {
 	double model_flux_jy;  /* Σ model */
 	double minor_s;        /* seconds in minor cycles */
 	double major_s;        /* seconds in major cycles (degrid + grid) */
-	const char *stop;      /* "threshold", "niter", "max_major", "no improvement" */
+	const char *stop;      /* "threshold", "niter", "max_major", "no improvement",
+				  "floor" */
+	int joined_cycles;     /* of major_cycles, the joined-channel ones at the end
+				  (imaging/subband.h; 0 without sub-bands) */
 	int ntrace;            /* entries in cycle[]: the first CLEAN_MAX_TRACE major cycles */
 	clean_cycle cycle[CLEAN_MAX_TRACE];
 } clean_stats;
@@ -94,5 +102,28 @@ double clean_mad_sigma(const float *img, size_t n);
  * -ENOMEM. */
 int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clean_params *p,
 	      float *model, float *residual, clean_stats *ret, char *err, size_t errlen);
+
+/* The image step of the major cycle that clean_run_vis knows beforehand to
+ * be its last (its minor cycle cleaned down to the threshold itself, or
+ * niter or max_major end CLEAN after it): called instead of
+ * grid_dirty(rvis)/Σw with the residual visibilities rvis (s's layout) of the
+ * final model; it must fill residual[ny*nx] (Jy/beam) with their dirty image
+ * (or a sum of partial ones that equals it, as the sub-band images do:
+ * imaging/subband.h), and may use the plan as it likes (clean_run_vis no
+ * longer does).  0, or a negative error with the reason in err. */
+typedef int (*clean_last_image_fn)(void *ctx, const float complex *rvis, float *residual,
+				   char *err, size_t errlen);
+
+/* clean_run, and the residual visibilities of the final model: rvis[nrows ×
+ * nchan] (caller's buffer, used as the work buffer of the major cycles) holds
+ * on success s->vis − grid_degrid(model) for the returned model (computed
+ * once more when no major cycle ran).  last_image (may be NULL) replaces the
+ * image step of a last major cycle known in advance (above); when CLEAN ends
+ * otherwise (no improvement, or no cycle at all) it is not called and
+ * `residual` is clean_run's own.  Errors as clean_run's. */
+int clean_run_vis(grid_plan *g, const weight_stokes *s, const float *psf,
+		  const clean_params *p, float *model, float *residual, float complex *rvis,
+		  clean_last_image_fn last_image, void *ctx, clean_stats *ret, char *err,
+		  size_t errlen);
 
 #endif

@@ -147,6 +147,15 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image);
  * is taken instead). */
 int grid_degrid(grid_plan *g, const float *image, float complex *vis);
 
+/* The dirty image at a few pixels by the direct sum of the operator above,
+ * per channel: ret_chan[k*nchan + c] = Re Σ_rows weight·vis·exp(−2πi(...)) of
+ * channel c at pixel pix[k] (row-major index), not normalised, over the
+ * samples with weight > 0 (dropped ones included: the sum needs no grid).
+ * Cost O(npix × samples), for a handful of pixels.  0, -EINVAL (no data),
+ * -ENOMEM. */
+int grid_dirty_pixels(grid_plan *g, const float complex *vis, const int *pix, size_t npix,
+		      double *ret_chan);
+
 /* Copy of the plan's choices and accumulated timings. */
 void grid_get_info(const grid_plan *g, grid_info *ret);
 

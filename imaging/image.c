@@ -263,13 +263,11 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 	grid_dirty(g, NULL, res->psf);
 	scale(res->psf, npix, 1 / s->sum_w, nthreads);
 	res->t.psf_s = clk_mono_s() - t;
-	/* The MFS dirty image (with sub-bands: the weighted sum of theirs,
-	 * made by subband_clean). */
+	/* The MFS dirty image (with sub-bands too: their CLEAN starts as the
+	 * MFS one, imaging/subband.h). */
 	t = clk_mono_s();
-	if (nsub < 2) {
-		grid_dirty(g, s->vis, res->residual);
-		scale(res->residual, npix, 1 / s->sum_w, nthreads);
-	}
+	grid_dirty(g, s->vis, res->residual);
+	scale(res->residual, npix, 1 / s->sum_w, nthreads);
 	res->t.dirty_s = clk_mono_s() - t;
 
 	r = beamfit_psf(res->psf, p->nx, p->ny, p->cell_rad, &res->beam, err, errlen);
@@ -298,8 +296,8 @@ int image_run(const vis_set *v, const image_params *p, image_result **ret, char 
 			goto out;
 		}
 		cp.nthreads = nthreads;
-		r = subband_clean(g, s, &cp, &res->beam, nsub, res->model, res->residual,
-				  &res->clean, res->sub, err, errlen);
+		r = subband_clean(g, s, res->psf, &cp, &res->beam, nsub, res->model,
+				  res->residual, &res->clean, res->sub, err, errlen);
 		if (r < 0)
 			goto out;
 		res->nsub = nsub;

@@ -8,17 +8,39 @@
  * of the sub-band dirty images is the MFS dirty image).
  *
  * The deconvolution is WSClean's -join-channels without spectral fitting
- * (Offringa & Smirnov 2017, MNRAS 471, 301): Cotton–Schwab major cycles
- * predict each sub-band's model into its own channels and grid each
- * sub-band's residual; the Högbom minor cycle finds the peak in the MFS
- * residual (the weighted sum of the sub-band residuals) and at that pixel
- * subtracts from each sub-band gain × its own residual value × its own PSF.
- * The MFS model is the weighted sum of the sub-band models, so a source
- * with a spectral index leaves no spectral residual in the MFS image.  The
- * stopping rules are those of clean_run (imaging/clean.h) on the MFS
- * residual.  One grid plan serves all sub-bands (grid_plan_set_data per
- * sub-band, per major cycle): the gridding work per cycle is that of the
- * MFS, the FFTs are paid nsub times (docs/performance.md).
+ * (Offringa & Smirnov 2017, MNRAS 471, 301), but a joined major cycle pays
+ * the FFTs N times (docs/performance.md), so the MFS CLEAN does what it can
+ * do right and the joined cycles the rest:
+ *  1. the MFS Cotton–Schwab CLEAN of clean_run with the MFS PSF, until its
+ *     minor cycle would clean below the level where a flat-spectrum model
+ *     starts to model spectral structure with spurious components (which
+ *     then bias every sub-band's flux towards the MFS one): floor_jy = A ·
+ *     min(1, 2κ), A the spectral deviation √(Σ_k w_k (D_k − D)²) of the
+ *     brightest source (the sub-band dirty values at the MFS dirty peak,
+ *     by direct sums), κ the MFS PSF's largest sidelobe beyond twice the
+ *     major axis (what carries that deviation elsewhere).  Its last residual
+ *     image is made as the weighted sum of the sub-bands' (clean_run_vis's
+ *     last_image), each gridded from its slice of the residual visibilities
+ *     of the MFS model: exact for that flat-spectrum model, so they carry the
+ *     whole spectral difference;
+ *  2. if the MFS CLEAN stopped at the floor, joined Cotton–Schwab cycles
+ *     with clean_run's rules: the peak is found in the MFS residual (the
+ *     weighted sum of the sub-bands'); at that pixel each sub-band gets a
+ *     component of gain × its own residual there and subtracts it times its
+ *     own PSF; each major cycle subtracts the prediction of each sub-band's
+ *     joined components from its slice of the MFS residual visibilities and
+ *     grids it;
+ *     if the MFS CLEAN finished, at most SUBBAND_JOINED_CYCLES such cycles
+ *     with the peak found in q, and only when κ × the peak of q = √(Σ_k w_k r_k²) is above the
+ *     threshold in q (auto_threshold × √(Σ w_k σ_k²)): q finds what the MFS
+ *     sum cancels (a spectral residual, +r in the low sub-bands and −r in
+ *     the high ones) and is |r| for a flat one; below that the spectral
+ *     residual's sidelobes are under the noise and it stays in the residual,
+ *     which still carries its flux.
+ *     The sub-band PSFs are made only when a joined cycle runs.
+ * Sub-band model k = MFS model + its joined components; the MFS model is
+ * their weighted sum and the MFS residual the weighted sum of theirs.  One
+ * grid plan serves all (grid_plan_set_data per sub-band per pass).
  *
  * Restoring: every sub-band model is restored with the MFS restoring beam (a
  * common resolution: forced photometry then fits one beam shape in every
@@ -42,6 +64,7 @@
 #include "imaging/weight.h"
 
 #define SUBBAND_MAX 16
+#define SUBBAND_JOINED_CYCLES 2
 
 typedef struct subband_image {
 	int chan0, nchan;       /* the imager's channels [chan0, chan0 + nchan) */
@@ -62,18 +85,22 @@ typedef struct subband_image {
  * -EINVAL when nsub < 2, nsub > SUBBAND_MAX or nsub > nchan. */
 int subband_split(int nchan, int nsub, int *chan0, int *nch);
 
-/* The joined deconvolution described above.  g is the MFS plan (its data
- * are replaced: grid_plan_set_data per sub-band; take grid_get_info of the
- * MFS data before); s the MFS samples with their imaging weights; cp the
- * CLEAN parameters (nthreads, pool used too); beam the restoring beam.
- * Fills model[ny*nx] (MFS, Jy/pixel), residual[ny*nx] (MFS, Jy/beam),
- * *ret_stats (as clean_run's, for the joined CLEAN) and out[nsub] (image,
- * noise, frequency, channels; the residual freed; pb and pbcor left NULL
- * for the caller, which knows the pointing).  -EINVAL, -ENOMEM, with the
- * reason in err; on failure out[] holds nothing to free. */
-int subband_clean(grid_plan *g, const weight_stokes *s, const clean_params *cp,
-		  const beamfit_beam *beam, int nsub, float *model, float *residual,
-		  clean_stats *ret_stats, subband_image *out, char *err, size_t errlen);
+/* The deconvolution described above.  g is the MFS plan with s's data set
+ * (they are replaced: grid_plan_set_data per sub-band; take grid_get_info
+ * of the MFS data before); s the MFS samples with their imaging weights; psf
+ * and, on entry, residual[ny*nx] (the MFS dirty image) and model[ny*nx]
+ * (zeros) as for clean_run; cp the CLEAN parameters (nthreads, pool used
+ * too); beam the restoring beam.  Fills model (MFS, Jy/pixel), residual
+ * (MFS, Jy/beam), *ret_stats (clean_run's, the joined cycles added to
+ * major_cycles and counted in joined_cycles; peak and σ of the final MFS
+ * residual) and out[nsub] (image, noise, frequency, channels; the residual
+ * freed; pb and pbcor left NULL for the caller, which knows the pointing).
+ * -EINVAL, -ENOMEM, with the reason in err; on failure out[] holds nothing
+ * to free. */
+int subband_clean(grid_plan *g, const weight_stokes *s, const float *psf,
+		  const clean_params *cp, const beamfit_beam *beam, int nsub, float *model,
+		  float *residual, clean_stats *ret_stats, subband_image *out, char *err,
+		  size_t errlen);
 
 /* Give back the arrays of out[n] and zero them (NULL pool ok). */
 void subband_images_free(subband_image *out, int n, mem_pool *pool);
