@@ -75,17 +75,19 @@ check "... and that the end was recorded after retries" \
 check "the group is completed with its second run" is "SELECT state || '/' || runs FROM groups" completed/2
 
 # --- 3. a stage whose own write meets a held lock: not the group's fault ---
-# convert records the group's pointing; with the write lock held 25 s its
-# write fails after the 10 s busy timeout.  The group goes back to pending
-# without a retry counted (event "busy") and completes once the lock goes.
-# The lock holder must see the stage named convert and take the lock within
-# the stage's delay, before its write: 6 s leaves room on a loaded machine
-# (3 s was missed under a load average of 13).
-write_conf "stages = load, convert, export" "threads = 1" "[debug]" "stage_delay_s = 6"
+# convert records the group's pointing; with the write lock held its write
+# fails after the 10 s busy timeout.  The group goes back to pending without
+# a retry counted (event "busy") and completes once the lock goes.  The lock
+# holder takes the lock once the stage is named convert (within the stage's
+# 3 s delay, before its writes) and keeps it until the daemon's log says the
+# run went back to pending (at most 120 s): no fixed hold time to race with
+# however loaded the machine is (a 25 s hold was missed both ways: convert
+# spends one busy timeout on its Earth-orientation event first).
+write_conf "stages = load, convert, export" "threads = 1" "[debug]" "stage_delay_s = 3"
 $CTL requeue --reason "lock test" "$G" >/dev/null 2>&1
 start_daemon --enable-fault-injection
 check "daemon became ready (3)" wait_for 10 grep -q "ready:" "$T/daemon.log"
-"$PY" - "$DB" "$T/locked3" <<'PYEOF' &
+"$PY" - "$DB" "$T/locked3" "$T/daemon.log" <<'PYEOF' &
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
 t0 = time.time()
@@ -96,13 +98,17 @@ while time.time() - t0 < 60:
     time.sleep(0.02)
 c.execute("BEGIN IMMEDIATE")
 open(sys.argv[2], "w").close()
-time.sleep(25)
+t0 = time.time()
+while time.time() - t0 < 120:
+    if "state database locked by another process" in open(sys.argv[3]).read():
+        break
+    time.sleep(0.2)
 c.execute("ROLLBACK")
 PYEOF
 HPID=$!
 check "the lock was taken during convert" wait_for 40 test -e "$T/locked3"
 check "the run meets the lock and goes back to pending (event busy)" \
-	wait_for 60 is "SELECT count(*) >= 1 FROM group_events WHERE kind = 'busy'" 1
+	wait_for 150 is "SELECT count(*) >= 1 FROM group_events WHERE kind = 'busy'" 1
 wait "$HPID"
 check "the group completes once the lock goes" wait_for 60 is "SELECT state FROM groups" completed
 check "... with no retry counted" is "SELECT retries FROM groups" 0
