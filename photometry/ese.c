@@ -324,29 +324,53 @@ static void lens_try(const fit *F, lensfit *L, int a, int s, double t0, double T
 		*L = (lensfit){ c2, f0, frac, t0, T, a, s };
 }
 
-/* Around the current best: a pattern search over (ln T, t0) with steps from
- * half a grid step (half a coarse bin) down to an eighth, then every (α, s)
- * of the family there; twice. */
-static void lens_refine(const fit *F, lensfit *L, int dip)
+/* A pattern search over (ln T, t0) around *L, its (α, s) fixed, with steps
+ * from half a grid step (half a coarse bin) down to an eighth. */
+static void lens_pattern(const fit *F, lensfit *L)
 {
 	double lr = log(TMAX_D / TMIN_D) / (NT - 1);
+	for (double sc = 0.5; sc > 0.1; sc /= 2)
+		for (int moved = 1, it = 0; moved && it < 4; it++) {
+			lensfit c = *L;
+			double bw = c.T / BPT;
+			for (int i = -1; i <= 1; i++)
+				for (int j = -1; j <= 1; j++)
+					if (i || j)
+						lens_try(F, L, c.a, c.s, c.t0 + j * sc * bw,
+							 c.T * exp(i * sc * lr));
+			moved = L->chi2 < c.chi2;
+		}
+}
+
+/* Around the current best: the pattern search, then every (α, s) of the
+ * family; twice.  The first time each (α, s) gets a pattern search of its
+ * own from there, the second time it is tried at the (t0, T) found.  A
+ * strong lens's caustics are sharp: the (t0, T) that puts the caustic of one
+ * (α, s) on a brightening in the data misplaces that of another by more than
+ * the data's errors, so comparing them at one (t0, T) picks the wrong lens,
+ * or none that fits (an ongoing dip whose caustic spike is most of what has
+ * been seen then looks like a flare). */
+static void lens_refine(const fit *F, lensfit *L, int dip)
+{
 	for (int pass = 0; pass < 2; pass++) {
-		for (double sc = 0.5; sc > 0.1; sc /= 2)
-			for (int moved = 1, it = 0; moved && it < 4; it++) {
-				lensfit c = *L;
-				double bw = c.T / BPT;
-				for (int i = -1; i <= 1; i++)
-					for (int j = -1; j <= 1; j++)
-						if (i || j)
-							lens_try(F, L, c.a, c.s, c.t0 + j * sc * bw,
-								 c.T * exp(i * sc * lr));
-				moved = L->chi2 < c.chi2;
-			}
+		lens_pattern(F, L);
 		lensfit c = *L;
 		for (int a = 0; a < NALPHA; a++)
-			for (int s = 0; s < NSIZE; s++)
-				if ((alphas[a] > 0) == dip)
+			for (int s = 0; s < NSIZE; s++) {
+				if ((alphas[a] > 0) != dip || (a == c.a && s == c.s))
+					continue;
+				if (pass > 0) {
 					lens_try(F, L, a, s, c.t0, c.T);
+					continue;
+				}
+				lensfit e = LENS_NONE;
+				lens_try(F, &e, a, s, c.t0, c.T);
+				if (!isfinite(e.chi2))
+					continue;
+				lens_pattern(F, &e);
+				if (e.chi2 < L->chi2)
+					*L = e;
+			}
 	}
 }
 
