@@ -20,8 +20,10 @@
  * The score in [0, 1] is the lens's weight against all of them times terms
  * computed from the data: depth, duration, epochs inside the event and on its
  * edges, and the lens signature (shoulders of a dip, flanks of a spike).  An
- * event whose ingress is seen but not its end is scored as `ongoing`.  The
- * formula and the reasoning are in docs/ese.md.
+ * event whose ingress is seen but not its end is scored as `ongoing`, by the
+ * lens or by the ingress model (a baseline, a caustic shoulder above it, then
+ * a low state that lasts to the last epoch: what tells an ESE in progress
+ * from a step).  The formula and the reasoning are in docs/ese.md.
  */
 #ifndef CONTIMG_ESE_H
 #define CONTIMG_ESE_H
