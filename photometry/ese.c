@@ -772,10 +772,11 @@ static void characterise(const fit *F, const lensfit *L, const ese_params *p, es
 	}
 }
 
-/* Evidence of the lens L against the alternatives, its characterisation and
- * its score, into r. */
-static void lens_score(const fit *F, const lensfit *L, const double *chi2_alt, double chat,
-		       const ese_params *p, ese_result *r)
+/* Evidence of the lens L against the alternatives and, for a spike, against
+ * the dip lens (χ² chi2_other; INFINITY: none), its characterisation and its
+ * score, into r. */
+static void lens_score(const fit *F, const lensfit *L, const double *chi2_alt, double chi2_other,
+		       double chat, const ese_params *p, ese_result *r)
 {
 	/* BIC weights with χ² scaled by the over-dispersion ĉ
 	 * (quasi-likelihood; Burnham & Anderson 2002, §2.5) */
@@ -792,6 +793,14 @@ static void lens_score(const fit *F, const lensfit *L, const double *chi2_alt, d
 			qb = q;
 		}
 		double x = 0.5 * (bic_l - bic);
+		wsum += x > 700 ? INFINITY : exp(x);
+	}
+	/* a spike's signature, dimmed flanks, is what a dip looks like: a
+	 * spike is evidence only where it also beats the dip lens (same k: the
+	 * χ² decide).  Not the other way round: a spike can be fitted into a
+	 * gap of the data, where it beats a dip on no evidence at all. */
+	if (isfinite(chi2_other)) {
+		double x = 0.5 * (L->chi2 - chi2_other) / chat;
 		wsum += x > 700 ? INFINITY : exp(x);
 	}
 	r->f0 = L->f0;
@@ -1120,14 +1129,15 @@ int ese_score(const double *mjd, const double *flux, const double *err, size_t n
 		if (isfinite(chi2_alt[q]) && (double)k > alt_k[q])
 			chat = fmin(chat, chi2_alt[q] / ((double)k - alt_k[q]));
 	chat = fmax(chat, 1.0);
-	/* the dip lens and the spike lens each against the alternatives; the
-	 * better score is the source's */
+	/* the dip lens and the spike lens each against the alternatives (the
+	 * spike also against the dip); the better score is the source's */
 	ese_result rf[2];
 	for (int f = 0; f < 2; f++) {
 		rf[f] = *r;
 		rf[f].score = 0;
 		if (isfinite(L[f].chi2))
-			lens_score(&F, &L[f], chi2_alt, chat, p, &rf[f]);
+			lens_score(&F, &L[f], chi2_alt, f == 0 ? L[1].chi2 : INFINITY, chat, p,
+				   &rf[f]);
 	}
 	*r = rf[1].score >= rf[0].score || !isfinite(L[0].chi2) ? rf[1] : rf[0];
 	r->scored = 1;
