@@ -324,29 +324,53 @@ static void lens_try(const fit *F, lensfit *L, int a, int s, double t0, double T
 		*L = (lensfit){ c2, f0, frac, t0, T, a, s };
 }
 
-/* Around the current best: a pattern search over (ln T, t0) with steps from
- * half a grid step (half a coarse bin) down to an eighth, then every (α, s)
- * of the family there; twice. */
-static void lens_refine(const fit *F, lensfit *L, int dip)
+/* A pattern search over (ln T, t0) around *L, its (α, s) fixed, with steps
+ * from half a grid step (half a coarse bin) down to an eighth. */
+static void lens_pattern(const fit *F, lensfit *L)
 {
 	double lr = log(TMAX_D / TMIN_D) / (NT - 1);
+	for (double sc = 0.5; sc > 0.1; sc /= 2)
+		for (int moved = 1, it = 0; moved && it < 4; it++) {
+			lensfit c = *L;
+			double bw = c.T / BPT;
+			for (int i = -1; i <= 1; i++)
+				for (int j = -1; j <= 1; j++)
+					if (i || j)
+						lens_try(F, L, c.a, c.s, c.t0 + j * sc * bw,
+							 c.T * exp(i * sc * lr));
+			moved = L->chi2 < c.chi2;
+		}
+}
+
+/* Around the current best: the pattern search, then every (α, s) of the
+ * family; twice.  The first time each (α, s) gets a pattern search of its
+ * own from there, the second time it is tried at the (t0, T) found.  A
+ * strong lens's caustics are sharp: the (t0, T) that puts the caustic of one
+ * (α, s) on a brightening in the data misplaces that of another by more than
+ * the data's errors, so comparing them at one (t0, T) picks the wrong lens,
+ * or none that fits (an ongoing dip whose caustic spike is most of what has
+ * been seen then looks like a flare). */
+static void lens_refine(const fit *F, lensfit *L, int dip)
+{
 	for (int pass = 0; pass < 2; pass++) {
-		for (double sc = 0.5; sc > 0.1; sc /= 2)
-			for (int moved = 1, it = 0; moved && it < 4; it++) {
-				lensfit c = *L;
-				double bw = c.T / BPT;
-				for (int i = -1; i <= 1; i++)
-					for (int j = -1; j <= 1; j++)
-						if (i || j)
-							lens_try(F, L, c.a, c.s, c.t0 + j * sc * bw,
-								 c.T * exp(i * sc * lr));
-				moved = L->chi2 < c.chi2;
-			}
+		lens_pattern(F, L);
 		lensfit c = *L;
 		for (int a = 0; a < NALPHA; a++)
-			for (int s = 0; s < NSIZE; s++)
-				if ((alphas[a] > 0) == dip)
+			for (int s = 0; s < NSIZE; s++) {
+				if ((alphas[a] > 0) != dip || (a == c.a && s == c.s))
+					continue;
+				if (pass > 0) {
 					lens_try(F, L, a, s, c.t0, c.T);
+					continue;
+				}
+				lensfit e = LENS_NONE;
+				lens_try(F, &e, a, s, c.t0, c.T);
+				if (!isfinite(e.chi2))
+					continue;
+				lens_pattern(F, &e);
+				if (e.chi2 < L->chi2)
+					*L = e;
+			}
 	}
 }
 
@@ -748,10 +772,11 @@ static void characterise(const fit *F, const lensfit *L, const ese_params *p, es
 	}
 }
 
-/* Evidence of the lens L against the alternatives, its characterisation and
- * its score, into r. */
-static void lens_score(const fit *F, const lensfit *L, const double *chi2_alt, double chat,
-		       const ese_params *p, ese_result *r)
+/* Evidence of the lens L against the alternatives and, for a spike, against
+ * the dip lens (χ² chi2_other; INFINITY: none), its characterisation and its
+ * score, into r. */
+static void lens_score(const fit *F, const lensfit *L, const double *chi2_alt, double chi2_other,
+		       double chat, const ese_params *p, ese_result *r)
 {
 	/* BIC weights with χ² scaled by the over-dispersion ĉ
 	 * (quasi-likelihood; Burnham & Anderson 2002, §2.5) */
@@ -768,6 +793,14 @@ static void lens_score(const fit *F, const lensfit *L, const double *chi2_alt, d
 			qb = q;
 		}
 		double x = 0.5 * (bic_l - bic);
+		wsum += x > 700 ? INFINITY : exp(x);
+	}
+	/* a spike's signature, dimmed flanks, is what a dip looks like: a
+	 * spike is evidence only where it also beats the dip lens (same k: the
+	 * χ² decide).  Not the other way round: a spike can be fitted into a
+	 * gap of the data, where it beats a dip on no evidence at all. */
+	if (isfinite(chi2_other)) {
+		double x = 0.5 * (L->chi2 - chi2_other) / chat;
 		wsum += x > 700 ? INFINITY : exp(x);
 	}
 	r->f0 = L->f0;
@@ -791,6 +824,119 @@ static void lens_score(const fit *F, const lensfit *L, const double *chi2_alt, d
 	r->score = r->s_evid * r->s_depth * r->s_time * r->s_epochs * r->s_sig * r->s_quiet;
 }
 
+/* ---- the ingress of an event in progress ----
+ *
+ * A plasma lens crossing the line of sight first focuses (the caustic
+ * shoulder: a brightening) and then defocuses (the dip); a flux-scale step
+ * only drops.  Until the egress starts, the shoulder is all that tells an
+ * ESE in progress from a step, and the Gaussian lens cannot fit the sharp
+ * walls and narrow shoulders of the flat-bottomed dips seen in real events
+ * (Fiedler et al. 1994), so a step beats it on their ingress.  This model is
+ * that ingress in the data's own terms: three levels in time order, the
+ * baseline, a shoulder of 1–5 epochs above it, and a low state below it that
+ * lasts to the last epoch (k = 5: three levels and two change points; exact
+ * by prefix sums over every split).  It scores an event as ongoing when it
+ * beats every alternative, the step included (which it contains with the
+ * shoulder at the baseline), and the shoulder is significant. */
+#define K_INGRESS 5
+#define INGRESS_MAXW 5 /* the widest shoulder, in epochs */
+
+typedef struct ingressfit {
+	double chi2;
+	double base, shoulder, low;      /* the three levels */
+	double w_base, w_shoulder;       /* their weights Σw */
+	size_t i_shoulder, i_low;        /* first epoch of the shoulder and of the low state */
+} ingressfit;
+
+static void fit_ingress(const fit *F, const ese_params *p, ingressfit *ret)
+{
+	size_t n = F->n;
+	double w0, wf0, wff0, w1, wf1, wff1, w2, wf2, wff2;
+	*ret = (ingressfit){ .chi2 = INFINITY };
+	/* at least 3 epochs low and 6 of baseline; the event began within
+	 * tmax_days of the last epoch (an older one is not in progress) */
+	for (size_t i = 7; i + 3 <= n; i++) {
+		if (F->d[i].t < F->tb - p->tmax_days)
+			continue;
+		range_sums(F, i, n, &w2, &wf2, &wff2);
+		for (size_t m = 1; m <= INGRESS_MAXW && m + 6 <= i; m++) {
+			range_sums(F, 0, i - m, &w0, &wf0, &wff0);
+			range_sums(F, i - m, i, &w1, &wf1, &wff1);
+			double b = wf0 / w0, sh = wf1 / w1, lo = wf2 / w2;
+			if (!(sh > b) || !(lo < b))
+				continue;
+			double c2 = ss(w0, wf0, wff0) + ss(w1, wf1, wff1) + ss(w2, wf2, wff2);
+			if (c2 < ret->chi2)
+				*ret = (ingressfit){ c2, b, sh, lo, w0, w1, i - m, i };
+		}
+	}
+}
+
+/* The ongoing score of the ingress model I (docs/ese.md, "Ongoing events"),
+ * into r when it beats the score r has (the lens's); the lens's parameters
+ * stay in r. */
+static void ingress_score(const fit *F, const ingressfit *I, const double *chi2_alt,
+			  double chat, ese_result *r)
+{
+	if (!isfinite(I->chi2) || !(I->base > 0))
+		return;
+	size_t n = F->n;
+	double lnn = log((double)n);
+	double bic_i = I->chi2 / chat + K_INGRESS * lnn, wsum = 0, bic_best = INFINITY;
+	int qb = ESE_ALT_CONST;
+	for (int q = 0; q < ESE_NALT; q++) {
+		if (!isfinite(chi2_alt[q]))
+			continue;
+		double bic = chi2_alt[q] / chat + alt_k[q] * lnn;
+		if (bic < bic_best) {
+			bic_best = bic;
+			qb = q;
+		}
+		double x = 0.5 * (bic_i - bic);
+		wsum += x > 700 ? INFINITY : exp(x);
+	}
+	double s_evid = 1 / (1 + wsum);
+	double depth = (I->base - I->low) / I->base;
+	double s_depth = smoothstep(depth, 0.05, 0.10) * (1 - smoothstep(depth, 0.55, 0.85));
+	/* the shoulder's excess over the baseline, errors scaled by √ĉ: the
+	 * one thing a step does not have, so it is necessary here */
+	double z = (I->shoulder - I->base) / sqrt((1 / I->w_shoulder + 1 / I->w_base) * chat);
+	double s_sig = smoothstep(z, 3, 5);
+	int n_low = (int)(n - I->i_low), n_base = (int)I->i_shoulder;
+	double s_epochs = smoothstep(n_low, 1, 4) * smoothstep(n_base, 2, 6);
+	double w, wf, wff;
+	range_sums(F, 0, I->i_shoulder, &w, &wf, &wff);
+	double chi2_nu_base = ss(w, wf, wff) / (n_base - 1);
+	double s_quiet = 1 - smoothstep(chi2_nu_base, 2.5, 6);
+	double score = s_evid * s_depth * s_epochs * s_sig * s_quiet;
+	if (!(score > r->score))
+		return;
+	r->score = score;
+	r->ongoing = 1;
+	r->ingress = 1;
+	r->ingress_mjd = F->d[I->i_low].t;
+	r->amplitude = depth;
+	r->chi2_model = I->chi2;
+	r->chi2_alt = chi2_alt[qb];
+	r->best_alt = qb;
+	r->dbic = bic_best - bic_i;
+	r->alt_evidence = 1 - s_evid;
+	double excess = chi2_alt[qb] - (double)(n - alt_k[qb]);
+	r->explained = excess > 0 ? fmin(1, fmax(0, (chi2_alt[qb] - I->chi2) / excess)) : 0;
+	r->n_event = n_low;
+	r->n_ingress = (int)(I->i_low - I->i_shoulder);
+	r->n_egress = 0;
+	r->n_base = n_base;
+	r->signature_sigma = z;
+	r->chi2_nu_out = chi2_nu_base;
+	r->s_evid = s_evid;
+	r->s_depth = s_depth;
+	r->s_time = 1;
+	r->s_epochs = s_epochs;
+	r->s_sig = s_sig;
+	r->s_quiet = s_quiet;
+}
+
 int ese_score(const double *mjd, const double *flux, const double *err, size_t n,
 	      const ese_params *p, ese_result *r)
 {
@@ -807,6 +953,7 @@ int ese_score(const double *mjd, const double *flux, const double *err, size_t n
 	r->best_alt = -1;
 	r->s_evid = r->s_depth = r->s_time = r->s_epochs = r->s_sig = r->s_quiet = NAN;
 	r->chi2_nu_out = NAN;
+	r->ingress_mjd = NAN;
 
 	d = malloc((n ? n : 1) * sizeof *d);
 	cw = malloc((n + 1) * sizeof *cw);
@@ -982,17 +1129,22 @@ int ese_score(const double *mjd, const double *flux, const double *err, size_t n
 		if (isfinite(chi2_alt[q]) && (double)k > alt_k[q])
 			chat = fmin(chat, chi2_alt[q] / ((double)k - alt_k[q]));
 	chat = fmax(chat, 1.0);
-	/* the dip lens and the spike lens each against the alternatives; the
-	 * better score is the source's */
+	/* the dip lens and the spike lens each against the alternatives (the
+	 * spike also against the dip); the better score is the source's */
 	ese_result rf[2];
 	for (int f = 0; f < 2; f++) {
 		rf[f] = *r;
 		rf[f].score = 0;
 		if (isfinite(L[f].chi2))
-			lens_score(&F, &L[f], chi2_alt, chat, p, &rf[f]);
+			lens_score(&F, &L[f], chi2_alt, f == 0 ? L[1].chi2 : INFINITY, chat, p,
+				   &rf[f]);
 	}
 	*r = rf[1].score >= rf[0].score || !isfinite(L[0].chi2) ? rf[1] : rf[0];
 	r->scored = 1;
+	/* an event in progress whose shoulder the lens does not fit */
+	ingressfit I;
+	fit_ingress(&F, p, &I);
+	ingress_score(&F, &I, chi2_alt, chat, r);
 out:
 	free(d);
 	free(cw);

@@ -20,8 +20,10 @@
  * The score in [0, 1] is the lens's weight against all of them times terms
  * computed from the data: depth, duration, epochs inside the event and on its
  * edges, and the lens signature (shoulders of a dip, flanks of a spike).  An
- * event whose ingress is seen but not its end is scored as `ongoing`.  The
- * formula and the reasoning are in docs/ese.md.
+ * event whose ingress is seen but not its end is scored as `ongoing`, by the
+ * lens or by the ingress model (a baseline, a caustic shoulder above it, then
+ * a low state that lasts to the last epoch: what tells an ESE in progress
+ * from a step).  The formula and the reasoning are in docs/ese.md.
  */
 #ifndef CONTIMG_ESE_H
 #define CONTIMG_ESE_H
@@ -55,6 +57,12 @@ typedef struct ese_result {
 	double score;            /* [0,1]; 0 when not gated in; NAN when n <= min_epochs */
 	int ongoing;             /* 1: the ingress is seen, the end is not (yet); score is then
 				    the ongoing score (no egress or duration-ceiling terms) */
+	int ingress;             /* 1: the ongoing score is the ingress model's (baseline,
+				    shoulder, low state to the last epoch; docs/ese.md), not
+				    the lens's; the lens parameters below are still the lens
+				    fit's, the counts, χ², evidence and terms the ingress's */
+	double ingress_mjd;      /* with ingress: the first epoch of the low state (NAN
+				    otherwise) */
 	/* event characterisation (NAN when not scored) */
 	double amplitude;        /* depth of a dip (height of a spike) measured from the data:
 				    the extreme 3-epoch running mean inside the event vs F0,

@@ -181,10 +181,60 @@ static void test_issue_cases(void)
 	CHECK(issue_case(5, &r) >= 0.6, "lens 0.5 %g", r.score);
 }
 
+/* An event in progress seen only up to its ingress: a flat-bottomed dip 25 %
+ * deep and 40 d long with sharp walls (raised cosine over 10 % of the
+ * half-width) and narrow caustic shoulders (30 % of the depth, 5 % of the
+ * half-width wide), daily epochs, 1 % noise, cut `days` after its ingress
+ * (x = −1); with shoulder 0 it is a step that has not come back, which
+ * nothing in the light curve tells from an ESE in progress. */
+static void ingress_case(double shoulder, int days, ese_result *r)
+{
+	static double t[200], f[200], e[200];
+	double D = 40, depth = 0.25, tc = 60000 + 180 + D / 2; /* ingress at day 180 */
+	int n = 0;
+	ese_params p;
+	ese_params_default(&p);
+	for (int i = 0; i < 200 && i <= 180 + days; i++) {
+		double x = (60000 + i - tc) / (D / 2), g = 1;
+		if (fabs(x) < 1)
+			g -= depth * (fabs(x) < 0.9 ? 1 : 0.5 * (1 + cos(M_PI * (fabs(x) - 0.9) / 0.1)));
+		double sh = (fabs(x) - 1.05) / 0.05;
+		g += shoulder * depth * exp(-0.5 * sh * sh);
+		t[n] = 60000 + i;
+		e[n] = 0.01;
+		f[n] = g + 0.01 * grand();
+		n++;
+	}
+	CHECK_OK(ese_score(t, f, e, (size_t)n, &p, r), NULL);
+	printf("# ingress, shoulder %.0f %% of the depth, %d d after: score %.3f%s%s (evid %.2f vs "
+	       "%s, dbic %.1f, sig %.2f [z %.1f], depth %.3f)\n", 100 * shoulder, days, r->score,
+	       r->ongoing ? " ongoing" : "", r->ingress ? " ingress" : "", r->s_evid,
+	       ese_alt_name(r->best_alt), r->dbic, r->s_sig, r->signature_sigma, r->amplitude);
+}
+
+/* The ingress model (docs/ese.md, "Ongoing events"): a box-shaped ESE in
+ * progress, whose sharp wall a step fits better than the Gaussian lens, is
+ * a candidate by its shoulder (the ingress model's score, not the lens's);
+ * a step in progress is not. */
+static void test_ingress(void)
+{
+	ese_result r;
+	rng = 0x9E3779B97F4A7C15ull; /* its own noise, whatever ran before */
+	ingress_case(0.3, 8, &r);
+	CHECK(r.score >= 0.6 && r.ongoing && r.ingress, "shouldered ingress %g (ongoing %d, "
+	      "ingress %d)", r.score, r.ongoing, r.ingress);
+	CHECK(fabs(r.amplitude - 0.25) < 0.05 && isfinite(r.ingress_mjd) &&
+	      fabs(r.ingress_mjd - 60180) < 6, "depth %g, ingress at %g", r.amplitude,
+	      r.ingress_mjd - 60000);
+	ingress_case(0, 8, &r);
+	CHECK(r.score < 0.6, "a step in progress %g", r.score);
+}
+
 int main(void)
 {
 	RUN(test_lens_gain);
 	RUN(test_scores);
 	RUN(test_issue_cases);
+	RUN(test_ingress);
 	return TEST_DONE();
 }

@@ -33,11 +33,20 @@
  * per cadence/error combination (200 per class) and asserts the goals:
  * recall ≥ 90 % for dips ≥ 15 % and ≥ 20 d, a false-positive rate ≤ 2 % for
  * every decoy class and ≤ 0.1 % for stable sources (none at this size), and
- * that ongoing dips ≥ 15 % at daily cadence and 1 % errors are flagged within
- * 10 days of the ingress (at least 60 % of them: the goal of 90 % is not
- * reached yet, docs/ese.md).  With an argument N it draws N per combination
- * (docs/ese.md quotes N = 200) and also times ese_score at n = 200, 365 and
- * 1000 epochs.  ESE_POP_VERBOSE=1 prints every misclassified light curve.
+ * that ongoing dips ≥ 15 % and ≥ 20 d at daily cadence and 1 % errors are
+ * flagged within 10 days of the ingress (at least 90 % of them; at N = 200
+ * the default seed gives 93.0 %, a second seed 90.6 %, docs/ese.md).  With an argument N it draws N
+ * per combination (docs/ese.md quotes N = 200) and also times ese_score at
+ * n = 200, 365 and 1000 epochs; a second argument is the seed of the generator (decimal or
+ * 0x hex; the default is the fixed seed make test uses).
+ * Every run then draws 3000 stable light curves per combination (12 000;
+ * `test_ese_population stable N [SEED]` draws N per combination and nothing
+ * else) and asserts none is a candidate: with m light curves and no false
+ * positive the rate is below 1 − 0.05^{1/m} ≈ 3/m at 95 % confidence, 0.025 %
+ * for m = 12 000, which shows the 0.1 % goal the 200 of the population
+ * cannot.  They cost little: with errors as stated the variability gate
+ * rejects them before any fit.
+ * ESE_POP_VERBOSE=1 prints every misclassified light curve.
  */
 #include "tests/test.h"
 
@@ -393,9 +402,7 @@ static void run_population(int nper, int assert_goals)
 		      all[cls].pos, all[cls].n);
 	CHECK(all[C_STABLE].pos <= 0.001 * all[C_STABLE].n, "stable FPR %d/%d", all[C_STABLE].pos,
 	      all[C_STABLE].n);
-	/* The goal is 90 %; what the code reaches is lower (docs/ese.md says
-	 * why): this guards the level it has. */
-	CHECK(ong_goal.pos >= 0.6 * ong_goal.n, "ongoing within 10 d %d/%d", ong_goal.pos,
+	CHECK(ong_goal.pos >= 0.9 * ong_goal.n, "ongoing within 10 d %d/%d", ong_goal.pos,
 	      ong_goal.n);
 }
 
@@ -430,7 +437,36 @@ static void timing(void)
 	}
 }
 
-static int nper_arg = 50, full_run;
+/* Stable light curves only, nper per cadence/error combination: the
+ * false-positive rate of the class with the strictest goal (0.1 %), which
+ * the full population is too small to show. */
+static void run_stable(int nper)
+{
+	ese_params p;
+	ese_params_default(&p);
+	static lc L;
+	int n = 0, pos = 0, fitted = 0;
+	for (int cad = 0; cad < 2; cad++)
+		for (int er = 0; er < 2; er++)
+			for (int k = 0; k < nper; k++) {
+				make(&L, C_STABLE, cad ? 2.0 : 1.0, er ? 0.03 : 0.01);
+				ese_result r;
+				CHECK_OK(ese_score(L.t, L.f, L.e, (size_t)L.n, &p, &r), NULL);
+				n++;
+				fitted += r.scored;
+				pos += r.score >= p.candidate_score;
+				if (getenv("ESE_POP_VERBOSE") && r.score >= p.candidate_score)
+					printf("# stable false positive cad %d err %d: score %.3f\n", cad,
+					       er, r.score);
+			}
+	/* the exact one-sided 95 % upper bound with no positives: 1 − 0.05^(1/n) */
+	printf("# stable FPR %d/%d (%d passed the variability gate and were fitted); "
+	       "95 %% upper bound %.3f %%\n", pos, n, fitted,
+	       pos ? NAN : 100 * (1 - pow(0.05, 1.0 / n)));
+	CHECK(pos == 0, "stable FPR %d/%d", pos, n);
+}
+
+static int nper_arg = 50, nstable_arg = 3000, full_run, stable_only;
 
 static void test_population(void)
 {
@@ -440,12 +476,34 @@ static void test_population(void)
 		timing();
 }
 
+static void test_stable(void)
+{
+	run_stable(nstable_arg);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc > 1) {
-		nper_arg = atoi(argv[1]);
+	int a = 1;
+	if (argc > a && !strcmp(argv[a], "stable")) {
+		stable_only = 1;
+		a++;
+	}
+	if (argc > a) {
+		int n = atoi(argv[a++]);
+		if (n < 1) {
+			fprintf(stderr, "usage: %s [stable] [N [SEED]]\n", argv[0]);
+			return 2;
+		}
+		if (stable_only)
+			nstable_arg = n;
+		else
+			nper_arg = n;
 		full_run = 1;
 	}
-	RUN(test_population);
+	if (argc > a)
+		rng = strtoull(argv[a], NULL, 0);
+	if (!stable_only)
+		RUN(test_population);
+	RUN(test_stable);
 	return TEST_DONE();
 }
