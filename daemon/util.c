@@ -6,6 +6,7 @@
 #include "core/fsx.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -42,7 +43,7 @@ int util_mkdir_p(const char *path)
 
 void util_iso_utc(double t_unix, char *buf, size_t len)
 {
-	time_t s = (time_t)t_unix;
+	time_t s = (time_t)floor(t_unix); /* the second it is in, before 1970 too */
 	struct tm tm;
 
 	if (len == 0)

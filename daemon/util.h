@@ -20,7 +20,7 @@
  * longer. */
 int util_mkdir_p(const char *path);
 
-/* t_unix (seconds since the Unix epoch, fraction dropped) as ISO 8601 UTC,
+/* t_unix (seconds since the Unix epoch, rounded down) as ISO 8601 UTC,
  * "YYYY-MM-DDTHH:MM:SSZ", into buf: 21 bytes hold it; a shorter buf (or a
  * time gmtime cannot break down) gets "". */
 void util_iso_utc(double t_unix, char *buf, size_t len);

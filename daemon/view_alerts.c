@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "daemon/util.h"
 #include "state/alertdb.h"
 
 static json_object *num(double v)
@@ -29,12 +30,8 @@ static json_object *one(const alertdb_alert *a)
 	char iso[40] = "";
 	if (!o)
 		return NULL;
-	if (isfinite(a->created_at)) {
-		time_t t = (time_t)floor(a->created_at);
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
+	if (isfinite(a->created_at))
+		util_iso_utc(a->created_at, iso, sizeof iso);
 	json_object_object_add(o, "id", json_object_new_int64(a->id));
 	json_object_object_add(o, "ivorn", json_object_new_string(a->ivorn));
 	json_object_object_add(o, "source", json_object_new_string(a->source));

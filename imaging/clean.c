@@ -222,6 +222,20 @@ int clean_run(grid_plan *g, const weight_stokes *s, const float *psf, const clea
 	return clean_run_vis(g, s, psf, p, model, residual, NULL, NULL, NULL, ret, err, errlen);
 }
 
+/* rvis[ns] = the data of s minus the prediction of model (the residual
+ * visibilities of a major cycle). */
+static int residual_vis(grid_plan *g, const weight_stokes *s, const float *model,
+			float complex *rvis, size_t ns, int nthreads)
+{
+	int r = grid_degrid(g, model, rvis);
+	if (r < 0)
+		return r;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+	for (size_t k = 0; k < ns; k++)
+		rvis[k] = s->vis[k] - rvis[k];
+	return 0;
+}
+
 int clean_run_vis(grid_plan *g, const weight_stokes *s, const float *psf,
 		  const clean_params *p, float *model, float *residual, float complex *ret_rvis,
 		  clean_last_image_fn last_image, void *ctx, clean_stats *ret, char *err,
@@ -316,14 +330,11 @@ int clean_run_vis(grid_plan *g, const weight_stokes *s, const float *psf,
 
 		/* Major cycle: the exact residual from the visibilities. */
 		t = clk_mono_s();
-		r = grid_degrid(g, model, rvis);
+		r = residual_vis(g, s, model, rvis, ns, nthreads);
 		if (r < 0) {
 			err_set(err, errlen, r, "clean: degridding failed");
 			goto out;
 		}
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-		for (size_t k = 0; k < ns; k++)
-			rvis[k] = s->vis[k] - rvis[k];
 		/* Known to be the last cycle: the caller's image step (it may
 		 * change the plan's data, which is not used again). */
 		if (last_image && (last || st.iterations >= p->niter ||
@@ -361,14 +372,11 @@ done:
 	if (ret_rvis && st.major_cycles == 0) {
 		/* No major cycle ran: the residual visibilities of the model as it
 		 * came (a zero model is predicted by an empty direct sum). */
-		r = grid_degrid(g, model, ret_rvis);
+		r = residual_vis(g, s, model, ret_rvis, ns, nthreads);
 		if (r < 0) {
 			err_set(err, errlen, r, "clean: degridding failed");
 			goto out;
 		}
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-		for (size_t k = 0; k < ns; k++)
-			ret_rvis[k] = s->vis[k] - ret_rvis[k];
 	}
 out:
 	if (!ret_rvis)

@@ -772,6 +772,31 @@ static void characterise(const fit *F, const lensfit *L, const ese_params *p, es
 	}
 }
 
+/* Σ over the fitted alternatives of exp((BIC_model − BIC_alt)/2), the
+ * alternatives' BIC weights relative to the model's (χ² scaled by ĉ; an
+ * alternative that was not fitted has χ² INFINITY); the best alternative
+ * and its BIC into *ret_best and *ret_bic_best. */
+static double alt_weights(const double *chi2_alt, double chat, double lnn, double bic_model,
+			  int *ret_best, double *ret_bic_best)
+{
+	double wsum = 0, bic_best = INFINITY;
+	int qb = ESE_ALT_CONST;
+	for (int q = 0; q < ESE_NALT; q++) {
+		if (!isfinite(chi2_alt[q]))
+			continue;
+		double bic = chi2_alt[q] / chat + alt_k[q] * lnn;
+		if (bic < bic_best) {
+			bic_best = bic;
+			qb = q;
+		}
+		double x = 0.5 * (bic_model - bic);
+		wsum += x > 700 ? INFINITY : exp(x);
+	}
+	*ret_best = qb;
+	*ret_bic_best = bic_best;
+	return wsum;
+}
+
 /* Evidence of the lens L against the alternatives and, for a spike, against
  * the dip lens (χ² chi2_other; INFINITY: none), its characterisation and its
  * score, into r. */
@@ -782,19 +807,9 @@ static void lens_score(const fit *F, const lensfit *L, const double *chi2_alt, d
 	 * (quasi-likelihood; Burnham & Anderson 2002, §2.5) */
 	size_t k = F->n;
 	double lnn = log((double)k);
-	double bic_l = L->chi2 / chat + K_LENS * lnn, wsum = 0, bic_best = INFINITY;
-	int qb = ESE_ALT_CONST;
-	for (int q = 0; q < ESE_NALT; q++) {
-		if (!isfinite(chi2_alt[q]))
-			continue;
-		double bic = chi2_alt[q] / chat + alt_k[q] * lnn;
-		if (bic < bic_best) {
-			bic_best = bic;
-			qb = q;
-		}
-		double x = 0.5 * (bic_l - bic);
-		wsum += x > 700 ? INFINITY : exp(x);
-	}
+	double bic_l = L->chi2 / chat + K_LENS * lnn, bic_best;
+	int qb;
+	double wsum = alt_weights(chi2_alt, chat, lnn, bic_l, &qb, &bic_best);
 	/* a spike's signature, dimmed flanks, is what a dip looks like: a
 	 * spike is evidence only where it also beats the dip lens (same k: the
 	 * χ² decide).  Not the other way round: a spike can be fitted into a
@@ -882,19 +897,9 @@ static void ingress_score(const fit *F, const ingressfit *I, const double *chi2_
 		return;
 	size_t n = F->n;
 	double lnn = log((double)n);
-	double bic_i = I->chi2 / chat + K_INGRESS * lnn, wsum = 0, bic_best = INFINITY;
-	int qb = ESE_ALT_CONST;
-	for (int q = 0; q < ESE_NALT; q++) {
-		if (!isfinite(chi2_alt[q]))
-			continue;
-		double bic = chi2_alt[q] / chat + alt_k[q] * lnn;
-		if (bic < bic_best) {
-			bic_best = bic;
-			qb = q;
-		}
-		double x = 0.5 * (bic_i - bic);
-		wsum += x > 700 ? INFINITY : exp(x);
-	}
+	double bic_i = I->chi2 / chat + K_INGRESS * lnn, bic_best;
+	int qb;
+	double wsum = alt_weights(chi2_alt, chat, lnn, bic_i, &qb, &bic_best);
 	double s_evid = 1 / (1 + wsum);
 	double depth = (I->base - I->low) / I->base;
 	double s_depth = smoothstep(depth, 0.05, 0.10) * (1 - smoothstep(depth, 0.55, 0.85));

@@ -26,6 +26,7 @@
 #include "imaging/noise.h"
 #include "tests/imaging/refmeasure.h"
 #include "tests/imaging/synth.h"
+#include "tests/refdata.h"
 #include "tests/test.h"
 
 #define N 256
@@ -185,29 +186,6 @@ static void test_noise_image_ratio(void)
 	vis_free(v);
 }
 
-/* The 16 sub-band files, gains and truth of a reference group. */
-static int list_group(const char *rel, char files[][1024], int *nfiles, char *gains, char *truth)
-{
-	const char *dir = test_data(rel);
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	*nfiles = 0;
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		if (n > 10 && strstr(e->d_name, "_sb") && !strcmp(e->d_name + n - 5, ".hdf5") &&
-		    *nfiles < 16)
-			snprintf(files[(*nfiles)++], 1024, "%s/%s", dir, e->d_name);
-		else if (!strncmp(e->d_name, "gains_", 6))
-			snprintf(gains, 1024, "%s/%s", dir, e->d_name);
-		else if (!strncmp(e->d_name, "truth_", 6))
-			snprintf(truth, 1024, "%s/%s", dir, e->d_name);
-	}
-	closedir(d);
-	return 0;
-}
-
 static vis_set *load_group(const char *rel, char *gains, double *ret_sigma_vis)
 {
 	static char files[16][1024];
@@ -218,8 +196,8 @@ static vis_set *load_group(const char *rel, char *gains, double *ret_sigma_vis)
 	vis_set *v = NULL;
 	convert_params cp;
 
-	CHECK(list_group(rel, files, &nfiles, gains, truth) == 0 && nfiles == 16, "%d files in %s",
-	      nfiles, rel);
+	nfiles = group_files(test_data(rel), files, 16, truth, gains);
+	CHECK(nfiles == 16, "%d files in %s", nfiles, rel);
 	CHECK(read_truth(truth, src, &nsrc, ret_sigma_vis) == 0 && *ret_sigma_vis > 0,
 	      "truth %s", truth);
 	if (nfiles != 16 || !(*ret_sigma_vis > 0))

@@ -35,32 +35,10 @@
 #include "imaging/fitsout.h"
 #include "imaging/image.h"
 #include "tests/imaging/refmeasure.h"
+#include "tests/refdata.h"
 #include "tests/test.h"
 
 #define DIR_FIELD "reference/field-0834-plus1h"
-
-/* The 16 subband files, the gains file and the truth file of the group. */
-static int list_group(char files[][1024], int *nfiles, char *gains, char *truth)
-{
-	const char *dir = test_data(DIR_FIELD);
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	*nfiles = 0;
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		if (n > 10 && strstr(e->d_name, "_sb") && !strcmp(e->d_name + n - 5, ".hdf5") &&
-		    *nfiles < 16)
-			snprintf(files[(*nfiles)++], 1024, "%s/%s", dir, e->d_name);
-		else if (!strncmp(e->d_name, "gains_", 6))
-			snprintf(gains, 1024, "%s/%s", dir, e->d_name);
-		else if (!strncmp(e->d_name, "truth_", 6))
-			snprintf(truth, 1024, "%s/%s", dir, e->d_name);
-	}
-	closedir(d);
-	return 0;
-}
 
 static void test_reference_field(void)
 {
@@ -77,8 +55,8 @@ static void test_reference_field(void)
 	convert_params cp;
 	image_params ip;
 
-	CHECK(list_group(files, &nfiles, gains, truth) == 0 && nfiles == 16, "%d files in %s",
-	      nfiles, test_data(DIR_FIELD));
+	nfiles = group_files(test_data(DIR_FIELD), files, 16, truth, gains);
+	CHECK(nfiles == 16, "%d files in %s", nfiles, test_data(DIR_FIELD));
 	CHECK(read_truth(truth, src, &nsrc, &sigma_vis) == 0 && nsrc > 0, "truth %s", truth);
 	if (nfiles != 16 || !nsrc)
 		return;

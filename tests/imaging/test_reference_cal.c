@@ -54,6 +54,7 @@
 #include "imaging/image.h"
 #include "state/catalog.h"
 #include "tests/imaging/refmeasure.h"
+#include "tests/refdata.h"
 #include "tests/test.h"
 
 #define DIR_CAL "reference/cal-0834"
@@ -68,27 +69,6 @@
 #define STAGE_DEFAULT_ALPHA (-0.7)
 #define STAGE_MAX_SOLUTION_FLAGGED 0.5
 
-/* The subband files and the truth file of a reference group. */
-static int list_group(const char *rel, char files[][1024], int *nfiles, char *truth)
-{
-	const char *dir = test_data(rel);
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	*nfiles = 0;
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		if (n > 10 && strstr(e->d_name, "_sb") && !strcmp(e->d_name + n - 5, ".hdf5") &&
-		    *nfiles < 16)
-			snprintf(files[(*nfiles)++], 1024, "%s/%s", dir, e->d_name);
-		else if (!strncmp(e->d_name, "truth_", 6))
-			snprintf(truth, 1024, "%s/%s", dir, e->d_name);
-	}
-	closedir(d);
-	return 0;
-}
-
 /* Load and flag a reference group like the convert and flag stages. */
 static vis_set *load_flagged(const char *rel, char *truth)
 {
@@ -101,8 +81,9 @@ static vis_set *load_flagged(const char *rel, char *truth)
 	flag_params fp;
 	flag_stats st;
 
-	CHECK(list_group(rel, files, &nfiles, truth) == 0 && nfiles == 16, "%d files in %s", nfiles,
-	      test_data(rel));
+	char gains[1024] = "";
+	nfiles = group_files(test_data(rel), files, 16, truth, gains);
+	CHECK(nfiles == 16, "%d files in %s", nfiles, test_data(rel));
 	if (nfiles != 16)
 		return NULL;
 	for (int i = 0; i < 16; i++)
