@@ -1045,10 +1045,26 @@ int grid_dirty(grid_plan *g, const float complex *vis, float *image)
  * the npix non-zero pixels (pix[], flux[]), per row with the phase stepped
  * from channel to channel through equally spaced runs.  Samples with
  * weight <= 0 get 0 (the caller checked that none was dropped). */
+/* The direction cosines of image pixels pix[npix] (row-major, as the image
+ * is indexed) for the direct sums: X[k], Y[k] (l and m, X growing east, so
+ * negative with the column) and N1[k] = n − 1 where the w-term is stacked
+ * (0 otherwise). */
+static void pixel_coords(const grid_plan *g, const int *pix, size_t npix, double *X, double *Y,
+			 double *N1)
+{
+	const int nx = g->p.nx, ny = g->p.ny;
+	for (size_t k = 0; k < npix; k++) {
+		int ix = pix[k] % nx, iy = pix[k] / nx;
+		X[k] = -(ix - nx / 2) * g->p.cell_rad;
+		Y[k] = (iy - ny / 2) * g->p.cell_rad;
+		N1[k] = g->wst ? pixel_nm1(g, ix, iy) : 0;
+	}
+}
+
 static int degrid_direct(grid_plan *g, const int *pix, const double *flux, size_t npix,
 			 float complex *vis)
 {
-	const int nx = g->p.nx, ny = g->p.ny, nc = g->d.nchan;
+	const int nc = g->d.nchan;
 	const double *f = g->d.freq_hz, two_pi_c = 2 * M_PI / VIS_C_M_S;
 	double *X = malloc(3 * npix * sizeof *X), *Y = X ? X + npix : NULL, *N1 = X ? Y + npix : NULL;
 	unsigned char *restart = malloc((size_t)nc);
@@ -1059,12 +1075,7 @@ static int degrid_direct(grid_plan *g, const int *pix, const double *flux, size_
 		free(restart);
 		return -ENOMEM;
 	}
-	for (size_t k = 0; k < npix; k++) {
-		int ix = pix[k] % nx, iy = pix[k] / nx;
-		X[k] = -(ix - nx / 2) * g->p.cell_rad;
-		Y[k] = (iy - ny / 2) * g->p.cell_rad;
-		N1[k] = g->wst ? pixel_nm1(g, ix, iy) : 0;
-	}
+	pixel_coords(g, pix, npix, X, Y, N1);
 	/* The phase is stepped through each run of equally spaced channels and
 	 * computed afresh where the spacing changes (missing subbands). */
 	for (int c = 0; c < nc; c++)
@@ -1113,12 +1124,19 @@ static int degrid_direct(grid_plan *g, const int *pix, const double *flux, size_
 int grid_dirty_pixels(grid_plan *g, const float complex *vis, const int *pix, size_t npix,
 		      double *ret_chan)
 {
-	const int nx = g->p.nx, ny = g->p.ny, nc = g->d.nchan;
+	const int nc = g->d.nchan;
 	const double *f = g->d.freq_hz, two_pi_c = 2 * M_PI / VIS_C_M_S;
+	double *X, *Y, *N1;
 	int r = 0;
 
 	if (!g->have_data)
 		return -EINVAL;
+	X = malloc(3 * (npix ? npix : 1) * sizeof *X);
+	if (!X)
+		return -ENOMEM;
+	Y = X + npix;
+	N1 = Y + npix;
+	pixel_coords(g, pix, npix, X, Y, N1);
 	memset(ret_chan, 0, npix * nc * sizeof *ret_chan);
 	/* Each pixel's phase per Hz on each row, exp(−iφ) evaluated per channel
 	 * (a handful of pixels: no stepping needed), summed per channel over
@@ -1139,10 +1157,7 @@ int grid_dirty_pixels(grid_plan *g, const float complex *vis, const int *pix, si
 			const float complex *v = vis + row * nc;
 			double wp = uvw[2] + g->p.xi * uvw[0] + g->p.eta * uvw[1];
 			for (size_t k = 0; k < npix; k++) {
-				int ix = pix[k] % nx, iy = pix[k] / nx;
-				double X = -(ix - nx / 2) * g->p.cell_rad, Y = (iy - ny / 2) * g->p.cell_rad;
-				double N1 = g->wst ? pixel_nm1(g, ix, iy) : 0;
-				double ph = two_pi_c * (uvw[0] * X + uvw[1] * Y + wp * N1);
+				double ph = two_pi_c * (uvw[0] * X[k] + uvw[1] * Y[k] + wp * N1[k]);
 				for (int c = 0; c < nc; c++) {
 					if (!(wt[c] > 0))
 						continue;
@@ -1159,6 +1174,7 @@ int grid_dirty_pixels(grid_plan *g, const float complex *vis, const int *pix, si
 		}
 		free(acc);
 	}
+	free(X);
 	return r;
 }
 
