@@ -207,12 +207,12 @@ static int hogbom(const float *psf, int nx, int ny, const int *cx, const int *cy
 	return stop == 1;
 }
 
-static float peak_masked(const float *r, size_t n, const unsigned char *mask)
+float clean_peak_masked(const float *img, size_t n, const unsigned char *mask)
 {
 	float pk = 0;
 	for (size_t i = 0; i < n; i++)
-		if (mask[i] && fabsf(r[i]) > pk)
-			pk = fabsf(r[i]);
+		if ((!mask || mask[i]) && fabsf(img[i]) > pk)
+			pk = fabsf(img[i]);
 	return pk;
 }
 
@@ -277,7 +277,7 @@ int clean_run_vis(grid_plan *g, const weight_stokes *s, const float *psf,
 	prev_peak = st.peak_jy;
 	for (;;) {
 		double sigma = st.sigma_jy;
-		double peak = masking ? peak_masked(residual, npix, mask) : st.peak_jy;
+		double peak = masking ? clean_peak_masked(residual, npix, mask) : st.peak_jy;
 		double thr = fmax(p->threshold_jy, p->auto_threshold * sigma);
 		double stage_thr = thr;
 		if (mask && !masking) {
@@ -288,7 +288,7 @@ int clean_run_vis(grid_plan *g, const weight_stokes *s, const float *psf,
 				for (size_t j = 0; j < npix; j++)
 					mask[j] = model[j] != 0;
 				stage_thr = thr;
-				peak = prev_peak = peak_masked(residual, npix, mask);
+				peak = prev_peak = clean_peak_masked(residual, npix, mask);
 			}
 		}
 		st.threshold_jy = thr;
@@ -357,7 +357,7 @@ int clean_run_vis(grid_plan *g, const weight_stokes *s, const float *psf,
 		st.major_s += clk_mono_s() - t;
 		st.peak_jy = peak_abs(residual, npix, nthreads);
 		st.sigma_jy = clean_mad_sigma(residual, npix);
-		double now_peak = masking ? peak_masked(residual, npix, mask) : st.peak_jy;
+		double now_peak = masking ? clean_peak_masked(residual, npix, mask) : st.peak_jy;
 		clean_cycle cyc = { .peak_jy = peak, .level_jy = level,
 				    .components = st.iterations - iter0, .candidates = (int)nc,
 				    .peak_after_jy = now_peak, .sigma_after_jy = st.sigma_jy,

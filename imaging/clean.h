@@ -90,6 +90,10 @@ typedef struct clean_stats {
  * residual did not fall below *prev_peak, else 0 with *prev_peak updated. */
 int clean_end_cycle(clean_stats *st, const clean_cycle *cyc, int last, double *prev_peak);
 
+/* The largest |img[i]| of img[n] where mask[i] != 0 (everywhere when mask
+ * is NULL); 0 when none. */
+float clean_peak_masked(const float *img, size_t n, const unsigned char *mask);
+
 /* Robust noise: 1.4826 × median absolute deviation of the finite values of
  * img[n] (subsampled to at most ~2M values).  0 when n == 0. */
 double clean_mad_sigma(const float *img, size_t n);

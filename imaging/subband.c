@@ -178,15 +178,6 @@ static inline float joined_q(const float *v, const float *wk, int nsub)
 	return sqrtf(q);
 }
 
-static float peak_abs_masked(const float *r, size_t n, const unsigned char *mask)
-{
-	float pk = 0;
-	for (size_t i = 0; i < n; i++)
-		if ((!mask || mask[i]) && fabsf(r[i]) > pk)
-			pk = fabsf(r[i]);
-	return pk;
-}
-
 /* Candidates: |statistic q| >= level (inside the mask when given), capped at
  * CLEAN_MAX_CAND by raising the level, as clean.c does. */
 static size_t collect_joined(const joined *J, const float *q, const unsigned char *mask,
@@ -339,7 +330,7 @@ static void joined_stats(const joined *J, const clean_params *cp, const unsigned
 			v[k] = J->res[k][j];
 		q[j] = J->by_q ? joined_q(v, J->wk, J->nsub) : mfs[j];
 	}
-	*ret_peak = peak_abs_masked(q, J->npix, mask);
+	*ret_peak = clean_peak_masked(q, J->npix, mask);
 	*ret_thr = fmax(cp->threshold_jy, cp->auto_threshold * sqrt(s2));
 	*ret_sigma = sqrt(s2);
 }
@@ -526,7 +517,7 @@ int subband_clean(grid_plan *g, const weight_stokes *s, const float *psf,
 					mask[j] = any;
 				}
 				stage_thr = thr_q;
-				peak_q = prev_q = peak_abs_masked(q, J.npix, mask);
+				peak_q = prev_q = clean_peak_masked(q, J.npix, mask);
 			}
 		}
 		if (peak_q <= stage_thr) {
@@ -572,11 +563,11 @@ int subband_clean(grid_plan *g, const weight_stokes *s, const float *psf,
 		st.major_cycles++;
 		st.joined_cycles++;
 		st.major_s += clk_mono_s() - t;
-		st.peak_jy = peak_abs_masked(residual, J.npix, NULL);
+		st.peak_jy = clean_peak_masked(residual, J.npix, NULL);
 		st.sigma_jy = clean_mad_sigma(residual, J.npix);
 		double before = peak_q;
 		joined_stats(&J, cp, NULL, residual, q, &peak_q, &thr_q, &sig_q);
-		double now_q = masking ? peak_abs_masked(q, J.npix, mask) : peak_q;
+		double now_q = masking ? clean_peak_masked(q, J.npix, mask) : peak_q;
 		clean_cycle cyc = { .peak_jy = before, .level_jy = level,
 				    .components = st.iterations - iter0, .candidates = (int)nc,
 				    .peak_after_jy = now_q, .sigma_after_jy = st.sigma_jy,
