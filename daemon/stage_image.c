@@ -21,11 +21,13 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/config.h"
@@ -251,6 +253,106 @@ static void write_quicklook(pipe_ctx *ctx, const char *dir, const char *fits,
 		in.width, in.height, in.factor, in.factor, in.ncircled, dt);
 }
 
+
+/* One FITS product of write_products. */
+typedef struct fits_job {
+	char name[32];
+	const char *path;
+	int product;            /* FITSOUT_* of the MFS image; -1: a sub-band's */
+	int sub, pbcor;         /* the sub-band's index, restored (0) or pbcor (1) */
+	int r;
+	char err[ERR_LEN];
+} fits_job;
+
+typedef struct fits_jobs {
+	fits_job *job;
+	int n, next;
+	pthread_mutex_t lock;
+	const image_result *res;
+	const fitsout_provenance *prov;
+	int calibrated;
+} fits_jobs;
+
+static void *fits_worker(void *arg)
+{
+	fits_jobs *J = arg;
+	for (;;) {
+		pthread_mutex_lock(&J->lock);
+		int i = J->next++;
+		pthread_mutex_unlock(&J->lock);
+		if (i >= J->n)
+			return NULL;
+		fits_job *j = &J->job[i];
+		j->r = j->product >= 0
+			       ? fitsout_write_prov(j->path, J->res, j->product, J->calibrated,
+						    J->prov, j->err, sizeof j->err)
+			       : fitsout_write_subband_prov(j->path, J->res, j->sub, j->pbcor,
+							    J->calibrated, J->prov, j->err,
+							    sizeof j->err);
+	}
+}
+
+/* The six MFS products at path[] and each sub-band's <group>.image-SB<k>.fits
+ * and pbcor-SB<k>.fits in dir, two files at a time (CFITSIO is reentrant, a
+ * file is one thread's, and the writes wait on the disk: each is fsync'd
+ * before its rename, fitsout.h), registered in order as they were before.
+ * On a failure the first error (in product order) is returned and nothing is
+ * registered after it; the files written after it are removed. */
+static int write_products(pipe_ctx *ctx, const image_result *res, const char *dir,
+			  char path[][4300], const fitsout_provenance *prov, char *err,
+			  size_t errlen)
+{
+	int n = FITSOUT_NPRODUCTS + 2 * res->nsub, r = 0;
+	fits_job *job = calloc(n, sizeof *job);
+	char (*sbpath)[4300] = calloc(2 * res->nsub + 1, sizeof *sbpath);
+	if (!job || !sbpath) {
+		free(job);
+		free(sbpath);
+		return err_set(err, errlen, -ENOMEM, "out of memory");
+	}
+	for (int k = 0; k < FITSOUT_NPRODUCTS; k++) {
+		snprintf(job[k].name, sizeof job[k].name, "%s", fitsout_product_name(k));
+		job[k].path = path[k];
+		job[k].product = k;
+	}
+	for (int k = 0; k < res->nsub; k++)
+		for (int pc = 0; pc < 2; pc++) {
+			fits_job *j = &job[FITSOUT_NPRODUCTS + 2 * k + pc];
+			char *sp = sbpath[2 * k + pc];
+			snprintf(j->name, sizeof j->name, "%s-SB%d", pc ? "pbcor" : "image", k);
+			snprintf(sp, sizeof sbpath[0], "%s/%s.%s.fits", dir, ctx->group_name, j->name);
+			j->path = sp;
+			j->product = -1;
+			j->sub = k;
+			j->pbcor = pc;
+		}
+	fits_jobs J = { .job = job, .n = n, .res = res, .prov = prov,
+			.calibrated = ctx->calibrated == PHOT_CAL_FULL };
+	pthread_t th;
+	pthread_mutex_init(&J.lock, NULL);
+	int helper = pthread_create(&th, NULL, fits_worker, &J) == 0;
+	fits_worker(&J);
+	if (helper)
+		pthread_join(th, NULL);
+	pthread_mutex_destroy(&J.lock);
+	for (int i = 0; i < n; i++) {
+		if (r < 0) {
+			if (job[i].r == 0)
+				unlink(job[i].path);
+			continue;
+		}
+		if (job[i].r < 0) {
+			r = err_set(err, errlen, job[i].r, "%s", job[i].err);
+			continue;
+		}
+		pipe_add_product(ctx, job[i].name, job[i].path);
+		pipe_progress(ctx);
+	}
+	free(job);
+	free(sbpath);
+	return r;
+}
+
 int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 {
 	image_params p;
@@ -299,6 +401,15 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 	 * cycle at debug level. */
 	for (int k = 0; k < res->clean.ntrace; k++) {
 		const clean_cycle *cc = &res->clean.cycle[k];
+		if (!isfinite(cc->peak_after_jy)) {
+			log_msg(LOG_DEBUG, ctx->group_name, "image", -1,
+				"major cycle %d: peak %.4g mJy, cleaned %d components over %d "
+				"pixels down to %.4g mJy (%.2f s); residual visibilities handed "
+				"to the joined-channel CLEAN (%.2f s)", k + 1, cc->peak_jy * 1e3,
+				cc->components, cc->candidates, cc->level_jy * 1e3, cc->minor_s,
+				cc->major_s);
+			continue;
+		}
 		log_msg(LOG_DEBUG, ctx->group_name, "image", -1,
 			"major cycle %d: peak %.4g mJy, cleaned %d components over %d pixels down "
 			"to %.4g mJy (%.2f s); exact residual peak %.4g mJy, sigma %.4g mJy (%.2f s)",
@@ -350,30 +461,12 @@ int stage_image(pipe_ctx *ctx, char *err, size_t errlen)
 	prov_store pstore;
 	fitsout_provenance prov;
 	prov_for_group(ctx, res->jd_mid, &pstore, &prov);
-	for (int k = 0; k < FITSOUT_NPRODUCTS; k++) {
+	for (int k = 0; k < FITSOUT_NPRODUCTS; k++)
 		snprintf(path[k], sizeof path[k], "%s/%s.%s.fits", dir, ctx->group_name,
 			 fitsout_product_name(k));
-		r = fitsout_write_prov(path[k], res, k, ctx->calibrated == PHOT_CAL_FULL, &prov, err,
-				       errlen);
-		if (r < 0)
-			goto out;
-		pipe_add_product(ctx, fitsout_product_name(k), path[k]);
-		pipe_progress(ctx);
-	}
-	/* Sub-band images: <group>.image-SB<k>.fits and pbcor-SB<k>.fits. */
-	for (int k = 0; k < res->nsub; k++)
-		for (int pc = 0; pc < 2; pc++) {
-			char name[32], sbpath[4300];
-			snprintf(name, sizeof name, "%s-SB%d", pc ? "pbcor" : "image", k);
-			snprintf(sbpath, sizeof sbpath, "%s/%s.%s.fits", dir, ctx->group_name, name);
-			r = fitsout_write_subband_prov(sbpath, res, k, pc,
-						       ctx->calibrated == PHOT_CAL_FULL, &prov,
-						       err, errlen);
-			if (r < 0)
-				goto out;
-			pipe_add_product(ctx, name, sbpath);
-			pipe_progress(ctx);
-		}
+	r = write_products(ctx, res, dir, path, &prov, err, errlen);
+	if (r < 0)
+		goto out;
 	if (ctx->db) {
 		r = db_begin(ctx->db, err, errlen);
 		if (r < 0)

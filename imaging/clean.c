@@ -335,6 +335,27 @@ int clean_run_vis(grid_plan *g, const weight_stokes *s, const float *psf,
 			err_set(err, errlen, r, "clean: degridding failed");
 			goto out;
 		}
+		/* Handing over at the floor: the exact residual's peak comes
+		 * out near the level this minor cycle reached, so when the next
+		 * level would be below the floor, CLEAN stops here and leaves
+		 * the image step to the caller, which images the residual
+		 * visibilities its own way (imaging/subband.c). */
+		if (p->floor_jy > 0 && !last && st.iterations < p->niter &&
+		    st.major_cycles + 1 < p->max_major &&
+		    fmax(stage_thr, (1 - p->major_gain) * level) < p->floor_jy) {
+			st.major_cycles++;
+			st.major_s += clk_mono_s() - t;
+			st.residual_stale = 1;
+			st.stop = "floor";
+			clean_cycle cyc = { .peak_jy = peak, .level_jy = level,
+					    .components = st.iterations - iter0,
+					    .candidates = (int)nc, .peak_after_jy = NAN,
+					    .sigma_after_jy = NAN, .minor_s = t - t_minor,
+					    .major_s = clk_mono_s() - t };
+			if (st.ntrace < CLEAN_MAX_TRACE)
+				st.cycle[st.ntrace++] = cyc;
+			break;
+		}
 		/* Known to be the last cycle: the caller's image step (it may
 		 * change the plan's data, which is not used again). */
 		if (last_image && (last || st.iterations >= p->niter ||

@@ -22,7 +22,12 @@
  * components or max_major cycles, or when a major cycle did not lower the
  * peak residual (it stopped improving: the last cycle is kept as it is).
  * With floor_jy > 0 it also stops before a minor cycle whose level would be
- * below floor_jy (stop "floor").
+ * below floor_jy (stop "floor"), and clean_run_vis stops after the degrid
+ * of a major cycle whose next level would be (max(threshold, (1 − major_gain)
+ * × this cycle's level) < floor_jy: the exact peak comes out near the level
+ * reached), without its image step: residual is then the one before that
+ * cycle (residual_stale = 1; the cycle's peak_after_jy and sigma_after_jy are
+ * NAN) while the residual visibilities are the final model's.
  */
 #ifndef CONTIMG_CLEAN_H
 #define CONTIMG_CLEAN_H
@@ -79,6 +84,10 @@ typedef struct clean_stats {
 				  "floor" */
 	int joined_cycles;     /* of major_cycles, the joined-channel ones at the end
 				  (imaging/subband.h; 0 without sub-bands) */
+	int joined_factor;     /* their pixel, in image pixels a side (1: the image's
+				  own grid; 0 when none ran) */
+	int resumed_cycles;    /* of major_cycles, MFS ones after the joined ones */
+	int residual_stale;    /* stop "floor" without the last image step (above) */
 	int ntrace;            /* entries in cycle[]: the first CLEAN_MAX_TRACE major cycles */
 	clean_cycle cycle[CLEAN_MAX_TRACE];
 } clean_stats;

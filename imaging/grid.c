@@ -1264,6 +1264,11 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis)
 	return 0;
 }
 
+void grid_get_params(const grid_plan *g, grid_params *ret)
+{
+	*ret = g->p;
+}
+
 void grid_get_info(const grid_plan *g, grid_info *ret)
 {
 	memset(ret, 0, sizeof *ret);

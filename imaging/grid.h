@@ -156,6 +156,9 @@ int grid_degrid(grid_plan *g, const float *image, float complex *vis);
 int grid_dirty_pixels(grid_plan *g, const float complex *vis, const int *pix, size_t npix,
 		      double *ret_chan);
 
+/* The parameters the plan was made with (grid_params.pool included). */
+void grid_get_params(const grid_plan *g, grid_params *ret);
+
 /* Copy of the plan's choices and accumulated timings. */
 void grid_get_info(const grid_plan *g, grid_info *ret);
 

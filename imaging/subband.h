@@ -10,37 +10,45 @@
  * The deconvolution is WSClean's -join-channels without spectral fitting
  * (Offringa & Smirnov 2017, MNRAS 471, 301), but a joined major cycle pays
  * the FFTs N times (docs/performance.md), so the MFS CLEAN does what it can
- * do right and the joined cycles the rest:
- *  1. the MFS Cotton–Schwab CLEAN of clean_run with the MFS PSF, until its
- *     minor cycle would clean below the level where a flat-spectrum model
- *     starts to model spectral structure with spurious components (which
- *     then bias every sub-band's flux towards the MFS one): floor_jy = A ·
- *     min(1, 2κ), A the spectral deviation √(Σ_k w_k (D_k − D)²) of the
- *     brightest source (the sub-band dirty values at the MFS dirty peak,
+ * do right and the joined cycles the rest, on a coarser grid:
+ *  1. the MFS Cotton–Schwab CLEAN of clean_run_vis with the MFS PSF, until
+ *     its minor cycle would clean below the level where a flat-spectrum
+ *     model starts to model spectral structure with spurious components
+ *     (which then bias every sub-band's flux towards the MFS one): floor_jy
+ *     = A · min(1, 2κ), A the spectral deviation √(Σ_k w_k (D_k − D)²) of
+ *     the brightest source (the sub-band dirty values at the MFS dirty peak,
  *     by direct sums), κ the MFS PSF's largest sidelobe beyond twice the
- *     major axis (what carries that deviation elsewhere).  Its last residual
- *     image is made as the weighted sum of the sub-bands' (clean_run_vis's
- *     last_image), each gridded from its slice of the residual visibilities
- *     of the MFS model: exact for that flat-spectrum model, so they carry the
- *     whole spectral difference;
- *  2. if the MFS CLEAN stopped at the floor, joined Cotton–Schwab cycles
- *     with clean_run's rules: the peak is found in the MFS residual (the
- *     weighted sum of the sub-bands'); at that pixel each sub-band gets a
- *     component of gain × its own residual there and subtracts it times its
- *     own PSF; each major cycle subtracts the prediction of each sub-band's
- *     joined components from its slice of the MFS residual visibilities and
- *     grids it;
- *     if the MFS CLEAN finished, at most SUBBAND_JOINED_CYCLES such cycles
- *     with the peak found in q, and only when κ × the peak of q = √(Σ_k w_k r_k²) is above the
- *     threshold in q (auto_threshold × √(Σ w_k σ_k²)): q finds what the MFS
- *     sum cancels (a spectral residual, +r in the low sub-bands and −r in
- *     the high ones) and is |r| for a flat one; below that the spectral
- *     residual's sidelobes are under the noise and it stays in the residual,
- *     which still carries its flux.
- *     The sub-band PSFs are made only when a joined cycle runs.
- * Sub-band model k = MFS model + its joined components; the MFS model is
- * their weighted sum and the MFS residual the weighted sum of theirs.  One
- * grid plan serves all (grid_plan_set_data per sub-band per pass).
+ *     major axis (what carries that deviation elsewhere).  Its residual
+ *     visibilities rvis are those of the MFS model;
+ *  2. if it stopped at the floor, joined Cotton–Schwab cycles with
+ *     clean_run's rules on the joined grid (joined_factor: f × f image
+ *     pixels per pixel, the same sky; f = 1 when no coarser grid holds every
+ *     sample with its kernel and samples the restoring beam's minor axis 4
+ *     times): the peak is found in the MFS residual (the weighted sum of the
+ *     sub-bands'); at that pixel each sub-band gets a component of gain × its
+ *     own residual there and subtracts it times its own PSF; each major cycle
+ *     subtracts the prediction of each sub-band's joined components from its
+ *     slice of rvis (jvis) and grids it;
+ *  3. once the spectral deviation left at the MFS residual's peak times κ is
+ *     below the next minor cycle's level, the MFS CLEAN resumes on the
+ *     image's grid from jvis, with what is left of niter and max_major (its
+ *     flat components go to every sub-band);
+ *  4. if the MFS CLEAN of 1 finished, at most SUBBAND_JOINED_CYCLES joined
+ *     cycles with the peak found in q, and only when κ × the peak of q =
+ *     √(Σ_k w_k r_k²) is above the threshold in q (auto_threshold ×
+ *     √(Σ w_k σ_k²)): q finds what the MFS sum cancels (a spectral residual,
+ *     +r in the low sub-bands and −r in the high ones) and is |r| for a flat
+ *     one; below that the spectral residual's sidelobes are under the noise
+ *     and it stays in the residual, which still carries its flux;
+ *  5. the sub-band residuals on the image's grid, each gridded from its
+ *     slice of the final residual visibilities: by the last MFS major cycle
+ *     when it is known to be the last (clean_run_vis's last_image), else
+ *     after the CLEAN.
+ * Sub-band model k = MFS model + its joined components (on the image's
+ * grid: the joined grid's pixel (x, y) is the image's (f·x, f·y)); the MFS
+ * model is their weighted sum and the MFS residual the weighted sum of
+ * theirs.  One grid plan per resolution serves all (grid_plan_set_data per
+ * sub-band per pass).
  *
  * Restoring: every sub-band model is restored with the MFS restoring beam (a
  * common resolution: forced photometry then fits one beam shape in every
@@ -65,6 +73,10 @@
 
 #define SUBBAND_MAX 16
 #define SUBBAND_JOINED_CYCLES 2
+/* The joined cycles' grid: at most this many image pixels a side per pixel,
+ * and at least this many pixels across the restoring beam's minor axis. */
+#define SUBBAND_MAX_COARSE 4
+#define SUBBAND_PIX_PER_BEAM 4
 
 typedef struct subband_image {
 	int chan0, nchan;       /* the imager's channels [chan0, chan0 + nchan) */

@@ -13,18 +13,11 @@
 #include "tests/imaging/synth.h"
 #include "tests/test.h"
 
-#define CELL (6.0 / 206264.80624709636)
-#define N 256
+#define ARCSEC (1 / 206264.80624709636)
 
-/* On pixel centres, so that the restored peak at the pixel is the flux. */
-static const synth_src srcs[] = {
-	{ 0, 0, 1.0 },
-	{ -20 * CELL, -15 * CELL, 0.5 },   /* pixel (148, 113) */
-};
 static const double src_alpha[] = { -0.7, 1.0 };
-static const int src_px[2][2] = { { N / 2, N / 2 }, { N / 2 + 20, N / 2 - 15 } };
 
-static void params(image_params *p, int nsub)
+static void params(image_params *p, int nsub, int N, double CELL)
 {
 	image_params_default(p);
 	p->nx = p->ny = N;
@@ -47,18 +40,26 @@ static void test_subband_split(void)
 	CHECK(subband_split(16, 1, c0, n) == -EINVAL);
 }
 
-static void test_subband_two_spectra(void)
+/* N² pixels of CELL; the second source dx, dy pixels from the centre (on
+ * pixel centres, so that the restored peak at the pixel is the flux);
+ * want_factor: the joined cycles' grid expected (imaging/subband.c chooses
+ * it from the beam and the uv extent). */
+static void two_spectra(int N, double CELL, int dx, int dy, int want_factor)
 {
 	char err[ERR_LEN] = "";
 	image_params p;
 	image_result *r = NULL, *r0 = NULL;
+	const synth_src srcs[] = { { 0, 0, 1.0 }, { -dx * CELL, dy * CELL, 0.5 } };
+	const int src_px[2][2] = { { N / 2, N / 2 }, { N / 2 + dx, N / 2 + dy } };
 	vis_set *v = synth_make_spec(24, 4, 16, 600, srcs, src_alpha, 2, 0, 11);
 	CHECK(v != NULL);
 	if (!v)
 		return;
-	params(&p, 4);
+	printf("# %dx%d at %.1f arcsec, second source at pixel (%d, %d)\n", N, N, CELL / ARCSEC,
+	       src_px[1][0], src_px[1][1]);
+	params(&p, 4, N, CELL);
 	CHECK_OK(image_run(v, &p, &r, err, sizeof err), err);
-	params(&p, 0);
+	params(&p, 0, N, CELL);
 	CHECK_OK(image_run(v, &p, &r0, err, sizeof err), err);
 	if (!r || !r0)
 		goto out;
@@ -70,6 +71,12 @@ static void test_subband_two_spectra(void)
 	 * peak is not higher (joined CLEAN leaves no spectral residual). */
 	printf("# MFS residual peak %.3g Jy with sub-bands, %.3g Jy without; %d vs %d components\n",
 	       r->clean.peak_jy, r0->clean.peak_jy, r->clean.iterations, r0->clean.iterations);
+	printf("# %d major cycles (%d joined on a grid of %d pixels a side per pixel, %d MFS "
+	       "after them), stop %s\n", r->clean.major_cycles, r->clean.joined_cycles,
+	       r->clean.joined_factor, r->clean.resumed_cycles, r->clean.stop);
+	CHECK(r->clean.joined_cycles >= 1 && r->clean.joined_factor == want_factor,
+	      "%d joined cycles at factor %d, expected >= 1 at %d", r->clean.joined_cycles,
+	      r->clean.joined_factor, want_factor);
 	CHECK(r->clean.peak_jy <= 1.05 * r0->clean.peak_jy, "%g vs %g", r->clean.peak_jy,
 	      r0->clean.peak_jy);
 	size_t npix = (size_t)N * N;
@@ -113,6 +120,21 @@ out:
 	vis_free(v);
 }
 
+/* On the image's own grid (6″ pixels: the 23″ minor axis of the beam would
+ * get fewer than SUBBAND_PIX_PER_BEAM pixels of a coarser one), and on a grid
+ * of 2 × 2 pixels (2″ pixels: 4″ on the joined grid, while 6″ would again be
+ * too coarse), the second source on an odd pixel, between two pixels of the
+ * joined grid. */
+static void test_subband_two_spectra(void)
+{
+	two_spectra(256, 6 * ARCSEC, 20, -15, 1);
+}
+
+static void test_subband_two_spectra_coarse(void)
+{
+	two_spectra(768, 2 * ARCSEC, 61, -47, 2);
+}
+
 static void test_spindex_fit(void)
 {
 	/* Exact power law: the fit returns it; the error follows 1/√(Σ w x²). */
@@ -146,5 +168,6 @@ int main(void)
 	RUN(test_subband_split);
 	RUN(test_spindex_fit);
 	RUN(test_subband_two_spectra);
+	RUN(test_subband_two_spectra_coarse);
 	return TEST_DONE();
 }
