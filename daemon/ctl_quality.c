@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -85,9 +86,11 @@ static void print_group(const photdb_quality *q, const char *name, json_object *
 	printf(" (z");
 	cell(q->correction_z, " %*.2f", 0);
 	printf("), %d references\n", q->nref);
-	printf("\nthresholds: [photometry] quality_* of %s now (window %d good epochs);\n"
+	/* An absent default file means every key at its default (ctl.h). */
+	printf("\nthresholds: [photometry] quality_* of %s%s now (window %d good epochs);\n"
 	       "the verdict is the one stored when the image was processed\n",
-	       config_path, qs->window);
+	       access(config_path, F_OK) == 0 ? "" : "the defaults, no file ", config_path,
+	       qs->window);
 	printf("  %-11s %12s %-7s %10s  %s\n", "CHECK", "VALUE", "", "LIMIT", "VERDICT");
 	for (size_t k = 0; k < json_object_array_length(th); k++) {
 		json_object *o = json_object_array_get_idx(th, k), *v;
