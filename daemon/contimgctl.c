@@ -111,6 +111,22 @@ static const ctl_command commands[] = {
 	  "  --since T  only alerts made at or after T: a number of days before now,\n"
 	  "             or YYYY-MM-DD[THH:MM[:SS]][Z] (UTC)\n"
 	  "  --json     the array of docs/cli.md (the same as the web service's)\n" },
+	{ "quality", NULL, ctl_quality, CTL_NEEDS_DB_RO,
+	  "[GROUP] [--since ISO|DAYS] [--failed] [--limit N] [--json]",
+	  "epoch quality of each image: why an epoch failed",
+	  "The quality record of each image (docs/photometry.md, Epoch quality),\n"
+	  "newest first: noise (mJy/beam) and its radiometer expectation, their\n"
+	  "ratio, the noise over the recent median, dynamic range, flux-scale\n"
+	  "correction and its robust z, clipped and flagged fractions, references,\n"
+	  "and the checks that failed by name (provisional too; ok when none).\n"
+	  "With GROUP (YYYY-MM-DDTHH:MM:SS), that image's record beside the\n"
+	  "[photometry] quality_* thresholds of the configuration.  Exit 1 when\n"
+	  "GROUP does not exist or has no quality record.\n"
+	  "  --since T  records of images at or after T: a number of days before\n"
+	  "             now, or YYYY-MM-DD[THH:MM[:SS]][Z] (UTC)\n"
+	  "  --failed   only the records of failed epochs\n"
+	  "  --limit N  at most N records (default 50, 0 = all)\n"
+	  "  --json     one object (docs/cli.md)\n" },
 	{ "pointing", "add", ctl_pointing_add, CTL_NEEDS_DB_CREATE,
 	  "--start ISO [--end ISO] --dec DEG [--note TEXT] [--json]", "add a pointing override",
 	  "From --start (UTC, inclusive) to --end (exclusive; default open) the dishes\n"

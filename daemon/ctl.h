@@ -104,6 +104,7 @@ int ctl_lightcurve(int argc, char **argv, const ctl_env *env);       /* ctl_phot
 int ctl_candidates(int argc, char **argv, const ctl_env *env);       /* ctl_phot.c */
 int ctl_candidate(int argc, char **argv, const ctl_env *env);        /* ctl_phot.c */
 int ctl_alerts(int argc, char **argv, const ctl_env *env);           /* ctl_alerts.c */
+int ctl_quality(int argc, char **argv, const ctl_env *env);          /* ctl_quality.c */
 int ctl_mosaic_plan(int argc, char **argv, const ctl_env *env);      /* ctl_mosaic.c */
 int ctl_mosaic_build(int argc, char **argv, const ctl_env *env);     /* ctl_mosaic.c */
 int ctl_pointing_add(int argc, char **argv, const ctl_env *env);     /* ctl_pointing.c */

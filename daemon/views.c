@@ -574,6 +574,128 @@ int view_lightcurve(sqlite3 *db, const char *source, json_object **ret, char *er
 	return 1;
 }
 
+/* ---- quality: the epoch quality records ---- */
+
+/* The checks of enum phot_qual by bit, with the name an operator types and
+ * reads (docs/cli.md, quality). */
+static const struct {
+	unsigned bit;
+	const char *name;
+} quality_checks[] = {
+	{ PHOT_QUAL_NOISE, "noise" },       { PHOT_QUAL_DR, "dr" },
+	{ PHOT_QUAL_FLAGGED, "flagged" },   { PHOT_QUAL_CORRECTION, "correction" },
+	{ PHOT_QUAL_CLIPPED, "clipped" },   { PHOT_QUAL_RADIOMETER, "radiometer" },
+	{ PHOT_QUAL_PROVISIONAL, "provisional" },
+};
+#define NQUALITY_CHECKS (sizeof quality_checks / sizeof quality_checks[0])
+
+/* The name of bit b (0..31) into buf (>= 8 bytes). */
+static const char *quality_bit_name(int b, char *buf, size_t buflen)
+{
+	for (size_t k = 0; k < NQUALITY_CHECKS; k++)
+		if (quality_checks[k].bit == 1u << b)
+			return quality_checks[k].name;
+	snprintf(buf, buflen, "bit%d", b);
+	return buf;
+}
+
+void view_quality_checks_text(unsigned flags, char *buf, size_t buflen)
+{
+	size_t len = 0;
+	if (!buflen)
+		return;
+	snprintf(buf, buflen, "%s", flags ? "" : "ok");
+	for (int b = 0; b < 32; b++) {
+		char tmp[8];
+		if (!(flags & 1u << b))
+			continue;
+		int w = snprintf(buf + len, buflen - len, "%s%s", len ? "," : "",
+				 quality_bit_name(b, tmp, sizeof tmp));
+		if (w < 0 || (size_t)w >= buflen - len)
+			break; /* truncated: snprintf terminated it */
+		len += (size_t)w;
+	}
+}
+
+json_object *view_quality_record(const photdb_quality *q, const char *group)
+{
+	json_object *o = json_object_new_object(), *checks = json_object_new_array();
+	json_object_object_add(o, "group_id", json_object_new_int64(q->group_id));
+	json_object_object_add(o, "group", group && group[0] ? json_object_new_string(group)
+							     : NULL);
+	json_object_object_add(o, "mjd", jnum(q->mjd));
+	json_object_object_add(o, "noise_jy", jnum(q->noise_jy));
+	json_object_object_add(o, "expected_noise_jy", jnum(q->expected_noise_jy));
+	json_object_object_add(o, "radiometer_ratio", jnum(q->radiometer_ratio));
+	json_object_object_add(o, "noise_ratio", jnum(q->noise_ratio));
+	json_object_object_add(o, "dynamic_range", jnum(q->dynamic_range));
+	json_object_object_add(o, "correction", jnum(q->correction));
+	json_object_object_add(o, "correction_z", jnum(q->correction_z));
+	json_object_object_add(o, "clipped_frac", jnum(q->clipped_frac));
+	json_object_object_add(o, "flagged_frac", jnum(q->flagged_frac));
+	json_object_object_add(o, "nref", json_object_new_int(q->nref));
+	json_object_object_add(o, "flags", json_object_new_int64(q->flags));
+	for (int b = 0; b < 32; b++) {
+		char tmp[8];
+		if (q->flags & 1u << b)
+			json_object_array_add(checks, json_object_new_string(
+				quality_bit_name(b, tmp, sizeof tmp)));
+	}
+	json_object_object_add(o, "checks", checks);
+	json_object_object_add(o, "ok", json_object_new_boolean(!(q->flags & PHOT_QUAL_BAD)));
+	return o;
+}
+
+json_object *view_quality_json(const photdb_quality_entry *e, size_t n)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, view_quality_record(&e[i].q, e[i].group));
+	json_object_object_add(o, "records", a);
+	return o;
+}
+
+json_object *view_quality_thresholds(const photdb_quality *q, const phot_quality_settings *qs)
+{
+	/* The value each check of daemon/stage_photometry.c compares, and with
+	 * what; a limit of 0 turns the dr and radiometer checks off. */
+	const struct {
+		unsigned bit;
+		double value, limit;
+		const char *compare;
+		int enabled;
+	} t[] = {
+		{ PHOT_QUAL_NOISE, q->noise_ratio, qs->max_noise_ratio, "<=", 1 },
+		{ PHOT_QUAL_DR, q->dynamic_range, qs->min_dynamic_range, ">=",
+		  qs->min_dynamic_range > 0 },
+		{ PHOT_QUAL_FLAGGED, q->flagged_frac, qs->max_flagged_frac, "<=", 1 },
+		{ PHOT_QUAL_CORRECTION, q->correction_z, qs->max_correction_z, "|z| <=", 1 },
+		{ PHOT_QUAL_CLIPPED, q->clipped_frac, qs->max_clipped_frac, "<=", 1 },
+		{ PHOT_QUAL_RADIOMETER, q->radiometer_ratio, qs->max_radiometer_ratio, "<=",
+		  qs->max_radiometer_ratio > 0 },
+	};
+	json_object *a = json_object_new_array();
+	for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
+		json_object *o = json_object_new_object();
+		char tmp[8];
+		int b = __builtin_ctz(t[k].bit);
+		json_object_object_add(o, "check", json_object_new_string(
+			quality_bit_name(b, tmp, sizeof tmp)));
+		json_object_object_add(o, "value", jnum(t[k].value));
+		json_object_object_add(o, "limit", jnum(t[k].limit));
+		json_object_object_add(o, "compare", json_object_new_string(t[k].compare));
+		json_object_object_add(o, "enabled", json_object_new_boolean(t[k].enabled));
+		json_object_object_add(o, "failed", json_object_new_boolean(q->flags & t[k].bit));
+		/* As the stage decides: an unknown value passes. */
+		double v = t[k].bit == PHOT_QUAL_CORRECTION ? fabs(t[k].value) : t[k].value;
+		int now = t[k].enabled && isfinite(v) &&
+			  (t[k].bit == PHOT_QUAL_DR ? v < t[k].limit : v > t[k].limit);
+		json_object_object_add(o, "fails_now", json_object_new_boolean(now));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 /* ---- the views only contimg-web serves ---- */
 
 int view_ese_model(sqlite3 *db, const char *source, double t0_mjd, double t1_mjd, int npts,

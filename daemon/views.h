@@ -80,6 +80,36 @@ json_object *view_lightcurve_json(const char *source, const photdb_row *rows, si
 int view_lightcurve(sqlite3 *db, const char *source, json_object **ret, char *err,
 		    size_t errlen);
 
+/* ---- `contimgctl quality` (docs/cli.md): the epoch quality records ---- */
+
+/* The names of the bits of an epoch_quality.flags (enum phot_qual,
+ * daemon/stage_photometry.h), in bit order: noise, dr, flagged, correction,
+ * clipped, radiometer, provisional; a bit without a name as "bitN".  Into
+ * buf, separated by commas, or "ok" when flags is 0; truncated to buflen. */
+void view_quality_checks_text(unsigned flags, char *buf, size_t buflen);
+
+/* One record as an object: group_id (groups.id), group (its name; null when
+ * empty), mjd, noise_jy, expected_noise_jy, radiometer_ratio, noise_ratio,
+ * dynamic_range, correction, correction_z, clipped_frac, flagged_frac, nref,
+ * flags (int), checks (the array of view_quality_checks_text's names; empty
+ * when flags is 0), ok (no PHOT_QUAL_BAD bit: provisional is ok).  Unknown
+ * numbers are null. */
+json_object *view_quality_record(const photdb_quality *q, const char *group);
+
+/* `contimgctl quality --json`: {"records": [view_quality_record of
+ * e[0..n-1]]} (photdb_quality_list's order). */
+json_object *view_quality_json(const photdb_quality_entry *e, size_t n);
+
+/* The checks of record q against the thresholds qs ([photometry] quality_*)
+ * as an array, one object per check in bit order: check (its name), value
+ * (the number compared: noise_ratio, dynamic_range, flagged_frac,
+ * correction_z, clipped_frac, radiometer_ratio; null when unknown, which
+ * passes), limit, compare ("<=", ">=", or "|z| <=" for the correction),
+ * enabled (false for a limit of 0 that turns dr or radiometer off), failed
+ * (the stored verdict, q->flags), fails_now (the verdict of these limits:
+ * they may have changed since the image was processed). */
+json_object *view_quality_thresholds(const photdb_quality *q, const phot_quality_settings *qs);
+
 /* ---- views only contimg-web serves (docs/web.md) ---- */
 
 /* The ESE model of candidate source, sampled at npts (>= 2) times from

@@ -783,31 +783,38 @@ int photdb_quality_put(sqlite3 *db, const photdb_quality *q, char *err, size_t e
 	return rc;
 }
 
+/* The QUAL_COLS of the current row, from column 0, into *q. */
+static void read_quality(sqlite3_stmt *st, photdb_quality *q)
+{
+	int k = 0;
+	memset(q, 0, sizeof *q);
+	q->group_id = sqlite3_column_int64(st, k++);
+	q->mjd = db_column_real_or_nan(st, k++);
+	q->noise_jy = db_column_real_or_nan(st, k++);
+	q->noise_ratio = db_column_real_or_nan(st, k++);
+	q->dynamic_range = db_column_real_or_nan(st, k++);
+	q->correction = db_column_real_or_nan(st, k++);
+	q->correction_z = db_column_real_or_nan(st, k++);
+	q->clipped_frac = db_column_real_or_nan(st, k++);
+	q->flagged_frac = db_column_real_or_nan(st, k++);
+	q->nref = sqlite3_column_int(st, k++);
+	q->flags = (unsigned)sqlite3_column_int64(st, k++);
+	q->expected_noise_jy = db_column_real_or_nan(st, k++);
+	q->radiometer_ratio = db_column_real_or_nan(st, k++);
+}
+
 int photdb_quality_get(sqlite3 *db, int64_t group_id, photdb_quality *ret, char *err,
 		       size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	int rc, k = 0;
+	int rc;
 	if (sqlite3_prepare_v2(db, "SELECT " QUAL_COLS " FROM epoch_quality WHERE group_id = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(db, err, errlen, "epoch quality query");
 	sqlite3_bind_int64(st, 1, group_id);
 	int s = sqlite3_step(st);
 	if (s == SQLITE_ROW) {
-		memset(ret, 0, sizeof *ret);
-		ret->group_id = sqlite3_column_int64(st, k++);
-		ret->mjd = db_column_real_or_nan(st, k++);
-		ret->noise_jy = db_column_real_or_nan(st, k++);
-		ret->noise_ratio = db_column_real_or_nan(st, k++);
-		ret->dynamic_range = db_column_real_or_nan(st, k++);
-		ret->correction = db_column_real_or_nan(st, k++);
-		ret->correction_z = db_column_real_or_nan(st, k++);
-		ret->clipped_frac = db_column_real_or_nan(st, k++);
-		ret->flagged_frac = db_column_real_or_nan(st, k++);
-		ret->nref = sqlite3_column_int(st, k++);
-		ret->flags = (unsigned)sqlite3_column_int64(st, k++);
-		ret->expected_noise_jy = db_column_real_or_nan(st, k++);
-		ret->radiometer_ratio = db_column_real_or_nan(st, k++);
+		read_quality(st, ret);
 		rc = 0;
 	} else if (s == SQLITE_DONE) {
 		rc = err_set(err, errlen, -ENOENT, "no epoch quality for group %lld",
@@ -816,6 +823,47 @@ int photdb_quality_get(sqlite3 *db, int64_t group_id, photdb_quality *ret, char 
 		rc = sql_fail(db, err, errlen, "epoch quality query");
 	}
 	sqlite3_finalize(st);
+	return rc;
+}
+
+static int read_quality_entry(sqlite3_stmt *st, void *row, void *arg, char *err,
+			      size_t errlen)
+{
+	photdb_quality_entry *e = row;
+	(void)arg, (void)err, (void)errlen;
+	read_quality(st, &e->q);
+	db_column_text(st, 13, e->group, sizeof e->group);
+	return 1;
+}
+
+int photdb_quality_list(sqlite3 *db, double since_mjd, unsigned any_flags, int limit,
+			photdb_quality_entry **ret, size_t *ret_n, char *err, size_t errlen)
+{
+	/* The columns qualified with e. (groups has none of the same names but
+	 * id, which the join needs); a negative LIMIT is SQLite's "no limit". */
+	static const char sql[] =
+		"SELECT e.group_id, e.mjd, e.noise_jy, e.noise_ratio, e.dynamic_range, "
+		"e.correction, e.correction_z, e.clipped_frac, e.flagged_frac, e.nref, e.flags, "
+		"e.expected_noise_jy, e.radiometer_ratio, g.name "
+		"FROM epoch_quality e LEFT JOIN groups g ON g.id = e.group_id "
+		"WHERE e.mjd >= ? AND (? = 0 OR (e.flags & ?) <> 0) "
+		"ORDER BY e.mjd DESC, e.group_id DESC LIMIT ?";
+	static const db_row_type type = { sizeof(photdb_quality_entry), read_quality_entry,
+					  NULL };
+	sqlite3_stmt *st = NULL;
+	void *rows = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, err, errlen, "epoch quality list");
+	/* NAN (and -INFINITY) mean "all": SQLite would bind NAN as NULL and
+	 * match nothing. */
+	sqlite3_bind_double(st, 1, isfinite(since_mjd) || since_mjd > 0 ? since_mjd : -1e300);
+	sqlite3_bind_int64(st, 2, any_flags);
+	sqlite3_bind_int64(st, 3, any_flags);
+	sqlite3_bind_int(st, 4, limit > 0 ? limit : -1);
+	rc = db_rows(st, &type, NULL, &rows, ret_n, "epoch quality list", err, errlen);
+	if (rc == 0)
+		*ret = rows;
 	return rc;
 }
 

@@ -210,6 +210,22 @@ int photdb_quality_put(sqlite3 *db, const photdb_quality *q, char *err, size_t e
 int photdb_quality_get(sqlite3 *db, int64_t group_id, photdb_quality *ret, char *err,
 		       size_t errlen);
 
+/* A quality record and the name of its group (photdb_quality_list). */
+typedef struct photdb_quality_entry {
+	photdb_quality q;
+	char group[32];         /* groups.name, "YYYY-MM-DDTHH:MM:SS" ("" if the group
+				   row is gone) */
+} photdb_quality_entry;
+
+/* The quality records for operators (`contimgctl quality`), newest first (by
+ * mjd, then group_id, descending): those with mjd >= since_mjd (NAN or
+ * -INFINITY: all) and, when any_flags != 0, only those with a bit of
+ * any_flags in flags (e.g. PHOT_QUAL_BAD: the failed ones); at most limit
+ * rows (<= 0: all).  *ret is malloc'd (caller frees; NULL when *ret_n == 0).
+ * -EIO with SQLite's message, -ENOMEM; *ret and *ret_n untouched on failure. */
+int photdb_quality_list(sqlite3 *db, double since_mjd, unsigned any_flags, int limit,
+			photdb_quality_entry **ret, size_t *ret_n, char *err, size_t errlen);
+
 /* Noise and correction of up to `limit` good (flags = 0) epochs before
  * before_mjd, other than exclude_group, latest first (NAN for NULL). */
 int photdb_quality_recent(sqlite3 *db, double before_mjd, int64_t exclude_group, int limit,

@@ -12,7 +12,7 @@ CTL=$BIN/contimgctl
 COMMANDS="status groups show requeue retry-failed ingest process inspect config:check
 catalog:import catalog:list transits caltables variability lightcurve candidates
 candidate pointing:add pointing:list pointing:remove mosaic:plan mosaic:build
-unit alerts plot:image plot:stamp plot:caltable stamps housekeeping metrics"
+unit alerts quality plot:image plot:stamp plot:caltable stamps housekeeping metrics"
 
 # A configuration whose state directory does not exist: nothing may create it.
 mkdir -p "$T/etc"
