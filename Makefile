@@ -7,6 +7,7 @@
 #   make run        deps + build + demo (simulate, run the daemon, show products)
 #   make bench      full-size timing table
 #   make bench-wsclean  the same, plus WSClean on the field group (installs wsclean)
+#   make bench-subband  the image stage with and without sub-band images, alternately
 #   make asan       sanitizer build of the unit tests and programs (build-asan/,
 #                   build-asan/bin/)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -79,7 +80,7 @@ TEST_DEPS_PKGS := wsclean python3-casacore python3-astropy clang-14 libclang-rt-
 	prometheus
 # prometheus: promtool checks the metrics exposition (tests/integration/test_metrics.sh).
 
-.PHONY: FORCE all deps deps-test test unit integration asan run bench bench-wsclean clean install fuzz
+.PHONY: FORCE all deps deps-test test unit integration asan run bench bench-wsclean bench-subband clean install fuzz
 all: $(BINS)
 
 deps:
@@ -143,6 +144,9 @@ bench: all $(B)/tests/bench_convert $(B)/tests/photometry/test_stage_photometry
 
 bench-wsclean: all $(B)/tests/bench_convert
 	@B=$(B) BENCH_WSCLEAN=1 sh tests/bench.sh
+
+bench-subband: all
+	@sh tests/bench_subband.sh
 
 fuzz:
 	@sh tests/fuzz/run.sh

@@ -822,9 +822,13 @@ int subband_clean(grid_plan *g, const weight_stokes *s, const float *psf,
 			/* Back to the MFS CLEAN once a flat-spectrum model is
 			 * right again: the spectral deviation left at the peak of
 			 * the MFS residual, times the sidelobes that carry it, is
-			 * below the next minor cycle's level. */
+			 * below the next minor cycle's level.  Not with an
+			 * auto-mask, whose mask the MFS CLEAN would build from its
+			 * own new components alone: the joined cycles go on. */
 			double next = fmax(thr_q, (1 - cp->major_gain) * now_q);
-			if (joined_deviation(&J) * fmin(1, 2 * kappa) < next) {
+			if (!mask && st.major_cycles < cp->max_major &&
+			    st.iterations < cp->niter &&
+			    joined_deviation(&J) * fmin(1, 2 * kappa) < next) {
 				resume = 1;
 				break;
 			}

@@ -32,7 +32,8 @@
  *  3. once the spectral deviation left at the MFS residual's peak times κ is
  *     below the next minor cycle's level, the MFS CLEAN resumes on the
  *     image's grid from jvis, with what is left of niter and max_major (its
- *     flat components go to every sub-band);
+ *     flat components go to every sub-band; not with an auto-mask, which
+ *     that CLEAN would build from its new components alone);
  *  4. if the MFS CLEAN of 1 finished, at most SUBBAND_JOINED_CYCLES joined
  *     cycles with the peak found in q, and only when κ × the peak of q =
  *     √(Σ_k w_k r_k²) is above the threshold in q (auto_threshold ×
