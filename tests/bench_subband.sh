@@ -1,10 +1,11 @@
 #!/bin/sh
 # tests/bench_subband.sh — `make bench-subband`: the cost of the sub-band
 # images (issue 17's budget: the image stage within 1.5× its time without
-# them).  Simulates the bench's full-size calibrator group (tests/bench.sh:
-# 96 antennas, 16 × 48 channels, the 8.8 Jy calibrator and 30 random
-# sources, seed 11), then runs `contimgctl process --json` on it with
-# [image] subbands = 0 and = 4 alternately BENCH_PAIRS times (default 3),
+# them).  Simulates the bench's two full-size groups (tests/bench.sh: 96
+# antennas, 16 × 48 channels, 30 random sources, seed 11; the calibrator
+# group with the 8.8 Jy 0834+555, and the field group an hour later,
+# calibrated with its tables), then runs `contimgctl process --json` on each
+# with [image] subbands = 0 and = 4 alternately BENCH_PAIRS times (default 3),
 # dropping the page cache before each run when it can (root), and prints the
 # image stage's wall seconds of each run, the medians and their ratio, and
 # the major cycles of the last run with sub-bands (joined, MFS after them).
@@ -30,42 +31,55 @@ name,ra_deg,dec_deg,flux_mjy,spectral_index
 SKY
 "$BIN/contimgctl" catalog import --vla "$ROOT/tests/data/catalogs/vlacalibrators.txt" >/dev/null ||
 	exit 1
-echo "bench-subband: simulating the full-size calibrator group into $D/sim ..."
+echo "bench-subband: simulating two full-size groups into $D/sim ..."
 "$BIN/contimg-sim" --full --out "$D/sim" --random 30 --sky "$D/sky.csv" \
-	--calibrator 0834+555,128.72876715,55.57251971,8.8 --stream 1 --seed 11 \
+	--calibrator 0834+555,128.72876715,55.57251971,8.8 --stream 2 --step 3600 --seed 11 \
 	>"$D/sim.log" 2>&1 || { cat "$D/sim.log"; exit 1; }
-for f in "$D"/sim/*.hdf5; do
-	ln -s "$f" "$D/in/"
+# A group's files carry jittered timestamps: each group's list from its truth.
+groups=""
+for tj in $(ls "$D"/sim/truth_*.json | sort); do
+	name=$(basename "$tj" .json | sed 's/^truth_//')
+	mkdir -p "$D/in/$name"
+	for f in $(grep -o '"[0-9T:-]*_sb[0-9][0-9]\.hdf5"' "$tj" | tr -d '"'); do
+		ln -s "$D/sim/$f" "$D/in/$name/$f"
+	done
+	groups="$groups $name"
 done
-# run N TAG: one `contimgctl process` with [image] subbands = N; prints the
-# image stage's seconds.
+# run GROUP N TAG: one `contimgctl process` of GROUP with [image] subbands =
+# N; prints the image stage's seconds.
 run() {
 	sync
 	[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
-	"$BIN/contimgctl" process "$D/in" --json --set "image.subbands=$1" \
-		--set log.level=debug >"$D/$2.json" 2>"$D/$2.err" ||
-		{ echo "bench-subband: process failed ($2):" >&2; tail -5 "$D/$2.err" >&2; exit 1; }
+	"$BIN/contimgctl" process "$D/in/$1" --json --set "image.subbands=$2" \
+		--set log.level=debug >"$D/$3.json" 2>"$D/$3.err" ||
+		{ echo "bench-subband: process failed ($3):" >&2; tail -5 "$D/$3.err" >&2; exit 1; }
 	python3 -c "import json,sys; print('%.2f' % json.load(open(sys.argv[1]))['stages']['image'])" \
-		"$D/$2.json"
+		"$D/$3.json"
 }
-a=""
-b=""
-printf '\n%-6s %18s %18s %8s\n' "pair" "subbands=0 (s)" "subbands=4 (s)" "ratio"
-i=1
-while [ "$i" -le "$PAIRS" ]; do
-	s0=$(run 0 "mfs$i") || exit 1
-	s4=$(run 4 "sb$i") || exit 1
-	printf '%-6s %18s %18s %8.2f\n' "$i" "$s0" "$s4" "$(awk "BEGIN { print $s4 / $s0 }")"
-	a="$a $s0"
-	b="$b $s4"
-	i=$((i + 1))
-done
 med() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
 	print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-m0=$(med $a)
-m4=$(med $b)
-printf '%-6s %18s %18s %8.2f\n' "median" "$m0" "$m4" "$(awk "BEGIN { print $m4 / $m0 }")"
-echo
-echo "cycles of the last run with sub-bands:"
-grep -E "major cycle [0-9]+:" "$D/sb$PAIRS.err" | sed 's/.*major cycle/  major cycle/' | cut -c1-150
+g=0
+for name in $groups; do
+	g=$((g + 1))
+	[ "$g" = 1 ] && what="calibrator group" || what="field group (the first one's tables)"
+	printf '\n%s, %s: image stage wall seconds\n' "$name" "$what"
+	printf '%-6s %18s %18s %8s\n' "pair" "subbands=0" "subbands=4" "ratio"
+	a=""
+	b=""
+	i=1
+	while [ "$i" -le "$PAIRS" ]; do
+		s0=$(run "$name" 0 "g$g.mfs$i") || exit 1
+		s4=$(run "$name" 4 "g$g.sb$i") || exit 1
+		printf '%-6s %18s %18s %8.2f\n' "$i" "$s0" "$s4" "$(awk "BEGIN { print $s4 / $s0 }")"
+		a="$a $s0"
+		b="$b $s4"
+		i=$((i + 1))
+	done
+	m0=$(med $a)
+	m4=$(med $b)
+	printf '%-6s %18s %18s %8.2f\n' "median" "$m0" "$m4" "$(awk "BEGIN { print $m4 / $m0 }")"
+	echo "major cycles of its last run with sub-bands:"
+	grep -E "major cycle [0-9]+:" "$D/g$g.sb$PAIRS.err" | sed 's/.*major cycle/  major cycle/' |
+		cut -c1-150
+done
 [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D"
