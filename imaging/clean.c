@@ -316,7 +316,8 @@ int clean_run_vis(grid_plan *g, const weight_stokes *s, const float *psf,
 		double t_minor = t;
 		int iter0 = st.iterations;
 		float level = (float)fmax(stage_thr, (1 - p->major_gain) * peak);
-		if (p->floor_jy > 0 && level < p->floor_jy) {
+		int floor_on = p->floor_jy > CLEAN_FLOOR_MIN * thr;
+		if (floor_on && level < p->floor_jy) {
 			st.stop = "floor";
 			break;
 		}
@@ -340,7 +341,7 @@ int clean_run_vis(grid_plan *g, const weight_stokes *s, const float *psf,
 		 * level would be below the floor, CLEAN stops here and leaves
 		 * the image step to the caller, which images the residual
 		 * visibilities its own way (imaging/subband.c). */
-		if (p->floor_jy > 0 && !last && st.iterations < p->niter &&
+		if (floor_on && !last && st.iterations < p->niter &&
 		    st.major_cycles + 1 < p->max_major &&
 		    fmax(stage_thr, (1 - p->major_gain) * level) < p->floor_jy) {
 			st.major_cycles++;

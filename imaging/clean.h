@@ -21,8 +21,10 @@
  * when the peak residual is already below the threshold, after niter
  * components or max_major cycles, or when a major cycle did not lower the
  * peak residual (it stopped improving: the last cycle is kept as it is).
- * With floor_jy > 0 it also stops before a minor cycle whose level would be
- * below floor_jy (stop "floor"), and clean_run_vis stops after the degrid
+ * With floor_jy > CLEAN_FLOOR_MIN × the threshold it also stops before a
+ * minor cycle whose level would be below floor_jy (stop "floor"; a floor
+ * nearer the threshold is ignored: what it guards against stays below the
+ * threshold, imaging/subband.h), and clean_run_vis stops after the degrid
  * of a major cycle whose next level would be (max(threshold, (1 − major_gain)
  * × this cycle's level) < floor_jy: the exact peak comes out near the level
  * reached), without its image step: residual is then the one before that
@@ -40,6 +42,7 @@
 #include "imaging/weight.h"
 
 #define CLEAN_MAX_CAND 65536
+#define CLEAN_FLOOR_MIN 2.0
 
 typedef struct clean_params {
 	int niter;             /* maximum components in total (default 20000; 0 = no CLEAN) */

@@ -18,8 +18,11 @@
  *     = A · min(1, 2κ), A the spectral deviation √(Σ_k w_k (D_k − D)²) of
  *     the brightest source (the sub-band dirty values at the MFS dirty peak,
  *     by direct sums), κ the MFS PSF's largest sidelobe beyond twice the
- *     major axis (what carries that deviation elsewhere).  Its residual
- *     visibilities rvis are those of the MFS model;
+ *     major axis (what carries that deviation elsewhere).  A floor at most
+ *     CLEAN_FLOOR_MIN (2) × the threshold is not used: the deviation's
+ *     sidelobes (A·κ, half the floor) then stay below the threshold, under
+ *     which the MFS CLEAN places no component, and step 4 judges what is
+ *     left.  Its residual visibilities rvis are those of the MFS model;
  *  2. if it stopped at the floor, joined Cotton–Schwab cycles with
  *     clean_run's rules on the joined grid (joined_factor: f × f image
  *     pixels per pixel, the same sky; f = 1 when no coarser grid holds every
