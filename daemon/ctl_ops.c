@@ -717,6 +717,11 @@ static json_object *process_json(const pipe_ctx *ctx, const char *name, const ch
 		json_object_object_add(st, ctx->times[i].name,
 				       json_object_new_double(ctx->times[i].seconds));
 	json_object_object_add(o, "stages", st);
+	json_object *sc = json_object_new_object();
+	for (int i = 0; i < ctx->ntimes; i++)
+		json_object_object_add(sc, ctx->times[i].name,
+				       json_object_new_double(ctx->times[i].cpu_s));
+	json_object_object_add(o, "stages_cpu", sc);
 	if (ctx->eop_text[0]) {
 		/* The Earth orientation the group was processed with (daemon/earth.h). */
 		json_object *e = json_object_new_object();

@@ -71,6 +71,9 @@ typedef struct pipe_product {
 typedef struct pipe_stage_time {
 	char name[PIPE_NAME_LEN];
 	double seconds;           /* wall-clock seconds the stage took */
+	double cpu_s;             /* CPU seconds of the process meanwhile (all its
+				     threads: the stage's own when one group runs,
+				     as in `contimgctl process`) */
 } pipe_stage_time;
 
 typedef struct pipe_ctx pipe_ctx;

@@ -352,8 +352,10 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 		fault_delay(ctx);
 		e[0] = 0;
 		t0 = clk_mono_s();
+		double c0 = clk_cpu_s();
 		r = s->run(ctx, e, sizeof e);
 		dt = clk_mono_s() - t0;
+		double dc = clk_cpu_s() - c0;
 		if (r == PIPE_SKIPPED) {
 			log_msg(LOG_DEBUG, ctx->group_name, s->name, -1, "skipped");
 			continue;
@@ -361,6 +363,7 @@ int pipe_run(pipe_ctx *ctx, char *err, size_t errlen)
 		if (ctx->ntimes < PIPE_MAX_STAGES) {
 			snprintf(ctx->times[ctx->ntimes].name, PIPE_NAME_LEN, "%s", s->name);
 			ctx->times[ctx->ntimes].seconds = dt;
+			ctx->times[ctx->ntimes].cpu_s = dc;
 			ctx->ntimes++;
 		}
 		if (r < 0 && !e[0])

@@ -7,8 +7,9 @@
 # calibrated with its tables), then runs `contimgctl process --json` on each
 # with [image] subbands = 0 and = 4 alternately BENCH_PAIRS times (default 3),
 # dropping the page cache before each run when it can (root), and prints the
-# image stage's wall seconds of each run, the medians and their ratio, and
-# the major cycles of the last run with sub-bands (joined, MFS after them).
+# image stage's wall and CPU seconds of each run (`stages`, `stages_cpu`:
+# docs/cli.md), the medians and their ratios, and the major cycles of the
+# last run with sub-bands (joined, MFS after them).
 # BENCH_DIR (default /tmp/contimg-bench-subband) is removed at the end unless
 # BENCH_KEEP=1.
 set -u
@@ -46,15 +47,15 @@ for tj in $(ls "$D"/sim/truth_*.json | sort); do
 	groups="$groups $name"
 done
 # run GROUP N TAG: one `contimgctl process` of GROUP with [image] subbands =
-# N; prints the image stage's seconds.
+# N; prints the image stage's wall and CPU seconds.
 run() {
 	sync
 	[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
 	"$BIN/contimgctl" process "$D/in/$1" --json --set "image.subbands=$2" \
 		--set log.level=debug >"$D/$3.json" 2>"$D/$3.err" ||
 		{ echo "bench-subband: process failed ($3):" >&2; tail -5 "$D/$3.err" >&2; exit 1; }
-	python3 -c "import json,sys; print('%.2f' % json.load(open(sys.argv[1]))['stages']['image'])" \
-		"$D/$3.json"
+	python3 -c "import json,sys; d = json.load(open(sys.argv[1]))
+print('%.2f %.2f' % (d['stages']['image'], d['stages_cpu']['image']))" "$D/$3.json"
 }
 med() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
 	print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -62,22 +63,35 @@ g=0
 for name in $groups; do
 	g=$((g + 1))
 	[ "$g" = 1 ] && what="calibrator group" || what="field group (the first one's tables)"
-	printf '\n%s, %s: image stage wall seconds\n' "$name" "$what"
-	printf '%-6s %18s %18s %8s\n' "pair" "subbands=0" "subbands=4" "ratio"
+	printf '\n%s, %s: image stage seconds\n' "$name" "$what"
+	printf '%-6s %12s %12s %7s %12s %12s %7s\n' "pair" "wall sb=0" "wall sb=4" "ratio" \
+		"cpu sb=0" "cpu sb=4" "ratio"
 	a=""
 	b=""
+	ca=""
+	cb=""
 	i=1
 	while [ "$i" -le "$PAIRS" ]; do
-		s0=$(run "$name" 0 "g$g.mfs$i") || exit 1
-		s4=$(run "$name" 4 "g$g.sb$i") || exit 1
-		printf '%-6s %18s %18s %8.2f\n' "$i" "$s0" "$s4" "$(awk "BEGIN { print $s4 / $s0 }")"
+		set -- $(run "$name" 0 "g$g.mfs$i") || exit 1
+		s0=$1
+		c0=$2
+		set -- $(run "$name" 4 "g$g.sb$i") || exit 1
+		s4=$1
+		c4=$2
+		printf '%-6s %12s %12s %7.2f %12s %12s %7.2f\n' "$i" "$s0" "$s4" \
+			"$(awk "BEGIN { print $s4 / $s0 }")" "$c0" "$c4" "$(awk "BEGIN { print $c4 / $c0 }")"
 		a="$a $s0"
 		b="$b $s4"
+		ca="$ca $c0"
+		cb="$cb $c4"
 		i=$((i + 1))
 	done
 	m0=$(med $a)
 	m4=$(med $b)
-	printf '%-6s %18s %18s %8.2f\n' "median" "$m0" "$m4" "$(awk "BEGIN { print $m4 / $m0 }")"
+	n0=$(med $ca)
+	n4=$(med $cb)
+	printf '%-6s %12s %12s %7.2f %12s %12s %7.2f\n' "median" "$m0" "$m4" \
+		"$(awk "BEGIN { print $m4 / $m0 }")" "$n0" "$n4" "$(awk "BEGIN { print $n4 / $n0 }")"
 	echo "major cycles of its last run with sub-bands:"
 	grep -E "major cycle [0-9]+:" "$D/g$g.sb$PAIRS.err" | sed 's/.*major cycle/  major cycle/' |
 		cut -c1-150
