@@ -72,10 +72,12 @@ for name in $groups; do
 	cb=""
 	i=1
 	while [ "$i" -le "$PAIRS" ]; do
-		set -- $(run "$name" 0 "g$g.mfs$i") || exit 1
+		out=$(run "$name" 0 "g$g.mfs$i") || exit 1
+		set -- $out
 		s0=$1
 		c0=$2
-		set -- $(run "$name" 4 "g$g.sb$i") || exit 1
+		out=$(run "$name" 4 "g$g.sb$i") || exit 1
+		set -- $out
 		s4=$1
 		c4=$2
 		printf '%-6s %12s %12s %7.2f %12s %12s %7.2f\n' "$i" "$s0" "$s4" \
