@@ -254,6 +254,10 @@ static void write_quicklook(pipe_ctx *ctx, const char *dir, const char *fits,
 }
 
 
+/* Files write_products writes at a time: the writes are bound by the disk
+ * (4 at a time took as long as 2 on the bench: 14 files, 900 MB, ~2 s). */
+#define FITS_WRITERS 2
+
 /* One FITS product of write_products. */
 typedef struct fits_job {
 	char name[32];
@@ -293,7 +297,7 @@ static void *fits_worker(void *arg)
 }
 
 /* The six MFS products at path[] and each sub-band's <group>.image-SB<k>.fits
- * and pbcor-SB<k>.fits in dir, two files at a time (CFITSIO is reentrant, a
+ * and pbcor-SB<k>.fits in dir, FITS_WRITERS files at a time (CFITSIO is reentrant, a
  * file is one thread's, and the writes wait on the disk: each is fsync'd
  * before its rename, fitsout.h), registered in order as they were before.
  * On a failure the first error (in product order) is returned and nothing is
@@ -328,12 +332,15 @@ static int write_products(pipe_ctx *ctx, const image_result *res, const char *di
 		}
 	fits_jobs J = { .job = job, .n = n, .res = res, .prov = prov,
 			.calibrated = ctx->calibrated == PHOT_CAL_FULL };
-	pthread_t th;
+	pthread_t th[FITS_WRITERS - 1];
+	int nh = 0;
 	pthread_mutex_init(&J.lock, NULL);
-	int helper = pthread_create(&th, NULL, fits_worker, &J) == 0;
+	while (nh < FITS_WRITERS - 1 && nh < n - 1 &&
+	       pthread_create(&th[nh], NULL, fits_worker, &J) == 0)
+		nh++;
 	fits_worker(&J);
-	if (helper)
-		pthread_join(th, NULL);
+	while (nh > 0)
+		pthread_join(th[--nh], NULL);
 	pthread_mutex_destroy(&J.lock);
 	for (int i = 0; i < n; i++) {
 		if (r < 0) {
