@@ -921,6 +921,7 @@ int subband_clean(grid_plan *g, const weight_stokes *s, const float *psf,
 		pool_put(J.pool, out[k].residual);
 		out[k].residual = J.fres[k] = NULL;
 	}
+	st.residual_stale = 0; /* a hand-over's residual has been made since */
 	*ret_stats = st;
 	r = 0;
 out:

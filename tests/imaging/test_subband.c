@@ -80,6 +80,7 @@ static void two_spectra(int N, double CELL, int dx, int dy, int want_factor, dou
 	 * CLEAN takes over again once the spectra are modelled. */
 	CHECK(auto_mask > 0 ? r->clean.resumed_cycles == 0 : r->clean.resumed_cycles >= 1,
 	      "%d MFS cycles after the joined ones", r->clean.resumed_cycles);
+	CHECK(!r->clean.residual_stale);
 	CHECK(r->clean.joined_cycles >= 1 && r->clean.joined_factor == want_factor,
 	      "%d joined cycles at factor %d, expected >= 1 at %d", r->clean.joined_cycles,
 	      r->clean.joined_factor, want_factor);
