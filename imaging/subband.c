@@ -129,11 +129,14 @@ static int psf_one(joined *J, jgrid *G, int k, float *tmp, char *err, size_t err
  * a zero PSF, as its components stay zero). */
 static int subband_psfs(joined *J, float *tmp, char *err, size_t errlen)
 {
-	int r = 0;
+	int r = 0, order[SUBBAND_MAX];
 	jgrid *G = &J->coarse;
 
+	/* The order is fixed before the first selection changes G->cur. */
+	for (int i = 0; i < J->nsub; i++)
+		order[i] = visit(J, G, i);
 	for (int i = 0; i < J->nsub; i++) {
-		int k = visit(J, G, i);
+		int k = order[i];
 		if (!(J->sw[k] > 0))
 			continue;
 		if ((r = select_subband(J, G, k, err, errlen)) < 0 ||

@@ -45,7 +45,8 @@ static void test_subband_split(void)
  * pixel centres, so that the restored peak at the pixel is the flux);
  * want_factor: the joined cycles' grid expected (imaging/subband.c chooses
  * it from the beam and the uv extent). */
-static void two_spectra(int N, double CELL, int dx, int dy, int want_factor, double auto_mask)
+static void two_spectra(int N, double CELL, int dx, int dy, int want_factor, double auto_mask,
+			double thr_jy)
 {
 	char err[ERR_LEN] = "";
 	image_params p;
@@ -60,8 +61,10 @@ static void two_spectra(int N, double CELL, int dx, int dy, int want_factor, dou
 	       src_px[1][0], src_px[1][1]);
 	params(&p, 4, N, CELL);
 	p.clean.auto_mask = auto_mask;
+	p.clean.threshold_jy = thr_jy;
 	CHECK_OK(image_run(v, &p, &r, err, sizeof err), err);
 	params(&p, 0, N, CELL);
+	p.clean.threshold_jy = thr_jy;
 	CHECK_OK(image_run(v, &p, &r0, err, sizeof err), err);
 	if (!r || !r0)
 		goto out;
@@ -135,13 +138,13 @@ out:
  * the end. */
 static void test_subband_two_spectra(void)
 {
-	two_spectra(256, 6 * ARCSEC, 20, -15, 1, 0);
+	two_spectra(256, 6 * ARCSEC, 20, -15, 1, 0, 0.001);
 }
 
 static void test_subband_two_spectra_coarse(void)
 {
-	two_spectra(768, 2 * ARCSEC, 61, -47, 2, 0);
-	two_spectra(768, 2 * ARCSEC, 61, -47, 2, 5);
+	two_spectra(768, 2 * ARCSEC, 61, -47, 2, 0, 0.001);
+	two_spectra(768, 2 * ARCSEC, 61, -47, 2, 5, 0.001);
 }
 
 static void test_spindex_fit(void)
