@@ -71,7 +71,7 @@ for tj in $truths; do
 	rc=$?
 	echo "-- group $name (exit $rc)"
 	awk -v nvis="$nvis" '
-		/"stages"/ { inst = 1; next }
+		/"stages": *{/ { inst = 1; next }
 		inst && /}/ { inst = 0 }
 		inst && /:/ {
 			gsub(/[",]/, ""); split($0, a, ":");
@@ -180,7 +180,7 @@ done
 set -- $(for tj in $truths; do basename "$tj" .json | sed 's/^truth_//'; done)
 awk '
 	FNR == 1 { f++ }
-	/"stages"/ { inst = 1; next }
+	/"stages": *{/ { inst = 1; next }
 	inst && /}/ { inst = 0 }
 	inst && /:/ {
 		gsub(/[",]/, ""); split($0, a, ":"); k = a[1]; gsub(/^ +| +$/, "", k)
