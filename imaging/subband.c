@@ -6,7 +6,6 @@
 
 #include <math.h>
 #include <omp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -400,27 +399,44 @@ static double psf_sidelobe(const float *psf, int nx, int ny, double r_pix, int n
 	return mx;
 }
 
+/* The index of the largest |img[j]| of img[n] (0 when n == 0). */
+static size_t peak_pixel(const float *img, size_t n)
+{
+	size_t pk = 0;
+	float best = -1;
+	for (size_t j = 0; j < n; j++)
+		if (fabsf(img[j]) > best) {
+			best = fabsf(img[j]);
+			pk = j;
+		}
+	return pk;
+}
+
+/* √(Σ_k w_k (v_k − v̄)²), v̄ = Σ_k w_k v_k: the spread of one pixel's
+ * sub-band values about their MFS value. */
+static double spread(const joined *J, const double *v)
+{
+	double mean = 0, a = 0;
+	for (int k = 0; k < J->nsub; k++)
+		mean += J->wk[k] * v[k];
+	for (int k = 0; k < J->nsub; k++)
+		a += J->wk[k] * (v[k] - mean) * (v[k] - mean);
+	return sqrt(a);
+}
+
 /* The spectral deviation of the brightest source: at the peak pixel of the
  * MFS dirty image, √(Σ w_k (D_k − D)²) of the sub-band dirty values D_k
  * (direct sums, grid_dirty_pixels, on the MFS data in the plan) about their
  * weighted mean D.  0 when it cannot be had. */
-static double spectral_deviation(joined *J, const float *dirty, char *err, size_t errlen)
+static double spectral_deviation(joined *J, const float *dirty)
 {
 	const weight_stokes *s = J->s;
-	double *ch = malloc((size_t)s->nchan * sizeof *ch), a = 0, mean = 0, dk[SUBBAND_MAX];
-	float pk = 0;
-	int pix = 0;
+	double *ch = malloc((size_t)s->nchan * sizeof *ch), dk[SUBBAND_MAX];
+	int pix = (int)peak_pixel(dirty, J->fine.npix);
 
 	if (!ch)
 		return 0;
-	for (size_t j = 0; j < J->fine.npix; j++)
-		if (fabsf(dirty[j]) > pk) {
-			pk = fabsf(dirty[j]);
-			pix = (int)j;
-		}
 	if (grid_dirty_pixels(J->fine.g, s->vis, &pix, 1, ch) < 0) {
-		(void)err;
-		(void)errlen;
 		free(ch);
 		return 0;
 	}
@@ -429,12 +445,9 @@ static double spectral_deviation(joined *J, const float *dirty, char *err, size_
 		for (int c = J->chan0[k]; c < J->chan0[k] + J->nch[k]; c++)
 			d += ch[c];
 		dk[k] = J->sw[k] > 0 ? d / J->sw[k] : 0;
-		mean += J->wk[k] * dk[k];
 	}
-	for (int k = 0; k < J->nsub; k++)
-		a += J->wk[k] * (dk[k] - mean) * (dk[k] - mean);
 	free(ch);
-	return sqrt(a);
+	return spread(J, dk);
 }
 
 /* The coarsening factor f of the joined cycles' grid: the largest f <=
@@ -499,19 +512,11 @@ static int coarse_setup(joined *J, char *err, size_t errlen)
  * residual: √(Σ_k w_k (r_k − r)²), r = Σ w_k r_k there. */
 static double joined_deviation(const joined *J)
 {
-	size_t pk = 0;
-	float best = -1;
-	for (size_t j = 0; j < J->npix; j++)
-		if (fabsf(J->mfs[j]) > best) {
-			best = fabsf(J->mfs[j]);
-			pk = j;
-		}
-	double a = 0;
-	for (int k = 0; k < J->nsub; k++) {
-		double d = J->res[k][pk] - J->mfs[pk];
-		a += J->wk[k] * d * d;
-	}
-	return sqrt(a);
+	size_t pk = peak_pixel(J->mfs, J->npix);
+	double v[SUBBAND_MAX];
+	for (int k = 0; k < J->nsub; k++)
+		v[k] = J->res[k][pk];
+	return spread(J, v);
 }
 
 /* 3. The MFS Cotton–Schwab CLEAN again, on the residual visibilities of the
@@ -662,7 +667,7 @@ int subband_clean(grid_plan *g, const weight_stokes *s, const float *psf,
 	 * cycle is known in advance. */
 	double kappa = psf_sidelobe(psf, gi.nx, gi.ny, 2 * beam->bmaj_rad / gi.cell_rad,
 				    J.nthreads);
-	double spec = spectral_deviation(&J, residual, err, errlen);
+	double spec = spectral_deviation(&J, residual);
 	clean_params mp = *cp;
 	mp.floor_jy = spec * fmin(1, 2 * kappa);
 	r = clean_run_vis(g, s, psf, &mp, model, residual, rvis, split_last, &J, &st, err,
