@@ -253,7 +253,6 @@ static void write_quicklook(pipe_ctx *ctx, const char *dir, const char *fits,
 		in.width, in.height, in.factor, in.factor, in.ncircled, dt);
 }
 
-
 /* Files write_products writes at a time: the writes are bound by the disk
  * (4 at a time took as long as 2 on the bench: 14 files, 900 MB, ~2 s). */
 #define FITS_WRITERS 2
@@ -261,7 +260,7 @@ static void write_quicklook(pipe_ctx *ctx, const char *dir, const char *fits,
 /* One FITS product of write_products. */
 typedef struct fits_job {
 	char name[32];
-	const char *path;
+	char path[4300];
 	int product;            /* FITSOUT_* of the MFS image; -1: a sub-band's */
 	int sub, pbcor;         /* the sub-band's index, restored (0) or pbcor (1) */
 	int r;
@@ -303,29 +302,24 @@ static void *fits_worker(void *arg)
  * On a failure the first error (in product order) is returned and nothing is
  * registered after it; the files written after it are removed. */
 static int write_products(pipe_ctx *ctx, const image_result *res, const char *dir,
-			  char path[][4300], const fitsout_provenance *prov, char *err,
+			  const char path[][4300], const fitsout_provenance *prov, char *err,
 			  size_t errlen)
 {
 	int n = FITSOUT_NPRODUCTS + 2 * res->nsub, r = 0;
 	fits_job *job = calloc(n, sizeof *job);
-	char (*sbpath)[4300] = calloc(2 * res->nsub + 1, sizeof *sbpath);
-	if (!job || !sbpath) {
-		free(job);
-		free(sbpath);
+	if (!job)
 		return err_set(err, errlen, -ENOMEM, "out of memory");
-	}
 	for (int k = 0; k < FITSOUT_NPRODUCTS; k++) {
 		snprintf(job[k].name, sizeof job[k].name, "%s", fitsout_product_name(k));
-		job[k].path = path[k];
+		memcpy(job[k].path, path[k], sizeof job[k].path);
 		job[k].product = k;
 	}
 	for (int k = 0; k < res->nsub; k++)
 		for (int pc = 0; pc < 2; pc++) {
 			fits_job *j = &job[FITSOUT_NPRODUCTS + 2 * k + pc];
-			char *sp = sbpath[2 * k + pc];
 			snprintf(j->name, sizeof j->name, "%s-SB%d", pc ? "pbcor" : "image", k);
-			snprintf(sp, sizeof sbpath[0], "%s/%s.%s.fits", dir, ctx->group_name, j->name);
-			j->path = sp;
+			snprintf(j->path, sizeof j->path, "%s/%s.%s.fits", dir, ctx->group_name,
+				 j->name);
 			j->product = -1;
 			j->sub = k;
 			j->pbcor = pc;
@@ -356,7 +350,6 @@ static int write_products(pipe_ctx *ctx, const image_result *res, const char *di
 		pipe_progress(ctx);
 	}
 	free(job);
-	free(sbpath);
 	return r;
 }
 
