@@ -506,6 +506,24 @@ static double median_of(const double *v, int n)
 	return m >= 5 ? stats_median_d(a, (size_t)m) : NAN;
 }
 
+unsigned phot_quality_failed(const photdb_quality *q, const phot_quality_settings *qs)
+{
+	unsigned f = 0;
+	if (q->noise_ratio > qs->max_noise_ratio)
+		f |= PHOT_QUAL_NOISE;
+	if (qs->max_radiometer_ratio > 0 && q->radiometer_ratio > qs->max_radiometer_ratio)
+		f |= PHOT_QUAL_RADIOMETER;
+	if (q->dynamic_range < qs->min_dynamic_range)
+		f |= PHOT_QUAL_DR;
+	if (q->flagged_frac > qs->max_flagged_frac)
+		f |= PHOT_QUAL_FLAGGED;
+	if (fabs(q->correction_z) > qs->max_correction_z)
+		f |= PHOT_QUAL_CORRECTION;
+	if (q->clipped_frac > qs->max_clipped_frac)
+		f |= PHOT_QUAL_CLIPPED;
+	return f;
+}
+
 /* The image-level checks (before the correction is known). */
 static int quality_pre(sqlite3 *db, int64_t group_id, double mjd, const phot_settings *s,
 		       photdb_quality *q, char *err, size_t errlen)
@@ -519,16 +537,8 @@ static int quality_pre(sqlite3 *db, int64_t group_id, double mjd, const phot_set
 	/* The radiometer check needs no history: the expectation comes with
 	 * the image (imaging/noise.h). */
 	q->radiometer_ratio = q->expected_noise_jy > 0 ? q->noise_jy / q->expected_noise_jy : NAN;
-	q->flags &= ~(unsigned)(PHOT_QUAL_NOISE | PHOT_QUAL_DR | PHOT_QUAL_FLAGGED |
-				PHOT_QUAL_RADIOMETER);
-	if (q->noise_ratio > s->qual.max_noise_ratio)
-		q->flags |= PHOT_QUAL_NOISE;
-	if (s->qual.max_radiometer_ratio > 0 && q->radiometer_ratio > s->qual.max_radiometer_ratio)
-		q->flags |= PHOT_QUAL_RADIOMETER;
-	if (q->dynamic_range < s->qual.min_dynamic_range)
-		q->flags |= PHOT_QUAL_DR;
-	if (q->flagged_frac > s->qual.max_flagged_frac)
-		q->flags |= PHOT_QUAL_FLAGGED;
+	unsigned pre = PHOT_QUAL_NOISE | PHOT_QUAL_DR | PHOT_QUAL_FLAGGED | PHOT_QUAL_RADIOMETER;
+	q->flags = (q->flags & ~pre) | (phot_quality_failed(q, &s->qual) & pre);
 	return 0;
 }
 
@@ -547,11 +557,9 @@ static int quality_post(sqlite3 *db, int64_t group_id, double mjd, const phot_se
 	q->correction_z = robust_z(er->norm.correction, corr, n);
 	q->clipped_frac = with_ratio > 0 ? (double)er->norm.nref_clipped / with_ratio : NAN;
 	q->nref = er->norm.nref_used;
-	q->flags &= ~(unsigned)(PHOT_QUAL_CORRECTION | PHOT_QUAL_CLIPPED | PHOT_QUAL_PROVISIONAL);
-	if (fabs(q->correction_z) > s->qual.max_correction_z)
-		q->flags |= PHOT_QUAL_CORRECTION;
-	if (q->clipped_frac > s->qual.max_clipped_frac)
-		q->flags |= PHOT_QUAL_CLIPPED;
+	unsigned post = PHOT_QUAL_CORRECTION | PHOT_QUAL_CLIPPED;
+	q->flags = (q->flags & ~(post | PHOT_QUAL_PROVISIONAL)) |
+		   (phot_quality_failed(q, &s->qual) & post);
 	*ret_bad = (q->flags & PHOT_QUAL_BAD) != 0;
 	if (!er->final && !*ret_bad)
 		q->flags |= PHOT_QUAL_PROVISIONAL; /* not a failure: kept out of the distributions */

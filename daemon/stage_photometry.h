@@ -80,6 +80,12 @@ typedef struct phot_quality_settings {
 	int window;               /* recent good epochs the distributions use (30, <= 64) */
 } phot_quality_settings;
 
+/* The PHOT_QUAL_BAD checks that q's values fail under qs (a NAN value
+ * passes; min_dynamic_range and max_radiometer_ratio 0 turn theirs off): the
+ * one judgement the stage stores in epoch_quality.flags and that
+ * `contimgctl quality GROUP` applies again with today's settings. */
+unsigned phot_quality_failed(const photdb_quality *q, const phot_quality_settings *qs);
+
 /* Image-level inputs of the quality checks (NAN: unknown, the check passes).
  * expected_noise_jy is the image's radiometer expectation from its own
  * visibilities (image_result.expected_noise_jy; <= 0 counts as unknown). */

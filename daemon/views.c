@@ -675,6 +675,7 @@ json_object *view_quality_thresholds(const photdb_quality *q, const phot_quality
 		  qs->max_radiometer_ratio > 0 },
 	};
 	json_object *a = json_object_new_array();
+	unsigned now = phot_quality_failed(q, qs);
 	for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
 		json_object *o = json_object_new_object();
 		char tmp[8];
@@ -686,11 +687,9 @@ json_object *view_quality_thresholds(const photdb_quality *q, const phot_quality
 		json_object_object_add(o, "compare", json_object_new_string(t[k].compare));
 		json_object_object_add(o, "enabled", json_object_new_boolean(t[k].enabled));
 		json_object_object_add(o, "failed", json_object_new_boolean(q->flags & t[k].bit));
-		/* As the stage decides: an unknown value passes. */
-		double v = t[k].bit == PHOT_QUAL_CORRECTION ? fabs(t[k].value) : t[k].value;
-		int now = t[k].enabled && isfinite(v) &&
-			  (t[k].bit == PHOT_QUAL_DR ? v < t[k].limit : v > t[k].limit);
-		json_object_object_add(o, "fails_now", json_object_new_boolean(now));
+		/* The stage's own judgement, with today's settings. */
+		json_object_object_add(o, "fails_now",
+				       json_object_new_boolean(now & t[k].bit));
 		json_object_array_add(a, o);
 	}
 	return a;
