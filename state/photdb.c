@@ -839,15 +839,13 @@ static int read_quality_entry(sqlite3_stmt *st, void *row, void *arg, char *err,
 int photdb_quality_list(sqlite3 *db, double since_mjd, unsigned any_flags, int limit,
 			photdb_quality_entry **ret, size_t *ret_n, char *err, size_t errlen)
 {
-	/* The columns qualified with e. (groups has none of the same names but
-	 * id, which the join needs); a negative LIMIT is SQLite's "no limit". */
+	/* QUAL_COLS (read_quality's order) and the group's name; a negative
+	 * LIMIT is SQLite's "no limit". */
 	static const char sql[] =
-		"SELECT e.group_id, e.mjd, e.noise_jy, e.noise_ratio, e.dynamic_range, "
-		"e.correction, e.correction_z, e.clipped_frac, e.flagged_frac, e.nref, e.flags, "
-		"e.expected_noise_jy, e.radiometer_ratio, g.name "
-		"FROM epoch_quality e LEFT JOIN groups g ON g.id = e.group_id "
-		"WHERE e.mjd >= ? AND (? = 0 OR (e.flags & ?) <> 0) "
-		"ORDER BY e.mjd DESC, e.group_id DESC LIMIT ?";
+		"SELECT " QUAL_COLS ", (SELECT name FROM groups "
+		"WHERE groups.id = epoch_quality.group_id) FROM epoch_quality "
+		"WHERE mjd >= ? AND (? = 0 OR (flags & ?) <> 0) "
+		"ORDER BY mjd DESC, group_id DESC LIMIT ?";
 	static const db_row_type type = { sizeof(photdb_quality_entry), read_quality_entry,
 					  NULL };
 	sqlite3_stmt *st = NULL;
